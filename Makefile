@@ -1,0 +1,46 @@
+# The README's two commands: `make demo` and `make test`.
+# Each creates its own virtual environment (.venv) and installs what it needs.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+DEMO   ?= demo
+
+.PHONY: demo test lint typecheck pytest test-slow bench-deps clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+# Benchmarks only: peers. gbstats pins numpy<2/pandas<2 but runs on today's
+# releases, so it is installed without its pins.
+bench-deps: $(VENV)/.installed
+	$(BIN)/pip install -q -e '.[bench]'
+	$(BIN)/pip install -q --no-deps 'gbstats==0.8.0'
+
+demo: $(VENV)/.installed
+	$(BIN)/segab validate experiments
+	$(BIN)/segab simulate onboarding_messaging --units 20000 --out $(DEMO)
+	$(BIN)/segab assign onboarding_messaging --input $(DEMO)/population.csv --output $(DEMO)/assignments.csv
+	@echo "Demo outputs are in $(DEMO)/"
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check segab tests analysis
+	$(BIN)/ruff format --check segab tests analysis
+
+typecheck: $(VENV)/.installed
+	$(BIN)/mypy
+
+pytest: $(VENV)/.installed
+	$(BIN)/pytest -q
+
+test: lint typecheck pytest
+
+test-slow: $(VENV)/.installed
+	$(BIN)/pytest -q -m slow
+
+clean:
+	rm -rf $(VENV) $(DEMO) build *.egg-info

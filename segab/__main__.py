@@ -1,0 +1,6 @@
+"""Run the CLI with ``python -m segab``."""
+
+from segab.cli import main
+
+if __name__ == "__main__":
+    main()
