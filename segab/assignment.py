@@ -1,0 +1,281 @@
+"""Deterministic, server-free assignment of units to variants (pure core).
+
+``assign(experiment, unit_id, attributes, stage)`` decides, in order:
+
+1. the stage must be one of the experiment's stages (else ``UnknownStageError``);
+2. the segment: the first segment whose condition matches, else the fallback,
+   else the unit is ``not_targeted``;
+3. the cell: the most specific cell for (segment, stage), else ``not_targeted``;
+4. ``forced`` variants (QA), then ``inactive`` (stopped or concluded
+   experiments show the control), ``excluded`` ids, the ``namespace`` range
+   and the ``holdout``;
+5. the variant draw: bucket = hash v1 of ``seed|segment|stage|unit_id``
+   (``*`` instead of the stage with ``randomization: journey``); the variant
+   whose fixed-start range holds the bucket, else ``outside_coverage``.
+
+Only integer arithmetic is used after the digest; see :mod:`segab.hashing`.
+
+Example:
+    >>> from segab.config import parse_experiment
+    >>> exp = parse_experiment({
+    ...     "key": "demo", "name": "Demo", "unit": "user_id", "status": "running",
+    ...     "segments": [{"key": "young", "when": {"age": {"$lt": 35}}}], "fallback": "others",
+    ...     "cells": [{"variants": [{"key": "control", "weight": 0.5},
+    ...                             {"key": "video", "weight": 0.5}], "control": "control"}],
+    ...     "metrics": {"primary": {"key": "conv", "kind": "binary", "event": "purchase"}}})
+    >>> a = assign(exp, "user-42", {"age": 25}, "awareness")
+    >>> a.segment, a.variant in ("control", "video"), a.reason
+    ('young', True, <Reason.ASSIGNED: 'assigned'>)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from hashlib import md5
+from typing import Any
+
+from segab.conditions import compile_condition
+
+from segab.assignment_types import Assignment, Reason
+from segab.config.checks import resolve_cell_index, to_basis_points
+from segab.config.models import Experiment, SegmentDef
+from segab.errors import AssignmentError, ConfigError, ConfigProblem, UnknownStageError
+from segab.hashing import BUCKETS, SEPARATOR, bucket
+
+__all__ = ["Assignment", "CellPlan", "Plan", "Reason", "assign", "compile_plan", "plan_of"]
+
+_ASSIGNED = Reason.ASSIGNED
+
+
+@dataclass(frozen=True, slots=True)
+class CellPlan:
+    """A compiled cell: its control, its hash-key prefix and its bucket table.
+
+    ``table[b]`` is the variant for bucket ``b``, or ``None`` outside coverage.
+    ``ranges`` lists ``(variant, start, end)``: fixed starts, ends scaled by coverage.
+
+    Example:
+        >>> plan = CellPlan("seg", "control", "s|seg|awareness|", (("control", 0, 5000),), ())
+        >>> plan.control
+        'control'
+    """
+
+    segment: str
+    control: str
+    prefix: str
+    ranges: tuple[tuple[str, int, int], ...]
+    table: tuple[str | None, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """An experiment compiled for fast assignment (built once, reused).
+
+    Example:
+        >>> Plan.__slots__[:2]
+        ('key', 'iteration')
+    """
+
+    key: str
+    iteration: int
+    seed: str
+    stages: frozenset[str]
+    segments: tuple[tuple[str, Callable[[Mapping[str, Any]], bool]], ...]
+    fallback: str | None
+    cells: dict[tuple[str, str], CellPlan]
+    forced: dict[str, str]
+    excluded: frozenset[str]
+    holdout_bp: int
+    namespace: tuple[str, int, int] | None
+    active: bool
+
+
+def _bp(value: float) -> int:
+    bp = to_basis_points(value)
+    if bp is None:
+        raise ConfigError(f"{value!r} is not a multiple of 0.0001")
+    return bp
+
+
+def _ranges(weights: list[tuple[str, int]], coverage_bp: int) -> tuple[tuple[str, int, int], ...]:
+    out = []
+    start = 0
+    for key, w in weights:
+        out.append((key, start, start + w * coverage_bp // BUCKETS))
+        start += w
+    return tuple(out)
+
+
+def compile_plan(exp: Experiment) -> Plan:
+    """Compile an experiment into a :class:`Plan` (conditions, bucket tables).
+
+    Example:
+        >>> from segab.config import parse_experiment
+        >>> exp = parse_experiment({
+        ...     "key": "e", "name": "E", "unit": "id",
+        ...     "segments": [{"key": "all", "when": {}}],
+        ...     "cells": [{"variants": [{"key": "a", "weight": 1.0}], "control": "a",
+        ...                "coverage": 0.5}],
+        ...     "metrics": {"primary": {"key": "m", "kind": "binary", "event": "x"}}})
+        >>> compile_plan(exp).cells[("all", "awareness")].ranges
+        (('a', 0, 5000),)
+    """
+    segments = []
+    for i, seg in enumerate(exp.segments):
+        if not isinstance(seg, SegmentDef):
+            raise ConfigError(
+                [
+                    ConfigProblem(
+                        exp.source, f"segments[{i}].ref", repr(seg.ref), "a resolved segment"
+                    )
+                ]
+            )
+        segments.append((seg.key, compile_condition(seg.when, exp.groups)))
+    cells: dict[tuple[str, str], CellPlan] = {}
+    for segment in exp.segment_keys():
+        for stage in exp.stages:
+            idx = resolve_cell_index(exp.cells, segment, stage)
+            if idx is None:
+                continue
+            cell = exp.cells[idx]
+            ranges = _ranges([(v.key, _bp(v.weight)) for v in cell.variants], _bp(cell.coverage))
+            table: list[str | None] = [None] * BUCKETS
+            for key, lo, hi in ranges:
+                table[lo:hi] = [key] * (hi - lo)
+            salt = "*" if exp.randomization == "journey" else stage
+            prefix = SEPARATOR.join((exp.seed, segment, salt, ""))
+            cells[(segment, stage)] = CellPlan(segment, cell.control, prefix, ranges, tuple(table))
+    namespace = None
+    if exp.namespace is not None:
+        lo, hi = exp.namespace.range
+        namespace = (exp.namespace.key, _bp(lo), _bp(hi))
+    return Plan(
+        key=exp.key,
+        iteration=exp.iteration,
+        seed=exp.seed,
+        stages=frozenset(exp.stages),
+        segments=tuple(segments),
+        fallback=exp.fallback,
+        cells=cells,
+        forced=dict(exp.forced),
+        excluded=frozenset(exp.exclude),
+        holdout_bp=_bp(exp.holdout),
+        namespace=namespace,
+        active=exp.status in ("draft", "running"),
+    )
+
+
+def plan_of(exp: Experiment) -> Plan:
+    """The experiment's compiled plan, built on first use and kept on the model.
+
+    Example:
+        >>> plan_of.__name__
+        'plan_of'
+    """
+    plan = exp._plan
+    if plan is None:
+        plan = compile_plan(exp)
+        exp._plan = plan
+    return plan  # type: ignore[no-any-return]
+
+
+def _unit_str(unit_id: Any) -> str:
+    if isinstance(unit_id, str):
+        return unit_id
+    if isinstance(unit_id, int) and not isinstance(unit_id, bool):
+        return str(unit_id)
+    raise AssignmentError(f"unit_id must be a string or an integer, got {type(unit_id).__name__}")
+
+
+def assign(
+    experiment: Experiment, unit_id: str | int, attributes: Mapping[str, Any], stage: str
+) -> Assignment:
+    """Assign one unit at one journey stage. Pure and deterministic.
+
+    Example:
+        >>> from segab.config import parse_experiment
+        >>> exp = parse_experiment({
+        ...     "key": "e", "name": "E", "unit": "id", "status": "running",
+        ...     "segments": [{"key": "all", "when": {}}],
+        ...     "cells": [{"variants": [{"key": "a", "weight": 0.5}, {"key": "b", "weight": 0.5}],
+        ...                "control": "a"}],
+        ...     "metrics": {"primary": {"key": "m", "kind": "binary", "event": "x"}}})
+        >>> assign(exp, "u1", {}, "purchase") == assign(exp, "u1", {}, "purchase")
+        True
+    """
+    plan = experiment._plan or plan_of(experiment)
+    if type(unit_id) is not str:
+        unit_id = _unit_str(unit_id)
+    if stage not in plan.stages:
+        raise UnknownStageError(
+            f"unknown stage {stage!r} for experiment {plan.key!r}; expected one of "
+            f"{sorted(plan.stages)}"
+        )
+    segment = plan.fallback
+    for key, predicate in plan.segments:
+        if predicate(attributes):
+            segment = key
+            break
+    if segment is None:
+        return Assignment(
+            plan.key, plan.iteration, unit_id, None, stage, None, None, False, Reason.NOT_TARGETED
+        )
+    cell = plan.cells.get((segment, stage))
+    if cell is None:
+        return Assignment(
+            plan.key,
+            plan.iteration,
+            unit_id,
+            segment,
+            stage,
+            None,
+            None,
+            False,
+            Reason.NOT_TARGETED,
+        )
+    if plan.forced or plan.excluded or plan.namespace or plan.holdout_bp or not plan.active:
+        early = _before_draw(plan, cell, unit_id, segment, stage)
+        if early is not None:
+            return early
+    b = int.from_bytes(md5((cell.prefix + unit_id).encode()).digest()[:4], "big") % BUCKETS
+    variant = cell.table[b]
+    if variant is None:
+        return Assignment(
+            plan.key,
+            plan.iteration,
+            unit_id,
+            segment,
+            stage,
+            cell.control,
+            b,
+            False,
+            Reason.OUTSIDE_COVERAGE,
+        )
+    return Assignment(
+        plan.key, plan.iteration, unit_id, segment, stage, variant, b, True, _ASSIGNED
+    )
+
+
+def _before_draw(
+    plan: Plan, cell: CellPlan, unit_id: str, segment: str, stage: str
+) -> Assignment | None:
+    def out(variant: str, reason: Reason) -> Assignment:
+        return Assignment(
+            plan.key, plan.iteration, unit_id, segment, stage, variant, None, False, reason
+        )
+
+    forced = plan.forced.get(unit_id)
+    if forced is not None:
+        return out(forced, Reason.FORCED)
+    if not plan.active:
+        return out(cell.control, Reason.INACTIVE)
+    if unit_id in plan.excluded:
+        return out(cell.control, Reason.EXCLUDED)
+    if plan.namespace is not None:
+        name, lo, hi = plan.namespace
+        if not lo <= bucket(("namespace", name, unit_id)) < hi:
+            return out(cell.control, Reason.OUTSIDE_NAMESPACE)
+    if plan.holdout_bp and bucket((plan.seed, "holdout", unit_id)) < plan.holdout_bp:
+        return out(cell.control, Reason.HOLDOUT)
+    return None

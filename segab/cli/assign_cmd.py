@@ -1,0 +1,153 @@
+"""``segab assign``: one unit from the command line, or a whole file in bulk.
+
+Example:
+    >>> assign_command.name
+    'assign'
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from segab.assignment import assign
+from segab.bulk import assign_file, count_rows
+from segab.config import load_experiments
+
+__all__ = ["assign_command", "parse_attr"]
+
+
+def parse_attr(text: str) -> tuple[str, Any]:
+    """Parse ``name=value``; the value is read as JSON when it parses (numbers, true, lists).
+
+    Dotted names build nested attributes in :func:`nest`.
+
+    Example:
+        >>> parse_attr("age=25"), parse_attr("channel=social"), parse_attr("vip=true")
+        (('age', 25), ('channel', 'social'), ('vip', True))
+    """
+    name, sep, raw = text.partition("=")
+    if not sep or not name:
+        raise click.BadParameter(f"{text!r}: expected NAME=VALUE, e.g. age=25", param_hint="--attr")
+    try:
+        value: Any = json.loads(raw)
+    except ValueError:
+        value = raw
+    return name, value
+
+
+def nest(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """Build a nested attribute dict from dotted names.
+
+    Example:
+        >>> nest([("device.os", "ios"), ("age", 3)])
+        {'device': {'os': 'ios'}, 'age': 3}
+    """
+    out: dict[str, Any] = {}
+    for name, value in pairs:
+        node = out
+        *parents, leaf = name.split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value
+    return out
+
+
+@click.command("assign")
+@click.argument("key")
+@click.option("--unit", "unit_id", help="Unit id for a single assignment.")
+@click.option("--stage", help="Journey stage for a single assignment.")
+@click.option("--attr", "attrs", multiple=True, help="Attribute NAME=VALUE (repeatable).")
+@click.option(
+    "--input",
+    "input_path",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Bulk: CSV or Parquet with the unit column, 'stage' and attributes.",
+)
+@click.option(
+    "--output",
+    "output_path",
+    type=click.Path(dir_okay=False),
+    help="Bulk: where to write the assignments (.csv or .parquet).",
+)
+@click.option(
+    "--experiments",
+    "experiments_dir",
+    default="experiments",
+    show_default=True,
+    type=click.Path(),
+    help="Config file or directory.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["json", "table"]),
+    default="json",
+    show_default=True,
+    help="Output format for a single assignment.",
+)
+@click.option("--quiet", is_flag=True, help="Bulk: no progress bar.")
+def assign_command(
+    key: str,
+    unit_id: str | None,
+    stage: str | None,
+    attrs: tuple[str, ...],
+    input_path: str | None,
+    output_path: str | None,
+    experiments_dir: str,
+    fmt: str,
+    quiet: bool,
+) -> None:
+    """Assign a unit (or every row of a file) to a variant of experiment KEY.
+
+    \b
+    Single unit:
+      segab assign journey_content --unit u42 --stage awareness \\
+          --attr age=28 --attr channel=social
+    Bulk (streams in chunks, with a progress bar; bad rows are reported and counted):
+      segab assign journey_content --input users.csv --output assignments.csv
+    """
+    experiment = load_experiments(experiments_dir)[key]
+    if input_path is not None:
+        if output_path is None:
+            raise click.UsageError("--input needs --output")
+        _bulk(experiment, input_path, output_path, quiet)
+        return
+    if unit_id is None or stage is None:
+        raise click.UsageError("give --unit and --stage (single) or --input and --output (bulk)")
+    attributes = nest([parse_attr(a) for a in attrs])
+    result = assign(experiment, unit_id, attributes, stage)
+    if fmt == "json":
+        click.echo(json.dumps(result.to_dict()))
+        return
+    table = Table(title=f"{key}: {unit_id} at {stage}")
+    table.add_column("field")
+    table.add_column("value")
+    for name, value in result.to_dict().items():
+        table.add_row(name, "" if value is None else str(value))
+    Console().print(table)
+
+
+def _bulk(experiment: Any, input_path: str, output_path: str, quiet: bool) -> None:
+    err = Console(stderr=True)
+    total = count_rows(input_path)
+    columns = (TextColumn("assigning"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err, disable=quiet, transient=True) as bar:
+        task = bar.add_task("assign", total=total)
+        report = assign_file(
+            experiment, input_path, output_path, progress=lambda n: bar.advance(task, n)
+        )
+    for problem in report.problems:
+        err.print(f"bad row: {problem}", markup=False, highlight=False)
+    if report.bad_rows > len(report.problems):
+        err.print(f"... and {report.bad_rows - len(report.problems)} more bad rows", markup=False)
+    reasons = ", ".join(f"{k}={v}" for k, v in sorted(report.reasons.items()))
+    click.echo(
+        f"assigned {report.rows_out} of {report.rows_in} rows to {output_path} "
+        f"({report.bad_rows} bad rows skipped; {reasons or 'no rows'})"
+    )

@@ -1,0 +1,268 @@
+"""Pydantic models of an experiment config (the structure of a YAML file).
+
+These models check shapes and types only; the cross-field rules (weights sum to
+one, control among the variants, known stages and segments...) live in
+:mod:`segab.config.checks`, so that every problem of a file is collected at once.
+
+Example:
+    >>> exp = Experiment.model_validate({
+    ...     "key": "demo", "name": "Demo", "unit": "user_id",
+    ...     "segments": [{"key": "all", "when": {}}],
+    ...     "cells": [{"variants": [{"key": "control", "weight": 0.5},
+    ...                             {"key": "b", "weight": 0.5}], "control": "control"}],
+    ...     "metrics": {"primary": {"key": "conv", "kind": "binary", "event": "purchase"}}})
+    >>> exp.seed, exp.stages[0]
+    ('demo', 'awareness')
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+
+__all__ = [
+    "DEFAULT_STAGES",
+    "AnalysisSettings",
+    "Cell",
+    "Experiment",
+    "Metric",
+    "Metrics",
+    "Namespace",
+    "SegmentDef",
+    "SegmentRef",
+    "Variant",
+]
+
+DEFAULT_STAGES = ("awareness", "consideration", "purchase", "post_purchase")
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Variant(_Strict):
+    """One arm of a cell: its key, its traffic weight and what it shows.
+
+    Example:
+        >>> Variant(key="social_video", weight=0.5).weight
+        0.5
+    """
+
+    key: str = Field(pattern=NAME_PATTERN, max_length=64)
+    weight: float = Field(ge=0.0, le=1.0)
+    description: str = ""
+
+
+class Cell(_Strict):
+    """The variants of one (segment, stage) pair; ``*`` applies to all of them.
+
+    Example:
+        >>> c = Cell(segment="*", stage="purchase", control="a",
+        ...          variants=[Variant(key="a", weight=1.0)])
+        >>> c.coverage
+        1.0
+    """
+
+    segment: str = "*"
+    stage: str = "*"
+    control: str
+    coverage: float = Field(default=1.0, gt=0.0, le=1.0)
+    variants: list[Variant] = Field(min_length=1)
+
+
+class SegmentDef(_Strict):
+    """A segment defined inline: a key and a condition over user attributes.
+
+    Example:
+        >>> SegmentDef(key="older_email", when={"age": {"$gte": 45}}).key
+        'older_email'
+    """
+
+    key: str = Field(pattern=NAME_PATTERN, max_length=64)
+    description: str = ""
+    when: dict[str, Any]
+
+
+class SegmentRef(_Strict):
+    """A reference to a segment of the shared ``segments.yaml`` library.
+
+    Example:
+        >>> SegmentRef(ref="young_social").ref
+        'young_social'
+    """
+
+    ref: str = Field(pattern=NAME_PATTERN, max_length=64)
+
+
+class Metric(_Strict):
+    """A metric: what it counts and how it is compared.
+
+    ``kind`` is ``binary`` (did the unit do ``event`` at least once),
+    ``continuous`` (the sum of ``event`` values, or the ``column`` value) or
+    ``ratio`` (``event``'s value sum over ``denominator_event``'s, or ROI with
+    ``cost_per_unit``). ``column`` names the outcome column in one-row-per-unit
+    data. ``direction`` says which way is good. ``mde`` is the minimum
+    detectable effect, relative to the control mean.
+
+    Example:
+        >>> Metric(key="conv", kind="binary", event="purchase").direction
+        'increase'
+    """
+
+    key: str = Field(pattern=NAME_PATTERN, max_length=64)
+    kind: Literal["binary", "continuous", "ratio"]
+    event: str | None = None
+    column: str | None = None
+    denominator_event: str | None = None
+    denominator_column: str | None = None
+    cost_per_unit: float | dict[str, float] | None = None
+    direction: Literal["increase", "decrease"] = "increase"
+    mde: float | None = Field(default=None, gt=0.0)
+    baseline: float | None = None
+    std: float | None = Field(default=None, gt=0.0)
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _needs_a_source(self) -> Metric:
+        if self.event is None and self.column is None:
+            raise ValueError("a metric needs an 'event' (event log) or a 'column' (unit table)")
+        return self
+
+
+class Metrics(_Strict):
+    """The primary metric, secondary metrics and guardrails.
+
+    Example:
+        >>> m = Metrics(primary=Metric(key="conv", kind="binary", event="purchase"))
+        >>> [x.key for x in m.all()]
+        ['conv']
+    """
+
+    primary: Metric
+    secondary: list[Metric] = Field(default_factory=list)
+    guardrail: list[Metric] = Field(default_factory=list)
+
+    def all(self) -> list[Metric]:
+        """Every metric, primary first.
+
+        Example:
+            >>> Metrics(primary=Metric(key="c", kind="binary", event="e")).all()[0].key
+            'c'
+        """
+        return [self.primary, *self.secondary, *self.guardrail]
+
+    def role_of(self, key: str) -> str:
+        """Return ``primary``, ``secondary`` or ``guardrail`` for a metric key.
+
+        Example:
+            >>> Metrics(primary=Metric(key="c", kind="binary", event="e")).role_of("c")
+            'primary'
+        """
+        if key == self.primary.key:
+            return "primary"
+        if any(m.key == key for m in self.guardrail):
+            return "guardrail"
+        return "secondary"
+
+
+class AnalysisSettings(_Strict):
+    """How results are computed and judged.
+
+    Example:
+        >>> AnalysisSettings().correction
+        'holm'
+    """
+
+    alpha: float = Field(default=0.05, gt=0.0, lt=1.0)
+    correction: Literal["none", "holm", "bh"] = "holm"
+    method: Literal["frequentist", "bayesian", "sequential"] = "frequentist"
+    power: float = Field(default=0.8, gt=0.0, lt=1.0)
+    mde: float = Field(default=0.05, gt=0.0)
+    attribution_window: str | None = Field(default=None, pattern=r"^\d+(s|m|h|d|w)$")
+    sequential_tuning: float = Field(default=5000.0, gt=0.0)
+
+
+class Namespace(_Strict):
+    """A hash range shared by mutually exclusive experiments.
+
+    Example:
+        >>> Namespace(key="homepage", range=(0.0, 0.5)).range
+        (0.0, 0.5)
+    """
+
+    key: str = Field(pattern=NAME_PATTERN, max_length=64)
+    range: tuple[float, float]
+
+
+class Experiment(_Strict):
+    """A validated experiment config.
+
+    Example:
+        >>> exp = Experiment.model_validate({
+        ...     "key": "e", "name": "E", "unit": "id",
+        ...     "segments": [{"key": "all", "when": {}}],
+        ...     "cells": [{"variants": [{"key": "a", "weight": 1.0}], "control": "a"}],
+        ...     "metrics": {"primary": {"key": "m", "kind": "binary", "event": "x"}}})
+        >>> exp.status, exp.iteration, exp.randomization
+        ('draft', 1, 'per_stage')
+    """
+
+    key: str = Field(pattern=NAME_PATTERN, max_length=64)
+    name: str
+    hypothesis: str = ""
+    owner: str = ""
+    status: Literal["draft", "running", "stopped", "concluded"] = "draft"
+    iteration: int = Field(default=1, ge=1)
+    seed: str = Field(default="", pattern=r"^[^|]*$")
+    unit: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.]*$")
+    stages: list[str] = Field(default_factory=lambda: list(DEFAULT_STAGES), min_length=1)
+    randomization: Literal["per_stage", "journey"] = "per_stage"
+    segments: list[SegmentDef | SegmentRef] = Field(min_length=1)
+    fallback: str | None = Field(default=None, pattern=NAME_PATTERN)
+    groups: dict[str, list[Any]] = Field(default_factory=dict)
+    cells: list[Cell] = Field(min_length=1)
+    metrics: Metrics
+    analysis: AnalysisSettings = Field(default_factory=AnalysisSettings)
+    holdout: float = Field(default=0.0, ge=0.0, lt=1.0)
+    namespace: Namespace | None = None
+    forced: dict[str, str] = Field(default_factory=dict)
+    exclude: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
+
+    _plan: Any = PrivateAttr(default=None)
+    _source: str = PrivateAttr(default="<memory>")
+
+    @model_validator(mode="after")
+    def _default_seed(self) -> Experiment:
+        if not self.seed:
+            object.__setattr__(self, "seed", self.key)
+        return self
+
+    @property
+    def source(self) -> str:
+        """The file this experiment was loaded from (``<memory>`` otherwise).
+
+        Example:
+            >>> Experiment.model_json_schema()["title"]
+            'Experiment'
+        """
+        return self._source
+
+    def segment_keys(self) -> list[str]:
+        """Ordered segment keys, the fallback last when there is one.
+
+        Example:
+            >>> exp = Experiment.model_validate({
+            ...     "key": "e", "name": "E", "unit": "id", "fallback": "rest",
+            ...     "segments": [{"key": "all", "when": {}}],
+            ...     "cells": [{"variants": [{"key": "a", "weight": 1.0}], "control": "a"}],
+            ...     "metrics": {"primary": {"key": "m", "kind": "binary", "event": "x"}}})
+            >>> exp.segment_keys()
+            ['all', 'rest']
+        """
+        keys = [s.key if isinstance(s, SegmentDef) else s.ref for s in self.segments]
+        if self.fallback is not None:
+            keys.append(self.fallback)
+        return keys
