@@ -61,13 +61,23 @@ def _register() -> None:
     for module, names in _OPTIONAL:
         try:
             mod = __import__(module, fromlist=names)
-        except ImportError:
-            continue
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+            continue  # command module not built yet
         for name in names:
-            cli.add_command(getattr(mod, name))
+            obj = getattr(mod, name)
+            for command in obj if isinstance(obj, list) else [obj]:
+                cli.add_command(command)
 
 
-_OPTIONAL: list[tuple[str, list[str]]] = []
+_OPTIONAL: list[tuple[str, list[str]]] = [
+    ("segab.cli.simulate_cmd", ["simulate_command"]),
+    ("segab.cli.analyze_cmd", ["analyze_command"]),
+    ("segab.cli.db", ["db_group", "events_group"]),
+    ("segab.cli.sql_cmd", ["sql_group"]),
+    ("segab.cli.lifecycle_cmds", ["lifecycle_commands"]),
+]
 
 
 def main() -> None:
