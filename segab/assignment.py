@@ -35,9 +35,8 @@ from dataclasses import dataclass
 from hashlib import md5
 from typing import Any
 
-from segab.conditions import compile_condition
-
 from segab.assignment_types import Assignment, Reason
+from segab.conditions import compile_condition
 from segab.config.checks import resolve_cell_index, to_basis_points
 from segab.config.models import Experiment, SegmentDef
 from segab.errors import AssignmentError, ConfigError, ConfigProblem, UnknownStageError
@@ -148,8 +147,8 @@ def compile_plan(exp: Experiment) -> Plan:
             cells[(segment, stage)] = CellPlan(segment, cell.control, prefix, ranges, tuple(table))
     namespace = None
     if exp.namespace is not None:
-        lo, hi = exp.namespace.range
-        namespace = (exp.namespace.key, _bp(lo), _bp(hi))
+        ns_lo, ns_hi = exp.namespace.range
+        namespace = (exp.namespace.key, _bp(ns_lo), _bp(ns_hi))
     return Plan(
         key=exp.key,
         iteration=exp.iteration,
@@ -173,11 +172,11 @@ def plan_of(exp: Experiment) -> Plan:
         >>> plan_of.__name__
         'plan_of'
     """
-    plan = exp._plan
+    plan: Plan | None = exp._plan
     if plan is None:
         plan = compile_plan(exp)
         exp._plan = plan
-    return plan  # type: ignore[no-any-return]
+    return plan
 
 
 def _unit_str(unit_id: Any) -> str:

@@ -106,10 +106,10 @@ def assign_command(
     """Assign a unit (or every row of a file) to a variant of experiment KEY.
 
     \b
-    Single unit:
+    Example, a single unit:
       segab assign journey_content --unit u42 --stage awareness \\
           --attr age=28 --attr channel=social
-    Bulk (streams in chunks, with a progress bar; bad rows are reported and counted):
+    Example, bulk (streams in chunks, with a progress bar; bad rows are reported and counted):
       segab assign journey_content --input users.csv --output assignments.csv
     """
     experiment = load_experiments(experiments_dir)[key]

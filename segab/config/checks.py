@@ -20,7 +20,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from segab.conditions import validate_condition
-
 from segab.config.models import Cell, Experiment, SegmentDef
 
 __all__ = [

@@ -1,0 +1,219 @@
+"""The CLI through click's CliRunner: outputs, errors without tracebacks, help examples."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+
+from segab import assign, load_experiments
+from segab.cli import cli
+
+EXPERIMENTS = str(Path(__file__).parents[1] / "experiments")
+ASSIGNMENT_FIELDS = [
+    "experiment",
+    "iteration",
+    "unit_id",
+    "segment",
+    "stage",
+    "variant",
+    "bucket",
+    "in_experiment",
+    "reason",
+]
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, list(args))
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_validate_ok() -> None:
+    code, out, _ = run("validate", EXPERIMENTS)
+    assert code == 0 and "3 experiment(s) valid" in out
+
+
+def test_validate_reports_every_error(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("key: bad\nname: Bad\nunit: id\nsegments: []\ncells: []\n", encoding="utf-8")
+    code, _, err = run("validate", str(bad))
+    assert code == 1
+    assert f"{bad}: segments" in err and f"{bad}: metrics" in err and f"{bad}: cells" in err
+    assert err.rstrip().endswith("problem(s) found") and "Traceback" not in err
+
+
+def test_schema_prints_json() -> None:
+    code, out, _ = run("schema")
+    assert code == 0 and json.loads(out)["title"] == "Experiment"
+
+
+def test_assign_single_json_has_exactly_the_fields() -> None:
+    code, out, _ = run(
+        "assign",
+        "journey_content",
+        "--unit",
+        "u42",
+        "--stage",
+        "awareness",
+        "--attr",
+        "age=28",
+        "--attr",
+        "channel=social",
+        "--experiments",
+        EXPERIMENTS,
+    )
+    assert code == 0
+    data = json.loads(out)
+    assert list(data) == ASSIGNMENT_FIELDS
+    exp = load_experiments(EXPERIMENTS)["journey_content"]
+    assert data == assign(exp, "u42", {"age": 28, "channel": "social"}, "awareness").to_dict()
+
+
+def test_assign_nested_attributes_and_table() -> None:
+    code, out, _ = run(
+        "assign",
+        "loyalty_offer",
+        "--unit",
+        "c-1",
+        "--stage",
+        "post_purchase",
+        "--attr",
+        "loyalty.tier=gold",
+        "--attr",
+        "loyalty.active=true",
+        "--experiments",
+        EXPERIMENTS,
+        "--format",
+        "table",
+    )
+    assert code == 0 and "loyal_members" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["assign", "nope", "--unit", "u", "--stage", "awareness"],
+            "Error: unknown experiment 'nope'",
+        ),
+        (
+            ["assign", "journey_content", "--unit", "u", "--stage", "checkout"],
+            "Error: unknown stage",
+        ),
+        (["assign", "journey_content", "--unit", "u"], "Error: give --unit and --stage"),
+        (
+            ["assign", "journey_content", "--unit", "u", "--stage", "awareness", "--attr", "x"],
+            "expected NAME=VALUE",
+        ),
+        (["validate", "/nonexistent/dir"], "no such file or directory"),
+    ],
+)
+def test_errors_are_one_line_without_traceback(args: list[str], message: str) -> None:
+    if args[0] == "assign":
+        args = [*args, "--experiments", EXPERIMENTS]
+    code, _, err = run(*args)
+    assert code != 0 and message in err and "Traceback" not in err
+
+
+def _population(path: Path) -> None:
+    rows = ["user_id,stage,age,channel"]
+    rows += [f"u{i},{['awareness', 'purchase'][i % 2]},{20 + i % 50},social" for i in range(500)]
+    rows += [",awareness,30,social", "u-bad,checkout,30,social", "007,awareness,30,email"]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+
+
+@pytest.mark.parametrize("suffix", ["csv", "parquet"])
+def test_bulk_assign_reports_bad_rows_and_matches_single(tmp_path: Path, suffix: str) -> None:
+    src, out = tmp_path / "users.csv", tmp_path / f"out.{suffix}"
+    _population(src)
+    code, stdout, err = run(
+        "assign",
+        "journey_content",
+        "--input",
+        str(src),
+        "--output",
+        str(out),
+        "--experiments",
+        EXPERIMENTS,
+        "--quiet",
+    )
+    assert code == 0
+    assert "assigned 501 of 503 rows" in stdout and "2 bad rows" in stdout
+    assert "line 502: empty 'user_id'" in err and "line 503: unknown stage 'checkout'" in err
+    table = (
+        pq.read_table(out)
+        if suffix == "parquet"
+        else __import__("pyarrow.csv").csv.read_csv(
+            out,
+            convert_options=__import__("pyarrow.csv").csv.ConvertOptions(
+                column_types={"unit_id": "string"}
+            ),
+        )
+    )
+    rows = table.to_pylist()
+    assert len(rows) == 501
+    exp = load_experiments(EXPERIMENTS)["journey_content"]
+    for row in rows[:50] + rows[-1:]:
+        attrs = {
+            "age": 20 + int(row["unit_id"][1:]) % 50 if row["unit_id"] != "007" else 30,
+            "channel": "email" if row["unit_id"] == "007" else "social",
+        }
+        expected = assign(exp, row["unit_id"], attrs, row["stage"])
+        assert (row["segment"], row["variant"], row["bucket"]) == (
+            expected.segment,
+            expected.variant,
+            expected.bucket,
+        )
+    assert rows[-1]["unit_id"] == "007"
+
+
+def test_bulk_missing_column(tmp_path: Path) -> None:
+    src = tmp_path / "users.csv"
+    src.write_text("id,stage\nu1,awareness\n", encoding="utf-8")
+    code, _, err = run(
+        "assign",
+        "journey_content",
+        "--input",
+        str(src),
+        "--output",
+        str(tmp_path / "o.csv"),
+        "--experiments",
+        EXPERIMENTS,
+    )
+    assert (
+        code == 1
+        and "missing column(s) ['user_id'" in err
+        and "the file has ['id', 'stage']" in err
+    )
+
+
+def _commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Command]]:
+    out = []
+    for name, command in group.commands.items():
+        out.append((f"{prefix}{name}", command))
+        if isinstance(command, click.Group):
+            out.extend(_commands(command, f"{prefix}{name} "))
+    return out
+
+
+@pytest.mark.parametrize(
+    ("name", "command"), _commands(cli), ids=lambda x: x if isinstance(x, str) else ""
+)
+def test_every_command_has_help_with_an_example(name: str, command: click.Command) -> None:
+    code, out, _ = run(*name.split(), "--help")
+    assert code == 0 and "Example" in out, f"segab {name} --help has no example"
+
+
+def test_python_dash_m(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "segab", "--version"], capture_output=True, text=True
+    )
+    assert proc.returncode == 0 and "segab" in proc.stdout
