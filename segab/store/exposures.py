@@ -1,0 +1,344 @@
+"""Idempotent, batched exposure logging with conflict detection.
+
+:func:`log_exposures` writes a batch in one transaction:
+
+1. the batch goes into a per-connection temporary staging table
+   (PostgreSQL: ``COPY``; SQLite: one ``executemany``);
+2. the first row of each (experiment, iteration, unit, stage) key is
+   inserted into ``exposures`` with ``INSERT ... SELECT ... ON CONFLICT DO
+   NOTHING``, in key order (so concurrent writers cannot deadlock);
+3. every staged row whose variant differs from the stored one is a
+   *conflict*: it is recorded in ``exposure_conflicts`` (an upsert adding
+   to ``occurrences``) and counted.
+
+So ``inserted + duplicates + conflicts == len(rows)`` for every batch, and a
+row logged twice, by one process or by many at once, is stored once.
+All values are bound parameters or ``COPY`` data; no value is ever pasted
+into SQL text.
+
+Example:
+    >>> from segab.store.engine import make_engine, init_store
+    >>> engine = make_engine("sqlite://"); _ = init_store(engine)
+    >>> rows = [ExposureRow("e", 1, "u1", None, "buy", "a", 1),
+    ...         ExposureRow("e", 1, "u1", None, "buy", "b", 1)]
+    >>> log_exposures(engine, rows)
+    LogResult(inserted=1, duplicates=0, conflicts=1)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+
+from segab.assignment_types import Assignment
+from segab.errors import DataError, StoreError
+from segab.hashing import HASH_VERSION
+from segab.store.engine import write_begin
+from segab.store.models import EXPOSURE_CONFLICTS_TABLE, utcnow
+
+__all__ = [
+    "ExposureRow",
+    "LogResult",
+    "exposure_row",
+    "is_transient",
+    "log_exposures",
+    "validate_exposure",
+]
+
+_STAGE = "segab_stage_exposures"
+_COLS = (
+    "experiment",
+    "iteration",
+    "unit_id",
+    "segment",
+    "stage",
+    "variant",
+    "hash_version",
+    "config_fingerprint",
+    "first_seen",
+)
+_KEY = ("experiment", "iteration", "unit_id", "stage")
+_COL_LIST = ", ".join(_COLS)
+_KEY_LIST = ", ".join(_KEY)
+
+_STAGE_DDL = {
+    "postgresql": f"""CREATE TEMP TABLE IF NOT EXISTS {_STAGE} (
+        experiment text NOT NULL, iteration integer NOT NULL, unit_id text NOT NULL,
+        segment text, stage text NOT NULL, variant text NOT NULL,
+        hash_version integer NOT NULL, config_fingerprint text,
+        first_seen timestamptz NOT NULL, is_candidate boolean NOT NULL
+    ) ON COMMIT DELETE ROWS""",
+    "sqlite": f"""CREATE TEMP TABLE IF NOT EXISTS {_STAGE} (
+        experiment TEXT NOT NULL, iteration INTEGER NOT NULL, unit_id TEXT NOT NULL,
+        segment TEXT, stage TEXT NOT NULL, variant TEXT NOT NULL,
+        hash_version INTEGER NOT NULL, config_fingerprint TEXT,
+        first_seen DATETIME NOT NULL, is_candidate INTEGER NOT NULL
+    )""",
+}
+_INSERT_CANDIDATES = f"""INSERT INTO exposures ({_COL_LIST})
+    SELECT {_COL_LIST} FROM {_STAGE} WHERE is_candidate ORDER BY {_KEY_LIST}
+    ON CONFLICT ({_KEY_LIST}) DO NOTHING"""
+_FIND_CONFLICTS = f"""SELECT s.experiment, s.iteration, s.unit_id, s.stage, e.variant, s.variant,
+        s.segment, s.config_fingerprint, s.first_seen
+    FROM {_STAGE} s JOIN exposures e
+      ON e.experiment = s.experiment AND e.iteration = s.iteration
+     AND e.unit_id = s.unit_id AND e.stage = s.stage
+    WHERE e.variant <> s.variant"""
+
+
+class ExposureRow(NamedTuple):
+    """One exposure to log. ``first_seen`` defaults to the time of writing.
+
+    Example:
+        >>> ExposureRow("e", 1, "u1", "seg", "buy", "a", 1).key
+        ('e', 1, 'u1', 'buy')
+    """
+
+    experiment: str
+    iteration: int
+    unit_id: str
+    segment: str | None
+    stage: str
+    variant: str
+    hash_version: int = HASH_VERSION
+    config_fingerprint: str | None = None
+    first_seen: datetime | None = None
+
+    @property
+    def key(self) -> tuple[str, int, str, str]:
+        """The unique key (experiment, iteration, unit_id, stage)."""
+        return (self.experiment, self.iteration, self.unit_id, self.stage)
+
+
+class LogResult(NamedTuple):
+    """What :func:`log_exposures` did with a batch.
+
+    ``inserted``: new exposures; ``duplicates``: rows already stored with
+    the same variant; ``conflicts``: rows whose variant differs from the
+    stored one (recorded in ``exposure_conflicts``).
+
+    Example:
+        >>> LogResult(3, 1, 0).total
+        4
+    """
+
+    inserted: int
+    duplicates: int
+    conflicts: int
+
+    @property
+    def total(self) -> int:
+        """Rows handled: inserted + duplicates + conflicts."""
+        return self.inserted + self.duplicates + self.conflicts
+
+
+def exposure_row(
+    assignment: Assignment,
+    *,
+    config_fingerprint: str | None = None,
+    hash_version: int = HASH_VERSION,
+    seen_at: datetime | None = None,
+) -> ExposureRow:
+    """Build the exposure row of an assignment (which should be ``in_experiment``).
+
+    Example:
+        >>> from segab.assignment_types import Reason
+        >>> a = Assignment("e", 2, "u9", "young", "buy", "b", 17, True, Reason.ASSIGNED)
+        >>> exposure_row(a).key
+        ('e', 2, 'u9', 'buy')
+    """
+    return ExposureRow(
+        assignment.experiment,
+        assignment.iteration,
+        assignment.unit_id,
+        assignment.segment,
+        assignment.stage,
+        assignment.variant,  # type: ignore[arg-type]  # None is rejected by validate_exposure
+        hash_version,
+        config_fingerprint,
+        seen_at,
+    )
+
+
+def validate_exposure(row: Sequence[Any]) -> str | None:
+    """Return why a row cannot be stored, or ``None`` when it can.
+
+    Text fields must be strings without NUL characters (PostgreSQL cannot
+    store them); ``iteration`` and ``hash_version`` integers.
+
+    Example:
+        >>> validate_exposure(ExposureRow("e", 1, "u1", None, "buy", "a", 1)) is None
+        True
+        >>> validate_exposure(ExposureRow("e", 1, "", None, "buy", None, 1))
+        'unit_id: found an empty string, expected a non-empty string'
+    """
+    if len(row) != len(_COLS):
+        return f"found {len(row)} fields, expected {len(_COLS)} ({_COL_LIST})"
+    for name, value in zip(_COLS, row, strict=True):
+        if name in ("iteration", "hash_version"):
+            if not isinstance(value, int) or isinstance(value, bool):
+                return f"{name}: found {value!r}, expected an integer"
+        elif name == "first_seen":
+            if value is not None and not isinstance(value, datetime):
+                return f"first_seen: found {value!r}, expected a datetime"
+        elif value is None:
+            if name not in ("segment", "config_fingerprint"):
+                return f"{name}: found None, expected a non-empty string"
+        elif not isinstance(value, str):
+            return f"{name}: found {value!r}, expected a string"
+        elif "\x00" in value:
+            return f"{name}: found {value!r}, expected text without NUL characters"
+        elif not value and name not in ("segment",):
+            return f"{name}: found an empty string, expected a non-empty string"
+    return None
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether a failed write may succeed if retried unchanged.
+
+    Connection losses, locks, deadlocks and missing tables are transient;
+    data errors (a value the database rejects) are not.
+
+    Example:
+        >>> is_transient(sa.exc.OperationalError("stmt", {}, Exception("refused")))
+        True
+        >>> is_transient(DataError("bad row"))
+        False
+    """
+    if isinstance(exc, DataError | sa.exc.DataError | sa.exc.IntegrityError):
+        return False
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - psycopg is a dependency
+        return True
+    return not isinstance(exc, psycopg.DataError | psycopg.IntegrityError)
+
+
+def _utc(value: datetime | None, now: datetime) -> datetime:
+    if value is None:
+        return now
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def _sqlite_ts(value: datetime) -> str:
+    # The storage format of SQLAlchemy's DateTime on SQLite (naive UTC).
+    return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _staged(rows: Sequence[ExposureRow], now: datetime) -> list[tuple[Any, ...]]:
+    seen: set[tuple[str, int, str, str]] = set()
+    out: list[tuple[Any, ...]] = []
+    for i, row in enumerate(rows):
+        problem = validate_exposure(row)
+        if problem is not None:
+            raise DataError(f"exposure row {i}: {problem}")
+        key = (row[0], row[1], row[2], row[4])
+        candidate = key not in seen
+        seen.add(key)
+        out.append((*row[:8], _utc(row[8], now), candidate))
+    return out
+
+
+def _stage_postgres(conn: Connection, staged: list[tuple[Any, ...]]) -> None:
+    conn.exec_driver_sql(_STAGE_DDL["postgresql"])
+    driver = conn.connection.driver_connection
+    if driver is None:  # pragma: no cover - a checked-out connection always has one
+        raise StoreError("lost the database connection while staging exposures")
+    with (
+        driver.cursor() as cur,
+        cur.copy(f"COPY {_STAGE} ({_COL_LIST}, is_candidate) FROM STDIN") as copy,
+    ):
+        for row in staged:
+            copy.write_row(row)
+
+
+def _stage_sqlite(conn: Connection, staged: list[tuple[Any, ...]]) -> None:
+    conn.exec_driver_sql(_STAGE_DDL["sqlite"])
+    conn.exec_driver_sql(f"DELETE FROM {_STAGE}")
+    marks = ", ".join("?" * (len(_COLS) + 1))
+    conn.exec_driver_sql(
+        f"INSERT INTO {_STAGE} ({_COL_LIST}, is_candidate) VALUES ({marks})",
+        [(*r[:8], _sqlite_ts(r[8]), int(r[9])) for r in staged],
+    )
+
+
+def _record_conflicts(conn: Connection, found: list[tuple[Any, ...]]) -> None:
+    grouped: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for exp, it, unit, stage, stored, variant, segment, fingerprint, seen in found:
+        if isinstance(seen, str):  # SQLite returns the stored text
+            seen = datetime.fromisoformat(seen)
+        seen = _utc(seen, utcnow())
+        key = (exp, it, unit, stage, stored, variant)
+        entry = grouped.get(key)
+        if entry is None:
+            grouped[key] = {
+                "experiment": exp,
+                "iteration": it,
+                "unit_id": unit,
+                "stage": stage,
+                "stored_variant": stored,
+                "variant": variant,
+                "segment": segment,
+                "config_fingerprint": fingerprint,
+                "occurrences": 1,
+                "first_seen": seen,
+                "last_seen": seen,
+            }
+        else:
+            entry["occurrences"] += 1
+            entry["first_seen"] = min(entry["first_seen"], seen)
+            entry["last_seen"] = max(entry["last_seen"], seen)
+    table = EXPOSURE_CONFLICTS_TABLE
+    pg = conn.dialect.name == "postgresql"
+    stmt = postgresql.insert(table) if pg else sqlite.insert(table)
+    ex = stmt.excluded
+    upsert = stmt.on_conflict_do_update(
+        index_elements=[*_KEY, "stored_variant", "variant"],
+        set_={
+            "occurrences": table.c.occurrences + ex.occurrences,
+            "first_seen": (sa.func.least if pg else sa.func.min)(table.c.first_seen, ex.first_seen),
+            "last_seen": (sa.func.greatest if pg else sa.func.max)(table.c.last_seen, ex.last_seen),
+        },
+    )
+    conn.execute(upsert, [grouped[k] for k in sorted(grouped)])
+
+
+def log_exposures(engine: Engine, rows: Iterable[ExposureRow | Sequence[Any]]) -> LogResult:
+    """Store a batch of exposures idempotently and record conflicting re-exposures.
+
+    Each row is an :class:`ExposureRow` (or a tuple in its field order).
+    Raises :class:`~segab.errors.DataError` naming the first invalid row
+    (see :func:`validate_exposure`) before writing anything; database
+    failures propagate as SQLAlchemy / psycopg errors (see
+    :func:`is_transient`) and leave the store unchanged.
+
+    Example:
+        >>> from segab.store.engine import make_engine, init_store
+        >>> engine = make_engine("sqlite://"); _ = init_store(engine)
+        >>> log_exposures(engine, [ExposureRow("e", 1, "u1", None, "buy", "a")])
+        LogResult(inserted=1, duplicates=0, conflicts=0)
+        >>> log_exposures(engine, [ExposureRow("e", 1, "u1", None, "buy", "a")])
+        LogResult(inserted=0, duplicates=1, conflicts=0)
+    """
+    batch = [r if isinstance(r, ExposureRow) else ExposureRow(*r) for r in rows]
+    if not batch:
+        return LogResult(0, 0, 0)
+    staged = _staged(batch, utcnow())
+    with write_begin(engine) as conn:
+        if conn.dialect.name == "postgresql":
+            _stage_postgres(conn, staged)
+        else:
+            _stage_sqlite(conn, staged)
+        inserted = conn.exec_driver_sql(_INSERT_CANDIDATES).rowcount
+        found = [tuple(r) for r in conn.exec_driver_sql(_FIND_CONFLICTS)]
+        if found:
+            _record_conflicts(conn, found)
+    conflicts = len(found)
+    return LogResult(inserted, len(batch) - inserted - conflicts, conflicts)
