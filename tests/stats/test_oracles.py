@@ -1,0 +1,275 @@
+"""Oracle tests: segab's frequentist comparisons against statsmodels/scipy and DOMAIN.md.
+
+Every table row is checked to a tolerance of 1e-9 (relative) or better unless
+the row says otherwise; each test names its oracle.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.power import NormalIndPower, TTestIndPower
+from statsmodels.stats.proportion import (
+    confint_proportions_2indep,
+    proportion_effectsize,
+    proportions_ztest,
+)
+
+from segab.stats import (
+    MeanStats,
+    ProportionStats,
+    achieved_power,
+    adjust_p_values,
+    compare,
+    compare_many_arms,
+    heterogeneity,
+    minimum_detectable_effect,
+    sample_size_per_arm,
+    srm_test,
+)
+
+TOL = 1e-9
+
+# (n_c, x_c, n_t, x_t): all expected counts >= 5, so the z-test is used
+PROPORTION_CASES = [
+    (10000, 1000, 10000, 1100),
+    (5000, 250, 5200, 300),
+    (120, 30, 130, 45),
+    (100000, 2000, 99000, 2100),
+    (800, 400, 850, 390),
+    (60, 55, 70, 60),
+]
+ALTERNATIVES = ["two-sided", "larger", "smaller"]
+
+
+def test_domain_check_values() -> None:
+    """Oracle: DOMAIN.md check case (z = 2.306635, p = 0.021075, CI [0.0015041, 0.0184959])."""
+    c = compare(ProportionStats(10000, 1000), ProportionStats(10000, 1100))
+    z = c.abs_lift / math.sqrt(0.105 * 0.895 * (2 / 10000))
+    assert z == pytest.approx(2.306635, abs=1e-6)
+    assert c.p_value == pytest.approx(0.021075, abs=1e-6)
+    assert c.abs_ci_low == pytest.approx(0.0015041, abs=1e-7)
+    assert c.abs_ci_high == pytest.approx(0.0184959, abs=1e-7)
+    # GrowthBook's relative CI "about [0.01087, 0.18913]" (delta method)
+    assert c.rel_lift == pytest.approx(0.1, abs=1e-12)
+    assert c.rel_ci_low == pytest.approx(0.01087, abs=1e-5)
+    assert c.rel_ci_high == pytest.approx(0.18913, abs=1e-5)
+
+
+@pytest.mark.parametrize("alternative", ALTERNATIVES)
+@pytest.mark.parametrize(("n_c", "x_c", "n_t", "x_t"), PROPORTION_CASES)
+def test_proportions_ztest(n_c: int, x_c: int, n_t: int, x_t: int, alternative: str) -> None:
+    """Oracle: statsmodels.stats.proportion.proportions_ztest (pooled SE)."""
+    c = compare(ProportionStats(n_c, x_c), ProportionStats(n_t, x_t), alternative=alternative)  # type: ignore[arg-type]
+    _, p = proportions_ztest([x_t, x_c], [n_t, n_c], alternative=alternative)
+    assert c.test == "z_test"
+    assert c.p_value == pytest.approx(p, rel=TOL, abs=1e-15)
+
+
+@pytest.mark.parametrize(("n_c", "x_c", "n_t", "x_t"), PROPORTION_CASES)
+def test_wald_confint(n_c: int, x_c: int, n_t: int, x_t: int) -> None:
+    """Oracle: statsmodels confint_proportions_2indep(method='wald', compare='diff')."""
+    for alpha in (0.05, 0.1, 0.01):
+        c = compare(ProportionStats(n_c, x_c), ProportionStats(n_t, x_t), alpha=alpha)
+        lo, hi = confint_proportions_2indep(
+            x_t, n_t, x_c, n_c, method="wald", compare="diff", alpha=alpha
+        )
+        assert c.abs_ci_low == pytest.approx(lo, rel=TOL)
+        assert c.abs_ci_high == pytest.approx(hi, rel=TOL)
+
+
+@pytest.mark.parametrize(("n_c", "x_c", "n_t", "x_t"), PROPORTION_CASES)
+def test_one_sided_wald_bound(n_c: int, x_c: int, n_t: int, x_t: int) -> None:
+    """Oracle: the one-sided (1 − α) bound is the two-sided bound at level 2α (statsmodels)."""
+    lo, hi = confint_proportions_2indep(x_t, n_t, x_c, n_c, method="wald", alpha=0.1)
+    up = compare(ProportionStats(n_c, x_c), ProportionStats(n_t, x_t), alternative="larger")
+    down = compare(ProportionStats(n_c, x_c), ProportionStats(n_t, x_t), alternative="smaller")
+    assert up.abs_ci_low == pytest.approx(lo, rel=TOL) and up.abs_ci_high == math.inf
+    assert down.abs_ci_high == pytest.approx(hi, rel=TOL) and down.abs_ci_low == -math.inf
+
+
+FISHER_CASES = [(20, 1, 20, 6), (15, 0, 18, 4), (50, 2, 40, 2), (8, 7, 9, 9), (30, 0, 30, 0)]
+
+
+@pytest.mark.parametrize("alternative", ALTERNATIVES)
+@pytest.mark.parametrize(("n_c", "x_c", "n_t", "x_t"), FISHER_CASES)
+def test_fisher_fallback(n_c: int, x_c: int, n_t: int, x_t: int, alternative: str) -> None:
+    """Oracle: scipy.stats.fisher_exact on [[x_t, n_t − x_t], [x_c, n_c − x_c]]."""
+    alt = {"two-sided": "two-sided", "larger": "greater", "smaller": "less"}[alternative]
+    c = compare(ProportionStats(n_c, x_c), ProportionStats(n_t, x_t), alternative=alternative)  # type: ignore[arg-type]
+    expected = stats.fisher_exact([[x_t, n_t - x_t], [x_c, n_c - x_c]], alternative=alt).pvalue
+    assert c.test == "fisher_exact"
+    assert c.p_value == pytest.approx(expected, rel=TOL)
+    assert any("Fisher" in w for w in c.warnings)
+
+
+MEAN_CASES = [
+    # (n_c, mean_c, var_c, n_t, mean_t, var_t)
+    (100, 10.0, 4.0, 110, 10.8, 5.0),
+    (2000, 52.3, 900.0, 1900, 54.1, 1100.0),
+    (12, 3.0, 1.0, 8, 4.5, 9.0),
+    (50000, 0.37, 0.2, 50000, 0.372, 0.21),
+    (7, 100.0, 25.0, 300, 98.0, 400.0),
+]
+
+
+@pytest.mark.parametrize("alternative", ALTERNATIVES)
+@pytest.mark.parametrize(("n_c", "m_c", "v_c", "n_t", "m_t", "v_t"), MEAN_CASES)
+def test_welch(
+    n_c: int, m_c: float, v_c: float, n_t: int, m_t: float, v_t: float, alternative: str
+) -> None:
+    """Oracle: scipy.stats.ttest_ind_from_stats(equal_var=False) — statistic, p and CI."""
+    c = compare(
+        MeanStats.from_moments(n_c, m_c, v_c),
+        MeanStats.from_moments(n_t, m_t, v_t),
+        alternative=alternative,  # type: ignore[arg-type]
+    )
+    alt = {"two-sided": "two-sided", "larger": "greater", "smaller": "less"}[alternative]
+    res = stats.ttest_ind_from_stats(
+        m_t, math.sqrt(v_t), n_t, m_c, math.sqrt(v_c), n_c, equal_var=False, alternative=alt
+    )
+    assert c.test == "welch_t"
+    assert c.p_value == pytest.approx(res.pvalue, rel=1e-8, abs=1e-15)
+    # CI, closed form: Δ ± t_{df}·se with the Welch–Satterthwaite df (DOMAIN.md)
+    se2 = v_t / n_t + v_c / n_c
+    df = se2**2 / ((v_t / n_t) ** 2 / (n_t - 1) + (v_c / n_c) ** 2 / (n_c - 1))
+    q = stats.t.ppf(0.975 if alternative == "two-sided" else 0.95, df)
+    assert c.abs_lift == pytest.approx(m_t - m_c, rel=TOL, abs=1e-12)
+    if alternative != "smaller":
+        assert c.abs_ci_low == pytest.approx(m_t - m_c - q * math.sqrt(se2), rel=1e-8)
+    if alternative != "larger":
+        assert c.abs_ci_high == pytest.approx(m_t - m_c + q * math.sqrt(se2), rel=1e-8)
+
+
+def test_welch_from_raw_values() -> None:
+    """Oracle: scipy.stats.ttest_ind(equal_var=False) on the raw data behind the sums."""
+    rng = np.random.default_rng(7)
+    a, b = rng.lognormal(3, 1, 500), rng.lognormal(3.05, 1, 450)
+    c = compare(MeanStats.from_values(a), MeanStats.from_values(b))
+    res = stats.ttest_ind(b, a, equal_var=False)
+    assert c.p_value == pytest.approx(res.pvalue, rel=1e-9)
+    ci = res.confidence_interval(0.95)
+    assert c.abs_ci_low == pytest.approx(ci.low, rel=1e-9)
+    assert c.abs_ci_high == pytest.approx(ci.high, rel=1e-9)
+
+
+def test_chi_square_many_arms() -> None:
+    """Oracle: scipy.stats.chi2_contingency(correction=False) on the k × 2 table."""
+    arms = [ProportionStats(1000, 100), ProportionStats(1100, 130), ProportionStats(950, 120)]
+    t = compare_many_arms(arms)
+    table = [[a.conversions, a.n - a.conversions] for a in arms]
+    res = stats.chi2_contingency(table, correction=False)
+    assert t.chi2 == pytest.approx(res.statistic, rel=TOL)
+    assert t.p_value == pytest.approx(res.pvalue, rel=TOL)
+    assert t.df == 2
+
+
+SRM_CASES = [
+    ([5000, 5100], [0.5, 0.5]),
+    ([3000, 3000, 4400], [0.3, 0.3, 0.4]),
+    ([1000, 1200], [1, 1]),
+    ([9000, 1000], [0.9, 0.1]),
+]
+
+
+@pytest.mark.parametrize(("counts", "weights"), SRM_CASES)
+def test_srm(counts: list[int], weights: list[float]) -> None:
+    """Oracle: scipy.stats.chisquare against total·w/Σw."""
+    r = srm_test(counts, weights)
+    total = sum(counts)
+    f_exp = [total * w / sum(weights) for w in weights]
+    res = stats.chisquare(counts, f_exp=f_exp)
+    assert r.chi2 == pytest.approx(res.statistic, rel=TOL, abs=1e-12)
+    assert r.p_value == pytest.approx(res.pvalue, rel=TOL)
+    assert r.flagged == (res.pvalue < 0.001)
+
+
+def test_srm_flags_clear_mismatch() -> None:
+    """Oracle: scipy.stats.chisquare; 10,000 vs 10,500 at 50/50 gives p ≈ 4.7e-4 < 0.001."""
+    r = srm_test([10000, 10500], [0.5, 0.5])
+    assert r.flagged and r.p_value < 0.001
+
+
+P_FAMILIES = [
+    [0.01, 0.02, 0.03, 0.04, 0.05],
+    [0.001, 0.2, 0.04, 0.5, 0.0001, 0.03],
+    [0.9, 0.8],
+    [0.049],
+]
+
+
+@pytest.mark.parametrize("ps", P_FAMILIES)
+@pytest.mark.parametrize(("ours", "theirs"), [("holm", "holm"), ("bh", "fdr_bh")])
+def test_multipletests(ps: list[float], ours: str, theirs: str) -> None:
+    """Oracle: statsmodels.stats.multitest.multipletests; NaN entries pass through."""
+    adjusted = adjust_p_values(ps, ours)  # type: ignore[arg-type]
+    expected = multipletests(ps, method=theirs)[1]
+    np.testing.assert_allclose(adjusted, expected, rtol=TOL)
+    with_nan = adjust_p_values([math.nan, *ps], ours)  # type: ignore[arg-type]
+    assert math.isnan(with_nan[0])
+    np.testing.assert_allclose(with_nan[1:], expected, rtol=TOL)
+    assert adjust_p_values(ps, "none") == ps
+
+
+POWER_CASES = [(0.10, 0.10), (0.05, 0.20), (0.30, -0.05), (0.02, 0.5)]
+
+
+@pytest.mark.parametrize(("baseline", "mde"), POWER_CASES)
+def test_power_binary(baseline: float, mde: float) -> None:
+    """Oracle: statsmodels NormalIndPower with proportion_effectsize (Cohen's h)."""
+    p2 = baseline * (1 + mde)
+    h = abs(proportion_effectsize(p2, baseline))
+    n = NormalIndPower().solve_power(effect_size=h, alpha=0.05, power=0.8, ratio=1.0)
+    assert sample_size_per_arm(baseline=baseline, mde=mde) == math.ceil(n)
+    pw = NormalIndPower().power(effect_size=h, nobs1=5000, alpha=0.05, ratio=1.0)
+    assert achieved_power(n_per_arm=5000, baseline=baseline, mde=mde) == pytest.approx(pw, rel=TOL)
+    # MDE inverts the sample size
+    if mde > 0:
+        assert minimum_detectable_effect(n_per_arm=n, baseline=baseline) == pytest.approx(
+            mde,
+            rel=1e-5,  # solve_power root-finding tolerance
+        )
+
+
+def test_power_binary_closed_form_is_close() -> None:
+    """Oracle (approximate): closed form n = (z_{1−α/2}+z_{1−β})²(p₁q₁+p₂q₂)/Δ², within 1%."""
+    p1, p2 = 0.10, 0.11
+    z = stats.norm.ppf(0.975) + stats.norm.ppf(0.8)
+    closed = z**2 * (p1 * (1 - p1) + p2 * (1 - p2)) / (p2 - p1) ** 2
+    assert sample_size_per_arm(baseline=p1, mde=0.1) == pytest.approx(closed, rel=0.01)
+
+
+@pytest.mark.parametrize(("delta", "std"), [(0.5, 5.0), (2.0, 10.0), (0.1, 0.3)])
+def test_power_continuous(delta: float, std: float) -> None:
+    """Oracle: statsmodels TTestIndPower with Cohen's d = Δ/σ."""
+    d = delta / std
+    n = TTestIndPower().solve_power(effect_size=d, alpha=0.05, power=0.8, ratio=1.0)
+    got = sample_size_per_arm(baseline=10.0, mde=delta, relative=False, kind="continuous", std=std)
+    assert got == math.ceil(n)
+    mde = minimum_detectable_effect(
+        n_per_arm=500, baseline=10.0, kind="continuous", std=std, relative=False
+    )
+    es = TTestIndPower().solve_power(nobs1=500, alpha=0.05, power=0.8, ratio=1.0)
+    assert mde == pytest.approx(es * std, rel=TOL)
+
+
+def test_heterogeneity_closed_form() -> None:
+    """Oracle: closed-form Cochran's Q, chi2.sf(Q, k−1), I² and the inverse-variance pool."""
+    est = [0.010, 0.025, -0.004, 0.018]
+    var = [1e-5, 2e-5, 1.5e-5, 4e-5]
+    h = heterogeneity(est, var)
+    w = [1 / v for v in var]
+    pooled = sum(wi * e for wi, e in zip(w, est, strict=True)) / sum(w)
+    q = sum(wi * (e - pooled) ** 2 for wi, e in zip(w, est, strict=True))
+    assert h.pooled == pytest.approx(pooled, rel=TOL)
+    assert h.pooled_se == pytest.approx(math.sqrt(1 / sum(w)), rel=TOL)
+    assert h.q == pytest.approx(q, rel=TOL)
+    assert h.df == 3
+    assert h.p_value == pytest.approx(stats.chi2.sf(q, 3), rel=TOL)
+    assert h.i_squared == pytest.approx(max(0.0, (q - 3) / q), rel=TOL)
+    z = stats.norm.ppf(0.975)
+    assert h.pooled_ci_low == pytest.approx(pooled - z * h.pooled_se, rel=TOL)
