@@ -1,0 +1,399 @@
+"""Per-cell sufficient statistics from an event log or a one-row-per-unit table.
+
+:func:`aggregate_event_log` and :func:`aggregate_units` build the SQL of
+:mod:`segab.analyze.sql`, run it in the engine where the data lives
+(:mod:`segab.analyze.sources`) and reshape the small GROUP BY result into an
+:class:`Aggregates`. No event or unit row is loaded into Python.
+
+Event-log semantics (the exact rules):
+
+- Exposure rows of another ``experiment`` key or ``iteration`` (when those columns
+  exist) are ignored and counted (``exposures_other_experiment``); then rows with a
+  NULL, empty or ``nan`` unit id are dropped and counted (``empty_ids``, which also
+  counts such event rows); then rows with ``in_experiment`` false or NULL, or a
+  NULL segment/stage/variant, are ignored (``exposures_not_in_experiment``);
+  with ``now``, exposures after it are ignored (``exposures_after_now``).
+- Per (unit, segment, stage) cell, the first exposure defines ``t0``; extra rows
+  with the same variant are ``duplicate_exposures`` (rows − distinct variants,
+  de-duplicated); a unit with more than one variant in a cell is excluded from that
+  cell and counted once per (unit, cell) in ``multi_variant_units``. A ``--by``
+  column takes the smallest value among the unit's rows in the cell.
+- An event counts for a cell when ``t0 <= t < t0 + attribution_window`` (no upper
+  bound without a window; and ``t <= now`` with ``now``). Only events whose name a
+  metric uses are read. Each such event row is classified once: it counts when it
+  falls in at least one of its unit's cells; otherwise it is
+  ``events_unknown_units`` (no valid exposure of the unit in this experiment),
+  ``events_before_exposure`` (before all of the unit's first exposures) or
+  ``events_outside_window`` (the rest, including events after ``now``). Events of
+  units whose every cell was excluded as multi-variant are not counted again.
+- Per-unit values: binary = 1 if the event happened in the window; continuous =
+  sum of the event's ``value`` in the window (0 if none); ratio = numerator sum and
+  denominator-event sum, or, with ``cost_per_unit``, den = the variant's cost (so
+  ``den_sum = n·c``). An event with a NULL value adds nothing and is counted in
+  ``missing_outcomes``. Without a value column the value metrics are an error.
+
+Example:
+    >>> import pandas as pd
+    >>> from segab.config import parse_experiment
+    >>> exp = parse_experiment({"key": "e", "name": "E", "unit": "user_id",
+    ...     "segments": [{"key": "all", "when": {}}], "stages": ["awareness"],
+    ...     "cells": [{"variants": [{"key": "a", "weight": 0.5}, {"key": "b", "weight": 0.5}],
+    ...                "control": "a"}],
+    ...     "metrics": {"primary": {"key": "conv", "kind": "binary", "event": "buy"}}})
+    >>> x = pd.DataFrame({"user_id": ["u1", "u2"], "segment": "all", "stage": "awareness",
+    ...     "variant": ["a", "b"], "timestamp": ["2024-01-01", "2024-01-01"]})
+    >>> ev = pd.DataFrame({"user_id": ["u2"], "event": ["buy"], "timestamp": ["2024-01-02"]})
+    >>> agg = aggregate_event_log(exp, x, ev)
+    >>> agg.sums[["variant", "n", "sum"]].values.tolist()
+    [['a', 1, 0.0], ['b', 1, 1.0]]
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from segab.analyze.sources import Source, open_engine, require_columns
+from segab.analyze.sql import (
+    EventLogSpec,
+    MetricSpec,
+    Relation,
+    UnitSpec,
+    event_log_queries,
+    units_query,
+)
+from segab.config.models import Experiment, Metric
+from segab.errors import DataError
+
+__all__ = [
+    "DATA_QUALITY_KEYS",
+    "SUM_COLUMNS",
+    "Aggregates",
+    "aggregate_event_log",
+    "aggregate_units",
+    "window_seconds",
+]
+
+SUM_COLUMNS = ("n", "sum", "sum_sq", "den_sum", "den_sum_sq", "cross_sum")
+DATA_QUALITY_KEYS = (
+    "multi_variant_units",
+    "duplicate_exposures",
+    "events_before_exposure",
+    "events_unknown_units",
+    "events_outside_window",
+    "empty_ids",
+    "missing_outcomes",
+    "exposures_other_experiment",
+    "exposures_not_in_experiment",
+    "exposures_after_now",
+    "missing_variant",
+)
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+@dataclass(frozen=True)
+class Aggregates:
+    """Per-cell sufficient statistics, exposure counts, funnel and data quality.
+
+    ``sums``: segment, stage, variant, <dimensions>, metric, n, sum, sum_sq,
+    den_sum, den_sum_sq, cross_sum. ``exposures``: segment, stage, variant,
+    <dimensions>, n. ``funnel``: segment, variant, stage, next_stage, n_exposed,
+    n_reached. ``data_quality``: the counters of :data:`DATA_QUALITY_KEYS`.
+
+    Example:
+        >>> Aggregates.__dataclass_fields__["dimensions"].type
+        'tuple[str, ...]'
+    """
+
+    sums: pd.DataFrame
+    exposures: pd.DataFrame
+    funnel: pd.DataFrame
+    data_quality: dict[str, int]
+    dimensions: tuple[str, ...]
+
+
+def window_seconds(text: str | None) -> float | None:
+    """Seconds of an attribution window such as ``7d`` (``None`` stays ``None``).
+
+    Example:
+        >>> window_seconds("7d"), window_seconds("12h"), window_seconds(None)
+        (604800.0, 43200.0, None)
+    """
+    if text is None:
+        return None
+    m = re.fullmatch(r"(\d+)([smhdw])", text.strip())
+    if m is None:
+        raise DataError(f"attribution_window: found {text!r}, expected a duration such as 7d")
+    return float(int(m.group(1)) * _UNITS[m.group(2)])
+
+
+def _event_specs(exp: Experiment) -> list[MetricSpec]:
+    specs = []
+    for m in exp.metrics.all():
+        if m.event is None:
+            continue  # a unit-table metric: nothing to read in an event log
+        den = m.denominator_event if m.kind == "ratio" else None
+        if m.kind == "ratio" and den is None and m.cost_per_unit is None:
+            raise DataError(
+                f"metric {m.key!r}: a ratio needs denominator_event or cost_per_unit "
+                "in the event log"
+            )
+        specs.append(MetricSpec(m.key, m.kind, m.event, den))
+    return specs
+
+
+def _cost(metric: Metric, variant: str) -> float:
+    cost = metric.cost_per_unit
+    if isinstance(cost, dict):
+        if variant not in cost:
+            raise DataError(
+                f"metric {metric.key!r}: cost_per_unit has no cost for variant {variant!r}; "
+                f"it has {sorted(cost)}"
+            )
+        return float(cost[variant])
+    return float(cost or 0.0)
+
+
+def _long_sums(
+    wide: pd.DataFrame,
+    exp: Experiment,
+    specs: Sequence[MetricSpec],
+    dims: tuple[str, ...],
+    per_metric_n: bool,
+) -> pd.DataFrame:
+    metrics = {m.key: m for m in exp.metrics.all()}
+    keys = ["segment", "stage", "variant", *dims]
+    frames = []
+    for i, spec in enumerate(specs):
+        part = wide[keys].copy()
+        part["metric"] = spec.key
+        part["n"] = (wide[f"n_{i}"] if per_metric_n else wide["n"]).fillna(0).astype("int64")
+        part["sum"] = wide[f"s_{i}"].astype("float64").fillna(0.0)
+        part["sum_sq"] = wide[f"q_{i}"].astype("float64").fillna(0.0)
+        metric = metrics[spec.key]
+        if spec.den is not None:
+            part["den_sum"] = wide[f"ds_{i}"].astype("float64").fillna(0.0)
+            part["den_sum_sq"] = wide[f"dq_{i}"].astype("float64").fillna(0.0)
+            part["cross_sum"] = wide[f"x_{i}"].astype("float64").fillna(0.0)
+        elif spec.kind == "ratio":
+            cost = part["variant"].map(lambda v, m=metric: _cost(m, v)).astype("float64")
+            part["den_sum"] = part["n"] * cost
+            part["den_sum_sq"] = part["n"] * cost * cost
+            part["cross_sum"] = part["sum"] * cost
+        else:
+            part["den_sum"] = part["den_sum_sq"] = part["cross_sum"] = 0.0
+        frames.append(part)
+    columns = [*keys, "metric", *SUM_COLUMNS]
+    if not frames:
+        return pd.DataFrame({c: [] for c in columns})
+    out = pd.concat(frames, ignore_index=True)
+    order = {m.key: i for i, m in enumerate(exp.metrics.all())}
+    out["_order"] = out["metric"].map(order)
+    out = out.sort_values([*keys, "_order"], kind="stable", na_position="first")
+    return out.drop(columns="_order").reset_index(drop=True)[columns]
+
+
+def _rename_dims(df: pd.DataFrame, dims: tuple[str, ...]) -> pd.DataFrame:
+    df = df.rename(columns={f"dim_{i}": d for i, d in enumerate(dims)})
+    for col in ("segment", "stage", "variant", "next_stage"):
+        if col in df.columns:
+            df[col] = df[col].astype(object)
+    return df
+
+
+def _unit_column(rel: Relation, exp: Experiment, given: str | None, role: str) -> str:
+    if given is not None:
+        return given
+    for name in (exp.unit, "unit_id", "unit"):
+        if rel.has(name):
+            return name
+    require_columns(rel, [exp.unit], role)
+    return exp.unit
+
+
+def _epoch(now: dt.datetime | None) -> float | None:
+    if now is None:
+        return None
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=dt.UTC)
+    return now.timestamp()
+
+
+def aggregate_event_log(
+    experiment: Experiment,
+    exposures: Source,
+    events: Source,
+    *,
+    by: Sequence[str] = (),
+    db_url: str | None = None,
+    tables: Mapping[str, Any] | None = None,
+    now: dt.datetime | None = None,
+    unit_column: str | None = None,
+    event_column: str = "event",
+    value_column: str = "value",
+    timestamp_column: str = "timestamp",
+    exposure_unit_column: str | None = None,
+    exposure_timestamp_column: str = "timestamp",
+) -> Aggregates:
+    """Aggregate an exposures table and an events table into per-cell sums.
+
+    ``exposures``/``events`` are paths (CSV, Parquet; read by DuckDB), pandas
+    DataFrames (registered into DuckDB) or, with ``db_url``, table names aggregated
+    by that database. ``by`` names exposure columns to break down by (crossed).
+    ``tables`` is reserved for extra named inputs and must be empty for now.
+    The ``*_column`` options map the input column names; the unit columns default
+    to the config's ``unit``, else ``unit_id``, else ``unit``.
+
+    Example:
+        >>> aggregate_event_log.__name__   # see the module docstring for a full run
+        'aggregate_event_log'
+    """
+    if tables:
+        raise DataError(f"tables: found {sorted(tables)}, expected none (not supported yet)")
+    dims = tuple(dict.fromkeys(by))
+    specs = _event_specs(experiment)
+    with open_engine(db_url) as eng:
+        x_rel = eng.relation(exposures, "exposures", [experiment.unit, "unit_id", "unit"])
+        x_unit = _unit_column(x_rel, experiment, exposure_unit_column, "exposures")
+        require_columns(
+            x_rel,
+            [x_unit, "segment", "stage", "variant", exposure_timestamp_column, *dims],
+            "exposures",
+        )
+        e_rel = eng.relation(events, "events", [experiment.unit, "unit_id", "unit", event_column])
+        e_unit = _unit_column(e_rel, experiment, unit_column, "events")
+        needs_value = any(s.kind != "binary" or s.den is not None for s in specs)
+        expected = [e_unit, event_column, timestamp_column]
+        require_columns(e_rel, [*expected, value_column] if needs_value else expected, "events")
+        spec = EventLogSpec(
+            experiment=experiment.key,
+            iteration=experiment.iteration,
+            exp_unit=x_unit,
+            ev_unit=e_unit,
+            exp_timestamp=exposure_timestamp_column,
+            event_col=event_column,
+            value_col=value_column if e_rel.has(value_column) else None,
+            ev_timestamp=timestamp_column,
+            dims=dims,
+            metrics=tuple(specs),
+            stages=tuple(experiment.stages),
+            window_seconds=window_seconds(experiment.analysis.attribution_window),
+            now_epoch=_epoch(now),
+        )
+        q = event_log_queries(eng.dialect, x_rel, e_rel, spec)
+        wide = _rename_dims(eng.query(q.sums, q.params), dims)
+        funnel = _rename_dims(eng.query(q.funnel, q.params), ())
+        quality_row = eng.query(q.quality, q.params).iloc[0]
+    quality = {k: int(v) if pd.notna(v) else 0 for k, v in quality_row.items()}
+    known = quality.pop("events_known")
+    attributed = quality.pop("events_attributed")
+    quality["events_outside_window"] = known - quality["events_before_exposure"] - attributed
+    quality["empty_ids"] = quality.pop("exposure_empty_ids") + quality.pop("event_empty_ids")
+    quality["missing_variant"] = 0
+    keys = ["segment", "stage", "variant", *dims]
+    exposure_counts = wide[[*keys, "n"]].copy()
+    exposure_counts["n"] = exposure_counts["n"].astype("int64")
+    exposure_counts = exposure_counts.sort_values(keys, kind="stable").reset_index(drop=True)
+    funnel = funnel.astype({"n_exposed": "int64", "n_reached": "int64"})
+    funnel = _sort_funnel(funnel, experiment)
+    return Aggregates(
+        sums=_long_sums(wide, experiment, specs, dims, per_metric_n=False),
+        exposures=exposure_counts,
+        funnel=funnel,
+        data_quality={k: quality.get(k, 0) for k in DATA_QUALITY_KEYS},
+        dimensions=dims,
+    )
+
+
+def _sort_funnel(funnel: pd.DataFrame, exp: Experiment) -> pd.DataFrame:
+    order = {s: i for i, s in enumerate(exp.stages)}
+    funnel = funnel.assign(_o=funnel["stage"].map(order))
+    funnel = funnel.sort_values(["segment", "variant", "_o"], kind="stable")
+    cols = ["segment", "variant", "stage", "next_stage", "n_exposed", "n_reached"]
+    return funnel.drop(columns="_o").reset_index(drop=True)[cols]
+
+
+def _unit_specs(exp: Experiment, rel: Relation) -> list[MetricSpec]:
+    specs = []
+    for m in exp.metrics.all():
+        column = m.column if m.column is not None else (m.key if rel.has(m.key) else None)
+        if column is None:
+            continue  # an event-log metric with no outcome column in this table
+        den = m.denominator_column if m.kind == "ratio" else None
+        if m.kind == "ratio" and den is None and m.cost_per_unit is None:
+            raise DataError(
+                f"metric {m.key!r}: a ratio needs denominator_column or cost_per_unit "
+                "in a unit table"
+            )
+        specs.append(MetricSpec(m.key, m.kind, column, den))
+    return specs
+
+
+def aggregate_units(
+    experiment: Experiment,
+    units: Source,
+    *,
+    variant_column: str = "variant",
+    segment_column: str | None = None,
+    stage_column: str | None = None,
+    by: Sequence[str] = (),
+    db_url: str | None = None,
+) -> Aggregates:
+    """Aggregate a one-row-per-unit table (variant, attributes, outcome columns).
+
+    Each metric reads its ``column`` (or a column named like its key); metrics with
+    neither are skipped. A NULL outcome leaves the unit out of that metric's ``n``
+    and is counted in ``missing_outcomes``; rows without a variant are dropped and
+    counted in ``missing_variant``. The segment comes from ``segment_column`` (or a
+    column named ``segment``), the stage likewise; without one every row is in
+    segment ``all`` / stage ``all`` (segment conditions are not evaluated here).
+    There is no funnel (empty) and no exposure-log counter (zeros).
+
+    Example:
+        >>> import pandas as pd
+        >>> from segab.config import parse_experiment
+        >>> exp = parse_experiment({"key": "e", "name": "E", "unit": "id",
+        ...     "segments": [{"key": "all", "when": {}}],
+        ...     "cells": [{"variants": [{"key": "a", "weight": 0.5}, {"key": "b", "weight": 0.5}],
+        ...                "control": "a"}],
+        ...     "metrics": {"primary": {"key": "spend", "kind": "continuous", "column": "spend"}}})
+        >>> df = pd.DataFrame({"arm": ["a", "a", "b"], "spend": [1.0, 3.0, None]})
+        >>> agg = aggregate_units(exp, df, variant_column="arm")
+        >>> agg.sums[["variant", "n", "sum"]].values.tolist(), agg.data_quality["missing_outcomes"]
+        ([['a', 2, 4.0], ['b', 0, 0.0]], 1)
+    """
+    dims = tuple(dict.fromkeys(by))
+    with open_engine(db_url) as eng:
+        rel = eng.relation(units, "units", [variant_column])
+        segment = segment_column or ("segment" if rel.has("segment") else None)
+        stage = stage_column or ("stage" if rel.has("stage") else None)
+        specs = _unit_specs(experiment, rel)
+        expected = [variant_column, *(c for c in (segment, stage) if c), *dims]
+        expected += [c for s in specs for c in (s.source, s.den) if c is not None]
+        require_columns(rel, list(dict.fromkeys(expected)), "units")
+        sql, params = units_query(
+            eng.dialect, rel, UnitSpec(variant_column, segment, stage, dims, tuple(specs))
+        )
+        wide = _rename_dims(eng.query(sql, params), dims)
+    nulls = wide["variant"].isna()
+    missing_variant = int(wide.loc[nulls, "n_units"].sum()) if nulls.any() else 0
+    wide = wide.loc[~nulls].reset_index(drop=True)
+    missing = sum(int((wide["n_units"] - wide[f"n_{i}"]).sum()) for i in range(len(specs)))
+    keys = ["segment", "stage", "variant", *dims]
+    exposure_counts = wide[keys].assign(n=wide["n_units"].astype("int64"))
+    quality = dict.fromkeys(DATA_QUALITY_KEYS, 0)
+    quality.update(missing_outcomes=missing, missing_variant=missing_variant)
+    return Aggregates(
+        sums=_long_sums(wide, experiment, specs, dims, per_metric_n=True),
+        exposures=exposure_counts.sort_values(keys, kind="stable").reset_index(drop=True),
+        funnel=pd.DataFrame(
+            {c: [] for c in ("segment", "variant", "stage", "next_stage", "n_exposed", "n_reached")}
+        ),
+        data_quality=quality,
+        dimensions=dims,
+    )

@@ -1,0 +1,234 @@
+"""Where the data lives: DuckDB for files and DataFrames, SQLAlchemy for SQL databases.
+
+An :class:`Engine` resolves each input into a :class:`~segab.analyze.sql.Relation`
+(FROM-clause SQL, column names, types) and runs statements, returning only their
+small result as a pandas DataFrame.
+
+- A path ending in ``.csv`` (or ``.csv.gz``) is read with DuckDB's ``read_csv_auto``
+  (header required; the id columns are read as text, so ``007`` stays ``007``), a
+  path ending in ``.parquet`` with ``read_parquet``; a glob such as
+  ``exposures/*.parquet`` works too.
+- A pandas DataFrame is registered into the DuckDB connection (no copy).
+- With a database URL (``postgresql+psycopg://...``, ``sqlite:///file.db``) the
+  inputs are table names, optionally ``schema.table``, aggregated by that database.
+
+DuckDB runs with ``memory_limit`` ``SEGAB_DUCKDB_MEMORY_LIMIT`` (default ``400MB``,
+spilling to a temporary directory beyond it), ``threads`` ``SEGAB_DUCKDB_THREADS``
+(default: all cores) and time zone UTC; timestamps without an offset are UTC.
+
+Example:
+    >>> import pandas as pd
+    >>> with open_engine(None) as eng:
+    ...     rel = eng.relation(pd.DataFrame({"a": [1, 2]}), "units", text_columns=())
+    ...     int(eng.query(f"SELECT SUM(a) AS s FROM {rel.sql}", {})["s"][0])
+    3
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from segab.analyze.sql import Relation, quote_ident, quote_literal
+from segab.errors import DataError, MissingColumnError, SqlError
+
+__all__ = ["Engine", "Source", "open_engine", "require_columns"]
+
+Source = str | os.PathLike[str] | pd.DataFrame
+_COUNTER = itertools.count()
+
+
+def require_columns(rel: Relation, expected: Sequence[str], role: str) -> None:
+    """Raise :class:`MissingColumnError` naming the input, its columns and the expected ones.
+
+    Example:
+        >>> try:
+        ...     require_columns(Relation("t", ("a",), {}, "events.csv"), ["a", "b"], "events")
+        ... except MissingColumnError as exc:
+        ...     print(exc)
+        events.csv: missing column(s) ['b'] in the events table; it has ['a']; expected ['a', 'b']
+    """
+    missing = [c for c in expected if not rel.has(c)]
+    if missing:
+        raise MissingColumnError(
+            f"{rel.label}: missing column(s) {missing} in the {role} table; "
+            f"it has {list(rel.columns)}; expected {list(expected)}"
+        )
+
+
+class Engine:
+    """A DuckDB connection or a SQLAlchemy engine, with a dialect name.
+
+    Example:
+        >>> with open_engine("sqlite://") as eng:
+        ...     eng.dialect
+        'sqlite'
+    """
+
+    def __init__(self, dialect: str, con: Any, temp_dir: str | None = None) -> None:
+        self.dialect = dialect
+        self.con = con
+        self._temp_dir = temp_dir
+
+    def relation(self, source: Source, role: str, text_columns: Iterable[str]) -> Relation:
+        """Resolve a path, DataFrame or table name into a :class:`Relation`.
+
+        ``text_columns`` are read as text from CSV files (ids, names).
+
+        Example:
+            >>> import pandas as pd
+            >>> with open_engine(None) as eng:
+            ...     eng.relation(pd.DataFrame({"u": ["a"]}), "events", ()).columns
+            ('u',)
+        """
+        if self.dialect == "duckdb":
+            return self._duck_relation(source, role, tuple(text_columns))
+        if isinstance(source, pd.DataFrame):
+            raise DataError(
+                f"{role}: a DataFrame cannot be read from a database URL; pass a table name "
+                "or drop --db"
+            )
+        return self._sa_relation(str(source), role)
+
+    def _duck_relation(self, source: Source, role: str, text_columns: tuple[str, ...]) -> Relation:
+        if isinstance(source, pd.DataFrame):
+            name = f"segab_{role}_{next(_COUNTER)}"
+            self.con.register(name, source)
+            return self._describe(quote_ident(name), f"<{role} DataFrame>")
+        path = str(source)
+        lower = path.lower()
+        if "*" not in path and not Path(path).exists():
+            raise DataError(f"{path}: no such file ({role} table); expected a CSV or Parquet file")
+        if lower.endswith((".parquet", ".pq")):
+            return self._describe(f"read_parquet({quote_literal(path)})", path)
+        if lower.endswith((".csv", ".csv.gz", ".txt", ".tsv")):
+            head = f"read_csv_auto({quote_literal(path)}, header = true"
+            rel = self._describe(head + ")", path)
+            texts = [c for c in text_columns if rel.has(c)]
+            if not texts:
+                return rel
+            types = ", ".join(f"{quote_literal(c)}: 'VARCHAR'" for c in texts)
+            return self._describe(f"{head}, types = {{{types}}})", path)
+        raise DataError(
+            f"{path}: unsupported file type for the {role} table; expected .csv or .parquet"
+        )
+
+    def _describe(self, sql: str, label: str) -> Relation:
+        try:
+            rows = self.con.execute(f"DESCRIBE SELECT * FROM {sql}").fetchall()
+        except Exception as exc:  # duckdb raises many exception types
+            raise DataError(f"{label}: cannot read: {exc}") from None
+        return Relation(
+            sql, tuple(r[0] for r in rows), {r[0]: str(r[1]).lower() for r in rows}, label
+        )
+
+    def _sa_relation(self, name: str, role: str) -> Relation:
+        import sqlalchemy as sa
+
+        schema, _, table = name.rpartition(".")
+        try:
+            cols = sa.inspect(self.con).get_columns(table, schema=schema or None)
+        except sa.exc.NoSuchTableError:
+            cols = []
+        except sa.exc.SQLAlchemyError as exc:
+            raise SqlError(f"{name}: cannot inspect the {role} table: {exc}") from None
+        if not cols:
+            raise DataError(f"{name}: no such table in {self.con.url!r} ({role} table)")
+        sql = ".".join(quote_ident(p) for p in ([schema] if schema else []) + [table])
+        types = {str(c["name"]): str(c["type"]).lower() for c in cols}
+        label = f"{self.con.url.render_as_string(hide_password=True)} table {name}"
+        return Relation(sql, tuple(types), types, label)
+
+    def query(self, sql: str, params: dict[str, Any]) -> pd.DataFrame:
+        """Run one statement and return its (small) result as a DataFrame.
+
+        Example:
+            >>> with open_engine(None) as eng:
+            ...     eng.query("SELECT $p0 + 1 AS x", {"p0": 1})["x"].tolist()
+            [2]
+        """
+        used = set(re.findall(r"[$:](p\d+)\b", sql))
+        params = {k: v for k, v in params.items() if k in used}
+        try:
+            if self.dialect == "duckdb":
+                return self.con.execute(sql, params or None).df()
+            import sqlalchemy as sa
+
+            with self.con.connect() as conn:
+                if self.dialect == "postgresql":
+                    conn.execute(sa.text("SET TIME ZONE 'UTC'"))
+                result = conn.execute(sa.text(sql), params)
+                return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+        except Exception as exc:
+            if isinstance(exc, DataError | SqlError):
+                raise
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise SqlError(f"{self.dialect} query failed: {first}") from None
+
+    def close(self) -> None:
+        """Close the connection (DuckDB) or dispose of the engine (SQLAlchemy).
+
+        Example:
+            >>> open_engine.__name__
+            'open_engine'
+        """
+        if self.dialect == "duckdb":
+            self.con.close()
+        else:
+            self.con.dispose()
+
+
+@contextmanager
+def open_engine(db_url: str | None) -> Iterator[Engine]:
+    """An in-process DuckDB engine (``db_url=None``), or a SQLAlchemy engine for ``db_url``.
+
+    Example:
+        >>> with open_engine(None) as eng:
+        ...     eng.dialect
+        'duckdb'
+    """
+    if db_url is None:
+        import duckdb
+
+        temp_dir = tempfile.mkdtemp(prefix="segab-duckdb-")
+        con = duckdb.connect(
+            config={
+                "memory_limit": os.environ.get("SEGAB_DUCKDB_MEMORY_LIMIT", "400MB"),
+                "temp_directory": temp_dir,
+                "preserve_insertion_order": False,
+            }
+        )
+        threads = os.environ.get("SEGAB_DUCKDB_THREADS")
+        if threads:
+            con.execute(f"SET threads = {int(threads)}")
+        con.execute("SET TimeZone = 'UTC'")
+        engine = Engine("duckdb", con, temp_dir)
+    else:
+        import sqlalchemy as sa
+
+        try:
+            sa_engine = sa.create_engine(db_url)
+        except Exception as exc:
+            raise SqlError(f"{db_url}: cannot open the database: {exc}") from None
+        name = sa_engine.dialect.name
+        if name not in ("postgresql", "sqlite"):
+            raise SqlError(
+                f"{db_url}: unsupported database {name!r}; expected postgresql or sqlite"
+            )
+        engine = Engine(name, sa_engine)
+    try:
+        yield engine
+    finally:
+        engine.close()
+        if engine._temp_dir is not None:
+            import shutil
+
+            shutil.rmtree(engine._temp_dir, ignore_errors=True)

@@ -1,0 +1,508 @@
+"""The SQL that turns exposures and events (or unit rows) into per-cell sums.
+
+One builder, three dialects (``duckdb``, ``postgresql``, ``sqlite``). Identifiers
+are double-quoted (the three engines agree on ``"name"``); every value (experiment
+key, event names, window, stage names) is a bound parameter, written ``$p0`` for
+DuckDB and ``:p0`` for SQLAlchemy. Per-unit values are computed in a CTE
+(``uv``) and only then summed, in DOUBLE PRECISION, by one GROUP BY; nothing but
+the grouped result leaves the engine.
+
+The event-log CTEs, in order:
+
+- ``x_raw``: every exposure row, with its unit id as text, its time as epoch
+  seconds and flags (another experiment/iteration, empty id, not in the
+  experiment, after ``now``);
+- ``x``: the valid exposure rows;
+- ``per_cell``: one row per (unit, segment, stage): first exposure time, number of
+  rows and of distinct variants, ``MIN`` of each ``--by`` column;
+- ``cells``: the (unit, cell) pairs with exactly one variant;
+- ``ev_raw`` / ``ev``: the event rows whose name a metric uses / with a valid id;
+- ``uv``: one row per (unit, cell) with each metric's per-unit value, from the
+  events in ``[t0, t0 + window)`` (and ``<= now``).
+
+Example:
+    >>> rel = Relation("t", ("user_id", "variant", "conv"), {})
+    >>> sql, params = units_query("duckdb", rel, UnitSpec(variant="variant", segment=None,
+    ...     stage=None, dims=(), metrics=(MetricSpec("conv", "binary", "conv"),)))
+    >>> "GROUP BY" in sql
+    True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+__all__ = [
+    "DIALECTS",
+    "Dialect",
+    "EventLogQueries",
+    "EventLogSpec",
+    "MetricSpec",
+    "Relation",
+    "UnitSpec",
+    "event_log_queries",
+    "quote_ident",
+    "quote_literal",
+    "units_query",
+]
+
+Dialect = Literal["duckdb", "postgresql", "sqlite"]
+DIALECTS: tuple[str, ...] = ("duckdb", "postgresql", "sqlite")
+DOUBLE = "DOUBLE PRECISION"
+TEXT = "VARCHAR"
+ONE = f"CAST(1.0 AS {DOUBLE})"
+ZERO = f"CAST(0.0 AS {DOUBLE})"
+
+
+def quote_ident(name: str) -> str:
+    """Quote an identifier for DuckDB, PostgreSQL and SQLite alike.
+
+    Example:
+        >>> print(quote_ident('x"y'))
+        "x""y"
+    """
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quote_literal(text: str) -> str:
+    """Quote a string literal (used only for file paths in DuckDB table functions).
+
+    Example:
+        >>> quote_literal("it's.csv")
+        "'it''s.csv'"
+    """
+    return "'" + text.replace("'", "''") + "'"
+
+
+@dataclass(frozen=True)
+class Relation:
+    """A table-like input: its FROM-clause SQL, column names and lower-case SQL types.
+
+    Example:
+        >>> Relation('"events"', ("unit", "event"), {"unit": "varchar"}).has("event")
+        True
+    """
+
+    sql: str
+    columns: tuple[str, ...]
+    types: Mapping[str, str]
+    label: str = "<table>"
+
+    def has(self, column: str) -> bool:
+        """Whether the relation has ``column``.
+
+        Example:
+            >>> Relation("t", ("a",), {}).has("b")
+            False
+        """
+        return column in self.columns
+
+    def kind(self, column: str) -> str:
+        """``numeric``, ``float``, ``bool`` or ``other`` for a column's SQL type.
+
+        Example:
+            >>> Relation("t", ("a",), {"a": "double"}).kind("a")
+            'float'
+        """
+        t = self.types.get(column, "").lower()
+        if t.startswith(("double", "float", "real")):
+            return "float"
+        if t.startswith(("bool",)):
+            return "bool"
+        if any(w in t for w in ("int", "decimal", "numeric")):
+            return "numeric"
+        return "other"
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """What one metric reads: its kind, numerator source and denominator source.
+
+    ``source`` is an event name (event log) or a column (unit table); ``den`` the
+    denominator event or column of a ratio, ``None`` otherwise (ROI costs are
+    applied after the query).
+
+    Example:
+        >>> MetricSpec("clv", "continuous", "revenue").den is None
+        True
+    """
+
+    key: str
+    kind: str
+    source: str
+    den: str | None = None
+
+
+@dataclass(frozen=True)
+class EventLogSpec:
+    """Column names and settings of an event-log aggregation.
+
+    Example:
+        >>> EventLogSpec("e", 1, "unit_id", "user_id").event_col
+        'event'
+    """
+
+    experiment: str
+    iteration: int
+    exp_unit: str
+    ev_unit: str
+    exp_timestamp: str = "timestamp"
+    event_col: str = "event"
+    value_col: str | None = "value"
+    ev_timestamp: str = "timestamp"
+    dims: tuple[str, ...] = ()
+    metrics: tuple[MetricSpec, ...] = ()
+    stages: tuple[str, ...] = ()
+    window_seconds: float | None = None
+    now_epoch: float | None = None
+
+
+@dataclass(frozen=True)
+class UnitSpec:
+    """Column names of a one-row-per-unit aggregation.
+
+    Example:
+        >>> UnitSpec("arm", None, None, (), ()).variant
+        'arm'
+    """
+
+    variant: str
+    segment: str | None
+    stage: str | None
+    dims: tuple[str, ...]
+    metrics: tuple[MetricSpec, ...]
+
+
+@dataclass(frozen=True)
+class EventLogQueries:
+    """The three event-log statements and their bound parameters.
+
+    ``sums``: segment, stage, variant, dim_0.., n, then per metric i ``s_i, q_i``
+    (and ``ds_i, dq_i, x_i`` for ratios with a denominator event).
+    ``funnel``: segment, variant, stage, next_stage, n_exposed, n_reached.
+    ``quality``: one row of data-quality counters.
+
+    Example:
+        >>> EventLogQueries("", "", "", {}).params
+        {}
+    """
+
+    sums: str
+    funnel: str
+    quality: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+class _Params:
+    def __init__(self, dialect: str) -> None:
+        self.dialect = dialect
+        self.values: dict[str, Any] = {}
+
+    def __call__(self, value: Any) -> str:
+        name = f"p{len(self.values)}"
+        self.values[name] = value
+        return f"${name}" if self.dialect == "duckdb" else f":{name}"
+
+
+def _q(name: str) -> str:
+    return quote_ident(name)
+
+
+def _dim(i: int) -> str:
+    return f"dim_{i}"
+
+
+def _unit_expr(dialect: str, rel: Relation, col: str) -> str:
+    c = _q(col)
+    if rel.kind(col) == "float":
+        as_int = f"CAST(CAST({c} AS BIGINT) AS {TEXT})"
+        if dialect == "duckdb":
+            return f"(CASE WHEN isnan({c}) THEN NULL ELSE {as_int} END)"
+        if dialect == "postgresql":
+            return f"(CASE WHEN {c} = 'NaN' THEN NULL ELSE {as_int} END)"
+        return as_int
+    return f"CAST({c} AS {TEXT})"
+
+
+def _valid(u: str) -> str:
+    return f"({u} IS NOT NULL AND TRIM({u}) <> '' AND LOWER({u}) <> 'nan')"
+
+
+def _epoch(dialect: str, rel: Relation, col: str) -> str:
+    c = _q(col)
+    if rel.kind(col) in ("numeric", "float"):
+        return f"CAST({c} AS {DOUBLE})"
+    if dialect == "duckdb":
+        return f"epoch(CAST({c} AS TIMESTAMPTZ))"
+    if dialect == "postgresql":
+        return f"CAST(EXTRACT(EPOCH FROM CAST({c} AS TIMESTAMPTZ)) AS {DOUBLE})"
+    return (
+        f"(CASE WHEN typeof({c}) IN ('integer', 'real') THEN CAST({c} AS {DOUBLE}) "
+        f"ELSE (julianday({c}) - 2440587.5) * 86400.0 END)"
+    )
+
+
+def _truthy(rel: Relation, col: str) -> str:
+    return f"(LOWER(CAST({_q(col)} AS {TEXT})) IN ('true', '1', 't', 'yes'))"
+
+
+def _num(rel: Relation, col: str) -> str:
+    c = _q(col)
+    if rel.kind(col) == "bool":
+        return f"CAST(CAST({c} AS INTEGER) AS {DOUBLE})"
+    return f"CAST({c} AS {DOUBLE})"
+
+
+def _with(ctes: Sequence[tuple[str, str]]) -> str:
+    return "WITH " + ",\n".join(f"{name} AS (\n{body}\n)" for name, body in ctes)
+
+
+def _exposure_ctes(
+    dialect: str, rel: Relation, spec: EventLogSpec, p: _Params
+) -> list[tuple[str, str]]:
+    u = _unit_expr(dialect, rel, spec.exp_unit)
+    t = _epoch(dialect, rel, spec.exp_timestamp)
+    other = []
+    if rel.has("experiment"):
+        other.append(f"CAST({_q('experiment')} AS {TEXT}) <> {p(spec.experiment)}")
+        other.append(f"{_q('experiment')} IS NULL")
+    if rel.has("iteration"):
+        other.append(f"CAST({_q('iteration')} AS INTEGER) <> {p(spec.iteration)}")
+        other.append(f"{_q('iteration')} IS NULL")
+    other_sql = f"CASE WHEN {' OR '.join(other)} THEN 1 ELSE 0 END" if other else "0"
+    out_parts = [f"{_q(c)} IS NULL" for c in ("segment", "stage", "variant")]
+    if rel.has("in_experiment"):
+        out_parts.append(f"NOT {_truthy(rel, 'in_experiment')}")
+        out_parts.append(f"{_q('in_experiment')} IS NULL")
+    dims = "".join(f", {_q(d)} AS {_dim(i)}" for i, d in enumerate(spec.dims))
+    x_raw = (
+        f"SELECT {u} AS u, CAST({_q('segment')} AS {TEXT}) AS segment, "
+        f"CAST({_q('stage')} AS {TEXT}) AS stage, CAST({_q('variant')} AS {TEXT}) AS variant"
+        f"{dims}, {t} AS t, {other_sql} AS other, "
+        f"CASE WHEN {' OR '.join(out_parts)} THEN 1 ELSE 0 END AS outside\nFROM {rel.sql}"
+    )
+    later = f" AND t <= {p(spec.now_epoch)}" if spec.now_epoch is not None else ""
+    dcols = "".join(f", {_dim(i)}" for i in range(len(spec.dims)))
+    x = (
+        f"SELECT u, segment, stage, variant{dcols}, t FROM x_raw\n"
+        f"WHERE other = 0 AND {_valid('u')} AND outside = 0{later}"
+    )
+    dmin = "".join(f", MIN({_dim(i)}) AS {_dim(i)}" for i in range(len(spec.dims)))
+    per_cell = (
+        f"SELECT u, segment, stage, MIN(variant) AS variant, COUNT(DISTINCT variant) AS n_var, "
+        f"COUNT(*) AS n_rows, MIN(t) AS t0{dmin}\nFROM x GROUP BY u, segment, stage"
+    )
+    cells = f"SELECT u, segment, stage, variant, t0{dcols} FROM per_cell WHERE n_var = 1"
+    return [("x_raw", x_raw), ("x", x), ("per_cell", per_cell), ("cells", cells)]
+
+
+def _event_names(spec: EventLogSpec) -> list[str]:
+    names: list[str] = []
+    for m in spec.metrics:
+        for name in (m.source, m.den):
+            if name is not None and name not in names:
+                names.append(name)
+    return names
+
+
+def _event_ctes(
+    dialect: str, rel: Relation, spec: EventLogSpec, p: _Params
+) -> list[tuple[str, str]]:
+    u = _unit_expr(dialect, rel, spec.ev_unit)
+    t = _epoch(dialect, rel, spec.ev_timestamp)
+    value = _num(rel, spec.value_col) if spec.value_col else ONE
+    names = ", ".join(p(n) for n in _event_names(spec)) or "NULL"
+    ev_raw = (
+        f"SELECT {u} AS u, CAST({_q(spec.event_col)} AS {TEXT}) AS event, {value} AS value, "
+        f"{t} AS t\nFROM {rel.sql}\nWHERE CAST({_q(spec.event_col)} AS {TEXT}) IN ({names})"
+    )
+    ev = f"SELECT u, event, value, t FROM ev_raw WHERE {_valid('u')}"
+    return [("ev_raw", ev_raw), ("ev", ev)]
+
+
+def _window_cond(spec: EventLogSpec, p: _Params, e: str, c: str) -> str:
+    cond = f"{e}.t >= {c}.t0"
+    if spec.window_seconds is not None:
+        cond += f" AND {e}.t < {c}.t0 + {p(float(spec.window_seconds))}"
+    if spec.now_epoch is not None:
+        cond += f" AND {e}.t <= {p(spec.now_epoch)}"
+    return cond
+
+
+def _uv_cte(spec: EventLogSpec, p: _Params) -> str:
+    dcols = "".join(f", c.{_dim(i)}" for i in range(len(spec.dims)))
+    values = []
+    for i, m in enumerate(spec.metrics):
+        ev = p(m.source)
+        if m.kind == "binary":
+            values.append(f"MAX(CASE WHEN e.event = {ev} THEN {ONE} ELSE {ZERO} END) AS y_{i}")
+        else:
+            values.append(
+                f"COALESCE(SUM(CASE WHEN e.event = {ev} THEN e.value END), {ZERO}) AS y_{i}"
+            )
+        if m.den is not None:
+            dv = p(m.den)
+            values.append(
+                f"COALESCE(SUM(CASE WHEN e.event = {dv} THEN e.value END), {ZERO}) AS d_{i}"
+            )
+    vals = ",\n  ".join(values) if values else "0.0 AS y_none"
+    return (
+        f"SELECT c.segment, c.stage, c.variant{dcols}, c.u,\n  {vals}\n"
+        f"FROM cells c LEFT JOIN ev e ON e.u = c.u AND {_window_cond(spec, p, 'e', 'c')}\n"
+        f"GROUP BY c.segment, c.stage, c.variant{dcols}, c.u"
+    )
+
+
+def _sum_columns(metrics: Sequence[MetricSpec], ratio_den: bool) -> str:
+    cols = []
+    for i, m in enumerate(metrics):
+        cols.append(f"SUM(y_{i}) AS s_{i}, SUM(y_{i} * y_{i}) AS q_{i}")
+        if ratio_den and m.den is not None:
+            cols.append(
+                f"SUM(d_{i}) AS ds_{i}, SUM(d_{i} * d_{i}) AS dq_{i}, SUM(y_{i} * d_{i}) AS x_{i}"
+            )
+    return "".join(",\n  " + c for c in cols)
+
+
+def event_log_queries(
+    dialect: str, exposures: Relation, events: Relation, spec: EventLogSpec
+) -> EventLogQueries:
+    """Build the sums, funnel and data-quality statements of an event-log analysis.
+
+    Example:
+        >>> x = Relation("x", ("unit_id", "segment", "stage", "variant", "timestamp"), {})
+        >>> e = Relation("e", ("unit_id", "event", "value", "timestamp"), {})
+        >>> spec = EventLogSpec("exp", 1, "unit_id", "unit_id",
+        ...     metrics=(MetricSpec("conv", "binary", "purchase"),), window_seconds=86400.0)
+        >>> q = event_log_queries("postgresql", x, e, spec)
+        >>> sorted(set(q.params.values()), key=str)[:2]
+        [86400.0, 'purchase']
+    """
+    p = _Params(dialect)
+    base = _exposure_ctes(dialect, exposures, spec, p) + _event_ctes(dialect, events, spec, p)
+    dcols = "".join(f", {_dim(i)}" for i in range(len(spec.dims)))
+    sums = (
+        _with([*base, ("uv", _uv_cte(spec, p))])
+        + f"\nSELECT segment, stage, variant{dcols}, COUNT(*) AS n"
+        + _sum_columns(spec.metrics, ratio_den=True)
+        + f"\nFROM uv GROUP BY segment, stage, variant{dcols}"
+    )
+    funnel = _funnel(base[:4], spec, p)
+    quality = _quality(base, spec, p)
+    return EventLogQueries(sums, funnel, quality, p.values)
+
+
+def _funnel(base: list[tuple[str, str]], spec: EventLogSpec, p: _Params) -> str:
+    pairs = list(zip(spec.stages, spec.stages[1:], strict=False))
+    if not pairs:
+        nothing = f"CAST(NULL AS {TEXT})"
+        return (
+            f"SELECT {nothing} AS segment, {nothing} AS variant, {nothing} AS stage, "
+            f"{nothing} AS next_stage, 0 AS n_exposed, 0 AS n_reached WHERE 1 = 0"
+        )
+    whens = " ".join(f"WHEN {p(a)} THEN {p(b)}" for a, b in pairs)
+    cn = f"SELECT u, segment, stage, variant, t0, CASE stage {whens} END AS next_stage FROM cells"
+    nxt = "SELECT u, stage, MAX(t) AS t_last FROM x GROUP BY u, stage"
+    return (
+        _with([*base, ("cn", cn), ("nxt", nxt)])
+        + "\nSELECT c.segment, c.variant, c.stage, c.next_stage, COUNT(*) AS n_exposed, "
+        "SUM(CASE WHEN n.t_last >= c.t0 THEN 1 ELSE 0 END) AS n_reached\n"
+        "FROM cn c LEFT JOIN nxt n ON n.u = c.u AND n.stage = c.next_stage\n"
+        "WHERE c.next_stage IS NOT NULL GROUP BY c.segment, c.variant, c.stage, c.next_stage"
+    )
+
+
+def _quality(base: list[tuple[str, str]], spec: EventLogSpec, p: _Params) -> str:
+    ucell = "SELECT u, MIN(t0) AS t_first FROM cells GROUP BY u"
+    ev_k = "SELECT e.u, e.t, k.t_first FROM ev e JOIN ucell k ON k.u = e.u"
+    value_events = [m.source for m in spec.metrics if m.kind != "binary"]
+    value_events += [m.den for m in spec.metrics if m.den is not None]
+    if spec.value_col and value_events:
+        names = ", ".join(p(n) for n in dict.fromkeys(value_events))
+        missing = f"SELECT COUNT(*) FROM ev WHERE value IS NULL AND event IN ({names})"
+    else:
+        missing = "SELECT 0"
+    now = f" AND t > {p(spec.now_epoch)}" if spec.now_epoch is not None else " AND 1 = 0"
+    counters = {
+        "exposures_other_experiment": "SELECT COUNT(*) FROM x_raw WHERE other = 1",
+        "exposure_empty_ids": f"SELECT COUNT(*) FROM x_raw WHERE other = 0 AND NOT {_valid('u')}",
+        "exposures_not_in_experiment": (
+            f"SELECT COUNT(*) FROM x_raw WHERE other = 0 AND {_valid('u')} AND outside = 1"
+        ),
+        "exposures_after_now": (
+            f"SELECT COUNT(*) FROM x_raw WHERE other = 0 AND {_valid('u')} AND outside = 0{now}"
+        ),
+        "multi_variant_units": "SELECT COUNT(*) FROM per_cell WHERE n_var > 1",
+        "duplicate_exposures": "SELECT COALESCE(SUM(n_rows - n_var), 0) FROM per_cell",
+        "event_empty_ids": f"SELECT COUNT(*) FROM ev_raw WHERE NOT {_valid('u')}",
+        "events_unknown_units": (
+            "SELECT COUNT(*) FROM ev e WHERE NOT EXISTS (SELECT 1 FROM x WHERE x.u = e.u)"
+        ),
+        "events_known": "SELECT COUNT(*) FROM ev_k",
+        "events_before_exposure": "SELECT COUNT(*) FROM ev_k WHERE t < t_first",
+        "events_attributed": (
+            "SELECT COUNT(*) FROM ev_k e WHERE EXISTS (SELECT 1 FROM cells c "
+            f"WHERE c.u = e.u AND {_window_cond(spec, p, 'e', 'c')})"
+        ),
+        "missing_outcomes": missing,
+    }
+    select = ",\n  ".join(f"({sql}) AS {name}" for name, sql in counters.items())
+    return _with([*base, ("ucell", ucell), ("ev_k", ev_k)]) + f"\nSELECT\n  {select}"
+
+
+def units_query(dialect: str, rel: Relation, spec: UnitSpec) -> tuple[str, dict[str, Any]]:
+    """Build the GROUP BY over a one-row-per-unit table.
+
+    Columns: segment, stage, variant, dim_0.., n_units, missing_variant, then per
+    metric i ``n_i, s_i, q_i`` (and ``ds_i, dq_i, x_i`` with a denominator column).
+    A NULL outcome (or denominator) leaves the unit out of that metric's ``n_i``.
+
+    Example:
+        >>> rel = Relation("t", ("arm", "y"), {})
+        >>> sql, _ = units_query("sqlite", rel, UnitSpec("arm", None, None, (),
+        ...     (MetricSpec("m", "continuous", "y"),)))
+        >>> "'all'" in sql
+        True
+    """
+    p = _Params(dialect)
+    seg = f"CAST({_q(spec.segment)} AS {TEXT})" if spec.segment else "'all'"
+    stage = f"CAST({_q(spec.stage)} AS {TEXT})" if spec.stage else "'all'"
+    dims = "".join(f", {_q(d)} AS {_dim(i)}" for i, d in enumerate(spec.dims))
+    values = []
+    for i, m in enumerate(spec.metrics):
+        y, d = _num(rel, m.source), (_num(rel, m.den) if m.den else None)
+        ok = f"{y} IS NOT NULL" + (f" AND {d} IS NOT NULL" if d else "")
+        values.append(f"CASE WHEN {ok} THEN 1 ELSE 0 END AS k_{i}")
+        values.append(f"CASE WHEN {ok} THEN {y} END AS y_{i}")
+        if d:
+            values.append(f"CASE WHEN {ok} THEN {d} END AS d_{i}")
+    vals = "".join(", " + v for v in values)
+    ur = (
+        f"SELECT {seg} AS segment, {stage} AS stage, "
+        f"CAST({_q(spec.variant)} AS {TEXT}) AS variant{dims}{vals}\nFROM {rel.sql}"
+    )
+    dcols = "".join(f", {_dim(i)}" for i in range(len(spec.dims)))
+    counts = "".join(f",\n  SUM(k_{i}) AS n_{i}" for i in range(len(spec.metrics)))
+    sql = (
+        _with([("ur", ur)])
+        + f"\nSELECT segment, stage, variant{dcols}, COUNT(*) AS n_units{counts}"
+        + _sum_columns(spec.metrics, ratio_den=True)
+        + f"\nFROM ur WHERE variant IS NOT NULL GROUP BY segment, stage, variant{dcols}"
+        + "\nUNION ALL\nSELECT NULL, NULL, NULL"
+        + ", NULL" * len(spec.dims)
+        + ", COUNT(*)"
+        + "".join(", NULL" for _ in _count_cols(spec.metrics))
+        + "\nFROM ur WHERE variant IS NULL"
+    )
+    return sql, p.values
+
+
+def _count_cols(metrics: Sequence[MetricSpec]) -> list[str]:
+    cols = []
+    for i, m in enumerate(metrics):
+        cols += [f"n_{i}", f"s_{i}", f"q_{i}"]
+        if m.den is not None:
+            cols += [f"ds_{i}", f"dq_{i}", f"x_{i}"]
+    return cols
