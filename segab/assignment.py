@@ -42,9 +42,24 @@ from segab.config.models import Experiment, SegmentDef
 from segab.errors import AssignmentError, ConfigError, ConfigProblem, UnknownStageError
 from segab.hashing import BUCKETS, SEPARATOR, bucket
 
-__all__ = ["Assignment", "CellPlan", "Plan", "Reason", "assign", "compile_plan", "plan_of"]
+__all__ = [
+    "Assignment",
+    "CellPlan",
+    "Plan",
+    "Reason",
+    "assign",
+    "compile_plan",
+    "draw",
+    "plan_of",
+    "resolve_segment",
+]
 
 _ASSIGNED = Reason.ASSIGNED
+_NOT_TARGETED = Reason.NOT_TARGETED
+_OUTSIDE = Reason.OUTSIDE_COVERAGE
+
+
+_tnew: Callable[[type[Assignment], tuple[Any, ...]], Assignment] = tuple.__new__
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +103,9 @@ class Plan:
     holdout_bp: int
     namespace: tuple[str, int, int] | None
     active: bool
+    checks_before_draw: bool
+    segment_cells: tuple[tuple[str, Callable[[Mapping[str, Any]], bool], dict[str, CellPlan]], ...]
+    fallback_cells: dict[str, CellPlan]
 
 
 def _bp(value: float) -> int:
@@ -162,6 +180,18 @@ def compile_plan(exp: Experiment) -> Plan:
         holdout_bp=_bp(exp.holdout),
         namespace=namespace,
         active=exp.status in ("draft", "running"),
+        segment_cells=tuple(
+            (key, pred, {st: c for (sg, st), c in cells.items() if sg == key})
+            for key, pred in segments
+        ),
+        fallback_cells={st: c for (sg, st), c in cells.items() if sg == exp.fallback},
+        checks_before_draw=bool(
+            exp.forced
+            or exp.exclude
+            or namespace
+            or _bp(exp.holdout)
+            or exp.status not in ("draft", "running")
+        ),
     )
 
 
@@ -172,7 +202,8 @@ def plan_of(exp: Experiment) -> Plan:
         >>> plan_of.__name__
         'plan_of'
     """
-    plan: Plan | None = exp._plan
+    private = exp.__pydantic_private__
+    plan: Plan | None = private.get("_plan") if private else None
     if plan is None:
         plan = compile_plan(exp)
         exp._plan = plan
@@ -203,7 +234,9 @@ def assign(
         >>> assign(exp, "u1", {}, "purchase") == assign(exp, "u1", {}, "purchase")
         True
     """
-    plan = experiment._plan or plan_of(experiment)
+    # hot path: ~1 µs over the MD5 floor; keep attribute lookups and calls to a minimum
+    private = experiment.__pydantic_private__
+    plan: Plan = (private and private.get("_plan")) or plan_of(experiment)
     if type(unit_id) is not str:
         unit_id = _unit_str(unit_id)
     if stage not in plan.stages:
@@ -211,49 +244,84 @@ def assign(
             f"unknown stage {stage!r} for experiment {plan.key!r}; expected one of "
             f"{sorted(plan.stages)}"
         )
-    segment = plan.fallback
-    for key, predicate in plan.segments:
+    segment, by_stage = plan.fallback, plan.fallback_cells
+    for key, predicate, cells in plan.segment_cells:
         if predicate(attributes):
-            segment = key
+            segment, by_stage = key, cells
             break
+    else:
+        if segment is None:
+            return _tnew(
+                Assignment,
+                (plan.key, plan.iteration, unit_id, None, stage, None, None, False, _NOT_TARGETED),
+            )
+    cell = by_stage.get(stage)
+    if cell is None or plan.checks_before_draw:
+        return draw(plan, unit_id, segment, by_stage, stage)
+    # inlined tail of draw() for the common case (saves a call on the hot path)
+    b = int.from_bytes(md5((cell.prefix + unit_id).encode()).digest()[:4], "big") % BUCKETS
+    variant = cell.table[b]
+    if variant is None:
+        return _tnew(
+            Assignment,
+            (plan.key, plan.iteration, unit_id, segment, stage, cell.control, b, False, _OUTSIDE),
+        )
+    return _tnew(
+        Assignment, (plan.key, plan.iteration, unit_id, segment, stage, variant, b, True, _ASSIGNED)
+    )
+
+
+def draw(
+    plan: Plan, unit_id: str, segment: str | None, by_stage: dict[str, CellPlan], stage: str
+) -> Assignment:
+    """Assign a unit whose segment is already known (the part of assign() after targeting).
+
+    Bulk paths resolve segments once per distinct attribute combination and call this.
+
+    Example:
+        >>> draw.__name__
+        'draw'
+    """
     if segment is None:
-        return Assignment(
-            plan.key, plan.iteration, unit_id, None, stage, None, None, False, Reason.NOT_TARGETED
+        return _tnew(
+            Assignment,
+            (plan.key, plan.iteration, unit_id, None, stage, None, None, False, _NOT_TARGETED),
         )
-    cell = plan.cells.get((segment, stage))
+    cell = by_stage.get(stage)
     if cell is None:
-        return Assignment(
-            plan.key,
-            plan.iteration,
-            unit_id,
-            segment,
-            stage,
-            None,
-            None,
-            False,
-            Reason.NOT_TARGETED,
+        return _tnew(
+            Assignment,
+            (plan.key, plan.iteration, unit_id, segment, stage, None, None, False, _NOT_TARGETED),
         )
-    if plan.forced or plan.excluded or plan.namespace or plan.holdout_bp or not plan.active:
+    if plan.checks_before_draw:
         early = _before_draw(plan, cell, unit_id, segment, stage)
         if early is not None:
             return early
     b = int.from_bytes(md5((cell.prefix + unit_id).encode()).digest()[:4], "big") % BUCKETS
     variant = cell.table[b]
     if variant is None:
-        return Assignment(
-            plan.key,
-            plan.iteration,
-            unit_id,
-            segment,
-            stage,
-            cell.control,
-            b,
-            False,
-            Reason.OUTSIDE_COVERAGE,
+        return _tnew(
+            Assignment,
+            (plan.key, plan.iteration, unit_id, segment, stage, cell.control, b, False, _OUTSIDE),
         )
-    return Assignment(
-        plan.key, plan.iteration, unit_id, segment, stage, variant, b, True, _ASSIGNED
+    return _tnew(
+        Assignment, (plan.key, plan.iteration, unit_id, segment, stage, variant, b, True, _ASSIGNED)
     )
+
+
+def resolve_segment(
+    plan: Plan, attributes: Mapping[str, Any]
+) -> tuple[str | None, dict[str, CellPlan]]:
+    """The unit's segment (first match, else the fallback) and that segment's cells by stage.
+
+    Example:
+        >>> resolve_segment.__name__
+        'resolve_segment'
+    """
+    for key, predicate, cells in plan.segment_cells:
+        if predicate(attributes):
+            return key, cells
+    return plan.fallback, plan.fallback_cells
 
 
 def _before_draw(

@@ -29,9 +29,15 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import multiprocessing
+import os
+import sys
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from hashlib import md5
 from pathlib import Path
 from typing import Any
 
@@ -39,10 +45,12 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from segab.assignment import assign, plan_of
+from segab.assignment import CellPlan, draw, plan_of, resolve_segment
+from segab.assignment_types import Reason
 from segab.conditions import condition_fields
 from segab.config.models import Experiment, SegmentDef
-from segab.errors import DataError, MissingColumnError, SegabError
+from segab.errors import DataError, MissingColumnError
+from segab.hashing import BUCKETS
 
 __all__ = ["OUTPUT_COLUMNS", "BulkReport", "assign_file", "count_rows"]
 
@@ -59,7 +67,7 @@ OUTPUT_COLUMNS = (
     "timestamp",
 )
 MAX_REPORTED = 20
-CHUNK_BYTES = 8 << 20
+CHUNK_BYTES = 2 << 20
 
 
 @dataclass
@@ -76,6 +84,7 @@ class BulkReport:
     bad_rows: int = 0
     problems: list[str] = field(default_factory=list)
     reasons: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     def add_problem(self, message: str) -> None:
         """Count a bad row and keep its message (the first few only).
@@ -174,6 +183,69 @@ def _needed_fields(exp: Experiment, available: list[str]) -> list[str]:
     )
 
 
+class _BatchAssigner:
+    """Assigns record batches; one per process (it keeps a memo of segment look-ups)."""
+
+    def __init__(self, experiment: Experiment, header: list[str], timestamp: str) -> None:
+        plan_of(experiment)
+        self.experiment = experiment
+        self.unit_col = experiment.unit
+        fields = _needed_fields(experiment, header)
+        self.present = [f for f in fields if f in header]
+        self.absent = [f for f in fields if f not in header]
+        self.build = _attribute_builder(self.present)
+        self.has_ts = "timestamp" in header
+        self.timestamp = timestamp
+        self.memo: dict[tuple[Any, ...], tuple[str | None, dict[str, CellPlan]]] = {}
+
+    def __call__(self, batch: pa.RecordBatch, first_line: int) -> tuple[pa.Table, BulkReport]:
+        report = BulkReport(rows_in=batch.num_rows)
+        names = (self.unit_col, "stage", *self.present)
+        cols = {name: batch.column(name).to_pylist() for name in names}
+        ts = batch.column("timestamp").to_pylist() if self.has_ts else None
+        rows = _assign_batch(
+            self.experiment,
+            cols,
+            self.unit_col,
+            self.present,
+            self.build,
+            self.memo,
+            ts,
+            self.timestamp,
+            first_line,
+            report,
+        )
+        table = pa.table(rows, schema=_SCHEMA)
+        report.rows_out = table.num_rows
+        return table, report
+
+
+_WORKER: _BatchAssigner | None = None
+
+
+def _init_worker(config: dict[str, Any], source: str, header: list[str], timestamp: str) -> None:
+    global _WORKER
+    from segab.config.loader import parse_experiment
+
+    _WORKER = _BatchAssigner(parse_experiment(config, source), header, timestamp)
+
+
+def _work(task: tuple[pa.RecordBatch, int]) -> tuple[pa.Table, BulkReport]:
+    if _WORKER is None:  # pragma: no cover - the pool initializer always runs first
+        raise DataError("bulk worker used before initialisation")
+    return _WORKER(*task)
+
+
+def _merge(total: BulkReport, part: BulkReport) -> None:
+    total.rows_in += part.rows_in
+    total.rows_out += part.rows_out
+    total.bad_rows += part.bad_rows
+    room = MAX_REPORTED - len(total.problems)
+    total.problems.extend(part.problems[: max(room, 0)])
+    for reason, count in part.reasons.items():
+        total.reasons[reason] = total.reasons.get(reason, 0) + count
+
+
 def assign_file(
     experiment: Experiment,
     input_path: str | Path,
@@ -181,10 +253,13 @@ def assign_file(
     *,
     progress: Callable[[int], None] | None = None,
     now: dt.datetime | None = None,
+    workers: int | None = None,
 ) -> BulkReport:
     """Assign every row of ``input_path`` and write the result to ``output_path``.
 
     ``progress`` is called with the number of rows done after each chunk.
+    ``workers`` processes assign batches in parallel (default: one per core for
+    inputs over 200,000 rows, else 1); output order equals input order.
 
     Example:
         >>> assign_file.__name__   # see the module docstring for a full run
@@ -193,34 +268,36 @@ def assign_file(
     input_path, output_path = Path(input_path), Path(output_path)
     out_format = _format(output_path)
     timestamp = (now or dt.datetime.now(dt.UTC)).isoformat()
-    plan_of(experiment)
-    unit_col = experiment.unit
     header = _peek_columns(input_path)
-    fields = _needed_fields(experiment, header)
-    _require(input_path, header, [unit_col, "stage", *[f for f in fields if f in header]])
-    present = [f for f in fields if f in header]
-    build = _attribute_builder(present)
-    has_ts = "timestamp" in header
+    local = _BatchAssigner(experiment, header, timestamp)
+    _require(input_path, header, [local.unit_col, "stage"])
+    if workers is None:
+        workers = min(os.cpu_count() or 1, 4) if count_rows(input_path) > 200_000 else 1
     report = BulkReport()
-    memo: dict[tuple[Any, ...], dict[str, Any]] = {}
+    if local.absent:
+        report.notes.append(
+            f"columns read by segment conditions but absent from {input_path.name}: "
+            f"{local.absent}; those attributes are treated as missing"
+        )
     writer: Any = None
-    line = 1  # header line
-    try:
-        for batch in _batches(input_path, [unit_col, "stage"]):
-            cols = {name: batch.column(name).to_pylist() for name in (unit_col, "stage", *present)}
-            ts = batch.column("timestamp").to_pylist() if has_ts else None
-            rows = _assign_batch(
-                experiment, cols, unit_col, present, build, memo, ts, timestamp, line, report
-            )
+    line = 1  # the header line
+
+    def tasks() -> Iterator[tuple[pa.RecordBatch, int]]:
+        nonlocal line
+        for batch in _batches(input_path, [local.unit_col, "stage"]):
+            yield batch, line
             line += batch.num_rows
-            report.rows_in += batch.num_rows
-            table = pa.table(rows, schema=_SCHEMA)
-            report.rows_out += table.num_rows
-            if writer is None:
-                writer = _open_writer(output_path, out_format)
-            writer.write_table(table)
-            if progress is not None:
-                progress(batch.num_rows)
+
+    try:
+        with _pool(workers, experiment, header, timestamp) as pool:
+            results = pool.imap(_work, tasks()) if pool else (local(*t) for t in tasks())
+            for table, part in results:
+                _merge(report, part)
+                if writer is None:
+                    writer = _open_writer(output_path, out_format)
+                writer.write_table(table)
+                if progress is not None:
+                    progress(part.rows_in)
     except pa.ArrowInvalid as exc:
         raise DataError(f"{input_path}: cannot parse near line {line}: {exc}") from None
     finally:
@@ -229,6 +306,17 @@ def assign_file(
     if writer is None:
         _open_writer(output_path, out_format).close()
     return report
+
+
+@contextlib.contextmanager
+def _pool(workers: int, experiment: Experiment, header: list[str], timestamp: str) -> Iterator[Any]:
+    if workers <= 1:
+        yield None
+        return
+    ctx = multiprocessing.get_context("spawn" if sys.platform == "darwin" else "forkserver")
+    config = experiment.model_dump(mode="json")
+    with ctx.Pool(workers, _init_worker, (config, experiment.source, header, timestamp)) as pool:
+        yield pool
 
 
 _SCHEMA = pa.schema(
@@ -271,47 +359,81 @@ def _assign_batch(
     unit_col: str,
     present: list[str],
     build: Callable[[tuple[Any, ...]], dict[str, Any]],
-    memo: dict[tuple[Any, ...], dict[str, Any]],
+    memo: dict[tuple[Any, ...], tuple[str | None, dict[str, CellPlan]]],
     ts: list[Any] | None,
     timestamp: str,
     first_line: int,
     report: BulkReport,
-) -> dict[str, list[Any]]:
-    out: dict[str, list[Any]] = {c: [] for c in OUTPUT_COLUMNS}
-    units, stages = cols[unit_col], cols["stage"]
+) -> dict[str, Any]:
+    """Assign one batch. Same decisions as :func:`segab.assign` (shared :func:`draw`);
+    the common case (plain cell, no forced/holdout/namespace) is inlined for speed."""
+    plan = plan_of(exp)
+    stages, slow = plan.stages, plan.checks_before_draw
+    units, stage_col = cols[unit_col], cols["stage"]
     attr_cols = [cols[f] for f in present]
     values_iter = zip(*attr_cols, strict=True) if attr_cols else (() for _ in units)
-    reasons = report.reasons
-    for i, (unit, stage, values) in enumerate(zip(units, stages, values_iter, strict=True)):
+    out_units: list[str] = []
+    out_segments: list[str | None] = []
+    out_stages: list[str] = []
+    out_variants: list[str | None] = []
+    out_buckets: list[int | None] = []
+    out_reasons: list[str] = []
+    kept: list[int] = []
+    assigned, outside = Reason.ASSIGNED.value, Reason.OUTSIDE_COVERAGE.value
+    for i, (unit, stage, values) in enumerate(zip(units, stage_col, values_iter, strict=True)):
         if unit is None or unit == "":
             report.add_problem(f"line {first_line + i + 1}: empty {unit_col!r}")
             continue
-        if isinstance(unit, float):
-            if unit != unit or not unit.is_integer():
+        if type(unit) is not str:
+            if isinstance(unit, float) and not unit.is_integer():
                 report.add_problem(f"line {first_line + i + 1}: invalid {unit_col!r} {unit!r}")
                 continue
-            unit = int(unit)
-        attrs = memo.get(values)
-        if attrs is None:
-            attrs = build(values)
-            if len(memo) < 100_000:
-                memo[values] = attrs
-        try:
-            a = assign(exp, unit if isinstance(unit, str) else str(unit), attrs, stage)
-        except SegabError as exc:
-            report.add_problem(f"line {first_line + i + 1}: {exc}")
+            unit = str(int(unit))
+        if stage not in stages:
+            report.add_problem(
+                f"line {first_line + i + 1}: unknown stage {stage!r}; "
+                f"expected one of {sorted(stages)}"
+            )
             continue
-        out["unit_id"].append(a.unit_id)
-        out["experiment"].append(a.experiment)
-        out["iteration"].append(a.iteration)
-        out["segment"].append(a.segment)
-        out["stage"].append(a.stage)
-        out["variant"].append(a.variant)
-        out["bucket"].append(a.bucket)
-        out["in_experiment"].append(a.in_experiment)
-        out["reason"].append(a.reason.value)
-        out["timestamp"].append(ts[i] if ts is not None else timestamp)
-        reasons[a.reason.value] = reasons.get(a.reason.value, 0) + 1
-    if ts is not None:
-        out["timestamp"] = [None if t is None else str(t) for t in out["timestamp"]]
-    return out
+        hit = memo.get(values)
+        if hit is None:
+            hit = resolve_segment(plan, build(values))
+            if len(memo) < 200_000:
+                memo[values] = hit
+        cell = hit[1].get(stage)
+        if cell is None or slow:
+            a = draw(plan, unit, hit[0], hit[1], stage)
+            segment, variant, b, reason = a.segment, a.variant, a.bucket, a.reason.value
+        else:
+            segment = hit[0]
+            b = int.from_bytes(md5((cell.prefix + unit).encode()).digest()[:4], "big") % BUCKETS
+            variant = cell.table[b]
+            if variant is None:
+                variant, reason = cell.control, outside
+            else:
+                reason = assigned
+        out_units.append(unit)
+        out_segments.append(segment)
+        out_stages.append(stage)
+        out_variants.append(variant)
+        out_buckets.append(b)
+        out_reasons.append(reason)
+        kept.append(i)
+    counts = report.reasons
+    for reason, count in Counter(out_reasons).items():
+        counts[reason] = counts.get(reason, 0) + count
+    n = len(out_units)
+    return {
+        "unit_id": out_units,
+        "experiment": pa.repeat(plan.key, n),
+        "iteration": pa.repeat(plan.iteration, n),
+        "segment": out_segments,
+        "stage": out_stages,
+        "variant": out_variants,
+        "bucket": out_buckets,
+        "in_experiment": [r == assigned for r in out_reasons],
+        "reason": out_reasons,
+        "timestamp": pa.repeat(timestamp, n)
+        if ts is None
+        else [None if ts[i] is None else str(ts[i]) for i in kept],
+    }

@@ -92,6 +92,12 @@ def nest(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     help="Output format for a single assignment.",
 )
 @click.option("--quiet", is_flag=True, help="Bulk: no progress bar.")
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Bulk: worker processes (default: one per core above 200,000 rows).",
+)
 def assign_command(
     key: str,
     unit_id: str | None,
@@ -102,6 +108,7 @@ def assign_command(
     experiments_dir: str,
     fmt: str,
     quiet: bool,
+    workers: int | None,
 ) -> None:
     """Assign a unit (or every row of a file) to a variant of experiment KEY.
 
@@ -116,7 +123,7 @@ def assign_command(
     if input_path is not None:
         if output_path is None:
             raise click.UsageError("--input needs --output")
-        _bulk(experiment, input_path, output_path, quiet)
+        _bulk(experiment, input_path, output_path, quiet, workers)
         return
     if unit_id is None or stage is None:
         raise click.UsageError("give --unit and --stage (single) or --input and --output (bulk)")
@@ -133,15 +140,23 @@ def assign_command(
     Console().print(table)
 
 
-def _bulk(experiment: Any, input_path: str, output_path: str, quiet: bool) -> None:
+def _bulk(
+    experiment: Any, input_path: str, output_path: str, quiet: bool, workers: int | None
+) -> None:
     err = Console(stderr=True)
     total = count_rows(input_path)
     columns = (TextColumn("assigning"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=err, disable=quiet, transient=True) as bar:
         task = bar.add_task("assign", total=total)
         report = assign_file(
-            experiment, input_path, output_path, progress=lambda n: bar.advance(task, n)
+            experiment,
+            input_path,
+            output_path,
+            progress=lambda n: bar.advance(task, n),
+            workers=workers,
         )
+    for note in report.notes:
+        err.print(f"note: {note}", markup=False, highlight=False)
     for problem in report.problems:
         err.print(f"bad row: {problem}", markup=False, highlight=False)
     if report.bad_rows > len(report.problems):
