@@ -15,10 +15,11 @@ With outcome ``y`` and pre-period covariate ``x`` per unit:
 If the covariate has no variance, θ = 0 (no adjustment) with a warning.
 
 Example:
+    >>> # same covariate in both arms, y = x in control and x + 1 in treatment
     >>> e = cuped_estimates([3], [6.0], [14.0], [6.0], [14.0], [14.0],
-    ...                     [3], [9.0], [29.0], [6.0], [14.0], [29.0])
-    >>> float(e.abs_lift[0]) == 1.0 - float(e.theta[0]) * 0.0
-    True
+    ...                     [3], [9.0], [29.0], [6.0], [14.0], [20.0])
+    >>> float(e.theta[0]), float(e.abs_lift[0]), float(e.variance_reduction[0])
+    (1.0, 1.0, 1.0)
 """
 
 from __future__ import annotations
