@@ -177,7 +177,8 @@ def _values(series: pd.Series | None, n: int, bad: dict[int, str]) -> list[float
         for pos in (numbers.isna() & ~empty).to_numpy().nonzero()[0]:
             found = series.iloc[pos]
             bad.setdefault(int(pos), f"value: found {found!r}, expected a number or empty")
-    return [None if e else float(x) for x, e in zip(numbers.tolist(), empty.tolist(), strict=True)]
+    floats = numbers.to_numpy(dtype="float64", na_value=float("nan")).tolist()
+    return [None if e else x for x, e in zip(floats, empty.tolist(), strict=True)]
 
 
 def _rows(

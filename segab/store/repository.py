@@ -88,15 +88,13 @@ class SnapshotRecord:
 def _json_default(value: Any) -> Any:
     if isinstance(value, datetime | date):
         return value.isoformat()
-    if hasattr(value, "item") and callable(value.item):  # numpy scalars
-        return value.item()
-    if hasattr(value, "tolist") and callable(value.tolist):  # numpy arrays
+    if hasattr(value, "tolist") and callable(value.tolist):  # numpy scalars and arrays
         return value.tolist()
     raise TypeError(f"found {type(value).__name__}, expected a JSON value")
 
 
 def canonical_json(value: Any) -> str:
-    """Serialise to canonical JSON: sorted keys, no whitespace, UTF-8 kept.
+    """Serialise to canonical JSON: sorted keys, no whitespace, non-ASCII escaped.
 
     The same form as :func:`segab.config.fingerprint` hashes.
 
