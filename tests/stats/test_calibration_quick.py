@@ -1,0 +1,57 @@
+"""Reduced calibration run (analysis/calibration.py with fewer simulations, wider tolerance).
+
+Same code as the full study; 800 simulations instead of 4,000, so the
+tolerances are about ±3 Monte Carlo standard errors around the targets.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pytest
+
+SIMS = 800
+
+
+def _load() -> ModuleType:
+    path = Path(__file__).resolve().parents[2] / "analysis" / "calibration.py"
+    spec = importlib.util.spec_from_file_location("segab_calibration", path)
+    if spec is None or spec.loader is None:
+        pytest.skip(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+cal = _load()
+
+
+def test_binary_aa_fpr_and_coverage() -> None:
+    fpr, cov = cal.binary_aa(np.random.default_rng(1), SIMS)
+    assert 0.027 <= fpr.value <= 0.075
+    assert 0.925 <= cov.value <= 0.975
+
+
+def test_binary_power_matches_prediction() -> None:
+    power, cov, rel_cov = cal.binary_ab(np.random.default_rng(2), SIMS)
+    assert abs(power.value - 0.80) <= 0.045
+    assert 0.925 <= cov.value <= 0.975 and 0.925 <= rel_cov.value <= 0.975
+
+
+def test_continuous_fpr_coverage_power() -> None:
+    fpr, cov, power, cov_ab = cal.continuous(np.random.default_rng(3), SIMS, n=400)
+    assert 0.027 <= fpr.value <= 0.075
+    assert 0.925 <= cov.value <= 0.975 and 0.925 <= cov_ab.value <= 0.975
+    assert abs(power.value - 0.80) <= 0.045
+
+
+def test_peeking_sequential_controls_error_naive_does_not() -> None:
+    naive, seq, coverage = cal.peeking(np.random.default_rng(4), SIMS)
+    assert naive.value > 0.10
+    assert seq.value <= 0.05
+    assert coverage.value >= 0.95
