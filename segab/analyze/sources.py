@@ -159,7 +159,8 @@ class Engine:
         params = {k: v for k, v in params.items() if k in used}
         try:
             if self.dialect == "duckdb":
-                return self.con.execute(sql, params or None).df()
+                cursor = self.con.execute(sql, params or None)
+                return cursor.df() if cursor.description else pd.DataFrame()
             import sqlalchemy as sa
 
             with self.con.connect() as conn:
@@ -210,6 +211,7 @@ def open_engine(db_url: str | None) -> Iterator[Engine]:
         if threads:
             con.execute(f"SET threads = {int(threads)}")
         con.execute("SET TimeZone = 'UTC'")
+        con.execute("SET enable_progress_bar = false")
         engine = Engine("duckdb", con, temp_dir)
     else:
         import sqlalchemy as sa

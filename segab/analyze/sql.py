@@ -193,6 +193,7 @@ class EventLogQueries:
     funnel: str
     quality: str
     params: dict[str, Any] = field(default_factory=dict)
+    prelude: list[str] = field(default_factory=list)
 
 
 class _Params:
@@ -292,7 +293,8 @@ def _exposure_ctes(
     dmin = "".join(f", MIN({_dim(i)}) AS {_dim(i)}" for i in range(len(spec.dims)))
     per_cell = (
         f"SELECT u, segment, stage, MIN(variant) AS variant, COUNT(DISTINCT variant) AS n_var, "
-        f"COUNT(*) AS n_rows, MIN(t) AS t0{dmin}\nFROM x GROUP BY u, segment, stage"
+        f"COUNT(*) AS n_rows, MIN(t) AS t0, MAX(t) AS t_last{dmin}\n"
+        "FROM x GROUP BY u, segment, stage"
     )
     cells = f"SELECT u, segment, stage, variant, t0{dcols} FROM per_cell WHERE n_var = 1"
     return [("x_raw", x_raw), ("x", x), ("per_cell", per_cell), ("cells", cells)]
@@ -367,9 +369,18 @@ def _sum_columns(metrics: Sequence[MetricSpec], ratio_den: bool) -> str:
 
 
 def event_log_queries(
-    dialect: str, exposures: Relation, events: Relation, spec: EventLogSpec
+    dialect: str,
+    exposures: Relation,
+    events: Relation,
+    spec: EventLogSpec,
+    *,
+    materialize: bool = False,
 ) -> EventLogQueries:
     """Build the sums, funnel and data-quality statements of an event-log analysis.
+
+    With ``materialize`` (DuckDB: our own connection) the ``per_cell`` and ``ev``
+    CTEs become temporary tables built by the ``prelude`` statements, run first,
+    so the exposures and events are read and grouped once for the three queries.
 
     Example:
         >>> x = Relation("x", ("unit_id", "segment", "stage", "variant", "timestamp"), {})
@@ -382,6 +393,18 @@ def event_log_queries(
     """
     p = _Params(dialect)
     base = _exposure_ctes(dialect, exposures, spec, p) + _event_ctes(dialect, events, spec, p)
+    prelude: list[str] = []
+    if materialize:  # compute per_cell and ev once, as temporary tables
+        bodies = dict(base)
+        for name, deps in (("per_cell", ("x_raw", "x")), ("ev", ("ev_raw",))):
+            table = f"segab_{name}"
+            prelude.append(
+                f"CREATE OR REPLACE TEMP TABLE {table} AS\n"
+                + _with([(d, bodies[d]) for d in deps])
+                + f"\n{bodies[name]}"
+            )
+            bodies[name] = f"SELECT * FROM {table}"
+        base = list(bodies.items())
     dcols = "".join(f", {_dim(i)}" for i in range(len(spec.dims)))
     sums = (
         _with([*base, ("uv", _uv_cte(spec, p))])
@@ -389,9 +412,9 @@ def event_log_queries(
         + _sum_columns(spec.metrics, ratio_den=True)
         + f"\nFROM uv GROUP BY segment, stage, variant{dcols}"
     )
-    funnel = _funnel(base[:4], spec, p)
+    funnel = _funnel(base, spec, p)
     quality = _quality(base, spec, p)
-    return EventLogQueries(sums, funnel, quality, p.values)
+    return EventLogQueries(sums, funnel, quality, p.values, prelude)
 
 
 def _funnel(base: list[tuple[str, str]], spec: EventLogSpec, p: _Params) -> str:
@@ -404,7 +427,7 @@ def _funnel(base: list[tuple[str, str]], spec: EventLogSpec, p: _Params) -> str:
         )
     whens = " ".join(f"WHEN {p(a)} THEN {p(b)}" for a, b in pairs)
     cn = f"SELECT u, segment, stage, variant, t0, CASE stage {whens} END AS next_stage FROM cells"
-    nxt = "SELECT u, stage, MAX(t) AS t_last FROM x GROUP BY u, stage"
+    nxt = "SELECT u, stage, MAX(t_last) AS t_last FROM per_cell GROUP BY u, stage"
     return (
         _with([*base, ("cn", cn), ("nxt", nxt)])
         + "\nSELECT c.segment, c.variant, c.stage, c.next_stage, COUNT(*) AS n_exposed, "
@@ -438,7 +461,7 @@ def _quality(base: list[tuple[str, str]], spec: EventLogSpec, p: _Params) -> str
         "duplicate_exposures": "SELECT COALESCE(SUM(n_rows - n_var), 0) FROM per_cell",
         "event_empty_ids": f"SELECT COUNT(*) FROM ev_raw WHERE NOT {_valid('u')}",
         "events_unknown_units": (
-            "SELECT COUNT(*) FROM ev e WHERE NOT EXISTS (SELECT 1 FROM x WHERE x.u = e.u)"
+            "SELECT COUNT(*) FROM ev e WHERE NOT EXISTS (SELECT 1 FROM per_cell x WHERE x.u = e.u)"
         ),
         "events_known": "SELECT COUNT(*) FROM ev_k",
         "events_before_exposure": "SELECT COUNT(*) FROM ev_k WHERE t < t_first",
