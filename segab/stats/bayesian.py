@@ -190,6 +190,8 @@ def _result(
         chance_to_win=n_ctw if ctw is None else ctw,
         expected_loss=n_loss if loss is None else loss,
         variance_reduction=est.variance_reduction,
+        abs_se=np.sqrt(var),
+        rel_se=rel_sd,
         warnings=tuple(tuple(w) for w in warnings),
     )
 

@@ -217,5 +217,7 @@ def frequentist(
         alpha=alpha,
         alternative=alternative,
         variance_reduction=est.variance_reduction,
+        abs_se=se,
+        rel_se=np.sqrt(est.rel_var),
         warnings=tuple(tuple(w) for w in warnings),
     )

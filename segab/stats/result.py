@@ -62,6 +62,8 @@ class Comparison:
     comparisons the intervals are credible intervals and ``p_value`` is NaN
     (the decision uses ``chance_to_win``). For CUPED, ``control_mean`` and
     ``treatment_mean`` are the raw means and the lifts are the adjusted ones.
+    ``abs_se``/``rel_se`` are the standard errors of the lifts (posterior
+    standard deviations for Bayesian results), e.g. for :func:`heterogeneity`.
 
     Example:
         >>> c = Comparison(0.1, 0.12, 1000, 1000, 0.02, 0.01, 0.03, 0.2, 0.1, 0.3,
@@ -90,6 +92,8 @@ class Comparison:
     variance_reduction: float | None = None
     warnings: tuple[str, ...] = ()
     alternative: str = "two-sided"
+    abs_se: float | None = None
+    rel_se: float | None = None
 
     def with_adjusted(self, p_adjusted: float) -> Comparison:
         """Return a copy carrying the multiple-testing adjusted p-value.
@@ -190,6 +194,8 @@ class ComparisonArrays:
     expected_loss: FloatArray | None = None
     variance_reduction: FloatArray | None = None
     warnings: tuple[tuple[str, ...], ...] = field(default=())
+    abs_se: FloatArray | None = None
+    rel_se: FloatArray | None = None
 
     def __len__(self) -> int:
         return int(self.abs_lift.shape[0])
@@ -210,6 +216,8 @@ class ComparisonArrays:
             variance_reduction=opt(self.variance_reduction),
             warnings=self.warnings[i] if self.warnings else (),
             alternative=self.alternative,
+            abs_se=opt(self.abs_se),
+            rel_se=opt(self.rel_se),
         )
 
     def __iter__(self) -> Iterator[Comparison]:

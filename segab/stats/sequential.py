@@ -115,5 +115,7 @@ def sequential(
         method="sequential",
         alpha=alpha,
         variance_reduction=est.variance_reduction,
+        abs_se=np.sqrt(est.abs_var),
+        rel_se=np.sqrt(est.rel_var),
         warnings=tuple(tuple(w) for w in warnings),
     )

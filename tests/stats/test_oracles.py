@@ -273,3 +273,19 @@ def test_heterogeneity_closed_form() -> None:
     assert h.i_squared == pytest.approx(max(0.0, (q - 3) / q), rel=TOL)
     z = stats.norm.ppf(0.975)
     assert h.pooled_ci_low == pytest.approx(pooled - z * h.pooled_se, rel=TOL)
+
+
+def test_heterogeneity_from_comparisons() -> None:
+    """Oracle: closed-form Q on per-segment Wald lifts and SEs taken from Comparison.abs_se."""
+    cells = [(10000, 1000, 10000, 1100), (8000, 800, 8000, 805), (5000, 500, 5000, 640)]
+    comps = [compare(ProportionStats(a, b), ProportionStats(c, d)) for a, b, c, d in cells]
+    est = [c.abs_lift for c in comps]
+    var = [c.abs_se**2 for c in comps if c.abs_se is not None]
+    for (n_c, x_c, n_t, x_t), v in zip(cells, var, strict=True):
+        p_c, p_t = x_c / n_c, x_t / n_t
+        assert v == pytest.approx(p_c * (1 - p_c) / n_c + p_t * (1 - p_t) / n_t, rel=TOL)
+    h = heterogeneity(est, var)
+    w = [1 / v for v in var]
+    pooled = sum(wi * e for wi, e in zip(w, est, strict=True)) / sum(w)
+    q = sum(wi * (e - pooled) ** 2 for wi, e in zip(w, est, strict=True))
+    assert h.q == pytest.approx(q, rel=TOL) and h.p_value < 0.05

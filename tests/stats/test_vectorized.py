@@ -19,7 +19,16 @@ from segab.stats import (
     compare_proportions_arrays,
 )
 
-FIELDS = ("abs_lift", "abs_ci_low", "abs_ci_high", "rel_lift", "rel_ci_low", "rel_ci_high")
+FIELDS = (
+    "abs_lift",
+    "abs_ci_low",
+    "abs_ci_high",
+    "rel_lift",
+    "rel_ci_low",
+    "rel_ci_high",
+    "abs_se",
+    "rel_se",
+)
 
 
 def _same(a: float | None, b: float | None) -> bool:
