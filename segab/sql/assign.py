@@ -1,0 +1,253 @@
+"""Assignment as one SQL query: the same decisions as :func:`segab.assign`, inside an engine.
+
+``assignment_sql(experiment, dialect, source)`` returns a ``SELECT`` over the
+table ``source`` (the experiment's unit column, a ``stage`` column and the
+attribute columns, dotted paths as column names) with the columns of
+``segab assign --input``: ``unit_id, experiment, iteration, segment, stage,
+variant, bucket, in_experiment, reason`` (plus ``timestamp`` when asked).
+
+The decision order is that of :mod:`segab.assignment`: the segment is the first
+whose condition holds, else the fallback; the cell is the most specific for
+(segment, stage), resolved when compiling; then forced, inactive, excluded,
+namespace and holdout; then the bucket (hash v1 of
+``seed|segment|stage|unit_id`` with the engine's ``md5``) and the variant whose
+fixed-start range, scaled by coverage, holds it.
+
+Rows that the Python bulk path reports as bad rows (an empty or NULL unit id, a
+stage that is not one of the experiment's) are **filtered out**, so the result
+has exactly the rows the Python path writes. Count them as
+``rows_in - rows_out`` (see :mod:`segab.sql.bulk`).
+
+Example:
+    >>> from segab.config import parse_experiment
+    >>> exp = parse_experiment({
+    ...     "key": "e", "name": "E", "unit": "user_id", "stages": ["buy"],
+    ...     "segments": [{"key": "all", "when": {}}],
+    ...     "cells": [{"variants": [{"key": "a", "weight": 1.0}], "control": "a"}],
+    ...     "metrics": {"primary": {"key": "m", "kind": "binary", "event": "x"}}})
+    >>> sql = assignment_sql(exp, "duckdb")
+    >>> import duckdb
+    >>> con = duckdb.connect()
+    >>> _ = con.execute("CREATE TABLE units AS SELECT 'u1' AS user_id, 'buy' AS stage")
+    >>> con.execute(sql).fetchall()
+    [('u1', 'e', 1, 'all', 'buy', 'a', 6843, True, 'assigned')]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from segab.assignment import CellPlan, plan_of
+from segab.config.checks import resolve_cell_index
+from segab.config.models import Experiment, SegmentDef
+from segab.errors import SqlCompileError
+from segab.hashing import SEPARATOR
+from segab.sql.conditions import ColumnKind, compile_condition_sql
+from segab.sql.dialects import Dialect, get_dialect
+
+__all__ = ["ASSIGNMENT_COLUMNS", "assignment_sql", "segment_sql"]
+
+ASSIGNMENT_COLUMNS = (
+    "unit_id",
+    "experiment",
+    "iteration",
+    "segment",
+    "stage",
+    "variant",
+    "bucket",
+    "in_experiment",
+    "reason",
+)
+
+
+def segment_sql(
+    experiment: Experiment,
+    dialect: str | Dialect,
+    columns: Mapping[str, ColumnKind] | None = None,
+) -> str:
+    """The segment of a row: ``CASE WHEN <first condition> THEN 'key' ... ELSE fallback END``.
+
+    Example:
+        >>> from segab.config import parse_experiment
+        >>> exp = parse_experiment({
+        ...     "key": "e", "name": "E", "unit": "id", "fallback": "rest",
+        ...     "segments": [{"key": "young", "when": {"age": {"$lt": 35}}}],
+        ...     "cells": [{"variants": [{"key": "a", "weight": 1.0}], "control": "a"}],
+        ...     "metrics": {"primary": {"key": "m", "kind": "binary", "event": "x"}}})
+        >>> segment_sql(exp, "postgres", {"age": "number"})
+        'CASE WHEN COALESCE("age" < 35, FALSE) THEN \\'young\\' ELSE \\'rest\\' END'
+    """
+    d = get_dialect(dialect)
+    branches = []
+    for i, seg in enumerate(experiment.segments):
+        if not isinstance(seg, SegmentDef):
+            raise SqlCompileError(f"segments[{i}]: unresolved reference {seg.ref!r}")
+        cond = compile_condition_sql(
+            seg.when, d, experiment.groups, columns, path=f"segments[{i}] ({seg.key}).when"
+        )
+        if cond == "FALSE":
+            continue
+        branches.append(f"WHEN {cond} THEN {d.literal(seg.key)}")
+        if cond == "TRUE":
+            break
+    if experiment.fallback is not None:
+        fallback = d.literal(experiment.fallback)
+    else:
+        fallback = f"CAST(NULL AS {d.text_type})"
+    if not branches:
+        return fallback
+    return f"CASE {' '.join(branches)} ELSE {fallback} END"
+
+
+def _cell_index_sql(exp: Experiment, d: Dialect) -> str:
+    """``CASE segment WHEN ... THEN CASE stage ... END END``: the resolved cell index, or NULL."""
+    seg_branches = []
+    for segment in exp.segment_keys():
+        by_stage = {st: resolve_cell_index(exp.cells, segment, st) for st in exp.stages}
+        found = {i for i in by_stage.values() if i is not None}
+        if not found:
+            continue
+        if len(found) == 1 and None not in by_stage.values():
+            inner = str(found.pop())
+        else:
+            whens = " ".join(
+                f"WHEN {d.literal(st)} THEN {i}" for st, i in by_stage.items() if i is not None
+            )
+            inner = f"CASE stage {whens} END"
+        seg_branches.append(f"WHEN {d.literal(segment)} THEN {inner}")
+    if not seg_branches:
+        return "CAST(NULL AS INTEGER)"
+    return f"CASE segment {' '.join(seg_branches)} END"
+
+
+def _per_cell(exp: Experiment, d: Dialect, cells: dict[int, CellPlan], what: str) -> str:
+    """``CASE cell WHEN i THEN <control or variant-of-bucket> END`` over the used cells."""
+    if what == "control" and len({p.control for p in cells.values()}) == 1:
+        return d.literal(next(iter(cells.values())).control)
+    whens = []
+    for idx, plan in sorted(cells.items()):
+        if what == "control":
+            value = d.literal(plan.control)
+        else:
+            ranges = [
+                f"WHEN bucket >= {lo} AND bucket < {hi} THEN {d.literal(key)}"
+                for key, lo, hi in plan.ranges
+                if hi > lo
+            ]
+            value = f"CASE {' '.join(ranges)} END" if ranges else "NULL"
+        whens.append(f"WHEN {idx} THEN {value}")
+    return f"CASE cell {' '.join(whens)} END" if whens else "NULL"
+
+
+def _unit_expr(unit: str, d: Dialect, kind: ColumnKind | None) -> str:
+    col = d.quote(unit)
+    if kind == "float":  # the Python path reads integral floats as integers
+        return d.text(f"CAST({col} AS BIGINT)")
+    return d.text(col)
+
+
+def assignment_sql(
+    experiment: Experiment,
+    dialect: str | Dialect,
+    source: str = "units",
+    *,
+    columns: Mapping[str, ColumnKind] | None = None,
+    timestamp: str | None = None,
+) -> str:
+    """A query assigning every row of ``source``, with the columns of ``segab assign --input``.
+
+    ``source`` is a table name (quoted) or, when it starts with ``(``, a subquery
+    used as is. ``columns`` gives the column kinds (see
+    :func:`segab.sql.conditions.compile_condition_sql`). ``timestamp``, a SQL
+    expression, adds a ``timestamp`` column. Unknown stages and empty unit ids
+    are filtered out (the Python path reports them as bad rows).
+
+    Example:
+        >>> from segab.config import load_experiments
+        >>> exp = load_experiments("experiments")["loyalty_offer"]   # doctest: +SKIP
+        >>> print(assignment_sql(exp, "spark", "units"))              # doctest: +SKIP
+    """
+    d = get_dialect(dialect)
+    plan = plan_of(experiment)
+    unit_kind = None if columns is None else columns.get(experiment.unit)
+    unit = _unit_expr(experiment.unit, d, unit_kind)
+    src = source if source.lstrip().startswith("(") else d.quote(source)
+    stages = ", ".join(d.literal(s) for s in experiment.stages)
+    valid = [f"{d.quote('stage')} IN ({stages})", f"{d.quote(experiment.unit)} IS NOT NULL"]
+    if unit_kind == "float":
+        col = d.quote(experiment.unit)
+        valid.append(f"NOT {d.isnan(col)} AND {col} = floor({col})")
+    else:
+        valid.append(f"{unit} <> ''")
+    cells: dict[int, CellPlan] = {}
+    for (segment, stage), cell_plan in plan.cells.items():
+        idx = resolve_cell_index(experiment.cells, segment, stage)
+        if idx is not None:
+            cells.setdefault(idx, cell_plan)
+    if experiment.randomization == "journey":
+        key = d.concat(d.literal(plan.seed + SEPARATOR), "segment", d.literal("|*|"), "unit_id")
+    else:
+        key = d.concat(
+            d.literal(plan.seed + SEPARATOR), "segment", "'|'", "stage", "'|'", "unit_id"
+        )
+    early = _early_exit(experiment, d)
+    ts_in = f",\n    {timestamp} AS {d.quote('timestamp')}" if timestamp is not None else ""
+    ts_out = f", {d.quote('timestamp')}" if timestamp is not None else ""
+    control = _per_cell(experiment, d, cells, "control")
+    return f"""WITH s1 AS (
+  SELECT {unit} AS unit_id, {d.quote("stage")} AS stage,
+    {segment_sql(experiment, d, columns)} AS segment{ts_in}
+  FROM {src}
+  WHERE {" AND ".join(valid)}
+), s2 AS (
+  SELECT s1.*, {_cell_index_sql(experiment, d)} AS cell FROM s1
+), s3 AS (
+  SELECT s2.*, {early} AS early_reason FROM s2
+), s4 AS (
+  SELECT s3.*, CASE WHEN early_reason IS NULL THEN {d.bucket(key)} END AS bucket FROM s3
+), s5 AS (
+  SELECT s4.*, {_per_cell(experiment, d, cells, "variant")} AS drawn_variant FROM s4
+)
+SELECT unit_id, {d.literal(experiment.key)} AS experiment, {experiment.iteration} AS iteration,
+  segment, stage,
+  CASE
+    WHEN early_reason IS NULL THEN COALESCE(drawn_variant, {control})
+    WHEN early_reason = 'forced' THEN {_forced_variant(experiment, d)}
+    WHEN early_reason = 'not_targeted' THEN NULL
+    ELSE {control}
+  END AS variant,
+  bucket,
+  early_reason IS NULL AND drawn_variant IS NOT NULL AS in_experiment,
+  COALESCE(
+    early_reason, CASE WHEN drawn_variant IS NULL THEN 'outside_coverage' ELSE 'assigned' END
+  ) AS reason{ts_out}
+FROM s5"""
+
+
+def _forced_variant(exp: Experiment, d: Dialect) -> str:
+    if not exp.forced:
+        return "NULL"
+    whens = " ".join(f"WHEN {d.literal(u)} THEN {d.literal(v)}" for u, v in exp.forced.items())
+    return f"CASE unit_id {whens} END"
+
+
+def _early_exit(exp: Experiment, d: Dialect) -> str:
+    """The reason decided before the variant draw, or NULL (same order as assignment.py)."""
+    plan = plan_of(exp)
+    whens = ["WHEN cell IS NULL THEN 'not_targeted'"]
+    if exp.forced:
+        ids = ", ".join(d.literal(u) for u in exp.forced)
+        whens.append(f"WHEN unit_id IN ({ids}) THEN 'forced'")
+    if not plan.active:
+        whens.append("WHEN TRUE THEN 'inactive'")
+    if exp.exclude:
+        ids = ", ".join(d.literal(u) for u in exp.exclude)
+        whens.append(f"WHEN unit_id IN ({ids}) THEN 'excluded'")
+    if plan.namespace is not None:
+        name, lo, hi = plan.namespace
+        ns = d.bucket(d.concat(d.literal(SEPARATOR.join(("namespace", name, ""))), "unit_id"))
+        whens.append(f"WHEN {ns} NOT BETWEEN {lo} AND {hi - 1} THEN 'outside_namespace'")
+    if plan.holdout_bp:
+        ho = d.bucket(d.concat(d.literal(SEPARATOR.join((plan.seed, "holdout", ""))), "unit_id"))
+        whens.append(f"WHEN {ho} < {plan.holdout_bp} THEN 'holdout'")
+    return f"CASE {' '.join(whens)} END"
