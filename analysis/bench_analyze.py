@@ -31,10 +31,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
-
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "analysis" / "out" / "bench_analyze"
 PY = sys.executable
@@ -69,7 +65,7 @@ analysis: {attribution_window: 7d}
 BARE = """
 import duckdb, sys
 x, e = sys.argv[1], sys.argv[2]
-con = duckdb.connect(config={"memory_limit": "400MB", "preserve_insertion_order": False})
+con = duckdb.connect(config={"memory_limit": "350MB", "preserve_insertion_order": False})
 con.execute("SET enable_progress_bar = false")
 sql = f'''
 WITH cells AS (
@@ -104,6 +100,10 @@ import sys
 import numpy as np, pandas as pd
 x = pd.read_parquet(sys.argv[1], columns=["user_id", "segment", "stage", "variant", "timestamp"])
 e = pd.read_parquet(sys.argv[2])
+for df in (x, e):
+    for c in df.columns:
+        if isinstance(df[c].dtype, pd.CategoricalDtype):
+            df[c] = df[c].astype(str)
 g = x.groupby(["user_id", "segment", "stage"], observed=True).agg(
     variant=("variant", "min"), nv=("variant", "nunique"), t0=("timestamp", "min"))
 cells = g[g["nv"] == 1].reset_index()
@@ -128,6 +128,10 @@ print(len(out), "rows")
 
 def generate(rows: int, out: Path) -> None:
     """Write exposures.parquet, events.parquet and the experiment config (once)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     out.mkdir(parents=True, exist_ok=True)
     (out / "experiments").mkdir(exist_ok=True)
     (out / "experiments" / "bench.yaml").write_text(CONFIG)
@@ -205,10 +209,15 @@ def main() -> None:
     )
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--skip-pandas", action="store_true")
+    parser.add_argument("--generate-only", action="store_true", help=argparse.SUPPRESS)
     opts = parser.parse_args()
     out = OUT if opts.rows == 10_000_000 else OUT.with_name(f"bench_analyze_{opts.rows}")
+    if opts.generate_only:
+        generate(opts.rows, out)
+        return
     t = time.perf_counter()
-    generate(opts.rows, out)
+    # in a child process, so that this parent stays small (children inherit its peak RSS)
+    subprocess.run([PY, __file__, "--rows", str(opts.rows), "--generate-only"], check=True)
     print(f"data ready in {time.perf_counter() - t:.1f}s under {out}")
     x, e, cfg = (
         str(out / "exposures.parquet"),

@@ -258,7 +258,8 @@ def aggregate_event_log(
     dims = tuple(dict.fromkeys(by))
     specs = _event_specs(experiment)
     with open_engine(db_url) as eng:
-        x_rel = eng.relation(exposures, "exposures", [experiment.unit, "unit_id", "unit"])
+        texts = [experiment.unit, "unit_id", "unit", "segment", "stage", "variant", *dims]
+        x_rel = eng.relation(exposures, "exposures", texts)
         x_unit = _unit_column(x_rel, experiment, exposure_unit_column, "exposures")
         require_columns(
             x_rel,
@@ -371,7 +372,7 @@ def aggregate_units(
     """
     dims = tuple(dict.fromkeys(by))
     with open_engine(db_url) as eng:
-        rel = eng.relation(units, "units", [variant_column])
+        rel = eng.relation(units, "units", [variant_column, "segment", "stage", *dims])
         segment = segment_column or ("segment" if rel.has("segment") else None)
         stage = stage_column or ("stage" if rel.has("stage") else None)
         specs = _unit_specs(experiment, rel)

@@ -12,7 +12,7 @@ small result as a pandas DataFrame.
 - With a database URL (``postgresql+psycopg://...``, ``sqlite:///file.db``) the
   inputs are table names, optionally ``schema.table``, aggregated by that database.
 
-DuckDB runs with ``memory_limit`` ``SEGAB_DUCKDB_MEMORY_LIMIT`` (default ``400MB``,
+DuckDB runs with ``memory_limit`` ``SEGAB_DUCKDB_MEMORY_LIMIT`` (default ``350MB``,
 spilling to a temporary directory beyond it), ``threads`` ``SEGAB_DUCKDB_THREADS``
 (default: all cores) and time zone UTC; timestamps without an offset are UTC.
 
@@ -202,7 +202,7 @@ def open_engine(db_url: str | None) -> Iterator[Engine]:
         temp_dir = tempfile.mkdtemp(prefix="segab-duckdb-")
         con = duckdb.connect(
             config={
-                "memory_limit": os.environ.get("SEGAB_DUCKDB_MEMORY_LIMIT", "400MB"),
+                "memory_limit": os.environ.get("SEGAB_DUCKDB_MEMORY_LIMIT", "350MB"),
                 "temp_directory": temp_dir,
                 "preserve_insertion_order": False,
             }
