@@ -1,4 +1,4 @@
-"""The same Aggregates from CSV, Parquet, DataFrame, SQLite and PostgreSQL; missing columns; --by."""
+"""The same Aggregates from CSV, Parquet, DataFrame, SQLite and PostgreSQL; errors; --by."""
 
 from __future__ import annotations
 
