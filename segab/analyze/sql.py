@@ -30,9 +30,11 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from segab.analyze.sources import Relation, quote_ident, quote_literal
 
 __all__ = [
     "DIALECTS",
@@ -54,66 +56,6 @@ DOUBLE = "DOUBLE PRECISION"
 TEXT = "VARCHAR"
 ONE = f"CAST(1.0 AS {DOUBLE})"
 ZERO = f"CAST(0.0 AS {DOUBLE})"
-
-
-def quote_ident(name: str) -> str:
-    """Quote an identifier for DuckDB, PostgreSQL and SQLite alike.
-
-    Example:
-        >>> print(quote_ident('x"y'))
-        "x""y"
-    """
-    return '"' + name.replace('"', '""') + '"'
-
-
-def quote_literal(text: str) -> str:
-    """Quote a string literal (used only for file paths in DuckDB table functions).
-
-    Example:
-        >>> quote_literal("it's.csv")
-        "'it''s.csv'"
-    """
-    return "'" + text.replace("'", "''") + "'"
-
-
-@dataclass(frozen=True)
-class Relation:
-    """A table-like input: its FROM-clause SQL, column names and lower-case SQL types.
-
-    Example:
-        >>> Relation('"events"', ("unit", "event"), {"unit": "varchar"}).has("event")
-        True
-    """
-
-    sql: str
-    columns: tuple[str, ...]
-    types: Mapping[str, str]
-    label: str = "<table>"
-
-    def has(self, column: str) -> bool:
-        """Whether the relation has ``column``.
-
-        Example:
-            >>> Relation("t", ("a",), {}).has("b")
-            False
-        """
-        return column in self.columns
-
-    def kind(self, column: str) -> str:
-        """``numeric``, ``float``, ``bool`` or ``other`` for a column's SQL type.
-
-        Example:
-            >>> Relation("t", ("a",), {"a": "double"}).kind("a")
-            'float'
-        """
-        t = self.types.get(column, "").lower()
-        if t.startswith(("double", "float", "real")):
-            return "float"
-        if t.startswith(("bool",)):
-            return "bool"
-        if any(w in t for w in ("int", "decimal", "numeric")):
-            return "numeric"
-        return "other"
 
 
 @dataclass(frozen=True)
