@@ -2,14 +2,18 @@
 
 :func:`log_exposures` writes a batch in one transaction:
 
-1. the batch goes into a per-connection temporary staging table
-   (PostgreSQL: ``COPY``; SQLite: one ``executemany``);
-2. the first row of each (experiment, iteration, unit, stage) key is
-   inserted into ``exposures`` with ``INSERT ... SELECT ... ON CONFLICT DO
-   NOTHING``, in key order (so concurrent writers cannot deadlock);
-3. every staged row whose variant differs from the stored one is a
-   *conflict*: it is recorded in ``exposure_conflicts`` (an upsert adding
-   to ``occurrences``) and counted.
+1. the first row of each (experiment, iteration, unit, stage) key goes into
+   a per-connection temporary staging table (PostgreSQL: binary ``COPY``;
+   SQLite: one ``executemany``);
+2. the staged rows are inserted into ``exposures`` with ``INSERT ... SELECT
+   ... ON CONFLICT DO NOTHING``, in key order (so concurrent writers take
+   row locks in one order and cannot deadlock);
+3. if fewer rows were inserted than staged, the stored variant of the keys
+   that already existed is read back (in the same transaction, after any
+   concurrent insert of the same key has committed);
+4. every row whose variant differs from the stored one is a *conflict*: it
+   is recorded in ``exposure_conflicts`` (an upsert adding to
+   ``occurrences``) and counted.
 
 So ``inserted + duplicates + conflicts == len(rows)`` for every batch, and a
 row logged twice, by one process or by many at once, is stored once.
@@ -71,20 +75,19 @@ _STAGE_DDL = {
         experiment text NOT NULL, iteration integer NOT NULL, unit_id text NOT NULL,
         segment text, stage text NOT NULL, variant text NOT NULL,
         hash_version integer NOT NULL, config_fingerprint text,
-        first_seen timestamptz NOT NULL, is_candidate boolean NOT NULL
+        first_seen timestamptz NOT NULL
     ) ON COMMIT DELETE ROWS""",
     "sqlite": f"""CREATE TEMP TABLE IF NOT EXISTS {_STAGE} (
         experiment TEXT NOT NULL, iteration INTEGER NOT NULL, unit_id TEXT NOT NULL,
         segment TEXT, stage TEXT NOT NULL, variant TEXT NOT NULL,
         hash_version INTEGER NOT NULL, config_fingerprint TEXT,
-        first_seen DATETIME NOT NULL, is_candidate INTEGER NOT NULL
+        first_seen DATETIME NOT NULL
     )""",
 }
-_INSERT_CANDIDATES = f"""INSERT INTO exposures ({_COL_LIST})
-    SELECT {_COL_LIST} FROM {_STAGE} WHERE is_candidate ORDER BY {_KEY_LIST}
+_INSERT_STAGED = f"""INSERT INTO exposures ({_COL_LIST})
+    SELECT {_COL_LIST} FROM {_STAGE} WHERE true ORDER BY {_KEY_LIST}
     ON CONFLICT ({_KEY_LIST}) DO NOTHING"""
-_FIND_CONFLICTS = f"""SELECT s.experiment, s.iteration, s.unit_id, s.stage, e.variant, s.variant,
-        s.segment, s.config_fingerprint, s.first_seen
+_STORED_ELSEWHERE = f"""SELECT s.experiment, s.iteration, s.unit_id, s.stage, e.variant
     FROM {_STAGE} s JOIN exposures e
       ON e.experiment = s.experiment AND e.iteration = s.iteration
      AND e.unit_id = s.unit_id AND e.stage = s.stage
@@ -177,6 +180,31 @@ def validate_exposure(row: Sequence[Any]) -> str | None:
         >>> validate_exposure(ExposureRow("e", 1, "", None, "buy", None, 1))
         'unit_id: found an empty string, expected a non-empty string'
     """
+    try:
+        e, it, u, seg, st, v, hv, fp, fs = row
+    except (TypeError, ValueError):
+        return f"found {row!r}, expected {len(_COLS)} fields ({_COL_LIST})"
+    if (  # the fast path: every field of the expected type, no NUL anywhere
+        type(e) is str
+        and type(u) is str
+        and type(st) is str
+        and type(v) is str
+        and e
+        and u
+        and st
+        and v
+        and type(it) is int
+        and type(hv) is int
+        and (seg is None or type(seg) is str)
+        and (fp is None or type(fp) is str)
+        and (fs is None or isinstance(fs, datetime))
+        and "\x00" not in f"{e}{u}{st}{v}{seg or ''}{fp or ''}"
+    ):
+        return None
+    return _problem(row)
+
+
+def _problem(row: Sequence[Any]) -> str | None:
     if len(row) != len(_COLS):
         return f"found {len(row)} fields, expected {len(_COLS)} ({_COL_LIST})"
     for name, value in zip(_COLS, row, strict=True):
@@ -232,18 +260,35 @@ def _sqlite_ts(value: datetime) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
-def _staged(rows: Sequence[ExposureRow], now: datetime) -> list[tuple[Any, ...]]:
-    seen: set[tuple[str, int, str, str]] = set()
-    out: list[tuple[Any, ...]] = []
+class _Batch(NamedTuple):
+    staged: list[tuple[Any, ...]]  # the first row of each key, with first_seen in UTC
+    variant_of: dict[tuple[str, int, str, str], str]  # the staged variant of each key
+    rows: list[ExposureRow]  # every row, with first_seen in UTC
+
+
+def _prepare(rows: Sequence[ExposureRow], now: datetime, validate: bool) -> _Batch:
+    variant_of: dict[tuple[str, int, str, str], str] = {}
+    staged: list[tuple[Any, ...]] = []
+    out: list[ExposureRow] = []
     for i, row in enumerate(rows):
-        problem = validate_exposure(row)
-        if problem is not None:
+        if validate and (problem := validate_exposure(row)) is not None:
             raise DataError(f"exposure row {i}: {problem}")
+        seen = row[8]
+        if seen is None:
+            seen = now
+        elif seen.tzinfo is not UTC:
+            seen = _utc(seen, now)
+        full = row._replace(first_seen=seen) if seen is not row[8] else row
+        out.append(full)
         key = (row[0], row[1], row[2], row[4])
-        candidate = key not in seen
-        seen.add(key)
-        out.append((*row[:8], _utc(row[8], now), candidate))
-    return out
+        if key not in variant_of:
+            variant_of[key] = row[5]
+            staged.append(tuple(full))
+    staged.sort(key=lambda r: (r[0], r[1], r[2], r[4]))  # one lock order for every writer
+    return _Batch(staged, variant_of, out)
+
+
+_PG_TYPES = ["text", "int4", "text", "text", "text", "text", "int4", "text", "timestamptz"]
 
 
 def _stage_postgres(conn: Connection, staged: list[tuple[Any, ...]]) -> None:
@@ -253,8 +298,9 @@ def _stage_postgres(conn: Connection, staged: list[tuple[Any, ...]]) -> None:
         raise StoreError("lost the database connection while staging exposures")
     with (
         driver.cursor() as cur,
-        cur.copy(f"COPY {_STAGE} ({_COL_LIST}, is_candidate) FROM STDIN") as copy,
+        cur.copy(f"COPY {_STAGE} ({_COL_LIST}) FROM STDIN (FORMAT BINARY)") as copy,
     ):
+        copy.set_types(_PG_TYPES)
         for row in staged:
             copy.write_row(row)
 
@@ -262,19 +308,16 @@ def _stage_postgres(conn: Connection, staged: list[tuple[Any, ...]]) -> None:
 def _stage_sqlite(conn: Connection, staged: list[tuple[Any, ...]]) -> None:
     conn.exec_driver_sql(_STAGE_DDL["sqlite"])
     conn.exec_driver_sql(f"DELETE FROM {_STAGE}")
-    marks = ", ".join("?" * (len(_COLS) + 1))
+    marks = ", ".join("?" * len(_COLS))
     conn.exec_driver_sql(
-        f"INSERT INTO {_STAGE} ({_COL_LIST}, is_candidate) VALUES ({marks})",
-        [(*r[:8], _sqlite_ts(r[8]), int(r[9])) for r in staged],
+        f"INSERT INTO {_STAGE} ({_COL_LIST}) VALUES ({marks})",
+        [(*r[:8], _sqlite_ts(r[8])) for r in staged],
     )
 
 
 def _record_conflicts(conn: Connection, found: list[tuple[Any, ...]]) -> None:
     grouped: dict[tuple[Any, ...], dict[str, Any]] = {}
     for exp, it, unit, stage, stored, variant, segment, fingerprint, seen in found:
-        if isinstance(seen, str):  # SQLite returns the stored text
-            seen = datetime.fromisoformat(seen)
-        seen = _utc(seen, utcnow())
         key = (exp, it, unit, stage, stored, variant)
         entry = grouped.get(key)
         if entry is None:
@@ -310,14 +353,18 @@ def _record_conflicts(conn: Connection, found: list[tuple[Any, ...]]) -> None:
     conn.execute(upsert, [grouped[k] for k in sorted(grouped)])
 
 
-def log_exposures(engine: Engine, rows: Iterable[ExposureRow | Sequence[Any]]) -> LogResult:
+def log_exposures(
+    engine: Engine, rows: Iterable[ExposureRow | Sequence[Any]], *, validate: bool = True
+) -> LogResult:
     """Store a batch of exposures idempotently and record conflicting re-exposures.
 
     Each row is an :class:`ExposureRow` (or a tuple in its field order).
     Raises :class:`~segab.errors.DataError` naming the first invalid row
     (see :func:`validate_exposure`) before writing anything; database
     failures propagate as SQLAlchemy / psycopg errors (see
-    :func:`is_transient`) and leave the store unchanged.
+    :func:`is_transient`) and leave the store unchanged. ``validate=False``
+    skips the per-row check for rows already checked with
+    :func:`validate_exposure` (the logger does).
 
     Example:
         >>> from segab.store.engine import make_engine, init_store
@@ -330,14 +377,23 @@ def log_exposures(engine: Engine, rows: Iterable[ExposureRow | Sequence[Any]]) -
     batch = [r if isinstance(r, ExposureRow) else ExposureRow(*r) for r in rows]
     if not batch:
         return LogResult(0, 0, 0)
-    staged = _staged(batch, utcnow())
+    prepared = _prepare(batch, utcnow(), validate)
     with write_begin(engine) as conn:
         if conn.dialect.name == "postgresql":
-            _stage_postgres(conn, staged)
+            _stage_postgres(conn, prepared.staged)
         else:
-            _stage_sqlite(conn, staged)
-        inserted = conn.exec_driver_sql(_INSERT_CANDIDATES).rowcount
-        found = [tuple(r) for r in conn.exec_driver_sql(_FIND_CONFLICTS)]
+            _stage_sqlite(conn, prepared.staged)
+        inserted = conn.exec_driver_sql(_INSERT_STAGED).rowcount
+        stored = dict(prepared.variant_of)
+        if inserted < len(prepared.staged):
+            # Some keys were already stored, maybe with another variant: look those up.
+            for exp, it, unit, stage, variant in conn.exec_driver_sql(_STORED_ELSEWHERE):
+                stored[(exp, it, unit, stage)] = variant
+        found = [
+            (r[0], r[1], r[2], r[4], stored_variant, r[5], r[3], r[7], r[8])
+            for r in prepared.rows
+            if (stored_variant := stored[(r[0], r[1], r[2], r[4])]) != r[5]
+        ]
         if found:
             _record_conflicts(conn, found)
     conflicts = len(found)

@@ -419,7 +419,7 @@ class ExposureLogger:
         if not rows:
             return totals, 0
         try:
-            result = log_exposures(self._engine, rows)
+            result = log_exposures(self._engine, rows, validate=False)
         except Exception as exc:
             if is_transient(exc):
                 raise

@@ -6,7 +6,7 @@ Six tables, created by :func:`segab.store.init_store`:
 ``experiments``           registry: key, iteration, config fingerprint,
                           status, timestamps and the canonical config JSON
 ``exposures``             one row per (experiment, iteration, unit, stage);
-                          the unique key makes logging idempotent
+                          that unique primary key makes logging idempotent
 ``exposure_conflicts``    re-exposures of a unit to a *different* variant,
                           one row per (key, stored variant, other variant)
                           with the number of occurrences
@@ -127,6 +127,10 @@ class ExperimentRow(StoreModel, table=True):
 class Exposure(StoreModel, table=True):
     """The first exposure of a unit to an experiment at one journey stage.
 
+    The primary key (experiment, iteration, unit_id, stage) is the unique
+    key that makes logging idempotent; there is no surrogate id (one index
+    fewer to maintain per logged row).
+
     Example:
         >>> Exposure(experiment="e", iteration=1, unit_id="u", stage="s", variant="a",
         ...          hash_version=1).variant
@@ -135,17 +139,16 @@ class Exposure(StoreModel, table=True):
 
     __tablename__ = "exposures"
     __table_args__ = (
-        sa.UniqueConstraint(
-            "experiment", "iteration", "unit_id", "stage", name="uq_exposures_unit_stage"
+        sa.PrimaryKeyConstraint(
+            "experiment", "iteration", "unit_id", "stage", name="pk_exposures_unit_stage"
         ),
     )
 
-    id: int | None = Field(default=None, sa_column=sa.Column(_BIGID, primary_key=True))
-    experiment: str
-    iteration: int
-    unit_id: str
+    experiment: str = Field(primary_key=True)
+    iteration: int = Field(primary_key=True)
+    unit_id: str = Field(primary_key=True)
     segment: str | None = None
-    stage: str
+    stage: str = Field(primary_key=True)
     variant: str
     hash_version: int
     config_fingerprint: str | None = Field(default=None, max_length=64)

@@ -106,10 +106,10 @@ def test_rows_the_database_rejects_are_isolated_by_bisection(
 ) -> None:
     real = logger_module.log_exposures
 
-    def picky(engine: sa.Engine, rows: list) -> object:  # type: ignore[type-arg]
+    def picky(engine: sa.Engine, rows: list, **kwargs: bool) -> object:  # type: ignore[type-arg]
         if any(r.unit_id == "u13" for r in rows):
             raise DataError("value out of range")  # what a database DataError looks like
-        return real(engine, rows)
+        return real(engine, rows, **kwargs)
 
     monkeypatch.setattr(logger_module, "log_exposures", picky)
     logger = make_logger(store, batch_size=32, flush_interval=3600)
