@@ -58,7 +58,7 @@ from typing import Any
 
 import pandas as pd
 
-from segab.analyze.sources import Source, open_engine, require_columns
+from segab.analyze.sources import Source, open_engine, quote_literal, require_columns
 from segab.analyze.sql import (
     EventLogSpec,
     MetricSpec,
@@ -337,6 +337,32 @@ def _unit_specs(exp: Experiment, rel: Relation) -> list[MetricSpec]:
     return specs
 
 
+def _segment_sql(exp: Experiment, rel: Relation, dialect: str) -> str | None:
+    """``CASE`` over the segment conditions (first match, else the fallback), or None.
+
+    None (every row in segment ``all``) when a condition cannot be compiled for the
+    dialect (SQLite, array or version operators). A column the table lacks is a
+    missing attribute, as in :func:`segab.assign`.
+    """
+    from segab.config.models import SegmentDef
+    from segab.errors import SegabError
+    from segab.sql.conditions import column_kind, compile_condition_sql
+
+    name = {"duckdb": "duckdb", "postgresql": "postgres"}.get(dialect)
+    if name is None or not all(isinstance(s, SegmentDef) for s in exp.segments):
+        return None
+    kinds = {c: k for c in rel.columns if (k := column_kind(rel.types.get(c, ""))) is not None}
+    whens = []
+    try:
+        for seg in (s for s in exp.segments if isinstance(s, SegmentDef)):
+            cond = compile_condition_sql(seg.when, name, exp.groups, kinds)
+            whens.append(f"WHEN {cond} THEN {quote_literal(seg.key)}")
+    except SegabError:
+        return None
+    other = quote_literal(exp.fallback or "not_targeted")
+    return f"(CASE {' '.join(whens)} ELSE {other} END)"
+
+
 def aggregate_units(
     experiment: Experiment,
     units: Source,
@@ -353,8 +379,11 @@ def aggregate_units(
     neither are skipped. A NULL outcome leaves the unit out of that metric's ``n``
     and is counted in ``missing_outcomes``; rows without a variant are dropped and
     counted in ``missing_variant``. The segment comes from ``segment_column`` (or a
-    column named ``segment``), the stage likewise; without one every row is in
-    segment ``all`` / stage ``all`` (segment conditions are not evaluated here).
+    column named ``segment``); without one, the experiment's segment conditions are
+    compiled to SQL (:mod:`segab.sql.conditions`; first match, else the fallback,
+    else ``not_targeted``) on DuckDB and PostgreSQL (a missing column is a missing
+    attribute); when they cannot be (SQLite, array/version operators) every row is
+    in segment ``all``. The stage comes from ``stage_column`` (or ``stage``), else ``all``.
     There is no funnel (empty) and no exposure-log counter (zeros).
 
     Example:
@@ -379,9 +408,9 @@ def aggregate_units(
         expected = [variant_column, *(c for c in (segment, stage) if c), *dims]
         expected += [c for s in specs for c in (s.source, s.den) if c is not None]
         require_columns(rel, list(dict.fromkeys(expected)), "units")
-        sql, params = units_query(
-            eng.dialect, rel, UnitSpec(variant_column, segment, stage, dims, tuple(specs))
-        )
+        segment_sql = None if segment else _segment_sql(experiment, rel, eng.dialect)
+        unit_spec = UnitSpec(variant_column, segment, stage, dims, tuple(specs), segment_sql)
+        sql, params = units_query(eng.dialect, rel, unit_spec)
         wide = _rename_dims(eng.query(sql, params), dims)
     nulls = wide["variant"].isna()
     missing_variant = int(wide.loc[nulls, "n_units"].sum()) if nulls.any() else 0

@@ -115,6 +115,7 @@ class UnitSpec:
     stage: str | None
     dims: tuple[str, ...]
     metrics: tuple[MetricSpec, ...]
+    segment_sql: str | None = None
 
 
 @dataclass(frozen=True)
@@ -433,6 +434,8 @@ def units_query(dialect: str, rel: Relation, spec: UnitSpec) -> tuple[str, dict[
     """
     p = _Params(dialect)
     seg = f"CAST({_q(spec.segment)} AS {TEXT})" if spec.segment else "'all'"
+    if spec.segment_sql:
+        seg = spec.segment_sql
     stage = f"CAST({_q(spec.stage)} AS {TEXT})" if spec.stage else "'all'"
     dims = "".join(f", {_q(d)} AS {_dim(i)}" for i, d in enumerate(spec.dims))
     values = []

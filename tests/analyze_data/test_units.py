@@ -44,7 +44,8 @@ def units() -> pd.DataFrame:
 def test_hand_computed(unit_exp, units):
     agg = aggregate_units(unit_exp, units, variant_column="arm")
     got = {(r.variant, r.metric): r for r in agg.sums.itertuples(index=False)}
-    assert set(agg.sums["segment"]) == {"all"} and set(agg.sums["stage"]) == {"all"}
+    # no age column: no segment condition matches, every unit is in the fallback
+    assert set(agg.sums["segment"]) == {"rest"} and set(agg.sums["stage"]) == {"all"}
     assert "events_only" not in set(agg.sums["metric"])  # no column: skipped
     conv_a = got[("a", "conv")]
     assert (conv_a.n, conv_a.sum, conv_a.sum_sq) == (3, 2.0, 2.0)
@@ -86,6 +87,7 @@ def test_sqlite_units_match(unit_exp, units, tmp_path):
 
     url = f"sqlite:///{tmp_path / 'u.db'}"
     engine = sa.create_engine(url)
+    units = units.assign(segment="young")
     units.to_sql("units", engine, index=False)
     engine.dispose()
     a = aggregate_units(unit_exp, "units", variant_column="arm", db_url=url)
@@ -99,3 +101,22 @@ def test_missing_outcome_column(unit_exp, units):
 
     with pytest.raises(MissingColumnError, match="orders"):
         aggregate_units(unit_exp, units.drop(columns="orders"), variant_column="arm")
+
+
+def test_segments_derived_from_the_conditions(unit_exp, units):
+    df = units.drop(columns="channel").assign(age=[20, 40, 30, 70, 25, 33])
+    agg = aggregate_units(unit_exp, df, variant_column="arm")
+    n = agg.exposures.set_index(["segment", "variant"])["n"].to_dict()
+    assert n == {("young", "a"): 2, ("rest", "a"): 1, ("rest", "b"): 1, ("young", "b"): 1}
+    assert set(agg.exposures["stage"]) == {"all"}
+
+
+def test_sqlite_without_segment_column_is_one_segment(unit_exp, units, tmp_path):
+    import sqlalchemy as sa
+
+    url = f"sqlite:///{tmp_path / 'u.db'}"
+    engine = sa.create_engine(url)
+    units.to_sql("units", engine, index=False)
+    engine.dispose()
+    agg = aggregate_units(unit_exp, "units", variant_column="arm", db_url=url)
+    assert set(agg.exposures["segment"]) == {"all"}
