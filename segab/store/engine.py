@@ -38,6 +38,7 @@ __all__ = [
     "DEFAULT_URL",
     "ENV_VAR",
     "check_schema",
+    "describe_error",
     "engine_schema",
     "init_store",
     "make_engine",
@@ -387,3 +388,14 @@ def _short(exc: BaseException) -> str:
     orig = getattr(exc, "orig", None)
     text = str(orig if orig is not None else exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line naming a (driver) error and its first message line.
+
+    Example:
+        >>> describe_error(ValueError("bad value"))
+        'ValueError: bad value'
+    """
+    orig = getattr(exc, "orig", None) or exc
+    return f"{type(orig).__name__}: {_short(exc)}"

@@ -42,7 +42,7 @@ from sqlalchemy.engine import Connection, Engine
 from segab.assignment_types import Assignment
 from segab.errors import DataError, StoreError
 from segab.hashing import HASH_VERSION
-from segab.store.engine import write_begin
+from segab.store.engine import describe_error, write_begin
 from segab.store.models import EXPOSURE_CONFLICTS_TABLE, utcnow
 
 __all__ = [
@@ -51,6 +51,7 @@ __all__ = [
     "exposure_row",
     "is_transient",
     "log_exposures",
+    "log_isolating",
     "validate_exposure",
 ]
 
@@ -398,3 +399,34 @@ def log_exposures(
             _record_conflicts(conn, found)
     conflicts = len(found)
     return LogResult(inserted, len(batch) - inserted - conflicts, conflicts)
+
+
+def log_isolating(
+    engine: Engine, rows: list[ExposureRow]
+) -> tuple[LogResult, list[tuple[ExposureRow, str]]]:
+    """Like :func:`log_exposures` (rows already validated), but never fails on bad data.
+
+    When the database rejects a batch for its data, the batch is split in
+    halves until the rows it rejects are isolated; those are returned with
+    the reason and the rest is written. Transient errors propagate.
+
+    Example:
+        >>> from segab.store.engine import make_engine, init_store
+        >>> engine = make_engine("sqlite://"); _ = init_store(engine)
+        >>> log_isolating(engine, [ExposureRow("e", 1, "u1", None, "buy", "a")])
+        (LogResult(inserted=1, duplicates=0, conflicts=0), [])
+    """
+    if not rows:
+        return LogResult(0, 0, 0), []
+    try:
+        return log_exposures(engine, rows, validate=False), []
+    except Exception as exc:
+        if is_transient(exc):
+            raise
+        if len(rows) == 1:
+            return LogResult(0, 0, 0), [(rows[0], describe_error(exc))]
+        mid = len(rows) // 2
+        left, bad_left = log_isolating(engine, rows[:mid])
+        right, bad_right = log_isolating(engine, rows[mid:])
+        total = LogResult(*(a + b for a, b in zip(left, right, strict=True)))
+        return total, bad_left + bad_right

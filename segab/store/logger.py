@@ -45,14 +45,13 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import islice
-from typing import Any
 
 from sqlalchemy.engine import Engine
 
 from segab.assignment_types import Assignment
 from segab.hashing import HASH_VERSION
-from segab.store.engine import init_store, make_engine, mask_url, resolve_url
-from segab.store.exposures import ExposureRow, is_transient, log_exposures, validate_exposure
+from segab.store.engine import describe_error, init_store, make_engine, mask_url, resolve_url
+from segab.store.exposures import ExposureRow, log_isolating, validate_exposure
 from segab.store.models import utcnow
 
 __all__ = ["ExposureLogger", "LoggerStats"]
@@ -128,6 +127,7 @@ class ExposureLogger:
             )
         if flush_interval <= 0 or retry_initial <= 0 or retry_max < retry_initial:
             raise ValueError("expected flush_interval > 0 and 0 < retry_initial <= retry_max")
+        self._own_engine = engine is None
         self._engine = engine or make_engine(
             resolve_url(url), schema=schema, busy_timeout=busy_timeout
         )
@@ -144,8 +144,6 @@ class ExposureLogger:
         self._start()
         atexit.register(self._at_exit)
         os.register_at_fork(after_in_child=functools.partial(_reinit_in_child, weakref.ref(self)))
-
-    # ---- state -------------------------------------------------------------------------------
 
     def _start(self) -> None:
         self._lock = threading.Lock()
@@ -167,8 +165,6 @@ class ExposureLogger:
         self._engine.dispose(close=False)
         if not self._closed:
             self._start()
-
-    # ---- the caller's side -------------------------------------------------------------------
 
     def log(self, assignment: Assignment, *, config_fingerprint: str | None = None) -> bool:
         """Enqueue an assignment's exposure; return whether it was queued.
@@ -316,6 +312,8 @@ class ExposureLogger:
                 self._last_error,
             )
         atexit.unregister(self._at_exit)
+        if self._own_engine and not self._thread.is_alive():
+            self._engine.dispose()
         return pending == 0
 
     def _at_exit(self) -> None:
@@ -328,9 +326,18 @@ class ExposureLogger:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # ---- the writer thread -------------------------------------------------------------------
-
     def _run(self) -> None:
+        while True:  # a bug in the loop must not silently end delivery
+            try:
+                self._loop()
+                return
+            except Exception as exc:  # pragma: no cover - defensive
+                _log.exception("segab exposure logger: writer loop failed; restarting")
+                with self._lock:
+                    self._last_error = describe_error(exc)
+                time.sleep(self._retry_initial)
+
+    def _loop(self) -> None:
         failures = 0
         last_write = time.monotonic()
         retry_at = failed_at = 0.0
@@ -392,7 +399,7 @@ class ExposureLogger:
 
                     check_schema(self._engine)
                 self._ready = True
-            totals, bad = self._write_rows(good)
+            result, refused = log_isolating(self._engine, good)
         except Exception as exc:
             self._failed(exc)
             return False
@@ -400,42 +407,25 @@ class ExposureLogger:
             for _ in batch:
                 self._buffer.popleft()
             c = self._counts
-            c["inserted"] += totals[0]
-            c["duplicates"] += totals[1]
-            c["conflicts"] += totals[2]
-            c["delivered"] += totals[0] + totals[1] + totals[2]
-            c["rejected"] += rejected + bad
-            c["dropped"] += rejected + bad
+            c["inserted"] += result.inserted
+            c["duplicates"] += result.duplicates
+            c["conflicts"] += result.conflicts
+            c["delivered"] += result.total
+            bad = rejected + len(refused)
+            c["rejected"] += bad
+            c["dropped"] += bad
             self._batches += 1
-            if self._last_error is not None and not (rejected or bad):
+            for row, why in refused:
+                self._last_error = f"rejected {row!r}: {why}"
+                _log.warning("segab exposure logger: %s", self._last_error)
+            if self._last_error is not None and not bad:
                 _log.info("segab exposure logger: writing to %s again", self._where)
                 self._last_error = None
             self._wake.notify_all()
         return True
 
-    def _write_rows(self, rows: list[ExposureRow]) -> tuple[list[int], int]:
-        """Write rows; isolate rows the database rejects by bisection. Returns totals, bad."""
-        totals = [0, 0, 0]
-        if not rows:
-            return totals, 0
-        try:
-            result = log_exposures(self._engine, rows, validate=False)
-        except Exception as exc:
-            if is_transient(exc):
-                raise
-            if len(rows) == 1:
-                with self._lock:
-                    self._last_error = f"rejected {rows[0]!r}: {_first_line(exc)}"
-                _log.warning("segab exposure logger: %s", self._last_error)
-                return totals, 1
-            mid = len(rows) // 2
-            left, bad_left = self._write_rows(rows[:mid])
-            right, bad_right = self._write_rows(rows[mid:])
-            return [a + b for a, b in zip(left, right, strict=True)], bad_left + bad_right
-        return [result.inserted, result.duplicates, result.conflicts], 0
-
     def _failed(self, exc: BaseException) -> None:
-        message = _first_line(exc)
+        message = describe_error(exc)
         with self._lock:
             first = self._last_error is None
             self._last_error = message
@@ -456,9 +446,3 @@ def _reinit_in_child(ref: weakref.ref[ExposureLogger]) -> None:
     logger = ref()
     if logger is not None:
         logger._after_fork()
-
-
-def _first_line(exc: BaseException) -> str:
-    orig: Any = getattr(exc, "orig", None) or exc
-    lines = str(orig).strip().splitlines()
-    return f"{type(orig).__name__}: {lines[0] if lines else ''}"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-import segab.store.logger as logger_module
+import segab.store.exposures as exposures_module
 from segab.assignment_types import Assignment, Reason
 from segab.errors import DataError
 from segab.store import ExposureLogger, log_exposures
@@ -104,14 +104,14 @@ def test_invalid_rows_are_rejected_and_counted_not_blocking(store: Target) -> No
 def test_rows_the_database_rejects_are_isolated_by_bisection(
     store: Target, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = logger_module.log_exposures
+    real = exposures_module.log_exposures
 
     def picky(engine: sa.Engine, rows: list, **kwargs: bool) -> object:  # type: ignore[type-arg]
         if any(r.unit_id == "u13" for r in rows):
             raise DataError("value out of range")  # what a database DataError looks like
         return real(engine, rows, **kwargs)
 
-    monkeypatch.setattr(logger_module, "log_exposures", picky)
+    monkeypatch.setattr(exposures_module, "log_exposures", picky)
     logger = make_logger(store, batch_size=32, flush_interval=3600)
     logger.log_many(assignment(i) for i in range(32))
     assert logger.close()
