@@ -45,7 +45,7 @@ from segab.hashing import SEPARATOR
 from segab.sql.conditions import ColumnKind, compile_condition_sql
 from segab.sql.dialects import Dialect, get_dialect
 
-__all__ = ["ASSIGNMENT_COLUMNS", "assignment_sql", "segment_sql"]
+__all__ = ["ASSIGNMENT_COLUMNS", "assignment_sql", "segment_sql", "valid_row_sql"]
 
 ASSIGNMENT_COLUMNS = (
     "unit_id",
@@ -146,6 +146,35 @@ def _unit_expr(unit: str, d: Dialect, kind: ColumnKind | None) -> str:
     return d.text(col)
 
 
+def valid_row_sql(
+    experiment: Experiment,
+    dialect: str | Dialect,
+    columns: Mapping[str, ColumnKind] | None = None,
+) -> str:
+    """The rows the Python bulk path assigns: a known stage and a non-empty unit id.
+
+    Example:
+        >>> from segab.config import parse_experiment
+        >>> exp = parse_experiment({
+        ...     "key": "e", "name": "E", "unit": "id", "stages": ["buy"],
+        ...     "segments": [{"key": "all", "when": {}}],
+        ...     "cells": [{"variants": [{"key": "a", "weight": 1.0}], "control": "a"}],
+        ...     "metrics": {"primary": {"key": "m", "kind": "binary", "event": "x"}}})
+        >>> print(valid_row_sql(exp, "duckdb", {"id": "string"}))
+        "stage" IN ('buy') AND "id" IS NOT NULL AND CAST("id" AS VARCHAR) <> ''
+    """
+    d = get_dialect(dialect)
+    unit_kind = None if columns is None else columns.get(experiment.unit)
+    col = d.quote(experiment.unit)
+    stages = ", ".join(d.literal(s) for s in experiment.stages)
+    valid = [f"{d.quote('stage')} IN ({stages})", f"{col} IS NOT NULL"]
+    if unit_kind == "float":
+        valid.append(f"NOT {d.isnan(col)} AND {col} = floor({col})")
+    else:
+        valid.append(f"{_unit_expr(experiment.unit, d, unit_kind)} <> ''")
+    return " AND ".join(valid)
+
+
 def assignment_sql(
     experiment: Experiment,
     dialect: str | Dialect,
@@ -172,13 +201,7 @@ def assignment_sql(
     unit_kind = None if columns is None else columns.get(experiment.unit)
     unit = _unit_expr(experiment.unit, d, unit_kind)
     src = source if source.lstrip().startswith("(") else d.quote(source)
-    stages = ", ".join(d.literal(s) for s in experiment.stages)
-    valid = [f"{d.quote('stage')} IN ({stages})", f"{d.quote(experiment.unit)} IS NOT NULL"]
-    if unit_kind == "float":
-        col = d.quote(experiment.unit)
-        valid.append(f"NOT {d.isnan(col)} AND {col} = floor({col})")
-    else:
-        valid.append(f"{unit} <> ''")
+    valid = valid_row_sql(experiment, d, columns)
     cells: dict[int, CellPlan] = {}
     for (segment, stage), cell_plan in plan.cells.items():
         idx = resolve_cell_index(experiment.cells, segment, stage)
@@ -198,7 +221,7 @@ def assignment_sql(
   SELECT {unit} AS unit_id, {d.quote("stage")} AS stage,
     {segment_sql(experiment, d, columns)} AS segment{ts_in}
   FROM {src}
-  WHERE {" AND ".join(valid)}
+  WHERE {valid}
 ), s2 AS (
   SELECT s1.*, {_cell_index_sql(experiment, d)} AS cell FROM s1
 ), s3 AS (
@@ -208,7 +231,8 @@ def assignment_sql(
 ), s5 AS (
   SELECT s4.*, {_per_cell(experiment, d, cells, "variant")} AS drawn_variant FROM s4
 )
-SELECT unit_id, {d.literal(experiment.key)} AS experiment, {experiment.iteration} AS iteration,
+SELECT unit_id, {d.literal(experiment.key)} AS experiment,
+  CAST({experiment.iteration} AS BIGINT) AS iteration,
   segment, stage,
   CASE
     WHEN early_reason IS NULL THEN COALESCE(drawn_variant, {control})
@@ -216,7 +240,7 @@ SELECT unit_id, {d.literal(experiment.key)} AS experiment, {experiment.iteration
     WHEN early_reason = 'not_targeted' THEN NULL
     ELSE {control}
   END AS variant,
-  bucket,
+  CAST(bucket AS BIGINT) AS bucket,
   early_reason IS NULL AND drawn_variant IS NOT NULL AS in_experiment,
   COALESCE(
     early_reason, CASE WHEN drawn_variant IS NULL THEN 'outside_coverage' ELSE 'assigned' END
