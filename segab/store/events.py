@@ -211,8 +211,11 @@ def _write(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
             raise StoreError("lost the database connection while importing events")
         with (
             driver.cursor() as cur,
-            cur.copy("COPY events (unit_id, event, value, timestamp) FROM STDIN") as copy,
+            cur.copy(
+                "COPY events (unit_id, event, value, timestamp) FROM STDIN (FORMAT BINARY)"
+            ) as copy,
         ):
+            copy.set_types(["text", "text", "float8", "timestamptz"])
             for row in rows:
                 copy.write_row(row)
         return
