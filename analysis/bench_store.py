@@ -114,7 +114,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=100_000, help="rows per process")
     parser.add_argument("--procs", type=int, nargs="+", default=[1, 4])
-    parser.add_argument("--batch-size", type=int, default=5_000)
+    parser.add_argument("--batch-size", type=int, default=1_000, help="the logger default")
     parser.add_argument("--backends", nargs="+", default=["sqlite", "postgresql"])
     parser.add_argument(
         "--pg-url",
