@@ -14,3 +14,13 @@ Example:
 from __future__ import annotations
 
 __all__: list[str] = []
+
+# results half (issue 4): lifts, decisions, reports
+from segab.analyze.api import analyze
+from segab.analyze.compute import compute_results
+from segab.analyze.decisions import Verdict, decide
+from segab.analyze.render import render
+from segab.analyze.results import AnalysisResult, ResultRow
+
+__all__ += ["AnalysisResult", "ResultRow", "Verdict", "analyze", "compute_results", "decide"]
+__all__ += ["render"]

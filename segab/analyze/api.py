@@ -1,0 +1,101 @@
+"""``segab.analyze()``: the library call behind ``segab analyze``.
+
+Give it an experiment (an :class:`~segab.config.Experiment`, or a key looked up in
+``experiments``) and either an event log (``exposures`` and ``events``) or a
+one-row-per-unit table (``units`` with ``variant_column``). Each input is a pandas
+DataFrame, a CSV/Parquet path, or, with ``db_url``, a table name in that database.
+The engine returns per-cell sums only; :func:`~segab.analyze.compute.compute_results`
+turns them into lifts, checks and decisions.
+
+Example:
+    >>> import pandas as pd
+    >>> from segab.config import parse_experiment
+    >>> exp = parse_experiment({"key": "e", "name": "E", "unit": "id",
+    ...     "segments": [{"key": "all", "when": {}}],
+    ...     "cells": [{"variants": [{"key": "a", "weight": 0.5}, {"key": "b", "weight": 0.5}],
+    ...                "control": "a"}],
+    ...     "metrics": {"primary": {"key": "spend", "kind": "continuous", "column": "spend"}}})
+    >>> units = pd.DataFrame({"arm": ["a", "a", "b", "b"], "spend": [1.0, 3.0, 2.0, 6.0]})
+    >>> r = analyze(exp, units=units, variant_column="arm")
+    >>> r.results[0].variant, r.results[0].comparison.abs_lift
+    ('b', 2.0)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from pathlib import Path
+
+from segab.analyze.aggregate import aggregate_event_log, aggregate_units
+from segab.analyze.compute import compute_results
+from segab.analyze.results import AnalysisResult
+from segab.analyze.sources import Source
+from segab.config import load_experiments
+from segab.config.models import Experiment
+from segab.errors import DataError
+
+__all__ = ["analyze", "resolve_experiment"]
+
+
+def resolve_experiment(
+    experiment: Experiment | str, experiments: str | Path | Sequence[str | Path] = "experiments"
+) -> Experiment:
+    """An :class:`Experiment` as given, or the one with that key under ``experiments``.
+
+    Example:
+        >>> resolve_experiment("journey_content").key    # doctest: +SKIP
+        'journey_content'
+    """
+    if isinstance(experiment, Experiment):
+        return experiment
+    if not isinstance(experiment, str):
+        raise DataError(
+            f"experiment: found {type(experiment).__name__}, expected an Experiment or a key"
+        )
+    roots = [experiments] if isinstance(experiments, str | Path) else list(experiments)
+    return load_experiments(*roots)[experiment]
+
+
+def analyze(
+    experiment: Experiment | str,
+    *,
+    exposures: Source | None = None,
+    events: Source | None = None,
+    units: Source | None = None,
+    by: Sequence[str] = (),
+    variant_column: str = "variant",
+    db_url: str | None = None,
+    experiments: str | Path | Sequence[str | Path] = "experiments",
+    now: dt.datetime | None = None,
+) -> AnalysisResult:
+    """Analyze an experiment from an event log or a unit table into an :class:`AnalysisResult`.
+
+    ``by`` names attribute columns to break results down by (crossed when several).
+    ``now`` ignores exposures and events after it (event logs only). Raises
+    :class:`~segab.errors.DataError` when the inputs are missing or ambiguous.
+
+    Example:
+        >>> analyze.__name__   # see the module docstring for a full run
+        'analyze'
+    """
+    exp = resolve_experiment(experiment, experiments)
+    if isinstance(by, str):
+        by = (by,)
+    has_log = exposures is not None or events is not None
+    if units is not None and has_log:
+        raise DataError(
+            "inputs: found both units and exposures/events, expected either an event log "
+            "(exposures and events) or a unit table (units)"
+        )
+    if units is not None:
+        agg = aggregate_units(exp, units, variant_column=variant_column, by=by, db_url=db_url)
+        return compute_results(exp, agg)
+    if exposures is None or events is None:
+        missing = "exposures" if exposures is None else "events"
+        raise DataError(
+            f"inputs: {missing} missing, expected exposures and events (an event log) "
+            "or units (one row per unit)"
+        )
+    agg = aggregate_event_log(exp, exposures, events, by=by, db_url=db_url, now=now)
+    return compute_results(exp, agg)

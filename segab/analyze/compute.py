@@ -1,0 +1,365 @@
+"""From per-cell sufficient statistics to comparisons, pooled rows, checks and decisions.
+
+:func:`compute_results` takes an :class:`~segab.analyze.aggregate.Aggregates` and
+the experiment and returns an :class:`~segab.analyze.results.AnalysisResult`:
+
+- **Cells.** In each declared (segment, stage) cell, every non-control variant is
+  compared with the cell's control (from the config) on every metric. With
+  ``--by``, the same comparisons are repeated in each (cell, breakdown value); the
+  plain cell rows sum the breakdown rows (sufficient statistics add).
+- **Pooled rows** add the sufficient statistics of several cells: over all segments
+  for each stage, and over everything, plus over everything per breakdown value.
+  A variant is pooled only with the *same* control key, and only over the cells
+  that contain both (their controls pooled over the same cells), so that a stage
+  where one segment tests ``testimonial_cta`` and the others ``urgency_cta``
+  gives one pooled row per (control, variant) pair, each over its own cells. A
+  pooled row is emitted when it pools at least 2 cells and not exactly the cells
+  of a pooled row already emitted. Pooling over stages counts a unit once per
+  stage it reached, and such units are correlated, so that interval is slightly
+  optimistic; pooling over segments has no such issue.
+- **Multiple testing.** The config's ``correction`` is applied per metric, over
+  the declared cells' rows; separately over the breakdown rows; separately over
+  the pooled rows.
+- **Heterogeneity.** Cochran's Q of the relative lift across segments, for each
+  stage, metric and (control, variant) pair present in at least 2 segments.
+- **SRM.** Per (segment, stage), the exposure counts of each variant (summed over
+  breakdowns) against the configured weights scaled by coverage (the bucket
+  ranges of the compiled plan). Cells that are not declared (a unit table with
+  no segment/stage columns) use the weights of the configured cells holding those
+  variants when they all agree, else are skipped with a note.
+- **ROI** (a ratio metric with ``cost_per_unit``): means and absolute lifts are
+  ROI, ``(revenue − cost)/cost``; the relative lift is that of revenue per unit
+  of cost, ``(1 + ROI_v)/(1 + ROI_c) − 1``, defined even when ROI is negative.
+
+Example:
+    >>> import pandas as pd
+    >>> from segab.analyze.aggregate import Aggregates
+    >>> from segab.config import parse_experiment
+    >>> exp = parse_experiment({"key": "e", "name": "E", "unit": "id", "stages": ["buy"],
+    ...     "segments": [{"key": "all", "when": {}}],
+    ...     "cells": [{"variants": [{"key": "a", "weight": 0.5}, {"key": "b", "weight": 0.5}],
+    ...                "control": "a"}],
+    ...     "metrics": {"primary": {"key": "conv", "kind": "binary", "event": "x"}}})
+    >>> sums = pd.DataFrame({"segment": "all", "stage": "buy", "variant": ["a", "b"],
+    ...     "metric": "conv", "n": [10000, 10000], "sum": [1000.0, 1100.0], "sum_sq": 0.0,
+    ...     "den_sum": 0.0, "den_sum_sq": 0.0, "cross_sum": 0.0})
+    >>> expo = sums[["segment", "stage", "variant", "n"]]
+    >>> r = compute_results(exp, Aggregates(sums, expo, pd.DataFrame(), {}, ()))
+    >>> round(r.results[0].comparison.p_value, 6), r.results[0].decision
+    (0.021075, 'ship')
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from segab.analyze.aggregate import Aggregates
+from segab.analyze.decisions import decide, guardrail_harmed
+from segab.analyze.pooling import (
+    CellKey,
+    Pair,
+    cell_stats,
+    control_for,
+    pool_pairs,
+    srm_checks,
+)
+from segab.analyze.results import AnalysisResult, MetricInfo, ResultRow
+from segab.config.models import Experiment, Metric
+from segab.stats import Comparison, SrmResult, adjust_p_values, compare_cells, heterogeneity
+
+__all__ = ["compute_results", "is_roi"]
+
+
+def is_roi(metric: Metric) -> bool:
+    """Whether a metric is an ROI: a ratio with ``cost_per_unit`` and no denominator.
+
+    Example:
+        >>> is_roi(Metric(key="roi", kind="ratio", event="revenue", cost_per_unit=1.0))
+        True
+    """
+    return (
+        metric.kind == "ratio"
+        and metric.cost_per_unit is not None
+        and metric.denominator_event is None
+        and metric.denominator_column is None
+    )
+
+
+@dataclass
+class _Pending:
+    """A comparison to run, and where its row goes."""
+
+    scope: str  # "cell" | "by" | "pooled"
+    segment: str | None
+    stage: str | None
+    dims: tuple[tuple[str, Any], ...]
+    pair: Pair
+    srm: SrmResult | None
+    comparison: Comparison | None = None
+
+
+def _run(pending: list[_Pending], experiment: Experiment) -> None:
+    settings = experiment.analysis
+    metrics = {m.key: m for m in experiment.metrics.all()}
+    by_metric: dict[str, list[_Pending]] = defaultdict(list)
+    for p in pending:
+        by_metric[p.pair.metric].append(p)
+    for key, items in by_metric.items():
+        out = compare_cells(
+            [p.pair.control_stats for p in items],
+            [p.pair.variant_stats for p in items],
+            method=settings.method,
+            alpha=settings.alpha,
+            sequential_tuning=settings.sequential_tuning,
+        )
+        roi = is_roi(metrics[key])
+        for p, c in zip(items, out, strict=True):
+            if roi:
+                c = replace(c, control_mean=c.control_mean - 1, treatment_mean=c.treatment_mean - 1)
+            p.comparison = c
+    for scope in ("cell", "by", "pooled"):
+        for key in metrics:
+            family = [p for p in pending if p.scope == scope and p.pair.metric == key]
+            if not family:
+                continue
+            adjusted = adjust_p_values(
+                [_c(p).p_value for p in family], experiment.analysis.correction
+            )
+            for p, q in zip(family, adjusted, strict=True):
+                p.comparison = _c(p).with_adjusted(q)
+
+
+def _c(p: _Pending) -> Comparison:
+    if p.comparison is None:  # pragma: no cover - _run fills every comparison
+        raise RuntimeError("comparison not computed")
+    return p.comparison
+
+
+def _control_std(p: _Pending) -> float | None:
+    stats = p.pair.control_stats
+    if p.pair.kind != "continuous" or stats.n < 2:
+        return None
+    var = stats.variance  # type: ignore[union-attr]
+    return math.sqrt(var) if math.isfinite(var) and var > 0 else None
+
+
+def _rows(pending: list[_Pending], experiment: Experiment) -> list[tuple[_Pending, ResultRow]]:
+    metrics = {m.key: m for m in experiment.metrics.all()}
+    guardrails = [m.key for m in experiment.metrics.guardrail]
+    harmed: dict[tuple[Any, ...], list[str]] = defaultdict(list)
+    for p in pending:
+        if p.pair.metric in guardrails and guardrail_harmed(_c(p), metrics[p.pair.metric]):
+            where = (p.scope, p.segment, p.stage, p.dims, p.pair.control, p.pair.variant)
+            c = _c(p)
+            lift = c.rel_lift if math.isfinite(c.rel_lift) else c.abs_lift
+            shown = f"{lift * 100:+.1f}%" if math.isfinite(c.rel_lift) else f"{lift:+.4g}"
+            harmed[where].append(f"{p.pair.metric} {shown}")
+    out = []
+    for p in pending:
+        metric = metrics[p.pair.metric]
+        role = experiment.metrics.role_of(metric.key)
+        where = (p.scope, p.segment, p.stage, p.dims, p.pair.control, p.pair.variant)
+        verdict = decide(
+            _c(p),
+            metric,
+            role=role,
+            settings=experiment.analysis,
+            srm=p.srm,
+            harmed_guardrails=harmed.get(where, []),
+            control_std=_control_std(p),
+        )
+        row = ResultRow(
+            segment=p.segment,
+            stage=p.stage,
+            dimensions=dict(p.dims),
+            metric=metric.key,
+            role=role,
+            kind=metric.kind,
+            variant=p.pair.variant,
+            control=p.pair.control,
+            comparison=_c(p),
+            decision=verdict.decision,
+            reason=verdict.reason,
+            more_units=verdict.more_units,
+            n_cells=p.pair.n_cells,
+        )
+        out.append((p, row))
+    return out
+
+
+def _heterogeneity(rows: Sequence[ResultRow], experiment: Experiment) -> tuple[dict[str, Any], ...]:
+    groups: dict[tuple[str | None, str, str, str], list[ResultRow]] = defaultdict(list)
+    for r in rows:
+        if not r.dimensions:
+            groups[(r.stage, r.metric, r.control, r.variant)].append(r)
+    out = []
+    for (stage, metric, control, variant), members in groups.items():
+        if len(members) < 2:
+            continue
+        ses = [r.comparison.rel_se for r in members]
+        h = heterogeneity(
+            [r.comparison.rel_lift for r in members],
+            [s * s if s is not None else math.nan for s in ses],
+            alpha=experiment.analysis.alpha,
+        )
+        entry: dict[str, Any] = {
+            "stage": stage,
+            "metric": metric,
+            "variant": variant,
+            "control": control,
+            "segments": [r.segment for r in members],
+            "scale": "relative",
+        }
+        entry.update(h.to_dict())
+        out.append(entry)
+    return tuple(out)
+
+
+def _funnel(agg: Aggregates) -> tuple[dict[str, Any], ...]:
+    f = agg.funnel
+    if f is None or f.empty:
+        return ()
+    out = []
+    for rec in f.to_dict("records"):
+        n, reached = int(rec["n_exposed"]), int(rec["n_reached"])
+        out.append(
+            {
+                "segment": rec["segment"],
+                "variant": rec["variant"],
+                "stage": rec["stage"],
+                "next_stage": rec["next_stage"],
+                "n_exposed": n,
+                "n_reached": reached,
+                "rate": reached / n if n else math.nan,
+            }
+        )
+    return tuple(out)
+
+
+def _metric_info(experiment: Experiment) -> tuple[MetricInfo, ...]:
+    settings = experiment.analysis
+    return tuple(
+        MetricInfo(
+            key=m.key,
+            role=experiment.metrics.role_of(m.key),
+            kind=m.kind,
+            direction=m.direction,
+            mde=m.mde if m.mde is not None else settings.mde,
+            roi=is_roi(m),
+        )
+        for m in experiment.metrics.all()
+    )
+
+
+def _pending_cells(
+    experiment: Experiment, cells: dict[CellKey, dict[str, dict[str, Any]]], srm: dict[Any, Any]
+) -> tuple[list[_Pending], list[str]]:
+    pending: list[_Pending] = []
+    notes: list[str] = []
+    for (segment, stage, dims), by_metric in cells.items():
+        variants = sorted({v for per in by_metric.values() for v in per})
+        control = control_for(experiment, segment, stage, variants)
+        where = f"cell ({segment}, {stage}{''.join(f', {k}={v}' for k, v in dims)})"
+        if control is None:
+            notes.append(f"{where}: no configured control among variants {variants}; skipped")
+            continue
+        scope = "by" if dims else "cell"
+        for metric, per in by_metric.items():
+            if control not in per:
+                if not dims:
+                    notes.append(f"{where}: the control {control!r} has no {metric} data; skipped")
+                continue
+            for variant, stats in per.items():
+                if variant == control:
+                    continue
+                pair = Pair(
+                    metric, _kind(experiment, metric), control, variant, per[control], stats
+                )
+                pending.append(
+                    _Pending(scope, segment, stage, dims, pair, srm.get((segment, stage)))
+                )
+    return pending, notes
+
+
+def _kind(experiment: Experiment, key: str) -> str:
+    return next(m.kind for m in experiment.metrics.all() if m.key == key)
+
+
+def _order(experiment: Experiment, rows: list[ResultRow]) -> tuple[ResultRow, ...]:
+    seg = {s: i for i, s in enumerate(experiment.segment_keys())}
+    stg = {s: i for i, s in enumerate(experiment.stages)}
+    met = {m.key: i for i, m in enumerate(experiment.metrics.all())}
+    var: dict[str, int] = {}
+    for cell in experiment.cells:
+        for v in cell.variants:
+            var.setdefault(v.key, len(var))
+
+    def key(r: ResultRow) -> tuple[Any, ...]:
+        dims = tuple(str(v) for v in r.dimensions.values())
+        return (
+            r.segment is None,
+            seg.get(r.segment or "", len(seg)),
+            r.segment or "",
+            r.stage is None,
+            stg.get(r.stage or "", len(stg)),
+            r.stage or "",
+            dims,
+            met.get(r.metric, len(met)),
+            var.get(r.variant, len(var)),
+            r.variant,
+        )
+
+    return tuple(sorted(rows, key=key))
+
+
+def compute_results(
+    experiment: Experiment, aggregates: Aggregates, *, notes: Sequence[str] = ()
+) -> AnalysisResult:
+    """Turn per-cell sufficient statistics into the full analysis (rules in the module doc).
+
+    Example:
+        >>> compute_results.__name__   # see the module docstring for a full run
+        'compute_results'
+    """
+    metric_keys = [m.key for m in experiment.metrics.all()]
+    cells, dim_cells = cell_stats(aggregates.sums, aggregates.dimensions, metric_keys, experiment)
+    srm, srm_rows, srm_notes = srm_checks(experiment, aggregates.exposures, aggregates.dimensions)
+    pending, cell_notes = _pending_cells(experiment, cells, srm)
+    by_pending, _ = _pending_cells(experiment, dim_cells, srm)
+    pooled_pending = [
+        _Pending("pooled", segment, stage, dims, pair, worst)
+        for segment, stage, dims, pair, worst in pool_pairs(
+            [(p.segment, p.stage, p.dims, p.pair, p.srm) for p in pending + by_pending],
+            experiment.stages,
+        )
+    ]
+    everything = pending + by_pending + pooled_pending
+    if everything:
+        _run(everything, experiment)
+    rows = _rows(everything, experiment)
+    results = _order(experiment, [r for p, r in rows if p.scope != "pooled"])
+    pooled = _order(experiment, [r for p, r in rows if p.scope == "pooled"])
+    settings = experiment.analysis
+    return AnalysisResult(
+        experiment=experiment.key,
+        iteration=experiment.iteration,
+        method=settings.method,
+        alpha=settings.alpha,
+        correction=settings.correction,
+        results=results,
+        pooled=pooled,
+        heterogeneity=_heterogeneity(results, experiment),
+        srm=tuple(srm_rows),
+        data_quality=dict(aggregates.data_quality),
+        funnel=_funnel(aggregates),
+        name=experiment.name,
+        metrics=_metric_info(experiment),
+        dimensions=tuple(aggregates.dimensions),
+        stages=tuple(experiment.stages),
+        hypothesis=experiment.hypothesis.strip(),
+        notes=(*notes, *srm_notes, *cell_notes),
+    )

@@ -1,0 +1,254 @@
+"""Text renderings of an :class:`~segab.analyze.results.AnalysisResult`: table, JSON, CSV.
+
+The table (rich) shows the decisions first (primary metric, one row per cell and
+variant), then every metric's lifts, the pooled rows, heterogeneity, SRM and data
+quality. JSON is :meth:`AnalysisResult.to_dict` (NaN → ``null``); CSV is one row
+per result (cells, then pooled) with a ``scope`` column. The HTML report lives in
+:mod:`segab.analyze.report_html`.
+
+Example:
+    >>> from segab.analyze.results import AnalysisResult
+    >>> r = AnalysisResult("e", 1, "frequentist", 0.05, "holm", (), (), (), (), {})
+    >>> render(r, "json").splitlines()[1]
+    '  "experiment": "e",'
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console, Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from segab.analyze.results import AnalysisResult, ResultRow
+from segab.errors import DataError
+
+__all__ = ["FORMATS", "render", "render_csv", "render_json", "render_table", "table_renderables"]
+
+FORMATS = ("table", "json", "csv", "html")
+STYLE = {
+    "ship": "bold green",
+    "rollback": "bold red",
+    "investigate": "bold magenta",
+    "keep_running": "yellow",
+    "no_effect": "cyan",
+}
+
+
+def _pct(x: float | None) -> str:
+    return f"{x * 100:+.1f}%" if x is not None and math.isfinite(x) else "–"
+
+
+def _num(x: float | None) -> str:
+    if x is None or not math.isfinite(x):
+        return "–"
+    return f"{x:.3g}" if abs(x) < 1000 else f"{x:,.0f}"
+
+
+def _p(x: float | None) -> str:
+    if x is None or not math.isfinite(x):
+        return "–"
+    return "<0.001" if x < 0.001 else f"{x:.3f}"
+
+
+def _lift(r: ResultRow) -> str:
+    c = r.comparison
+    if math.isfinite(c.rel_lift):
+        return f"{_pct(c.rel_lift)} [{_pct(c.rel_ci_low)}, {_pct(c.rel_ci_high)}]"
+    if not math.isfinite(c.abs_lift):
+        return "–"
+    return f"{_num(c.abs_lift)} [{_num(c.abs_ci_low)}, {_num(c.abs_ci_high)}] abs"
+
+
+def _evidence(r: ResultRow) -> str:
+    c = r.comparison
+    if c.method == "bayesian":
+        return f"{c.chance_to_win * 100:.1f}%" if c.chance_to_win is not None else "–"
+    return _p(c.p_adjusted if c.p_adjusted is not None else c.p_value)
+
+
+def _where(r: ResultRow) -> str:
+    parts = [r.segment or "all segments", r.stage or "all stages"]
+    parts += [f"{k}={v}" for k, v in r.dimensions.items()]
+    return " / ".join(str(p) for p in parts)
+
+
+def _decision(r: ResultRow) -> Text:
+    return Text(r.decision, style=STYLE.get(r.decision, ""))
+
+
+def _evidence_label(result: AnalysisResult) -> str:
+    return "chance to win" if result.method == "bayesian" else "p (adj.)"
+
+
+def _decisions_table(result: AnalysisResult) -> Table | None:
+    rows = result.decisions()
+    if not rows:
+        return None
+    primary = rows[0].metric
+    t = Table(title=f"Decisions (primary metric: {primary})", title_justify="left", expand=True)
+    t.add_column("cell", overflow="fold", ratio=2)
+    t.add_column("variant", overflow="fold", ratio=2)
+    t.add_column("lift [CI]", ratio=2, min_width=9)
+    t.add_column(_evidence_label(result), justify="right", no_wrap=True, min_width=6)
+    t.add_column("decision", no_wrap=True, min_width=12)
+    t.add_column("reason", overflow="fold", ratio=5)
+    for r in rows:
+        t.add_row(_where(r), r.variant, _lift(r), _evidence(r), _decision(r), r.reason)
+    return t
+
+
+def _metric_table(result: AnalysisResult, metric: str, rows: Sequence[ResultRow]) -> Table:
+    t = Table(title=f"Metric: {metric}", title_justify="left", expand=True)
+    for name, justify in (
+        ("cell", "left"),
+        ("variant vs control", "left"),
+        ("n", "right"),
+        ("control", "right"),
+        ("variant", "right"),
+        ("lift [CI]", "left"),
+        (_evidence_label(result), "right"),
+        ("decision", "left"),
+    ):
+        wrap = name in ("decision", "n") or name == _evidence_label(result)
+        t.add_column(name, justify=justify, overflow="fold", no_wrap=wrap)  # type: ignore[arg-type]
+    for r in rows:
+        c = r.comparison
+        t.add_row(
+            _where(r) + (f" ({r.n_cells} cells)" if r.n_cells > 1 else ""),
+            f"{r.variant} vs {r.control}",
+            f"{c.n_treatment:,}/{c.n_control:,}",
+            _num(c.control_mean),
+            _num(c.treatment_mean),
+            _lift(r),
+            _evidence(r),
+            _decision(r),
+        )
+    return t
+
+
+def _small_table(title: str, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> Table:
+    t = Table(title=title, title_justify="left")
+    for h in header:
+        t.add_column(h, overflow="fold")
+    for row in rows:
+        t.add_row(*(x if isinstance(x, Text) else str(x) for x in row))
+    return t
+
+
+def table_renderables(result: AnalysisResult) -> list[RenderableType]:
+    """The rich renderables of the table format, in order (for printing to a console).
+
+    Example:
+        >>> from segab.analyze.results import AnalysisResult
+        >>> r = AnalysisResult("e", 1, "frequentist", 0.05, "holm", (), (), (), (), {})
+        >>> len(table_renderables(r)) >= 1
+        True
+    """
+    head = Text.assemble(
+        (result.experiment, "bold"),
+        f" (iteration {result.iteration}) — {result.method}, alpha {result.alpha:g}, "
+        f"correction {result.correction}",
+    )
+    if result.name:
+        head.append(f"\n{result.name}", style="dim")
+    out: list[RenderableType] = [head]
+    decisions = _decisions_table(result)
+    if decisions is not None:
+        out.append(decisions)
+    order = [m.key for m in result.metrics] or sorted({r.metric for r in result.results})
+    for metric in order:
+        rows = [r for r in (*result.results, *result.pooled) if r.metric == metric]
+        if rows:
+            out.append(_metric_table(result, metric, rows))
+    if result.heterogeneity:
+        rows_h = [
+            (h["stage"], h["metric"], h["variant"], h["k"], _num(h["q"]), _p(h["p_value"]),
+             _pct(h["i_squared"]).lstrip("+"))
+            for h in result.heterogeneity
+        ]  # fmt: skip
+        header = ("stage", "metric", "variant", "segments", "Q", "p", "I²")
+        out.append(_small_table("Heterogeneity across segments", header, rows_h))
+    if result.srm:
+        rows_s = [
+            (s["segment"], s["stage"], " / ".join(f"{n:,}" for n in s["observed"]),
+             " / ".join(f"{w * 100:.1f}%" for w in s["weights"]), _p(s["p_value"]),
+             Text("SRM", style="bold red") if s["flagged"] else "ok")
+            for s in result.srm
+        ]  # fmt: skip
+        header_s = ("segment", "stage", "observed", "configured", "p", "check")
+        out.append(_small_table("Sample ratio mismatch", header_s, rows_s))
+    dq = [(k.replace("_", " "), f"{v:,}") for k, v in result.data_quality.items()]
+    if dq:
+        out.append(_small_table("Data quality", ("counter", "count"), dq))
+    out.extend(Text(f"note: {n}", style="dim") for n in result.notes)
+    return out
+
+
+def render_table(result: AnalysisResult, *, width: int = 140, color: bool = False) -> str:
+    """The table format as text (``color`` adds ANSI styles).
+
+    Example:
+        >>> from segab.analyze.results import AnalysisResult
+        >>> r = AnalysisResult("e", 1, "frequentist", 0.05, "holm", (), (), (), (), {})
+        >>> render_table(r).startswith("e (iteration 1)")
+        True
+    """
+    buf = io.StringIO()
+    console = Console(file=buf, width=width, force_terminal=color, no_color=not color)
+    console.print(Group(*table_renderables(result)))
+    return buf.getvalue()
+
+
+def render_json(result: AnalysisResult) -> str:
+    """The JSON document (indented, NaN → ``null``).
+
+    Example:
+        >>> from segab.analyze.results import AnalysisResult
+        >>> r = AnalysisResult("e", 1, "frequentist", 0.05, "holm", (), (), (), (), {})
+        >>> json.loads(render_json(r))["results"]
+        []
+    """
+    return json.dumps(result.to_dict(), indent=2, allow_nan=False) + "\n"
+
+
+def render_csv(result: AnalysisResult) -> str:
+    """One CSV row per result (``scope`` = ``cell`` or ``pooled``), every field.
+
+    Example:
+        >>> from segab.analyze.results import AnalysisResult
+        >>> r = AnalysisResult("e", 1, "frequentist", 0.05, "holm", (), (), (), (), {})
+        >>> render_csv(r).splitlines()[0].split(",")[:3]
+        ['scope', 'segment', 'stage']
+    """
+    frame = result.to_pandas()
+    if frame.empty:
+        return "scope,segment,stage,metric,variant,control,decision,reason\n"
+    return str(frame.to_csv(index=False))
+
+
+def render(result: AnalysisResult, fmt: str) -> str:
+    """Render in ``table``, ``json``, ``csv`` or ``html``.
+
+    Example:
+        >>> from segab.analyze.results import AnalysisResult
+        >>> r = AnalysisResult("e", 1, "frequentist", 0.05, "holm", (), (), (), (), {})
+        >>> render(r, "html").startswith("<!DOCTYPE html>")
+        True
+    """
+    if fmt == "table":
+        return render_table(result)
+    if fmt == "json":
+        return render_json(result)
+    if fmt == "csv":
+        return render_csv(result)
+    if fmt == "html":
+        from segab.analyze.report_html import render_html
+
+        return render_html(result)
+    raise DataError(f"format: found {fmt!r}, expected one of {', '.join(FORMATS)}")

@@ -1,0 +1,301 @@
+"""The result of ``segab analyze``: frozen rows and one :class:`AnalysisResult`.
+
+A :class:`ResultRow` is one variant against its cell's control for one metric,
+in one scope: a declared (segment, stage) cell, a ``--by`` breakdown of a cell,
+or a pooled row (``segment`` and/or ``stage`` are ``None``). It carries the stats
+engine's :class:`~segab.stats.Comparison` plus the decision and its reason.
+
+``AnalysisResult.to_dict()`` is the JSON document (snake_case, NaN → ``null``);
+``to_pandas()`` gives one row per result with every field, for notebooks, where
+``_repr_html_`` shows the compact HTML summary.
+
+Example:
+    >>> from segab.stats import ProportionStats, compare
+    >>> c = compare(ProportionStats(1000, 100), ProportionStats(1000, 130))
+    >>> row = ResultRow("young", "purchase", {}, "conv", "primary", "binary", "b", "a", c,
+    ...                 "ship", "conv +30%")
+    >>> sorted(row.to_dict())[:3]
+    ['abs_ci_high', 'abs_ci_low', 'abs_lift']
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from segab.stats import Comparison
+from segab.stats.result import json_ready
+
+__all__ = ["JSON_KEYS", "ROW_KEYS", "AnalysisResult", "MetricInfo", "ResultRow"]
+
+JSON_KEYS = (
+    "experiment",
+    "iteration",
+    "method",
+    "alpha",
+    "correction",
+    "results",
+    "pooled",
+    "heterogeneity",
+    "srm",
+    "data_quality",
+    "funnel",
+)
+ROW_KEYS = (
+    "segment",
+    "stage",
+    "dimensions",
+    "metric",
+    "variant",
+    "control",
+    "n_control",
+    "n_variant",
+    "control_mean",
+    "variant_mean",
+    "abs_lift",
+    "abs_ci_low",
+    "abs_ci_high",
+    "rel_lift",
+    "rel_ci_low",
+    "rel_ci_high",
+    "p_value",
+    "p_adjusted",
+    "significant",
+    "decision",
+    "reason",
+)
+BAYES_KEYS = ("chance_to_win", "expected_loss")
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    """What the renderers need to know about a metric: role, kind, direction, MDE.
+
+    ``roi`` marks a ratio metric with ``cost_per_unit``: its means are ROI,
+    ``(revenue − cost)/cost``.
+
+    Example:
+        >>> MetricInfo("conv", "primary", "binary", "increase", 0.05).role
+        'primary'
+    """
+
+    key: str
+    role: str
+    kind: str
+    direction: str
+    mde: float
+    roi: bool = False
+
+
+@dataclass(frozen=True)
+class ResultRow:
+    """One variant against its control for one metric, in one cell or pooled scope.
+
+    ``segment``/``stage`` are ``None`` when pooled over them; ``dimensions`` maps
+    each ``--by`` column to its value; ``n_segments`` counts the cells pooled in.
+
+    Example:
+        >>> from segab.stats import MeanStats, compare
+        >>> c = compare(MeanStats(3, 6.0, 14.0), MeanStats(3, 9.0, 29.0))
+        >>> r = ResultRow(None, None, {}, "rev", "secondary", "continuous", "b", "a", c,
+        ...               "keep_running", "not significant yet")
+        >>> r.to_dict()["segment"] is None, r.to_dict()["abs_lift"]
+        (True, 1.0)
+    """
+
+    segment: str | None
+    stage: str | None
+    dimensions: Mapping[str, Any]
+    metric: str
+    role: str
+    kind: str
+    variant: str
+    control: str
+    comparison: Comparison
+    decision: str
+    reason: str
+    more_units: int | None = None
+    n_cells: int = 1
+
+    @property
+    def significant(self) -> bool:
+        """Significance at ``alpha`` after correction (NaN p-values never are).
+
+        Example:
+            >>> ResultRow.significant.__doc__.split()[0]
+            'Significance'
+        """
+        return self.comparison.significant
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON row: exactly :data:`ROW_KEYS`, plus the Bayesian fields when Bayesian.
+
+        Example:
+            >>> from segab.stats import ProportionStats, compare
+            >>> c = compare(ProportionStats(10, 0), ProportionStats(10, 0))
+            >>> r = ResultRow("s", "t", {}, "m", "primary", "binary", "b", "a", c, "x", "y")
+            >>> r.to_dict()["rel_lift"] is None
+            True
+        """
+        c = self.comparison
+        out: dict[str, Any] = {
+            "segment": self.segment,
+            "stage": self.stage,
+            "dimensions": dict(self.dimensions),
+            "metric": self.metric,
+            "variant": self.variant,
+            "control": self.control,
+            "n_control": c.n_control,
+            "n_variant": c.n_treatment,
+            "control_mean": c.control_mean,
+            "variant_mean": c.treatment_mean,
+            "abs_lift": c.abs_lift,
+            "abs_ci_low": c.abs_ci_low,
+            "abs_ci_high": c.abs_ci_high,
+            "rel_lift": c.rel_lift,
+            "rel_ci_low": c.rel_ci_low,
+            "rel_ci_high": c.rel_ci_high,
+            "p_value": c.p_value,
+            "p_adjusted": c.p_adjusted,
+            "significant": self.significant,
+            "decision": self.decision,
+            "reason": self.reason,
+        }
+        if c.method == "bayesian":
+            out["chance_to_win"] = c.chance_to_win
+            out["expected_loss"] = c.expected_loss
+        return dict(json_ready(out))
+
+    def flat(self) -> dict[str, Any]:
+        """Every field in one flat dict (``--by`` values as ``by_<name>``), for tables.
+
+        Example:
+            >>> from segab.stats import ProportionStats, compare
+            >>> c = compare(ProportionStats(100, 10), ProportionStats(100, 12))
+            >>> r = ResultRow("s", "t", {"channel": "email"}, "m", "primary", "binary",
+            ...               "b", "a", c, "keep_running", "more data")
+            >>> r.flat()["by_channel"], r.flat()["role"]
+            ('email', 'primary')
+        """
+        base = self.to_dict()
+        dims = base.pop("dimensions")
+        out: dict[str, Any] = {"segment": base.pop("segment"), "stage": base.pop("stage")}
+        out.update({f"by_{k}": v for k, v in dims.items()})
+        out.update(base)
+        c = self.comparison
+        out.update(
+            role=self.role,
+            kind=self.kind,
+            test=c.test,
+            n_cells=self.n_cells,
+            more_units=self.more_units,
+            warnings="; ".join(c.warnings),
+        )
+        return out
+
+
+def _rows_frame(rows: Sequence[ResultRow], scope: str) -> pd.DataFrame:
+    frame = pd.DataFrame([r.flat() for r in rows])
+    if len(frame):
+        frame.insert(0, "scope", scope)
+    return frame
+
+
+@dataclass(frozen=True)
+class AnalysisResult:
+    """Everything ``segab analyze`` found: per-cell and pooled rows, checks and counters.
+
+    Example:
+        >>> r = AnalysisResult("e", 1, "frequentist", 0.05, "holm", (), (), (), (), {})
+        >>> list(r.to_dict())[:3]
+        ['experiment', 'iteration', 'method']
+    """
+
+    experiment: str
+    iteration: int
+    method: str
+    alpha: float
+    correction: str
+    results: tuple[ResultRow, ...]
+    pooled: tuple[ResultRow, ...]
+    heterogeneity: tuple[dict[str, Any], ...]
+    srm: tuple[dict[str, Any], ...]
+    data_quality: Mapping[str, int]
+    funnel: tuple[dict[str, Any], ...] = ()
+    name: str = ""
+    metrics: tuple[MetricInfo, ...] = ()
+    dimensions: tuple[str, ...] = ()
+    stages: tuple[str, ...] = ()
+    hypothesis: str = ""
+    notes: tuple[str, ...] = field(default=())
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON document: keys :data:`JSON_KEYS`, NaN → ``None``.
+
+        Example:
+            >>> r = AnalysisResult("e", 1, "frequentist", 0.05, "holm", (), (), (), (), {})
+            >>> tuple(r.to_dict()) == JSON_KEYS
+            True
+        """
+        out = {
+            "experiment": self.experiment,
+            "iteration": self.iteration,
+            "method": self.method,
+            "alpha": self.alpha,
+            "correction": self.correction,
+            "results": [r.to_dict() for r in self.results],
+            "pooled": [r.to_dict() for r in self.pooled],
+            "heterogeneity": list(self.heterogeneity),
+            "srm": list(self.srm),
+            "data_quality": dict(self.data_quality),
+            "funnel": list(self.funnel),
+        }
+        return dict(json_ready(out))
+
+    def to_pandas(self) -> pd.DataFrame:
+        """One row per result, cells first then pooled, with a ``scope`` column.
+
+        Example:
+            >>> AnalysisResult("e", 1, "frequentist", 0.05, "holm", (), (), (), (), {}).to_pandas()
+            Empty DataFrame
+            Columns: []
+            Index: []
+        """
+        frames = [_rows_frame(self.results, "cell"), _rows_frame(self.pooled, "pooled")]
+        frames = [f for f in frames if len(f)]
+        if not frames:
+            return pd.DataFrame()
+        return pd.concat(frames, ignore_index=True)
+
+    def decisions(self) -> list[ResultRow]:
+        """The primary metric's rows of the declared cells: one decision per cell and variant.
+
+        Example:
+            >>> AnalysisResult("e", 1, "frequentist", 0.05, "holm", (), (), (), (), {}).decisions()
+            []
+        """
+        return [r for r in self.results if r.role == "primary" and not r.dimensions]
+
+    def _repr_html_(self) -> str:
+        counts: dict[str, int] = {}
+        for r in self.decisions():
+            counts[r.decision] = counts.get(r.decision, 0) + 1
+        summary = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())) or "no cells"
+        head = (
+            f"<p><b>{html.escape(self.experiment)}</b> (iteration {self.iteration}, "
+            f"{html.escape(self.method)}, alpha {self.alpha}, correction "
+            f"{html.escape(self.correction)}): {html.escape(summary)}</p>"
+        )
+        cols = ["scope", "segment", "stage", "metric", "variant", "control"]
+        cols += ["rel_lift", "rel_ci_low", "rel_ci_high", "p_adjusted", "decision", "reason"]
+        frame = self.to_pandas()
+        if frame.empty:
+            return head
+        table = frame[[c for c in cols if c in frame.columns]].to_html(
+            index=False, escape=True, na_rep="", float_format=lambda v: f"{v:.4g}"
+        )
+        return head + table

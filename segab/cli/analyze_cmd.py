@@ -1,0 +1,130 @@
+"""``segab analyze``: per-segment, per-stage lift with decisions, as a table, JSON, CSV or HTML.
+
+Thin: parse the options, call :func:`segab.analyze.api.analyze`, render, print or write.
+
+Example:
+    >>> analyze_command.name
+    'analyze'
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from segab.analyze.api import analyze
+from segab.analyze.render import FORMATS, render, table_renderables
+from segab.errors import DataError, SegabError
+
+__all__ = ["analyze_command"]
+
+
+def _inputs(
+    exposures: str | None, events: str | None, units: str | None, db_url: str | None
+) -> tuple[str | None, str | None, str | None]:
+    if units is not None:
+        if exposures is not None or events is not None:
+            raise DataError(
+                "options: found --units with --exposures/--events, expected either an event "
+                "log (--exposures F --events F) or a unit table (--units F)"
+            )
+        return None, None, units
+    if db_url is not None:
+        return exposures or "exposures", events or "events", None
+    if exposures is None or events is None:
+        missing = [o for o, v in (("--exposures", exposures), ("--events", events)) if v is None]
+        raise DataError(
+            f"options: missing {' and '.join(missing)}; expected --exposures F --events F, "
+            "--units F --variant-column COL, or --db URL"
+        )
+    return exposures, events, None
+
+
+@click.command("analyze")
+@click.argument("key")
+@click.option("--exposures", help="Exposures: CSV/Parquet file, or a table name with --db.")
+@click.option("--events", help="Events: CSV/Parquet file, or a table name with --db.")
+@click.option("--units", help="One row per unit (variant, attributes, outcome columns).")
+@click.option(
+    "--variant-column",
+    default="variant",
+    show_default=True,
+    help="The variant column of --units.",
+)
+@click.option(
+    "--db",
+    "db_url",
+    help="SQLAlchemy URL: aggregate tables in that database (default tables: exposures, events).",
+)
+@click.option("--by", "by", multiple=True, help="Break down by this column (repeat to cross).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="table",
+    show_default=True,
+    help="Output format.",
+)
+@click.option("--output", "output", type=click.Path(dir_okay=False), help="Write to this file.")
+@click.option(
+    "--experiments",
+    "experiments_dir",
+    default="experiments",
+    show_default=True,
+    type=click.Path(),
+    help="Config file or directory.",
+)
+def analyze_command(
+    key: str,
+    exposures: str | None,
+    events: str | None,
+    units: str | None,
+    variant_column: str,
+    db_url: str | None,
+    by: tuple[str, ...],
+    fmt: str,
+    output: str | None,
+    experiments_dir: str,
+) -> None:
+    """Analyze experiment KEY: lift per segment and stage, pooled, with decisions.
+
+    Inputs: an event log (--exposures and --events, as written by `segab assign`
+    and your tracking), one row per unit (--units with --variant-column), or
+    tables in a database (--db URL). Decisions: ship, rollback, keep_running,
+    no_effect, investigate, each with its reason.
+
+    \b
+    Example:
+      segab analyze journey_content --exposures demo/assignments.csv \\
+          --events demo/events.csv --format html --output demo/report.html
+      segab analyze loyalty_offer --units users.parquet --variant-column arm --by channel
+      segab analyze journey_content --db postgresql+psycopg://localhost/ab --format json
+    """
+    try:
+        x, ev, un = _inputs(exposures, events, units, db_url)
+        result = analyze(
+            key,
+            exposures=x,
+            events=ev,
+            units=un,
+            by=by,
+            variant_column=variant_column,
+            db_url=db_url,
+            experiments=experiments_dir,
+        )
+        if output is None and fmt == "table":
+            Console().print(*table_renderables(result))
+            return
+        text = render(result, fmt)
+        if output is None:
+            click.echo(text, nl=False)
+            return
+        path = Path(output)
+        if path.parent and not path.parent.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {fmt} report to {path}", err=True)
+    except SegabError as exc:
+        raise click.ClickException(str(exc)) from None
