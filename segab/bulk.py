@@ -382,7 +382,7 @@ def _assign_batch(
     assigned, outside = Reason.ASSIGNED.value, Reason.OUTSIDE_COVERAGE.value
     for i, (unit, stage, values) in enumerate(zip(units, stage_col, values_iter, strict=True)):
         if unit is None or unit == "":
-            report.add_problem(f"line {first_line + i + 1}: empty {unit_col!r}")
+            report.add_problem(f"line {first_line + i + 1}: empty {unit_col!r} (stage {stage!r})")
             continue
         if type(unit) is not str:
             if isinstance(unit, float) and not unit.is_integer():
@@ -391,8 +391,8 @@ def _assign_batch(
             unit = str(int(unit))
         if stage not in stages:
             report.add_problem(
-                f"line {first_line + i + 1}: unknown stage {stage!r}; "
-                f"expected one of {sorted(stages)}"
+                f"line {first_line + i + 1}: unit {unit!r}: unknown stage {stage!r} for "
+                f"experiment {plan.key!r}; expected one of {sorted(stages)}"
             )
             continue
         hit = memo.get(values)

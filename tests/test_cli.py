@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import click
+import pyarrow as pa
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
@@ -127,8 +129,11 @@ def _population(path: Path) -> None:
     path.write_text("\n".join(rows) + "\n", encoding="utf-8")
 
 
+@pytest.mark.parametrize("engine", ["python", "duckdb"])
 @pytest.mark.parametrize("suffix", ["csv", "parquet"])
-def test_bulk_assign_reports_bad_rows_and_matches_single(tmp_path: Path, suffix: str) -> None:
+def test_bulk_assign_reports_bad_rows_and_matches_single(
+    tmp_path: Path, suffix: str, engine: str
+) -> None:
     src, out = tmp_path / "users.csv", tmp_path / f"out.{suffix}"
     _population(src)
     code, stdout, err = run(
@@ -141,35 +146,35 @@ def test_bulk_assign_reports_bad_rows_and_matches_single(tmp_path: Path, suffix:
         "--experiments",
         EXPERIMENTS,
         "--quiet",
+        "--engine",
+        engine,
     )
-    assert code == 0
+    assert code == 0, err
     assert "assigned 501 of 503 rows" in stdout and "2 bad rows" in stdout
-    assert "line 502: empty 'user_id'" in err and "line 503: unknown stage 'checkout'" in err
-    table = (
-        pq.read_table(out)
-        if suffix == "parquet"
-        else __import__("pyarrow.csv").csv.read_csv(
-            out,
-            convert_options=__import__("pyarrow.csv").csv.ConvertOptions(
-                column_types={"unit_id": "string"}
-            ),
-        )
-    )
-    rows = table.to_pylist()
+    assert "line 502: empty 'user_id'" in err
+    assert "line 503: unit 'u-bad': unknown stage 'checkout'" in err
+    if suffix == "parquet":
+        table = pq.read_table(out)
+    else:
+        opts = pacsv.ConvertOptions(column_types={"unit_id": pa.string(), "bucket": pa.int64()})
+        table = pacsv.read_csv(out, convert_options=opts)
+    rows = {(r["unit_id"], r["stage"]): r for r in table.to_pylist()}
     assert len(rows) == 501
     exp = load_experiments(EXPERIMENTS)["journey_content"]
-    for row in rows[:50] + rows[-1:]:
-        attrs = {
-            "age": 20 + int(row["unit_id"][1:]) % 50 if row["unit_id"] != "007" else 30,
-            "channel": "email" if row["unit_id"] == "007" else "social",
-        }
-        expected = assign(exp, row["unit_id"], attrs, row["stage"])
-        assert (row["segment"], row["variant"], row["bucket"]) == (
+    for i in range(500):
+        stage = ["awareness", "purchase"][i % 2]
+        expected = assign(exp, f"u{i}", {"age": 20 + i % 50, "channel": "social"}, stage)
+        row = rows[(f"u{i}", stage)]
+        assert (row["segment"], row["variant"], row["bucket"], row["reason"]) == (
             expected.segment,
             expected.variant,
             expected.bucket,
+            expected.reason.value,
         )
-    assert rows[-1]["unit_id"] == "007"
+    kept = rows[("007", "awareness")]  # the id stays text: no "7"
+    assert (
+        kept["segment"] == assign(exp, "007", {"age": 30, "channel": "email"}, "awareness").segment
+    )
 
 
 def test_bulk_missing_column(tmp_path: Path) -> None:

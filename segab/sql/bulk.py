@@ -218,7 +218,7 @@ def _duckdb(
         bad = report.rows_in - report.rows_out
         if bad:
             open_source()
-            _bad_rows(con, exp, view, kinds, bad, report)
+            _bad_rows(con, exp, view, kinds, bad, report, input_path)
         return report
     finally:
         con.close()
@@ -231,7 +231,17 @@ def _bad_rows(
     kinds: Mapping[str, ColumnKind],
     bad: int,
     report: BulkReport,
+    input_path: Path | None = None,
 ) -> None:
+    """List the first bad rows with their line numbers (CSV) or row numbers (Parquet).
+
+    Bad rows are rare, so this rescans only the id and stage columns with pyarrow,
+    in file order, which the engine's parallel scan does not keep.
+    """
+    if input_path is not None:
+        _bad_rows_in_order(exp, input_path, report)
+        report.bad_rows = bad
+        return
     d = get_dialect("duckdb")
     unit, stage = d.quote(exp.unit), d.quote("stage")
     rows = con.execute(
@@ -241,6 +251,34 @@ def _bad_rows(
     for unit_id, stage_value in rows:
         report.add_problem(bad_row_message(exp, unit_id, stage_value))
     report.bad_rows = bad
+
+
+def _bad_rows_in_order(exp: Experiment, input_path: Path, report: BulkReport) -> None:
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    is_csv = _format(input_path) == "csv"
+    batches = (
+        _csv_reader(input_path, exp.unit)
+        if is_csv
+        else pq.ParquetFile(input_path).iter_batches(columns=[exp.unit, "stage"])
+    )
+    stages = pa.array(list(exp.stages), pa.string())
+    offset = 0
+    for batch in batches:
+        units = batch.column(exp.unit)
+        stage_col = batch.column("stage")
+        if not pa.types.is_string(units.type):
+            units = pc.cast(units, pa.string())
+        empty = pc.or_kleene(pc.is_null(units), pc.equal(units, ""))
+        bad_mask = pc.fill_null(pc.or_kleene(empty, pc.invert(pc.is_in(stage_col, stages))), True)
+        for idx in pc.indices_nonzero(bad_mask).to_pylist():
+            where = f"line {offset + idx + 2}" if is_csv else f"row {offset + idx + 1}"
+            unit_id, stage_value = units[idx].as_py(), stage_col[idx].as_py()
+            report.add_problem(f"{where}: {bad_row_message(exp, unit_id, stage_value)}")
+            if len(report.problems) >= _MAX_REPORTED:
+                return
+        offset += batch.num_rows
 
 
 def bad_row_message(exp: Experiment, unit_id: Any, stage: Any) -> str:
