@@ -23,9 +23,14 @@ bench-deps: $(VENV)/.installed
 
 demo: $(VENV)/.installed
 	$(BIN)/segab validate experiments
-	$(BIN)/segab simulate onboarding_messaging --units 20000 --out $(DEMO)
-	$(BIN)/segab assign onboarding_messaging --input $(DEMO)/population.csv --output $(DEMO)/assignments.csv
-	@echo "Demo outputs are in $(DEMO)/"
+	$(BIN)/segab simulate journey_content --units 20000 --out $(DEMO) --quiet
+	$(BIN)/segab assign journey_content --input $(DEMO)/population.csv --output $(DEMO)/assignments.csv --quiet
+	$(BIN)/segab simulate journey_content --events-for $(DEMO)/assignments.csv --out $(DEMO) --quiet
+	$(BIN)/segab analyze journey_content --exposures $(DEMO)/assignments.csv --events $(DEMO)/events.csv
+	$(BIN)/segab analyze journey_content --exposures $(DEMO)/assignments.csv --events $(DEMO)/events.csv --format json --output $(DEMO)/results.json
+	$(BIN)/segab analyze journey_content --exposures $(DEMO)/assignments.csv --events $(DEMO)/events.csv --format html --output $(DEMO)/report.html
+	@echo "Demo done. Planted effects: $(DEMO)/truth.json; results: $(DEMO)/results.json"
+	@echo "HTML report: $(CURDIR)/$(DEMO)/report.html"
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check segab tests analysis
