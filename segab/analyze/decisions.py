@@ -233,7 +233,11 @@ def _not_significant(
             f"{shrink:,} more units per arm to rule a {mde * 100:g}% effect in or out"
         )
         return Verdict("keep_running", why, shrink)
-    return Verdict("keep_running", f"not significant yet ({_evidence(c)})")
+    why = f"not significant yet ({_evidence(c)})"
+    if need is None:
+        why += f"; the units needed for {target} are unknown at a control mean of "
+        why += f"{c.control_mean:.4g}"
+    return Verdict("keep_running", why)
 
 
 def _shrink_units(c: Comparison, mde: float) -> int | None:
@@ -279,7 +283,7 @@ def decide(
             f"sample ratio mismatch (p = {srm.p_value:.2g}): the split differs from the "
             "configured weights, so results cannot be trusted until assignment is fixed",
         )
-    if _undefined(c):
+    if _undefined(c) or min(c.n_control, c.n_treatment) < 2:
         return _undefined_verdict(c, metric)
     effect = _effect(c, metric.key)
     significant = c.significant
