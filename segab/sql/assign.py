@@ -227,9 +227,11 @@ def assignment_sql(
 ), s3 AS (
   SELECT s2.*, {early} AS early_reason FROM s2
 ), s4 AS (
-  SELECT s3.*, CASE WHEN early_reason IS NULL THEN {d.bucket(key)} END AS bucket FROM s3
+  SELECT s3.*, CASE WHEN early_reason IS NULL THEN {d.digest_word(key)} END AS word FROM s3
 ), s5 AS (
-  SELECT s4.*, {_per_cell(experiment, d, cells, "variant")} AS drawn_variant FROM s4
+  SELECT s4.*, {d.bucket_of_word("word")} AS bucket FROM s4
+), s6 AS (
+  SELECT s5.*, {_per_cell(experiment, d, cells, "variant")} AS drawn_variant FROM s5
 )
 SELECT unit_id, {d.literal(experiment.key)} AS experiment,
   CAST({experiment.iteration} AS BIGINT) AS iteration,
@@ -245,7 +247,7 @@ SELECT unit_id, {d.literal(experiment.key)} AS experiment,
   COALESCE(
     early_reason, CASE WHEN drawn_variant IS NULL THEN 'outside_coverage' ELSE 'assigned' END
   ) AS reason{ts_out}
-FROM s5"""
+FROM s6"""
 
 
 def _forced_variant(exp: Experiment, d: Dialect) -> str:

@@ -48,11 +48,12 @@ import duckdb
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from segab.assignment_types import Reason
 from segab.bulk import BulkReport, count_rows
 from segab.conditions import condition_fields
 from segab.config.models import Experiment, SegmentDef
 from segab.errors import DataError, MissingColumnError, SqlError
-from segab.sql.assign import assignment_sql, valid_row_sql
+from segab.sql.assign import ASSIGNMENT_COLUMNS, assignment_sql, valid_row_sql
 from segab.sql.conditions import ColumnKind, column_kind
 from segab.sql.dialects import get_dialect
 
@@ -184,6 +185,7 @@ def _duckdb(
         if threads is not None:
             con.execute(f"SET threads = {int(threads)}")
         con.execute("SET preserve_insertion_order = false")
+        con.execute("SET enable_progress_bar = false")
         view = f"segab_units_{uuid.uuid4().hex[:8]}"
 
         def open_source() -> None:
@@ -200,9 +202,8 @@ def _duckdb(
             raise DataError(f"{input_path}: cannot read: {exc}") from None
         schema = {str(row[0]): str(row[1]) for row in described}
         kinds = column_kinds(exp, schema, str(input_path))
-        query = assignment_sql(
-            exp, d, view, columns=kinds, timestamp=_timestamp_sql(schema, now, "VARCHAR")
-        )
+        timestamp = _timestamp_sql(schema, now, "VARCHAR")
+        query = _as_enums(exp, assignment_sql(exp, d, view, columns=kinds, timestamp=timestamp))
         target = d.literal(str(output_path))
         options = "FORMAT parquet" if out_format == "parquet" else "FORMAT csv, HEADER true"
         try:
@@ -222,6 +223,29 @@ def _duckdb(
         return report
     finally:
         con.close()
+
+
+def _as_enums(exp: Experiment, query: str) -> str:
+    """Cast the low-cardinality text columns to ENUMs: DuckDB then writes their Parquet
+    dictionaries directly instead of hashing every string (about twice as fast to write).
+    The Parquet and CSV outputs still hold plain strings."""
+    d = get_dialect("duckdb")
+    variants = {v.key for c in exp.cells for v in c.variants} | set(exp.forced.values())
+    values = {
+        "experiment": [exp.key],
+        "segment": exp.segment_keys(),
+        "stage": list(exp.stages),
+        "variant": sorted(variants),
+        "reason": [str(r) for r in Reason],
+    }
+    cols = []
+    for name in (*ASSIGNMENT_COLUMNS, "timestamp"):
+        if name in values:
+            enum = ", ".join(d.literal(v) for v in dict.fromkeys(values[name]))
+            cols.append(f"CAST({name} AS ENUM({enum})) AS {name}")
+        else:
+            cols.append(d.quote(name))
+    return f"SELECT {', '.join(cols)} FROM ({query})"
 
 
 def _bad_rows(
