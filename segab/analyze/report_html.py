@@ -200,6 +200,12 @@ def _forests(result: AnalysisResult) -> str:
         rows = _forest_rows(result, info.key)
         if not rows:
             continue
+        if not any(math.isfinite(r.low) and math.isfinite(r.high) for r in rows):
+            parts.append(
+                f"<h3>{_e(info.key)}</h3><p class='muted'>No cell has a defined relative "
+                "lift and interval to plot (see the tables).</p>"
+            )
+            continue
         better = "higher is better" if info.direction == "increase" else "lower is better"
         extra = (
             "; ROI = (revenue − cost)/cost, lift of revenue per unit of cost" if info.roi else ""

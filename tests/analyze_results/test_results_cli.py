@@ -1,0 +1,151 @@
+"""``segab analyze`` through CliRunner: formats, --output, --by, errors without tracebacks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from segab.cli.main import cli
+
+CONFIG = {
+    "key": "cli_exp",
+    "name": "CLI experiment",
+    "unit": "user_id",
+    "status": "running",
+    "stages": ["awareness", "purchase"],
+    "segments": [{"key": "young", "when": {"age": {"$lt": 35}}}],
+    "fallback": "rest",
+    "cells": [
+        {"control": "a", "variants": [{"key": "a", "weight": 0.5}, {"key": "b", "weight": 0.5}]}
+    ],
+    "metrics": {
+        "primary": {"key": "conv", "kind": "binary", "event": "purchase", "column": "conv"},
+        "secondary": [{"key": "rev", "kind": "continuous", "event": "revenue", "column": "rev"}],
+    },
+}
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> dict[str, Path]:
+    (tmp_path / "experiments").mkdir()
+    (tmp_path / "experiments" / "cli_exp.yaml").write_text(yaml.safe_dump(CONFIG))
+    x, ev, units = [], [], []
+    for i in range(400):
+        seg = "young" if i % 2 else "rest"
+        variant = "ab"[(i // 2) % 2]
+        stage = "awareness"
+        uid = f"u{i}"
+        x.append((uid, "cli_exp", 1, seg, stage, variant, True, "2024-01-01 00:00:00", "email"))
+        conv = (i % 7 == 0) or (variant == "b" and i % 5 == 0)
+        if conv:
+            ev.append((uid, "purchase", None, "2024-01-02 00:00:00"))
+            ev.append((uid, "revenue", 10.0 + i % 3, "2024-01-02 00:00:00"))
+        units.append((uid, seg, variant, int(conv), 10.0 * conv))
+    cols = ["user_id", "experiment", "iteration", "segment", "stage", "variant"]
+    cols += ["in_experiment", "timestamp", "channel"]
+    pd.DataFrame(x, columns=cols).to_csv(tmp_path / "exposures.csv", index=False)
+    pd.DataFrame(ev, columns=["user_id", "event", "value", "timestamp"]).to_csv(
+        tmp_path / "events.csv", index=False
+    )
+    u = pd.DataFrame(units, columns=["user_id", "segment", "arm", "conv", "rev"])
+    u.to_parquet(tmp_path / "units.parquet")
+    return {
+        "dir": tmp_path,
+        "experiments": tmp_path / "experiments",
+        "exposures": tmp_path / "exposures.csv",
+        "events": tmp_path / "events.csv",
+        "units": tmp_path / "units.parquet",
+    }
+
+
+def run(*args: str):
+    return CliRunner().invoke(cli, ["analyze", *args])
+
+
+def log_args(f: dict[str, Path]) -> list[str]:
+    return [
+        "cli_exp",
+        "--exposures",
+        str(f["exposures"]),
+        "--events",
+        str(f["events"]),
+        "--experiments",
+        str(f["experiments"]),
+    ]
+
+
+def test_table_is_the_default(files):
+    res = run(*log_args(files))
+    assert res.exit_code == 0, res.output
+    assert "Decisions (primary metric: conv)" in res.output
+    assert "young" in res.output and "Sample ratio mismatch" in res.output
+
+
+def test_json_csv_html_and_output(files):
+    res = run(*log_args(files), "--format", "json", "--by", "channel")
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.output)
+    assert doc["experiment"] == "cli_exp"
+    assert {tuple(r["dimensions"].items()) for r in doc["results"]} == {(), (("channel", "email"),)}
+    res = run(*log_args(files), "--format", "csv")
+    assert res.exit_code == 0 and res.output.startswith("scope,segment,stage")
+    out = files["dir"] / "out" / "report.html"
+    res = run(*log_args(files), "--format", "html", "--output", str(out))
+    assert res.exit_code == 0, res.output
+    assert out.read_text().startswith("<!DOCTYPE html>")
+    assert f"wrote html report to {out}" in res.output
+
+
+def test_units_with_variant_column(files):
+    res = run(
+        "cli_exp",
+        "--units",
+        str(files["units"]),
+        "--variant-column",
+        "arm",
+        "--experiments",
+        str(files["experiments"]),
+        "--format",
+        "json",
+    )
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.output)
+    assert {r["segment"] for r in doc["results"]} == {"young", "rest"}
+    assert {r["stage"] for r in doc["results"]} == {"all"}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--exposures", "X"], "Error: options: missing --events"),
+        (["--units", "U", "--events", "E"], "Error: options: found --units with"),
+        ([], "Error: options: missing --exposures and --events"),
+    ],
+)
+def test_bad_option_combinations(files, args, message):
+    res = run("cli_exp", *args, "--experiments", str(files["experiments"]))
+    assert res.exit_code == 1
+    assert message in res.output
+    assert "Traceback" not in res.output
+
+
+def test_unknown_experiment_missing_file_and_missing_column(files):
+    res = run("nope", *log_args(files)[1:])
+    assert res.exit_code == 1 and "Error: unknown experiment 'nope'" in res.output
+    res = run(*log_args(files)[:3], "--events", str(files["dir"] / "missing.csv"),
+              "--experiments", str(files["experiments"]))  # fmt: skip
+    assert res.exit_code == 1 and res.output.startswith("Error:")
+    res = run(*log_args(files), "--by", "no_such_column")
+    assert res.exit_code == 1
+    assert "no_such_column" in res.output and "Traceback" not in res.output
+
+
+def test_help_has_an_example():
+    res = CliRunner().invoke(cli, ["analyze", "--help"])
+    assert res.exit_code == 0
+    assert "Example:" in res.output and "segab analyze journey_content" in res.output
