@@ -74,8 +74,8 @@ def segment_sql(
         ...     "segments": [{"key": "young", "when": {"age": {"$lt": 35}}}],
         ...     "cells": [{"variants": [{"key": "a", "weight": 1.0}], "control": "a"}],
         ...     "metrics": {"primary": {"key": "m", "kind": "binary", "event": "x"}}})
-        >>> segment_sql(exp, "postgres", {"age": "number"})
-        'CASE WHEN COALESCE("age" < 35, FALSE) THEN \\'young\\' ELSE \\'rest\\' END'
+        >>> print(segment_sql(exp, "postgres", {"age": "number"}))
+        CASE WHEN "age" < 35 THEN 'young' ELSE 'rest' END
     """
     d = get_dialect(dialect)
     branches = []
@@ -83,7 +83,12 @@ def segment_sql(
         if not isinstance(seg, SegmentDef):
             raise SqlCompileError(f"segments[{i}]: unresolved reference {seg.ref!r}")
         cond = compile_condition_sql(
-            seg.when, d, experiment.groups, columns, path=f"segments[{i}] ({seg.key}).when"
+            seg.when,
+            d,
+            experiment.groups,
+            columns,
+            path=f"segments[{i}] ({seg.key}).when",
+            two_valued=False,
         )
         if cond == "FALSE":
             continue

@@ -35,7 +35,7 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal, TypeAlias
 
 from segab.condition_values import ARRAY, BOOL, NULL, NUMBER, OBJECT, STRING, kind
@@ -116,10 +116,27 @@ class _SqlCompiler:
         dialect: Dialect,
         groups: Mapping[str, Sequence[Any]],
         columns: Mapping[str, ColumnKind] | None,
+        two_valued: bool,
     ) -> None:
         self.d = dialect
         self.groups = groups
         self.columns = columns
+        self.two_valued = two_valued
+        self.negations = 0  # how many NOTs enclose the expression being compiled
+
+    def guard(self, expr: str) -> str:
+        """``COALESCE(expr, FALSE)``, unless NULL may stand for FALSE (outside any NOT)."""
+        if self.two_valued or self.negations:
+            return f"COALESCE({expr}, FALSE)"
+        return expr
+
+    def negate(self, build: Callable[[], str]) -> str:
+        """``NOT (build())``, where ``build`` compiles under one more negation."""
+        self.negations += 1
+        try:
+            return _not(build())
+        finally:
+            self.negations -= 1
 
     def fail(self, path: str, op: str, why: str) -> SqlCompileError:
         return SqlCompileError(f"{path}: {op} cannot be compiled to {self.d.name} SQL: {why}")
@@ -130,13 +147,15 @@ class _SqlCompiler:
         return _and([self.entry(k, v, f"{path}.{k}") for k, v in cond.items()])
 
     def entry(self, key: str, value: Any, path: str) -> str:
-        if key in ("$and", "$or", "$nor"):
+        if key == "$nor":
+            return self.negate(lambda: self.entry("$or", value, path))
+        if key in ("$and", "$or"):
             parts = [self.condition(c, f"{path}[{i}]") for i, c in enumerate(value)]
             if key == "$and":
                 return _and(parts)
-            return _or(parts) if key == "$or" else _not(_or(parts))
+            return _or(parts)
         if key == "$not":
-            return _not(self.condition(value, path))
+            return self.negate(lambda: self.condition(value, path))
         if self.columns is not None and key not in self.columns:
             return self.value("NULL", "null", value, path)
         col_kind = None if self.columns is None else self.columns[key]
@@ -180,25 +199,28 @@ class _SqlCompiler:
         if not self._fits(ck, want) or (isinstance(x, float) and math.isnan(x)):
             return FALSE
         if want == "boolean":
-            return f"COALESCE({col}, FALSE)" if x else f"COALESCE(NOT {col}, FALSE)"
-        return f"COALESCE({col} = {lit}, FALSE)"
+            return self.guard(col if x else f"NOT {col}")
+        return self.guard(f"{col} = {lit}")
 
     def operator(self, col: str, ck: ColumnKind | None, op: str, x: Any, path: str) -> str:
         if op == "$eq":
             return self.equal(col, ck, x, path, op)
         if op == "$ne":
-            return _not(self.equal(col, ck, x, path, op))
+            return self.negate(lambda: self.equal(col, ck, x, path, op))
         if op in _CMP:
             return self.compare(col, ck, _CMP[op], x, path, op)
         if op in ("$in", "$nin", "$ini", "$nini"):
-            found = self.member(col, ck, x, path, op, insensitive=op in ("$ini", "$nini"))
-            return found if op in ("$in", "$ini") else _not(found)
+            insensitive = op in ("$ini", "$nini")
+            if op in ("$in", "$ini"):
+                return self.member(col, ck, x, path, op, insensitive)
+            return self.negate(lambda: self.member(col, ck, x, path, op, insensitive))
         if op in ("$inGroup", "$notInGroup"):
             values = self.groups.get(x)
             if values is None or isinstance(values, str | bytes | Mapping):
                 raise self.fail(path, op, f"{x!r} is not a defined group (a list of values)")
-            found = self.member(col, ck, list(values), path, op, insensitive=False)
-            return found if op == "$inGroup" else _not(found)
+            if op == "$inGroup":
+                return self.member(col, ck, list(values), path, op, False)
+            return self.negate(lambda: self.member(col, ck, list(values), path, op, False))
         if op == "$exists":
             return f"({col} IS NOT NULL)" if x else f"({col} IS NULL)"
         if op == "$type":
@@ -215,9 +237,9 @@ class _SqlCompiler:
                 pattern = translate_regex(x, self.d.name)
             except SqlCompileError as exc:
                 raise self.fail(path, op, str(exc)) from None
-            return f"COALESCE({self.d.regex(col, pattern, op == '$regexi')}, FALSE)"
+            return self.guard(self.d.regex(col, pattern, op == "$regexi"))
         if op == "$not":
-            return _not(self.value(col, ck, x, path))
+            return self.negate(lambda: self.value(col, ck, x, path))
         why = _UNSUPPORTED.get(op, "unknown operator")
         raise self.fail(path, op, why)
 
@@ -228,8 +250,8 @@ class _SqlCompiler:
         if not self._fits(ck, want):
             return FALSE
         if want == "string":
-            return f"COALESCE({self.d.code_point(col)} {sql_op} {lit}, FALSE)"
-        return _and([f"COALESCE({col} {sql_op} {lit}, FALSE)", self._no_nan(col, ck)])
+            return self.guard(f"{self.d.code_point(col)} {sql_op} {lit}")
+        return _and([self.guard(f"{col} {sql_op} {lit}"), self._no_nan(col, ck)])
 
     def member(
         self,
@@ -263,7 +285,7 @@ class _SqlCompiler:
             if not self._fits(ck, want):
                 continue
             target = f"lower({col})" if want == "string" and insensitive else col
-            parts.append(f"COALESCE({target} IN ({', '.join(lits)}), FALSE)")
+            parts.append(self.guard(f"{target} IN ({', '.join(lits)})"))
         return _or(parts)
 
 
@@ -274,12 +296,16 @@ def compile_condition_sql(
     columns: Mapping[str, ColumnKind] | None = None,
     *,
     path: str = "when",
+    two_valued: bool = True,
 ) -> str:
     """Compile a segment condition to a SQL boolean expression (TRUE or FALSE, never NULL).
 
     ``columns`` maps column names to kinds (see :func:`column_kind`); see the
     module docstring for the semantics and for what raises
     :class:`~segab.errors.SqlCompileError`. ``path`` prefixes error locations.
+    With ``two_valued=False`` the expression may be NULL where it is false (a
+    leaner form for ``WHERE`` and ``CASE WHEN``, which treat NULL as false);
+    it is TRUE on exactly the same rows.
 
     Example:
         >>> compile_condition_sql({"tier": {"$inGroup": "paid"}}, "spark", {"paid": ["gold"]})
@@ -293,5 +319,5 @@ def compile_condition_sql(
     problems = validate_condition(condition, path)
     if problems:
         raise ConditionError([ConfigProblem("<condition>", *p) for p in problems])
-    compiler = _SqlCompiler(get_dialect(dialect), groups or {}, columns)
+    compiler = _SqlCompiler(get_dialect(dialect), groups or {}, columns, two_valued)
     return compiler.condition(condition, path)

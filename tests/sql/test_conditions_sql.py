@@ -169,7 +169,11 @@ def test_duckdb_matches_python(
     duck: duckdb.DuckDBPyConnection, cond: dict[str, Any], untyped: bool
 ) -> None:
     expected = _python_ids(cond)
-    assert _ids(duck, compile_condition_sql(cond, "duckdb", GROUPS, KINDS)) == expected
+    sql = compile_condition_sql(cond, "duckdb", GROUPS, KINDS)
+    assert _ids(duck, sql) == expected
+    assert duck.execute(f"SELECT count(*) FROM t WHERE ({sql}) IS NULL").fetchone() == (0,)
+    lean = compile_condition_sql(cond, "duckdb", GROUPS, KINDS, two_valued=False)
+    assert _ids(duck, lean) == expected
     if untyped:
         assert _ids(duck, compile_condition_sql(cond, "duckdb", GROUPS)) == expected
 
@@ -188,9 +192,9 @@ def test_postgres_matches_python(pg_url: str) -> None:
             )
         for cond, untyped in CASES:
             expected = _python_ids(cond)
-            assert _ids(con, compile_condition_sql(cond, "postgres", GROUPS, KINDS)) == expected, (
-                cond
-            )
+            for two_valued in (True, False):
+                sql = compile_condition_sql(cond, "postgres", GROUPS, KINDS, two_valued=two_valued)
+                assert _ids(con, sql) == expected, cond
             if untyped:
                 assert _ids(con, compile_condition_sql(cond, "postgres", GROUPS)) == expected, cond
 
