@@ -35,7 +35,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from segab.assignment import CellPlan, plan_of
 from segab.config.checks import resolve_cell_index
@@ -64,8 +64,13 @@ def segment_sql(
     experiment: Experiment,
     dialect: str | Dialect,
     columns: Mapping[str, ColumnKind] | None = None,
+    *,
+    as_index: bool = False,
 ) -> str:
     """The segment of a row: ``CASE WHEN <first condition> THEN 'key' ... ELSE fallback END``.
+
+    With ``as_index`` the segment's position in ``experiment.segment_keys()``
+    (the fallback last) instead of its key: integers compare faster downstream.
 
     Example:
         >>> from segab.config import parse_experiment
@@ -92,22 +97,23 @@ def segment_sql(
         )
         if cond == "FALSE":
             continue
-        branches.append(f"WHEN {cond} THEN {d.literal(seg.key)}")
+        branches.append(f"WHEN {cond} THEN {i if as_index else d.literal(seg.key)}")
         if cond == "TRUE":
             break
     if experiment.fallback is not None:
-        fallback = d.literal(experiment.fallback)
+        last = len(experiment.segments)
+        fallback = str(last) if as_index else d.literal(experiment.fallback)
     else:
-        fallback = f"CAST(NULL AS {d.text_type})"
+        fallback = f"CAST(NULL AS {'INTEGER' if as_index else d.text_type})"
     if not branches:
         return fallback
     return f"CASE {' '.join(branches)} ELSE {fallback} END"
 
 
 def _cell_index_sql(exp: Experiment, d: Dialect) -> str:
-    """``CASE segment WHEN ... THEN CASE stage ... END END``: the resolved cell index, or NULL."""
+    """``CASE seg WHEN ... THEN CASE stage ... END END``: the resolved cell index, or NULL."""
     seg_branches = []
-    for segment in exp.segment_keys():
+    for seg, segment in enumerate(exp.segment_keys()):
         by_stage = {st: resolve_cell_index(exp.cells, segment, st) for st in exp.stages}
         found = {i for i in by_stage.values() if i is not None}
         if not found:
@@ -119,10 +125,18 @@ def _cell_index_sql(exp: Experiment, d: Dialect) -> str:
                 f"WHEN {d.literal(st)} THEN {i}" for st, i in by_stage.items() if i is not None
             )
             inner = f"CASE stage {whens} END"
-        seg_branches.append(f"WHEN {d.literal(segment)} THEN {inner}")
+        seg_branches.append(f"WHEN {seg} THEN {inner}")
     if not seg_branches:
         return "CAST(NULL AS INTEGER)"
-    return f"CASE segment {' '.join(seg_branches)} END"
+    return f"CASE seg {' '.join(seg_branches)} END"
+
+
+def _by_segment(exp: Experiment, d: Dialect, text: Callable[[str], str]) -> str:
+    """``CASE seg WHEN i THEN text(key_i) ... END`` over the segment keys."""
+    whens = " ".join(
+        f"WHEN {i} THEN {d.literal(text(key))}" for i, key in enumerate(exp.segment_keys())
+    )
+    return f"CASE seg {whens} END"
 
 
 def _per_cell(exp: Experiment, d: Dialect, cells: dict[int, CellPlan], what: str) -> str:
@@ -213,18 +227,18 @@ def assignment_sql(
         if idx is not None:
             cells.setdefault(idx, cell_plan)
     if experiment.randomization == "journey":
-        key = d.concat(d.literal(plan.seed + SEPARATOR), "segment", d.literal("|*|"), "unit_id")
+        prefix = _by_segment(experiment, d, lambda s: SEPARATOR.join((plan.seed, s, "*", "")))
+        key = d.concat(prefix, "unit_id")
     else:
-        key = d.concat(
-            d.literal(plan.seed + SEPARATOR), "segment", "'|'", "stage", "'|'", "unit_id"
-        )
+        prefix = _by_segment(experiment, d, lambda s: SEPARATOR.join((plan.seed, s, "")))
+        key = d.concat(prefix, "stage", "'|'", "unit_id")
     early = _early_exit(experiment, d)
     ts_in = f",\n    {timestamp} AS {d.quote('timestamp')}" if timestamp is not None else ""
     ts_out = f", {d.quote('timestamp')}" if timestamp is not None else ""
     control = _per_cell(experiment, d, cells, "control")
     return f"""WITH s1 AS (
   SELECT {unit} AS unit_id, {d.quote("stage")} AS stage,
-    {segment_sql(experiment, d, columns)} AS segment{ts_in}
+    {segment_sql(experiment, d, columns, as_index=True)} AS seg{ts_in}
   FROM {src}
   WHERE {valid}
 ), s2 AS (
@@ -240,7 +254,7 @@ def assignment_sql(
 )
 SELECT unit_id, {d.literal(experiment.key)} AS experiment,
   CAST({experiment.iteration} AS BIGINT) AS iteration,
-  segment, stage,
+  {_by_segment(experiment, d, lambda s: s)} AS segment, stage,
   CASE
     WHEN early_reason IS NULL THEN COALESCE(drawn_variant, {control})
     WHEN early_reason = 'forced' THEN {_forced_variant(experiment, d)}
