@@ -187,7 +187,7 @@ def test_postgres_query_matches_python(
 def test_spark_bulk_matches_python(
     spark: Any, registry: Registry, units_parquet: Path, tmp_path: Path
 ) -> None:
-    for exp in _experiments(registry):
+    for exp in _experiments(registry)[:-2] + _extra_experiments()[1:]:  # "stopped": DuckDB/PG
         out = tmp_path / f"{exp.key}.parquet"
         report = assign_file_sql(exp, units_parquet, out, engine="spark", spark=spark)
         expected = python_assignments(exp, units_parquet)
