@@ -1,0 +1,481 @@
+"""``segab plan``, ``start``, ``stop``, ``conclude``, ``iterate``, ``status`` and ``history``.
+
+Thin: parse options, call :mod:`segab.lifecycle`, print. Every command but ``plan``
+works on the store (``--db URL``, else ``$SEGAB_DB``, else ``sqlite:///segab.db``).
+
+Example:
+    >>> sorted(c.name for c in lifecycle_commands)[:3]
+    ['conclude', 'history', 'iterate']
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+from segab.errors import DataError, LifecycleError, SegabError, StoreError
+from segab.lifecycle.commands import (
+    conclude_experiment,
+    file_matches_store,
+    iterate_experiment,
+    load_config,
+    start_experiment,
+    stop_experiment,
+)
+from segab.lifecycle.history import history_data, history_html, history_rows
+from segab.lifecycle.plan import Baseline, PowerPlan, plan_experiment
+from segab.lifecycle.traffic import equal_mix, traffic_mix
+from segab.store import list_experiments, list_snapshots, open_store, resolve_url
+
+__all__ = ["lifecycle_commands"]
+
+_DB = click.option("--db", "db_url", help="Store URL (default: $SEGAB_DB or sqlite:///segab.db).")
+_EXPERIMENTS = click.option(
+    "--experiments",
+    "experiments_dir",
+    default="experiments",
+    show_default=True,
+    type=click.Path(),
+    help="Config file or directory.",
+)
+
+
+def _fail(exc: SegabError) -> click.ClickException:
+    return click.ClickException(str(exc))
+
+
+def _read_traffic(path: str) -> pd.DataFrame:
+    p = Path(path)
+    if p.suffix.lower() == ".parquet":
+        return pd.read_parquet(p)
+    if p.suffix.lower() == ".csv":
+        return pd.read_csv(p, low_memory=False)
+    raise DataError(f"{path}: unsupported file type {p.suffix!r}; expected .csv or .parquet")
+
+
+def _measured(
+    db_url: str | None, key: str, iteration: int, control_of: dict[Any, str], metric: str
+) -> tuple[dict[tuple[str, str], Baseline], list[str]]:
+    """Baselines from the latest snapshot of an earlier iteration, when a store has one."""
+    url = resolve_url(db_url)
+    try:
+        engine = open_store(url)
+    except StoreError:
+        if db_url:
+            raise
+        return {}, []
+    earlier = [s for s in list_snapshots(engine, key) if s.iteration < iteration]
+    if not earlier:
+        return {}, []
+    snap = earlier[-1]
+    out: dict[tuple[str, str], Baseline] = {}
+    for r in snap.result.get("results", []):
+        if r.get("metric") != metric or r.get("dimensions") or r.get("segment") is None:
+            continue
+        pair = (r["segment"], r["stage"])
+        control = control_of.get(pair)
+        src = f"iteration {snap.iteration}"
+        if r.get("variant") == control and r.get("variant_mean") is not None:
+            out[pair] = Baseline(float(r["variant_mean"]), None, src)
+        elif r.get("control") == control and r.get("control_mean") is not None:
+            out.setdefault(pair, Baseline(float(r["control_mean"]), None, src))
+    note = f"baselines measured in iteration {snap.iteration} (snapshot {snap.id})"
+    return out, [note] if out else []
+
+
+def _plan_table(plan: PowerPlan) -> Table:
+    table = Table(
+        title=f"{plan.experiment} (iteration {plan.iteration}): {plan.metric}, "
+        f"{plan.daily_units:,.0f} units/day, {plan.days} days, alpha {plan.alpha:g}, "
+        f"power {plan.power:g}"
+    )
+    for col in (
+        "segment",
+        "stage",
+        "share",
+        "units/day",
+        "baseline",
+        "mde",
+        "n per arm",
+        "days",
+        "status",
+    ):
+        table.add_column(
+            col, justify="right" if col not in ("segment", "stage", "status") else "left"
+        )
+    for c in plan.cells:
+        style = {"over_segmented": "red", "ok": "green"}.get(c.status, "yellow")
+        table.add_row(
+            c.segment,
+            c.stage,
+            f"{c.share:.3f}",
+            f"{c.daily_units:,.0f}",
+            "" if c.baseline is None else f"{c.baseline:.4g} ({c.baseline_source})",
+            f"{c.mde:.1%}",
+            "" if c.n_per_arm is None else f"{c.n_per_arm:,}",
+            "" if c.days_needed is None else str(c.days_needed),
+            f"[{style}]{c.status}[/{style}]",
+        )
+    return table
+
+
+@click.command("plan")
+@click.argument("key")
+@click.option(
+    "--traffic",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Sample of units (CSV/Parquet): unit, stage, attributes[, timestamp].",
+)
+@click.option("--daily-units", type=float, help="Units entering per day.")
+@click.option(
+    "--share",
+    "shares",
+    multiple=True,
+    metavar="SEGMENT=FRACTION",
+    help="Segment share without --traffic (repeat; default: equal shares).",
+)
+@click.option("--days", type=int, default=28, show_default=True, help="Planned duration.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+@_EXPERIMENTS
+@_DB
+def plan_command(
+    key: str,
+    traffic: str | None,
+    daily_units: float | None,
+    shares: tuple[str, ...],
+    days: int,
+    fmt: str,
+    experiments_dir: str,
+    db_url: str | None,
+) -> None:
+    """Plan KEY: sample size per arm and days needed per (segment, stage) cell.
+
+    Flags over-segmented cells (too small to reach the size within --days) with
+    recomputed remedies: merge into the nearest sibling, raise the MDE, run longer,
+    or drop the cell. Baselines come from the config, or from an earlier iteration's
+    analysis snapshot in the store when there is one.
+
+    \b
+    Example:
+      segab plan journey_content --traffic demo/population.csv --daily-units 5000
+      segab plan loyalty_offer --daily-units 2000 --share loyal_members=0.3 --format json
+    """
+    try:
+        exp = load_config(key, experiments_dir)
+        notes: list[str] = []
+        if traffic is not None:
+            mix = traffic_mix(exp, _read_traffic(traffic), source=traffic)
+        else:
+            parsed = {}
+            for s in shares:
+                name, _, value = s.partition("=")
+                try:
+                    parsed[name] = float(value)
+                except ValueError:
+                    raise LifecycleError(f"--share {s!r}: expected SEGMENT=FRACTION") from None
+            mix = equal_mix(exp, parsed)
+            notes.append("no --traffic: every unit assumed to reach every stage")
+        daily = daily_units if daily_units is not None else mix.daily_units
+        if daily is None:
+            raise LifecycleError("expected --daily-units N (or a --traffic file with timestamps)")
+        plan_cells = {p: c.control for p, c in _cells(exp).items()}
+        measured, more = _measured(db_url, key, exp.iteration, plan_cells, exp.metrics.primary.key)
+        plan = plan_experiment(
+            exp, mix.shares, daily_units=daily, days=days, measured=measured, notes=notes + more
+        )
+    except SegabError as exc:
+        raise _fail(exc) from None
+    if fmt == "json":
+        click.echo(json.dumps(plan.to_dict(), indent=2))
+        return
+    console = Console()
+    console.print(_plan_table(plan))
+    for c in plan.flagged():
+        console.print(
+            f"[red]over-segmented[/red] {c.segment}/{c.stage}: needs "
+            f"{c.days_needed} days; remedies:"
+        )
+        for r in c.remedies:
+            console.print(f"  - {r.kind}: {r.text}", markup=False)
+    for n in plan.notes:
+        console.print(f"note: {n}", markup=False)
+
+
+def _cells(exp: Any) -> dict[Any, Any]:
+    from segab.assignment import plan_of
+
+    return plan_of(exp).cells
+
+
+@click.command("start")
+@click.argument("key")
+@_EXPERIMENTS
+@_DB
+def start_command(key: str, experiments_dir: str, db_url: str | None) -> None:
+    """Start (or resume) KEY: record its config and fingerprint in the store.
+
+    While the iteration is running or stopped, an edit that would move assigned
+    units (seed, variant order or weights, segment rules...) is refused: use
+    `segab iterate`. Safe edits (raised coverage, metrics, descriptions) are accepted.
+
+    \b
+    Example:
+      segab start journey_content --db sqlite:///segab.db
+    """
+    try:
+        res = start_experiment(key, experiments_dir, open_store(db_url, create=True))
+    except SegabError as exc:
+        raise _fail(exc) from None
+    for c in res.changes:
+        click.echo(f"accepted {c}", err=True)
+    click.echo(f"started {key} iteration {res.iteration} (fingerprint {res.fingerprint[:12]})")
+
+
+@click.command("stop")
+@click.argument("key")
+@_EXPERIMENTS
+@_DB
+def stop_command(key: str, experiments_dir: str, db_url: str | None) -> None:
+    """Stop KEY: everyone sees the control until `segab start` resumes it.
+
+    \b
+    Example:
+      segab stop journey_content
+    """
+    try:
+        rec = stop_experiment(key, experiments_dir, open_store(db_url))
+    except SegabError as exc:
+        raise _fail(exc) from None
+    click.echo(f"stopped {key} iteration {rec.iteration}")
+
+
+_INPUTS = [
+    click.option(
+        "--exposures",
+        type=click.Path(exists=True, dir_okay=False),
+        help="Exposures file (default: the store's exposures).",
+    ),
+    click.option(
+        "--events",
+        type=click.Path(exists=True, dir_okay=False),
+        help="Events file (default: the store's events).",
+    ),
+]
+
+
+def _inputs(f: Any) -> Any:
+    for opt in reversed(_INPUTS):
+        f = opt(f)
+    return f
+
+
+@click.command("conclude")
+@click.argument("key")
+@_inputs
+@_EXPERIMENTS
+@_DB
+def conclude_command(
+    key: str, exposures: str | None, events: str | None, experiments_dir: str, db_url: str | None
+) -> None:
+    """Conclude KEY's current iteration, saving its analysis snapshot in the store.
+
+    \b
+    Example:
+      segab conclude journey_content --exposures demo/assignments.csv --events demo/events.csv
+    """
+    try:
+        rec, sid = conclude_experiment(
+            key, experiments_dir, open_store(db_url), exposures=exposures, events=events
+        )
+    except SegabError as exc:
+        raise _fail(exc) from None
+    click.echo(f"concluded {key} iteration {rec.iteration} (snapshot {sid})")
+
+
+@click.command("iterate")
+@click.argument("key")
+@_inputs
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+@_EXPERIMENTS
+@_DB
+def iterate_command(
+    key: str,
+    exposures: str | None,
+    events: str | None,
+    fmt: str,
+    experiments_dir: str,
+    db_url: str | None,
+) -> None:
+    """Conclude KEY's iteration and write the next: winners become controls, losers go.
+
+    Undecided cells are kept; the iteration is bumped and re-randomised with a fresh
+    seed (KEY-iN). The old file is kept as history/KEY.iN.yaml and in the store.
+
+    \b
+    Example:
+      segab iterate journey_content --db sqlite:///segab.db
+      segab iterate journey_content --exposures demo/assignments.csv --events demo/events.csv
+    """
+    try:
+        res = iterate_experiment(
+            key, experiments_dir, open_store(db_url), exposures=exposures, events=events
+        )
+    except SegabError as exc:
+        raise _fail(exc) from None
+    if fmt == "json":
+        click.echo(json.dumps(res.to_dict(), indent=2))
+        return
+    table = Table(title=f"{key}: iteration {res.old_iteration} -> {res.new_iteration}")
+    for col in ("segment", "stage", "status", "control", "variants", "dropped"):
+        table.add_column(col)
+    for o in res.outcomes:
+        table.add_row(
+            o.segment,
+            o.stage,
+            o.status,
+            o.control,
+            ", ".join(f"{k} {w / 10000:g}" for k, w in o.variants),
+            ", ".join(o.dropped),
+        )
+    Console().print(table)
+    click.echo(f"wrote {res.config_path}; kept {res.history_path}")
+
+
+@click.command("status")
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+@_EXPERIMENTS
+@_DB
+def status_command(fmt: str, experiments_dir: str, db_url: str | None) -> None:
+    """List registered experiments: latest iteration, status, and whether the file matches.
+
+    \b
+    Example:
+      segab status --db sqlite:///segab.db
+    """
+    try:
+        engine = open_store(db_url)
+        latest: dict[str, Any] = {}
+        for rec in list_experiments(engine):
+            latest[rec.key] = rec
+        rows = []
+        for key, rec in sorted(latest.items()):
+            try:
+                exp = load_config(key, experiments_dir)
+                match = "yes" if file_matches_store(exp, rec) else f"no (file: i{exp.iteration})"
+            except SegabError:
+                match = "no file"
+            rows.append(
+                {
+                    "key": key,
+                    "iteration": rec.iteration,
+                    "status": rec.status,
+                    "fingerprint": rec.config_fingerprint[:12],
+                    "updated_at": rec.updated_at.isoformat(timespec="seconds"),
+                    "snapshots": len(list_snapshots(engine, key, rec.iteration)),
+                    "file_matches": match,
+                }
+            )
+    except SegabError as exc:
+        raise _fail(exc) from None
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(title="experiments")
+    for col in (
+        "key",
+        "iteration",
+        "status",
+        "fingerprint",
+        "updated_at",
+        "snapshots",
+        "file_matches",
+    ):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(*(str(r[c]) for c in r))
+    Console().print(table)
+
+
+@click.command("history")
+@click.argument("key")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "html"]),
+    default="table",
+    show_default=True,
+)
+@click.option("--output", type=click.Path(dir_okay=False), help="Write to this file.")
+@_DB
+def history_command(key: str, fmt: str, output: str | None, db_url: str | None) -> None:
+    """Show KEY's estimates and decisions per cell across iterations.
+
+    \b
+    Example:
+      segab history journey_content
+      segab history journey_content --format html --output history.html
+    """
+    try:
+        data = history_data(open_store(db_url), key)
+    except SegabError as exc:
+        raise _fail(exc) from None
+    if fmt == "table" and output is None:
+        table = Table(title=f"{key}: history")
+        cols = (
+            "iteration",
+            "status",
+            "segment",
+            "stage",
+            "variant",
+            "control",
+            "rel_lift",
+            "p_adjusted",
+            "decision",
+        )
+        for col in cols:
+            table.add_column(col)
+        for r in history_rows(data):
+            table.add_row(*(_fmt(c, r.get(c)) for c in cols))
+        Console().print(table)
+        return
+    text = history_html(data) if fmt == "html" else json.dumps(data, indent=2)
+    if fmt == "table":
+        text = "\n".join(json.dumps(r) for r in history_rows(data)) + "\n"
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    Path(output).write_text(text, encoding="utf-8")
+    click.echo(f"wrote {fmt} history to {output}", err=True)
+
+
+def _fmt(col: str, value: Any) -> str:
+    if value is None:
+        return ""
+    if col == "rel_lift":
+        return f"{float(value) * 100:+.1f}%"
+    if col == "p_adjusted":
+        return f"{float(value):.3g}"
+    return str(value)
+
+
+lifecycle_commands: list[click.Command] = [
+    plan_command,
+    start_command,
+    stop_command,
+    conclude_command,
+    iterate_command,
+    status_command,
+    history_command,
+]
