@@ -66,10 +66,8 @@ def _measured(
     url = resolve_url(db_url)
     try:
         engine = open_store(url)
-    except StoreError:
-        if db_url:
-            raise
-        return {}, []
+    except StoreError as exc:
+        return {}, [f"baselines from the config (no store: {exc})"] if db_url else []
     earlier = [s for s in list_snapshots(engine, key) if s.iteration < iteration]
     if not earlier:
         return {}, []
