@@ -222,3 +222,26 @@ def test_python_dash_m(tmp_path: Path) -> None:
         [sys.executable, "-m", "segab", "--version"], capture_output=True, text=True
     )
     assert proc.returncode == 0 and "segab" in proc.stdout
+
+
+def test_validate_with_a_store_refuses_unsafe_edits_of_running_experiments(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(EXPERIMENTS, tmp_path / "experiments")
+    db = f"sqlite:///{tmp_path / 's.db'}"
+    assert run("db", "init", "--db", db)[0] == 0
+    assert run("start", "journey_content", "--db", db)[0] == 0
+    assert run("validate", "experiments", "--db", db)[0] == 0
+    path = tmp_path / "experiments" / "journey_content.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(
+        text.replace("seed: ", "seed: x").replace(
+            "iteration: 1\n", "iteration: 1\nseed: reshuffled\n"
+        ),
+        encoding="utf-8",
+    )
+    code, _, err = run("validate", "experiments", "--db", db)
+    assert code == 1 and "would move already-assigned units" in err and "seed" in err
