@@ -49,8 +49,21 @@ td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .ok{color:#1a7f37;font-weight:600}.bad{color:#cf222e;font-weight:600}
 .muted{color:var(--muted)}.panels{display:grid;grid-template-columns:3fr 2fr;gap:28px}
 .chart{overflow-x:auto}details summary{cursor:pointer;color:#0969da;margin:8px 0}
-.note{color:var(--muted);font-size:12px}
+.note{color:var(--muted);font-size:12px}.wide-last td:last-child{min-width:260px}
 """
+
+
+#: Counters of problems in the data; the others count rows filtered by design (units
+#: outside the experiment, other experiments, events outside the attribution window).
+ISSUES = (
+    "multi_variant_units",
+    "duplicate_exposures",
+    "events_before_exposure",
+    "events_unknown_units",
+    "empty_ids",
+    "missing_outcomes",
+    "missing_variant",
+)
 
 
 def _e(text: Any) -> str:
@@ -108,7 +121,9 @@ def _evidence(r: ResultRow) -> str:
     return _p(c.p_adjusted if c.p_adjusted is not None else c.p_value)
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]], numeric: set[int]) -> str:
+def _table(
+    header: Sequence[str], rows: Sequence[Sequence[str]], numeric: set[int], cls: str = ""
+) -> str:
     head = "".join(f"<th>{h}</th>" for h in header)
     body = []
     for row in rows:
@@ -117,7 +132,8 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]], numeric: set[in
             for i, v in enumerate(row)
         )
         body.append(f"<tr>{cells}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    attr = f' class="{cls}"' if cls else ""
+    return f"<table{attr}><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
 def _summary(result: AnalysisResult) -> str:
@@ -130,14 +146,14 @@ def _summary(result: AnalysisResult) -> str:
         for d in COLORS
     ]
     flagged = sum(1 for s in result.srm if s.get("flagged"))
-    issues = sum(int(v) for v in result.data_quality.values())
+    issues = sum(int(v) for k, v in result.data_quality.items() if k in ISSUES)
     units = sum(r.comparison.n_control + r.comparison.n_treatment for r in result.decisions())
     cards.append(f'<div class="card"><b>{units:,}</b><span>exposures compared</span></div>')
     srm_class = "bad" if flagged else "ok"
     cards.append(
         f'<div class="card"><b class="{srm_class}">{flagged}</b><span>SRM alerts</span></div>'
     )
-    cards.append(f'<div class="card"><b>{issues:,}</b><span>data-quality events</span></div>')
+    cards.append(f'<div class="card"><b>{issues:,}</b><span>data-quality issues</span></div>')
     return f'<div class="cards">{"".join(cards)}</div>'
 
 
@@ -161,7 +177,7 @@ def _decisions(result: AnalysisResult) -> str:
         ]
         for r in rows
     ]
-    return _table(header, body, {2, 3, 5})
+    return _table(header, body, {2, 3, 5}, cls="wide-last")
 
 
 def _forest_rows(result: AnalysisResult, metric: str) -> list[ForestRow]:
@@ -236,7 +252,10 @@ def _quality(result: AnalysisResult) -> str:
     if not result.data_quality:
         return "<p class='muted'>No data-quality counters.</p>"
     rows = [
-        [_e(k.replace("_", " ")), f"<span class='{'bad' if v else 'muted'}'>{int(v):,}</span>"]
+        [
+            _e(k.replace("_", " ")),
+            f"<span class='{'bad' if v and k in ISSUES else 'muted'}'>{int(v):,}</span>",
+        ]
         for k, v in result.data_quality.items()
     ]
     return _table(["counter", "count"], rows, {1})
@@ -286,7 +305,7 @@ def _all_rows(result: AnalysisResult) -> str:
                     _e(r.reason),
                 ]
             )
-    return _table(header, rows, {4, 5, 6, 8, 9})
+    return _table(header, rows, {4, 5, 6, 8, 9}, cls="wide-last")
 
 
 def render_html(result: AnalysisResult) -> str:
