@@ -105,6 +105,7 @@ def spark() -> Iterator[Any]:
         warnings.simplefilter("ignore", FutureWarning)  # pyspark's pandas version check
         session = spark_session("local[2]", app_name="segab-tests")
     session.sparkContext.setLogLevel("ERROR")
+    session.conf.set("spark.sql.shuffle.partitions", "2")  # tiny test data: fewer tasks
     yield session
     session.stop()
 

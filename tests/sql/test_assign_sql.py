@@ -9,6 +9,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
@@ -184,16 +185,31 @@ def test_postgres_query_matches_python(
 
 
 @pytest.mark.spark
-def test_spark_bulk_matches_python(
+def test_spark_matches_python(
     spark: Any, registry: Registry, units_parquet: Path, tmp_path: Path
 ) -> None:
-    for exp in _experiments(registry)[:-2] + _extra_experiments()[1:]:  # "stopped": DuckDB/PG
-        out = tmp_path / f"{exp.key}.parquet"
-        report = assign_file_sql(exp, units_parquet, out, engine="spark", spark=spark)
-        expected = python_assignments(exp, units_parquet)
-        assert report.rows_out == expected.num_rows
-        assert report.rows_in == pq.ParquetFile(units_parquet).metadata.num_rows
-        assert sort_rows(pq.read_table(out)).equals(expected), exp.key
+    # the bulk path (read, assign, write, report) on the richest config
+    exp = registry["loyalty_offer"]
+    out = tmp_path / "loyalty_offer.parquet"
+    report = assign_file_sql(exp, units_parquet, out, engine="spark", spark=spark)
+    expected = python_assignments(exp, units_parquet)
+    assert report.rows_out == expected.num_rows
+    assert report.rows_in == pq.ParquetFile(units_parquet).metadata.num_rows
+    assert report.bad_rows == report.rows_in - report.rows_out and report.problems
+    assert sort_rows(pq.read_table(out)).equals(expected)
+    # the other configs in one Spark job: the queries of each, UNION ALL
+    others = [registry["journey_content"], registry["channel_tailoring"], _extra_experiments()[1]]
+    df = spark.read.parquet(str(units_parquet))
+    schema = {f.name: f.dataType.simpleString() for f in df.schema.fields}
+    df.createOrReplaceTempView("units")
+    union = "\nUNION ALL\n".join(
+        f"SELECT * FROM ({assignment_sql(e, 'spark', columns=column_kinds(e, schema))})"
+        for e in others
+    )
+    got = spark.sql(union).toArrow()
+    for e in others:
+        mine = got.filter(pc.equal(got.column("experiment"), e.key))
+        assert sort_rows(mine).equals(python_assignments(e, units_parquet)), e.key
 
 
 def test_cli_prints_runnable_sql(units_parquet: Path, registry: Registry) -> None:
