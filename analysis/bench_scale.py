@@ -4,14 +4,16 @@ For each engine and size, one fresh subprocess assigns every row of a Parquet
 file of synthetic units for the ``journey_content`` example (3 segments of 2
 conditions, 4 stages, one MD5 per row) and writes Parquet:
 
-- ``python``: the CLI, ``segab assign journey_content --input ... --output ... --quiet``;
+- ``python``: the CLI, ``segab assign journey_content --input ... --output ... --quiet
+  --engine python`` (its default worker processes, one per core);
 - ``duckdb``: :func:`segab.sql.bulk.assign_file_sql` with ``engine="duckdb"``;
 - ``spark``: the same with ``engine="spark"`` on ``local[*]`` (session start-up
   reported apart, not counted in rows/s).
 
 rows/s is rows over the wall time of the assignment call in the child (reading
 the input, assigning, writing the output, counting reasons). Peak memory is the
-peak RSS of the largest process of the child's tree, read with
+peak RSS of the largest single process of the child's tree (not the sum over the
+Python path's worker processes), read with
 ``resource.getrusage(RUSAGE_CHILDREN)`` in a wrapper process that runs exactly
 one child (for Spark, the JVM, which the child waits for).
 
@@ -78,7 +80,7 @@ def run_one(engine: str, units: Path, output: Path) -> dict[str, float]:
 
         t0 = time.perf_counter()
         args = ["assign", EXPERIMENT, "--input", str(units), "--output", str(output), "--quiet"]
-        args += ["--experiments", str(ROOT / "experiments")]
+        args += ["--experiments", str(ROOT / "experiments"), "--engine", "python"]
         cli.main(args, standalone_mode=False)
         return {"seconds": time.perf_counter() - t0, "startup": t0 - started}
     from segab.config import load_experiments
