@@ -286,7 +286,9 @@ def aggregate_event_log(
             window_seconds=window_seconds(experiment.analysis.attribution_window),
             now_epoch=_epoch(now),
         )
-        q = event_log_queries(eng.dialect, x_rel, e_rel, spec, materialize=eng.dialect == "duckdb")
+        q = event_log_queries(
+            eng.dialect, x_rel, e_rel, spec, materialize=eng.dialect in ("duckdb", "sqlite")
+        )
         for statement in q.prelude:
             eng.query(statement, q.params)
         wide = _rename_dims(eng.query(q.sums, q.params), dims)

@@ -147,6 +147,7 @@ class Engine:
         self.dialect = dialect
         self.con = con
         self._temp_dir = temp_dir
+        self._conn: Any = None  # SQLite: one connection, so temporary tables persist
 
     def relation(self, source: Source, role: str, text_columns: Iterable[str]) -> Relation:
         """Resolve a path, DataFrame or table name into a :class:`Relation`.
@@ -233,6 +234,13 @@ class Engine:
                 return cursor.df() if cursor.description else pd.DataFrame()
             import sqlalchemy as sa
 
+            if self.dialect == "sqlite":
+                if self._conn is None:
+                    self._conn = self.con.connect()
+                result = self._conn.execute(sa.text(sql), params)
+                if not result.returns_rows:
+                    return pd.DataFrame()
+                return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
             with self.con.connect() as conn:
                 if self.dialect == "postgresql":
                     conn.execute(sa.text("SET TIME ZONE 'UTC'"))
@@ -254,6 +262,8 @@ class Engine:
         if self.dialect == "duckdb":
             self.con.close()
         else:
+            if self._conn is not None:
+                self._conn.close()
             self.con.dispose()
 
 

@@ -184,7 +184,10 @@ def _epoch(dialect: str, rel: Relation, col: str) -> str:
         return f"CAST(EXTRACT(EPOCH FROM CAST({c} AS TIMESTAMPTZ)) AS {DOUBLE})"
     return (
         f"(CASE WHEN typeof({c}) IN ('integer', 'real') THEN CAST({c} AS {DOUBLE}) "
-        f"ELSE (julianday({c}) - 2440587.5) * 86400.0 END)"
+        # SQLite needs "+HH:MM"; writers such as DuckDB and PostgreSQL print "+00"
+        f"ELSE (julianday(CASE WHEN {c} GLOB '*[ T]*[0-9][+-][0-9][0-9]' "
+        f"THEN {c} || char(58) || '00' ELSE {c} END)"
+        " - 2440587.5) * 86400.0 END)"
     )
 
 
@@ -341,11 +344,13 @@ def event_log_queries(
         bodies = dict(base)
         for name, deps in (("per_cell", ("x_raw", "x")), ("ev", ("ev_raw",))):
             table = f"segab_{name}"
-            prelude.append(
-                f"CREATE OR REPLACE TEMP TABLE {table} AS\n"
-                + _with([(d, bodies[d]) for d in deps])
-                + f"\n{bodies[name]}"
-            )
+            body = _with([(d, bodies[d]) for d in deps]) + f"\n{bodies[name]}"
+            if dialect == "sqlite":  # no CREATE OR REPLACE; index the join key
+                prelude.append(f"DROP TABLE IF EXISTS temp.{table}")
+                prelude.append(f"CREATE TEMP TABLE {table} AS\n{body}")
+                prelude.append(f"CREATE INDEX temp.{table}_u ON {table} (u)")
+            else:
+                prelude.append(f"CREATE OR REPLACE TEMP TABLE {table} AS\n{body}")
             bodies[name] = f"SELECT * FROM {table}"
         base = list(bodies.items())
     dcols = "".join(f", {_dim(i)}" for i in range(len(spec.dims)))

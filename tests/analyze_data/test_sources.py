@@ -190,3 +190,28 @@ def test_two_by_columns_cross(exp, exposures, events):
         .sort_index()
         .values.tolist()
     )
+
+
+@pytest.mark.parametrize("suffix", ["+00", "+00:00", "Z", ""])
+def test_sqlite_reads_every_utc_offset_spelling(tmp_path: Path, exp, exposures, events, suffix):
+    """DuckDB and PostgreSQL print "+00"; SQLite's date functions need "+00:00" (regression)."""
+    import sqlalchemy as sa
+
+    def spelled(ts: pd.Series) -> pd.Series:
+        return pd.to_datetime(ts, utc=True).dt.strftime("%Y-%m-%d %H:%M:%S") + suffix
+
+    x = exposures.assign(timestamp=spelled(exposures["timestamp"]))
+    e = events.assign(timestamp=spelled(events["timestamp"]))
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    engine = sa.create_engine(url)
+    x.to_sql("exposures", engine, index=False)
+    e.to_sql("events", engine, index=False)
+    engine.dispose()
+    got = aggregate_event_log(exp, "exposures", "events", db_url=url)
+    assert normalise(got) == normalise(aggregate_event_log(exp, exposures, events))
+    assert (
+        got.data_quality["events_outside_window"]
+        == normalise(aggregate_event_log(exp, exposures, events))["data_quality"][
+            "events_outside_window"
+        ]
+    )
