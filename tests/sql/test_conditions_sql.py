@@ -13,6 +13,8 @@ from typing import Any
 import duckdb
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from segab.conditions import compile_condition
 from segab.errors import SqlCompileError
@@ -289,3 +291,54 @@ def test_dialect_spelling() -> None:
     assert compile_condition_sql({"device.os": None}, "duckdb", columns={}) == "(NULL IS NULL)"
     spark = compile_condition_sql({"device.os": "it's\\"}, "spark")
     assert spark == "COALESCE(`device.os` = 'it\\'s\\\\', FALSE)"
+
+
+_SCALARS = st.sampled_from(["a", "b", "A", "", "é", "10", 0, 1, 5, 35, 0.5, -3, True, False, None])
+_FIELD_OPS = st.sampled_from(["$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$exists", "$in", "$nin"])
+
+
+@st.composite
+def _field_value(draw: st.DrawFn) -> Any:
+    op = draw(_FIELD_OPS)
+    if op == "$exists":
+        return {op: draw(st.booleans())}
+    if op in ("$in", "$nin"):
+        return {op: draw(st.lists(_SCALARS, max_size=4))}
+    x = draw(_SCALARS)
+    if op in ("$gt", "$gte", "$lt", "$lte") and (x is None or isinstance(x, bool)):
+        x = 3
+    return {op: x} if draw(st.booleans()) else x if op == "$eq" else {op: x}
+
+
+def _conditions() -> st.SearchStrategy[dict[str, Any]]:
+    leaf = st.dictionaries(
+        st.sampled_from(["s", "n", "f", "b", "z", "missing"]),
+        _field_value(),
+        min_size=1,
+        max_size=2,
+    )
+    return st.recursive(
+        leaf,
+        lambda inner: st.one_of(
+            st.builds(
+                lambda cs, op: {op: cs},
+                st.lists(inner, min_size=1, max_size=3),
+                st.sampled_from(["$and", "$or", "$nor"]),
+            ),
+            st.builds(lambda c: {"$not": c}, inner),
+        ),
+        max_leaves=6,
+    )
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(cond=_conditions())
+def test_random_conditions_match_python(
+    duck: duckdb.DuckDBPyConnection, cond: dict[str, Any]
+) -> None:
+    expected = _python_ids(cond)
+    assert _ids(duck, compile_condition_sql(cond, "duckdb", GROUPS, KINDS)) == expected
+    lean = compile_condition_sql(cond, "duckdb", GROUPS, KINDS, two_valued=False)
+    assert _ids(duck, lean) == expected
