@@ -261,6 +261,9 @@ def aggregate_event_log(
         texts = [experiment.unit, "unit_id", "unit", "segment", "stage", "variant", *dims]
         x_rel = eng.relation(exposures, "exposures", texts)
         x_unit = _unit_column(x_rel, experiment, exposure_unit_column, "exposures")
+        store_layout = not x_rel.has("timestamp") and x_rel.has("first_seen")
+        if exposure_timestamp_column == "timestamp" and store_layout:
+            exposure_timestamp_column = "first_seen"  # the store's exposures table
         require_columns(
             x_rel,
             [x_unit, "segment", "stage", "variant", exposure_timestamp_column, *dims],

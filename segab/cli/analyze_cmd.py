@@ -10,6 +10,7 @@ Example:
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
@@ -76,6 +77,13 @@ def _inputs(
     type=click.Path(),
     help="Config file or directory.",
 )
+@click.option(
+    "--save",
+    is_flag=True,
+    help="Save the result as an analysis snapshot in the store (--store, else --db, else "
+    "$SEGAB_DB, else sqlite:///segab.db).",
+)
+@click.option("--store", "store_url", default=None, help="Store URL for --save.")
 def analyze_command(
     key: str,
     exposures: str | None,
@@ -87,6 +95,8 @@ def analyze_command(
     fmt: str,
     output: str | None,
     experiments_dir: str,
+    save: bool,
+    store_url: str | None,
 ) -> None:
     """Analyze experiment KEY: lift per segment and stage, pooled, with decisions.
 
@@ -101,6 +111,7 @@ def analyze_command(
           --events demo/events.csv --format html --output demo/report.html
       segab analyze loyalty_offer --units users.parquet --variant-column arm --by channel
       segab analyze journey_content --db postgresql+psycopg://localhost/ab --format json
+      segab analyze journey_content --db sqlite:///segab.db --save
     """
     try:
         x, ev, un = _inputs(exposures, events, units, db_url)
@@ -114,6 +125,8 @@ def analyze_command(
             db_url=db_url,
             experiments=experiments_dir,
         )
+        if save:
+            _save(result, experiments_dir, store_url or db_url)
         if output is None and fmt == "table":
             Console().print(*table_renderables(result))
             return
@@ -128,3 +141,26 @@ def analyze_command(
         click.echo(f"wrote {fmt} report to {path}", err=True)
     except SegabError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+def _save(result: Any, experiments_dir: str, url: str | None) -> None:
+    import datetime as dt
+
+    from segab.config import fingerprint, load_experiments
+    from segab.store import open_store, resolve_url, save_snapshot
+
+    data = result.to_dict()
+    experiment = load_experiments(experiments_dir)[data["experiment"]]
+    engine = open_store(resolve_url(url), create=True)
+    try:
+        snapshot = save_snapshot(
+            engine,
+            experiment.key,
+            experiment.iteration,
+            data,
+            config_fingerprint=fingerprint(experiment),
+            window_end=dt.datetime.now(dt.UTC),
+        )
+    finally:
+        engine.dispose()
+    click.echo(f"saved analysis snapshot {snapshot} to {resolve_url(url)}", err=True)

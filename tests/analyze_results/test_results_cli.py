@@ -149,3 +149,19 @@ def test_help_has_an_example():
     res = CliRunner().invoke(cli, ["analyze", "--help"])
     assert res.exit_code == 0
     assert "Example:" in res.output and "segab analyze journey_content" in res.output
+
+
+def test_save_writes_a_snapshot_to_the_store(files):
+    from segab.store import list_snapshots, open_store
+
+    url = f"sqlite:///{files['dir'] / 'store.db'}"
+    res = run(*log_args(files), "--format", "json", "--save", "--store", url)
+    assert res.exit_code == 0, res.output
+    assert "saved analysis snapshot 1" in res.stderr
+    engine = open_store(url)
+    try:
+        snapshots = list_snapshots(engine, "cli_exp")
+    finally:
+        engine.dispose()
+    assert len(snapshots) == 1 and snapshots[0].config_fingerprint
+    assert json.loads(res.stdout)["experiment"] == "cli_exp"
