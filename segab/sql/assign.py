@@ -131,31 +131,48 @@ def _cell_index_sql(exp: Experiment, d: Dialect) -> str:
     return f"CASE seg {' '.join(seg_branches)} END"
 
 
-def _by_segment(exp: Experiment, d: Dialect, text: Callable[[str], str]) -> str:
+def _by_segment(
+    exp: Experiment, d: Dialect, text: Callable[[str], str], lit: _Lit | None = None
+) -> str:
     """``CASE seg WHEN i THEN text(key_i) ... END`` over the segment keys."""
     whens = " ".join(
-        f"WHEN {i} THEN {d.literal(text(key))}" for i, key in enumerate(exp.segment_keys())
+        f"WHEN {i} THEN {lit('segment', text(key)) if lit else d.literal(text(key))}"
+        for i, key in enumerate(exp.segment_keys())
     )
     return f"CASE seg {whens} END"
 
 
-def _per_cell(exp: Experiment, d: Dialect, cells: dict[int, CellPlan], what: str) -> str:
+def _per_cell(exp: Experiment, lit: _Lit, cells: dict[int, CellPlan], what: str) -> str:
     """``CASE cell WHEN i THEN <control or variant-of-bucket> END`` over the used cells."""
     if what == "control" and len({p.control for p in cells.values()}) == 1:
-        return d.literal(next(iter(cells.values())).control)
+        return lit("variant", next(iter(cells.values())).control)
     whens = []
     for idx, plan in sorted(cells.items()):
         if what == "control":
-            value = d.literal(plan.control)
+            value = lit("variant", plan.control)
         else:
             ranges = [
-                f"WHEN bucket >= {lo} AND bucket < {hi} THEN {d.literal(key)}"
+                f"WHEN bucket >= {lo} AND bucket < {hi} THEN {lit('variant', key)}"
                 for key, lo, hi in plan.ranges
                 if hi > lo
             ]
             value = f"CASE {' '.join(ranges)} END" if ranges else "NULL"
         whens.append(f"WHEN {idx} THEN {value}")
     return f"CASE cell {' '.join(whens)} END" if whens else "NULL"
+
+
+_Lit = Callable[[str, str], str]
+
+
+def _literals(d: Dialect, enum_types: Mapping[str, str] | None) -> _Lit:
+    """``lit(column, text)``: a string literal, cast to ``enum_types[column]`` if given."""
+    types = enum_types or {}
+
+    def lit(column: str, text: str) -> str:
+        typ = types.get(column)
+        return f"CAST({d.literal(text)} AS {typ})" if typ else d.literal(text)
+
+    return lit
 
 
 def _unit_expr(unit: str, d: Dialect, kind: ColumnKind | None) -> str:
@@ -201,6 +218,7 @@ def assignment_sql(
     *,
     columns: Mapping[str, ColumnKind] | None = None,
     timestamp: str | None = None,
+    enum_types: Mapping[str, str] | None = None,
 ) -> str:
     """A query assigning every row of ``source``, with the columns of ``segab assign --input``.
 
@@ -208,7 +226,9 @@ def assignment_sql(
     used as is. ``columns`` gives the column kinds (see
     :func:`segab.sql.conditions.compile_condition_sql`). ``timestamp``, a SQL
     expression, adds a ``timestamp`` column. Unknown stages and empty unit ids
-    are filtered out (the Python path reports them as bad rows).
+    are filtered out (the Python path reports them as bad rows). ``enum_types``
+    maps ``segment``, ``variant`` and ``reason`` to SQL types their literals are
+    cast to (DuckDB ENUMs in :mod:`segab.sql.bulk`, written faster than text).
 
     Example:
         >>> from segab.config import load_experiments
@@ -232,10 +252,11 @@ def assignment_sql(
     else:
         prefix = _by_segment(experiment, d, lambda s: SEPARATOR.join((plan.seed, s, "")))
         key = d.concat(prefix, "stage", "'|'", "unit_id")
-    early = _early_exit(experiment, d)
+    early = _early_exit(experiment, d, _literals(d, enum_types))
     ts_in = f",\n    {timestamp} AS {d.quote('timestamp')}" if timestamp is not None else ""
     ts_out = f", {d.quote('timestamp')}" if timestamp is not None else ""
-    control = _per_cell(experiment, d, cells, "control")
+    lit = _literals(d, enum_types)
+    control = _per_cell(experiment, lit, cells, "control")
     return f"""WITH s1 AS (
   SELECT {unit} AS unit_id, {d.quote("stage")} AS stage,
     {segment_sql(experiment, d, columns, as_index=True)} AS seg{ts_in}
@@ -250,49 +271,53 @@ def assignment_sql(
 ), s5 AS (
   SELECT s4.*, {d.bucket_of_word("word")} AS bucket FROM s4
 ), s6 AS (
-  SELECT s5.*, {_per_cell(experiment, d, cells, "variant")} AS drawn_variant FROM s5
+  SELECT s5.*, {_per_cell(experiment, lit, cells, "variant")} AS drawn_variant FROM s5
 )
 SELECT unit_id, {d.literal(experiment.key)} AS experiment,
   CAST({experiment.iteration} AS BIGINT) AS iteration,
-  {_by_segment(experiment, d, lambda s: s)} AS segment, stage,
+  {_by_segment(experiment, d, lambda s: s, lit)} AS segment, stage,
   CASE
     WHEN early_reason IS NULL THEN COALESCE(drawn_variant, {control})
-    WHEN early_reason = 'forced' THEN {_forced_variant(experiment, d)}
+    WHEN early_reason = 'forced' THEN {_forced_variant(experiment, d, lit)}
     WHEN early_reason = 'not_targeted' THEN NULL
     ELSE {control}
   END AS variant,
   CAST(bucket AS BIGINT) AS bucket,
   early_reason IS NULL AND drawn_variant IS NOT NULL AS in_experiment,
   COALESCE(
-    early_reason, CASE WHEN drawn_variant IS NULL THEN 'outside_coverage' ELSE 'assigned' END
+    early_reason,
+    CASE WHEN drawn_variant IS NULL THEN {lit("reason", "outside_coverage")}
+      ELSE {lit("reason", "assigned")} END
   ) AS reason{ts_out}
 FROM s6"""
 
 
-def _forced_variant(exp: Experiment, d: Dialect) -> str:
+def _forced_variant(exp: Experiment, d: Dialect, lit: _Lit) -> str:
     if not exp.forced:
         return "NULL"
-    whens = " ".join(f"WHEN {d.literal(u)} THEN {d.literal(v)}" for u, v in exp.forced.items())
+    whens = " ".join(f"WHEN {d.literal(u)} THEN {lit('variant', v)}" for u, v in exp.forced.items())
     return f"CASE unit_id {whens} END"
 
 
-def _early_exit(exp: Experiment, d: Dialect) -> str:
+def _early_exit(exp: Experiment, d: Dialect, lit: _Lit) -> str:
     """The reason decided before the variant draw, or NULL (same order as assignment.py)."""
     plan = plan_of(exp)
-    whens = ["WHEN cell IS NULL THEN 'not_targeted'"]
+    whens = [f"WHEN cell IS NULL THEN {lit('reason', 'not_targeted')}"]
     if exp.forced:
         ids = ", ".join(d.literal(u) for u in exp.forced)
-        whens.append(f"WHEN unit_id IN ({ids}) THEN 'forced'")
+        whens.append(f"WHEN unit_id IN ({ids}) THEN {lit('reason', 'forced')}")
     if not plan.active:
-        whens.append("WHEN TRUE THEN 'inactive'")
+        whens.append(f"WHEN TRUE THEN {lit('reason', 'inactive')}")
     if exp.exclude:
         ids = ", ".join(d.literal(u) for u in exp.exclude)
-        whens.append(f"WHEN unit_id IN ({ids}) THEN 'excluded'")
+        whens.append(f"WHEN unit_id IN ({ids}) THEN {lit('reason', 'excluded')}")
     if plan.namespace is not None:
         name, lo, hi = plan.namespace
         ns = d.bucket(d.concat(d.literal(SEPARATOR.join(("namespace", name, ""))), "unit_id"))
-        whens.append(f"WHEN {ns} NOT BETWEEN {lo} AND {hi - 1} THEN 'outside_namespace'")
+        whens.append(
+            f"WHEN {ns} NOT BETWEEN {lo} AND {hi - 1} THEN {lit('reason', 'outside_namespace')}"
+        )
     if plan.holdout_bp:
         ho = d.bucket(d.concat(d.literal(SEPARATOR.join((plan.seed, "holdout", ""))), "unit_id"))
-        whens.append(f"WHEN {ho} < {plan.holdout_bp} THEN 'holdout'")
+        whens.append(f"WHEN {ho} < {plan.holdout_bp} THEN {lit('reason', 'holdout')}")
     return f"CASE {' '.join(whens)} END"

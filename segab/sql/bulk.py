@@ -203,7 +203,9 @@ def _duckdb(
         schema = {str(row[0]): str(row[1]) for row in described}
         kinds = column_kinds(exp, schema, str(input_path))
         timestamp = _timestamp_sql(schema, now, "VARCHAR")
-        query = _as_enums(exp, assignment_sql(exp, d, view, columns=kinds, timestamp=timestamp))
+        enums = _create_enum_types(con, exp)
+        query = assignment_sql(exp, d, view, columns=kinds, timestamp=timestamp, enum_types=enums)
+        query = _as_enums(query, enums)
         target = d.literal(str(output_path))
         options = "FORMAT parquet" if out_format == "parquet" else "FORMAT csv, HEADER true"
         try:
@@ -225,26 +227,43 @@ def _duckdb(
         con.close()
 
 
-def _as_enums(exp: Experiment, query: str) -> str:
-    """Cast the low-cardinality text columns to ENUMs: DuckDB then writes their Parquet
-    dictionaries directly instead of hashing every string (about twice as fast to write).
-    The Parquet and CSV outputs still hold plain strings."""
-    d = get_dialect("duckdb")
+def _enum_values(exp: Experiment) -> dict[str, list[str]]:
     variants = {v.key for c in exp.cells for v in c.variants} | set(exp.forced.values())
-    values = {
+    return {
         "experiment": [exp.key],
         "segment": exp.segment_keys(),
         "stage": list(exp.stages),
         "variant": sorted(variants),
         "reason": [str(r) for r in Reason],
     }
+
+
+def _create_enum_types(con: duckdb.DuckDBPyConnection, exp: Experiment) -> dict[str, str]:
+    """One ENUM type per low-cardinality output column, on this private connection.
+
+    The query writes its segment, variant and reason literals as these types and
+    :func:`_as_enums` casts the others: DuckDB then writes their Parquet dictionaries
+    directly instead of hashing every string (about twice as fast to write). The
+    Parquet and CSV outputs still hold plain strings.
+    """
+    d = get_dialect("duckdb")
+    names = {}
+    for column, values in _enum_values(exp).items():
+        name = f"segab_{column}_enum"
+        members = ", ".join(d.literal(v) for v in dict.fromkeys(values))
+        con.execute(f"CREATE TYPE {name} AS ENUM ({members})")
+        names[column] = name
+    return names
+
+
+def _as_enums(query: str, enums: Mapping[str, str]) -> str:
+    """Select the output columns, the low-cardinality ones as their ENUM types."""
     cols = []
     for name in (*ASSIGNMENT_COLUMNS, "timestamp"):
-        if name in values:
-            enum = ", ".join(d.literal(v) for v in dict.fromkeys(values[name]))
-            cols.append(f"CAST({name} AS ENUM({enum})) AS {name}")
+        if name in enums:
+            cols.append(f"CAST({name} AS {enums[name]}) AS {name}")
         else:
-            cols.append(d.quote(name))
+            cols.append(get_dialect("duckdb").quote(name))
     return f"SELECT {', '.join(cols)} FROM ({query})"
 
 
