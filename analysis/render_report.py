@@ -25,8 +25,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from segab.analyze.api import analyze
-from segab.analyze.report_html import render_html
+from segab.analysis.api import analyze
+from segab.analysis.report_html import render_html
 from segab.bulk import assign_file
 from segab.config import load_experiments
 from segab.simulate import default_effects, simulate_events, simulate_population

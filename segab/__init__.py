@@ -14,6 +14,9 @@ Example:
 
 __version__ = "0.1.0"
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from segab.assignment import assign, compile_plan
 from segab.assignment_types import Assignment, Reason
 from segab.config import (
@@ -35,20 +38,53 @@ from segab.errors import (
 )
 from segab.hashing import BUCKETS, HASH_VERSION
 
+if TYPE_CHECKING:  # imported lazily below: pandas, DuckDB and SQLAlchemy are heavy
+    from segab.analysis.api import analyze
+    from segab.analysis.results import AnalysisResult
+    from segab.store.logger import ExposureLogger
+
+_LAZY = {
+    "analyze": ("segab.analysis.api", "analyze"),
+    "AnalysisResult": ("segab.analysis.results", "AnalysisResult"),
+    "ExposureLogger": ("segab.store.logger", "ExposureLogger"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import the heavy parts of the public API on first use (PEP 562).
+
+    ``import segab`` stays light for apps that only assign.
+
+    Example:
+        >>> import segab
+        >>> segab.ExposureLogger.__name__
+        'ExposureLogger'
+    """
+    if name in _LAZY:
+        module, attr = _LAZY[name]
+        value = getattr(importlib.import_module(module), attr)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'segab' has no attribute {name!r}")
+
+
 __all__ = [
     "BUCKETS",
     "HASH_VERSION",
+    "AnalysisResult",
     "Assignment",
     "AssignmentError",
     "ConfigError",
     "DataError",
     "Experiment",
+    "ExposureLogger",
     "Reason",
     "Registry",
     "SegabError",
     "StatsError",
     "StoreError",
     "__version__",
+    "analyze",
     "assign",
     "compile_plan",
     "config_schema",

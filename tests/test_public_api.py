@@ -7,7 +7,10 @@ import segab
 EXPECTED = {
     "BUCKETS",
     "HASH_VERSION",
+    "AnalysisResult",
     "Assignment",
+    "ExposureLogger",
+    "analyze",
     "AssignmentError",
     "ConfigError",
     "DataError",

@@ -1,6 +1,6 @@
 """``segab analyze``: per-segment, per-stage lift with decisions, as a table, JSON, CSV or HTML.
 
-Thin: parse the options, call :func:`segab.analyze.api.analyze`, render, print or write.
+Thin: parse the options, call :func:`segab.analysis.api.analyze`, render, print or write.
 
 Example:
     >>> analyze_command.name
@@ -15,8 +15,8 @@ from typing import Any
 import click
 from rich.console import Console
 
-from segab.analyze.api import analyze
-from segab.analyze.render import FORMATS, render, table_renderables
+from segab.analysis.api import analyze
+from segab.analysis.render import FORMATS, render, table_renderables
 from segab.errors import DataError, SegabError
 
 __all__ = ["analyze_command"]

@@ -30,8 +30,8 @@ import sqlalchemy as sa
 import yaml
 from sqlalchemy.engine import Engine
 
-from segab.analyze.api import analyze
-from segab.analyze.results import AnalysisResult
+from segab.analysis.api import analyze
+from segab.analysis.results import AnalysisResult
 from segab.config import fingerprint, load_experiment, load_experiments, parse_experiment
 from segab.config.models import Experiment
 from segab.errors import LifecycleError, UnsafeEditError

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from segab.analyze.aggregate import aggregate_event_log
+from segab.analysis.aggregate import aggregate_event_log
 from segab.bulk import assign_file
 from segab.config import load_experiments
 from segab.simulate import default_effects, simulate_events, simulate_population, truth

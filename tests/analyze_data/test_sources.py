@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from segab.analyze.aggregate import Aggregates, aggregate_event_log
+from segab.analysis.aggregate import Aggregates, aggregate_event_log
 from segab.errors import MissingColumnError
 
 PG_URL = os.environ.get("SEGAB_TEST_DATABASE_URL")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from segab.analyze.aggregate import aggregate_units
+from segab.analysis.aggregate import aggregate_units
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from segab.analyze.aggregate import SUM_COLUMNS, Aggregates
+from segab.analysis.aggregate import SUM_COLUMNS, Aggregates
 from segab.config import Experiment, parse_experiment
 
 METRICS: dict[str, Any] = {

@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 from scipy import stats as sps
 from statsmodels.stats.multitest import multipletests
 
-from segab.analyze.api import analyze
-from segab.analyze.compute import compute_results
-from segab.analyze.pooling import pool_pairs
+from segab.analysis.api import analyze
+from segab.analysis.compute import compute_results
+from segab.analysis.pooling import pool_pairs
 from segab.stats import ProportionStats, RatioStats, compare
 
 from .conftest import aggregates, binary, make_exp, sums_frame
@@ -122,7 +122,7 @@ def test_pooled_equals_analysis_of_concatenated_data():
 )
 def test_pooling_property(cells):
     """A pooled pair is the comparison of the summed statistics of its cells (additivity)."""
-    from segab.analyze.pooling import Pair
+    from segab.analysis.pooling import Pair
 
     items = []
     for i, (nc, nt, fc, ft) in enumerate(cells):

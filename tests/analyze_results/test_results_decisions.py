@@ -1,4 +1,4 @@
-"""Each decision on hand-built sums, with its reason; the rules of segab.analyze.decisions."""
+"""Each decision on hand-built sums, with its reason; the rules of segab.analysis.decisions."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import math
 import pandas as pd
 import pytest
 
-from segab.analyze.compute import compute_results
-from segab.analyze.decisions import decide, guardrail_harmed, units_needed
+from segab.analysis.compute import compute_results
+from segab.analysis.decisions import decide, guardrail_harmed, units_needed
 from segab.config.models import AnalysisSettings, Metric
 from segab.stats import MeanStats, ProportionStats, compare, sample_size_per_arm, srm_test
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from segab.analyze.api import analyze
+from segab.analysis.api import analyze
 from segab.bulk import assign_file
 from segab.config import load_experiments
 from segab.simulate import default_effects, simulate_events, simulate_population, truth

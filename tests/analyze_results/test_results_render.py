@@ -9,10 +9,10 @@ import re
 import pandas as pd
 import pytest
 
-from segab.analyze.api import analyze
-from segab.analyze.compute import compute_results
-from segab.analyze.render import render
-from segab.analyze.report_html import render_html
+from segab.analysis.api import analyze
+from segab.analysis.compute import compute_results
+from segab.analysis.render import render
+from segab.analysis.report_html import render_html
 
 from .conftest import aggregates, binary, make_exp, sums_frame
 

@@ -13,8 +13,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-import segab.analyze.aggregate as aggregate
-from segab.analyze.api import analyze
+import segab.analysis.aggregate as aggregate
+from segab.analysis.api import analyze
 from segab.bulk import assign_file
 from segab.config import Registry
 from segab.simulate import default_effects, simulate_events, simulate_population

@@ -1,8 +1,8 @@
 """Per-cell sufficient statistics from an event log or a one-row-per-unit table.
 
 :func:`aggregate_event_log` and :func:`aggregate_units` build the SQL of
-:mod:`segab.analyze.sql`, run it in the engine where the data lives
-(:mod:`segab.analyze.sources`) and reshape the small GROUP BY result into an
+:mod:`segab.analysis.sql`, run it in the engine where the data lives
+(:mod:`segab.analysis.sources`) and reshape the small GROUP BY result into an
 :class:`Aggregates`. No event or unit row is loaded into Python.
 
 Event-log semantics (the exact rules):
@@ -58,8 +58,8 @@ from typing import Any
 
 import pandas as pd
 
-from segab.analyze.sources import Source, open_engine, quote_literal, require_columns
-from segab.analyze.sql import (
+from segab.analysis.sources import Source, open_engine, quote_literal, require_columns
+from segab.analysis.sql import (
     EventLogSpec,
     MetricSpec,
     Relation,

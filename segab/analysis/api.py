@@ -4,7 +4,7 @@ Give it an experiment (an :class:`~segab.config.Experiment`, or a key looked up 
 ``experiments``) and either an event log (``exposures`` and ``events``) or a
 one-row-per-unit table (``units`` with ``variant_column``). Each input is a pandas
 DataFrame, a CSV/Parquet path, or, with ``db_url``, a table name in that database.
-The engine returns per-cell sums only; :func:`~segab.analyze.compute.compute_results`
+The engine returns per-cell sums only; :func:`~segab.analysis.compute.compute_results`
 turns them into lifts, checks and decisions.
 
 Example:
@@ -27,10 +27,10 @@ import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
 
-from segab.analyze.aggregate import aggregate_event_log, aggregate_units
-from segab.analyze.compute import compute_results
-from segab.analyze.results import AnalysisResult
-from segab.analyze.sources import Source
+from segab.analysis.aggregate import aggregate_event_log, aggregate_units
+from segab.analysis.compute import compute_results
+from segab.analysis.results import AnalysisResult
+from segab.analysis.sources import Source
 from segab.config import load_experiments
 from segab.config.models import Experiment
 from segab.errors import DataError

@@ -8,7 +8,7 @@ Every user-supplied string (keys, names, values, reasons) goes through
 :func:`html.escape`.
 
 Example:
-    >>> from segab.analyze.results import AnalysisResult
+    >>> from segab.analysis.results import AnalysisResult
     >>> r = AnalysisResult("<e>", 1, "frequentist", 0.05, "holm", (), (), (), (), {})
     >>> page = render_html(r)
     >>> "&lt;e&gt;" in page and "<e>" not in page
@@ -22,8 +22,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from segab.analyze.report_svg import COLORS, ForestRow, forest_svg, funnel_svg
-from segab.analyze.results import AnalysisResult, MetricInfo, ResultRow
+from segab.analysis.report_svg import COLORS, ForestRow, forest_svg, funnel_svg
+from segab.analysis.results import AnalysisResult, MetricInfo, ResultRow
 
 __all__ = ["render_html"]
 
@@ -312,7 +312,7 @@ def render_html(result: AnalysisResult) -> str:
     """The whole report as one HTML string (write it to a ``.html`` file).
 
     Example:
-        >>> from segab.analyze.results import AnalysisResult
+        >>> from segab.analysis.results import AnalysisResult
         >>> r = AnalysisResult("e", 1, "frequentist", 0.05, "holm", (), (), (), (), {})
         >>> "<svg" not in render_html(r) and "</html>" in render_html(r)
         True

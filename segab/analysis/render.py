@@ -1,13 +1,13 @@
-"""Text renderings of an :class:`~segab.analyze.results.AnalysisResult`: table, JSON, CSV.
+"""Text renderings of an :class:`~segab.analysis.results.AnalysisResult`: table, JSON, CSV.
 
 The table (rich) shows the decisions first (primary metric, one row per cell and
 variant), then every metric's lifts, the pooled rows, heterogeneity, SRM and data
 quality. JSON is :meth:`AnalysisResult.to_dict` (NaN → ``null``); CSV is one row
 per result (cells, then pooled) with a ``scope`` column. The HTML report lives in
-:mod:`segab.analyze.report_html`.
+:mod:`segab.analysis.report_html`.
 
 Example:
-    >>> from segab.analyze.results import AnalysisResult
+    >>> from segab.analysis.results import AnalysisResult
     >>> r = AnalysisResult("e", 1, "frequentist", 0.05, "holm", (), (), (), (), {})
     >>> render(r, "json").splitlines()[1]
     '  "experiment": "e",'
@@ -25,7 +25,7 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from segab.analyze.results import AnalysisResult, ResultRow
+from segab.analysis.results import AnalysisResult, ResultRow
 from segab.errors import DataError
 
 __all__ = ["FORMATS", "render", "render_csv", "render_json", "render_table", "table_renderables"]
@@ -145,7 +145,7 @@ def table_renderables(result: AnalysisResult) -> list[RenderableType]:
     """The rich renderables of the table format, in order (for printing to a console).
 
     Example:
-        >>> from segab.analyze.results import AnalysisResult
+        >>> from segab.analysis.results import AnalysisResult
         >>> r = AnalysisResult("e", 1, "frequentist", 0.05, "holm", (), (), (), (), {})
         >>> len(table_renderables(r)) >= 1
         True
@@ -194,7 +194,7 @@ def render_table(result: AnalysisResult, *, width: int = 140, color: bool = Fals
     """The table format as text (``color`` adds ANSI styles).
 
     Example:
-        >>> from segab.analyze.results import AnalysisResult
+        >>> from segab.analysis.results import AnalysisResult
         >>> r = AnalysisResult("e", 1, "frequentist", 0.05, "holm", (), (), (), (), {})
         >>> render_table(r).startswith("e (iteration 1)")
         True
@@ -209,7 +209,7 @@ def render_json(result: AnalysisResult) -> str:
     """The JSON document (indented, NaN → ``null``).
 
     Example:
-        >>> from segab.analyze.results import AnalysisResult
+        >>> from segab.analysis.results import AnalysisResult
         >>> r = AnalysisResult("e", 1, "frequentist", 0.05, "holm", (), (), (), (), {})
         >>> json.loads(render_json(r))["results"]
         []
@@ -221,7 +221,7 @@ def render_csv(result: AnalysisResult) -> str:
     """One CSV row per result (``scope`` = ``cell`` or ``pooled``), every field.
 
     Example:
-        >>> from segab.analyze.results import AnalysisResult
+        >>> from segab.analysis.results import AnalysisResult
         >>> r = AnalysisResult("e", 1, "frequentist", 0.05, "holm", (), (), (), (), {})
         >>> render_csv(r).splitlines()[0].split(",")[:3]
         ['scope', 'segment', 'stage']
@@ -236,7 +236,7 @@ def render(result: AnalysisResult, fmt: str) -> str:
     """Render in ``table``, ``json``, ``csv`` or ``html``.
 
     Example:
-        >>> from segab.analyze.results import AnalysisResult
+        >>> from segab.analysis.results import AnalysisResult
         >>> r = AnalysisResult("e", 1, "frequentist", 0.05, "holm", (), (), (), (), {})
         >>> render(r, "html").startswith("<!DOCTYPE html>")
         True
@@ -248,7 +248,7 @@ def render(result: AnalysisResult, fmt: str) -> str:
     if fmt == "csv":
         return render_csv(result)
     if fmt == "html":
-        from segab.analyze.report_html import render_html
+        from segab.analysis.report_html import render_html
 
         return render_html(result)
     raise DataError(f"format: found {fmt!r}, expected one of {', '.join(FORMATS)}")

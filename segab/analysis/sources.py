@@ -1,6 +1,6 @@
 """Where the data lives: DuckDB for files and DataFrames, SQLAlchemy for SQL databases.
 
-An :class:`Engine` resolves each input into a :class:`~segab.analyze.sql.Relation`
+An :class:`Engine` resolves each input into a :class:`~segab.analysis.sql.Relation`
 (FROM-clause SQL, column names, types) and runs statements, returning only their
 small result as a pandas DataFrame.
 

@@ -1,7 +1,7 @@
 """From per-cell sufficient statistics to comparisons, pooled rows, checks and decisions.
 
-:func:`compute_results` takes an :class:`~segab.analyze.aggregate.Aggregates` and
-the experiment and returns an :class:`~segab.analyze.results.AnalysisResult`:
+:func:`compute_results` takes an :class:`~segab.analysis.aggregate.Aggregates` and
+the experiment and returns an :class:`~segab.analysis.results.AnalysisResult`:
 
 - **Cells.** In each declared (segment, stage) cell, every non-control variant is
   compared with the cell's control (from the config) on every metric. With
@@ -33,7 +33,7 @@ the experiment and returns an :class:`~segab.analyze.results.AnalysisResult`:
 
 Example:
     >>> import pandas as pd
-    >>> from segab.analyze.aggregate import Aggregates
+    >>> from segab.analysis.aggregate import Aggregates
     >>> from segab.config import parse_experiment
     >>> exp = parse_experiment({"key": "e", "name": "E", "unit": "id", "stages": ["buy"],
     ...     "segments": [{"key": "all", "when": {}}],
@@ -57,9 +57,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from segab.analyze.aggregate import Aggregates
-from segab.analyze.decisions import decide, guardrail_harmed
-from segab.analyze.pooling import (
+from segab.analysis.aggregate import Aggregates
+from segab.analysis.decisions import decide, guardrail_harmed
+from segab.analysis.pooling import (
     CellKey,
     Pair,
     cell_stats,
@@ -67,7 +67,7 @@ from segab.analyze.pooling import (
     pool_pairs,
     srm_checks,
 )
-from segab.analyze.results import AnalysisResult, MetricInfo, ResultRow
+from segab.analysis.results import AnalysisResult, MetricInfo, ResultRow
 from segab.config.models import Experiment, Metric
 from segab.stats import Comparison, SrmResult, adjust_p_values, compare_cells, heterogeneity
 
