@@ -231,6 +231,8 @@ def aggregate_event_log(
     *,
     by: Sequence[str] = (),
     db_url: str | None = None,
+    engine: str = "auto",
+    spark_master: str | None = None,
     tables: Mapping[str, Any] | None = None,
     now: dt.datetime | None = None,
     unit_column: str | None = None,
@@ -257,7 +259,7 @@ def aggregate_event_log(
         raise DataError(f"tables: found {sorted(tables)}, expected none (not supported yet)")
     dims = tuple(dict.fromkeys(by))
     specs = _event_specs(experiment)
-    with open_engine(db_url) as eng:
+    with _engine(db_url, engine, spark_master) as eng:
         texts = [experiment.unit, "unit_id", "unit", "segment", "stage", "variant", *dims]
         x_rel = eng.relation(exposures, "exposures", texts)
         x_unit = _unit_column(x_rel, experiment, exposure_unit_column, "exposures")
@@ -316,6 +318,20 @@ def aggregate_event_log(
         data_quality={k: quality.get(k, 0) for k in DATA_QUALITY_KEYS},
         dimensions=dims,
     )
+
+
+def _engine(db_url: str | None, engine: str, spark_master: str | None) -> Any:
+    """The engine that aggregates: DuckDB for files and DataFrames, the database for
+    ``db_url``, or Spark (``engine="spark"``; files, DataFrames or catalog tables)."""
+    if engine == "spark":
+        if db_url is not None:
+            raise DataError("engine: found spark with a database URL, expected one or the other")
+        from segab.sql.spark_aggregate import open_spark_engine
+
+        return open_spark_engine(master=spark_master)
+    if engine not in ("auto", "duckdb"):
+        raise DataError(f"engine: found {engine!r}, expected auto, duckdb or spark")
+    return open_engine(db_url)
 
 
 def _sort_funnel(funnel: pd.DataFrame, exp: Experiment) -> pd.DataFrame:
@@ -377,6 +393,8 @@ def aggregate_units(
     stage_column: str | None = None,
     by: Sequence[str] = (),
     db_url: str | None = None,
+    engine: str = "auto",
+    spark_master: str | None = None,
 ) -> Aggregates:
     """Aggregate a one-row-per-unit table (variant, attributes, outcome columns).
 
@@ -405,7 +423,7 @@ def aggregate_units(
         ([['a', 2, 4.0], ['b', 0, 0.0]], 1)
     """
     dims = tuple(dict.fromkeys(by))
-    with open_engine(db_url) as eng:
+    with _engine(db_url, engine, spark_master) as eng:
         rel = eng.relation(units, "units", [variant_column, "segment", "stage", *dims])
         segment = segment_column or ("segment" if rel.has("segment") else None)
         stage = stage_column or ("stage" if rel.has("stage") else None)

@@ -68,11 +68,15 @@ def analyze(
     db_url: str | None = None,
     experiments: str | Path | Sequence[str | Path] = "experiments",
     now: dt.datetime | None = None,
+    engine: str = "auto",
+    spark_master: str | None = None,
 ) -> AnalysisResult:
     """Analyze an experiment from an event log or a unit table into an :class:`AnalysisResult`.
 
     ``by`` names attribute columns to break results down by (crossed when several).
-    ``now`` ignores exposures and events after it (event logs only). Raises
+    ``now`` ignores exposures and events after it (event logs only). ``engine``
+    is ``auto`` (DuckDB for files and DataFrames, the database for ``db_url``) or
+    ``spark`` (``spark_master``: a cluster URL, default ``local[*]``). Raises
     :class:`~segab.errors.DataError` when the inputs are missing or ambiguous.
 
     Example:
@@ -89,7 +93,15 @@ def analyze(
             "(exposures and events) or a unit table (units)"
         )
     if units is not None:
-        agg = aggregate_units(exp, units, variant_column=variant_column, by=by, db_url=db_url)
+        agg = aggregate_units(
+            exp,
+            units,
+            variant_column=variant_column,
+            by=by,
+            db_url=db_url,
+            engine=engine,
+            spark_master=spark_master,
+        )
         return compute_results(exp, agg)
     if exposures is None or events is None:
         missing = "exposures" if exposures is None else "events"
@@ -97,5 +109,14 @@ def analyze(
             f"inputs: {missing} missing, expected exposures and events (an event log) "
             "or units (one row per unit)"
         )
-    agg = aggregate_event_log(exp, exposures, events, by=by, db_url=db_url, now=now)
+    agg = aggregate_event_log(
+        exp,
+        exposures,
+        events,
+        by=by,
+        db_url=db_url,
+        now=now,
+        engine=engine,
+        spark_master=spark_master,
+    )
     return compute_results(exp, agg)

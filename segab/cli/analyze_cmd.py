@@ -84,6 +84,18 @@ def _inputs(
     "$SEGAB_DB, else sqlite:///segab.db).",
 )
 @click.option("--store", "store_url", default=None, help="Store URL for --save.")
+@click.option(
+    "--engine",
+    type=click.Choice(["auto", "duckdb", "spark"]),
+    default="auto",
+    show_default=True,
+    help="Where the sums are computed: auto (DuckDB for files, the database for --db) or spark.",
+)
+@click.option(
+    "--spark-master",
+    default=None,
+    help="With --engine spark: master URL (default local[*]; e.g. spark://host:7077).",
+)
 def analyze_command(
     key: str,
     exposures: str | None,
@@ -97,6 +109,8 @@ def analyze_command(
     experiments_dir: str,
     save: bool,
     store_url: str | None,
+    engine: str,
+    spark_master: str | None,
 ) -> None:
     """Analyze experiment KEY: lift per segment and stage, pooled, with decisions.
 
@@ -112,6 +126,7 @@ def analyze_command(
       segab analyze loyalty_offer --units users.parquet --variant-column arm --by channel
       segab analyze journey_content --db postgresql+psycopg://localhost/ab --format json
       segab analyze journey_content --db sqlite:///segab.db --save
+      segab analyze journey_content --exposures x.parquet --events e.parquet --engine spark
     """
     try:
         x, ev, un = _inputs(exposures, events, units, db_url)
@@ -124,6 +139,8 @@ def analyze_command(
             variant_column=variant_column,
             db_url=db_url,
             experiments=experiments_dir,
+            engine=engine,
+            spark_master=spark_master,
         )
         if save:
             _save(result, experiments_dir, store_url or db_url)

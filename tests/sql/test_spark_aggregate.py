@@ -13,7 +13,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-import segab.analysis.aggregate as aggregate
 from segab.analysis.api import analyze
 from segab.bulk import assign_file
 from segab.config import Registry
@@ -40,6 +39,15 @@ def test_to_spark_sql(sql: str, expected: str) -> None:
     assert to_spark_sql(sql) == expected
 
 
+def _share_session(monkeypatch: pytest.MonkeyPatch, spark: Any) -> None:
+    """Route ``engine="spark"`` to the suite's shared session (not a new one it would stop)."""
+    import segab.sql.spark_aggregate as spark_aggregate
+
+    monkeypatch.setattr(
+        spark_aggregate, "open_spark_engine", lambda master=None: open_spark_engine(spark)
+    )
+
+
 def _json(result: Any) -> str:
     return json.dumps(result.to_dict(), sort_keys=True)
 
@@ -57,8 +65,8 @@ def test_event_log_json_equals_duckdb(
     events.to_csv(tmp_path / "events.csv", index=False)
     inputs = {"exposures": tmp_path / "assignments.csv", "events": tmp_path / "events.csv"}
     expected = _json(analyze(exp, **inputs))
-    monkeypatch.setattr(aggregate, "open_engine", lambda db_url: open_spark_engine(spark))
-    got = _json(analyze(exp, **inputs))
+    _share_session(monkeypatch, spark)
+    got = _json(analyze(exp, **inputs, engine="spark"))
     assert got == expected
     assert json.loads(got)["results"]
 
@@ -77,8 +85,8 @@ def test_unit_table_json_equals_duckdb(
     table = table.append_column("clv", pa.array(np.round(rng.gamma(1.0, 10.0, n) * 16) / 16))
     pq.write_table(table, tmp_path / "units.parquet")
     expected = _json(analyze(exp, units=tmp_path / "units.parquet"))
-    monkeypatch.setattr(aggregate, "open_engine", lambda db_url: open_spark_engine(spark))
-    got = _json(analyze(exp, units=tmp_path / "units.parquet"))
+    _share_session(monkeypatch, spark)
+    got = _json(analyze(exp, units=tmp_path / "units.parquet", engine="spark"))
     assert got == expected
     segments = {r["segment"] for r in json.loads(got)["results"]}
     assert segments == {"young_tech_savvy", "older_traditional", "general_audience"}
