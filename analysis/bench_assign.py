@@ -11,7 +11,9 @@ conditions each and 4 stages (50/50 weights):
   experiment per segment (condition = the segment rule) run in segment order
   until the unit is in one, which is how first-match segments map onto it;
 - bulk rows/s of ``segab assign --input users.csv --output out.csv`` on
-  1,000,000 users (a subprocess, whole-process wall time).
+  1,000,000 users (a subprocess, whole-process wall time), with the default
+  engine (``auto``: DuckDB, as every condition here compiles to SQL) and with
+  ``--engine python`` (row by row through the same code as ``assign()``).
 
 Targets (issue 2): assign() >= 6x faster than GrowthBook run(), within 3x of
 the floor; bulk >= 300,000 rows/s.
@@ -145,7 +147,7 @@ def bench_single(calls: int, repeats: int) -> dict[str, float]:
     return results
 
 
-def bench_bulk(rows: int) -> float:
+def bench_bulk(rows: int, engine: str = "auto") -> float:
     OUT.mkdir(parents=True, exist_ok=True)
     exp_dir = OUT / "bench_experiments"
     exp_dir.mkdir(exist_ok=True)
@@ -178,6 +180,8 @@ def bench_bulk(rows: int) -> float:
         "--experiments",
         str(exp_dir),
         "--quiet",
+        "--engine",
+        engine,
     ]
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True, capture_output=True)
@@ -192,6 +196,7 @@ def main() -> None:
     args = parser.parse_args()
     single = bench_single(args.calls, args.repeats)
     bulk = bench_bulk(args.bulk_rows)
+    bulk_python = bench_bulk(args.bulk_rows, "python")
     print(f"{'measure':<42}{'value':>14}")
     print(f"{'segab assign() median µs/call':<42}{single['segab_assign_us']:>14.2f}")
     print(f"{'floor (key + md5 + bucket) µs/call':<42}{single['floor_us']:>14.2f}")
@@ -204,6 +209,7 @@ def main() -> None:
     print(
         f"{f'bulk rows/s, {args.bulk_rows:,} rows CSV->CSV':<42}{bulk:>14,.0f}  (target >= 300,000)"
     )
+    print(f"{'  of which --engine python (rows/s)':<42}{bulk_python:>14,.0f}")
 
 
 if __name__ == "__main__":
