@@ -14,9 +14,10 @@ Event-log semantics (the exact rules):
   NULL segment/stage/variant, are ignored (``exposures_not_in_experiment``);
   with ``now``, exposures after it are ignored (``exposures_after_now``).
 - Per (unit, segment, stage) cell, the first exposure defines ``t0``; extra rows
-  with the same variant are ``duplicate_exposures`` (rows − distinct variants,
+  of a unit that saw one variant are ``duplicate_exposures`` (rows − 1,
   de-duplicated); a unit with more than one variant in a cell is excluded from that
-  cell and counted once per (unit, cell) in ``multi_variant_units``. A ``--by``
+  cell, all its rows with it, and counted once per (unit, cell) in
+  ``multi_variant_units``. A ``--by``
   column takes the smallest value among the unit's rows in the cell.
 - An event counts for a cell when ``t0 <= t < t0 + attribution_window`` (no upper
   bound without a window; and ``t <= now`` with ``now``). Only events whose name a

@@ -238,7 +238,10 @@ def _exposure_ctes(
     )
     dmin = "".join(f", MIN({_dim(i)}) AS {_dim(i)}" for i in range(len(spec.dims)))
     per_cell = (
-        f"SELECT u, segment, stage, MIN(variant) AS variant, COUNT(DISTINCT variant) AS n_var, "
+        # one variant or several: MIN/MAX is a plain aggregate, COUNT(DISTINCT) keeps a set per
+        # group (twice the time on 10M exposures)
+        f"SELECT u, segment, stage, MIN(variant) AS variant, "
+        f"CASE WHEN MIN(variant) = MAX(variant) THEN 1 ELSE 2 END AS n_var, "
         f"COUNT(*) AS n_rows, MIN(t) AS t0, MAX(t) AS t_last{dmin}\n"
         "FROM x GROUP BY u, segment, stage"
     )
@@ -406,7 +409,10 @@ def _quality(base: list[tuple[str, str]], spec: EventLogSpec, p: _Params) -> str
             f"SELECT COUNT(*) FROM x_raw WHERE other = 0 AND {_valid('u')} AND outside = 0{now}"
         ),
         "multi_variant_units": "SELECT COUNT(*) FROM per_cell WHERE n_var > 1",
-        "duplicate_exposures": "SELECT COALESCE(SUM(n_rows - n_var), 0) FROM per_cell",
+        # repeats of a unit's one variant in a cell; multi-variant units are excluded whole
+        "duplicate_exposures": (
+            "SELECT COALESCE(SUM(n_rows - 1), 0) FROM per_cell WHERE n_var = 1"
+        ),
         "event_empty_ids": f"SELECT COUNT(*) FROM ev_raw WHERE NOT {_valid('u')}",
         "events_unknown_units": (
             "SELECT COUNT(*) FROM ev e WHERE NOT EXISTS (SELECT 1 FROM per_cell x WHERE x.u = e.u)"
