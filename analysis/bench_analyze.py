@@ -70,7 +70,7 @@ con.execute("SET enable_progress_bar = false")
 sql = f'''
 WITH cells AS (
   SELECT user_id AS u, segment, stage, MIN(variant) AS variant, MIN(epoch(timestamp)) AS t0
-  FROM read_parquet('{x}') GROUP BY ALL HAVING COUNT(DISTINCT variant) = 1),
+  FROM read_parquet('{x}') GROUP BY ALL HAVING MIN(variant) = MAX(variant)),
 ev AS (SELECT user_id AS u, event, value, epoch(timestamp) AS t FROM read_parquet('{e}')),
 uv AS (
   SELECT c.segment, c.stage, c.variant, c.u,
