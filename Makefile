@@ -13,6 +13,9 @@ $(BIN)/python:
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[dev,spark]'
+	# oracle tests compare with GrowthBook's gbstats; it pins numpy<2/pandas<2 but runs on
+	# today's releases, so it is installed without its pins
+	$(BIN)/pip install -q --no-deps 'gbstats==0.8.0'
 	touch $@
 
 # Benchmarks only: peers. gbstats pins numpy<2/pandas<2 but runs on today's
