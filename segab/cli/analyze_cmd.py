@@ -17,6 +17,7 @@ from rich.console import Console
 
 from segab.analysis.api import analyze
 from segab.analysis.render import FORMATS, render, table_renderables
+from segab.cli.options import experiments_option
 from segab.errors import DataError, SegabError
 
 __all__ = ["analyze_command"]
@@ -69,14 +70,7 @@ def _inputs(
     help="Output format.",
 )
 @click.option("--output", "output", type=click.Path(dir_okay=False), help="Write to this file.")
-@click.option(
-    "--experiments",
-    "experiments_dir",
-    default="experiments",
-    show_default=True,
-    type=click.Path(),
-    help="Config file or directory.",
-)
+@experiments_option
 @click.option(
     "--save",
     is_flag=True,

@@ -19,6 +19,7 @@ from rich.table import Table
 
 from segab.assignment import assign
 from segab.bulk import assign_file, count_rows
+from segab.cli.options import experiments_option
 from segab.config import load_experiments
 
 __all__ = ["assign_command", "parse_attr"]
@@ -77,14 +78,7 @@ def nest(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     type=click.Path(dir_okay=False),
     help="Bulk: where to write the assignments (.csv or .parquet).",
 )
-@click.option(
-    "--experiments",
-    "experiments_dir",
-    default="experiments",
-    show_default=True,
-    type=click.Path(),
-    help="Config file or directory.",
-)
+@experiments_option
 @click.option(
     "--format",
     "fmt",

@@ -19,6 +19,7 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
+from segab.cli.options import experiments_option
 from segab.errors import DataError, LifecycleError, SegabError, StoreError
 from segab.lifecycle.commands import (
     conclude_experiment,
@@ -36,14 +37,7 @@ from segab.store import list_experiments, list_snapshots, open_store, resolve_ur
 __all__ = ["lifecycle_commands"]
 
 _DB = click.option("--db", "db_url", help="Store URL (default: $SEGAB_DB or sqlite:///segab.db).")
-_EXPERIMENTS = click.option(
-    "--experiments",
-    "experiments_dir",
-    default="experiments",
-    show_default=True,
-    type=click.Path(),
-    help="Config file or directory.",
-)
+_EXPERIMENTS = experiments_option
 
 
 def _fail(exc: SegabError) -> click.ClickException:

@@ -15,6 +15,7 @@ import pandas as pd
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from segab.cli.options import experiments_option
 from segab.config import load_experiments
 from segab.errors import DataError
 from segab.simulate import default_effects, simulate_events, simulate_population, truth
@@ -51,14 +52,7 @@ def _read_table(path: Path) -> pd.DataFrame:
     type=click.Path(exists=True, dir_okay=False),
     help="Assignments (from `segab assign`): write DIR/events.csv and DIR/truth.json.",
 )
-@click.option(
-    "--experiments",
-    "experiments_dir",
-    default="experiments",
-    show_default=True,
-    type=click.Path(),
-    help="Config file or directory.",
-)
+@experiments_option
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def simulate_command(
     key: str,

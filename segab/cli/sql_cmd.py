@@ -11,6 +11,7 @@ from typing import get_args
 
 import click
 
+from segab.cli.options import experiments_option
 from segab.config import load_experiments
 from segab.sql.assign import assignment_sql
 from segab.sql.conditions import ColumnKind
@@ -54,14 +55,7 @@ def sql_group() -> None:
     required=True,
     help="SQL engine to generate for.",
 )
-@click.option(
-    "--experiments",
-    "experiments_dir",
-    default="experiments",
-    show_default=True,
-    type=click.Path(),
-    help="Config file or directory.",
-)
+@experiments_option
 @click.option(
     "--source",
     default="units",
