@@ -25,6 +25,7 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from segab.analysis.formatting import num, p_text, pct
 from segab.analysis.results import AnalysisResult, ResultRow
 from segab.errors import DataError
 
@@ -40,20 +41,9 @@ STYLE = {
 }
 
 
-def _pct(x: float | None) -> str:
-    return f"{x * 100:+.1f}%" if x is not None and math.isfinite(x) else "–"
-
-
-def _num(x: float | None) -> str:
-    if x is None or not math.isfinite(x):
-        return "–"
-    return f"{x:.3g}" if abs(x) < 1000 else f"{x:,.0f}"
-
-
-def _p(x: float | None) -> str:
-    if x is None or not math.isfinite(x):
-        return "–"
-    return "<0.001" if x < 0.001 else f"{x:.3f}"
+_pct = pct
+_num = num
+_p = p_text
 
 
 def _lift(r: ResultRow) -> str:

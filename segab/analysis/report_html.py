@@ -22,6 +22,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from segab.analysis.formatting import num, p_text, pct
 from segab.analysis.report_svg import COLORS, ForestRow, forest_svg, funnel_svg
 from segab.analysis.results import AnalysisResult, MetricInfo, ResultRow
 
@@ -70,20 +71,15 @@ def _e(text: Any) -> str:
     return html.escape("" if text is None else str(text), quote=True)
 
 
-def _pct(x: float | None) -> str:
-    return f"{x * 100:+.1f}%" if x is not None and math.isfinite(x) else "–"
+_pct = pct
 
 
 def _num(x: float | None) -> str:
-    if x is None or not math.isfinite(x):
-        return "–"
-    return f"{x:.4g}" if abs(x) < 10000 else f"{x:,.0f}"
+    return num(x, digits=4)
 
 
 def _p(x: float | None) -> str:
-    if x is None or not math.isfinite(x):
-        return "–"
-    return "&lt;0.001" if x < 0.001 else f"{x:.3f}"
+    return _e(p_text(x))
 
 
 def _badge(decision: str) -> str:
