@@ -35,9 +35,8 @@ import multiprocessing
 import os
 import sys
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from hashlib import md5
 from pathlib import Path
 from typing import Any
 
@@ -50,9 +49,8 @@ from segab.assignment_types import Reason
 from segab.conditions import condition_fields
 from segab.config.models import Experiment, SegmentDef
 from segab.errors import DataError, MissingColumnError
-from segab.hashing import BUCKETS
 
-__all__ = ["OUTPUT_COLUMNS", "BulkReport", "assign_file", "count_rows"]
+__all__ = ["OUTPUT_COLUMNS", "BulkReport", "assign_file", "count_rows", "nest_attributes"]
 
 OUTPUT_COLUMNS = (
     "unit_id",
@@ -154,20 +152,30 @@ def _require(path: Path, have: list[str], needed: list[str]) -> None:
         )
 
 
+def nest_attributes(pairs: Iterable[tuple[str, Any]]) -> dict[str, Any]:
+    """Build nested attributes from dotted names (``device.os`` → ``{"device": {"os": ...}}``).
+
+    Example:
+        >>> nest_attributes([("device.os", "ios"), ("age", 3)])
+        {'device': {'os': 'ios'}, 'age': 3}
+    """
+    out: dict[str, Any] = {}
+    for name, value in pairs:
+        node = out
+        *parents, leaf = name.split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value
+    return out
+
+
 def _attribute_builder(fields: list[str]) -> Callable[[tuple[Any, ...]], dict[str, Any]]:
     dotted = [f for f in fields if "." in f]
     if not dotted:
         return lambda values: dict(zip(fields, values, strict=True))
 
     def build(values: tuple[Any, ...]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for name, value in zip(fields, values, strict=True):
-            node = out
-            *parents, leaf = name.split(".")
-            for p in parents:
-                node = node.setdefault(p, {})
-            node[leaf] = value
-        return out
+        return nest_attributes(zip(fields, values, strict=True))
 
     return build
 
@@ -365,10 +373,10 @@ def _assign_batch(
     first_line: int,
     report: BulkReport,
 ) -> dict[str, Any]:
-    """Assign one batch. Same decisions as :func:`segab.assign` (shared :func:`draw`);
-    the common case (plain cell, no forced/holdout/namespace) is inlined for speed."""
+    """Assign one batch with the same :func:`draw` as :func:`segab.assign`; segments are
+    resolved once per distinct combination of the attributes the conditions read."""
     plan = plan_of(exp)
-    stages, slow = plan.stages, plan.checks_before_draw
+    stages = plan.stages
     units, stage_col = cols[unit_col], cols["stage"]
     attr_cols = [cols[f] for f in present]
     values_iter = zip(*attr_cols, strict=True) if attr_cols else (() for _ in units)
@@ -379,7 +387,7 @@ def _assign_batch(
     out_buckets: list[int | None] = []
     out_reasons: list[str] = []
     kept: list[int] = []
-    assigned, outside = Reason.ASSIGNED.value, Reason.OUTSIDE_COVERAGE.value
+    assigned = Reason.ASSIGNED.value
     for i, (unit, stage, values) in enumerate(zip(units, stage_col, values_iter, strict=True)):
         if unit is None or unit == "":
             report.add_problem(f"line {first_line + i + 1}: empty {unit_col!r} (stage {stage!r})")
@@ -400,18 +408,8 @@ def _assign_batch(
             hit = resolve_segment(plan, build(values))
             if len(memo) < 200_000:
                 memo[values] = hit
-        cell = hit[1].get(stage)
-        if cell is None or slow:
-            a = draw(plan, unit, hit[0], hit[1], stage)
-            segment, variant, b, reason = a.segment, a.variant, a.bucket, a.reason.value
-        else:
-            segment = hit[0]
-            b = int.from_bytes(md5((cell.prefix + unit).encode()).digest()[:4], "big") % BUCKETS
-            variant = cell.table[b]
-            if variant is None:
-                variant, reason = cell.control, outside
-            else:
-                reason = assigned
+        a = draw(plan, unit, hit[0], hit[1], stage)
+        segment, variant, b, reason = a.segment, a.variant, a.bucket, a.reason.value
         out_units.append(unit)
         out_segments.append(segment)
         out_stages.append(stage)

@@ -18,7 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from segab.assignment import assign
-from segab.bulk import assign_file, count_rows
+from segab.bulk import assign_file, count_rows, nest_attributes
 from segab.cli.options import experiments_option
 from segab.config import load_experiments
 
@@ -28,7 +28,7 @@ __all__ = ["assign_command", "parse_attr"]
 def parse_attr(text: str) -> tuple[str, Any]:
     """Parse ``name=value``; the value is read as JSON when it parses (numbers, true, lists).
 
-    Dotted names build nested attributes in :func:`nest`.
+    Dotted names build nested attributes (:func:`segab.bulk.nest_attributes`).
 
     Example:
         >>> parse_attr("age=25"), parse_attr("channel=social"), parse_attr("vip=true")
@@ -42,23 +42,6 @@ def parse_attr(text: str) -> tuple[str, Any]:
     except ValueError:
         value = raw
     return name, value
-
-
-def nest(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """Build a nested attribute dict from dotted names.
-
-    Example:
-        >>> nest([("device.os", "ios"), ("age", 3)])
-        {'device': {'os': 'ios'}, 'age': 3}
-    """
-    out: dict[str, Any] = {}
-    for name, value in pairs:
-        node = out
-        *parents, leaf = name.split(".")
-        for p in parents:
-            node = node.setdefault(p, {})
-        node[leaf] = value
-    return out
 
 
 @click.command("assign")
@@ -138,7 +121,7 @@ def assign_command(
         return
     if unit_id is None or stage is None:
         raise click.UsageError("give --unit and --stage (single) or --input and --output (bulk)")
-    attributes = nest([parse_attr(a) for a in attrs])
+    attributes = nest_attributes(parse_attr(a) for a in attrs)
     result = assign(experiment, unit_id, attributes, stage)
     if fmt == "json":
         click.echo(json.dumps(result.to_dict()))
