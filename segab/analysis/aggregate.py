@@ -59,6 +59,7 @@ from typing import Any
 
 import pandas as pd
 
+from segab.analysis.hashed_plan import run_hashed_event_log
 from segab.analysis.sources import Source, open_engine, quote_literal, require_columns
 from segab.analysis.sql import (
     EventLogSpec,
@@ -242,6 +243,7 @@ def aggregate_event_log(
     timestamp_column: str = "timestamp",
     exposure_unit_column: str | None = None,
     exposure_timestamp_column: str = "timestamp",
+    plan: str = "auto",
 ) -> Aggregates:
     """Aggregate an exposures table and an events table into per-cell sums.
 
@@ -250,7 +252,9 @@ def aggregate_event_log(
     by that database. ``by`` names exposure columns to break down by (crossed).
     ``tables`` is reserved for extra named inputs and must be empty for now.
     The ``*_column`` options map the input column names; the unit columns default
-    to the config's ``unit``, else ``unit_id``, else ``unit``.
+    to the config's ``unit``, else ``unit_id``, else ``unit``. ``plan="generic"``
+    makes DuckDB run the text-keyed plan of :mod:`segab.analysis.sql` instead of
+    :mod:`segab.analysis.hashed_plan` (the same results; for tests and comparisons).
 
     Example:
         >>> aggregate_event_log.__name__   # see the module docstring for a full run
@@ -292,15 +296,14 @@ def aggregate_event_log(
             window_seconds=window_seconds(experiment.analysis.attribution_window),
             now_epoch=_epoch(now),
         )
-        q = event_log_queries(
-            eng.dialect, x_rel, e_rel, spec, materialize=eng.dialect in ("duckdb", "sqlite")
-        )
-        for statement in q.prelude:
-            eng.query(statement, q.params)
-        wide = _rename_dims(eng.query(q.sums, q.params), dims)
-        funnel = _rename_dims(eng.query(q.funnel, q.params), ())
-        quality_row = eng.query(q.quality, q.params).iloc[0]
-    quality = {k: int(v) if pd.notna(v) else 0 for k, v in quality_row.items()}
+        result = None
+        if eng.dialect == "duckdb" and plan != "generic":
+            result = run_hashed_event_log(eng, x_rel, e_rel, spec)
+        if result is None:
+            result = _generic_event_log(eng, x_rel, e_rel, spec)
+        wide, funnel, quality = result
+        wide = _rename_dims(wide, dims)
+        funnel = _rename_dims(funnel, ())
     known = quality.pop("events_known")
     attributed = quality.pop("events_attributed")
     quality["events_outside_window"] = known - quality["events_before_exposure"] - attributed
@@ -319,6 +322,20 @@ def aggregate_event_log(
         data_quality={k: quality.get(k, 0) for k in DATA_QUALITY_KEYS},
         dimensions=dims,
     )
+
+
+def _generic_event_log(
+    eng: Any, x_rel: Relation, e_rel: Relation, spec: EventLogSpec
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, int]]:
+    q = event_log_queries(
+        eng.dialect, x_rel, e_rel, spec, materialize=eng.dialect in ("duckdb", "sqlite")
+    )
+    for statement in q.prelude:
+        eng.query(statement, q.params)
+    wide = eng.query(q.sums, q.params)
+    funnel = eng.query(q.funnel, q.params)
+    row = eng.query(q.quality, q.params).iloc[0]
+    return wide, funnel, {k: int(v) if pd.notna(v) else 0 for k, v in row.items()}
 
 
 def _engine(db_url: str | None, engine: str, spark_master: str | None) -> Any:

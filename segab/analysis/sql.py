@@ -42,12 +42,19 @@ __all__ = [
     "EventLogQueries",
     "EventLogSpec",
     "MetricSpec",
+    "Params",
     "Relation",
     "UnitSpec",
+    "event_ctes",
     "event_log_queries",
+    "event_names",
+    "exposure_ctes",
     "quote_ident",
     "quote_literal",
     "units_query",
+    "valid_unit",
+    "window_condition",
+    "with_ctes",
 ]
 
 Dialect = Literal["duckdb", "postgresql", "sqlite"]
@@ -139,7 +146,15 @@ class EventLogQueries:
     prelude: list[str] = field(default_factory=list)
 
 
-class _Params:
+class Params:
+    """Bound parameters of one statement: calling it with a value returns its placeholder.
+
+    Example:
+        >>> p = Params("duckdb")
+        >>> p("a"), p(2), p.values
+        ('$p0', '$p1', {'p0': 'a', 'p1': 2})
+    """
+
     def __init__(self, dialect: str) -> None:
         self.dialect = dialect
         self.values: dict[str, Any] = {}
@@ -170,7 +185,13 @@ def _unit_expr(dialect: str, rel: Relation, col: str) -> str:
     return f"CAST({c} AS {TEXT})"
 
 
-def _valid(u: str) -> str:
+def valid_unit(u: str) -> str:
+    """SQL that is true when the unit id ``u`` is not NULL, empty or ``nan``.
+
+    Example:
+        >>> valid_unit("u")
+        "(u IS NOT NULL AND TRIM(u) <> '' AND LOWER(u) <> 'nan')"
+    """
     return f"({u} IS NOT NULL AND TRIM({u}) <> '' AND LOWER({u}) <> 'nan')"
 
 
@@ -202,13 +223,27 @@ def _num(rel: Relation, col: str) -> str:
     return f"CAST({c} AS {DOUBLE})"
 
 
-def _with(ctes: Sequence[tuple[str, str]]) -> str:
+def with_ctes(ctes: Sequence[tuple[str, str]]) -> str:
+    """``WITH name AS (body), ...`` from ``(name, body)`` pairs.
+
+    Example:
+        >>> with_ctes([("a", "SELECT 1")]).split()
+        ['WITH', 'a', 'AS', '(', 'SELECT', '1', ')']
+    """
     return "WITH " + ",\n".join(f"{name} AS (\n{body}\n)" for name, body in ctes)
 
 
-def _exposure_ctes(
-    dialect: str, rel: Relation, spec: EventLogSpec, p: _Params
+def exposure_ctes(
+    dialect: str, rel: Relation, spec: EventLogSpec, p: Params
 ) -> list[tuple[str, str]]:
+    """The exposure CTEs ``x_raw``, ``x``, ``per_cell`` and ``cells`` (see the module doc).
+
+    Example:
+        >>> x = Relation("x", ("u", "segment", "stage", "variant", "timestamp"), {})
+        >>> spec = EventLogSpec("e", 1, "u", "u")
+        >>> [n for n, _ in exposure_ctes("duckdb", x, spec, Params("duckdb"))]
+        ['x_raw', 'x', 'per_cell', 'cells']
+    """
     u = _unit_expr(dialect, rel, spec.exp_unit)
     t = _epoch(dialect, rel, spec.exp_timestamp)
     other = []
@@ -234,7 +269,7 @@ def _exposure_ctes(
     dcols = "".join(f", {_dim(i)}" for i in range(len(spec.dims)))
     x = (
         f"SELECT u, segment, stage, variant{dcols}, t FROM x_raw\n"
-        f"WHERE other = 0 AND {_valid('u')} AND outside = 0{later}"
+        f"WHERE other = 0 AND {valid_unit('u')} AND outside = 0{later}"
     )
     dmin = "".join(f", MIN({_dim(i)}) AS {_dim(i)}" for i in range(len(spec.dims)))
     per_cell = (
@@ -249,7 +284,14 @@ def _exposure_ctes(
     return [("x_raw", x_raw), ("x", x), ("per_cell", per_cell), ("cells", cells)]
 
 
-def _event_names(spec: EventLogSpec) -> list[str]:
+def event_names(spec: EventLogSpec) -> list[str]:
+    """The event names the metrics read, numerators then denominators, once each.
+
+    Example:
+        >>> ratio = MetricSpec("r", "ratio", "rev", "visit")
+        >>> event_names(EventLogSpec("e", 1, "u", "u", metrics=(ratio,)))
+        ['rev', 'visit']
+    """
     names: list[str] = []
     for m in spec.metrics:
         for name in (m.source, m.den):
@@ -258,22 +300,34 @@ def _event_names(spec: EventLogSpec) -> list[str]:
     return names
 
 
-def _event_ctes(
-    dialect: str, rel: Relation, spec: EventLogSpec, p: _Params
-) -> list[tuple[str, str]]:
+def event_ctes(dialect: str, rel: Relation, spec: EventLogSpec, p: Params) -> list[tuple[str, str]]:
+    """The event CTEs ``ev_raw`` (events a metric reads) and ``ev`` (with a valid unit id).
+
+    Example:
+        >>> e = Relation("e", ("u", "event", "value", "timestamp"), {})
+        >>> spec = EventLogSpec("e", 1, "u", "u")
+        >>> [n for n, _ in event_ctes("duckdb", e, spec, Params("duckdb"))]
+        ['ev_raw', 'ev']
+    """
     u = _unit_expr(dialect, rel, spec.ev_unit)
     t = _epoch(dialect, rel, spec.ev_timestamp)
     value = _num(rel, spec.value_col) if spec.value_col else ONE
-    names = ", ".join(p(n) for n in _event_names(spec)) or "NULL"
+    names = ", ".join(p(n) for n in event_names(spec)) or "NULL"
     ev_raw = (
         f"SELECT {u} AS u, CAST({_q(spec.event_col)} AS {TEXT}) AS event, {value} AS value, "
         f"{t} AS t\nFROM {rel.sql}\nWHERE CAST({_q(spec.event_col)} AS {TEXT}) IN ({names})"
     )
-    ev = f"SELECT u, event, value, t FROM ev_raw WHERE {_valid('u')}"
+    ev = f"SELECT u, event, value, t FROM ev_raw WHERE {valid_unit('u')}"
     return [("ev_raw", ev_raw), ("ev", ev)]
 
 
-def _window_cond(spec: EventLogSpec, p: _Params, e: str, c: str) -> str:
+def window_condition(spec: EventLogSpec, p: Params, e: str, c: str) -> str:
+    """The attribution condition of event alias ``e`` for cell alias ``c``.
+
+    Example:
+        >>> window_condition(EventLogSpec("e", 1, "u", "u"), Params("duckdb"), "e", "c")
+        'e.t >= c.t0'
+    """
     cond = f"{e}.t >= {c}.t0"
     if spec.window_seconds is not None:
         cond += f" AND {e}.t < {c}.t0 + {p(float(spec.window_seconds))}"
@@ -282,7 +336,7 @@ def _window_cond(spec: EventLogSpec, p: _Params, e: str, c: str) -> str:
     return cond
 
 
-def _uv_cte(spec: EventLogSpec, p: _Params) -> str:
+def _uv_cte(spec: EventLogSpec, p: Params) -> str:
     dcols = "".join(f", c.{_dim(i)}" for i in range(len(spec.dims)))
     values = []
     for i, m in enumerate(spec.metrics):
@@ -301,7 +355,7 @@ def _uv_cte(spec: EventLogSpec, p: _Params) -> str:
     vals = ",\n  ".join(values) if values else "0.0 AS y_none"
     return (
         f"SELECT c.segment, c.stage, c.variant{dcols}, c.u,\n  {vals}\n"
-        f"FROM cells c LEFT JOIN ev e ON e.u = c.u AND {_window_cond(spec, p, 'e', 'c')}\n"
+        f"FROM cells c LEFT JOIN ev e ON e.u = c.u AND {window_condition(spec, p, 'e', 'c')}\n"
         f"GROUP BY c.segment, c.stage, c.variant{dcols}, c.u"
     )
 
@@ -340,14 +394,14 @@ def event_log_queries(
         >>> sorted(set(q.params.values()), key=str)[:2]
         [86400.0, 'purchase']
     """
-    p = _Params(dialect)
-    base = _exposure_ctes(dialect, exposures, spec, p) + _event_ctes(dialect, events, spec, p)
+    p = Params(dialect)
+    base = exposure_ctes(dialect, exposures, spec, p) + event_ctes(dialect, events, spec, p)
     prelude: list[str] = []
     if materialize:  # compute per_cell and ev once, as temporary tables
         bodies = dict(base)
         for name, deps in (("per_cell", ("x_raw", "x")), ("ev", ("ev_raw",))):
             table = f"segab_{name}"
-            body = _with([(d, bodies[d]) for d in deps]) + f"\n{bodies[name]}"
+            body = with_ctes([(d, bodies[d]) for d in deps]) + f"\n{bodies[name]}"
             if dialect == "sqlite":  # no CREATE OR REPLACE; index the join key
                 prelude.append(f"DROP TABLE IF EXISTS temp.{table}")
                 prelude.append(f"CREATE TEMP TABLE {table} AS\n{body}")
@@ -358,7 +412,7 @@ def event_log_queries(
         base = list(bodies.items())
     dcols = "".join(f", {_dim(i)}" for i in range(len(spec.dims)))
     sums = (
-        _with([*base, ("uv", _uv_cte(spec, p))])
+        with_ctes([*base, ("uv", _uv_cte(spec, p))])
         + f"\nSELECT segment, stage, variant{dcols}, COUNT(*) AS n"
         + _sum_columns(spec.metrics, ratio_den=True)
         + f"\nFROM uv GROUP BY segment, stage, variant{dcols}"
@@ -368,7 +422,7 @@ def event_log_queries(
     return EventLogQueries(sums, funnel, quality, p.values, prelude)
 
 
-def _funnel(base: list[tuple[str, str]], spec: EventLogSpec, p: _Params) -> str:
+def _funnel(base: list[tuple[str, str]], spec: EventLogSpec, p: Params) -> str:
     pairs = list(zip(spec.stages, spec.stages[1:], strict=False))
     if not pairs:
         nothing = f"CAST(NULL AS {TEXT})"
@@ -380,7 +434,7 @@ def _funnel(base: list[tuple[str, str]], spec: EventLogSpec, p: _Params) -> str:
     cn = f"SELECT u, segment, stage, variant, t0, CASE stage {whens} END AS next_stage FROM cells"
     nxt = "SELECT u, stage, MAX(t_last) AS t_last FROM per_cell GROUP BY u, stage"
     return (
-        _with([*base, ("cn", cn), ("nxt", nxt)])
+        with_ctes([*base, ("cn", cn), ("nxt", nxt)])
         + "\nSELECT c.segment, c.variant, c.stage, c.next_stage, COUNT(*) AS n_exposed, "
         "SUM(CASE WHEN n.t_last >= c.t0 THEN 1 ELSE 0 END) AS n_reached\n"
         "FROM cn c LEFT JOIN nxt n ON n.u = c.u AND n.stage = c.next_stage\n"
@@ -388,7 +442,7 @@ def _funnel(base: list[tuple[str, str]], spec: EventLogSpec, p: _Params) -> str:
     )
 
 
-def _quality(base: list[tuple[str, str]], spec: EventLogSpec, p: _Params) -> str:
+def _quality(base: list[tuple[str, str]], spec: EventLogSpec, p: Params) -> str:
     ucell = "SELECT u, MIN(t0) AS t_first FROM cells GROUP BY u"
     ev_k = "SELECT e.u, e.t, k.t_first FROM ev e JOIN ucell k ON k.u = e.u"
     value_events = [m.source for m in spec.metrics if m.kind != "binary"]
@@ -401,19 +455,21 @@ def _quality(base: list[tuple[str, str]], spec: EventLogSpec, p: _Params) -> str
     now = f" AND t > {p(spec.now_epoch)}" if spec.now_epoch is not None else " AND 1 = 0"
     counters = {
         "exposures_other_experiment": "SELECT COUNT(*) FROM x_raw WHERE other = 1",
-        "exposure_empty_ids": f"SELECT COUNT(*) FROM x_raw WHERE other = 0 AND NOT {_valid('u')}",
+        "exposure_empty_ids": (
+            f"SELECT COUNT(*) FROM x_raw WHERE other = 0 AND NOT {valid_unit('u')}"
+        ),
         "exposures_not_in_experiment": (
-            f"SELECT COUNT(*) FROM x_raw WHERE other = 0 AND {_valid('u')} AND outside = 1"
+            f"SELECT COUNT(*) FROM x_raw WHERE other = 0 AND {valid_unit('u')} AND outside = 1"
         ),
         "exposures_after_now": (
-            f"SELECT COUNT(*) FROM x_raw WHERE other = 0 AND {_valid('u')} AND outside = 0{now}"
+            f"SELECT COUNT(*) FROM x_raw WHERE other = 0 AND {valid_unit('u')} AND outside = 0{now}"
         ),
         "multi_variant_units": "SELECT COUNT(*) FROM per_cell WHERE n_var > 1",
         # repeats of a unit's one variant in a cell; multi-variant units are excluded whole
         "duplicate_exposures": (
             "SELECT COALESCE(SUM(n_rows - 1), 0) FROM per_cell WHERE n_var = 1"
         ),
-        "event_empty_ids": f"SELECT COUNT(*) FROM ev_raw WHERE NOT {_valid('u')}",
+        "event_empty_ids": f"SELECT COUNT(*) FROM ev_raw WHERE NOT {valid_unit('u')}",
         "events_unknown_units": (
             "SELECT COUNT(*) FROM ev e WHERE NOT EXISTS (SELECT 1 FROM per_cell x WHERE x.u = e.u)"
         ),
@@ -421,12 +477,12 @@ def _quality(base: list[tuple[str, str]], spec: EventLogSpec, p: _Params) -> str
         "events_before_exposure": "SELECT COUNT(*) FROM ev_k WHERE t < t_first",
         "events_attributed": (
             "SELECT COUNT(*) FROM ev_k e WHERE EXISTS (SELECT 1 FROM cells c "
-            f"WHERE c.u = e.u AND {_window_cond(spec, p, 'e', 'c')})"
+            f"WHERE c.u = e.u AND {window_condition(spec, p, 'e', 'c')})"
         ),
         "missing_outcomes": missing,
     }
     select = ",\n  ".join(f"({sql}) AS {name}" for name, sql in counters.items())
-    return _with([*base, ("ucell", ucell), ("ev_k", ev_k)]) + f"\nSELECT\n  {select}"
+    return with_ctes([*base, ("ucell", ucell), ("ev_k", ev_k)]) + f"\nSELECT\n  {select}"
 
 
 def units_query(dialect: str, rel: Relation, spec: UnitSpec) -> tuple[str, dict[str, Any]]:
@@ -443,7 +499,7 @@ def units_query(dialect: str, rel: Relation, spec: UnitSpec) -> tuple[str, dict[
         >>> "'all'" in sql
         True
     """
-    p = _Params(dialect)
+    p = Params(dialect)
     seg = f"CAST({_q(spec.segment)} AS {TEXT})" if spec.segment else "'all'"
     if spec.segment_sql:
         seg = spec.segment_sql
@@ -465,7 +521,7 @@ def units_query(dialect: str, rel: Relation, spec: UnitSpec) -> tuple[str, dict[
     dcols = "".join(f", {_dim(i)}" for i in range(len(spec.dims)))
     counts = "".join(f",\n  SUM(k_{i}) AS n_{i}" for i in range(len(spec.metrics)))
     sql = (
-        _with([("ur", ur)])
+        with_ctes([("ur", ur)])
         + f"\nSELECT segment, stage, variant{dcols}, COUNT(*) AS n_units{counts}"
         + _sum_columns(spec.metrics, ratio_den=True)
         + f"\nFROM ur WHERE variant IS NOT NULL GROUP BY segment, stage, variant{dcols}"

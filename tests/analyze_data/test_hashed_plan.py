@@ -1,0 +1,143 @@
+"""DuckDB's hashed plan gives exactly what the generic text-keyed plan gives.
+
+Oracle: the generic plan of :mod:`segab.analysis.sql` (the one SQLite and
+PostgreSQL run), itself checked by hand in test_event_log.py and test_quality.py.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import segab.analysis.hashed_plan as hashed_plan
+from segab.analysis.aggregate import aggregate_event_log
+from segab.analysis.sources import open_engine
+
+STAGES = ["awareness", "consideration", "purchase"]
+EVENTS = ["purchase", "revenue", "click", "page_view"]
+
+
+def random_log(seed: int, n_units: int = 300) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Messy logs: duplicates, multi-variant units, empty/NaN ids, other experiments,
+    undeclared stages, overlapping windows, events before/after/unknown, NULL values."""
+    rng = np.random.default_rng(seed)
+    units = [f"u{i}" for i in range(n_units)] + ["", " ", "nan", None]
+    rows = []
+    base = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+    for _ in range(n_units * 3):
+        u = units[rng.integers(len(units))]
+        stage = ([*STAGES, "legacy_stage"])[rng.choice(4, p=[0.4, 0.3, 0.25, 0.05])]
+        rows.append(
+            {
+                "user_id": u,
+                "experiment": "exp" if rng.random() > 0.03 else "other",
+                "iteration": 1,
+                "segment": ["young", "rest"][rng.integers(2)],
+                "stage": stage,
+                "variant": ["a", "b"][rng.integers(2)],
+                "timestamp": base + dt.timedelta(hours=float(rng.uniform(0, 24 * 20))),
+                "in_experiment": bool(rng.random() > 0.02),
+                "channel": ["web", "app", None][rng.integers(3)],
+            }
+        )
+    x = pd.DataFrame(rows)
+    ev_rows = []
+    for _ in range(n_units * 6):
+        u = units[rng.integers(len(units))] if rng.random() > 0.05 else f"ghost{rng.integers(9)}"
+        name = EVENTS[rng.integers(len(EVENTS))]
+        value = None if rng.random() < 0.05 else float(rng.gamma(1.0, 10.0))
+        ev_rows.append(
+            {
+                "user_id": u,
+                "event": name,
+                "value": value,
+                "timestamp": base + dt.timedelta(hours=float(rng.uniform(-24, 24 * 30))),
+            }
+        )
+    return x, pd.DataFrame(ev_rows)
+
+
+def _both(exp, x, ev, **kwargs):
+    fast = aggregate_event_log(exp, x, ev, **kwargs)
+    slow = aggregate_event_log(exp, x, ev, plan="generic", **kwargs)
+    return fast, slow
+
+
+def assert_same(fast, slow) -> None:
+    pd.testing.assert_frame_equal(fast.sums, slow.sums, check_dtype=False, rtol=1e-9)
+    pd.testing.assert_frame_equal(fast.exposures, slow.exposures, check_dtype=False)
+    pd.testing.assert_frame_equal(fast.funnel, slow.funnel, check_dtype=False)
+    assert fast.data_quality == slow.data_quality
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_hashed_plan_equals_generic_plan(seed, exp_factory):
+    exp = exp_factory(stages=STAGES)
+    x, ev = random_log(seed)
+    fast, slow = _both(exp, x, ev)
+    assert fast.data_quality["events_outside_window"] > 0
+    assert fast.data_quality["multi_variant_units"] > 0
+    assert_same(fast, slow)
+
+
+def test_hashed_plan_with_breakdown_now_and_no_window(exp_factory):
+    exp = exp_factory(stages=STAGES, analysis={})
+    x, ev = random_log(7)
+    now = dt.datetime(2024, 1, 15, tzinfo=dt.UTC)
+    fast, slow = _both(exp, x, ev, by=["channel"], now=now)
+    assert fast.data_quality["exposures_after_now"] > 0
+    assert_same(fast, slow)
+
+
+def test_partitions_add_up(monkeypatch, exp_factory):
+    exp = exp_factory(stages=STAGES)
+    x, ev = random_log(11)
+    whole = aggregate_event_log(exp, x, ev)
+    monkeypatch.setattr(hashed_plan, "ROWS_PER_PARTITION", 100)  # ~9 partitions
+    parts = aggregate_event_log(exp, x, ev)
+    assert_same(parts, whole)
+
+
+def test_a_unit_hash_collision_falls_back_to_the_generic_plan(monkeypatch, exp_factory):
+    exp = exp_factory(stages=STAGES)
+    x, ev = random_log(5)
+    # a first hash with 3 values: every unit collides; the second hash notices
+    monkeypatch.setattr(hashed_plan, "H", "(hash(u) % 3)")
+    from segab.analysis.sources import Relation
+
+    with open_engine(None) as eng:
+        x_rel = eng.relation(x, "exposures", ["user_id", "segment", "stage", "variant"])
+        e_rel = eng.relation(ev, "events", ["user_id", "event"])
+        from segab.analysis.aggregate import _event_specs
+        from segab.analysis.sql import EventLogSpec
+
+        spec = EventLogSpec(
+            "exp", 1, "user_id", "user_id", metrics=tuple(_event_specs(exp)), stages=tuple(STAGES)
+        )
+        assert isinstance(x_rel, Relation)
+        assert hashed_plan.run_hashed_event_log(eng, x_rel, e_rel, spec) is None
+    fast, slow = _both(exp, x, ev)  # the public path still gives the generic results
+    assert_same(fast, slow)
+
+
+def test_an_event_unit_colliding_with_an_exposed_unit_is_noticed(monkeypatch, exp_factory):
+    exp = exp_factory(stages=STAGES)
+    x = pd.DataFrame(
+        {
+            "user_id": ["u1"],
+            "segment": "young",
+            "stage": "awareness",
+            "variant": "a",
+            "timestamp": ["2024-01-01"],
+        }
+    )
+    ev = pd.DataFrame(
+        {"user_id": ["zz"], "event": ["purchase"], "value": [1.0], "timestamp": ["2024-01-02"]}
+    )
+    monkeypatch.setattr(hashed_plan, "H", "CAST(1 AS UBIGINT)")  # every id collides
+    fast, slow = _both(exp, x, ev)
+    assert fast.data_quality["events_unknown_units"] == 1
+    assert_same(fast, slow)
