@@ -199,7 +199,10 @@ def test_bulk_missing_column(tmp_path: Path) -> None:
 
 def _commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Command]]:
     out = []
-    for name, command in group.commands.items():
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):  # the root group loads its commands lazily
+        command = group.get_command(ctx, name)
+        assert command is not None, name
         out.append((f"{prefix}{name}", command))
         if isinstance(command, click.Group):
             out.extend(_commands(command, f"{prefix}{name} "))
@@ -212,6 +215,11 @@ def _commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Com
 def test_every_command_has_help_with_an_example(name: str, command: click.Command) -> None:
     code, out, _ = run(*name.split(), "--help")
     assert code == 0 and "Example" in out, f"segab {name} --help has no example"
+
+
+def test_every_command_is_listed_and_loads() -> None:
+    names = [name for name, _ in _commands(cli)]
+    assert len(names) == 19 and {"analyze", "assign", "db init", "sql assign"} <= set(names)
 
 
 def test_python_dash_m(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ Example:
 
 from __future__ import annotations
 
+import importlib
 import sys
 from typing import Any
 
@@ -22,8 +23,51 @@ from segab.errors import SegabError
 __all__ = ["cli", "main"]
 
 
+# command name -> (module, attribute): a command's module (and its imports: pandas,
+# DuckDB, statsmodels, ...) loads only when that command runs, so a run pays for
+# what it uses; ``segab --help`` loads them all to show their summaries
+_COMMANDS: dict[str, tuple[str, str]] = {
+    "validate": ("segab.cli.config_cmds", "validate_command"),
+    "schema": ("segab.cli.config_cmds", "schema_command"),
+    "assign": ("segab.cli.assign_cmd", "assign_command"),
+    "simulate": ("segab.cli.simulate_cmd", "simulate_command"),
+    "analyze": ("segab.cli.analyze_cmd", "analyze_command"),
+    "db": ("segab.cli.db", "db_group"),
+    "events": ("segab.cli.db", "events_group"),
+    "sql": ("segab.cli.sql_cmd", "sql_group"),
+    **{
+        name: ("segab.cli.lifecycle_cmds", "lifecycle_commands")
+        for name in ("plan", "start", "stop", "conclude", "iterate", "status", "history")
+    },
+}
+
+
 class SegabGroup(click.Group):
-    """A click group that turns segab errors into ``Error: ...`` messages."""
+    """A click group that loads its commands lazily and turns segab errors into
+    ``Error: ...`` messages."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Every command name, sorted (none is imported).
+
+        Example:
+            >>> "analyze" in cli.list_commands(click.Context(cli))
+            True
+        """
+        return sorted(set(_COMMANDS) | set(self.commands))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """The command ``cmd_name``, importing its module on first use.
+
+        Example:
+            >>> cli.get_command(click.Context(cli), "validate").name
+            'validate'
+        """
+        if cmd_name not in self.commands and cmd_name in _COMMANDS:
+            module, attr = _COMMANDS[cmd_name]
+            obj = getattr(importlib.import_module(module), attr)
+            for command in obj if isinstance(obj, list) else [obj]:
+                self.add_command(command)
+        return self.commands.get(cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
         """Run the command, mapping :class:`SegabError` and I/O errors to click errors."""
@@ -51,35 +95,6 @@ def cli() -> None:
     """
 
 
-def _register() -> None:
-    from segab.cli.assign_cmd import assign_command
-    from segab.cli.config_cmds import schema_command, validate_command
-
-    cli.add_command(validate_command)
-    cli.add_command(schema_command)
-    cli.add_command(assign_command)
-    for module, names in _OPTIONAL:
-        try:
-            mod = __import__(module, fromlist=names)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
-            continue  # command module not built yet
-        for name in names:
-            obj = getattr(mod, name)
-            for command in obj if isinstance(obj, list) else [obj]:
-                cli.add_command(command)
-
-
-_OPTIONAL: list[tuple[str, list[str]]] = [
-    ("segab.cli.simulate_cmd", ["simulate_command"]),
-    ("segab.cli.analyze_cmd", ["analyze_command"]),
-    ("segab.cli.db", ["db_group", "events_group"]),
-    ("segab.cli.sql_cmd", ["sql_group"]),
-    ("segab.cli.lifecycle_cmds", ["lifecycle_commands"]),
-]
-
-
 def main() -> None:
     """Entry point of the ``segab`` console script.
 
@@ -89,6 +104,3 @@ def main() -> None:
     """
     cli.main(prog_name="segab")
     sys.exit(0)
-
-
-_register()

@@ -10,6 +10,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.power import NormalIndPower, TTestIndPower
@@ -289,3 +291,20 @@ def test_heterogeneity_from_comparisons() -> None:
     pooled = sum(wi * e for wi, e in zip(w, est, strict=True)) / sum(w)
     q = sum(wi * (e - pooled) ** 2 for wi, e in zip(w, est, strict=True))
     assert h.q == pytest.approx(q, rel=TOL) and h.p_value < 0.05
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.one_of(st.floats(0.0, 1.0), st.sampled_from([0.0, 0.01, 0.05, 1.0])),
+        min_size=1,
+        max_size=40,
+    ),
+    st.sampled_from([("holm", "holm"), ("bh", "fdr_bh")]),
+)
+def test_multipletests_property(ps: list[float], methods: tuple[str, str]) -> None:
+    """Oracle: statsmodels multipletests on random families, ties and 0/1 included."""
+    ours, theirs = methods
+    expected = multipletests(ps, method=theirs)[1]
+    adjusted = adjust_p_values(ps, ours)  # type: ignore[arg-type]
+    np.testing.assert_allclose(adjusted, expected, rtol=1e-12, atol=1e-15)
