@@ -39,6 +39,10 @@ Example:
 from __future__ import annotations
 
 import math
+import os
+import re
+import shutil
+import tempfile
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -56,9 +60,25 @@ from segab.analysis.sql import (
     with_ctes,
 )
 
-__all__ = ["MAX_CODES", "ROWS_PER_PARTITION", "codes_query", "run_hashed_event_log"]
+__all__ = [
+    "BYTES_PER_ROW",
+    "MAX_CODES",
+    "codes_query",
+    "rows_per_partition",
+    "run_hashed_event_log",
+]
 
-ROWS_PER_PARTITION = 25_000_000
+BYTES_PER_ROW = 128  # what one exposure may cost a partition: cell row, keys, join and group state
+_SIZES = {
+    "": 1,
+    "B": 1,
+    "KB": 10**3,
+    "MB": 10**6,
+    "GB": 10**9,
+    "KIB": 2**10,
+    "MIB": 2**20,
+    "GIB": 2**30,
+}
 MAX_CODES = 10_000
 H = "hash(u)"
 H2 = "hash(u || chr(1))"
@@ -86,6 +106,21 @@ def codes_query(x_rel: Relation, spec: EventLogSpec) -> tuple[str, dict[str, Any
         f"COALESCE({late}, FALSE) AS late, COUNT(*) AS rows\nFROM x_raw GROUP BY ALL"
     )
     return sql, p.values
+
+
+def rows_per_partition(memory_limit: str | None = None) -> int:
+    """Exposure rows one partition may hold under DuckDB's memory limit.
+
+    Example:
+        >>> rows_per_partition("250MB"), rows_per_partition("1GiB")
+        (1953125, 8388608)
+    """
+    text = memory_limit or os.environ.get("SEGAB_DUCKDB_MEMORY_LIMIT", "250MB")
+    m = re.fullmatch(r"\s*([\d.]+)\s*([a-zA-Z]*)\s*", text)
+    unit = m.group(2).upper() if m else ""
+    if m is None or unit not in _SIZES:
+        return 250 * 10**6 // BYTES_PER_ROW
+    return max(100_000, int(float(m.group(1)) * _SIZES[unit]) // BYTES_PER_ROW)
 
 
 def _case(col: str, codes: dict[str, int], p: Params) -> str:
@@ -130,12 +165,17 @@ def run_hashed_event_log(
     spec: EventLogSpec,
     *,
     partitions: int | None = None,
+    memory_limit: str | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, int]] | None:
     """Run the plan; return ``(wide sums, funnel, quality)`` as the generic plan does.
 
     Returns ``None`` when the generic plan must run instead: a unit-hash collision,
     or more than :data:`MAX_CODES` distinct segment/stage/variant names.
-    ``partitions`` defaults to one per :data:`ROWS_PER_PARTITION` valid exposures.
+    ``partitions`` defaults to one per :func:`rows_per_partition` valid exposures
+    for DuckDB's ``memory_limit`` (e.g. ``"250MB"``; default: the environment's
+    ``SEGAB_DUCKDB_MEMORY_LIMIT``, else 250MB). With more than one, the inputs are
+    first written hashed and coded to Parquet files split by partition, in a
+    temporary directory removed afterwards.
 
     Example:
         >>> run_hashed_event_log.__name__   # exercised in tests/analysis/test_hashed_plan.py
@@ -152,19 +192,27 @@ def run_hashed_event_log(
     stage_code = _stage_codes(names["stage"], spec.stages)
     var_code = {n: i for i, n in enumerate(names["variant"])}
     ev_code = {n: i for i, n in enumerate(event_names(spec))}
-    k_parts = partitions or max(1, math.ceil(int(ok["rows"].sum()) / ROWS_PER_PARTITION))
+    rows = int(ok["rows"].sum())
+    k_parts = partitions or max(1, math.ceil(rows / rows_per_partition(memory_limit)))
     counts, sums, funnels = [], [], []
     plan = _Partition(x_rel, e_rel, spec, seg_code, stage_code, var_code, ev_code)
-    for part in range(k_parts):
-        result = plan.run(eng, part, k_parts)
-        if result is None:
-            return None
-        counts.append(result[0])
-        sums.append(result[1])
-        funnels.append(result[2])
-    ev = plan.event_scan(eng).iloc[0]
-    for stmt in ("DROP TABLE IF EXISTS segab_pc", "DROP TABLE IF EXISTS segab_uk"):
-        eng.query(stmt, {})
+    workdir = tempfile.mkdtemp(prefix="segab-stage-") if k_parts > 1 else None
+    try:
+        if workdir is not None:  # read and hash the inputs once, not once per partition
+            plan.stage(eng, k_parts, workdir)
+        for part in range(k_parts):
+            result = plan.run(eng, part, k_parts)
+            if result is None:
+                return None
+            counts.append(result[0])
+            sums.append(result[1])
+            funnels.append(result[2])
+        ev = plan.event_scan(eng).iloc[0]
+    finally:
+        for stmt in ("DROP TABLE IF EXISTS segab_pc", "DROP TABLE IF EXISTS segab_uk"):
+            eng.query(stmt, {})
+        if workdir is not None:
+            shutil.rmtree(workdir, ignore_errors=True)
     dims = [f"dim_{i}" for i in range(len(spec.dims))]
     decode = {
         "segment": {v: k for k, v in seg_code.items()},
@@ -259,27 +307,69 @@ class _Partition:
         self.seg_code, self.stage_code, self.var_code = seg_code, stage_code, var_code
         self.ev_code = ev_code
         self.dims = [f"dim_{i}" for i in range(len(spec.dims))]
+        self.staged: str | None = None
+
+    def stage(self, eng: _Engine, parts: int, directory: str) -> None:
+        """Write the exposures and events once, hashed and coded, split by partition."""
+        self.staged = directory
+        for name, (ctes, body, p) in (("x", self._x_rows()), ("e", self._e_rows())):
+            eng.query(
+                f"COPY (\n{with_ctes(ctes)}\nSELECT h % {parts} AS part, * FROM ({body}))\n"
+                f"TO '{self.staged}/{name}' (FORMAT parquet, PARTITION_BY (part))",
+                p.values,
+            )
+
+    def _x_rows(self) -> tuple[list[tuple[str, str]], str, Params]:
+        p = Params("duckdb")
+        ctes = exposure_ctes("duckdb", self.x_rel, self.spec, p)[:2]
+        dcols = "".join(f", {d}" for d in self.dims)
+        body = (
+            f"SELECT {H} AS h, {H2} AS h2, {_case('segment', self.seg_code, p)} AS g, "
+            f"{_case('stage', self.stage_code, p)} AS s, "
+            f"{_case('variant', self.var_code, p)} AS v, t{dcols} FROM x"
+        )
+        return ctes, body, p
+
+    def _e_rows(self) -> tuple[list[tuple[str, str]], str, Params]:
+        p = Params("duckdb")
+        ctes = self._events(p)
+        body = f"SELECT {H} AS h, {H2} AS h2, k, value, t FROM e0 WHERE {valid_unit('u')}"
+        return ctes, body, p
+
+    def _rows(self, name: str, part: int, parts: int) -> tuple[list[tuple[str, str]], Params]:
+        """CTE ``{name}s`` with this partition's rows (staged, or hashed on the fly)."""
+        if self.staged is not None:
+            # this partition's own files, so that DuckDB sizes its hash tables from
+            # their row counts; none (no rows here): the glob, filtered to nothing
+            own = f"{self.staged}/{name}/part={part}"
+            every = f"{self.staged}/{name}/*/*.parquet"
+            files = f"{own}/*.parquet" if os.path.isdir(own) else every
+            body = (
+                f"SELECT * EXCLUDE (part) FROM read_parquet('{files}', hive_partitioning = true) "
+                f"WHERE part = {part}"
+            )
+            return [(f"{name}s", body)], Params("duckdb")
+        ctes, body, p = self._x_rows() if name == "x" else self._e_rows()
+        where = f" WHERE h % {parts} = {part}" if parts > 1 else ""
+        return [*ctes, (f"{name}s", f"SELECT * FROM ({body}){where}")], p
 
     def run(
         self, eng: _Engine, part: int, parts: int
     ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame] | None:
-        spec, dims = self.spec, self.dims
-        mine = f"{H} % {parts} = {part}"
-        p = Params("duckdb")
-        x_ctes = exposure_ctes("duckdb", self.x_rel, spec, p)[:2]
+        """Run one partition: cell counts, sums and funnel (``None``: a hash collision)."""
+        dims = self.dims
+        ctes, p = self._rows("x", part, parts)
         dmin = "".join(f", MIN({d}) AS {d}" for d in dims)
         eng.query(
             "CREATE OR REPLACE TEMP TABLE segab_pc AS\n"
-            + with_ctes(x_ctes)
-            + f"\nSELECT {H} AS h, {_case('segment', self.seg_code, p)} AS g, "
-            f"{_case('stage', self.stage_code, p)} AS s, "
-            f"MIN({_case('variant', self.var_code, p)}) AS v, "
-            f"MAX({_case('variant', self.var_code, p)}) AS v2, "
-            f"MIN({H2}) AS h2, MIN({H2}) <> MAX({H2}) AS coll, "
+            + with_ctes(ctes)
+            + "\nSELECT h, g, s, MIN(v) AS v, MAX(v) AS v2, MIN(h2) AS h2, "
+            "MIN(h2) <> MAX(h2) AS coll, "
             f"MIN(t) AS t0, MAX(t) AS tl, CAST(COUNT(*) AS INTEGER) AS n{dmin}\n"
-            f"FROM x WHERE {mine} GROUP BY 1, 2, 3",
+            "FROM xs GROUP BY h, g, s",
             p.values,
         )
+        spec = self.spec
         nexts = sorted({self.stage_code[b] for b in spec.stages[1:]})
         tls = "".join(f", MAX(tl) FILTER (WHERE s = {c}) AS tl_{c}" for c in nexts)
         eng.query(
@@ -297,7 +387,9 @@ class _Partition:
             {},
         )
         funnel = self._funnel(eng, nexts)
-        sums = self._sums(eng, mine)
+        sums = self._sums(eng, part, parts)
+        for table in ("segab_pc", "segab_uk"):  # free them before the next partition
+            eng.query(f"DROP TABLE {table}", {})
         if (sums["cls"] == 4).any():
             return None
         return counts, sums, funnel
@@ -323,11 +415,9 @@ class _Partition:
             ("e0", f"SELECT *, CAST(CASE event {whens} END AS SMALLINT) AS k FROM ev_raw"),
         ]
 
-    def _sums(self, eng: _Engine, mine: str) -> pd.DataFrame:
+    def _sums(self, eng: _Engine, part: int, parts: int) -> pd.DataFrame:
         spec, dims = self.spec, self.dims
-        p = Params("duckdb")
-        ctes = self._events(p)
-        e = f"SELECT {H} AS h, {H2} AS h2, k, value, t FROM e0 WHERE {valid_unit('u')} AND {mine}"
+        ctes, p = self._rows("e", part, parts)
         dc = "".join(f", {d}" for d in dims)
         ns, nv = len(self.stage_code), len(self.var_code)
         # one integer cell key: fewer group keys in the per-unit aggregation
@@ -345,13 +435,13 @@ class _Partition:
         )
         uv = (
             f"SELECT c.cv{cdc}, c.h, {cls} AS cls{vals}, COUNT(*) AS ne\n"
-            "FROM e LEFT JOIN segab_uk k ON k.h = e.h\n"
+            "FROM es e LEFT JOIN segab_uk k ON k.h = e.h\n"
             f"LEFT JOIN c ON e.h = c.h AND {window_condition(spec, p, 'e', 'c')}\n"
             "GROUP BY ALL"
         )
         cols = "".join(f",\n  {col}" for col in sums)
         return eng.query(
-            with_ctes([*ctes, ("e", e), ("c", c), ("uv", uv)])
+            with_ctes([*ctes, ("c", c), ("uv", uv)])
             + f"\nSELECT cv // {ns * nv} AS g, (cv // {nv}) % {ns} AS s, cv % {nv} AS v{dc}, "
             f"cls, SUM(ne) AS ne{cols}\nFROM uv GROUP BY cv{dc}, cls",
             p.values,

@@ -96,7 +96,7 @@ def test_partitions_add_up(monkeypatch, exp_factory):
     exp = exp_factory(stages=STAGES)
     x, ev = random_log(11)
     whole = aggregate_event_log(exp, x, ev)
-    monkeypatch.setattr(hashed_plan, "ROWS_PER_PARTITION", 100)  # ~9 partitions
+    monkeypatch.setattr(hashed_plan, "rows_per_partition", lambda limit=None: 100)  # ~9 parts
     parts = aggregate_event_log(exp, x, ev)
     assert_same(parts, whole)
 
