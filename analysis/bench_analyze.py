@@ -30,6 +30,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "analysis" / "out" / "bench_analyze"
@@ -126,10 +127,17 @@ print(len(out), "rows")
 """
 
 
+CHUNK_UNITS = 2_500_000  # units generated and written at a time (10M exposure rows)
+
+
 def generate(rows: int, out: Path) -> None:
-    """Write exposures.parquet, events.parquet and the experiment config (once)."""
+    """Write exposures.parquet, events.parquet and the experiment config (once).
+
+    Units are generated in chunks of :data:`CHUNK_UNITS` and appended, so memory
+    stays flat at any size (100M rows included); events of ~1% unknown units get
+    ids past the last unit.
+    """
     import numpy as np
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     out.mkdir(parents=True, exist_ok=True)
@@ -140,7 +148,27 @@ def generate(rows: int, out: Path) -> None:
         return
     rng = np.random.default_rng(0)
     n_units = rows // len(STAGES)
-    ids = np.char.add("u", np.char.zfill(np.arange(n_units).astype(str), 8))
+    writers: dict[str, pq.ParquetWriter] = {}
+    try:
+        for lo in range(0, n_units, CHUNK_UNITS):
+            hi = min(n_units, lo + CHUNK_UNITS)
+            x, e = _chunk(rng, lo, hi, n_units)
+            for path, table in ((x_path, x), (e_path, e)):
+                if str(path) not in writers:
+                    writers[str(path)] = pq.ParquetWriter(path, table.schema)
+                writers[str(path)].write_table(table, row_group_size=1 << 20)
+    finally:
+        for writer in writers.values():
+            writer.close()
+
+
+def _chunk(rng: Any, lo: int, hi: int, n_total: int) -> tuple[Any, Any]:
+    """Exposures and events of units lo..hi-1 (as many events as exposure rows)."""
+    import numpy as np
+    import pyarrow as pa
+
+    n_units = hi - lo
+    ids = np.char.add("u", np.char.zfill(np.arange(lo, hi).astype(str), 8))
     seg = rng.integers(0, 4, n_units)
     start = 1_714_521_600 + rng.uniform(0, 14 * 86400, n_units)
     unit = np.repeat(np.arange(n_units), len(STAGES))
@@ -161,9 +189,7 @@ def generate(rows: int, out: Path) -> None:
         }
     )
     x = x.set_column(5, "variant", x.column("variant").dictionary_encode())
-    pq.write_table(x, x_path, row_group_size=1 << 20)
-    del x
-    n_ev = rows
+    n_ev = len(unit)
     ev_unit = rng.integers(0, int(n_units * 1.01), n_ev)  # ~1% unknown units
     ev_stage = rng.integers(0, len(STAGES), n_ev)
     known = np.minimum(ev_unit, n_units - 1)
@@ -174,7 +200,8 @@ def generate(rows: int, out: Path) -> None:
     value = np.where(
         kind == 1, rng.gamma(0.7, 40, n_ev), np.where(kind == 2, rng.normal(4, 1, n_ev), 1.0)
     )
-    ev_ids = np.char.add("u", np.char.zfill(ev_unit.astype(str), 8))
+    global_id = np.where(ev_unit < n_units, lo + ev_unit, n_total + lo + ev_unit - n_units)
+    ev_ids = np.char.add("u", np.char.zfill(global_id.astype(str), 8))
     e = pa.table(
         {
             "user_id": pa.array(ev_ids),
@@ -183,7 +210,7 @@ def generate(rows: int, out: Path) -> None:
             "timestamp": pa.array((t * 1e6).astype("int64"), pa.timestamp("us", tz="UTC")),
         }
     )
-    pq.write_table(e, e_path, row_group_size=1 << 20)
+    return x, e
 
 
 def run(args: list[str]) -> tuple[float, float, int, str]:

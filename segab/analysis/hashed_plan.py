@@ -1,8 +1,8 @@
 """DuckDB's event-log plan: the same sums on hashed unit keys and integer cell codes.
 
 The generic plan of :mod:`segab.analysis.sql` groups and joins on the unit id as
-text and on segment/stage/variant names. On DuckDB the same results come about
-three times faster when those keys are integers:
+text and on segment/stage/variant names. On DuckDB the same results come 2.7
+times faster (10M exposures + 10M events) when those keys are integers:
 
 - one scan of the exposures finds the distinct segment, stage and variant names
   (and the exposure-side data-quality counters); each name gets a small code;
