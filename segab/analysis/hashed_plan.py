@@ -199,7 +199,7 @@ def run_hashed_event_log(
     workdir = tempfile.mkdtemp(prefix="segab-stage-") if k_parts > 1 else None
     try:
         if workdir is not None:  # read and hash the inputs once, not once per partition
-            plan.stage(eng, k_parts, workdir)
+            plan.stage(eng, k_parts, workdir, rows_per_partition(memory_limit))
         for part in range(k_parts):
             result = plan.run(eng, part, k_parts)
             if result is None:
@@ -309,13 +309,22 @@ class _Partition:
         self.dims = [f"dim_{i}" for i in range(len(spec.dims))]
         self.staged: str | None = None
 
-    def stage(self, eng: _Engine, parts: int, directory: str) -> None:
-        """Write the exposures and events once, hashed and coded, split by partition."""
+    def stage(self, eng: _Engine, parts: int, directory: str, part_rows: int) -> None:
+        """Write the exposures and events once, hashed and coded, split by partition.
+
+        DuckDB buffers up to ``partitioned_write_flush_threshold`` rows per open
+        partition file; it is set so that all partitions' buffers together hold
+        about a quarter of a partition's rows (flat memory at any partition count).
+        """
         self.staged = directory
-        for name, (ctes, body, p) in (("x", self._x_rows()), ("e", self._e_rows())):
+        flush = max(2048, min(524_288, part_rows // (4 * parts)))
+        eng.query(f"SET partitioned_write_flush_threshold = {flush}", {})
+        # events with an empty id go to partition `parts` (no unit has it): the
+        # event-side counters then read the staged files instead of the input
+        for name, (ctes, body, p) in (("x", self._x_rows()), ("e", self._e_rows(every=True))):
             eng.query(
-                f"COPY (\n{with_ctes(ctes)}\nSELECT h % {parts} AS part, * FROM ({body}))\n"
-                f"TO '{self.staged}/{name}' (FORMAT parquet, PARTITION_BY (part))",
+                f"COPY (\n{with_ctes(ctes)}\nSELECT COALESCE(h % {parts}, {parts}) AS part, * "
+                f"FROM ({body}))\nTO '{self.staged}/{name}' (FORMAT parquet, PARTITION_BY (part))",
                 p.values,
             )
 
@@ -330,10 +339,18 @@ class _Partition:
         )
         return ctes, body, p
 
-    def _e_rows(self) -> tuple[list[tuple[str, str]], str, Params]:
+    def _e_rows(self, every: bool = False) -> tuple[list[tuple[str, str]], str, Params]:
+        """Valid events hashed and coded; ``every``: also those with an empty id (h NULL)."""
         p = Params("duckdb")
         ctes = self._events(p)
-        body = f"SELECT {H} AS h, {H2} AS h2, k, value, t FROM e0 WHERE {valid_unit('u')}"
+        ok = valid_unit("u")
+        if every:
+            body = (
+                f"SELECT CASE WHEN {ok} THEN {H} END AS h, CASE WHEN {ok} THEN {H2} END AS h2, "
+                "k, value, t FROM e0"
+            )
+        else:
+            body = f"SELECT {H} AS h, {H2} AS h2, k, value, t FROM e0 WHERE {ok}"
         return ctes, body, p
 
     def _rows(self, name: str, part: int, parts: int) -> tuple[list[tuple[str, str]], Params]:
@@ -450,19 +467,26 @@ class _Partition:
     def event_scan(self, eng: _Engine) -> pd.DataFrame:
         """Counts over the events a metric reads: empty ids, valid rows, missing values."""
         spec = self.spec
-        p = Params("duckdb")
-        ctes = self._events(p)
-        ok = valid_unit("u")
         value_events = [m.source for m in spec.metrics if m.kind != "binary"]
         value_events += [m.den for m in spec.metrics if m.den is not None]
-        if spec.value_col and value_events:
-            codes = ", ".join(str(self.ev_code[n]) for n in dict.fromkeys(value_events))
-            missing = f"COUNT(*) FILTER (WHERE {ok} AND value IS NULL AND k IN ({codes}))"
+        codes = ", ".join(str(self.ev_code[n]) for n in dict.fromkeys(value_events))
+        count_missing = bool(spec.value_col and value_events)
+        if self.staged is not None:
+            files = f"'{self.staged}/e/*/*.parquet'"
+            ctes, ok, source = [], "h IS NOT NULL", f"read_parquet({files})"
+            p = Params("duckdb")
         else:
-            missing = "CAST(0 AS BIGINT)"
+            p = Params("duckdb")
+            ctes, ok, source = self._events(p), valid_unit("u"), "e0"
+        missing = (
+            f"COUNT(*) FILTER (WHERE {ok} AND value IS NULL AND k IN ({codes}))"
+            if count_missing
+            else "CAST(0 AS BIGINT)"
+        )
         return eng.query(
-            with_ctes(ctes) + f"\nSELECT COUNT(*) FILTER (WHERE NOT {ok}) AS event_empty_ids,\n"
+            (with_ctes(ctes) + "\n" if ctes else "")
+            + f"SELECT COUNT(*) FILTER (WHERE NOT {ok}) AS event_empty_ids,\n"
             f"  COUNT(*) FILTER (WHERE {ok}) AS events_valid,\n"
-            f"  {missing} AS missing_outcomes\nFROM e0",
+            f"  {missing} AS missing_outcomes\nFROM {source}",
             p.values,
         )
