@@ -13,14 +13,24 @@ Example:
 
 from __future__ import annotations
 
-__all__: list[str] = []
+import importlib
+from typing import Any
 
-# results half (issue 4): lifts, decisions, reports
-from segab.analysis.api import analyze
-from segab.analysis.compute import compute_results
-from segab.analysis.decisions import Verdict, decide
-from segab.analysis.render import render
-from segab.analysis.results import AnalysisResult, ResultRow
+# names -> modules, imported on first use (PEP 562): importing one part, such as the
+# data half, does not load the statistics stack (scipy, statsmodels)
+_EXPORTS = {
+    "AnalysisResult": "segab.analysis.results",
+    "ResultRow": "segab.analysis.results",
+    "Verdict": "segab.analysis.decisions",
+    "analyze": "segab.analysis.api",
+    "compute_results": "segab.analysis.compute",
+    "decide": "segab.analysis.decisions",
+    "render": "segab.analysis.render",
+}
+__all__ = sorted(_EXPORTS)
 
-__all__ += ["AnalysisResult", "ResultRow", "Verdict", "analyze", "compute_results", "decide"]
-__all__ += ["render"]
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'segab.analysis' has no attribute {name!r}")

@@ -24,11 +24,12 @@ Example:
 from __future__ import annotations
 
 import datetime as dt
+import importlib
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from segab.analysis.aggregate import aggregate_event_log, aggregate_units
-from segab.analysis.compute import compute_results
+from segab.analysis.aggregate import Aggregates, aggregate_event_log, aggregate_units
 from segab.analysis.results import AnalysisResult
 from segab.analysis.sources import Source
 from segab.config import load_experiments
@@ -83,6 +84,10 @@ def analyze(
         >>> analyze.__name__   # see the module docstring for a full run
         'analyze'
     """
+    # the statistics stack (scipy, statsmodels: about a second of imports) loads in
+    # a thread while the engine aggregates, which releases the GIL
+    warm = threading.Thread(target=importlib.import_module, args=(_COMPUTE,), daemon=True)
+    warm.start()
     exp = resolve_experiment(experiment, experiments)
     if isinstance(by, str):
         by = (by,)
@@ -102,7 +107,7 @@ def analyze(
             engine=engine,
             spark_master=spark_master,
         )
-        return compute_results(exp, agg)
+        return _compute(warm, exp, agg)
     if exposures is None or events is None:
         missing = "exposures" if exposures is None else "events"
         raise DataError(
@@ -119,4 +124,14 @@ def analyze(
         engine=engine,
         spark_master=spark_master,
     )
-    return compute_results(exp, agg)
+    return _compute(warm, exp, agg)
+
+
+_COMPUTE = "segab.analysis.compute"
+
+
+def _compute(warm: threading.Thread, exp: Experiment, agg: Aggregates) -> AnalysisResult:
+    warm.join()
+    compute = importlib.import_module(_COMPUTE)
+    result: AnalysisResult = compute.compute_results(exp, agg)
+    return result

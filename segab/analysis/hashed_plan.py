@@ -324,7 +324,9 @@ class _Partition:
         for name, (ctes, body, p) in (("x", self._x_rows()), ("e", self._e_rows(every=True))):
             eng.query(
                 f"COPY (\n{with_ctes(ctes)}\nSELECT COALESCE(h % {parts}, {parts}) AS part, * "
-                f"FROM ({body}))\nTO '{self.staged}/{name}' (FORMAT parquet, PARTITION_BY (part))",
+                f"FROM ({body}))\nTO '{self.staged}/{name}' "
+                # uncompressed: temporary files, written and read once (0.5 s less per 10M)
+                "(FORMAT parquet, COMPRESSION uncompressed, PARTITION_BY (part))",
                 p.values,
             )
 

@@ -27,8 +27,7 @@ from typing import Any
 
 import pandas as pd
 
-from segab.stats import Comparison
-from segab.stats.result import json_ready
+from segab.stats.result import Comparison, json_ready
 
 __all__ = ["JSON_KEYS", "ROW_KEYS", "AnalysisResult", "MetricInfo", "ResultRow"]
 

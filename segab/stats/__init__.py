@@ -13,27 +13,87 @@ Example:
     (0.021075, 0.1)
 """
 
-from segab.stats.bayesian import BetaPrior, NormalPrior
-from segab.stats.compare import compare, compare_many_arms
-from segab.stats.heterogeneity import heterogeneity
-from segab.stats.multiple import adjust_p_values
-from segab.stats.power import achieved_power, minimum_detectable_effect, sample_size_per_arm
-from segab.stats.result import (
-    ArmsTest,
-    Comparison,
-    ComparisonArrays,
-    HeterogeneityResult,
-    SrmResult,
-)
-from segab.stats.srm import srm_test
-from segab.stats.sufficient import CupedStats, MeanStats, ProportionStats, RatioStats
-from segab.stats.vectorized import (
-    compare_cells,
-    compare_cuped_arrays,
-    compare_means_arrays,
-    compare_proportions_arrays,
-    compare_ratio_arrays,
-)
+import importlib
+import sys
+import types
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the names, for type checkers; at run time they load on first use
+    from segab.stats.bayesian import BetaPrior, NormalPrior
+    from segab.stats.compare import compare, compare_many_arms
+    from segab.stats.heterogeneity import heterogeneity
+    from segab.stats.multiple import adjust_p_values
+    from segab.stats.power import achieved_power, minimum_detectable_effect, sample_size_per_arm
+    from segab.stats.result import (
+        ArmsTest,
+        Comparison,
+        ComparisonArrays,
+        HeterogeneityResult,
+        SrmResult,
+    )
+    from segab.stats.srm import srm_test
+    from segab.stats.sufficient import CupedStats, MeanStats, ProportionStats, RatioStats
+    from segab.stats.vectorized import (
+        compare_cells,
+        compare_cuped_arrays,
+        compare_means_arrays,
+        compare_proportions_arrays,
+        compare_ratio_arrays,
+    )
+
+# name -> module: importing one module (say segab.stats.result) does not load
+# scipy and statsmodels through this package
+_EXPORTS = {
+    "ArmsTest": "segab.stats.result",
+    "BetaPrior": "segab.stats.bayesian",
+    "Comparison": "segab.stats.result",
+    "ComparisonArrays": "segab.stats.result",
+    "CupedStats": "segab.stats.sufficient",
+    "HeterogeneityResult": "segab.stats.result",
+    "MeanStats": "segab.stats.sufficient",
+    "NormalPrior": "segab.stats.bayesian",
+    "ProportionStats": "segab.stats.sufficient",
+    "RatioStats": "segab.stats.sufficient",
+    "SrmResult": "segab.stats.result",
+    "achieved_power": "segab.stats.power",
+    "adjust_p_values": "segab.stats.multiple",
+    "compare": "segab.stats.compare",
+    "compare_cells": "segab.stats.vectorized",
+    "compare_cuped_arrays": "segab.stats.vectorized",
+    "compare_many_arms": "segab.stats.compare",
+    "compare_means_arrays": "segab.stats.vectorized",
+    "compare_proportions_arrays": "segab.stats.vectorized",
+    "compare_ratio_arrays": "segab.stats.vectorized",
+    "heterogeneity": "segab.stats.heterogeneity",
+    "minimum_detectable_effect": "segab.stats.power",
+    "sample_size_per_arm": "segab.stats.power",
+    "srm_test": "segab.stats.srm",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'segab.stats' has no attribute {name!r}")
+
+
+class _Package(types.ModuleType):
+    """Keeps ``segab.stats.compare`` and ``segab.stats.heterogeneity`` the functions.
+
+    Importing a submodule binds it on its package under its own name; two
+    submodules share their name with the function they define, which the eager
+    imports used to rebind. Here the package declines those two bindings, so
+    :func:`__getattr__` returns the functions (``sys.modules`` keeps the modules).
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, types.ModuleType) and name in _EXPORTS:
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
+
 
 __all__ = [
     "ArmsTest",
