@@ -59,7 +59,7 @@ def test_lazy_packages_export_what_they_list() -> None:
 
 
 def test_the_data_half_does_not_load_the_statistics_stack() -> None:
-    """`segab analyze` imports scipy/statsmodels in a thread while DuckDB works."""
+    """Importing `segab analyze` loads scipy/statsmodels only when statistics run."""
     import subprocess
     import sys
 

@@ -24,8 +24,6 @@ Example:
 from __future__ import annotations
 
 import datetime as dt
-import importlib
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -84,10 +82,6 @@ def analyze(
         >>> analyze.__name__   # see the module docstring for a full run
         'analyze'
     """
-    # the statistics stack (scipy, statsmodels: about a second of imports) loads in
-    # a thread while the engine aggregates, which releases the GIL
-    warm = threading.Thread(target=importlib.import_module, args=(_COMPUTE,), daemon=True)
-    warm.start()
     exp = resolve_experiment(experiment, experiments)
     if isinstance(by, str):
         by = (by,)
@@ -107,7 +101,7 @@ def analyze(
             engine=engine,
             spark_master=spark_master,
         )
-        return _compute(warm, exp, agg)
+        return _compute(exp, agg)
     if exposures is None or events is None:
         missing = "exposures" if exposures is None else "events"
         raise DataError(
@@ -124,14 +118,10 @@ def analyze(
         engine=engine,
         spark_master=spark_master,
     )
-    return _compute(warm, exp, agg)
+    return _compute(exp, agg)
 
 
-_COMPUTE = "segab.analysis.compute"
+def _compute(exp: Experiment, agg: Aggregates) -> AnalysisResult:
+    from segab.analysis.compute import compute_results  # the statistics stack, when needed
 
-
-def _compute(warm: threading.Thread, exp: Experiment, agg: Aggregates) -> AnalysisResult:
-    warm.join()
-    compute = importlib.import_module(_COMPUTE)
-    result: AnalysisResult = compute.compute_results(exp, agg)
-    return result
+    return compute_results(exp, agg)
