@@ -57,6 +57,7 @@ from segab.analysis.sql import (
     event_names,
     exposure_ctes,
     valid_unit,
+    value_event_names,
     window_condition,
     with_ctes,
 )
@@ -470,9 +471,8 @@ class _Partition:
     def event_scan(self, eng: _Engine) -> pd.DataFrame:
         """Counts over the events a metric reads: empty ids, valid rows, missing values."""
         spec = self.spec
-        value_events = [m.source for m in spec.metrics if m.kind != "binary"]
-        value_events += [m.den for m in spec.metrics if m.den is not None]
-        codes = ", ".join(str(self.ev_code[n]) for n in dict.fromkeys(value_events))
+        value_events = value_event_names(spec)
+        codes = ", ".join(str(self.ev_code[n]) for n in value_events)
         count_missing = bool(spec.value_col and value_events)
         if self.staged is not None:
             files = f"'{self.staged}/e/*/*.parquet'"

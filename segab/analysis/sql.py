@@ -53,6 +53,7 @@ __all__ = [
     "quote_literal",
     "units_query",
     "valid_unit",
+    "value_event_names",
     "window_condition",
     "with_ctes",
 ]
@@ -309,6 +310,20 @@ def event_names(spec: EventLogSpec) -> list[str]:
     return names
 
 
+def value_event_names(spec: EventLogSpec) -> list[str]:
+    """The events whose ``value`` a metric sums (a NULL one is a missing outcome), once each.
+
+    Example:
+        >>> spec = EventLogSpec("e", 1, "u", "u", metrics=(MetricSpec("c", "binary", "buy"),
+        ...     MetricSpec("r", "ratio", "rev", "visit")))
+        >>> value_event_names(spec)
+        ['rev', 'visit']
+    """
+    names = [m.source for m in spec.metrics if m.kind != "binary"]
+    names += [m.den for m in spec.metrics if m.den is not None]
+    return list(dict.fromkeys(names))
+
+
 def event_ctes(dialect: str, rel: Relation, spec: EventLogSpec, p: Params) -> list[tuple[str, str]]:
     """The event CTEs ``ev_raw`` (events a metric reads) and ``ev`` (with a valid unit id).
 
@@ -454,10 +469,9 @@ def _funnel(base: list[tuple[str, str]], spec: EventLogSpec, p: Params) -> str:
 def _quality(base: list[tuple[str, str]], spec: EventLogSpec, p: Params) -> str:
     ucell = "SELECT u, MIN(t0) AS t_first FROM cells GROUP BY u"
     ev_k = "SELECT e.u, e.t, k.t_first FROM ev e JOIN ucell k ON k.u = e.u"
-    value_events = [m.source for m in spec.metrics if m.kind != "binary"]
-    value_events += [m.den for m in spec.metrics if m.den is not None]
+    value_events = value_event_names(spec)
     if spec.value_col and value_events:
-        names = ", ".join(p(n) for n in dict.fromkeys(value_events))
+        names = ", ".join(p(n) for n in value_events)
         missing = f"SELECT COUNT(*) FROM ev WHERE value IS NULL AND event IN ({names})"
     else:
         missing = "SELECT 0"
