@@ -262,6 +262,8 @@ def aggregate_event_log(
     """
     if tables:
         raise DataError(f"tables: found {sorted(tables)}, expected none (not supported yet)")
+    if plan not in ("auto", "generic"):
+        raise DataError(f"plan: found {plan!r}, expected auto or generic")
     dims = tuple(dict.fromkeys(by))
     specs = _event_specs(experiment)
     with _engine(db_url, engine, spark_master) as eng:

@@ -141,3 +141,11 @@ def test_an_event_unit_colliding_with_an_exposed_unit_is_noticed(monkeypatch, ex
     fast, slow = _both(exp, x, ev)
     assert fast.data_quality["events_unknown_units"] == 1
     assert_same(fast, slow)
+
+
+def test_an_unknown_plan_is_a_clear_error(exp_factory):
+    from segab.errors import DataError
+
+    x, ev = random_log(1, n_units=5)
+    with pytest.raises(DataError, match="plan: found 'fast', expected auto or generic"):
+        aggregate_event_log(exp_factory(stages=STAGES), x, ev, plan="fast")
