@@ -254,7 +254,9 @@ def aggregate_event_log(
     The ``*_column`` options map the input column names; the unit columns default
     to the config's ``unit``, else ``unit_id``, else ``unit``. ``plan="generic"``
     makes DuckDB run the text-keyed plan of :mod:`segab.analysis.sql` instead of
-    :mod:`segab.analysis.hashed_plan` (the same results; for tests and comparisons).
+    :mod:`segab.analysis.hashed_plan`; ``plan="cells"`` runs the hashed plan one row
+    per (unit, cell) only, never one row per unit (the same results; for tests and
+    comparisons).
 
     Example:
         >>> aggregate_event_log.__name__   # see the module docstring for a full run
@@ -262,8 +264,8 @@ def aggregate_event_log(
     """
     if tables:
         raise DataError(f"tables: found {sorted(tables)}, expected none (not supported yet)")
-    if plan not in ("auto", "generic"):
-        raise DataError(f"plan: found {plan!r}, expected auto or generic")
+    if plan not in ("auto", "generic", "cells"):
+        raise DataError(f"plan: found {plan!r}, expected auto, generic or cells")
     dims = tuple(dict.fromkeys(by))
     specs = _event_specs(experiment)
     with _engine(db_url, engine, spark_master) as eng:
@@ -300,7 +302,7 @@ def aggregate_event_log(
         )
         result = None
         if eng.dialect == "duckdb" and plan != "generic":
-            result = run_hashed_event_log(eng, x_rel, e_rel, spec)
+            result = run_hashed_event_log(eng, x_rel, e_rel, spec, pivot=plan != "cells")
         if result is None:
             result = _generic_event_log(eng, x_rel, e_rel, spec)
         wide, funnel, quality = result

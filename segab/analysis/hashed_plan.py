@@ -61,6 +61,7 @@ from segab.analysis.sql import (
     window_condition,
     with_ctes,
 )
+from segab.analysis.unit_pivot import COMPLEX, MAX_PIVOT_STAGES, PivotShape, run_pivot
 
 __all__ = [
     "BYTES_PER_ROW",
@@ -168,6 +169,7 @@ def run_hashed_event_log(
     *,
     partitions: int | None = None,
     memory_limit: str | None = None,
+    pivot: bool = True,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, int]] | None:
     """Run the plan; return ``(wide sums, funnel, quality)`` as the generic plan does.
 
@@ -177,7 +179,9 @@ def run_hashed_event_log(
     for DuckDB's ``memory_limit`` (e.g. ``"250MB"``; default: the environment's
     ``SEGAB_DUCKDB_MEMORY_LIMIT``, else 250MB). With more than one, the inputs are
     first written hashed and coded to Parquet files split by partition, in a
-    temporary directory removed afterwards.
+    temporary directory removed afterwards. ``pivot`` runs each partition one row
+    per unit (:mod:`segab.analysis.unit_pivot`) where it can; ``False`` always
+    runs the cell-keyed statements (the same results; for tests and comparisons).
 
     Example:
         >>> run_hashed_event_log.__name__   # exercised in tests/analysis/test_hashed_plan.py
@@ -197,7 +201,7 @@ def run_hashed_event_log(
     rows = int(ok["rows"].sum())
     k_parts = partitions or max(1, math.ceil(rows / rows_per_partition(memory_limit)))
     counts, sums, funnels = [], [], []
-    plan = _Partition(x_rel, e_rel, spec, seg_code, stage_code, var_code, ev_code)
+    plan = _Partition(x_rel, e_rel, spec, seg_code, stage_code, var_code, ev_code, pivot)
     workdir = tempfile.mkdtemp(prefix="segab-stage-") if k_parts > 1 else None
     try:
         if workdir is not None:  # read and hash the inputs once, not once per partition
@@ -211,8 +215,8 @@ def run_hashed_event_log(
             funnels.append(result[2])
         ev = plan.event_scan(eng).iloc[0]
     finally:
-        for stmt in ("DROP TABLE IF EXISTS segab_pc", "DROP TABLE IF EXISTS segab_uk"):
-            eng.query(stmt, {})
+        for table in ("segab_pc", "segab_uk", "segab_u"):
+            eng.query(f"DROP TABLE IF EXISTS {table}", {})
         if workdir is not None:
             shutil.rmtree(workdir, ignore_errors=True)
     dims = [f"dim_{i}" for i in range(len(spec.dims))]
@@ -304,12 +308,18 @@ class _Partition:
         stage_code: dict[str, int],
         var_code: dict[str, int],
         ev_code: dict[str, int],
+        pivot: bool = True,
     ) -> None:
         self.x_rel, self.e_rel, self.spec = x_rel, e_rel, spec
         self.seg_code, self.stage_code, self.var_code = seg_code, stage_code, var_code
         self.ev_code = ev_code
         self.dims = [f"dim_{i}" for i in range(len(spec.dims))]
         self.staged: str | None = None
+        self.nexts = sorted({stage_code[b] for b in spec.stages[1:]})
+        sizes = (len(seg_code), len(stage_code), len(var_code))
+        # one row per unit when there are no --by columns and few stages
+        usable = pivot and not spec.dims and min(sizes) > 0 and sizes[1] <= MAX_PIVOT_STAGES
+        self.shape = PivotShape(*sizes, tuple(self.nexts)) if usable else None
 
     def stage(self, eng: _Engine, parts: int, directory: str, part_rows: int) -> None:
         """Write the exposures and events once, hashed and coded, split by partition.
@@ -377,9 +387,32 @@ class _Partition:
     def run(
         self, eng: _Engine, part: int, parts: int
     ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame] | None:
-        """Run one partition: cell counts, sums and funnel (``None``: a hash collision)."""
-        dims = self.dims
+        """Run one partition: cell counts, sums and funnel (``None``: a hash collision).
+
+        One row per unit when :attr:`shape` allows it and no unit has two segments
+        at one stage; else one row per (unit, cell).
+        """
         ctes, p = self._rows("x", part, parts)
+        if self.shape is not None:
+            e_ctes, e_p = self._rows("e", part, parts)
+            result = run_pivot(
+                eng,
+                ctes,
+                p,
+                e_ctes,
+                e_p,
+                self.spec,
+                self.shape,
+                lambda: _metric_values(self.spec, self.ev_code),
+            )
+            if result != COMPLEX:  # the sums, or None (a hash collision)
+                return None if isinstance(result, str) else result
+        return self._run_cells(eng, ctes, p, part, parts)
+
+    def _run_cells(
+        self, eng: _Engine, ctes: list[tuple[str, str]], p: Params, part: int, parts: int
+    ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame] | None:
+        dims = self.dims
         dmin = "".join(f", MIN({d}) AS {d}" for d in dims)
         eng.query(
             "CREATE OR REPLACE TEMP TABLE segab_pc AS\n"
@@ -390,8 +423,7 @@ class _Partition:
             "FROM xs GROUP BY h, g, s",
             p.values,
         )
-        spec = self.spec
-        nexts = sorted({self.stage_code[b] for b in spec.stages[1:]})
+        nexts = self.nexts
         tls = "".join(f", MAX(tl) FILTER (WHERE s = {c}) AS tl_{c}" for c in nexts)
         eng.query(
             "CREATE OR REPLACE TEMP TABLE segab_uk AS\n"

@@ -345,16 +345,18 @@ def event_ctes(dialect: str, rel: Relation, spec: EventLogSpec, p: Params) -> li
     return [("ev_raw", ev_raw), ("ev", ev)]
 
 
-def window_condition(spec: EventLogSpec, p: Params, e: str, c: str) -> str:
+def window_condition(spec: EventLogSpec, p: Params, e: str, c: str, t0: str = "t0") -> str:
     """The attribution condition of event alias ``e`` for cell alias ``c``.
+
+    ``t0`` names the cell's first-exposure column.
 
     Example:
         >>> window_condition(EventLogSpec("e", 1, "u", "u"), Params("duckdb"), "e", "c")
         'e.t >= c.t0'
     """
-    cond = f"{e}.t >= {c}.t0"
+    cond = f"{e}.t >= {c}.{t0}"
     if spec.window_seconds is not None:
-        cond += f" AND {e}.t < {c}.t0 + {p(float(spec.window_seconds))}"
+        cond += f" AND {e}.t < {c}.{t0} + {p(float(spec.window_seconds))}"
     if spec.now_epoch is not None:
         cond += f" AND {e}.t <= {p(spec.now_epoch)}"
     return cond

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 import segab.analysis.hashed_plan as hashed_plan
+import segab.analysis.unit_pivot as unit_pivot
 from segab.analysis.aggregate import aggregate_event_log
 from segab.analysis.sources import open_engine
 
@@ -20,9 +21,14 @@ STAGES = ["awareness", "consideration", "purchase"]
 EVENTS = ["purchase", "revenue", "click", "page_view"]
 
 
-def random_log(seed: int, n_units: int = 300) -> tuple[pd.DataFrame, pd.DataFrame]:
+def random_log(
+    seed: int, n_units: int = 300, switchers: float = 1.0
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Messy logs: duplicates, multi-variant units, empty/NaN ids, other experiments,
-    undeclared stages, overlapping windows, events before/after/unknown, NULL values."""
+    undeclared stages, overlapping windows, events before/after/unknown, NULL values.
+
+    ``switchers``: the share of exposure rows whose segment is drawn at random (a
+    unit then shows two segments at one stage); the others take the unit's own."""
     rng = np.random.default_rng(seed)
     units = [f"u{i}" for i in range(n_units)] + ["", " ", "nan", None]
     rows = []
@@ -35,7 +41,9 @@ def random_log(seed: int, n_units: int = 300) -> tuple[pd.DataFrame, pd.DataFram
                 "user_id": u,
                 "experiment": "exp" if rng.random() > 0.03 else "other",
                 "iteration": 1,
-                "segment": ["young", "rest"][rng.integers(2)],
+                "segment": ["young", "rest"][
+                    rng.integers(2) if rng.random() < switchers else len(str(u)) % 2
+                ],
                 "stage": stage,
                 "variant": ["a", "b"][rng.integers(2)],
                 "timestamp": base + dt.timedelta(hours=float(rng.uniform(0, 24 * 20))),
@@ -60,6 +68,29 @@ def random_log(seed: int, n_units: int = 300) -> tuple[pd.DataFrame, pd.DataFram
     return x, pd.DataFrame(ev_rows)
 
 
+class PivotSpy:
+    """Records what each partition's one-row-per-unit attempt returned."""
+
+    def __init__(self, monkeypatch) -> None:
+        self.results: list[object] = []
+        real = hashed_plan.run_pivot
+
+        def spy(*args, **kwargs):
+            result = real(*args, **kwargs)
+            self.results.append(result)
+            return result
+
+        monkeypatch.setattr(hashed_plan, "run_pivot", spy)
+
+    @property
+    def pivoted(self) -> int:
+        return sum(isinstance(r, tuple) for r in self.results)
+
+    @property
+    def complex(self) -> int:
+        return sum(r == unit_pivot.COMPLEX for r in self.results)
+
+
 def _both(exp, x, ev, **kwargs):
     fast = aggregate_event_log(exp, x, ev, **kwargs)
     slow = aggregate_event_log(exp, x, ev, plan="generic", **kwargs)
@@ -74,13 +105,67 @@ def assert_same(fast, slow) -> None:
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_hashed_plan_equals_generic_plan(seed, exp_factory):
+def test_hashed_plan_equals_generic_plan(seed, exp_factory, monkeypatch):
     exp = exp_factory(stages=STAGES)
     x, ev = random_log(seed)
+    spy = PivotSpy(monkeypatch)
     fast, slow = _both(exp, x, ev)
+    assert spy.complex == 1 and spy.pivoted == 0  # units switch segments: one row per cell
     assert fast.data_quality["events_outside_window"] > 0
     assert fast.data_quality["multi_variant_units"] > 0
     assert_same(fast, slow)
+
+
+@pytest.mark.parametrize("seed", [4, 5, 6, 7])
+def test_one_row_per_unit_equals_generic_plan(seed, exp_factory, monkeypatch):
+    exp = exp_factory(stages=STAGES)
+    x, ev = random_log(seed, switchers=0.0)
+    spy = PivotSpy(monkeypatch)
+    fast, slow = _both(exp, x, ev)
+    assert spy.pivoted == 1
+    dq = fast.data_quality
+    assert dq["events_outside_window"] and dq["events_before_exposure"]
+    assert dq["events_unknown_units"] and dq["multi_variant_units"] and dq["duplicate_exposures"]
+    assert_same(fast, slow)
+    assert_same(aggregate_event_log(exp, x, ev, plan="cells"), slow)
+
+
+def test_an_event_in_two_cells_windows_counts_in_both(exp_factory, monkeypatch):
+    exp = exp_factory(stages=STAGES)
+    x = pd.DataFrame(
+        {
+            "user_id": ["u1", "u1", "u2"],
+            "segment": "young",
+            "stage": ["awareness", "consideration", "awareness"],
+            "variant": ["a", "a", "b"],
+            "timestamp": ["2024-01-01", "2024-01-02", "2024-01-01"],
+        }
+    )
+    ev = pd.DataFrame(
+        {
+            "user_id": ["u1", "u2"],
+            "event": ["purchase", "purchase"],
+            "value": [1.0, 1.0],
+            "timestamp": ["2024-01-03", "2024-01-03"],
+        }
+    )
+    spy = PivotSpy(monkeypatch)
+    fast, slow = _both(exp, x, ev)
+    assert spy.pivoted == 1
+    conv = fast.sums[fast.sums["metric"] == fast.sums["metric"].iloc[0]]
+    assert conv["sum"].sum() == 3  # u1 in awareness and in consideration, u2 once
+    assert_same(fast, slow)
+
+
+def test_partitions_mix_one_row_per_unit_and_per_cell(monkeypatch, exp_factory):
+    exp = exp_factory(stages=STAGES)
+    x, ev = random_log(12, n_units=400, switchers=0.004)
+    whole = aggregate_event_log(exp, x, ev, plan="generic")
+    spy = PivotSpy(monkeypatch)
+    monkeypatch.setattr(hashed_plan, "rows_per_partition", lambda limit=None: 100)  # ~12 parts
+    parts = aggregate_event_log(exp, x, ev)
+    assert spy.pivoted > 0 and spy.complex > 0
+    assert_same(parts, whole)
 
 
 def test_hashed_plan_with_breakdown_now_and_no_window(exp_factory):
@@ -147,5 +232,37 @@ def test_an_unknown_plan_is_a_clear_error(exp_factory):
     from segab.errors import DataError
 
     x, ev = random_log(1, n_units=5)
-    with pytest.raises(DataError, match="plan: found 'fast', expected auto or generic"):
+    with pytest.raises(DataError, match="plan: found 'fast', expected auto, generic or cells"):
         aggregate_event_log(exp_factory(stages=STAGES), x, ev, plan="fast")
+
+
+def test_one_row_per_unit_boundaries(exp_factory, monkeypatch):
+    """Ties: an event at the first exposure counts, one at exactly t0 + 7d does not;
+    a next-stage exposure at the same instant reaches the next stage."""
+    exp = exp_factory(stages=STAGES)
+    t0 = "2024-01-01 00:00:00"
+    x = pd.DataFrame(
+        {
+            "user_id": ["u1", "u1", "u2"],
+            "segment": "young",
+            "stage": ["awareness", "consideration", "awareness"],
+            "variant": "a",
+            "timestamp": [t0, t0, t0],
+        }
+    )
+    ev = pd.DataFrame(
+        {
+            "user_id": ["u1", "u2", "u2"],
+            "event": "purchase",
+            "value": 1.0,
+            "timestamp": [t0, "2024-01-08 00:00:00", "2023-12-31 23:59:59"],
+        }
+    )
+    spy = PivotSpy(monkeypatch)
+    fast, slow = _both(exp, x, ev)
+    assert spy.pivoted == 1
+    dq = fast.data_quality
+    assert (dq["events_outside_window"], dq["events_before_exposure"]) == (1, 1)
+    reached = fast.funnel[(fast.funnel["stage"] == "awareness")]
+    assert reached[["n_exposed", "n_reached"]].sum().tolist() == [2, 1]
+    assert_same(fast, slow)

@@ -1,0 +1,241 @@
+"""One row per unit: the fast statements of a hash partition of the event-log plan.
+
+:mod:`segab.analysis.hashed_plan` keys a partition's exposures by cell, one row
+per (unit, segment, stage), then joins the events to those rows. When every unit
+has one segment per stage (segments are fixed per unit, or change only between
+stages), the same results come from one row per unit, with a column group per
+stage, which is about four times fewer rows to group, store and join:
+
+- ``segab_u``: per unit, the unit hash pair and, for each stage code ``c``, the
+  first and last packed cell ``gv = segment * n_variants + variant`` (``a{c}``,
+  ``b{c}``; equal when the unit saw one variant), the first exposure ``t{c}``,
+  the number of rows ``n{c}``, the last exposure ``l{c}`` (stages that follow
+  another in the funnel) and ``tf``, the first exposure of any valid cell;
+- the cell counts and the funnel: one ``UNION ALL`` branch per stage over
+  ``segab_u``;
+- the sums: each event joins its unit's row once and lists the cells whose window
+  holds it (``list_distinct`` drops the stages that do not), unnested to one row
+  per (unit, cell), per-unit values, then per-cell sums. An event matching no
+  cell gets the negative of its class (1 unknown unit, 2 before the first
+  exposure, 3 outside every window, 4 hash collision, 5 all cells excluded).
+
+A unit seen in two segments at one stage makes :func:`run_pivot` return
+:data:`COMPLEX`; the caller then runs the cell-keyed statements for the partition.
+The results are those of the cell-keyed statements, column for column.
+
+Example:
+    >>> shape = PivotShape(n_segments=2, n_stages=2, n_variants=2, nexts=(1,))
+    >>> "GROUP BY h" in pivot_table_sql([("xs", "SELECT 1")], shape)
+    True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import pandas as pd
+
+from segab.analysis.sql import EventLogSpec, Params, window_condition, with_ctes
+
+__all__ = [
+    "COMPLEX",
+    "MAX_PIVOT_STAGES",
+    "PivotShape",
+    "counts_sql",
+    "funnel_sql",
+    "pivot_table_sql",
+    "run_pivot",
+    "sums_sql",
+]
+
+MAX_PIVOT_STAGES = 8  # beyond this many stage codes the per-unit row gets too wide
+COMPLEX = "complex"  # run_pivot's answer when a unit has two segments at one stage
+
+
+class _Engine(Protocol):
+    def query(self, sql: str, params: dict[str, Any]) -> pd.DataFrame: ...
+
+
+@dataclass(frozen=True)
+class PivotShape:
+    """How many codes each key has, and the stages that follow another in the funnel.
+
+    Example:
+        >>> PivotShape(4, 4, 2, (1, 2, 3)).n_cells
+        32
+    """
+
+    n_segments: int
+    n_stages: int
+    n_variants: int
+    nexts: tuple[int, ...]
+
+    @property
+    def n_cells(self) -> int:
+        """Distinct (segment, variant, stage) codes: the per-unit key's radix."""
+        return self.n_segments * self.n_variants * self.n_stages
+
+
+def pivot_table_sql(x_ctes: Sequence[tuple[str, str]], shape: PivotShape) -> str:
+    """``CREATE`` the per-unit table ``segab_u`` from the partition's exposures ``xs``.
+
+    Example:
+        >>> sql = pivot_table_sql([("xs", "SELECT 1")], PivotShape(1, 2, 2, (1,)))
+        >>> "MAX(t) FILTER (WHERE s = 1) AS l1" in sql
+        True
+    """
+    nv = shape.n_variants
+    cols = []
+    for c in range(shape.n_stages):
+        f = f"FILTER (WHERE s = {c})"
+        cols.append(
+            f"MIN(gv) {f} AS a{c}, MAX(gv) {f} AS b{c}, MIN(t) {f} AS t{c}, "
+            f"CAST(COUNT(*) {f} AS INTEGER) AS n{c}"
+        )
+    cols += [f"MAX(t) FILTER (WHERE s = {c}) AS l{c}" for c in shape.nexts]
+    per_unit = (
+        "SELECT h, MIN(h2) AS h2, MIN(h2) <> MAX(h2) AS coll,\n  "
+        + ",\n  ".join(cols)
+        + f"\nFROM (SELECT *, CAST(g AS INTEGER) * {nv} + v AS gv FROM xs) GROUP BY h"
+    )
+    firsts = [f"CASE WHEN a{c} = b{c} THEN t{c} END" for c in range(shape.n_stages)]
+    tf = f"LEAST({', '.join(firsts)})" if len(firsts) > 1 else firsts[0]
+    return (
+        "CREATE OR REPLACE TEMP TABLE segab_u AS\n"
+        + with_ctes([*x_ctes, ("q", per_unit)])
+        + f"\nSELECT *, {tf} AS tf FROM q"
+    )
+
+
+def check_sql(shape: PivotShape) -> str:
+    """Units whose hashes collide, and units seen in two segments at one stage."""
+    nv = shape.n_variants
+    two = " OR ".join(f"a{c} // {nv} <> b{c} // {nv}" for c in range(shape.n_stages))
+    return (
+        "SELECT COUNT(*) FILTER (WHERE coll) AS coll, "
+        f"COUNT(*) FILTER (WHERE {two}) AS complex FROM segab_u"
+    )
+
+
+def counts_sql(shape: PivotShape) -> str:
+    """Cells and exposure rows per (segment, stage, variant, one variant or not).
+
+    Example:
+        >>> counts_sql(PivotShape(1, 2, 2, (1,))).count("UNION ALL")
+        1
+    """
+    nv = shape.n_variants
+    return "\nUNION ALL\n".join(
+        f"SELECT a{c} // {nv} AS g, {c} AS s, a{c} % {nv} AS v, a{c} = b{c} AS ok, "
+        f"COUNT(*) AS cells, SUM(n{c}) AS rows FROM segab_u WHERE a{c} IS NOT NULL GROUP BY ALL"
+        for c in range(shape.n_stages)
+    )
+
+
+def funnel_sql(shape: PivotShape) -> str | None:
+    """Units exposed at each stage (one variant), and those exposed at the next later.
+
+    Example:
+        >>> funnel_sql(PivotShape(1, 1, 2, ())) is None
+        True
+    """
+    nv = shape.n_variants
+    parts = [
+        f"SELECT a{c - 1} // {nv} AS g, a{c - 1} % {nv} AS v, {c - 1} AS s, "
+        f"COUNT(*) AS n_exposed, COUNT(*) FILTER (WHERE l{c} >= t{c - 1}) AS n_reached "
+        f"FROM segab_u WHERE a{c - 1} = b{c - 1} GROUP BY ALL"
+        for c in shape.nexts
+    ]
+    return "\nUNION ALL\n".join(parts) if parts else None
+
+
+def sums_sql(
+    e_ctes: Sequence[tuple[str, str]],
+    spec: EventLogSpec,
+    shape: PivotShape,
+    p: Params,
+    metric_values: Callable[[], tuple[list[str], list[str]]],
+) -> str:
+    """Per-cell sums of the partition's events ``es`` (and counts of the unmatched ones).
+
+    ``metric_values`` returns the per-unit value aggregates over ``e.k``/``e.value``
+    and the per-cell sums over them (see ``hashed_plan._metric_values``).
+
+    Example:
+        >>> spec = EventLogSpec("e", 1, "u", "u")
+        >>> sql = sums_sql([("es", "SELECT 1")], spec, PivotShape(1, 1, 2, ()), Params("duckdb"),
+        ...                lambda: (["COUNT(*) AS y_0"], ["SUM(y_0) AS s_0"]))
+        >>> "UNNEST" in sql
+        True
+    """
+    ns, nv, nc = shape.n_stages, shape.n_variants, shape.n_cells
+    keys = ", ".join(
+        f"CASE WHEN k.a{c} = k.b{c} AND {window_condition(spec, p, 'e', 'k', t0=f't{c}')} "
+        f"THEN k.rowid * {nc} + k.a{c} * {ns} + {c} END"
+        for c in range(ns)
+    )
+    cls = (
+        "CASE WHEN k.h IS NULL THEN 1 WHEN e.t < k.tf THEN 2 "
+        "WHEN k.tf IS NOT NULL THEN 3 ELSE 5 END"
+    )
+    j = (
+        "SELECT e.k, e.value, CASE WHEN e.h2 <> k.h2 THEN [-4] "
+        f"ELSE list_distinct([{keys}]) END AS ks, {cls} AS cls\n"
+        "FROM es e LEFT JOIN segab_u k ON k.h = e.h"
+    )
+    f = "SELECT k, value, UNNEST(CASE WHEN len(ks) = 0 THEN [-cls] ELSE ks END) AS key FROM j"
+    values, sums = metric_values()
+    uv = f"SELECT key, {', '.join(values)}, COUNT(*) AS ne FROM f AS e GROUP BY key"
+    cell = f"(key % {nc})"
+    cols = "".join(f",\n  {col}" for col in sums)
+    return (
+        with_ctes([*e_ctes, ("j", j), ("f", f), ("uv", uv)])
+        + f"\nSELECT CASE WHEN key >= 0 THEN {cell} // {ns} // {nv} END AS g, "
+        f"CASE WHEN key >= 0 THEN {cell} % {ns} END AS s, "
+        f"CASE WHEN key >= 0 THEN ({cell} // {ns}) % {nv} END AS v, "
+        "CASE WHEN key < 0 THEN -key ELSE 0 END AS cls, "
+        f"SUM(ne) AS ne{cols}\nFROM uv GROUP BY ALL"
+    )
+
+
+def run_pivot(
+    eng: _Engine,
+    x_ctes: Sequence[tuple[str, str]],
+    x_params: Params,
+    e_ctes: Sequence[tuple[str, str]],
+    e_params: Params,
+    spec: EventLogSpec,
+    shape: PivotShape,
+    metric_values: Callable[[], tuple[list[str], list[str]]],
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame] | str | None:
+    """Run one partition per unit: ``(counts, sums, funnel)``, ``None`` or :data:`COMPLEX`.
+
+    ``None``: two unit ids share a hash (the caller falls back to the text plan);
+    :data:`COMPLEX`: a unit has two segments at one stage (the caller runs the
+    cell-keyed statements). ``segab_u`` is dropped before returning.
+
+    Example:
+        >>> run_pivot.__name__   # exercised in tests/analyze_data/test_hashed_plan.py
+        'run_pivot'
+    """
+    eng.query(pivot_table_sql(x_ctes, shape), x_params.values)
+    try:
+        flags = eng.query(check_sql(shape), {}).iloc[0]
+        if int(flags["coll"]):
+            return None
+        if int(flags["complex"]):
+            return COMPLEX
+        counts = eng.query(counts_sql(shape), {})
+        fsql = funnel_sql(shape)
+        if fsql is None:
+            funnel = pd.DataFrame({"g": [], "v": [], "s": [], "n_exposed": [], "n_reached": []})
+        else:
+            funnel = eng.query(fsql, {})
+        sums = eng.query(sums_sql(e_ctes, spec, shape, e_params, metric_values), e_params.values)
+    finally:
+        eng.query("DROP TABLE IF EXISTS segab_u", {})
+    if (sums["cls"] == 4).any():
+        return None
+    return counts, sums, funnel
