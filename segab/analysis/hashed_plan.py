@@ -215,7 +215,7 @@ def run_hashed_event_log(
             funnels.append(result[2])
         ev = plan.event_scan(eng).iloc[0]
     finally:
-        for table in ("segab_pc", "segab_uk", "segab_u"):
+        for table in ("segab_pc", "segab_uk", "segab_u", "segab_uj"):
             eng.query(f"DROP TABLE IF EXISTS {table}", {})
         if workdir is not None:
             shutil.rmtree(workdir, ignore_errors=True)

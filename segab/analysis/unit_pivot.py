@@ -13,7 +13,8 @@ stage, which is about four times fewer rows to group, store and join:
   another in the funnel) and ``tf``, the first exposure of any valid cell;
 - the cell counts and the funnel: one ``UNION ALL`` branch per stage over
   ``segab_u``;
-- the sums: each event joins its unit's row once and lists the cells whose window
+- the sums: each event joins its unit's row once (``segab_uj``: per stage, the
+  first exposure and the (unit, cell) key of a one-variant cell) and lists the cells whose window
   holds it (``list_distinct`` drops the stages that do not), unnested to one row
   per (unit, cell), per-unit values, then per-cell sums. An event matching no
   cell gets the negative of its class (1 unknown unit, 2 before the first
@@ -43,8 +44,10 @@ __all__ = [
     "COMPLEX",
     "MAX_PIVOT_STAGES",
     "PivotShape",
+    "check_sql",
     "counts_sql",
     "funnel_sql",
+    "join_table_sql",
     "pivot_table_sql",
     "run_pivot",
     "sums_sql",
@@ -119,6 +122,23 @@ def check_sql(shape: PivotShape) -> str:
     )
 
 
+def join_table_sql(shape: PivotShape) -> str:
+    """``CREATE`` ``segab_uj``, what an event needs from its unit: per stage, the first
+    exposure ``t{c}`` and the (unit, cell) key ``kb{c}`` of a one-variant cell.
+
+    Example:
+        >>> "rowid * 4 + a0 * 1 + 0 END AS kb0" in join_table_sql(PivotShape(1, 1, 4, ()))
+        True
+    """
+    ns, nc = shape.n_stages, shape.n_cells
+    cols = ", ".join(
+        f"CASE WHEN a{c} = b{c} THEN t{c} END AS t{c}, "
+        f"CASE WHEN a{c} = b{c} THEN rowid * {nc} + a{c} * {ns} + {c} END AS kb{c}"
+        for c in range(ns)
+    )
+    return f"CREATE OR REPLACE TEMP TABLE segab_uj AS SELECT h, h2, tf, {cols} FROM segab_u"
+
+
 def counts_sql(shape: PivotShape) -> str:
     """Cells and exposure rows per (segment, stage, variant, one variant or not).
 
@@ -172,8 +192,7 @@ def sums_sql(
     """
     ns, nv, nc = shape.n_stages, shape.n_variants, shape.n_cells
     keys = ", ".join(
-        f"CASE WHEN k.a{c} = k.b{c} AND {window_condition(spec, p, 'e', 'k', t0=f't{c}')} "
-        f"THEN k.rowid * {nc} + k.a{c} * {ns} + {c} END"
+        f"CASE WHEN {window_condition(spec, p, 'e', 'k', t0=f't{c}')} THEN k.kb{c} END"
         for c in range(ns)
     )
     cls = (
@@ -183,7 +202,7 @@ def sums_sql(
     j = (
         "SELECT e.k, e.value, CASE WHEN e.h2 <> k.h2 THEN [-4] "
         f"ELSE list_distinct([{keys}]) END AS ks, {cls} AS cls\n"
-        "FROM es e LEFT JOIN segab_u k ON k.h = e.h"
+        "FROM es e LEFT JOIN segab_uj k ON k.h = e.h"
     )
     f = "SELECT k, value, UNNEST(CASE WHEN len(ks) = 0 THEN [-cls] ELSE ks END) AS key FROM j"
     values, sums = metric_values()
@@ -214,7 +233,7 @@ def run_pivot(
 
     ``None``: two unit ids share a hash (the caller falls back to the text plan);
     :data:`COMPLEX`: a unit has two segments at one stage (the caller runs the
-    cell-keyed statements). ``segab_u`` is dropped before returning.
+    cell-keyed statements). ``segab_u`` and ``segab_uj`` are dropped before returning.
 
     Example:
         >>> run_pivot.__name__   # exercised in tests/analyze_data/test_hashed_plan.py
@@ -233,9 +252,11 @@ def run_pivot(
             funnel = pd.DataFrame({"g": [], "v": [], "s": [], "n_exposed": [], "n_reached": []})
         else:
             funnel = eng.query(fsql, {})
+        eng.query(join_table_sql(shape), {})
         sums = eng.query(sums_sql(e_ctes, spec, shape, e_params, metric_values), e_params.values)
     finally:
-        eng.query("DROP TABLE IF EXISTS segab_u", {})
+        for table in ("segab_u", "segab_uj"):
+            eng.query(f"DROP TABLE IF EXISTS {table}", {})
     if (sums["cls"] == 4).any():
         return None
     return counts, sums, funnel
