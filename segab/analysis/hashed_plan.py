@@ -337,8 +337,10 @@ class _Partition:
             eng.query(
                 f"COPY (\n{with_ctes(ctes)}\nSELECT COALESCE(h % {parts}, {parts}) AS part, * "
                 f"FROM ({body}))\nTO '{self.staged}/{name}' "
-                # uncompressed: temporary files, written and read once (0.5 s less per 10M)
-                "(FORMAT parquet, COMPRESSION uncompressed, PARTITION_BY (part))",
+                # temporary files, written and read once: uncompressed (0.5 s less per
+                # 10M rows) and without dictionaries (the hashes are all distinct)
+                "(FORMAT parquet, COMPRESSION uncompressed, DICTIONARY_SIZE_LIMIT 1, "
+                "PARTITION_BY (part))",
                 p.values,
             )
 
