@@ -1,7 +1,7 @@
 """DuckDB's event-log plan: the same sums on hashed unit keys and integer cell codes.
 
 The generic plan of :mod:`segab.analysis.sql` groups and joins on the unit id as
-text and on segment/stage/variant names. On DuckDB the same results come 3.3
+text and on segment/stage/variant names. On DuckDB the same results come several
 times faster (10M exposures + 10M events) when those keys are integers:
 
 - one scan of the exposures finds the distinct segment, stage and variant names
@@ -17,16 +17,9 @@ times faster (10M exposures + 10M events) when those keys are integers:
   hashed and coded to uncompressed temporary Parquet, about 30 bytes per row);
   every output is a sum over units, so the partitions' results add up.
 
-Per partition, the statements are: ``segab_pc`` (one row per unit and cell: first
-and last exposure, variant range, rows, ``--by`` values), ``segab_uk`` (one row per
-unit: first valid exposure, last exposure per stage, collision flag), the cell
-counts, the funnel (``segab_pc`` joined to ``segab_uk``) and the sums: events LEFT
-JOIN ``segab_uk`` (one row per unit) LEFT JOIN the valid cells in the window, per
-unit then per cell. The events matching no cell fall into one NULL group, which
-also classifies them (unknown unit, before the first exposure, of a known unit);
-every other event is attributed. One scan of the events counts empty ids and
-missing values. The results and the data-quality counters are those of the
-generic plan, row for row.
+Each partition's statements are those of :mod:`segab.analysis.partition`. One
+scan of the events counts empty ids and missing values. The results and the
+data-quality counters are those of the generic plan, row for row.
 
 Example:
     >>> from segab.analysis.sources import Relation
@@ -49,19 +42,16 @@ from typing import Any, Protocol
 
 import pandas as pd
 
+from segab.analysis.partition import Partition
 from segab.analysis.sources import Relation
 from segab.analysis.sql import (
     EventLogSpec,
     Params,
-    event_ctes,
     event_names,
     exposure_ctes,
     valid_unit,
-    value_event_names,
-    window_condition,
     with_ctes,
 )
-from segab.analysis.unit_pivot import COMPLEX, MAX_PIVOT_STAGES, PivotShape, run_pivot
 
 __all__ = [
     "BYTES_PER_ROW",
@@ -83,8 +73,6 @@ _SIZES = {
     "GIB": 2**30,
 }
 MAX_CODES = 10_000
-H = "hash(u)"
-H2 = "hash(u || chr(1))"
 
 
 class _Engine(Protocol):
@@ -126,39 +114,11 @@ def rows_per_partition(memory_limit: str | None = None) -> int:
     return max(100_000, int(float(m.group(1)) * _SIZES[unit]) // BYTES_PER_ROW)
 
 
-def _case(col: str, codes: dict[str, int], p: Params) -> str:
-    whens = " ".join(f"WHEN {p(name)} THEN {code}" for name, code in codes.items())
-    return f"CAST(CASE {col} {whens} END AS SMALLINT)"
-
-
 def _stage_codes(names: Sequence[str], declared: Sequence[str]) -> dict[str, int]:
     codes = {s: i for i, s in enumerate(declared)}
     for name in sorted(set(names) - set(codes)):
         codes[name] = len(codes)
     return codes
-
-
-def _metric_values(spec: EventLogSpec, ev_code: dict[str, int]) -> tuple[list[str], list[str]]:
-    """Per-unit value aggregates (each distinct one once) and the per-cell sums over them."""
-    exprs: dict[str, str] = {}
-
-    def alias(expr: str) -> str:
-        return exprs.setdefault(expr, f"y_{len(exprs)}")
-
-    def total(k: int) -> str:
-        return f"COALESCE(SUM(CASE WHEN e.k = {k} THEN e.value END), 0.0)"
-
-    sums = []
-    for i, m in enumerate(spec.metrics):
-        k = ev_code[m.source]
-        y = alias(
-            f"MAX(CASE WHEN e.k = {k} THEN 1.0 ELSE 0.0 END)" if m.kind == "binary" else total(k)
-        )
-        sums.append(f"SUM({y}) AS s_{i}, SUM({y} * {y}) AS q_{i}")
-        if m.den is not None:
-            d = alias(total(ev_code[m.den]))
-            sums.append(f"SUM({d}) AS ds_{i}, SUM({d} * {d}) AS dq_{i}, SUM({y} * {d}) AS x_{i}")
-    return [f"{expr} AS {name}" for expr, name in exprs.items()], sums
 
 
 def run_hashed_event_log(
@@ -201,7 +161,7 @@ def run_hashed_event_log(
     rows = int(ok["rows"].sum())
     k_parts = partitions or max(1, math.ceil(rows / rows_per_partition(memory_limit)))
     counts, sums, funnels = [], [], []
-    plan = _Partition(x_rel, e_rel, spec, seg_code, stage_code, var_code, ev_code, pivot)
+    plan = Partition(x_rel, e_rel, spec, seg_code, stage_code, var_code, ev_code, pivot)
     workdir = tempfile.mkdtemp(prefix="segab-stage-") if k_parts > 1 else None
     try:
         if workdir is not None:  # read and hash the inputs once, not once per partition
@@ -294,236 +254,3 @@ def _decode(
     for code, name in cols.items():
         out[name] = out[code].map(lambda c, d=decode[name]: d[int(c)]).astype(object)
     return out.drop(columns=list(cols))
-
-
-class _Partition:
-    """The statements of one hash partition of the units."""
-
-    def __init__(
-        self,
-        x_rel: Relation,
-        e_rel: Relation,
-        spec: EventLogSpec,
-        seg_code: dict[str, int],
-        stage_code: dict[str, int],
-        var_code: dict[str, int],
-        ev_code: dict[str, int],
-        pivot: bool = True,
-    ) -> None:
-        self.x_rel, self.e_rel, self.spec = x_rel, e_rel, spec
-        self.seg_code, self.stage_code, self.var_code = seg_code, stage_code, var_code
-        self.ev_code = ev_code
-        self.dims = [f"dim_{i}" for i in range(len(spec.dims))]
-        self.staged: str | None = None
-        self.nexts = sorted({stage_code[b] for b in spec.stages[1:]})
-        sizes = (len(seg_code), len(stage_code), len(var_code))
-        # one row per unit when there are no --by columns and few stages
-        usable = pivot and not spec.dims and min(sizes) > 0 and sizes[1] <= MAX_PIVOT_STAGES
-        self.shape = PivotShape(*sizes, tuple(self.nexts)) if usable else None
-
-    def stage(self, eng: _Engine, parts: int, directory: str, part_rows: int) -> None:
-        """Write the exposures and events once, hashed and coded, split by partition.
-
-        DuckDB buffers up to ``partitioned_write_flush_threshold`` rows per open
-        partition file; it is set so that all partitions' buffers together hold
-        about a quarter of a partition's rows (flat memory at any partition count).
-        """
-        self.staged = directory
-        flush = max(2048, min(524_288, part_rows // (4 * parts)))
-        eng.query(f"SET partitioned_write_flush_threshold = {flush}", {})
-        # events with an empty id go to partition `parts` (no unit has it): the
-        # event-side counters then read the staged files instead of the input
-        for name, (ctes, body, p) in (("x", self._x_rows()), ("e", self._e_rows(every=True))):
-            eng.query(
-                f"COPY (\n{with_ctes(ctes)}\nSELECT COALESCE(h % {parts}, {parts}) AS part, * "
-                f"FROM ({body}))\nTO '{self.staged}/{name}' "
-                # temporary files, written and read once: uncompressed (0.5 s less per
-                # 10M rows) and without dictionaries (the hashes are all distinct)
-                "(FORMAT parquet, COMPRESSION uncompressed, DICTIONARY_SIZE_LIMIT 1, "
-                "PARTITION_BY (part))",
-                p.values,
-            )
-
-    def _x_rows(self) -> tuple[list[tuple[str, str]], str, Params]:
-        p = Params("duckdb")
-        ctes = exposure_ctes("duckdb", self.x_rel, self.spec, p)[:2]
-        dcols = "".join(f", {d}" for d in self.dims)
-        body = (
-            f"SELECT {H} AS h, {H2} AS h2, {_case('segment', self.seg_code, p)} AS g, "
-            f"{_case('stage', self.stage_code, p)} AS s, "
-            f"{_case('variant', self.var_code, p)} AS v, t{dcols} FROM x"
-        )
-        return ctes, body, p
-
-    def _e_rows(self, every: bool = False) -> tuple[list[tuple[str, str]], str, Params]:
-        """Valid events hashed and coded; ``every``: also those with an empty id (h NULL)."""
-        p = Params("duckdb")
-        ctes = self._events(p)
-        ok = valid_unit("u")
-        if every:
-            body = (
-                f"SELECT CASE WHEN {ok} THEN {H} END AS h, CASE WHEN {ok} THEN {H2} END AS h2, "
-                "k, value, t FROM e0"
-            )
-        else:
-            body = f"SELECT {H} AS h, {H2} AS h2, k, value, t FROM e0 WHERE {ok}"
-        return ctes, body, p
-
-    def _rows(self, name: str, part: int, parts: int) -> tuple[list[tuple[str, str]], Params]:
-        """CTE ``{name}s`` with this partition's rows (staged, or hashed on the fly)."""
-        if self.staged is not None:
-            # this partition's own files, so that DuckDB sizes its hash tables from
-            # their row counts; none (no rows here): the glob, filtered to nothing
-            own = f"{self.staged}/{name}/part={part}"
-            every = f"{self.staged}/{name}/*/*.parquet"
-            files = f"{own}/*.parquet" if os.path.isdir(own) else every
-            body = (
-                f"SELECT * EXCLUDE (part) FROM read_parquet('{files}', hive_partitioning = true) "
-                f"WHERE part = {part}"
-            )
-            return [(f"{name}s", body)], Params("duckdb")
-        ctes, body, p = self._x_rows() if name == "x" else self._e_rows()
-        where = f" WHERE h % {parts} = {part}" if parts > 1 else ""
-        return [*ctes, (f"{name}s", f"SELECT * FROM ({body}){where}")], p
-
-    def run(
-        self, eng: _Engine, part: int, parts: int
-    ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame] | None:
-        """Run one partition: cell counts, sums and funnel (``None``: a hash collision).
-
-        One row per unit when :attr:`shape` allows it and no unit has two segments
-        at one stage; else one row per (unit, cell).
-        """
-        ctes, p = self._rows("x", part, parts)
-        if self.shape is not None:
-            e_ctes, e_p = self._rows("e", part, parts)
-            result = run_pivot(
-                eng,
-                ctes,
-                p,
-                e_ctes,
-                e_p,
-                self.spec,
-                self.shape,
-                lambda: _metric_values(self.spec, self.ev_code),
-            )
-            if result != COMPLEX:  # the sums, or None (a hash collision)
-                return None if isinstance(result, str) else result
-        return self._run_cells(eng, ctes, p, part, parts)
-
-    def _run_cells(
-        self, eng: _Engine, ctes: list[tuple[str, str]], p: Params, part: int, parts: int
-    ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame] | None:
-        dims = self.dims
-        dmin = "".join(f", MIN({d}) AS {d}" for d in dims)
-        eng.query(
-            "CREATE OR REPLACE TEMP TABLE segab_pc AS\n"
-            + with_ctes(ctes)
-            + "\nSELECT h, g, s, MIN(v) AS v, MAX(v) AS v2, MIN(h2) AS h2, "
-            "MIN(h2) <> MAX(h2) AS coll, "
-            f"MIN(t) AS t0, MAX(t) AS tl, CAST(COUNT(*) AS INTEGER) AS n{dmin}\n"
-            "FROM xs GROUP BY h, g, s",
-            p.values,
-        )
-        nexts = self.nexts
-        tls = "".join(f", MAX(tl) FILTER (WHERE s = {c}) AS tl_{c}" for c in nexts)
-        eng.query(
-            "CREATE OR REPLACE TEMP TABLE segab_uk AS\n"
-            "SELECT h, MIN(h2) AS h2, MIN(h2) <> MAX(h2) OR BOOL_OR(coll) AS coll, "
-            f"MIN(t0) FILTER (WHERE v = v2) AS tf{tls}\nFROM segab_pc GROUP BY h",
-            {},
-        )
-        if int(eng.query("SELECT COUNT(*) AS c FROM segab_uk WHERE coll", {})["c"].iloc[0]):
-            return None
-        dcols = "".join(f", {d}" for d in dims)
-        counts = eng.query(
-            f"SELECT g, s, v{dcols}, v = v2 AS ok, COUNT(*) AS cells, SUM(n) AS rows "
-            "FROM segab_pc GROUP BY ALL",
-            {},
-        )
-        funnel = self._funnel(eng, nexts)
-        sums = self._sums(eng, part, parts)
-        for table in ("segab_pc", "segab_uk"):  # free them before the next partition
-            eng.query(f"DROP TABLE {table}", {})
-        if (sums["cls"] == 4).any():
-            return None
-        return counts, sums, funnel
-
-    def _funnel(self, eng: _Engine, nexts: list[int]) -> pd.DataFrame:
-        if not nexts:
-            return pd.DataFrame({"g": [], "v": [], "s": [], "n_exposed": [], "n_reached": []})
-        whens = " ".join(f"WHEN {c - 1} THEN k.tl_{c}" for c in nexts)
-        return eng.query(
-            "SELECT p.g, p.v, p.s, COUNT(*) AS n_exposed, "
-            f"COUNT(*) FILTER (WHERE (CASE p.s {whens} END) >= p.t0) AS n_reached\n"
-            "FROM segab_pc p JOIN segab_uk k ON k.h = p.h\n"
-            f"WHERE p.v = p.v2 AND p.s IN ({', '.join(str(c - 1) for c in nexts)}) "
-            "GROUP BY ALL",
-            {},
-        )
-
-    def _events(self, p: Params) -> list[tuple[str, str]]:
-        ctes = event_ctes("duckdb", self.e_rel, self.spec, p)[:1]
-        whens = " ".join(f"WHEN {p(n)} THEN {c}" for n, c in self.ev_code.items())
-        return [
-            *ctes,
-            ("e0", f"SELECT *, CAST(CASE event {whens} END AS SMALLINT) AS k FROM ev_raw"),
-        ]
-
-    def _sums(self, eng: _Engine, part: int, parts: int) -> pd.DataFrame:
-        spec, dims = self.spec, self.dims
-        ctes, p = self._rows("e", part, parts)
-        dc = "".join(f", {d}" for d in dims)
-        ns, nv = len(self.stage_code), len(self.var_code)
-        # one integer cell key: fewer group keys in the per-unit aggregation
-        cv = f"CAST((g * {ns} + s) * {nv} + v AS INTEGER)"
-        c = f"SELECT h, {cv} AS cv, t0{dc} FROM segab_pc WHERE v = v2"
-        cdc = "".join(f", c.{d}" for d in dims)
-        values, sums = _metric_values(spec, self.ev_code)
-        vals = "".join(f",\n  {v}" for v in values)
-        # an event matching no cell is one row with a NULL cell; cls classifies it:
-        # 1 unknown unit, 2 before the unit's first exposure, 3 other (outside the
-        # window), 5 a unit whose cells were all excluded; 4 flags a hash collision
-        cls = (
-            "CASE WHEN e.h2 <> k.h2 THEN 4 WHEN c.h IS NOT NULL THEN 0 WHEN k.h IS NULL THEN 1 "
-            "WHEN e.t < k.tf THEN 2 WHEN k.tf IS NOT NULL THEN 3 ELSE 5 END"
-        )
-        uv = (
-            f"SELECT c.cv{cdc}, c.h, {cls} AS cls{vals}, COUNT(*) AS ne\n"
-            "FROM es e LEFT JOIN segab_uk k ON k.h = e.h\n"
-            f"LEFT JOIN c ON e.h = c.h AND {window_condition(spec, p, 'e', 'c')}\n"
-            "GROUP BY ALL"
-        )
-        cols = "".join(f",\n  {col}" for col in sums)
-        return eng.query(
-            with_ctes([*ctes, ("c", c), ("uv", uv)])
-            + f"\nSELECT cv // {ns * nv} AS g, (cv // {nv}) % {ns} AS s, cv % {nv} AS v{dc}, "
-            f"cls, SUM(ne) AS ne{cols}\nFROM uv GROUP BY cv{dc}, cls",
-            p.values,
-        )
-
-    def event_scan(self, eng: _Engine) -> pd.DataFrame:
-        """Counts over the events a metric reads: empty ids, valid rows, missing values."""
-        spec = self.spec
-        value_events = value_event_names(spec)
-        codes = ", ".join(str(self.ev_code[n]) for n in value_events)
-        count_missing = bool(spec.value_col and value_events)
-        if self.staged is not None:
-            files = f"'{self.staged}/e/*/*.parquet'"
-            ctes, ok, source = [], "h IS NOT NULL", f"read_parquet({files})"
-            p = Params("duckdb")
-        else:
-            p = Params("duckdb")
-            ctes, ok, source = self._events(p), valid_unit("u"), "e0"
-        missing = (
-            f"COUNT(*) FILTER (WHERE {ok} AND value IS NULL AND k IN ({codes}))"
-            if count_missing
-            else "CAST(0 AS BIGINT)"
-        )
-        return eng.query(
-            (with_ctes(ctes) + "\n" if ctes else "")
-            + f"SELECT COUNT(*) FILTER (WHERE NOT {ok}) AS event_empty_ids,\n"
-            f"  COUNT(*) FILTER (WHERE {ok}) AS events_valid,\n"
-            f"  {missing} AS missing_outcomes\nFROM {source}",
-            p.values,
-        )

@@ -181,7 +181,7 @@ def sums_sql(
     """Per-cell sums of the partition's events ``es`` (and counts of the unmatched ones).
 
     ``metric_values`` returns the per-unit value aggregates over ``e.k``/``e.value``
-    and the per-cell sums over them (see ``hashed_plan._metric_values``).
+    and the per-cell sums over them (see :func:`segab.analysis.partition.metric_values`).
 
     Example:
         >>> spec = EventLogSpec("e", 1, "u", "u")

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 import segab.analysis.hashed_plan as hashed_plan
+import segab.analysis.partition as partition
 import segab.analysis.unit_pivot as unit_pivot
 from segab.analysis.aggregate import aggregate_event_log
 from segab.analysis.sources import open_engine
@@ -73,14 +74,14 @@ class PivotSpy:
 
     def __init__(self, monkeypatch) -> None:
         self.results: list[object] = []
-        real = hashed_plan.run_pivot
+        real = partition.run_pivot
 
         def spy(*args, **kwargs):
             result = real(*args, **kwargs)
             self.results.append(result)
             return result
 
-        monkeypatch.setattr(hashed_plan, "run_pivot", spy)
+        monkeypatch.setattr(partition, "run_pivot", spy)
 
     @property
     def pivoted(self) -> int:
@@ -190,7 +191,7 @@ def test_a_unit_hash_collision_falls_back_to_the_generic_plan(monkeypatch, exp_f
     exp = exp_factory(stages=STAGES)
     x, ev = random_log(5)
     # a first hash with 3 values: every unit collides; the second hash notices
-    monkeypatch.setattr(hashed_plan, "H", "(hash(u) % 3)")
+    monkeypatch.setattr(partition, "H", "(hash(u) % 3)")
     from segab.analysis.sources import Relation
 
     with open_engine(None) as eng:
@@ -222,7 +223,7 @@ def test_an_event_unit_colliding_with_an_exposed_unit_is_noticed(monkeypatch, ex
     ev = pd.DataFrame(
         {"user_id": ["zz"], "event": ["purchase"], "value": [1.0], "timestamp": ["2024-01-02"]}
     )
-    monkeypatch.setattr(hashed_plan, "H", "CAST(1 AS UBIGINT)")  # every id collides
+    monkeypatch.setattr(partition, "H", "CAST(1 AS UBIGINT)")  # every id collides
     fast, slow = _both(exp, x, ev)
     assert fast.data_quality["events_unknown_units"] == 1
     assert_same(fast, slow)
