@@ -267,3 +267,15 @@ def test_one_row_per_unit_boundaries(exp_factory, monkeypatch):
     reached = fast.funnel[(fast.funnel["stage"] == "awareness")]
     assert reached[["n_exposed", "n_reached"]].sum().tolist() == [2, 1]
     assert_same(fast, slow)
+
+
+@pytest.mark.parametrize("window", [{}, {"attribution_window": "3d"}])
+def test_one_row_per_unit_with_now_and_windows(window, exp_factory, monkeypatch):
+    exp = exp_factory(stages=STAGES, analysis=window)
+    x, ev = random_log(8, switchers=0.0)
+    now = dt.datetime(2024, 1, 12, tzinfo=dt.UTC)
+    spy = PivotSpy(monkeypatch)
+    fast, slow = _both(exp, x, ev, now=now)
+    assert spy.pivoted == 1
+    assert fast.data_quality["exposures_after_now"] > 0
+    assert_same(fast, slow)
