@@ -43,7 +43,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from scipy.stats import norm
+from scipy import special
 
 from segab.config.models import AnalysisSettings, Metric
 from segab.errors import StatsError
@@ -176,7 +176,7 @@ def _from_se(c: Comparison, mde: float, settings: AnalysisSettings) -> int | Non
     n = min(c.n_control, c.n_treatment)
     if se is None or not (math.isfinite(se) and se > 0 and delta > 0 and n > 0):
         return None
-    z = float(norm.ppf(1 - settings.alpha / 2) + norm.ppf(settings.power))
+    z = float(special.ndtri(1 - settings.alpha / 2) + special.ndtri(settings.power))
     return math.ceil(n * (se * z / delta) ** 2)
 
 

@@ -12,8 +12,8 @@ For every (segment, stage) cell of an experiment, :func:`plan_experiment` takes
   and ``analysis.alpha``;
 
 and computes the sample size per arm with :func:`segab.stats.sample_size_per_arm`
-(statsmodels ``NormalIndPower`` with Cohen's h for binary metrics, ``TTestIndPower``
-with Cohen's d for continuous ones) and the days needed: the size over the daily
+(the power of statsmodels' ``NormalIndPower`` with Cohen's h for binary metrics,
+``TTestIndPower`` with Cohen's d for continuous ones) and the days needed: the size over the daily
 units of the smallest arm of the comparison (control or a treatment), rounded up.
 Alpha is per comparison: the analysis' Holm/BH correction over many cells makes
 the real power somewhat lower, so treat the days as a lower bound.

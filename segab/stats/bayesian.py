@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy import integrate, special, stats
+from scipy import special
 
 from segab.errors import StatsError
 from segab.stats.estimates import (
@@ -103,6 +103,8 @@ def beta_chance_to_win(a_c: float, b_c: float, a_t: float, b_t: float) -> float:
         >>> round(beta_chance_to_win(1, 1, 1, 1), 9)
         0.5
     """
+    from scipy import integrate, stats  # the Bayesian method only: not loaded otherwise
+
     lo, hi = stats.beta.ppf([1e-13, 1 - 1e-13], a_t, b_t)
     mid = float(stats.beta.mean(a_t, b_t))
 
@@ -120,6 +122,8 @@ def beta_expected_loss(a_c: float, b_c: float, a_t: float, b_t: float) -> float:
         >>> round(beta_expected_loss(1, 1, 1, 1), 9)  # E[max(U1 - U2, 0)] = 1/6
         0.166666667
     """
+    from scipy import integrate, stats  # the Bayesian method only: not loaded otherwise
+
     mu_c = a_c / (a_c + b_c)
     lo, hi = stats.beta.ppf([1e-13, 1 - 1e-13], a_t, b_t)
     mid = float(stats.beta.mean(a_t, b_t))

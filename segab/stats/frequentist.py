@@ -26,7 +26,6 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 from scipy import special
-from scipy.stats import fisher_exact
 
 from segab.errors import StatsError
 from segab.stats.estimates import W_NO_VARIANCE, Estimates, add_warning
@@ -142,6 +141,8 @@ def interval(
 def _fisher(
     counts: tuple[npt.NDArray[np.int64], ...], idx: npt.NDArray[np.intp], alternative: Alternative
 ) -> FloatArray:
+    from scipy.stats import fisher_exact  # small counts only: scipy.stats loads on first use
+
     nc, xc, nt, xt = counts
     alt = {"two-sided": "two-sided", "larger": "greater", "smaller": "less"}[alternative]
     out = np.empty(idx.shape[0])

@@ -17,7 +17,7 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-from scipy import special, stats
+from scipy import special
 
 from segab.errors import StatsError
 from segab.stats.frequentist import check_alpha
@@ -69,6 +69,6 @@ def heterogeneity(
         return HeterogeneityResult(nan, 0, nan, nan, pooled, pooled_se, lo, hi, k, tuple(warnings))
     q = float(np.sum(w * (est - pooled) ** 2))
     df = k - 1
-    p = float(stats.chi2.sf(q, df))
+    p = float(special.chdtrc(df, q))  # chi-square survival function, as chi2.sf(q, df)
     i2 = max(0.0, (q - df) / q) if q > 0 else 0.0
     return HeterogeneityResult(q, df, p, i2, pooled, pooled_se, lo, hi, k, tuple(warnings))

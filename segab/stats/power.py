@@ -1,13 +1,25 @@
 """Design-time power analysis: sample size per arm, minimum detectable effect, power.
 
-segab uses ``statsmodels.stats.power`` (equal arms, ``ratio = 1``):
+Equal arms of ``n`` units (``ratio = 1``), a two-sided test at ``alpha``,
+``n_eff = 1/(1/n + 1/n)``:
 
-* binary metrics: ``NormalIndPower`` with Cohen's effect size
-  ``h = 2·asin(√p₂) − 2·asin(√p₁)`` (``proportion_effectsize``);
-* continuous metrics: ``TTestIndPower`` with Cohen's ``d = Δ/σ``.
+* binary metrics: a z-test on Cohen's effect size
+  ``h = 2·asin(√p₂) − 2·asin(√p₁)``, power
+  ``Φ(h·√n_eff − z) + Φ(−h·√n_eff − z)`` with ``z = Φ⁻¹(1 − alpha/2)``;
+* continuous metrics: a two-sample t-test on Cohen's ``d = Δ/σ`` with
+  ``df = 2n − 2`` and noncentrality ``d·√n_eff``, power
+  ``1 − F_nct(t_crit) + F_nct(−t_crit)`` with ``t_crit = t⁻¹(1 − alpha/2; df)``.
+
+The powers are closed forms over ``scipy.special`` (``ndtr``, ``ndtri``,
+``stdtrit``, ``nctdtr``); the sample size and the effect size are their roots,
+found by bracketing and bisection to machine precision (no ``scipy.stats`` or
+``statsmodels`` import). The tests check every function against
+``statsmodels`` ``NormalIndPower``/``TTestIndPower`` (with
+``proportion_effectsize``), whose formulas these are.
 
 ``mde`` is relative to the baseline (``p₂ = p₁(1 + mde)``) when
-``relative=True``, else absolute. Sample sizes are rounded up.
+``relative=True``, else absolute. Sample sizes are rounded up, and are at
+least 2 per arm.
 
 Example:
     >>> sample_size_per_arm(baseline=0.10, mde=0.10)
@@ -17,10 +29,10 @@ Example:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Literal
 
-from statsmodels.stats.power import NormalIndPower, TTestIndPower
-from statsmodels.stats.proportion import proportion_effectsize
+from scipy import special
 
 from segab.errors import StatsError
 from segab.stats.frequentist import check_alpha
@@ -56,12 +68,105 @@ def _effect_size(
                 f"mde: found {mde!r}, which moves the rate {baseline} to {p2}, "
                 "expected a rate in (0, 1)"
             )
-        return abs(float(proportion_effectsize(p2, baseline)))
+        # Cohen's h, as statsmodels' proportion_effectsize(p2, baseline)
+        return abs(2 * (math.asin(math.sqrt(p2)) - math.asin(math.sqrt(baseline))))
     return abs(delta) / float(std) if std is not None else math.nan
 
 
-def _engine(kind: str) -> NormalIndPower | TTestIndPower:
-    return NormalIndPower() if kind == "binary" else TTestIndPower()
+def _power(kind: str, es: float, n_per_arm: float, alpha: float) -> float:
+    """Power of the two-sided test (``NormalIndPower``/``TTestIndPower``, ``ratio = 1``)."""
+    nobs = 1.0 / (1.0 / n_per_arm + 1.0 / (n_per_arm * 1.0))
+    shift = es * math.sqrt(nobs)
+    half = alpha / 2.0
+    if kind == "binary":
+        crit = -float(special.ndtri(half))  # Φ⁻¹(1 − α/2), as norm.isf(α/2)
+        return float(special.ndtr(-(crit - shift)) + special.ndtr(-crit - shift))
+    df = n_per_arm - 1 + n_per_arm * 1.0 - 1  # n₁ − 1 + n₂ − 1, in statsmodels' order
+    crit = -float(special.stdtrit(df, half))  # t⁻¹(1 − α/2; df), as t.isf(α/2, df)
+    if math.isnan(crit):
+        return math.nan
+    return (1.0 - _nct_cdf(df, shift, crit)) + _nct_cdf(df, shift, -crit)
+
+
+def _nct_cdf(df: float, nc: float, x: float) -> float:
+    """Noncentral t CDF; its limit (0 or 1) where ``scipy.special.nctdtr`` fails.
+
+    ``nctdtr`` returns NaN in parts of the far tails, where the CDF is within
+    1e-12 of 0 (``x < nc``) or 1 (``x > nc``); statsmodels propagates the NaN.
+    """
+    value = float(special.nctdtr(df, nc, x))
+    if math.isnan(value):
+        return 1.0 if x > nc else 0.0
+    return value
+
+
+def _z_sum(alpha: float, power: float) -> float:
+    """``z₁₋α/₂ + z_power``: the normal approximation that starts the root search."""
+    return float(special.ndtri(1.0 - alpha / 2.0) + special.ndtri(power))
+
+
+def _check_power_above_alpha(power: float, alpha: float) -> None:
+    if not power > alpha:
+        raise StatsError(
+            f"power: found {power!r}, expected more than alpha ({alpha!r}): any test "
+            "rejects with probability alpha"
+        )
+
+
+def _bisect(f: Callable[[float], float], lo: float, hi: float) -> float:
+    """Root of an increasing ``f`` with ``f(lo) < 0 <= f(hi)``, to adjacent floats."""
+    while True:
+        mid = lo + (hi - lo) / 2.0
+        if not lo < mid < hi:
+            return hi
+        if f(mid) < 0:
+            lo = mid
+        else:
+            hi = mid
+
+
+def _grow(f: Callable[[float], float], hi: float, error: str) -> float:
+    """Double ``hi`` until ``f(hi) >= 0`` (``f`` increasing, tending to a positive limit)."""
+    while True:
+        if not math.isfinite(hi):
+            raise StatsError(error)
+        if f(hi) >= 0:
+            return hi
+        hi *= 2.0
+
+
+def _solve_n(kind: str, es: float, alpha: float, power: float, mde: float) -> float:
+    """Units per arm at which the power equals ``power`` (at least 2), unrounded."""
+
+    def gap(n: float) -> float:
+        value = _power(kind, es, n, alpha) - power
+        return math.inf if math.isnan(value) else value
+
+    lo = 2.0
+    if gap(lo) >= 0:
+        return lo
+    ratio = _z_sum(alpha, power) / es
+    approx = 2.0 * ratio * ratio  # inf, not OverflowError, for a tiny effect
+    too_small = f"mde: found {mde!r}, too small: the sample size overflows"
+    hi = _grow(gap, max(2.0 * approx, 4.0), too_small)
+    if hi / 4.0 > lo and gap(hi / 4.0) < 0:
+        lo = hi / 4.0
+    return _bisect(gap, lo, hi)
+
+
+def _solve_effect(kind: str, n_per_arm: float, alpha: float, power: float) -> float:
+    """Standardized effect (Cohen's h or d) detected with ``power``."""
+
+    def gap(es: float) -> float:
+        value = _power(kind, es, n_per_arm, alpha) - power
+        return math.inf if math.isnan(value) else value
+
+    approx = _z_sum(alpha, power) / math.sqrt(n_per_arm / 2.0)
+    hi = _grow(gap, 2.0 * approx, f"n_per_arm: found {n_per_arm!r}, no detectable effect")
+    lo = hi / 4.0
+    while gap(lo) >= 0:
+        lo /= 4.0
+    return _bisect(gap, lo, hi)
 
 
 def sample_size_per_arm(
@@ -83,8 +188,10 @@ def sample_size_per_arm(
     alpha = check_alpha(alpha)
     _check(kind, baseline, std, power)
     es = _effect_size(kind, baseline, mde, relative, std)
-    n = _engine(kind).solve_power(effect_size=es, alpha=alpha, power=power, ratio=1.0)
-    return math.ceil(float(n) - 1e-9)
+    if es == 0:  # a change below the precision of the rate or the standard deviation
+        raise StatsError(f"mde: found {mde!r}, expected a non-zero effect")
+    _check_power_above_alpha(power, alpha)
+    return math.ceil(_solve_n(kind, es, alpha, power, mde) - 1e-9)
 
 
 def achieved_power(
@@ -108,7 +215,7 @@ def achieved_power(
     if not n_per_arm >= 2:
         raise StatsError(f"n_per_arm: found {n_per_arm!r}, expected at least 2")
     es = _effect_size(kind, baseline, mde, relative, std)
-    return float(_engine(kind).power(effect_size=es, nobs1=n_per_arm, alpha=alpha, ratio=1.0))
+    return _power(kind, es, n_per_arm, alpha)
 
 
 def minimum_detectable_effect(
@@ -133,7 +240,8 @@ def minimum_detectable_effect(
     _check(kind, baseline, std, power)
     if not n_per_arm >= 2:
         raise StatsError(f"n_per_arm: found {n_per_arm!r}, expected at least 2")
-    es = float(_engine(kind).solve_power(nobs1=n_per_arm, alpha=alpha, power=power, ratio=1.0))
+    _check_power_above_alpha(power, alpha)
+    es = _solve_effect(kind, n_per_arm, alpha, power)
     if kind == "binary":
         angle = math.asin(math.sqrt(baseline)) + es / 2
         if angle >= math.pi / 2:
