@@ -36,7 +36,7 @@ from segab.analysis.sql import (
     window_condition,
     with_ctes,
 )
-from segab.analysis.unit_pivot import COMPLEX, MAX_PIVOT_STAGES, PivotShape, run_pivot
+from segab.analysis.unit_pivot import MAX_PIVOT_STAGES, PivotShape, run_pivot
 
 __all__ = ["H2", "H", "Partition", "metric_values"]
 
@@ -201,8 +201,8 @@ class Partition:
                 self.shape,
                 lambda: metric_values(self.spec, self.ev_code),
             )
-            if result != COMPLEX:  # the sums, or None (a hash collision)
-                return None if isinstance(result, str) else result
+            if not isinstance(result, str):  # the sums, or None (a hash collision)
+                return result
         return self._run_cells(eng, ctes, p, part, parts)
 
     def _run_cells(
