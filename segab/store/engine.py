@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import os
 import re
+import sqlite3
+import time
 import weakref
 from typing import Any
 
@@ -174,6 +176,26 @@ def make_engine(
     return engine
 
 
+def _wal(cur: Any, busy_timeout: float) -> None:
+    """Switch the database to WAL unless it is already (the mode persists in the file).
+
+    SQLite does not run the busy handler for this switch: while another connection
+    creates or switches the same new file it fails at once with "database is
+    locked", so it is retried for up to ``busy_timeout`` seconds.
+    """
+    if str(cur.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
+        return
+    deadline = time.monotonic() + busy_timeout
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.005)
+
+
 def _sqlite_events(engine: Engine, database: str, busy_timeout: float) -> None:
     in_memory = database in ("", ":memory:") or database.startswith("file::memory:")
 
@@ -183,7 +205,7 @@ def _sqlite_events(engine: Engine, database: str, busy_timeout: float) -> None:
         cur = dbapi_conn.cursor()
         cur.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
         if not in_memory:
-            cur.execute("PRAGMA journal_mode = WAL")
+            _wal(cur, busy_timeout)
         cur.close()
 
     @event.listens_for(engine, "begin")

@@ -152,3 +152,31 @@ def test_unreachable_database_is_a_store_error(tmp_path) -> None:  # type: ignor
     engine = make_engine(f"sqlite:///{tmp_path / 'missing_dir' / 's.db'}")
     with pytest.raises(StoreError, match=r"cannot open store at sqlite:///.*unable to open"):
         check_schema(engine)
+
+
+def test_concurrent_first_use_of_new_sqlite_files(tmp_path) -> None:
+    """Four engines opening a brand-new SQLite file at once, 50 files over.
+
+    SQLite skips the busy handler when switching a file to WAL, so before the
+    retry in ``engine._wal`` about 1 file in 16 failed 'database is locked'
+    (measured: 19 of 300); 50 files make a regression show almost surely.
+    """
+    errors: list[BaseException] = []
+    for i in range(50):
+        url = f"sqlite:///{tmp_path}/store{i}.db"
+
+        def run(url: str = url) -> None:
+            engine = make_engine(url)
+            try:
+                init_store(engine)
+            except BaseException as exc:  # collected and asserted below
+                errors.append(exc)
+            finally:
+                engine.dispose()
+
+        threads = [threading.Thread(target=run) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert errors == []
