@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import threading
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 
 from segab.errors import SchemaVersionError, StoreError
 from segab.store import (
@@ -66,24 +70,29 @@ def test_init_is_idempotent_and_creates_every_table(empty_db: Target) -> None:
     assert check_schema(empty_db.engine) == SCHEMA_VERSION
 
 
-def test_concurrent_init_is_safe(empty_db: Target) -> None:
+def init_concurrently(make: Callable[[], Engine], threads: int = 4) -> list[BaseException]:
+    """Run ``init_store`` on ``threads`` engines at once; return what they raised."""
     errors: list[BaseException] = []
 
     def run() -> None:
-        engine = empty_db.engine_again()
+        engine = make()
         try:
             init_store(engine)
-        except BaseException as exc:  # collected and asserted below
+        except BaseException as exc:  # collected and asserted by the caller
             errors.append(exc)
         finally:
             engine.dispose()
 
-    threads = [threading.Thread(target=run) for _ in range(4)]
-    for t in threads:
+    workers = [threading.Thread(target=run) for _ in range(threads)]
+    for t in workers:
         t.start()
-    for t in threads:
+    for t in workers:
         t.join()
-    assert errors == []
+    return errors
+
+
+def test_concurrent_init_is_safe(empty_db: Target) -> None:
+    assert init_concurrently(empty_db.engine_again) == []
     assert empty_db.count("schema_version") == 1
 
 
@@ -154,7 +163,7 @@ def test_unreachable_database_is_a_store_error(tmp_path) -> None:  # type: ignor
         check_schema(engine)
 
 
-def test_concurrent_first_use_of_new_sqlite_files(tmp_path) -> None:
+def test_concurrent_first_use_of_new_sqlite_files(tmp_path: Path) -> None:
     """Four engines opening a brand-new SQLite file at once, 50 files over.
 
     SQLite skips the busy handler when switching a file to WAL, so before the
@@ -164,19 +173,5 @@ def test_concurrent_first_use_of_new_sqlite_files(tmp_path) -> None:
     errors: list[BaseException] = []
     for i in range(50):
         url = f"sqlite:///{tmp_path}/store{i}.db"
-
-        def run(url: str = url) -> None:
-            engine = make_engine(url)
-            try:
-                init_store(engine)
-            except BaseException as exc:  # collected and asserted below
-                errors.append(exc)
-            finally:
-                engine.dispose()
-
-        threads = [threading.Thread(target=run) for _ in range(4)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        errors += init_concurrently(functools.partial(make_engine, url))
     assert errors == []
