@@ -113,7 +113,12 @@ def pivot_table_sql(x_ctes: Sequence[tuple[str, str]], shape: PivotShape) -> str
 
 
 def check_sql(shape: PivotShape) -> str:
-    """Units whose hashes collide, and units seen in two segments at one stage."""
+    """Units whose hashes collide, and units seen in two segments at one stage.
+
+    Example:
+        >>> "a0 // 2 <> b0 // 2" in check_sql(PivotShape(2, 1, 2, ()))
+        True
+    """
     nv = shape.n_variants
     two = " OR ".join(f"a{c} // {nv} <> b{c} // {nv}" for c in range(shape.n_stages))
     return (
