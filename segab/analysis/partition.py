@@ -10,12 +10,12 @@ exposure, last exposure per stage, collision flag), the cell counts, the funnel
 (``segab_pc`` joined to ``segab_uk``) and the sums (events LEFT JOIN ``segab_uk``
 LEFT JOIN the valid cells in the window, per unit then per cell).
 
-Units are keyed by :data:`H`, DuckDB's 64-bit ``hash(unit)``; :data:`H2`, an
-independent second hash, travels with it to detect collisions.
+Units are keyed by :data:`H`, DuckDB's 64-bit ``hash(unit)``; :data:`H2`, 32 bits
+of an independent second hash, travels with it to detect collisions.
 
 Example:
     >>> H, H2
-    ('hash(u)', 'hash(u || chr(1))')
+    ('hash(u)', 'CAST(hash(u || chr(1)) >> 32 AS UINTEGER)')
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from segab.analysis.unit_pivot import MAX_PIVOT_STAGES, PivotShape, run_pivot
 __all__ = ["H2", "H", "Partition", "metric_values"]
 
 H = "hash(u)"
-H2 = "hash(u || chr(1))"
+H2 = "CAST(hash(u || chr(1)) >> 32 AS UINTEGER)"
 
 
 class _Engine(Protocol):
@@ -127,16 +127,36 @@ class Partition:
         eng.query(f"SET partitioned_write_flush_threshold = {flush}", {})
         # events with an empty id go to partition `parts` (no unit has it): the
         # event-side counters then read the staged files instead of the input
-        for name, (ctes, body, p) in (("x", self._x_rows()), ("e", self._e_rows(every=True))):
+        # the exposures' three codes travel packed in one column, c (see _rows): the
+        # writes are mostly the kernel copying bytes, so every byte a row saves counts
+        dcols = "".join(f", {d}" for d in self.dims)
+        packed = f"h, h2, CAST({self._pack()} AS INTEGER) AS c, t{dcols}"
+        for name, (ctes, body, p), cols in (
+            ("x", self._x_rows(), packed),
+            ("e", self._e_rows(every=True), "*"),
+        ):
             eng.query(
-                f"COPY (\n{with_ctes(ctes)}\nSELECT COALESCE(h % {parts}, {parts}) AS part, * "
-                f"FROM ({body}))\nTO '{self.staged}/{name}' "
+                f"COPY (\n{with_ctes(ctes)}\nSELECT COALESCE(h % {parts}, {parts}) AS part, "
+                f"{cols} FROM ({body}))\nTO '{self.staged}/{name}' "
                 # temporary files, written and read once: uncompressed (0.5 s less per
                 # 10M rows) and without dictionaries (the hashes are all distinct)
                 "(FORMAT parquet, COMPRESSION uncompressed, DICTIONARY_SIZE_LIMIT 1, "
                 "PARTITION_BY (part))",
                 p.values,
             )
+
+    def _pack(self) -> str:
+        """The exposure's (stage, segment, variant) codes as one integer."""
+        ng, nv = max(1, len(self.seg_code)), max(1, len(self.var_code))
+        return f"(s * {ng} + g) * {nv} + v"
+
+    def _unpack(self) -> str:
+        """The columns ``g, s, v`` from the packed code ``c`` (see :meth:`_pack`)."""
+        ng, nv = max(1, len(self.seg_code)), max(1, len(self.var_code))
+        return (
+            f"CAST(c // {nv} % {ng} AS SMALLINT) AS g, CAST(c // {ng * nv} AS SMALLINT) AS s, "
+            f"CAST(c % {nv} AS SMALLINT) AS v"
+        )
 
     def _x_rows(self) -> tuple[list[tuple[str, str]], str, Params]:
         p = Params("duckdb")
@@ -154,14 +174,14 @@ class Partition:
         p = Params("duckdb")
         ctes = self._events(p)
         ok = valid_unit("u")
+        # the value only where a metric reads it: a NULL costs no bytes downstream
+        read = [str(self.ev_code[n]) for n in value_event_names(self.spec)]
+        value = f"CASE WHEN k IN ({', '.join(read)}) THEN value END" if read else "NULL"
+        cols = f"k, CAST({value} AS DOUBLE) AS value, t FROM e0"
         if every:
-            body = (
-                f"SELECT CASE WHEN {ok} THEN {H} END AS h, CASE WHEN {ok} THEN {H2} END AS h2, "
-                "k, value, t FROM e0"
-            )
-        else:
-            body = f"SELECT {H} AS h, {H2} AS h2, k, value, t FROM e0 WHERE {ok}"
-        return ctes, body, p
+            ids = f"CASE WHEN {ok} THEN {H} END AS h, CASE WHEN {ok} THEN {H2} END AS h2"
+            return ctes, f"SELECT {ids}, {cols}", p
+        return ctes, f"SELECT {H} AS h, {H2} AS h2, {cols} WHERE {ok}", p
 
     def _rows(self, name: str, part: int, parts: int) -> tuple[list[tuple[str, str]], Params]:
         """CTE ``{name}s`` with this partition's rows (staged, or hashed on the fly)."""
@@ -171,8 +191,9 @@ class Partition:
             own = f"{self.staged}/{name}/part={part}"
             every = f"{self.staged}/{name}/*/*.parquet"
             files = f"{own}/*.parquet" if os.path.isdir(own) else every
+            cols = f"* EXCLUDE (part, c), {self._unpack()}" if name == "x" else "* EXCLUDE (part)"
             body = (
-                f"SELECT * EXCLUDE (part) FROM read_parquet('{files}', hive_partitioning = true) "
+                f"SELECT {cols} FROM read_parquet('{files}', hive_partitioning = true) "
                 f"WHERE part = {part}"
             )
             return [(f"{name}s", body)], Params("duckdb")
