@@ -55,9 +55,7 @@ import datetime as dt
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from segab.analysis.hashed_plan import run_hashed_event_log
 from segab.analysis.sources import Source, open_engine, quote_literal, require_columns
@@ -71,6 +69,9 @@ from segab.analysis.sql import (
 )
 from segab.config.models import Experiment, Metric
 from segab.errors import DataError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "DATA_QUALITY_KEYS",
@@ -191,6 +192,8 @@ def _long_sums(
             part["den_sum"] = part["den_sum_sq"] = part["cross_sum"] = 0.0
         frames.append(part)
     columns = [*keys, "metric", *SUM_COLUMNS]
+    import pandas as pd
+
     if not frames:
         return pd.DataFrame({c: [] for c in columns})
     out = pd.concat(frames, ignore_index=True)
@@ -334,11 +337,13 @@ def _generic_event_log(
     q = event_log_queries(
         eng.dialect, x_rel, e_rel, spec, materialize=eng.dialect in ("duckdb", "sqlite")
     )
-    for statement in q.prelude:
+    for statement in q.prelude:  # every engine (Spark too) has query()
         eng.query(statement, q.params)
     wide = eng.query(q.sums, q.params)
     funnel = eng.query(q.funnel, q.params)
     row = eng.query(q.quality, q.params).iloc[0]
+    import pandas as pd
+
     return wide, funnel, {k: int(v) if pd.notna(v) else 0 for k, v in row.items()}
 
 
@@ -465,6 +470,8 @@ def aggregate_units(
     exposure_counts = wide[keys].assign(n=wide["n_units"].astype("int64"))
     quality = dict.fromkeys(DATA_QUALITY_KEYS, 0)
     quality.update(missing_outcomes=missing, missing_variant=missing_variant)
+    import pandas as pd
+
     return Aggregates(
         sums=_long_sums(wide, experiment, specs, dims, per_metric_n=True),
         exposures=exposure_counts.sort_values(keys, kind="stable").reset_index(drop=True),

@@ -37,10 +37,8 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Sequence
-from typing import Any, Protocol
-
-import pandas as pd
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 from segab.analysis.partition import Partition
 from segab.analysis.sources import Relation
@@ -52,6 +50,9 @@ from segab.analysis.sql import (
     valid_unit,
     with_ctes,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "BYTES_PER_ROW",
@@ -77,6 +78,10 @@ MAX_CODES = 10_000
 
 class _Engine(Protocol):
     def query(self, sql: str, params: dict[str, Any]) -> pd.DataFrame: ...
+
+    def execute(self, sql: str, params: dict[str, Any]) -> None: ...
+
+    def rows(self, sql: str, params: dict[str, Any]) -> tuple[list[str], list[tuple[Any, ...]]]: ...
 
 
 def codes_query(x_rel: Relation, spec: EventLogSpec) -> tuple[str, dict[str, Any]]:
@@ -148,17 +153,19 @@ def run_hashed_event_log(
         'run_hashed_event_log'
     """
     sql, params = codes_query(x_rel, spec)
-    scan = eng.query(sql, params)
-    quality = _exposure_quality(scan)
-    ok = scan[(scan["other"] == 0) & scan["ok"] & (scan["outside"] == 0) & ~scan["late"]]
-    names = {c: sorted(str(v) for v in ok[c].unique()) for c in ("segment", "stage", "variant")}
+    # plain rows: pandas is not needed before the partitions' results
+    columns, scan = eng.rows(sql, params)
+    groups = [dict(zip(columns, row, strict=True)) for row in scan]
+    quality = _exposure_quality(groups)
+    ok = [r for r in groups if r["other"] == 0 and r["ok"] and r["outside"] == 0 and not r["late"]]
+    names = {c: sorted({str(r[c]) for r in ok}) for c in ("segment", "stage", "variant")}
     if sum(len(v) for v in names.values()) > MAX_CODES:
         return None
     seg_code = {n: i for i, n in enumerate(names["segment"])}
     stage_code = _stage_codes(names["stage"], spec.stages)
     var_code = {n: i for i, n in enumerate(names["variant"])}
     ev_code = {n: i for i, n in enumerate(event_names(spec))}
-    rows = int(ok["rows"].sum())
+    rows = sum(int(r["rows"]) for r in ok)
     k_parts = partitions or max(1, math.ceil(rows / rows_per_partition(memory_limit)))
     counts, sums, funnels = [], [], []
     plan = Partition(x_rel, e_rel, spec, seg_code, stage_code, var_code, ev_code, pivot)
@@ -176,7 +183,7 @@ def run_hashed_event_log(
         ev = plan.event_scan(eng).iloc[0]
     finally:
         for table in ("segab_pc", "segab_uk", "segab_u", "segab_uj"):
-            eng.query(f"DROP TABLE IF EXISTS {table}", {})
+            eng.execute(f"DROP TABLE IF EXISTS {table}", {})
         if workdir is not None:
             shutil.rmtree(workdir, ignore_errors=True)
     dims = [f"dim_{i}" for i in range(len(spec.dims))]
@@ -225,22 +232,24 @@ def run_hashed_event_log(
     return wide, fn, quality
 
 
-def _exposure_quality(scan: pd.DataFrame) -> dict[str, int]:
-    other = scan["other"] == 1
-    mine = scan[~other]
+def _exposure_quality(groups: list[dict[str, Any]]) -> dict[str, int]:
+    def rows(keep: Callable[[dict[str, Any]], bool]) -> int:
+        return sum(int(r["rows"]) for r in groups if keep(r))
+
+    def mine(r: dict[str, Any]) -> bool:
+        return bool(r["other"] != 1 and r["ok"])
+
     return {
-        "exposures_other_experiment": int(scan.loc[other, "rows"].sum()),
-        "exposure_empty_ids": int(mine.loc[~mine["ok"].astype(bool), "rows"].sum()),
-        "exposures_not_in_experiment": int(
-            mine.loc[mine["ok"].astype(bool) & (mine["outside"] == 1), "rows"].sum()
-        ),
-        "exposures_after_now": int(
-            mine.loc[mine["ok"].astype(bool) & (mine["outside"] == 0) & mine["late"], "rows"].sum()
-        ),
+        "exposures_other_experiment": rows(lambda r: r["other"] == 1),
+        "exposure_empty_ids": rows(lambda r: r["other"] != 1 and not r["ok"]),
+        "exposures_not_in_experiment": rows(lambda r: mine(r) and r["outside"] == 1),
+        "exposures_after_now": rows(lambda r: mine(r) and r["outside"] == 0 and r["late"]),
     }
 
 
 def _add(frames: list[pd.DataFrame], keys: list[str]) -> pd.DataFrame:
+    import pandas as pd
+
     df = pd.concat(frames, ignore_index=True)
     if df.empty:
         return df

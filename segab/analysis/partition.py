@@ -21,9 +21,7 @@ Example:
 from __future__ import annotations
 
 import os
-from typing import Any, Protocol
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any, Protocol
 
 from segab.analysis.sources import Relation
 from segab.analysis.sql import (
@@ -36,7 +34,10 @@ from segab.analysis.sql import (
     window_condition,
     with_ctes,
 )
-from segab.analysis.unit_pivot import MAX_PIVOT_STAGES, PivotShape, run_pivot
+from segab.analysis.unit_pivot import MAX_PIVOT_STAGES, PivotShape, empty_funnel, run_pivot
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["H2", "H", "Partition", "metric_values"]
 
@@ -46,6 +47,8 @@ H2 = "CAST(hash(u || chr(1)) >> 32 AS UINTEGER)"
 
 class _Engine(Protocol):
     def query(self, sql: str, params: dict[str, Any]) -> pd.DataFrame: ...
+
+    def execute(self, sql: str, params: dict[str, Any]) -> None: ...
 
 
 def _case(col: str, codes: dict[str, int], p: Params) -> str:
@@ -124,7 +127,7 @@ class Partition:
         """
         self.staged = directory
         flush = max(2048, min(524_288, part_rows // (4 * parts)))
-        eng.query(f"SET partitioned_write_flush_threshold = {flush}", {})
+        eng.execute(f"SET partitioned_write_flush_threshold = {flush}", {})
         # events with an empty id go to partition `parts` (no unit has it): the
         # event-side counters then read the staged files instead of the input
         # the exposures' three codes travel packed in one column, c (see _rows): the
@@ -135,7 +138,7 @@ class Partition:
             ("x", self._x_rows(), packed),
             ("e", self._e_rows(every=True), "*"),
         ):
-            eng.query(
+            eng.execute(
                 f"COPY (\n{with_ctes(ctes)}\nSELECT COALESCE(h % {parts}, {parts}) AS part, "
                 f"{cols} FROM ({body}))\nTO '{self.staged}/{name}' "
                 # temporary files, written and read once: uncompressed (0.5 s less per
@@ -174,10 +177,7 @@ class Partition:
         p = Params("duckdb")
         ctes = self._events(p)
         ok = valid_unit("u")
-        # the value only where a metric reads it: a NULL costs no bytes downstream
-        read = [str(self.ev_code[n]) for n in value_event_names(self.spec)]
-        value = f"CASE WHEN k IN ({', '.join(read)}) THEN value END" if read else "NULL"
-        cols = f"k, CAST({value} AS DOUBLE) AS value, t FROM e0"
+        cols = "k, value, t FROM e0"
         if every:
             ids = f"CASE WHEN {ok} THEN {H} END AS h, CASE WHEN {ok} THEN {H2} END AS h2"
             return ctes, f"SELECT {ids}, {cols}", p
@@ -231,7 +231,7 @@ class Partition:
     ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame] | None:
         dims = self.dims
         dmin = "".join(f", MIN({d}) AS {d}" for d in dims)
-        eng.query(
+        eng.execute(
             "CREATE OR REPLACE TEMP TABLE segab_pc AS\n"
             + with_ctes(ctes)
             + "\nSELECT h, g, s, MIN(v) AS v, MAX(v) AS v2, MIN(h2) AS h2, "
@@ -242,7 +242,7 @@ class Partition:
         )
         nexts = self.nexts
         tls = "".join(f", MAX(tl) FILTER (WHERE s = {c}) AS tl_{c}" for c in nexts)
-        eng.query(
+        eng.execute(
             "CREATE OR REPLACE TEMP TABLE segab_uk AS\n"
             "SELECT h, MIN(h2) AS h2, MIN(h2) <> MAX(h2) OR BOOL_OR(coll) AS coll, "
             f"MIN(t0) FILTER (WHERE v = v2) AS tf{tls}\nFROM segab_pc GROUP BY h",
@@ -259,14 +259,14 @@ class Partition:
         funnel = self._funnel(eng, nexts)
         sums = self._sums(eng, part, parts)
         for table in ("segab_pc", "segab_uk"):  # free them before the next partition
-            eng.query(f"DROP TABLE {table}", {})
+            eng.execute(f"DROP TABLE {table}", {})
         if (sums["cls"] == 4).any():
             return None
         return counts, sums, funnel
 
     def _funnel(self, eng: _Engine, nexts: list[int]) -> pd.DataFrame:
         if not nexts:
-            return pd.DataFrame({"g": [], "v": [], "s": [], "n_exposed": [], "n_reached": []})
+            return empty_funnel()
         whens = " ".join(f"WHEN {c - 1} THEN k.tl_{c}" for c in nexts)
         return eng.query(
             "SELECT p.g, p.v, p.s, COUNT(*) AS n_exposed, "

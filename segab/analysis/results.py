@@ -23,11 +23,12 @@ from __future__ import annotations
 import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from segab.stats.result import Comparison, json_ready
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["JSON_KEYS", "ROW_KEYS", "AnalysisResult", "MetricInfo", "ResultRow"]
 
@@ -198,6 +199,8 @@ class ResultRow:
 
 
 def _rows_frame(rows: Sequence[ResultRow], scope: str) -> pd.DataFrame:
+    import pandas as pd
+
     frame = pd.DataFrame([r.flat() for r in rows])
     if len(frame):
         frame.insert(0, "scope", scope)
@@ -264,6 +267,8 @@ class AnalysisResult:
             Columns: []
             Index: []
         """
+        import pandas as pd
+
         frames = [_rows_frame(self.results, "cell"), _rows_frame(self.pooled, "pooled")]
         frames = [f for f in frames if len(f)]
         if not frames:

@@ -2,7 +2,9 @@
 
 An :class:`Engine` resolves each input into a :class:`~segab.analysis.sql.Relation`
 (FROM-clause SQL, column names, types) and runs statements, returning only their
-small result as a pandas DataFrame.
+small result as a pandas DataFrame (:meth:`Engine.query`) or as plain rows
+(:meth:`Engine.rows`). pandas is imported only when a DataFrame is needed, so a
+command can start DuckDB's work while pandas is still loading.
 
 - A path ending in ``.csv`` (or ``.csv.gz``) is read with DuckDB's ``read_csv_auto``
   (header required; the id columns are read as text, so ``007`` stays ``007``), a
@@ -31,16 +33,20 @@ from __future__ import annotations
 import itertools
 import os
 import re
+import sys
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any, TypeVar, Union
 
 from segab.errors import DataError, MissingColumnError, SqlError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+_T = TypeVar("_T")
 
 __all__ = [
     "Engine",
@@ -52,7 +58,22 @@ __all__ = [
     "require_columns",
 ]
 
-Source = str | os.PathLike[str] | pd.DataFrame
+# a Union of strings: the alias exists at run time without importing pandas
+Source = Union[str, "os.PathLike[str]", "pd.DataFrame"]
+
+
+def is_frame(source: object) -> bool:
+    """Whether ``source`` is a pandas DataFrame (without importing pandas for other inputs).
+
+    Example:
+        >>> is_frame("exposures.csv")
+        False
+    """
+    if isinstance(source, str | os.PathLike) or "pandas" not in sys.modules:
+        return False  # nothing made a DataFrame before pandas was imported
+    import pandas as pd
+
+    return isinstance(source, pd.DataFrame)
 
 
 def quote_ident(name: str) -> str:
@@ -164,7 +185,7 @@ class Engine:
         """
         if self.dialect == "duckdb":
             return self._duck_relation(source, role, tuple(text_columns))
-        if isinstance(source, pd.DataFrame):
+        if is_frame(source):
             raise DataError(
                 f"{role}: a DataFrame cannot be read from a database URL; pass a table name "
                 "or drop --db"
@@ -172,7 +193,7 @@ class Engine:
         return self._sa_relation(str(source), role)
 
     def _duck_relation(self, source: Source, role: str, text_columns: tuple[str, ...]) -> Relation:
-        if isinstance(source, pd.DataFrame):
+        if is_frame(source):
             name = f"segab_{role}_{next(_COUNTER)}"
             self.con.register(name, source)
             return self._describe(quote_ident(name), f"<{role} DataFrame>")
@@ -228,26 +249,74 @@ class Engine:
             ...     eng.query("SELECT $p0 + 1 AS x", {"p0": 1})["x"].tolist()
             [2]
         """
-        used = set(re.findall(r"[$:](p\d+)\b", sql))
-        params = {k: v for k, v in params.items() if k in used}
-        try:
-            if self.dialect == "duckdb":
-                cursor = self.con.execute(sql, params or None)
-                return cursor.df() if cursor.description else pd.DataFrame()
-            import sqlalchemy as sa
+        import pandas as pd
 
+        if self.dialect == "duckdb":
+            cursor = self._run(sql, params)
+            return self._guard(cursor.df) if cursor.description else pd.DataFrame()
+        columns, rows = self.rows(sql, params)
+        return pd.DataFrame(rows, columns=columns)
+
+    def execute(self, sql: str, params: dict[str, Any]) -> None:
+        """Run one statement whose result is not needed (``CREATE``, ``COPY``, ``SET``).
+
+        Example:
+            >>> with open_engine(None) as eng:
+            ...     eng.execute("CREATE TEMP TABLE t AS SELECT $p0 AS x", {"p0": 1})
+            ...     eng.rows("SELECT x FROM t", {})
+            (['x'], [(1,)])
+        """
+        if self.dialect == "duckdb":
+            self._run(sql, params)
+        else:
+            self.rows(sql, params)
+
+    def rows(self, sql: str, params: dict[str, Any]) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """Run one statement and return its column names and (few) rows as tuples.
+
+        Example:
+            >>> with open_engine(None) as eng:
+            ...     eng.rows("SELECT $p0 + 1 AS x", {"p0": 1})
+            (['x'], [(2,)])
+        """
+        if self.dialect == "duckdb":
+            cursor = self._run(sql, params)
+            if not cursor.description:
+                return [], []
+            return [d[0] for d in cursor.description], self._guard(cursor.fetchall)
+        import sqlalchemy as sa
+
+        def run() -> tuple[list[str], list[tuple[Any, ...]]]:
             if self.dialect == "sqlite":
                 if self._conn is None:
                     self._conn = self.con.connect()
-                result = self._conn.execute(sa.text(sql), params)
+                result = self._conn.execute(sa.text(sql), self._used(sql, params))
                 if not result.returns_rows:
-                    return pd.DataFrame()
-                return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+                    return [], []
+                return list(result.keys()), [tuple(r) for r in result.fetchall()]
             with self.con.connect() as conn:
                 if self.dialect == "postgresql":
                     conn.execute(sa.text("SET TIME ZONE 'UTC'"))
-                result = conn.execute(sa.text(sql), params)
-                return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+                result = conn.execute(sa.text(sql), self._used(sql, params))
+                if not result.returns_rows:
+                    return [], []
+                return list(result.keys()), [tuple(r) for r in result.fetchall()]
+
+        return self._guard(run)
+
+    @staticmethod
+    def _used(sql: str, params: dict[str, Any]) -> dict[str, Any]:
+        used = set(re.findall(r"[$:](p\d+)\b", sql))
+        return {k: v for k, v in params.items() if k in used}
+
+    def _run(self, sql: str, params: dict[str, Any]) -> Any:
+        """Execute on DuckDB; the cursor."""
+        return self._guard(lambda: self.con.execute(sql, self._used(sql, params) or None))
+
+    def _guard(self, call: Callable[[], _T]) -> _T:
+        """``call()``, with the engine's errors as :class:`SqlError` (one line each)."""
+        try:
+            return call()
         except Exception as exc:
             if isinstance(exc, DataError | SqlError):
                 raise

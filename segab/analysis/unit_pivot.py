@@ -34,11 +34,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any, Protocol
 
 from segab.analysis.sql import EventLogSpec, Params, window_condition, with_ctes
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "COMPLEX",
@@ -46,6 +47,7 @@ __all__ = [
     "PivotShape",
     "check_sql",
     "counts_sql",
+    "empty_funnel",
     "funnel_sql",
     "join_table_sql",
     "pivot_table_sql",
@@ -59,6 +61,8 @@ COMPLEX = "complex"  # run_pivot's answer when a unit has two segments at one st
 
 class _Engine(Protocol):
     def query(self, sql: str, params: dict[str, Any]) -> pd.DataFrame: ...
+
+    def execute(self, sql: str, params: dict[str, Any]) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -159,6 +163,18 @@ def counts_sql(shape: PivotShape) -> str:
     )
 
 
+def empty_funnel() -> pd.DataFrame:
+    """A partition's funnel with no rows (no stage follows another).
+
+    Example:
+        >>> list(empty_funnel().columns)
+        ['g', 'v', 's', 'n_exposed', 'n_reached']
+    """
+    import pandas as pd
+
+    return pd.DataFrame({"g": [], "v": [], "s": [], "n_exposed": [], "n_reached": []})
+
+
 def funnel_sql(shape: PivotShape) -> str | None:
     """Units exposed at each stage (one variant), and those exposed at the next later.
 
@@ -244,7 +260,7 @@ def run_pivot(
         >>> run_pivot.__name__   # exercised in tests/analyze_data/test_hashed_plan.py
         'run_pivot'
     """
-    eng.query(pivot_table_sql(x_ctes, shape), x_params.values)
+    eng.execute(pivot_table_sql(x_ctes, shape), x_params.values)
     try:
         flags = eng.query(check_sql(shape), {}).iloc[0]
         if int(flags["coll"]):
@@ -253,15 +269,12 @@ def run_pivot(
             return COMPLEX
         counts = eng.query(counts_sql(shape), {})
         fsql = funnel_sql(shape)
-        if fsql is None:
-            funnel = pd.DataFrame({"g": [], "v": [], "s": [], "n_exposed": [], "n_reached": []})
-        else:
-            funnel = eng.query(fsql, {})
-        eng.query(join_table_sql(shape), {})
+        funnel = empty_funnel() if fsql is None else eng.query(fsql, {})
+        eng.execute(join_table_sql(shape), {})
         sums = eng.query(sums_sql(e_ctes, spec, shape, e_params, metric_values), e_params.values)
     finally:
         for table in ("segab_u", "segab_uj"):
-            eng.query(f"DROP TABLE IF EXISTS {table}", {})
+            eng.execute(f"DROP TABLE IF EXISTS {table}", {})
     if (sums["cls"] == 4).any():
         return None
     return counts, sums, funnel
