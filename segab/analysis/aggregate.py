@@ -300,6 +300,8 @@ def aggregate_event_log(
             dims=dims,
             metrics=tuple(specs),
             stages=tuple(experiment.stages),
+            segments=tuple(experiment.segment_keys()),
+            variants=tuple(dict.fromkeys(v.key for c in experiment.cells for v in c.variants)),
             window_seconds=window_seconds(experiment.analysis.attribution_window),
             now_epoch=_epoch(now),
         )

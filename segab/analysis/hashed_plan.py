@@ -140,18 +140,39 @@ def run_hashed_event_log(
 
     Returns ``None`` when the generic plan must run instead: a unit-hash collision,
     or more than :data:`MAX_CODES` distinct segment/stage/variant names.
-    ``partitions`` defaults to one per :func:`rows_per_partition` valid exposures
+    ``partitions`` defaults to one per :func:`rows_per_partition` exposure rows
     for DuckDB's ``memory_limit`` (e.g. ``"250MB"``; default: the environment's
     ``SEGAB_DUCKDB_MEMORY_LIMIT``, else 250MB). With more than one, the inputs are
     first written hashed and coded to Parquet files split by partition, in a
-    temporary directory removed afterwards. ``pivot`` runs each partition one row
-    per unit (:mod:`segab.analysis.unit_pivot`) where it can; ``False`` always
-    runs the cell-keyed statements (the same results; for tests and comparisons).
+    temporary directory removed afterwards: the exposures with the codes of the
+    names the config declares (``spec.segments``, ``spec.stages``,
+    ``spec.variants``) and their data-quality class, so that no scan comes first;
+    when a valid exposure shows a name the config does not declare, the names
+    found by a first scan (:func:`codes_query`) replace them and the inputs are
+    written again. ``pivot`` runs each partition one row per unit
+    (:mod:`segab.analysis.unit_pivot`) where it can; ``False`` always runs the
+    cell-keyed statements (the same results; for tests and comparisons).
 
     Example:
         >>> run_hashed_event_log.__name__   # exercised in tests/analysis/test_hashed_plan.py
         'run_hashed_event_log'
     """
+    per_part = rows_per_partition(memory_limit)
+    if partitions is None:
+        _, count = eng.rows(f"SELECT COUNT(*) AS n FROM {x_rel.sql}", {})
+        partitions = max(1, math.ceil(int(count[0][0]) / per_part))
+    ev_code = {n: i for i, n in enumerate(event_names(spec))}
+    if partitions > 1 and spec.segments and spec.variants:
+        declared = {
+            "segment": list(spec.segments),
+            "stage": list(spec.stages),
+            "variant": list(spec.variants),
+        }
+        if sum(len(v) for v in declared.values()) <= MAX_CODES:
+            codes = _codes(declared, spec)
+            found = _run(eng, x_rel, e_rel, spec, codes, ev_code, None, partitions, per_part, pivot)
+            if found is not _UNDECLARED:
+                return found  # type: ignore[return-value]
     sql, params = codes_query(x_rel, spec)
     # plain rows: pandas is not needed before the partitions' results
     columns, scan = eng.rows(sql, params)
@@ -161,18 +182,48 @@ def run_hashed_event_log(
     names = {c: sorted({str(r[c]) for r in ok}) for c in ("segment", "stage", "variant")}
     if sum(len(v) for v in names.values()) > MAX_CODES:
         return None
-    seg_code = {n: i for i, n in enumerate(names["segment"])}
-    stage_code = _stage_codes(names["stage"], spec.stages)
-    var_code = {n: i for i, n in enumerate(names["variant"])}
-    ev_code = {n: i for i, n in enumerate(event_names(spec))}
-    rows = sum(int(r["rows"]) for r in ok)
-    k_parts = partitions or max(1, math.ceil(rows / rows_per_partition(memory_limit)))
+    codes = _codes(names, spec)
+    found = _run(eng, x_rel, e_rel, spec, codes, ev_code, quality, partitions, per_part, pivot)
+    return None if found is _UNDECLARED else found  # type: ignore[return-value]
+
+
+_UNDECLARED = "undeclared"  # _run's answer when a valid exposure has an undeclared name
+
+
+def _codes(names: dict[str, list[str]], spec: EventLogSpec) -> tuple[dict[str, int], ...]:
+    """Segment, stage and variant codes; the declared stages first, in order (the funnel)."""
+    seg_code = {n: i for i, n in enumerate(dict.fromkeys(names["segment"]))}
+    var_code = {n: i for i, n in enumerate(dict.fromkeys(names["variant"]))}
+    return seg_code, _stage_codes(names["stage"], spec.stages), var_code
+
+
+def _run(
+    eng: _Engine,
+    x_rel: Relation,
+    e_rel: Relation,
+    spec: EventLogSpec,
+    codes: tuple[dict[str, int], ...],
+    ev_code: dict[str, int],
+    quality: dict[str, int] | None,
+    k_parts: int,
+    per_part: int,
+    pivot: bool,
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, int]] | str | None:
+    """The partitions and the adding up. ``quality`` ``None``: the exposure-side
+    counters come from the staged files, and :data:`_UNDECLARED` is returned when
+    a valid exposure has a name without a code."""
+    seg_code, stage_code, var_code = codes
     counts, sums, funnels = [], [], []
     plan = Partition(x_rel, e_rel, spec, seg_code, stage_code, var_code, ev_code, pivot)
     workdir = tempfile.mkdtemp(prefix="segab-stage-") if k_parts > 1 else None
     try:
         if workdir is not None:  # read and hash the inputs once, not once per partition
-            plan.stage(eng, k_parts, workdir, rows_per_partition(memory_limit))
+            staged = plan.stage(eng, k_parts, workdir, per_part)
+            if quality is None:
+                if staged["undeclared"]:
+                    return _UNDECLARED
+                quality = {k: v for k, v in staged.items() if k != "undeclared"}
+        assert quality is not None  # without staging, the caller scanned the codes
         for part in range(k_parts):
             result = plan.run(eng, part, k_parts)
             if result is None:

@@ -42,6 +42,13 @@ if TYPE_CHECKING:
 __all__ = ["H2", "H", "Partition", "metric_values"]
 
 H = "hash(u)"
+# the staged exposures' data-quality classes (negative codes), in the order checked
+_CLASSES = {
+    -1: "exposures_other_experiment",
+    -2: "exposure_empty_ids",
+    -3: "exposures_not_in_experiment",
+    -4: "exposures_after_now",
+}
 H2 = "CAST(hash(u || chr(1)) >> 32 AS UINTEGER)"
 
 
@@ -49,6 +56,8 @@ class _Engine(Protocol):
     def query(self, sql: str, params: dict[str, Any]) -> pd.DataFrame: ...
 
     def execute(self, sql: str, params: dict[str, Any]) -> None: ...
+
+    def rows(self, sql: str, params: dict[str, Any]) -> tuple[list[str], list[tuple[Any, ...]]]: ...
 
 
 def _case(col: str, codes: dict[str, int], p: Params) -> str:
@@ -118,8 +127,12 @@ class Partition:
         usable = pivot and not spec.dims and min(sizes) > 0 and sizes[1] <= MAX_PIVOT_STAGES
         self.shape = PivotShape(*sizes, tuple(self.nexts)) if usable else None
 
-    def stage(self, eng: _Engine, parts: int, directory: str, part_rows: int) -> None:
+    def stage(self, eng: _Engine, parts: int, directory: str, part_rows: int) -> dict[str, int]:
         """Write the exposures and events once, hashed and coded, split by partition.
+
+        Returns the exposure-side data-quality counters of the rows that no
+        partition reads, and ``undeclared``: valid exposures with a segment, stage
+        or variant name that has no code.
 
         DuckDB buffers up to ``partitioned_write_flush_threshold`` rows per open
         partition file; it is set so that all partitions' buffers together hold
@@ -128,33 +141,66 @@ class Partition:
         self.staged = directory
         flush = max(2048, min(524_288, part_rows // (4 * parts)))
         eng.execute(f"SET partitioned_write_flush_threshold = {flush}", {})
-        # events with an empty id go to partition `parts` (no unit has it): the
-        # event-side counters then read the staged files instead of the input
-        # the exposures' three codes travel packed in one column, c (see _rows): the
-        # writes are mostly the kernel copying bytes, so every byte a row saves counts
-        dcols = "".join(f", {d}" for d in self.dims)
-        packed = f"h, h2, CAST({self._pack()} AS INTEGER) AS c, t{dcols}"
-        for name, (ctes, body, p), cols in (
-            ("x", self._x_rows(), packed),
-            ("e", self._e_rows(every=True), "*"),
+        # Every exposure is written: a valid one to its partition, its three codes
+        # packed in one column, c (the writes are mostly the kernel copying bytes,
+        # so every byte a row saves counts); the others to partition `parts`, with
+        # their data-quality class as a negative c. Events with an empty id also go
+        # to partition `parts` (no unit has it): the event-side counters then read
+        # the staged files instead of the input.
+        x_part = f"CASE WHEN c >= 0 THEN h % {parts} ELSE {parts} END"
+        for name, (ctes, body, p), part in (
+            ("x", self._x_every_row(), x_part),
+            ("e", self._e_rows(every=True), f"COALESCE(h % {parts}, {parts})"),
         ):
             eng.execute(
-                f"COPY (\n{with_ctes(ctes)}\nSELECT COALESCE(h % {parts}, {parts}) AS part, "
-                f"{cols} FROM ({body}))\nTO '{self.staged}/{name}' "
+                f"COPY (\n{with_ctes(ctes)}\nSELECT {part} AS part, * FROM ({body}))\n"
+                f"TO '{self.staged}/{name}' "
                 # temporary files, written and read once: uncompressed (0.5 s less per
                 # 10M rows) and without dictionaries (the hashes are all distinct)
                 "(FORMAT parquet, COMPRESSION uncompressed, DICTIONARY_SIZE_LIMIT 1, "
                 "PARTITION_BY (part))",
                 p.values,
             )
+        counts = dict.fromkeys([*_CLASSES.values(), "undeclared"], 0)
+        rest = f"{self.staged}/x/part={parts}"
+        if os.path.isdir(rest):
+            _, rows = eng.rows(
+                f"SELECT c, COUNT(*) AS n FROM read_parquet('{rest}/*.parquet') GROUP BY c", {}
+            )
+            for c, n in rows:
+                key = "undeclared" if c is None else _CLASSES.get(int(c))
+                if key is not None:
+                    counts[key] += int(n)
+        return counts
 
-    def _pack(self) -> str:
-        """The exposure's (stage, segment, variant) codes as one integer."""
+    def _x_every_row(self) -> tuple[list[tuple[str, str]], str, Params]:
+        """Every exposure, hashed: ``c`` is a valid one's packed codes (NULL: a name
+        without a code), else its negative data-quality class (:data:`_CLASSES`)."""
+        p = Params("duckdb")
+        spec = self.spec
+        ctes = exposure_ctes("duckdb", self.x_rel, spec, p)[:1]
+        classes = [
+            "WHEN other = 1 THEN -1",
+            f"WHEN NOT {valid_unit('u')} THEN -2",
+            "WHEN outside = 1 THEN -3",
+        ]
+        if spec.now_epoch is not None:  # after now: counted; no time: dropped (as in `x`)
+            classes += [f"WHEN t > {p(spec.now_epoch)} THEN -4", "WHEN t IS NULL THEN -5"]
+        g, s, v = (
+            _case(col, codes, p)
+            for col, codes in (
+                ("segment", self.seg_code),
+                ("stage", self.stage_code),
+                ("variant", self.var_code),
+            )
+        )
         ng, nv = max(1, len(self.seg_code)), max(1, len(self.var_code))
-        return f"(s * {ng} + g) * {nv} + v"
+        code = f"CASE {' '.join(classes)} ELSE CAST(({s} * {ng} + {g}) * {nv} + {v} AS INTEGER) END"
+        dcols = "".join(f", {d}" for d in self.dims)
+        return ctes, f"SELECT {H} AS h, {H2} AS h2, {code} AS c, t{dcols} FROM x_raw", p
 
     def _unpack(self) -> str:
-        """The columns ``g, s, v`` from the packed code ``c`` (see :meth:`_pack`)."""
+        """The columns ``g, s, v`` from the packed code ``c`` (see :meth:`_x_every_row`)."""
         ng, nv = max(1, len(self.seg_code)), max(1, len(self.var_code))
         return (
             f"CAST(c // {nv} % {ng} AS SMALLINT) AS g, CAST(c // {ng * nv} AS SMALLINT) AS s, "

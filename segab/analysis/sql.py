@@ -107,6 +107,8 @@ class EventLogSpec:
     stages: tuple[str, ...] = ()
     window_seconds: float | None = None
     now_epoch: float | None = None
+    segments: tuple[str, ...] = ()  # the declared names (DuckDB's hashed plan codes them)
+    variants: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -23,13 +23,14 @@ EVENTS = ["purchase", "revenue", "click", "page_view"]
 
 
 def random_log(
-    seed: int, n_units: int = 300, switchers: float = 1.0
+    seed: int, n_units: int = 300, switchers: float = 1.0, undeclared: bool = True
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Messy logs: duplicates, multi-variant units, empty/NaN ids, other experiments,
     undeclared stages, overlapping windows, events before/after/unknown, NULL values.
 
     ``switchers``: the share of exposure rows whose segment is drawn at random (a
-    unit then shows two segments at one stage); the others take the unit's own."""
+    unit then shows two segments at one stage); the others take the unit's own.
+    ``undeclared``: about 5% of the rows are at a stage the config does not declare."""
     rng = np.random.default_rng(seed)
     units = [f"u{i}" for i in range(n_units)] + ["", " ", "nan", None]
     rows = []
@@ -37,6 +38,8 @@ def random_log(
     for _ in range(n_units * 3):
         u = units[rng.integers(len(units))]
         stage = ([*STAGES, "legacy_stage"])[rng.choice(4, p=[0.4, 0.3, 0.25, 0.05])]
+        if not undeclared and stage == "legacy_stage":
+            stage = STAGES[0]
         rows.append(
             {
                 "user_id": u,
@@ -278,4 +281,59 @@ def test_one_row_per_unit_with_now_and_windows(window, exp_factory, monkeypatch)
     fast, slow = _both(exp, x, ev, now=now)
     assert spy.pivoted == 1
     assert fast.data_quality["exposures_after_now"] > 0
+    assert_same(fast, slow)
+
+
+class ScanSpy:
+    """Counts the exposure scans for names and the staging passes."""
+
+    def __init__(self, monkeypatch) -> None:
+        self.scans = 0
+        self.stagings: list[dict[str, int]] = []
+        real_scan, real_stage = hashed_plan.codes_query, partition.Partition.stage
+
+        def scan(*args, **kwargs):
+            self.scans += 1
+            return real_scan(*args, **kwargs)
+
+        def stage(plan, *args, **kwargs):
+            self.stagings.append(real_stage(plan, *args, **kwargs))
+            return self.stagings[-1]
+
+        monkeypatch.setattr(hashed_plan, "codes_query", scan)
+        monkeypatch.setattr(partition.Partition, "stage", stage)
+
+
+@pytest.mark.parametrize("now", [None, dt.datetime(2024, 1, 12, tzinfo=dt.UTC)])
+@pytest.mark.parametrize("switchers", [0.0, 1.0])
+def test_declared_names_need_no_scan(now, switchers, exp_factory, monkeypatch):
+    """With several partitions and only declared names, the staging pass codes the
+    names from the config and counts the exposure-side data quality itself."""
+    exp = exp_factory(stages=STAGES)
+    x, ev = random_log(21, switchers=switchers, undeclared=False)
+    if now is not None:
+        x.loc[x.index % 40 == 0, "timestamp"] = pd.NaT  # dropped with `now`
+    slow = aggregate_event_log(exp, x, ev, plan="generic", now=now)
+    spy = ScanSpy(monkeypatch)
+    monkeypatch.setattr(hashed_plan, "rows_per_partition", lambda limit=None: 100)  # ~9 parts
+    fast = aggregate_event_log(exp, x, ev, now=now)
+    assert spy.scans == 0 and len(spy.stagings) == 1
+    staged = spy.stagings[0]
+    assert staged["undeclared"] == 0
+    assert staged["exposures_other_experiment"] and staged["exposure_empty_ids"]
+    assert staged["exposures_not_in_experiment"]
+    assert bool(staged["exposures_after_now"]) == (now is not None)
+    assert_same(fast, slow)
+
+
+def test_an_undeclared_name_scans_and_stages_again(exp_factory, monkeypatch):
+    exp = exp_factory(stages=STAGES)
+    x, ev = random_log(22, switchers=0.0)  # about 5% at "legacy_stage"
+    slow = aggregate_event_log(exp, x, ev, plan="generic")
+    spy = ScanSpy(monkeypatch)
+    monkeypatch.setattr(hashed_plan, "rows_per_partition", lambda limit=None: 100)
+    fast = aggregate_event_log(exp, x, ev)
+    assert spy.scans == 1 and len(spy.stagings) == 2
+    assert spy.stagings[0]["undeclared"] > 0 and spy.stagings[1]["undeclared"] == 0
+    assert (fast.exposures["stage"] == "legacy_stage").any()
     assert_same(fast, slow)
