@@ -291,7 +291,8 @@ class Partition:
         eng.execute(
             "CREATE OR REPLACE TEMP TABLE segab_uk AS\n"
             "SELECT h, MIN(h2) AS h2, MIN(h2) <> MAX(h2) OR BOOL_OR(coll) AS coll, "
-            f"MIN(t0) FILTER (WHERE v = v2) AS tf{tls}\nFROM segab_pc GROUP BY h",
+            f"MIN(t0) FILTER (WHERE v = v2) AS tf, BOOL_OR(v = v2) AS hv{tls}\n"
+            "FROM segab_pc GROUP BY h",
             {},
         )
         if int(eng.query("SELECT COUNT(*) AS c FROM segab_uk WHERE coll", {})["c"].iloc[0]):
@@ -344,10 +345,11 @@ class Partition:
         vals = "".join(f",\n  {v}" for v in values)
         # an event matching no cell is one row with a NULL cell; cls classifies it:
         # 1 unknown unit, 2 before the unit's first exposure, 3 other (outside the
-        # window), 5 a unit whose cells were all excluded; 4 flags a hash collision
+        # window, or a cell without a time), 5 a unit whose cells were all excluded;
+        # 4 flags a hash collision
         cls = (
             "CASE WHEN e.h2 <> k.h2 THEN 4 WHEN c.h IS NOT NULL THEN 0 WHEN k.h IS NULL THEN 1 "
-            "WHEN e.t < k.tf THEN 2 WHEN k.tf IS NOT NULL THEN 3 ELSE 5 END"
+            "WHEN e.t < k.tf THEN 2 WHEN k.hv THEN 3 ELSE 5 END"
         )
         uv = (
             f"SELECT c.cv{cdc}, c.h, {cls} AS cls{vals}, COUNT(*) AS ne\n"

@@ -145,7 +145,13 @@ def join_table_sql(shape: PivotShape) -> str:
         f"CASE WHEN a{c} = b{c} THEN rowid * {nc} + a{c} * {ns} + {c} END AS kb{c}"
         for c in range(ns)
     )
-    return f"CREATE OR REPLACE TEMP TABLE segab_uj AS SELECT h, h2, tf, {cols} FROM segab_u"
+    # hv: the unit has a one-variant cell (its events are known even when that
+    # cell's first exposure has no time, as in the generic plan)
+    hv = " OR ".join(f"a{c} = b{c}" for c in range(ns))
+    return (
+        f"CREATE OR REPLACE TEMP TABLE segab_uj AS SELECT h, h2, tf, "
+        f"COALESCE({hv}, FALSE) AS hv, {cols} FROM segab_u"
+    )
 
 
 def counts_sql(shape: PivotShape) -> str:
@@ -216,10 +222,7 @@ def sums_sql(
         f"CASE WHEN {window_condition(spec, p, 'e', 'k', t0=f't{c}')} THEN k.kb{c} END"
         for c in range(ns)
     )
-    cls = (
-        "CASE WHEN k.h IS NULL THEN 1 WHEN e.t < k.tf THEN 2 "
-        "WHEN k.tf IS NOT NULL THEN 3 ELSE 5 END"
-    )
+    cls = "CASE WHEN k.h IS NULL THEN 1 WHEN e.t < k.tf THEN 2 WHEN k.hv THEN 3 ELSE 5 END"
     j = (
         "SELECT e.k, e.value, CASE WHEN e.h2 <> k.h2 THEN [-4] "
         f"ELSE list_distinct([{keys}]) END AS ks, {cls} AS cls\n"
