@@ -18,6 +18,7 @@ from rich.console import Console
 
 from segab.analysis.api import analyze
 from segab.analysis.render import FORMATS, render, table_renderables
+from segab.cli.main import allow_fast_exit
 from segab.cli.options import experiments_option
 from segab.errors import DataError, SegabError
 
@@ -162,20 +163,26 @@ def analyze_command(
         )
         if save:
             _save(result, experiments_dir, store_url or db_url)
-        if output is None and fmt == "table":
-            Console().print(*table_renderables(result))
-            return
-        text = render(result, fmt)
-        if output is None:
-            click.echo(text, nl=False)
-            return
-        path = Path(output)
-        if path.parent and not path.parent.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-        click.echo(f"wrote {fmt} report to {path}", err=True)
+        _write(result, fmt, output)
     except SegabError as exc:
         raise click.ClickException(str(exc)) from None
+    if engine != "spark":  # Spark's JVM gateway stops in an exit handler
+        allow_fast_exit()
+
+
+def _write(result: Any, fmt: str, output: str | None) -> None:
+    if output is None and fmt == "table":
+        Console().print(*table_renderables(result))
+        return
+    text = render(result, fmt)
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    path = Path(output)
+    if path.parent and not path.parent.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    click.echo(f"wrote {fmt} report to {path}", err=True)
 
 
 def _save(result: Any, experiments_dir: str, url: str | None) -> None:

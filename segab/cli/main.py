@@ -12,6 +12,7 @@ Example:
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from typing import Any
 
@@ -20,7 +21,7 @@ import click
 from segab import __version__
 from segab.errors import SegabError
 
-__all__ = ["cli", "main"]
+__all__ = ["FAST_EXIT", "allow_fast_exit", "cli", "main"]
 
 
 # command name -> (module, attribute): a command's module (and its imports: pandas,
@@ -95,6 +96,25 @@ def cli() -> None:
     """
 
 
+FAST_EXIT = "fast_exit"  # key a command sets in ``ctx.obj`` when it may skip teardown
+
+
+def allow_fast_exit() -> None:
+    """Let the console script end this run without tearing the interpreter down.
+
+    A command calls it once its output is written and every file, connection
+    and thread it opened is closed. Freeing pandas' and SciPy's modules at
+    exit costs about 0.3 s; :func:`main` then flushes stdout and stderr and
+    ends the process at once. Under click's ``CliRunner`` (tests) it does nothing.
+
+    Example:
+        >>> allow_fast_exit()   # outside a run: nothing to do
+    """
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None and isinstance(ctx.obj, dict):
+        ctx.obj[FAST_EXIT] = True
+
+
 def main() -> None:
     """Entry point of the ``segab`` console script.
 
@@ -102,5 +122,13 @@ def main() -> None:
         >>> callable(main)
         True
     """
-    cli.main(prog_name="segab")
+    state: dict[str, bool] = {}
+    try:
+        cli.main(prog_name="segab", obj=state)
+    except SystemExit as exc:
+        if exc.code not in (0, None) or not state.get(FAST_EXIT):
+            raise
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
     sys.exit(0)

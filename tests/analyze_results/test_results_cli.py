@@ -165,3 +165,60 @@ def test_save_writes_a_snapshot_to_the_store(files):
         engine.dispose()
     assert len(snapshots) == 1 and snapshots[0].config_fingerprint
     assert json.loads(res.stdout)["experiment"] == "cli_exp"
+
+
+def _args(files: dict[str, Path], *extra: str) -> list[str]:
+    return ["analyze", *log_args(files), *extra]
+
+
+def test_the_console_script_writes_everything_before_its_fast_exit(files) -> None:
+    """The `segab` script ends an analysis with os._exit after flushing: the whole
+    JSON reaches stdout, the --output file is complete, the exit code is 0."""
+    import subprocess
+    import sys
+
+    segab = str(Path(sys.executable).with_name("segab"))
+    out = subprocess.run([segab, *_args(files, "--format", "json")], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["experiment"] == "cli_exp"
+    out = subprocess.run([segab, *_args(files)], capture_output=True, text=True)  # rich table
+    assert out.returncode == 0 and "Data quality" in out.stdout, out.stderr
+    report = files["dir"] / "r.html"
+    out = subprocess.run(
+        [segab, *_args(files, "--format", "html", "--output", str(report))],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0 and "wrote html report" in out.stderr
+    assert report.read_text().rstrip().endswith("</html>")
+    out = subprocess.run(
+        [segab, *_args(files, "--by", "no_such_column")], capture_output=True, text=True
+    )
+    assert out.returncode == 1 and out.stderr.startswith("Error: ")
+
+
+@pytest.mark.parametrize(
+    ("extra", "fast"),
+    [(("--format", "json"), True), (("--by", "no_such_column"), False)],
+)
+def test_main_exits_at_once_only_after_a_successful_analysis(files, monkeypatch, extra, fast):
+    import importlib
+    import sys
+
+    main_module = importlib.import_module("segab.cli.main")  # segab.cli.main is also a function
+    exits: list[int] = []
+
+    def fake_exit(code: int) -> None:
+        exits.append(code)
+        raise SystemExit(code)
+
+    monkeypatch.setattr(main_module.os, "_exit", fake_exit)
+    monkeypatch.setattr(sys, "argv", ["segab", *_args(files, *extra)])
+    with pytest.raises(SystemExit) as info:
+        main_module.main()
+    assert exits == ([0] if fast else [])
+    assert info.value.code == (0 if fast else 1)
+    monkeypatch.setattr(sys, "argv", ["segab", "validate", str(files["experiments"])])
+    with pytest.raises(SystemExit):
+        main_module.main()
+    assert exits == ([0] if fast else [])  # validate does not skip the teardown
