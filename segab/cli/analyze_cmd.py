@@ -1,6 +1,10 @@
 """``segab analyze``: per-segment, per-stage lift with decisions, as a table, JSON, CSV or HTML.
 
 Thin: parse the options, call :func:`segab.analysis.api.analyze`, render, print or write.
+Two things save time on the command line: pandas and SciPy load in a background
+thread while DuckDB reads the data (:func:`_preload`), and the process ends
+without the interpreter's teardown once the output is written
+(:func:`segab.cli.main.allow_fast_exit`).
 
 Example:
     >>> analyze_command.name

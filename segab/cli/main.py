@@ -2,6 +2,9 @@
 
 Every :class:`~segab.errors.SegabError` becomes ``Error: ...`` on stderr with
 exit code 1; usage errors exit with 2 (click's convention). No tracebacks.
+A command that has written its output and closed what it opened may call
+:func:`allow_fast_exit`: the console script then ends without the interpreter's
+teardown (``segab analyze`` does; see that function).
 
 Example:
     >>> from click.testing import CliRunner
