@@ -170,9 +170,12 @@ def run_hashed_event_log(
         }
         if sum(len(v) for v in declared.values()) <= MAX_CODES:
             codes = _codes(declared, spec)
-            found = _run(eng, x_rel, e_rel, spec, codes, ev_code, None, partitions, per_part, pivot)
-            if found is not _UNDECLARED:
-                return found  # type: ignore[return-value]
+            try:
+                return _run(
+                    eng, x_rel, e_rel, spec, codes, ev_code, None, partitions, per_part, pivot
+                )
+            except _UndeclaredNameError:
+                pass  # scan for the names, then stage again
     sql, params = codes_query(x_rel, spec)
     # plain rows: pandas is not needed before the partitions' results
     columns, scan = eng.rows(sql, params)
@@ -183,11 +186,12 @@ def run_hashed_event_log(
     if sum(len(v) for v in names.values()) > MAX_CODES:
         return None
     codes = _codes(names, spec)
-    found = _run(eng, x_rel, e_rel, spec, codes, ev_code, quality, partitions, per_part, pivot)
-    return None if found is _UNDECLARED else found  # type: ignore[return-value]
+    return _run(eng, x_rel, e_rel, spec, codes, ev_code, quality, partitions, per_part, pivot)
 
 
-_UNDECLARED = "undeclared"  # _run's answer when a valid exposure has an undeclared name
+class _UndeclaredNameError(Exception):
+    """A valid exposure has a segment, stage or variant name without a code (caught in
+    :func:`run_hashed_event_log`, which then scans for the names; never raised to callers)."""
 
 
 def _codes(names: dict[str, list[str]], spec: EventLogSpec) -> tuple[dict[str, int], ...]:
@@ -208,9 +212,9 @@ def _run(
     k_parts: int,
     per_part: int,
     pivot: bool,
-) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, int]] | str | None:
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, int]] | None:
     """The partitions and the adding up. ``quality`` ``None``: the exposure-side
-    counters come from the staged files, and :data:`_UNDECLARED` is returned when
+    counters come from the staged files, and :class:`_UndeclaredNameError` is raised when
     a valid exposure has a name without a code."""
     seg_code, stage_code, var_code = codes
     counts, sums, funnels = [], [], []
@@ -221,7 +225,7 @@ def _run(
             staged = plan.stage(eng, k_parts, workdir, per_part)
             if quality is None:
                 if staged["undeclared"]:
-                    return _UNDECLARED
+                    raise _UndeclaredNameError
                 quality = {k: v for k, v in staged.items() if k != "undeclared"}
         assert quality is not None  # without staging, the caller scanned the codes
         for part in range(k_parts):
