@@ -286,21 +286,20 @@ class Engine:
             return [d[0] for d in cursor.description], self._guard(cursor.fetchall)
         import sqlalchemy as sa
 
+        def fetch(result: Any) -> tuple[list[str], list[tuple[Any, ...]]]:
+            if not result.returns_rows:
+                return [], []
+            return list(result.keys()), [tuple(r) for r in result.fetchall()]
+
         def run() -> tuple[list[str], list[tuple[Any, ...]]]:
             if self.dialect == "sqlite":
                 if self._conn is None:
                     self._conn = self.con.connect()
-                result = self._conn.execute(sa.text(sql), self._used(sql, params))
-                if not result.returns_rows:
-                    return [], []
-                return list(result.keys()), [tuple(r) for r in result.fetchall()]
+                return fetch(self._conn.execute(sa.text(sql), self._used(sql, params)))
             with self.con.connect() as conn:
                 if self.dialect == "postgresql":
                     conn.execute(sa.text("SET TIME ZONE 'UTC'"))
-                result = conn.execute(sa.text(sql), self._used(sql, params))
-                if not result.returns_rows:
-                    return [], []
-                return list(result.keys()), [tuple(r) for r in result.fetchall()]
+                return fetch(conn.execute(sa.text(sql), self._used(sql, params)))
 
         return self._guard(run)
 
