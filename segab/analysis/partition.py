@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 __all__ = ["H2", "H", "Partition", "metric_values"]
 
 H = "hash(u)"
+H2 = "CAST(hash(u || chr(1)) >> 32 AS UINTEGER)"
 # the staged exposures' data-quality classes (negative codes), in the order checked
 _CLASSES = {
     -1: "exposures_other_experiment",
@@ -49,7 +50,6 @@ _CLASSES = {
     -3: "exposures_not_in_experiment",
     -4: "exposures_after_now",
 }
-H2 = "CAST(hash(u || chr(1)) >> 32 AS UINTEGER)"
 
 
 class _Engine(Protocol):

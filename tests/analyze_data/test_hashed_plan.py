@@ -304,9 +304,10 @@ class ScanSpy:
         monkeypatch.setattr(partition.Partition, "stage", stage)
 
 
+@pytest.mark.parametrize("by", [(), ("channel",)])
 @pytest.mark.parametrize("now", [None, dt.datetime(2024, 1, 12, tzinfo=dt.UTC)])
 @pytest.mark.parametrize("switchers", [0.0, 1.0])
-def test_declared_names_need_no_scan(now, switchers, exp_factory, monkeypatch):
+def test_declared_names_need_no_scan(by, now, switchers, exp_factory, monkeypatch):
     """With several partitions and only declared names, the staging pass codes the
     names from the config and counts the exposure-side data quality itself."""
     exp = exp_factory(stages=STAGES)
@@ -314,10 +315,10 @@ def test_declared_names_need_no_scan(now, switchers, exp_factory, monkeypatch):
     # no time: dropped with `now`; else kept, and its unit's events are known but
     # attributed to no cell
     x.loc[x.index % 40 == 0, "timestamp"] = pd.NaT
-    slow = aggregate_event_log(exp, x, ev, plan="generic", now=now)
+    slow = aggregate_event_log(exp, x, ev, plan="generic", now=now, by=by)
     spy = ScanSpy(monkeypatch)
     monkeypatch.setattr(hashed_plan, "rows_per_partition", lambda limit=None: 100)  # ~9 parts
-    fast = aggregate_event_log(exp, x, ev, now=now)
+    fast = aggregate_event_log(exp, x, ev, now=now, by=by)
     assert spy.scans == 0 and len(spy.stagings) == 1
     staged = spy.stagings[0]
     assert staged["undeclared"] == 0
