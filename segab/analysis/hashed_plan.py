@@ -38,10 +38,10 @@ import re
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from segab.analysis.partition import Partition
-from segab.analysis.sources import Relation
+from segab.analysis.sources import Relation, SqlRunner
 from segab.analysis.sql import (
     EventLogSpec,
     Params,
@@ -74,14 +74,6 @@ _SIZES = {
     "GIB": 2**30,
 }
 MAX_CODES = 10_000
-
-
-class _Engine(Protocol):
-    def query(self, sql: str, params: dict[str, Any]) -> pd.DataFrame: ...
-
-    def execute(self, sql: str, params: dict[str, Any]) -> None: ...
-
-    def rows(self, sql: str, params: dict[str, Any]) -> tuple[list[str], list[tuple[Any, ...]]]: ...
 
 
 def codes_query(x_rel: Relation, spec: EventLogSpec) -> tuple[str, dict[str, Any]]:
@@ -127,7 +119,7 @@ def _stage_codes(names: Sequence[str], declared: Sequence[str]) -> dict[str, int
 
 
 def run_hashed_event_log(
-    eng: _Engine,
+    eng: SqlRunner,
     x_rel: Relation,
     e_rel: Relation,
     spec: EventLogSpec,
@@ -202,7 +194,7 @@ def _codes(names: dict[str, list[str]], spec: EventLogSpec) -> tuple[dict[str, i
 
 
 def _run(
-    eng: _Engine,
+    eng: SqlRunner,
     x_rel: Relation,
     e_rel: Relation,
     spec: EventLogSpec,

@@ -21,9 +21,9 @@ Example:
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING
 
-from segab.analysis.sources import Relation
+from segab.analysis.sources import Relation, SqlRunner
 from segab.analysis.sql import (
     EventLogSpec,
     Params,
@@ -50,14 +50,6 @@ _CLASSES = {
     -3: "exposures_not_in_experiment",
     -4: "exposures_after_now",
 }
-
-
-class _Engine(Protocol):
-    def query(self, sql: str, params: dict[str, Any]) -> pd.DataFrame: ...
-
-    def execute(self, sql: str, params: dict[str, Any]) -> None: ...
-
-    def rows(self, sql: str, params: dict[str, Any]) -> tuple[list[str], list[tuple[Any, ...]]]: ...
 
 
 def _case(col: str, codes: dict[str, int], p: Params) -> str:
@@ -127,7 +119,7 @@ class Partition:
         usable = pivot and not spec.dims and min(sizes) > 0 and sizes[1] <= MAX_PIVOT_STAGES
         self.shape = PivotShape(*sizes, tuple(self.nexts)) if usable else None
 
-    def stage(self, eng: _Engine, parts: int, directory: str, part_rows: int) -> dict[str, int]:
+    def stage(self, eng: SqlRunner, parts: int, directory: str, part_rows: int) -> dict[str, int]:
         """Write the exposures and events once, hashed and coded, split by partition.
 
         Returns the exposure-side data-quality counters of the rows that no
@@ -248,7 +240,7 @@ class Partition:
         return [*ctes, (f"{name}s", f"SELECT * FROM ({body}){where}")], p
 
     def run(
-        self, eng: _Engine, part: int, parts: int
+        self, eng: SqlRunner, part: int, parts: int
     ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame] | None:
         """Run one partition: cell counts, sums and funnel (``None``: a hash collision).
 
@@ -273,7 +265,7 @@ class Partition:
         return self._run_cells(eng, ctes, p, part, parts)
 
     def _run_cells(
-        self, eng: _Engine, ctes: list[tuple[str, str]], p: Params, part: int, parts: int
+        self, eng: SqlRunner, ctes: list[tuple[str, str]], p: Params, part: int, parts: int
     ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame] | None:
         dims = self.dims
         dmin = "".join(f", MIN({d}) AS {d}" for d in dims)
@@ -311,7 +303,7 @@ class Partition:
             return None
         return counts, sums, funnel
 
-    def _funnel(self, eng: _Engine, nexts: list[int]) -> pd.DataFrame:
+    def _funnel(self, eng: SqlRunner, nexts: list[int]) -> pd.DataFrame:
         if not nexts:
             return empty_funnel()
         whens = " ".join(f"WHEN {c - 1} THEN k.tl_{c}" for c in nexts)
@@ -332,7 +324,7 @@ class Partition:
             ("e0", f"SELECT *, CAST(CASE event {whens} END AS SMALLINT) AS k FROM ev_raw"),
         ]
 
-    def _sums(self, eng: _Engine, part: int, parts: int) -> pd.DataFrame:
+    def _sums(self, eng: SqlRunner, part: int, parts: int) -> pd.DataFrame:
         spec, dims = self.spec, self.dims
         ctes, p = self._rows("e", part, parts)
         dc = "".join(f", {d}" for d in dims)
@@ -365,7 +357,7 @@ class Partition:
             p.values,
         )
 
-    def event_scan(self, eng: _Engine) -> pd.DataFrame:
+    def event_scan(self, eng: SqlRunner) -> pd.DataFrame:
         """Counts over the events a metric reads: empty ids, valid rows, missing values."""
         spec = self.spec
         value_events = value_event_names(spec)

@@ -39,7 +39,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, Union
 
 from segab.errors import DataError, MissingColumnError, SqlError
 
@@ -52,6 +52,7 @@ __all__ = [
     "Engine",
     "Relation",
     "Source",
+    "SqlRunner",
     "open_engine",
     "quote_ident",
     "quote_literal",
@@ -155,6 +156,27 @@ def require_columns(rel: Relation, expected: Sequence[str], role: str) -> None:
             f"{rel.label}: missing column(s) {missing} in the {role} table; "
             f"it has {list(rel.columns)}; expected {list(expected)}"
         )
+
+
+class SqlRunner(Protocol):
+    """What the statement builders need of an engine (:class:`Engine` has it).
+
+    Example:
+        >>> isinstance(SqlRunner, type)
+        True
+    """
+
+    def query(self, sql: str, params: dict[str, Any]) -> pd.DataFrame:
+        """Run one statement; its (small) result as a DataFrame."""
+        ...
+
+    def execute(self, sql: str, params: dict[str, Any]) -> None:
+        """Run one statement whose result is not needed."""
+        ...
+
+    def rows(self, sql: str, params: dict[str, Any]) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """Run one statement; its column names and rows as tuples."""
+        ...
 
 
 class Engine:

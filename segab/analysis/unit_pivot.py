@@ -34,8 +34,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING
 
+from segab.analysis.sources import SqlRunner
 from segab.analysis.sql import EventLogSpec, Params, window_condition, with_ctes
 
 if TYPE_CHECKING:
@@ -57,12 +58,6 @@ __all__ = [
 
 MAX_PIVOT_STAGES = 8  # beyond this many stage codes the per-unit row gets too wide
 COMPLEX = "complex"  # run_pivot's answer when a unit has two segments at one stage
-
-
-class _Engine(Protocol):
-    def query(self, sql: str, params: dict[str, Any]) -> pd.DataFrame: ...
-
-    def execute(self, sql: str, params: dict[str, Any]) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -244,7 +239,7 @@ def sums_sql(
 
 
 def run_pivot(
-    eng: _Engine,
+    eng: SqlRunner,
     x_ctes: Sequence[tuple[str, str]],
     x_params: Params,
     e_ctes: Sequence[tuple[str, str]],
