@@ -14,11 +14,15 @@ stage, which is about four times fewer rows to group, store and join:
 - the cell counts and the funnel: one ``UNION ALL`` branch per stage over
   ``segab_u``;
 - the sums: each event joins its unit's row once (``segab_uj``: per stage, the
-  first exposure and the (unit, cell) key of a one-variant cell) and lists the cells whose window
-  holds it (``list_distinct`` drops the stages that do not), unnested to one row
-  per (unit, cell), per-unit values, then per-cell sums. An event matching no
-  cell gets the negative of its class (1 unknown unit, 2 before the first
-  exposure, 3 outside every window, 4 hash collision, 5 all cells excluded).
+  first exposure and the (unit, cell) key of a one-variant cell, and ``ov``,
+  whether two of the unit's windows overlap) and takes the key of the cell
+  whose window holds it, unnested to one row per (unit, cell), per-unit values,
+  then per-cell sums. Only a unit with overlapping windows can have an event in
+  two cells: its events list every cell whose window holds them
+  (``list_distinct`` drops the stages that do not); the others take the first
+  match, a scalar, which is about a third cheaper. An event matching no cell
+  gets the negative of its class (1 unknown unit, 2 before the first exposure,
+  3 outside every window, 4 hash collision, 5 all cells excluded).
 
 A unit seen in two segments at one stage makes :func:`run_pivot` return
 :data:`COMPLEX`; the caller then runs the cell-keyed statements for the partition.
@@ -51,6 +55,7 @@ __all__ = [
     "empty_funnel",
     "funnel_sql",
     "join_table_sql",
+    "overlap_sql",
     "pivot_table_sql",
     "run_pivot",
     "sums_sql",
@@ -126,12 +131,15 @@ def check_sql(shape: PivotShape) -> str:
     )
 
 
-def join_table_sql(shape: PivotShape) -> str:
+def join_table_sql(spec: EventLogSpec, shape: PivotShape, p: Params) -> str:
     """``CREATE`` ``segab_uj``, what an event needs from its unit: per stage, the first
-    exposure ``t{c}`` and the (unit, cell) key ``kb{c}`` of a one-variant cell.
+    exposure ``t{c}`` and the (unit, cell) key ``kb{c}`` of a one-variant cell, and
+    ``ov``, whether two of those cells' windows overlap (:func:`overlap_sql`).
 
     Example:
-        >>> "rowid * 4 + a0 * 1 + 0 END AS kb0" in join_table_sql(PivotShape(1, 1, 4, ()))
+        >>> sql = join_table_sql(EventLogSpec("e", 1, "u", "u"), PivotShape(1, 1, 4, ()),
+        ...                      Params("duckdb"))
+        >>> "rowid * 4 + a0 * 1 + 0 END AS kb0" in sql
         True
     """
     ns, nc = shape.n_stages, shape.n_cells
@@ -144,9 +152,35 @@ def join_table_sql(shape: PivotShape) -> str:
     # cell's first exposure has no time, as in the generic plan)
     hv = " OR ".join(f"a{c} = b{c}" for c in range(ns))
     return (
-        f"CREATE OR REPLACE TEMP TABLE segab_uj AS SELECT h, h2, tf, "
-        f"COALESCE({hv}, FALSE) AS hv, {cols} FROM segab_u"
+        f"CREATE OR REPLACE TEMP TABLE segab_uj AS SELECT *, {overlap_sql(spec, ns, p)} AS ov "
+        f"FROM (SELECT h, h2, tf, COALESCE({hv}, FALSE) AS hv, {cols} FROM segab_u)"
     )
+
+
+def overlap_sql(spec: EventLogSpec, n_stages: int, p: Params) -> str:
+    """Whether one event can fall in the windows of two stages ``t{i}``, ``t{j}``.
+
+    Written as the window condition itself (``t{j}`` inside the window of
+    ``t{i}``, or the reverse), with the same floating-point sum, so that no event
+    in two windows escapes it; ``now`` is left out, which only adds units.
+    Without an attribution window any two first exposures overlap.
+
+    Example:
+        >>> overlap_sql(EventLogSpec("e", 1, "u", "u", window_seconds=60), 2, Params("duckdb"))
+        'COALESCE((t1 >= t0 AND t1 < t0 + $p0) OR (t0 >= t1 AND t0 < t1 + $p0), FALSE)'
+        >>> overlap_sql(EventLogSpec("e", 1, "u", "u"), 1, Params("duckdb"))
+        'FALSE'
+    """
+    pairs = [(i, j) for i in range(n_stages) for j in range(i + 1, n_stages)]
+    if not pairs:
+        return "FALSE"
+    if spec.window_seconds is None:
+        return " OR ".join(f"(t{i} IS NOT NULL AND t{j} IS NOT NULL)" for i, j in pairs)
+    w = p(float(spec.window_seconds))
+    inside = [
+        f"(t{b} >= t{a} AND t{b} < t{a} + {w})" for i, j in pairs for a, b in ((i, j), (j, i))
+    ]
+    return f"COALESCE({' OR '.join(inside)}, FALSE)"
 
 
 def counts_sql(shape: PivotShape) -> str:
@@ -217,13 +251,16 @@ def sums_sql(
         f"CASE WHEN {window_condition(spec, p, 'e', 'k', t0=f't{c}')} THEN k.kb{c} END"
         for c in range(ns)
     )
-    cls = "CASE WHEN k.h IS NULL THEN 1 WHEN e.t < k.tf THEN 2 WHEN k.hv THEN 3 ELSE 5 END"
+    # the class of an event of a known unit that matches no cell (COALESCE and
+    # CASE evaluate it only for those events)
+    cls = "CASE WHEN e.t < k.tf THEN 2 WHEN k.hv THEN 3 ELSE 5 END"
     j = (
         "SELECT e.k, e.value, CASE WHEN e.h2 <> k.h2 THEN [-4] "
-        f"ELSE list_distinct([{keys}]) END AS ks, {cls} AS cls\n"
+        f"WHEN k.ov THEN COALESCE(NULLIF(list_distinct([{keys}]), []), [-({cls})]) "
+        f"ELSE [CASE WHEN k.h IS NULL THEN -1 ELSE COALESCE({keys}, -({cls})) END] END AS ks\n"
         "FROM es e LEFT JOIN segab_uj k ON k.h = e.h"
     )
-    f = "SELECT k, value, UNNEST(CASE WHEN len(ks) = 0 THEN [-cls] ELSE ks END) AS key FROM j"
+    f = "SELECT k, value, UNNEST(ks) AS key FROM j"
     values, sums = metric_values()
     uv = f"SELECT key, {', '.join(values)}, COUNT(*) AS ne FROM f AS e GROUP BY key"
     cell = f"(key % {nc})"
@@ -268,7 +305,8 @@ def run_pivot(
         counts = eng.query(counts_sql(shape), {})
         fsql = funnel_sql(shape)
         funnel = empty_funnel() if fsql is None else eng.query(fsql, {})
-        eng.execute(join_table_sql(shape), {})
+        jp = Params("duckdb")
+        eng.execute(join_table_sql(spec, shape, jp), jp.values)
         sums = eng.query(sums_sql(e_ctes, spec, shape, e_params, metric_values), e_params.values)
     finally:
         for table in ("segab_u", "segab_uj"):
