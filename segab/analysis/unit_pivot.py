@@ -84,36 +84,102 @@ class PivotShape:
         """Distinct (segment, variant, stage) codes: the per-unit key's radix."""
         return self.n_segments * self.n_variants * self.n_stages
 
+    @property
+    def n_groups(self) -> int:
+        """Distinct packed (segment, variant) codes ``gv`` at one stage."""
+        return self.n_segments * self.n_variants
+
 
 def pivot_table_sql(x_ctes: Sequence[tuple[str, str]], shape: PivotShape) -> str:
     """``CREATE`` the per-unit table ``segab_u`` from the partition's exposures ``xs``.
 
+    The first and last packed cell of each stage (``a{c}``, ``b{c}``) come from
+    bit sets (:func:`_bit_words`) when they fit, else from ``MIN``/``MAX``.
+
     Example:
         >>> sql = pivot_table_sql([("xs", "SELECT 1")], PivotShape(1, 2, 2, (1,)))
-        >>> "MAX(t) FILTER (WHERE s = 1) AS l1" in sql
+        >>> "MAX(CASE WHEN s = 1 THEN t END) AS l1" in sql
         True
     """
-    nv = shape.n_variants
-    cols = []
-    for c in range(shape.n_stages):
-        f = f"FILTER (WHERE s = {c})"
-        cols.append(
-            f"MIN(gv) {f} AS a{c}, MAX(gv) {f} AS b{c}, MIN(t) {f} AS t{c}, "
-            f"CAST(COUNT(*) {f} AS INTEGER) AS n{c}"
-        )
-    cols += [f"MAX(t) FILTER (WHERE s = {c}) AS l{c}" for c in shape.nexts]
+    nv, ns = shape.n_variants, shape.n_stages
+    words = _bit_words(shape)
+    if words is None:
+        sets = [
+            f"MIN(gv) FILTER (WHERE s = {c}) AS a{c}, MAX(gv) FILTER (WHERE s = {c}) AS b{c}"
+            for c in range(ns)
+        ]
+    else:
+        sets = []
+        for i, stages in enumerate(words):
+            pos = (
+                f"s * {shape.n_groups} + gv"
+                if len(words) == 1
+                else (
+                    f"CASE WHEN s BETWEEN {stages[0]} AND {stages[-1]} "
+                    f"THEN (s - {stages[0]}) * {shape.n_groups} + gv END"
+                )
+            )
+            rev = pos.replace("+ gv", f"+ {shape.n_groups - 1} - gv")
+            sets.append(
+                f"BIT_OR(CAST(1 AS BIGINT) << ({pos})) AS w{i}, "
+                f"BIT_OR(CAST(1 AS BIGINT) << ({rev})) AS r{i}"
+            )
+    cols = [
+        f"MIN(CASE WHEN s = {c} THEN t END) AS t{c}, "
+        f"CAST(COUNT(*) FILTER (WHERE s = {c}) AS INTEGER) AS n{c}"
+        for c in range(ns)
+    ]
+    cols += [f"MAX(CASE WHEN s = {c} THEN t END) AS l{c}" for c in shape.nexts]
     per_unit = (
         "SELECT h, MIN(h2) AS h2, MIN(h2) <> MAX(h2) AS coll,\n  "
-        + ",\n  ".join(cols)
+        + ",\n  ".join([*sets, *cols])
         + f"\nFROM (SELECT *, CAST(g AS INTEGER) * {nv} + v AS gv FROM xs) GROUP BY h"
     )
-    firsts = [f"CASE WHEN a{c} = b{c} THEN t{c} END" for c in range(shape.n_stages)]
+    ctes = [*x_ctes, ("q", per_unit)]
+    if words is not None:
+        ctes.append(("q2", _cells_from_bits(shape, words)))
+    firsts = [f"CASE WHEN a{c} = b{c} THEN t{c} END" for c in range(ns)]
     tf = f"LEAST({', '.join(firsts)})" if len(firsts) > 1 else firsts[0]
     return (
         "CREATE OR REPLACE TEMP TABLE segab_u AS\n"
-        + with_ctes([*x_ctes, ("q", per_unit)])
-        + f"\nSELECT *, {tf} AS tf FROM q"
+        + with_ctes(ctes)
+        + f"\nSELECT *, {tf} AS tf FROM {ctes[-1][0]}"
     )
+
+
+def _bit_words(shape: PivotShape) -> list[list[int]] | None:
+    """Stages grouped into 63-bit words, a bit per packed cell (``None``: too many cells).
+
+    A unit's cells at a stage are then one ``BIT_OR`` per word, and their first
+    and last are the lowest set bits of that set and of its mirror image
+    (:func:`_cells_from_bits`): two aggregates for all stages where ``MIN`` and
+    ``MAX`` per stage take twice the stage count, and about a third less time.
+    """
+    per_word = 63 // shape.n_groups
+    if per_word == 0:
+        return None
+    stages = list(range(shape.n_stages))
+    return [stages[i : i + per_word] for i in range(0, len(stages), per_word)]
+
+
+def _cells_from_bits(shape: PivotShape, words: list[list[int]]) -> str:
+    """``a{c}``, ``b{c}`` from the bit sets: lowest set bit ``bit_count((y & -y) - 1)``."""
+    k = shape.n_groups
+    mask = (1 << k) - 1
+
+    def lowest(y: str) -> str:
+        return f"CAST(bit_count(({y} & -{y}) - 1) AS INTEGER)"
+
+    cols = []
+    for i, stages in enumerate(words):
+        for j, c in enumerate(stages):
+            y, r = (f"(({w}{i} >> {j * k}) & {mask})" for w in ("w", "r"))
+            cols.append(
+                f"CASE WHEN {y} <> 0 THEN {lowest(y)} END AS a{c}, "
+                f"CASE WHEN {r} <> 0 THEN {k - 1} - {lowest(r)} END AS b{c}"
+            )
+    drop = ", ".join(f"{w}{i}" for i in range(len(words)) for w in ("w", "r"))
+    return f"SELECT * EXCLUDE ({drop}), {', '.join(cols)} FROM q"
 
 
 def check_sql(shape: PivotShape) -> str:
