@@ -50,9 +50,9 @@ def test_first_and_last_cells_equal_min_and_max(
 
     xs["gv"] = xs["g"].astype(int) * n_variants + xs["v"]
     per = xs.groupby(["h", "s"])
-    want = pd.DataFrame({"a": per["gv"].min(), "b": per["gv"].max(), "t": per["t"].min()})
-    want["n"] = per.size()
-    want = want.unstack("s")
+    long = pd.DataFrame({"a": per["gv"].min(), "b": per["gv"].max(), "t": per["t"].min()})
+    long["n"] = per.size()
+    want = long.unstack("s")
     for c in range(n_stages):
         for col in ("a", "b", "t", "n"):
             expected = want[(col, c)].reindex(got.index)
