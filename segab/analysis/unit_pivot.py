@@ -320,13 +320,16 @@ def sums_sql(
     # the class of an event of a known unit that matches no cell (COALESCE and
     # CASE evaluate it only for those events)
     cls = "CASE WHEN e.t < k.tf THEN 2 WHEN k.hv THEN 3 ELSE 5 END"
+    # ov: a list, empty when no window holds the event (then its class, -cls);
+    # else the first match or the class, in a list of one
     j = (
         "SELECT e.k, e.value, CASE WHEN e.h2 <> k.h2 THEN [-4] "
-        f"WHEN k.ov THEN COALESCE(NULLIF(list_distinct([{keys}]), []), [-({cls})]) "
-        f"ELSE [CASE WHEN k.h IS NULL THEN -1 ELSE COALESCE({keys}, -({cls})) END] END AS ks\n"
+        f"WHEN k.ov THEN list_distinct([{keys}]) "
+        f"ELSE [CASE WHEN k.h IS NULL THEN -1 ELSE COALESCE({keys}, -({cls})) END] END AS ks, "
+        f"CASE WHEN k.ov THEN {cls} END AS cls\n"
         "FROM es e LEFT JOIN segab_uj k ON k.h = e.h"
     )
-    f = "SELECT k, value, UNNEST(ks) AS key FROM j"
+    f = "SELECT k, value, UNNEST(CASE WHEN len(ks) = 0 THEN [-cls] ELSE ks END) AS key FROM j"
     values, sums = metric_values()
     uv = f"SELECT key, {', '.join(values)}, COUNT(*) AS ne FROM f AS e GROUP BY key"
     cell = f"(key % {nc})"
