@@ -152,8 +152,9 @@ def _bit_words(shape: PivotShape) -> list[list[int]] | None:
 
     A unit's cells at a stage are then one ``BIT_OR`` per word, and their first
     and last are the lowest set bits of that set and of its mirror image
-    (:func:`_cells_from_bits`): two aggregates for all stages where ``MIN`` and
-    ``MAX`` per stage take twice the stage count, and about a third less time.
+    (:func:`_cells_from_bits`): two aggregates per word (one word up to 63
+    stage-segment-variant triples) where ``MIN`` and ``MAX`` take two per stage;
+    the per-unit table takes about a third less time.
     """
     per_word = 63 // shape.n_groups
     if per_word == 0:
