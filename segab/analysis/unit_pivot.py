@@ -110,19 +110,12 @@ def pivot_table_sql(x_ctes: Sequence[tuple[str, str]], shape: PivotShape) -> str
         ]
     else:
         sets = []
+        k, whole = shape.n_groups, len(words) == 1
         for i, stages in enumerate(words):
-            pos = (
-                f"s * {shape.n_groups} + gv"
-                if len(words) == 1
-                else (
-                    f"CASE WHEN s BETWEEN {stages[0]} AND {stages[-1]} "
-                    f"THEN (s - {stages[0]}) * {shape.n_groups} + gv END"
-                )
-            )
-            rev = pos.replace("+ gv", f"+ {shape.n_groups - 1} - gv")
+            first, mirror = (_bit(gv, stages, k, whole) for gv in ("gv", f"{k - 1} - gv"))
             sets.append(
-                f"BIT_OR(CAST(1 AS BIGINT) << ({pos})) AS w{i}, "
-                f"BIT_OR(CAST(1 AS BIGINT) << ({rev})) AS r{i}"
+                f"BIT_OR(CAST(1 AS BIGINT) << ({first})) AS w{i}, "
+                f"BIT_OR(CAST(1 AS BIGINT) << ({mirror})) AS r{i}"
             )
     cols = [
         f"MIN(CASE WHEN s = {c} THEN t END) AS t{c}, "
@@ -161,6 +154,15 @@ def _bit_words(shape: PivotShape) -> list[list[int]] | None:
         return None
     stages = list(range(shape.n_stages))
     return [stages[i : i + per_word] for i in range(0, len(stages), per_word)]
+
+
+def _bit(gv: str, stages: list[int], k: int, whole: bool) -> str:
+    """The bit of code ``gv`` at stage ``s`` in the word holding ``stages`` (``k`` bits a
+    stage; ``whole``: one word holds every stage, so no stage falls outside it)."""
+    if whole:
+        return f"s * {k} + {gv}"
+    lo, hi = stages[0], stages[-1]
+    return f"CASE WHEN s BETWEEN {lo} AND {hi} THEN (s - {lo}) * {k} + {gv} END"
 
 
 def _cells_from_bits(shape: PivotShape, words: list[list[int]]) -> str:
