@@ -97,7 +97,7 @@ print(len(con.execute(sql).fetchall()), "rows")
 SEGAB = """
 import sys
 from segab.config import load_experiments
-from segab.analysis.aggregate import aggregate_event_log
+from segab.sums.aggregate import aggregate_event_log
 exp = load_experiments(sys.argv[3])["bench"]
 agg = aggregate_event_log(exp, sys.argv[1], sys.argv[2])
 print(len(agg.sums), "rows", agg.data_quality)

@@ -26,9 +26,9 @@ import tempfile
 from pathlib import Path
 
 from segab.analysis.api import analyze
-from segab.analysis.report_html import render_html
 from segab.bulk import assign_file
 from segab.config import load_experiments
+from segab.report.html import render_html
 from segab.simulate import default_effects, simulate_events, simulate_population
 
 CHROMIUM_FLAGS = (

@@ -85,7 +85,7 @@ class Effect:
 
 
 def _window(exp: Experiment) -> float:
-    from segab.analysis.aggregate import window_seconds
+    from segab.sums.aggregate import window_seconds
 
     return window_seconds(exp.analysis.attribution_window) or 7 * DAY
 

@@ -1,9 +1,12 @@
-"""``segab analyze``: from exposures and events (or one row per unit) to per-cell results.
+"""From per-cell sums to results: comparisons, pooled rows, checks, decisions.
 
-The data half (:mod:`segab.analysis.sources`, :mod:`segab.analysis.sql`,
-:mod:`segab.analysis.aggregate`) turns inputs into per-cell sufficient statistics
-inside the engine where the data lives; the results half turns them into lifts,
-decisions and reports.
+The three packages behind ``segab analyze`` form one chain, and no import points back up it:
+
+- :mod:`segab.sums` computes per-cell sufficient statistics inside the engine
+  where the data lives;
+- :mod:`segab.analysis` (this package) turns them into lifts, pooled rows,
+  sample-ratio checks, decisions and the :class:`AnalysisResult`;
+- :mod:`segab.report` renders a result as a table, JSON, CSV or HTML.
 
 Example:
     >>> import segab.analysis
@@ -25,7 +28,6 @@ _EXPORTS = {
     "analyze": "segab.analysis.api",
     "compute_results": "segab.analysis.compute",
     "decide": "segab.analysis.decisions",
-    "render": "segab.analysis.render",
 }
 __all__ = sorted(_EXPORTS)
 

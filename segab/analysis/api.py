@@ -27,12 +27,12 @@ import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
 
-from segab.analysis.aggregate import Aggregates, aggregate_event_log, aggregate_units
 from segab.analysis.results import AnalysisResult
-from segab.analysis.sources import Source
 from segab.config import load_experiments
 from segab.config.models import Experiment
 from segab.errors import DataError
+from segab.sums.aggregate import Aggregates, aggregate_event_log, aggregate_units
+from segab.sums.sources import Source
 
 __all__ = ["analyze", "resolve_experiment"]
 

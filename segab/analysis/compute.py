@@ -1,6 +1,6 @@
 """From per-cell sufficient statistics to comparisons, pooled rows, checks and decisions.
 
-:func:`compute_results` takes an :class:`~segab.analysis.aggregate.Aggregates` and
+:func:`compute_results` takes an :class:`~segab.sums.aggregate.Aggregates` and
 the experiment and returns an :class:`~segab.analysis.results.AnalysisResult`:
 
 - **Cells.** In each declared (segment, stage) cell, every non-control variant is
@@ -33,7 +33,7 @@ the experiment and returns an :class:`~segab.analysis.results.AnalysisResult`:
 
 Example:
     >>> import pandas as pd
-    >>> from segab.analysis.aggregate import Aggregates
+    >>> from segab.sums.aggregate import Aggregates
     >>> from segab.config import parse_experiment
     >>> exp = parse_experiment({"key": "e", "name": "E", "unit": "id", "stages": ["buy"],
     ...     "segments": [{"key": "all", "when": {}}],
@@ -57,7 +57,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from segab.analysis.aggregate import Aggregates
 from segab.analysis.decisions import decide, guardrail_harmed
 from segab.analysis.pooling import (
     CellKey,
@@ -70,6 +69,7 @@ from segab.analysis.pooling import (
 from segab.analysis.results import AnalysisResult, MetricInfo, ResultRow
 from segab.config.models import Experiment, Metric
 from segab.stats import Comparison, SrmResult, adjust_p_values, compare_cells, heterogeneity
+from segab.sums.aggregate import Aggregates
 
 __all__ = ["compute_results", "is_roi"]
 

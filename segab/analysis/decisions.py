@@ -47,6 +47,7 @@ from scipy import special
 
 from segab.config.models import AnalysisSettings, Metric
 from segab.errors import StatsError
+from segab.formatting import pct
 from segab.stats import Comparison, SrmResult, sample_size_per_arm
 
 __all__ = ["DECISIONS", "Verdict", "decide", "guardrail_harmed", "units_needed"]
@@ -69,7 +70,7 @@ class Verdict:
 
 
 def _pct(x: float) -> str:
-    return f"{x * 100:+.1f}%" if math.isfinite(x) else "n/a"
+    return pct(x, missing="n/a")
 
 
 def _num(x: float) -> str:

@@ -1,6 +1,6 @@
 """Building blocks of :mod:`segab.analysis.compute`: cell statistics, controls, pooling, SRM.
 
-Pure functions over the small frames of an :class:`~segab.analysis.aggregate.Aggregates`
+Pure functions over the small frames of an :class:`~segab.sums.aggregate.Aggregates`
 (a few rows per cell): no rows of raw data ever get here.
 
 Example:

@@ -21,10 +21,10 @@ import click
 from rich.console import Console
 
 from segab.analysis.api import analyze
-from segab.analysis.render import FORMATS, render, table_renderables
 from segab.cli.main import allow_fast_exit
 from segab.cli.options import experiments_option
 from segab.errors import DataError, SegabError
+from segab.report.render import FORMATS, render, table_renderables
 
 __all__ = ["analyze_command"]
 

@@ -29,9 +29,10 @@ from segab.lifecycle.commands import (
     start_experiment,
     stop_experiment,
 )
-from segab.lifecycle.history import history_data, history_html, history_rows
+from segab.lifecycle.history import history_data, history_rows
 from segab.lifecycle.plan import Baseline, PowerPlan, plan_experiment
 from segab.lifecycle.traffic import equal_mix, traffic_mix
+from segab.report.history import history_html
 from segab.store import list_experiments, list_snapshots, open_store, resolve_url
 
 __all__ = ["lifecycle_commands"]

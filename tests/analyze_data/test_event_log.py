@@ -12,8 +12,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from segab.analysis.aggregate import SUM_COLUMNS, aggregate_event_log, window_seconds
 from segab.errors import DataError
+from segab.sums.aggregate import SUM_COLUMNS, aggregate_event_log, window_seconds
 
 # (stage, variant, metric) -> n, sum, sum_sq, den_sum, den_sum_sq, cross_sum
 EXPECTED = {

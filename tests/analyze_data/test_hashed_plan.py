@@ -1,6 +1,6 @@
 """DuckDB's hashed plan gives exactly what the generic text-keyed plan gives.
 
-Oracle: the generic plan of :mod:`segab.analysis.sql` (the one SQLite and
+Oracle: the generic plan of :mod:`segab.sums.plan` (the one SQLite and
 PostgreSQL run), itself checked by hand in test_event_log.py and test_quality.py.
 """
 
@@ -12,11 +12,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import segab.analysis.hashed_plan as hashed_plan
-import segab.analysis.partition as partition
-import segab.analysis.unit_pivot as unit_pivot
-from segab.analysis.aggregate import aggregate_event_log
-from segab.analysis.sources import open_engine
+import segab.sums._fast.hashed_plan as hashed_plan
+import segab.sums._fast.partition as partition
+import segab.sums._fast.unit_pivot as unit_pivot
+from segab.sums.aggregate import aggregate_event_log
+from segab.sums.sources import open_engine
 
 STAGES = ["awareness", "consideration", "purchase"]
 EVENTS = ["purchase", "revenue", "click", "page_view"]
@@ -195,13 +195,13 @@ def test_a_unit_hash_collision_falls_back_to_the_generic_plan(monkeypatch, exp_f
     x, ev = random_log(5)
     # a first hash with 3 values: every unit collides; the second hash notices
     monkeypatch.setattr(partition, "H", "(hash(u) % 3)")
-    from segab.analysis.sources import Relation
+    from segab.sums.sources import Relation
 
     with open_engine(None) as eng:
         x_rel = eng.relation(x, "exposures", ["user_id", "segment", "stage", "variant"])
         e_rel = eng.relation(ev, "events", ["user_id", "event"])
-        from segab.analysis.aggregate import _event_specs
-        from segab.analysis.sql import EventLogSpec
+        from segab.sums.aggregate import _event_specs
+        from segab.sums.plan import EventLogSpec
 
         spec = EventLogSpec(
             "exp", 1, "user_id", "user_id", metrics=tuple(_event_specs(exp)), stages=tuple(STAGES)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from segab.analysis.sources import is_frame, open_engine
+from segab.sums.sources import is_frame, open_engine
 
 # pandas blocked: any import of it raises. The partitions (which return DataFrames)
 # are replaced by a sentinel, so reaching them proves the statements before them
@@ -29,9 +29,9 @@ class Block:
 
 sys.meta_path.insert(0, Block())
 
-import segab.analysis.hashed_plan as hashed_plan
-import segab.analysis.partition as partition
-from segab.analysis.aggregate import aggregate_event_log
+import segab.sums._fast.hashed_plan as hashed_plan
+import segab.sums._fast.partition as partition
+from segab.sums.aggregate import aggregate_event_log
 from segab.config import load_experiments
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from segab.analysis.aggregate import DATA_QUALITY_KEYS, aggregate_event_log
+from segab.sums.aggregate import DATA_QUALITY_KEYS, aggregate_event_log
 
 
 def add(df: pd.DataFrame, *rows: tuple) -> pd.DataFrame:

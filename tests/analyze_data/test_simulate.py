@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from segab.analysis.aggregate import aggregate_event_log
 from segab.bulk import assign_file
 from segab.config import load_experiments
 from segab.simulate import default_effects, simulate_events, simulate_population, truth
+from segab.sums.aggregate import aggregate_event_log
 
 EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
 

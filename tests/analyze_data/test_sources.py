@@ -10,8 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from segab.analysis.aggregate import Aggregates, aggregate_event_log
 from segab.errors import MissingColumnError
+from segab.sums.aggregate import Aggregates, aggregate_event_log
 
 PG_URL = os.environ.get("SEGAB_TEST_DATABASE_URL")
 

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from segab.analysis.unit_pivot import PivotShape, _bit_words, pivot_table_sql
+from segab.sums._fast.unit_pivot import PivotShape, _bit_words, pivot_table_sql
 
 
 @pytest.mark.parametrize(

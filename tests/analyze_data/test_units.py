@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from segab.analysis.aggregate import aggregate_units
+from segab.sums.aggregate import aggregate_units
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from segab.analysis.aggregate import SUM_COLUMNS, Aggregates
 from segab.config import Experiment, parse_experiment
+from segab.sums.aggregate import SUM_COLUMNS, Aggregates
 
 METRICS: dict[str, Any] = {
     "primary": {"key": "conv", "kind": "binary", "event": "purchase", "mde": 0.1},

@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from segab.analysis.report_html import render_html
+from segab.report.html import render_html
 
 from .test_results_render import _result
 

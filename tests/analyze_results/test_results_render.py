@@ -11,8 +11,8 @@ import pytest
 
 from segab.analysis.api import analyze
 from segab.analysis.compute import compute_results
-from segab.analysis.render import render
-from segab.analysis.report_html import render_html
+from segab.report.html import render_html
+from segab.report.render import render
 
 from .conftest import aggregates, binary, make_exp, sums_frame
 

@@ -17,7 +17,7 @@ from segab.analysis.api import analyze
 from segab.bulk import assign_file
 from segab.config import Registry
 from segab.simulate import default_effects, simulate_events, simulate_population
-from segab.sql.spark_aggregate import open_spark_engine, to_spark_sql
+from segab.sums.spark import open_spark_engine, to_spark_sql
 from tests.sql.conftest import synthetic_units
 
 
@@ -41,7 +41,7 @@ def test_to_spark_sql(sql: str, expected: str) -> None:
 
 def _share_session(monkeypatch: pytest.MonkeyPatch, spark: Any) -> None:
     """Route ``engine="spark"`` to the suite's shared session (not a new one it would stop)."""
-    import segab.sql.spark_aggregate as spark_aggregate
+    import segab.sums.spark as spark_aggregate
 
     monkeypatch.setattr(
         spark_aggregate, "open_spark_engine", lambda master=None: open_spark_engine(spark)

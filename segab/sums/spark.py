@@ -1,8 +1,8 @@
 """Per-cell sufficient statistics computed in Spark: an engine for :mod:`segab.analysis`.
 
-:class:`SparkEngine` has the interface of :class:`segab.analysis.sources.Engine`
+:class:`SparkEngine` has the interface of :class:`segab.sums.sources.Engine`
 (``dialect``, ``relation``, ``query``, ``close``), so the SQL built by
-:mod:`segab.analysis.sql` runs in Spark and only the small GROUP BY results come
+:mod:`segab.sums.plan` runs in Spark and only the small GROUP BY results come
 back to Python. The builder is asked for its PostgreSQL flavour (named ``:p0``
 parameters, ``CAST``, segment conditions compiled for PostgreSQL), which
 :func:`to_spark_sql` rewrites for Spark SQL:
@@ -36,9 +36,9 @@ from typing import Any
 
 import pandas as pd
 
-from segab.analysis.sources import Relation, Source, quote_ident
 from segab.errors import DataError, SqlError
 from segab.sql.spark import spark_session
+from segab.sums.sources import Relation, Source, quote_ident
 
 __all__ = ["SparkEngine", "open_spark_engine", "to_spark_sql"]
 
@@ -55,7 +55,7 @@ def _rewrite_code(code: str) -> str:
 
 
 def to_spark_sql(sql: str) -> str:
-    """Rewrite the PostgreSQL flavour of :mod:`segab.analysis.sql` into Spark SQL.
+    """Rewrite the PostgreSQL flavour of :mod:`segab.sums.plan` into Spark SQL.
 
     Example:
         >>> to_spark_sql('SELECT CAST(EXTRACT(EPOCH FROM CAST("t" AS TIMESTAMPTZ)) '
@@ -79,7 +79,7 @@ def to_spark_sql(sql: str) -> str:
 
 
 class SparkEngine:
-    """Runs :mod:`segab.analysis.sql` statements in a Spark session.
+    """Runs :mod:`segab.sums.plan` statements in a Spark session.
 
     ``dialect`` is the builder flavour to request (``postgresql``); every statement
     goes through :func:`to_spark_sql` before Spark parses it.

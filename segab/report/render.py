@@ -4,7 +4,7 @@ The table (rich) shows the decisions first (primary metric, one row per cell and
 variant), then every metric's lifts, the pooled rows, heterogeneity, SRM and data
 quality. JSON is :meth:`AnalysisResult.to_dict` (NaN → ``null``); CSV is one row
 per result (cells, then pooled) with a ``scope`` column. The HTML report lives in
-:mod:`segab.analysis.report_html`.
+:mod:`segab.report.html`.
 
 Example:
     >>> from segab.analysis.results import AnalysisResult
@@ -25,9 +25,9 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from segab.analysis.formatting import num, p_text, pct
 from segab.analysis.results import AnalysisResult, ResultRow
 from segab.errors import DataError
+from segab.formatting import num, p_text, pct
 
 __all__ = ["FORMATS", "render", "render_csv", "render_json", "render_table", "table_renderables"]
 
@@ -238,7 +238,7 @@ def render(result: AnalysisResult, fmt: str) -> str:
     if fmt == "csv":
         return render_csv(result)
     if fmt == "html":
-        from segab.analysis.report_html import render_html
+        from segab.report.html import render_html
 
         return render_html(result)
     raise DataError(f"format: found {fmt!r}, expected one of {', '.join(FORMATS)}")

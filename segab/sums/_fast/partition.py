@@ -1,9 +1,9 @@
 """The statements of one hash partition of DuckDB's event-log plan.
 
-:mod:`segab.analysis.hashed_plan` decides the codes and the number of partitions
+:mod:`segab.sums._fast.hashed_plan` decides the codes and the number of partitions
 and adds their results; a :class:`Partition` writes the inputs once, hashed and
 coded, split by partition (:meth:`Partition.stage`), and runs each partition
-(:meth:`Partition.run`): one row per unit (:mod:`segab.analysis.unit_pivot`) when
+(:meth:`Partition.run`): one row per unit (:mod:`segab.sums._fast.unit_pivot`) when
 it can, else one row per (unit, cell): ``segab_pc`` (first and last exposure,
 variant range, rows, ``--by`` values), ``segab_uk`` (per unit: first valid
 exposure, last exposure per stage, collision flag), the cell counts, the funnel
@@ -23,8 +23,8 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from segab.analysis.sources import Relation, SqlRunner
-from segab.analysis.sql import (
+from segab.sums._fast.unit_pivot import MAX_PIVOT_STAGES, PivotShape, empty_funnel, run_pivot
+from segab.sums.plan import (
     EventLogSpec,
     Params,
     event_ctes,
@@ -34,7 +34,7 @@ from segab.analysis.sql import (
     window_condition,
     with_ctes,
 )
-from segab.analysis.unit_pivot import MAX_PIVOT_STAGES, PivotShape, empty_funnel, run_pivot
+from segab.sums.sources import Relation, SqlRunner
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -63,7 +63,7 @@ def metric_values(spec: EventLogSpec, ev_code: dict[str, int]) -> tuple[list[str
     The aggregates read the event code ``e.k`` and value ``e.value``.
 
     Example:
-        >>> from segab.analysis.sql import MetricSpec
+        >>> from segab.sums.plan import MetricSpec
         >>> spec = EventLogSpec("e", 1, "u", "u", metrics=(MetricSpec("c", "binary", "buy"),))
         >>> metric_values(spec, {"buy": 0})[1]
         ['SUM(y_0) AS s_0, SUM(y_0 * y_0) AS q_0']

@@ -17,6 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from segab.formatting import pct
+
 __all__ = ["COLORS", "ForestRow", "forest_svg", "funnel_svg"]
 
 COLORS = {
@@ -55,7 +57,7 @@ class ForestRow:
 
 
 def _pct(x: float) -> str:
-    return f"{x * 100:+.1f}%" if math.isfinite(x) else "n/a"
+    return pct(x, missing="n/a")
 
 
 def _nice_step(span: float) -> float:

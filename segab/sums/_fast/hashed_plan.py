@@ -1,6 +1,6 @@
 """DuckDB's event-log plan: the same sums on hashed unit keys and integer cell codes.
 
-The generic plan of :mod:`segab.analysis.sql` groups and joins on the unit id as
+The generic plan of :mod:`segab.sums.plan` groups and joins on the unit id as
 text and on segment/stage/variant names. On DuckDB the same results come several
 times faster (10M exposures + 10M events) when those keys are integers:
 
@@ -17,13 +17,13 @@ times faster (10M exposures + 10M events) when those keys are integers:
   hashed and coded to uncompressed temporary Parquet, about 30 bytes per row);
   every output is a sum over units, so the partitions' results add up.
 
-Each partition's statements are those of :mod:`segab.analysis.partition`. One
+Each partition's statements are those of :mod:`segab.sums._fast.partition`. One
 scan of the events counts empty ids and missing values. The results and the
 data-quality counters are those of the generic plan, row for row.
 
 Example:
-    >>> from segab.analysis.sources import Relation
-    >>> from segab.analysis.sql import EventLogSpec, MetricSpec
+    >>> from segab.sums.sources import Relation
+    >>> from segab.sums.plan import EventLogSpec, MetricSpec
     >>> x = Relation("x", ("u", "segment", "stage", "variant", "timestamp"), {})
     >>> spec = EventLogSpec("e", 1, "u", "u", metrics=(MetricSpec("c", "binary", "buy"),))
     >>> "hash(u)" in codes_query(x, spec)[0]
@@ -40,9 +40,8 @@ import tempfile
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from segab.analysis.partition import Partition
-from segab.analysis.sources import Relation, SqlRunner
-from segab.analysis.sql import (
+from segab.sums._fast.partition import Partition
+from segab.sums.plan import (
     EventLogSpec,
     Params,
     event_names,
@@ -50,6 +49,7 @@ from segab.analysis.sql import (
     valid_unit,
     with_ctes,
 )
+from segab.sums.sources import Relation, SqlRunner
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -80,7 +80,7 @@ def codes_query(x_rel: Relation, spec: EventLogSpec) -> tuple[str, dict[str, Any
     """The exposure scan: names, flags and row counts, grouped (a small result).
 
     Example:
-        >>> from segab.analysis.sources import Relation
+        >>> from segab.sums.sources import Relation
         >>> rel = Relation("x", ("u", "segment", "stage", "variant", "timestamp"), {})
         >>> sql, _ = codes_query(rel, EventLogSpec("e", 1, "u", "u"))
         >>> "GROUP BY" in sql
@@ -142,7 +142,7 @@ def run_hashed_event_log(
     when a valid exposure shows a name the config does not declare, the names
     found by a first scan (:func:`codes_query`) replace them and the inputs are
     written again. ``pivot`` runs each partition one row per unit
-    (:mod:`segab.analysis.unit_pivot`) where it can; ``False`` always runs the
+    (:mod:`segab.sums._fast.unit_pivot`) where it can; ``False`` always runs the
     cell-keyed statements (the same results; for tests and comparisons).
 
     Example:

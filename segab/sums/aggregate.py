@@ -1,8 +1,8 @@
 """Per-cell sufficient statistics from an event log or a one-row-per-unit table.
 
 :func:`aggregate_event_log` and :func:`aggregate_units` build the SQL of
-:mod:`segab.analysis.sql`, run it in the engine where the data lives
-(:mod:`segab.analysis.sources`) and reshape the small GROUP BY result into an
+:mod:`segab.sums.plan`, run it in the engine where the data lives
+(:mod:`segab.sums.sources`) and reshape the small GROUP BY result into an
 :class:`Aggregates`. No event or unit row is loaded into Python.
 
 Event-log semantics (the exact rules):
@@ -57,9 +57,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from segab.analysis.hashed_plan import run_hashed_event_log
-from segab.analysis.sources import Source, open_engine, quote_literal, require_columns
-from segab.analysis.sql import (
+from segab.config.models import Experiment, Metric
+from segab.errors import DataError
+from segab.sums._fast.hashed_plan import run_hashed_event_log
+from segab.sums.plan import (
     EventLogSpec,
     MetricSpec,
     Relation,
@@ -67,8 +68,7 @@ from segab.analysis.sql import (
     event_log_queries,
     units_query,
 )
-from segab.config.models import Experiment, Metric
-from segab.errors import DataError
+from segab.sums.sources import Source, open_engine, quote_literal, require_columns
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -256,8 +256,8 @@ def aggregate_event_log(
     ``tables`` is reserved for extra named inputs and must be empty for now.
     The ``*_column`` options map the input column names; the unit columns default
     to the config's ``unit``, else ``unit_id``, else ``unit``. ``plan="generic"``
-    makes DuckDB run the text-keyed plan of :mod:`segab.analysis.sql` instead of
-    :mod:`segab.analysis.hashed_plan`; ``plan="cells"`` runs the hashed plan one row
+    makes DuckDB run the text-keyed plan of :mod:`segab.sums.plan` instead of
+    :mod:`segab.sums._fast.hashed_plan`; ``plan="cells"`` runs the hashed plan one row
     per (unit, cell) only, never one row per unit (the same results; for tests and
     comparisons).
 
@@ -355,7 +355,7 @@ def _engine(db_url: str | None, engine: str, spark_master: str | None) -> Any:
     if engine == "spark":
         if db_url is not None:
             raise DataError("engine: found spark with a database URL, expected one or the other")
-        from segab.sql.spark_aggregate import open_spark_engine
+        from segab.sums.spark import open_spark_engine
 
         return open_spark_engine(master=spark_master)
     if engine not in ("auto", "duckdb"):

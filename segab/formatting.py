@@ -1,4 +1,7 @@
-"""Number formatting shared by the terminal/CSV renderer and the HTML report.
+"""Number formatting: the one set of formatters for reasons, tables, CSV and HTML.
+
+It sits in the pure core, below both :mod:`segab.analysis` (decision reasons) and
+:mod:`segab.report` (tables, HTML, history page), so neither keeps a copy.
 
 Example:
     >>> pct(0.1234), num(1234.5), num(0.012345, digits=4), p_text(0.0004)
@@ -14,14 +17,16 @@ __all__ = ["num", "p_text", "pct"]
 MISSING = "–"
 
 
-def pct(x: float | None) -> str:
-    """A signed percentage with one decimal, or a dash when undefined.
+def pct(x: float | None, *, signed: bool = True, decimals: int = 1, missing: str = MISSING) -> str:
+    """A percentage (signed by default, one decimal), or ``missing`` when undefined.
 
     Example:
-        >>> pct(None), pct(-0.05)
-        ('–', '-5.0%')
+        >>> pct(None), pct(-0.05), pct(0.1234, signed=False, decimals=2), pct(None, missing="")
+        ('–', '-5.0%', '12.34%', '')
     """
-    return f"{x * 100:+.1f}%" if x is not None and math.isfinite(x) else MISSING
+    if x is None or not math.isfinite(x):
+        return missing
+    return f"{x * 100:{'+' if signed else ''}.{decimals}f}%"
 
 
 def num(x: float | None, digits: int = 3) -> str:

@@ -34,7 +34,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from segab.analysis.sources import Relation, quote_ident, quote_literal
+from segab.sums.sources import Relation, quote_ident, quote_literal
 
 __all__ = [
     "DIALECTS",

@@ -22,9 +22,9 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from segab.analysis.formatting import num, p_text, pct
-from segab.analysis.report_svg import COLORS, ForestRow, forest_svg, funnel_svg
 from segab.analysis.results import AnalysisResult, MetricInfo, ResultRow
+from segab.formatting import num, p_text, pct
+from segab.report.svg import COLORS, ForestRow, forest_svg, funnel_svg
 
 __all__ = ["render_html"]
 

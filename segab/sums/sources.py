@@ -1,6 +1,6 @@
 """Where the data lives: DuckDB for files and DataFrames, SQLAlchemy for SQL databases.
 
-An :class:`Engine` resolves each input into a :class:`~segab.analysis.sql.Relation`
+An :class:`Engine` resolves each input into a :class:`~segab.sums.plan.Relation`
 (FROM-clause SQL, column names, types) and runs statements, returning only their
 small result as a pandas DataFrame (:meth:`Engine.query`) or as plain rows
 (:meth:`Engine.rows`). pandas is imported only when a DataFrame is needed, so a

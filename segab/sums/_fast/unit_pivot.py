@@ -1,6 +1,6 @@
 """One row per unit: the fast statements of a hash partition of the event-log plan.
 
-:mod:`segab.analysis.hashed_plan` keys a partition's exposures by cell, one row
+:mod:`segab.sums._fast.hashed_plan` keys a partition's exposures by cell, one row
 per (unit, segment, stage), then joins the events to those rows. When every unit
 has one segment per stage (segments are fixed per unit, or change only between
 stages), the same results come from one row per unit, with a column group per
@@ -40,8 +40,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from segab.analysis.sources import SqlRunner
-from segab.analysis.sql import EventLogSpec, Params, window_condition, with_ctes
+from segab.sums.plan import EventLogSpec, Params, window_condition, with_ctes
+from segab.sums.sources import SqlRunner
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -306,7 +306,7 @@ def sums_sql(
     """Per-cell sums of the partition's events ``es`` (and counts of the unmatched ones).
 
     ``metric_values`` returns the per-unit value aggregates over ``e.k``/``e.value``
-    and the per-cell sums over them (see :func:`segab.analysis.partition.metric_values`).
+    and the per-cell sums over them (see :func:`segab.sums._fast.partition.metric_values`).
 
     Example:
         >>> spec = EventLogSpec("e", 1, "u", "u")
