@@ -59,7 +59,7 @@ from typing import TYPE_CHECKING, Any
 
 from segab.config.models import Experiment, Metric
 from segab.errors import DataError
-from segab.sums._fast.hashed_plan import run_hashed_event_log
+from segab.sums._fast.hashed_plan import FastPathUnavailableError, run_hashed_event_log, usable_for
 from segab.sums.plan import (
     EventLogSpec,
     MetricSpec,
@@ -306,8 +306,11 @@ def aggregate_event_log(
             now_epoch=_epoch(now),
         )
         result = None
-        if eng.dialect == "duckdb" and plan != "generic":
-            result = run_hashed_event_log(eng, x_rel, e_rel, spec, pivot=plan != "cells")
+        if usable_for(eng.dialect, plan):
+            try:
+                result = run_hashed_event_log(eng, x_rel, e_rel, spec, pivot=plan != "cells")
+            except FastPathUnavailableError:
+                result = None  # the generic plan answers
         if result is None:
             result = _generic_event_log(eng, x_rel, e_rel, spec)
         wide, funnel, quality = result

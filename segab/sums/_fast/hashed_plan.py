@@ -9,8 +9,9 @@ times faster (10M exposures + 10M events) when those keys are integers:
 - units are keyed by DuckDB's 64-bit ``hash(unit)``. A second, independent hash
   (``hash(unit || chr(1))``) travels with it: if two different ids share the first
   hash (exposures with exposures, or an event's unit with an exposure's), the
-  second differs, the plan says so and :func:`run_hashed_event_log` returns
-  ``None``, and the caller runs the generic plan on the ids as text. A wrong
+  second differs, the plan raises
+  :class:`~segab.sums._fast.fallback.FastPathUnavailableError`, and the caller runs the
+  generic plan on the ids as text. A wrong
   result would need both 64-bit hashes of two ids to collide at once;
 - the units are split into ``partitions`` by hash, so that each partition's
   tables fit DuckDB's memory limit (with several, the inputs are first written
@@ -40,6 +41,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from segab.sums._fast.fallback import FastPathUnavailableError
 from segab.sums._fast.partition import Partition
 from segab.sums.plan import (
     EventLogSpec,
@@ -57,9 +59,11 @@ if TYPE_CHECKING:
 __all__ = [
     "BYTES_PER_ROW",
     "MAX_CODES",
+    "FastPathUnavailableError",
     "codes_query",
     "rows_per_partition",
     "run_hashed_event_log",
+    "usable_for",
 ]
 
 BYTES_PER_ROW = 128  # what one exposure may cost a partition: cell row, keys, join and group state
@@ -118,6 +122,21 @@ def _stage_codes(names: Sequence[str], declared: Sequence[str]) -> dict[str, int
     return codes
 
 
+def usable_for(dialect: str, plan: str) -> bool:
+    """Whether the fast path may answer, known before anything runs.
+
+    Only DuckDB runs it, and only when the caller did not ask for the generic plan
+    (``plan`` is ``"auto"``, or ``"cells"`` for the cell-keyed statements). While
+    running it can still meet what it cannot answer; then it raises
+    :class:`~segab.sums._fast.fallback.FastPathUnavailableError`.
+
+    Example:
+        >>> [usable_for(d, p) for d, p in [("duckdb", "auto"), ("duckdb", "cells"), ("sqlite", "auto")]]
+        [True, True, False]
+    """
+    return dialect == "duckdb" and plan != "generic"
+
+
 def run_hashed_event_log(
     eng: SqlRunner,
     x_rel: Relation,
@@ -127,11 +146,12 @@ def run_hashed_event_log(
     partitions: int | None = None,
     memory_limit: str | None = None,
     pivot: bool = True,
-) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, int]] | None:
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, int]]:
     """Run the plan; return ``(wide sums, funnel, quality)`` as the generic plan does.
 
-    Returns ``None`` when the generic plan must run instead: a unit-hash collision,
-    or more than :data:`MAX_CODES` distinct segment/stage/variant names.
+    Raises :class:`~segab.sums._fast.fallback.FastPathUnavailableError` when the generic
+    plan must run instead: a unit-hash collision (``hash_collision``), or more than
+    :data:`MAX_CODES` distinct segment/stage/variant names (``too_many_names``).
     ``partitions`` defaults to one per :func:`rows_per_partition` exposure rows
     for DuckDB's ``memory_limit`` (e.g. ``"250MB"``; default: the environment's
     ``SEGAB_DUCKDB_MEMORY_LIMIT``, else 250MB). With more than one, the inputs are
@@ -166,8 +186,10 @@ def run_hashed_event_log(
                 return _run(
                     eng, x_rel, e_rel, spec, codes, ev_code, None, partitions, per_part, pivot
                 )
-            except _UndeclaredNameError:
-                pass  # scan for the names, then stage again
+            except FastPathUnavailableError as exc:
+                if exc.reason != "undeclared_name":
+                    raise
+                # scan for the names, then stage again
     sql, params = codes_query(x_rel, spec)
     # plain rows: pandas is not needed before the partitions' results
     columns, scan = eng.rows(sql, params)
@@ -176,14 +198,9 @@ def run_hashed_event_log(
     ok = [r for r in groups if r["other"] == 0 and r["ok"] and r["outside"] == 0 and not r["late"]]
     names = {c: sorted({str(r[c]) for r in ok}) for c in ("segment", "stage", "variant")}
     if sum(len(v) for v in names.values()) > MAX_CODES:
-        return None
+        raise FastPathUnavailableError("too_many_names")
     codes = _codes(names, spec)
     return _run(eng, x_rel, e_rel, spec, codes, ev_code, quality, partitions, per_part, pivot)
-
-
-class _UndeclaredNameError(Exception):
-    """A valid exposure has a segment, stage or variant name without a code (caught in
-    :func:`run_hashed_event_log`, which then scans for the names; never raised to callers)."""
 
 
 def _codes(names: dict[str, list[str]], spec: EventLogSpec) -> tuple[dict[str, int], ...]:
@@ -204,10 +221,10 @@ def _run(
     k_parts: int,
     per_part: int,
     pivot: bool,
-) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, int]] | None:
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, int]]:
     """The partitions and the adding up. ``quality`` ``None``: the exposure-side
-    counters come from the staged files, and :class:`_UndeclaredNameError` is raised when
-    a valid exposure has a name without a code."""
+    counters come from the staged files, and ``FastPathUnavailableError("undeclared_name")``
+    is raised when a valid exposure has a name without a code."""
     seg_code, stage_code, var_code = codes
     counts, sums, funnels = [], [], []
     plan = Partition(x_rel, e_rel, spec, seg_code, stage_code, var_code, ev_code, pivot)
@@ -217,13 +234,11 @@ def _run(
             staged = plan.stage(eng, k_parts, workdir, per_part)
             if quality is None:
                 if staged["undeclared"]:
-                    raise _UndeclaredNameError
+                    raise FastPathUnavailableError("undeclared_name")
                 quality = {k: v for k, v in staged.items() if k != "undeclared"}
         assert quality is not None  # without staging, the caller scanned the codes
         for part in range(k_parts):
             result = plan.run(eng, part, k_parts)
-            if result is None:
-                return None
             counts.append(result[0])
             sums.append(result[1])
             funnels.append(result[2])

@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
+from segab.sums._fast.fallback import COLLISION_CLASS, FastPathUnavailableError
 from segab.sums._fast.unit_pivot import MAX_PIVOT_STAGES, PivotShape, empty_funnel, run_pivot
 from segab.sums.plan import (
     EventLogSpec,
@@ -244,8 +245,10 @@ class Partition:
 
     def run(
         self, eng: SqlRunner, part: int, parts: int
-    ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame] | None:
-        """Run one partition: cell counts, sums and funnel (``None``: a hash collision).
+    ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+        """Run one partition: cell counts, sums and funnel.
+
+        Raises :class:`~segab.sums._fast.fallback.FastPathUnavailableError` on a hash collision.
 
         One row per unit when :attr:`shape` allows it and no unit has two segments
         at one stage; else one row per (unit, cell).
@@ -263,13 +266,13 @@ class Partition:
                 self.shape,
                 lambda: metric_values(self.spec, self.ev_code),
             )
-            if not isinstance(result, str):  # the sums, or None (a hash collision)
+            if result is not None:  # None: a unit with two segments at one stage
                 return result
         return self._run_cells(eng, ctes, p, part, parts)
 
     def _run_cells(
         self, eng: SqlRunner, ctes: list[tuple[str, str]], p: Params, part: int, parts: int
-    ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame] | None:
+    ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         dims = self.dims
         dmin = "".join(f", MIN({d}) AS {d}" for d in dims)
         eng.execute(
@@ -291,7 +294,7 @@ class Partition:
             {},
         )
         if int(eng.query("SELECT COUNT(*) AS c FROM segab_uk WHERE coll", {})["c"].iloc[0]):
-            return None
+            raise FastPathUnavailableError("hash_collision")
         dcols = "".join(f", {d}" for d in dims)
         counts = eng.query(
             f"SELECT g, s, v{dcols}, v = v2 AS ok, COUNT(*) AS cells, SUM(n) AS rows "
@@ -302,8 +305,8 @@ class Partition:
         sums = self._sums(eng, part, parts)
         for table in ("segab_pc", "segab_uk"):  # free them before the next partition
             eng.execute(f"DROP TABLE {table}", {})
-        if (sums["cls"] == 4).any():
-            return None
+        if (sums["cls"] == COLLISION_CLASS).any():
+            raise FastPathUnavailableError("hash_collision")
         return counts, sums, funnel
 
     def _funnel(self, eng: SqlRunner, nexts: list[int]) -> pd.DataFrame:
@@ -341,10 +344,10 @@ class Partition:
         # an event matching no cell is one row with a NULL cell; cls classifies it:
         # 1 unknown unit, 2 before the unit's first exposure, 3 other (outside the
         # window, or a cell without a time), 5 a unit whose cells were all excluded;
-        # 4 flags a hash collision
+        # COLLISION_CLASS flags a hash collision
         cls = (
-            "CASE WHEN e.h2 <> k.h2 THEN 4 WHEN c.h IS NOT NULL THEN 0 WHEN k.h IS NULL THEN 1 "
-            "WHEN e.t < k.tf THEN 2 WHEN k.hv THEN 3 ELSE 5 END"
+            f"CASE WHEN e.h2 <> k.h2 THEN {COLLISION_CLASS} WHEN c.h IS NOT NULL THEN 0 "
+            "WHEN k.h IS NULL THEN 1 WHEN e.t < k.tf THEN 2 WHEN k.hv THEN 3 ELSE 5 END"
         )
         uv = (
             f"SELECT c.cv{cdc}, c.h, {cls} AS cls{vals}, COUNT(*) AS ne\n"

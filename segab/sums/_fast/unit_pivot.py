@@ -40,6 +40,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from segab.sums._fast.fallback import COLLISION_CLASS, FastPathUnavailableError
 from segab.sums.plan import EventLogSpec, Params, window_condition, with_ctes
 from segab.sums.sources import SqlRunner
 
@@ -47,7 +48,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
-    "COMPLEX",
     "MAX_PIVOT_STAGES",
     "PivotShape",
     "check_sql",
@@ -62,7 +62,6 @@ __all__ = [
 ]
 
 MAX_PIVOT_STAGES = 8  # beyond this many stage codes the per-unit row gets too wide
-COMPLEX = "complex"  # run_pivot's answer when a unit has two segments at one stage
 
 
 @dataclass(frozen=True)
@@ -326,7 +325,7 @@ def sums_sql(
     # ov: a list, empty when no window holds the event (then its class, -cls);
     # else the first match or the class, in a list of one
     j = (
-        "SELECT e.k, e.value, CASE WHEN e.h2 <> k.h2 THEN [-4] "
+        f"SELECT e.k, e.value, CASE WHEN e.h2 <> k.h2 THEN [-{COLLISION_CLASS}] "
         f"WHEN k.ov THEN list_distinct([{keys}]) "
         f"ELSE [CASE WHEN k.h IS NULL THEN -1 ELSE COALESCE({keys}, -({cls})) END] END AS ks, "
         f"CASE WHEN k.ov THEN {cls} END AS cls\n"
@@ -356,12 +355,14 @@ def run_pivot(
     spec: EventLogSpec,
     shape: PivotShape,
     metric_values: Callable[[], tuple[list[str], list[str]]],
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame] | str | None:
-    """Run one partition per unit: ``(counts, sums, funnel)``, ``None`` or :data:`COMPLEX`.
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame] | None:
+    """Run one partition per unit: ``(counts, sums, funnel)``, or ``None``.
 
-    ``None``: two unit ids share a hash (the caller falls back to the text plan);
-    :data:`COMPLEX`: a unit has two segments at one stage (the caller runs the
-    cell-keyed statements). ``segab_u`` and ``segab_uj`` are dropped before returning.
+    ``None``: a unit has two segments at one stage, so one row per unit cannot hold
+    it (the caller runs the cell-keyed statements). Two unit ids that share a hash
+    raise :class:`~segab.sums._fast.fallback.FastPathUnavailableError` (the caller of the
+    fast path runs the generic plan). ``segab_u`` and ``segab_uj`` are dropped before
+    returning.
 
     Example:
         >>> run_pivot.__name__   # exercised in tests/analyze_data/test_hashed_plan.py
@@ -371,9 +372,9 @@ def run_pivot(
     try:
         flags = eng.query(check_sql(shape), {}).iloc[0]
         if int(flags["coll"]):
-            return None
+            raise FastPathUnavailableError("hash_collision")
         if int(flags["complex"]):
-            return COMPLEX
+            return None
         counts = eng.query(counts_sql(shape), {})
         fsql = funnel_sql(shape)
         funnel = empty_funnel() if fsql is None else eng.query(fsql, {})
@@ -383,6 +384,6 @@ def run_pivot(
     finally:
         for table in ("segab_u", "segab_uj"):
             eng.execute(f"DROP TABLE IF EXISTS {table}", {})
-    if (sums["cls"] == 4).any():
-        return None
+    if (sums["cls"] == COLLISION_CLASS).any():
+        raise FastPathUnavailableError("hash_collision")
     return counts, sums, funnel
