@@ -131,8 +131,10 @@ def usable_for(dialect: str, plan: str) -> bool:
     :class:`~segab.sums._fast.fallback.FastPathUnavailableError`.
 
     Example:
-        >>> [usable_for(d, p) for d, p in [("duckdb", "auto"), ("duckdb", "cells"), ("sqlite", "auto")]]
-        [True, True, False]
+        >>> usable_for("duckdb", "auto"), usable_for("duckdb", "generic")
+        (True, False)
+        >>> usable_for("sqlite", "auto")
+        False
     """
     return dialect == "duckdb" and plan != "generic"
 
