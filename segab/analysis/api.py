@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 from segab.analysis.results import AnalysisResult
@@ -32,7 +33,8 @@ from segab.config import load_experiments
 from segab.config.models import Experiment
 from segab.errors import DataError
 from segab.sums.aggregate import Aggregates, aggregate_event_log, aggregate_units
-from segab.sums.sources import Source
+from segab.sums.sources import Engine, Source, open_engine
+from segab.sums.specs import UnitColumns
 
 __all__ = ["analyze", "resolve_experiment"]
 
@@ -67,14 +69,16 @@ def analyze(
     db_url: str | None = None,
     experiments: str | Path | Sequence[str | Path] = "experiments",
     now: dt.datetime | None = None,
-    engine: str = "auto",
+    engine: str | Engine = "auto",
     spark_master: str | None = None,
 ) -> AnalysisResult:
     """Analyze an experiment from an event log or a unit table into an :class:`AnalysisResult`.
 
     ``by`` names attribute columns to break results down by (crossed when several).
-    ``now`` ignores exposures and events after it (event logs only). ``engine``
-    is ``auto`` (DuckDB for files and DataFrames, the database for ``db_url``) or
+    ``now`` ignores exposures and events after it (event logs only). ``engine`` is
+    an open :class:`~segab.sums.sources.Engine` (from :func:`segab.sums.open_engine`,
+    as the command line passes it), or the kind of engine to open for this call:
+    ``auto`` (DuckDB for files and DataFrames, the database for ``db_url``) or
     ``spark`` (``spark_master``: a cluster URL, default ``local[*]``). Raises
     :class:`~segab.errors.DataError` when the inputs are missing or ambiguous.
 
@@ -91,34 +95,34 @@ def analyze(
             "inputs: found both units and exposures/events, expected either an event log "
             "(exposures and events) or a unit table (units)"
         )
-    if units is not None:
-        agg = aggregate_units(
-            exp,
-            units,
-            variant_column=variant_column,
-            by=by,
-            db_url=db_url,
-            engine=engine,
-            spark_master=spark_master,
-        )
-        return _compute(exp, agg)
-    if exposures is None or events is None:
+    if units is None and (exposures is None or events is None):
         missing = "exposures" if exposures is None else "events"
         raise DataError(
             f"inputs: {missing} missing, expected exposures and events (an event log) "
             "or units (one row per unit)"
         )
-    agg = aggregate_event_log(
-        exp,
-        exposures,
-        events,
-        by=by,
-        db_url=db_url,
-        now=now,
-        engine=engine,
-        spark_master=spark_master,
-    )
+    with _engine(engine, db_url, spark_master) as eng:
+        if units is not None:
+            agg = aggregate_units(
+                exp, units, engine=eng, columns=UnitColumns(variant=variant_column), by=by
+            )
+        else:
+            assert exposures is not None and events is not None  # checked above
+            agg = aggregate_event_log(exp, exposures, events, engine=eng, by=by, now=now)
     return _compute(exp, agg)
+
+
+def _engine(
+    engine: str | Engine, db_url: str | None, spark_master: str | None
+) -> AbstractContextManager[Engine]:
+    """The caller's open engine (left open), or one opened for this call."""
+    if isinstance(engine, str):
+        return open_engine(db_url, kind=engine, spark_master=spark_master)
+    if db_url is not None or spark_master is not None:
+        raise DataError(
+            "engine: found an open engine with db_url or spark_master, expected one or the other"
+        )
+    return nullcontext(engine)
 
 
 def _compute(exp: Experiment, agg: Aggregates) -> AnalysisResult:

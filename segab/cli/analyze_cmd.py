@@ -25,6 +25,7 @@ from segab.cli.main import allow_fast_exit
 from segab.cli.options import experiments_option
 from segab.errors import DataError, SegabError
 from segab.report.render import FORMATS, render, table_renderables
+from segab.sums.sources import open_engine
 
 __all__ = ["analyze_command"]
 
@@ -153,18 +154,17 @@ def analyze_command(
     try:
         x, ev, un = _inputs(exposures, events, units, db_url)
         _preload()
-        result = analyze(
-            key,
-            exposures=x,
-            events=ev,
-            units=un,
-            by=by,
-            variant_column=variant_column,
-            db_url=db_url,
-            experiments=experiments_dir,
-            engine=engine,
-            spark_master=spark_master,
-        )
+        with open_engine(db_url, kind=engine, spark_master=spark_master) as eng:
+            result = analyze(
+                key,
+                exposures=x,
+                events=ev,
+                units=un,
+                by=by,
+                variant_column=variant_column,
+                experiments=experiments_dir,
+                engine=eng,
+            )
         if save:
             _save(result, experiments_dir, store_url or db_url)
         _write(result, fmt, output)

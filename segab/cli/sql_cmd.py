@@ -51,9 +51,9 @@ def sql_group() -> None:
 @click.argument("key")
 @click.option(
     "--dialect",
-    type=click.Choice(["duckdb", "postgres", "spark"]),
+    type=click.Choice(["duckdb", "postgresql", "postgres", "spark"]),
     required=True,
-    help="SQL engine to generate for.",
+    help="SQL engine to generate for (postgres is short for postgresql).",
 )
 @experiments_option
 @click.option(
@@ -90,4 +90,5 @@ def assign_sql_command(
           --column age=number --column channel=string
     """
     experiment = load_experiments(experiments_dir)[key]
-    click.echo(assignment_sql(experiment, dialect, source, columns=columns) + ";")
+    name = "postgresql" if dialect == "postgres" else dialect
+    click.echo(assignment_sql(experiment, name, source, columns=columns) + ";")

@@ -5,7 +5,7 @@
 - :func:`segab.sql.bulk.assign_file_sql`: bulk assignment of a file in DuckDB or Spark.
 
 Example:
-    >>> print(compile_condition_sql({"age": {"$lt": 35}}, "postgres", columns={"age": "number"}))
+    >>> print(compile_condition_sql({"age": {"$lt": 35}}, "postgresql", columns={"age": "number"}))
     COALESCE("age" < 35, FALSE)
 """
 

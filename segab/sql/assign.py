@@ -66,11 +66,15 @@ def segment_sql(
     columns: Mapping[str, ColumnKind] | None = None,
     *,
     as_index: bool = False,
+    unmatched: str | None = None,
 ) -> str:
     """The segment of a row: ``CASE WHEN <first condition> THEN 'key' ... ELSE fallback END``.
 
     With ``as_index`` the segment's position in ``experiment.segment_keys()``
     (the fallback last) instead of its key: integers compare faster downstream.
+    A row no condition matches gets the experiment's fallback, else ``unmatched``
+    (the analysis of unit tables uses ``not_targeted``), else NULL. This is the one
+    place segment conditions become SQL, for assignment and analysis alike.
 
     Example:
         >>> from segab.config import parse_experiment
@@ -79,7 +83,7 @@ def segment_sql(
         ...     "segments": [{"key": "young", "when": {"age": {"$lt": 35}}}],
         ...     "cells": [{"variants": [{"key": "a", "weight": 1.0}], "control": "a"}],
         ...     "metrics": {"primary": {"key": "m", "kind": "binary", "event": "x"}}})
-        >>> print(segment_sql(exp, "postgres", {"age": "number"}))
+        >>> print(segment_sql(exp, "postgresql", {"age": "number"}))
         CASE WHEN "age" < 35 THEN 'young' ELSE 'rest' END
     """
     d = get_dialect(dialect)
@@ -103,6 +107,8 @@ def segment_sql(
     if experiment.fallback is not None:
         last = len(experiment.segments)
         fallback = str(last) if as_index else d.literal(experiment.fallback)
+    elif unmatched is not None and not as_index:
+        fallback = d.literal(unmatched)
     else:
         fallback = f"CAST(NULL AS {'INTEGER' if as_index else d.text_type})"
     if not branches:

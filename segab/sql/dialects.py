@@ -1,13 +1,21 @@
-"""Per-dialect SQL pieces for DuckDB, PostgreSQL and Spark SQL.
+"""The one SQL dialect layer: DuckDB, PostgreSQL, SQLite and Spark SQL.
 
-Each :class:`Dialect` knows how to quote identifiers and string literals, cast
-to text and to a double, concatenate strings, compare strings by code point,
-match regular expressions and compute the hash-v1 bucket with the engine's own
-``md5``: the first 8 hex digits of the digest read as an unsigned integer,
-modulo 10,000 (see :mod:`segab.hashing`).
+Both the assignment SQL (:mod:`segab.sql.assign`, :mod:`segab.sql.conditions`) and
+the analysis SQL (:mod:`segab.sums.plan`) spell engine differences through a
+:class:`Dialect`; no module branches on engine names of its own, and no SQL is
+rewritten after it is built. Each dialect knows how to quote identifiers and
+string literals, write a bound parameter, cast to text and to a double, read a
+timestamp as epoch seconds, test a double for NaN, concatenate strings, compare
+strings by code point, match regular expressions and compute the hash-v1 bucket
+with the engine's own ``md5``: the first 8 hex digits of the digest read as an
+unsigned integer, modulo 10,000 (see :mod:`segab.hashing`).
+
+The names are those of SQLAlchemy's dialects: ``duckdb``, ``postgresql``,
+``sqlite`` and ``spark``. SQLite has no ``md5`` or regular expressions, so it
+serves the analysis only (:attr:`Dialect.compiles_conditions` is false).
 
 Example:
-    >>> d = get_dialect("postgres")
+    >>> d = get_dialect("postgresql")
     >>> d.quote('device.os'), d.literal("it's")
     ('"device.os"', "'it''s'")
     >>> d.bucket("k")
@@ -26,7 +34,7 @@ from segab.hashing import BUCKETS
 
 __all__ = ["DIALECTS", "Dialect", "DialectName", "get_dialect"]
 
-DialectName = Literal["duckdb", "postgres", "spark"]
+DialectName = Literal["duckdb", "postgresql", "sqlite", "spark"]
 
 
 @dataclass(frozen=True)
@@ -36,7 +44,9 @@ class Dialect:
     ``hex8`` turns an ``md5`` hex expression into the integer value of its first
     8 hex digits; ``isnan`` tests a number for NaN (which these engines treat as
     equal to itself and greater than every number); ``code_point`` makes a
-    string compare by code point.
+    string compare by code point; ``epoch_of`` reads a timestamp (or its text) as
+    epoch seconds in the double type; ``param_prefix`` starts a named bound
+    parameter (``$p0`` for DuckDB, ``:p0`` through SQLAlchemy and Spark).
 
     Example:
         >>> get_dialect("spark").quote("a`b")
@@ -51,6 +61,43 @@ class Dialect:
     hex8: Callable[[str], str]
     isnan: Callable[[str], str]
     code_point: Callable[[str], str]
+    epoch_of: Callable[[str], str]
+    param_prefix: str = ":"
+    compiles_conditions: bool = True
+
+    def param(self, name: str) -> str:
+        """The placeholder of the bound parameter ``name``.
+
+        Example:
+            >>> get_dialect("duckdb").param("p0"), get_dialect("sqlite").param("p0")
+            ('$p0', ':p0')
+        """
+        return self.param_prefix + name
+
+    def epoch(self, expr: str) -> str:
+        """Epoch seconds (a double) of a timestamp column, or of its ISO text.
+
+        Example:
+            >>> get_dialect("spark").epoch("t")
+            'CAST(CAST(t AS TIMESTAMP) AS DOUBLE)'
+        """
+        return self.epoch_of(expr)
+
+    def temp_table(self, table: str, body: str, index: str | None = None) -> list[str]:
+        """Statements that (re)create temporary table ``table`` from a query.
+
+        SQLite has no ``CREATE OR REPLACE``; there the ``index`` column is indexed.
+
+        Example:
+            >>> get_dialect("sqlite").temp_table("t", "SELECT 1 AS u", "u")[0]
+            'DROP TABLE IF EXISTS temp.t'
+        """
+        if self.name == "sqlite":
+            out = [f"DROP TABLE IF EXISTS temp.{table}", f"CREATE TEMP TABLE {table} AS\n{body}"]
+            if index is not None:
+                out.append(f"CREATE INDEX temp.{table}_{index} ON {table} ({index})")
+            return out
+        return [f"CREATE OR REPLACE TEMP TABLE {table} AS\n{body}"]
 
     def quote(self, identifier: str) -> str:
         """Quote an identifier (a column or table name), doubling embedded quote characters.
@@ -151,15 +198,30 @@ class Dialect:
         See :mod:`segab.sql.regex` for the translation from Python syntax.
 
         Example:
-            >>> get_dialect("postgres").regex("x", "^a", True)
+            >>> get_dialect("postgresql").regex("x", "^a", True)
             "(x ~* '^a')"
         """
         if self.name == "duckdb":
             flags = ", 'i'" if insensitive else ""
             return f"regexp_matches({expr}, {self.literal(pattern)}{flags})"
-        if self.name == "postgres":
+        if self.name == "postgresql":
             return f"({expr} {'~*' if insensitive else '~'} {self.literal(pattern)})"
         return f"({expr} RLIKE {self.literal(('(?iu)' if insensitive else '') + pattern)})"
+
+
+def _no_md5(expr: str) -> str:
+    raise SqlError("sqlite has no md5(): assignment SQL runs on duckdb, postgresql or spark")
+
+
+def _sqlite_epoch(e: str) -> str:
+    # numbers are epoch seconds already; SQLite needs "+HH:MM" where writers such as
+    # DuckDB and PostgreSQL print "+00"
+    return (
+        f"(CASE WHEN typeof({e}) IN ('integer', 'real') THEN CAST({e} AS DOUBLE PRECISION) "
+        f"ELSE (julianday(CASE WHEN {e} GLOB '*[ T]*[0-9][+-][0-9][0-9]' "
+        f"THEN {e} || char(58) || '00' ELSE {e} END)"
+        " - 2440587.5) * 86400.0 END)"
+    )
 
 
 DIALECTS: dict[str, Dialect] = {
@@ -172,9 +234,11 @@ DIALECTS: dict[str, Dialect] = {
         hex8=lambda h: f"('0x' || {h})::UBIGINT",
         isnan=lambda e: f"isnan({e})",
         code_point=lambda e: e,
+        epoch_of=lambda e: f"epoch(CAST({e} AS TIMESTAMPTZ))",
+        param_prefix="$",
     ),
-    "postgres": Dialect(
-        name="postgres",
+    "postgresql": Dialect(
+        name="postgresql",
         quote_char='"',
         backslash_escapes=False,
         text_type="TEXT",
@@ -182,6 +246,21 @@ DIALECTS: dict[str, Dialect] = {
         hex8=lambda h: f"('x' || {h})::bit(32)::bigint",
         isnan=lambda e: f"({e} = CAST('NaN' AS DOUBLE PRECISION))",
         code_point=lambda e: f'{e} COLLATE "C"',
+        epoch_of=lambda e: (
+            f"CAST(EXTRACT(EPOCH FROM CAST({e} AS TIMESTAMPTZ)) AS DOUBLE PRECISION)"
+        ),
+    ),
+    "sqlite": Dialect(
+        name="sqlite",
+        quote_char='"',
+        backslash_escapes=False,
+        text_type="TEXT",
+        double_type="DOUBLE PRECISION",  # REAL affinity
+        hex8=_no_md5,
+        isnan=lambda e: f"({e} <> {e})",  # SQLite stores no NaN (it becomes NULL)
+        code_point=lambda e: e,  # BINARY collation compares UTF-8 bytes: code point order
+        epoch_of=_sqlite_epoch,
+        compiles_conditions=False,
     ),
     "spark": Dialect(
         name="spark",
@@ -192,12 +271,13 @@ DIALECTS: dict[str, Dialect] = {
         hex8=lambda h: f"CAST(conv({h}, 16, 10) AS BIGINT)",
         isnan=lambda e: f"isnan({e})",
         code_point=lambda e: e,
+        epoch_of=lambda e: f"CAST(CAST({e} AS TIMESTAMP) AS DOUBLE)",  # session time zone UTC
     ),
 }
 
 
 def get_dialect(name: str | Dialect) -> Dialect:
-    """Look a dialect up by name (``duckdb``, ``postgres``, ``spark``).
+    """Look a dialect up by name (``duckdb``, ``postgresql``, ``sqlite``, ``spark``).
 
     Example:
         >>> get_dialect("duckdb").name

@@ -21,7 +21,7 @@ Example:
     >>> translate_regex(r"^ab.c$", "duckdb")
     '^ab[^\\\\n]c(?:\\\\n?$)'
     >>> try:
-    ...     translate_regex(r"\\d+", "postgres")
+    ...     translate_regex(r"\\d+", "postgresql")
     ... except SqlCompileError as exc:
     ...     print(exc)
     regex '\\\\d+': \\d is not portable to SQL engines; use an explicit class such as [0-9]
@@ -91,7 +91,7 @@ def _class(pattern: str, i: int) -> tuple[str, int]:
 
 
 def translate_regex(pattern: str, dialect: str) -> str:
-    """Rewrite a Python regex (portable subset) for ``duckdb``, ``postgres`` or ``spark``.
+    """Rewrite a Python regex (portable subset) for ``duckdb``, ``postgresql`` or ``spark``.
 
     Raises :class:`~segab.errors.SqlCompileError` naming the construct that is
     not portable.

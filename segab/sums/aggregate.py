@@ -53,22 +53,17 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from segab.config.models import Experiment, Metric
 from segab.errors import DataError
 from segab.sums._fast.hashed_plan import FastPathUnavailableError, run_hashed_event_log, usable_for
-from segab.sums.plan import (
-    EventLogSpec,
-    MetricSpec,
-    Relation,
-    UnitSpec,
-    event_log_queries,
-    units_query,
-)
-from segab.sums.sources import Source, open_engine, quote_literal, require_columns
+from segab.sums.plan import event_log_queries, units_query
+from segab.sums.sources import Engine, Relation, Source, open_engine, require_columns
+from segab.sums.specs import EventLogColumns, EventLogSpec, MetricSpec, UnitColumns, UnitSpec
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -96,6 +91,8 @@ DATA_QUALITY_KEYS = (
     "exposures_after_now",
     "missing_variant",
 )
+EVENT_LOG_COLUMNS = EventLogColumns()  # the default column names
+UNIT_COLUMNS = UnitColumns()
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
@@ -234,30 +231,22 @@ def aggregate_event_log(
     exposures: Source,
     events: Source,
     *,
+    engine: Engine | None = None,
+    columns: EventLogColumns = EVENT_LOG_COLUMNS,
     by: Sequence[str] = (),
-    db_url: str | None = None,
-    engine: str = "auto",
-    spark_master: str | None = None,
-    tables: Mapping[str, Any] | None = None,
     now: dt.datetime | None = None,
-    unit_column: str | None = None,
-    event_column: str = "event",
-    value_column: str = "value",
-    timestamp_column: str = "timestamp",
-    exposure_unit_column: str | None = None,
-    exposure_timestamp_column: str = "timestamp",
     plan: str = "auto",
 ) -> Aggregates:
     """Aggregate an exposures table and an events table into per-cell sums.
 
-    ``exposures``/``events`` are paths (CSV, Parquet; read by DuckDB), pandas
-    DataFrames (registered into DuckDB) or, with ``db_url``, table names aggregated
-    by that database. ``by`` names exposure columns to break down by (crossed).
-    ``tables`` is reserved for extra named inputs and must be empty for now.
-    The ``*_column`` options map the input column names; the unit columns default
-    to the config's ``unit``, else ``unit_id``, else ``unit``. ``plan="generic"``
-    makes DuckDB run the text-keyed plan of :mod:`segab.sums.plan` instead of
-    :mod:`segab.sums._fast.hashed_plan`; ``plan="cells"`` runs the hashed plan one row
+    ``engine`` runs the SQL where the data lives (:func:`segab.sums.open_engine`
+    opens one: DuckDB, a database URL, or Spark); without one, a private in-process
+    DuckDB engine reads ``exposures``/``events`` as paths (CSV, Parquet) or pandas
+    DataFrames for this call. With a database engine they are table names.
+    ``columns`` maps the input column names (:class:`~segab.sums.specs.EventLogColumns`).
+    ``by`` names exposure columns to break down by (crossed). ``plan="generic"``
+    makes DuckDB run the text-keyed plan of :mod:`segab.sums.plan` instead of the
+    fast path (:mod:`segab.sums._fast`); ``plan="cells"`` runs the fast path one row
     per (unit, cell) only, never one row per unit (the same results; for tests and
     comparisons).
 
@@ -265,16 +254,17 @@ def aggregate_event_log(
         >>> aggregate_event_log.__name__   # see the module docstring for a full run
         'aggregate_event_log'
     """
-    if tables:
-        raise DataError(f"tables: found {sorted(tables)}, expected none (not supported yet)")
     if plan not in ("auto", "generic", "cells"):
         raise DataError(f"plan: found {plan!r}, expected auto, generic or cells")
     dims = tuple(dict.fromkeys(by))
     specs = _event_specs(experiment)
-    with _engine(db_url, engine, spark_master) as eng:
+    exposure_timestamp_column = columns.exposure_timestamp
+    event_column, value_column = columns.event, columns.value
+    timestamp_column = columns.timestamp
+    with _given_or_duckdb(engine) as eng:
         texts = [experiment.unit, "unit_id", "unit", "segment", "stage", "variant", *dims]
         x_rel = eng.relation(exposures, "exposures", texts)
-        x_unit = _unit_column(x_rel, experiment, exposure_unit_column, "exposures")
+        x_unit = _unit_column(x_rel, experiment, columns.exposure_unit, "exposures")
         store_layout = not x_rel.has("timestamp") and x_rel.has("first_seen")
         if exposure_timestamp_column == "timestamp" and store_layout:
             exposure_timestamp_column = "first_seen"  # the store's exposures table
@@ -284,7 +274,7 @@ def aggregate_event_log(
             "exposures",
         )
         e_rel = eng.relation(events, "events", [experiment.unit, "unit_id", "unit", event_column])
-        e_unit = _unit_column(e_rel, experiment, unit_column, "events")
+        e_unit = _unit_column(e_rel, experiment, columns.unit, "events")
         needs_value = any(s.kind != "binary" or s.den is not None for s in specs)
         expected = [e_unit, event_column, timestamp_column]
         require_columns(e_rel, [*expected, value_column] if needs_value else expected, "events")
@@ -352,18 +342,14 @@ def _generic_event_log(
     return wide, funnel, {k: int(v) if pd.notna(v) else 0 for k, v in row.items()}
 
 
-def _engine(db_url: str | None, engine: str, spark_master: str | None) -> Any:
-    """The engine that aggregates: DuckDB for files and DataFrames, the database for
-    ``db_url``, or Spark (``engine="spark"``; files, DataFrames or catalog tables)."""
-    if engine == "spark":
-        if db_url is not None:
-            raise DataError("engine: found spark with a database URL, expected one or the other")
-        from segab.sums.spark import open_spark_engine
-
-        return open_spark_engine(master=spark_master)
-    if engine not in ("auto", "duckdb"):
-        raise DataError(f"engine: found {engine!r}, expected auto, duckdb or spark")
-    return open_engine(db_url)
+@contextmanager
+def _given_or_duckdb(engine: Engine | None) -> Iterator[Engine]:
+    """The caller's engine (left open), or a private DuckDB engine for this call."""
+    if engine is not None:
+        yield engine
+        return
+    with open_engine() as eng:
+        yield eng
 
 
 def _sort_funnel(funnel: pd.DataFrame, exp: Experiment) -> pd.DataFrame:
@@ -393,40 +379,33 @@ def _unit_specs(exp: Experiment, rel: Relation) -> list[MetricSpec]:
 def _segment_sql(exp: Experiment, rel: Relation, dialect: str) -> str | None:
     """``CASE`` over the segment conditions (first match, else the fallback), or None.
 
+    The one condition compiler, :func:`segab.sql.assign.segment_sql`, writes it.
     None (every row in segment ``all``) when a condition cannot be compiled for the
     dialect (SQLite, array or version operators). A column the table lacks is a
     missing attribute, as in :func:`segab.assign`.
     """
-    from segab.config.models import SegmentDef
     from segab.errors import SegabError
-    from segab.sql.conditions import column_kind, compile_condition_sql
+    from segab.sql.assign import segment_sql
+    from segab.sql.conditions import column_kind
+    from segab.sql.dialects import get_dialect
 
-    name = {"duckdb": "duckdb", "postgresql": "postgres"}.get(dialect)
-    if name is None or not all(isinstance(s, SegmentDef) for s in exp.segments):
+    d = get_dialect(dialect)
+    if not d.compiles_conditions:
         return None
     kinds = {c: k for c in rel.columns if (k := column_kind(rel.types.get(c, ""))) is not None}
-    whens = []
     try:
-        for seg in (s for s in exp.segments if isinstance(s, SegmentDef)):
-            cond = compile_condition_sql(seg.when, name, exp.groups, kinds)
-            whens.append(f"WHEN {cond} THEN {quote_literal(seg.key)}")
+        return f"({segment_sql(exp, d, kinds, unmatched='not_targeted')})"
     except SegabError:
         return None
-    other = quote_literal(exp.fallback or "not_targeted")
-    return f"(CASE {' '.join(whens)} ELSE {other} END)"
 
 
 def aggregate_units(
     experiment: Experiment,
     units: Source,
     *,
-    variant_column: str = "variant",
-    segment_column: str | None = None,
-    stage_column: str | None = None,
+    engine: Engine | None = None,
+    columns: UnitColumns = UNIT_COLUMNS,
     by: Sequence[str] = (),
-    db_url: str | None = None,
-    engine: str = "auto",
-    spark_master: str | None = None,
 ) -> Aggregates:
     """Aggregate a one-row-per-unit table (variant, attributes, outcome columns).
 
@@ -450,12 +429,14 @@ def aggregate_units(
         ...                "control": "a"}],
         ...     "metrics": {"primary": {"key": "spend", "kind": "continuous", "column": "spend"}}})
         >>> df = pd.DataFrame({"arm": ["a", "a", "b"], "spend": [1.0, 3.0, None]})
-        >>> agg = aggregate_units(exp, df, variant_column="arm")
+        >>> agg = aggregate_units(exp, df, columns=UnitColumns(variant="arm"))
         >>> agg.sums[["variant", "n", "sum"]].values.tolist(), agg.data_quality["missing_outcomes"]
         ([['a', 2, 4.0], ['b', 0, 0.0]], 1)
     """
     dims = tuple(dict.fromkeys(by))
-    with _engine(db_url, engine, spark_master) as eng:
+    variant_column = columns.variant
+    segment_column, stage_column = columns.segment, columns.stage
+    with _given_or_duckdb(engine) as eng:
         rel = eng.relation(units, "units", [variant_column, "segment", "stage", *dims])
         segment = segment_column or ("segment" if rel.has("segment") else None)
         stage = stage_column or ("stage" if rel.has("stage") else None)

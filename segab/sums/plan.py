@@ -1,11 +1,12 @@
 """The SQL that turns exposures and events (or unit rows) into per-cell sums.
 
-One builder, three dialects (``duckdb``, ``postgresql``, ``sqlite``). Identifiers
-are double-quoted (the three engines agree on ``"name"``); every value (experiment
-key, event names, window, stage names) is a bound parameter, written ``$p0`` for
-DuckDB and ``:p0`` for SQLAlchemy. Per-unit values are computed in a CTE
-(``uv``) and only then summed, in DOUBLE PRECISION, by one GROUP BY; nothing but
-the grouped result leaves the engine.
+One builder for every engine: DuckDB, PostgreSQL, SQLite and Spark SQL. What
+differs between them (quoting, types, bound parameters, timestamps, NaN, temporary
+tables) is spelled by the :class:`~segab.sql.dialects.Dialect` the statement is
+built for. Every value (experiment key, event names, window, stage names) is a
+bound parameter. Per-unit values are computed in a CTE (``uv``) and only then
+summed, in double precision, by one GROUP BY; nothing but the grouped result
+leaves the engine. The specs it reads are in :mod:`segab.sums.specs`.
 
 The event-log CTEs, in order:
 
@@ -31,26 +32,17 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
-from segab.sums.sources import Relation, quote_ident, quote_literal
+from segab.sql.dialects import Dialect
+from segab.sums.sources import Relation
+from segab.sums.specs import EventLogQueries, EventLogSpec, MetricSpec, Params, UnitSpec
 
 __all__ = [
-    "DIALECTS",
-    "Dialect",
-    "EventLogQueries",
-    "EventLogSpec",
-    "MetricSpec",
-    "Params",
-    "Relation",
-    "UnitSpec",
     "event_ctes",
     "event_log_queries",
     "event_names",
     "exposure_ctes",
-    "quote_ident",
-    "quote_literal",
     "units_query",
     "valid_unit",
     "value_event_names",
@@ -58,134 +50,28 @@ __all__ = [
     "with_ctes",
 ]
 
-Dialect = Literal["duckdb", "postgresql", "sqlite"]
-DIALECTS: tuple[str, ...] = ("duckdb", "postgresql", "sqlite")
-DOUBLE = "DOUBLE PRECISION"
-TEXT = "VARCHAR"
-ONE = f"CAST(1.0 AS {DOUBLE})"
-ZERO = f"CAST(0.0 AS {DOUBLE})"
+
+def _one(d: Dialect) -> str:
+    return f"CAST(1.0 AS {d.double_type})"
 
 
-@dataclass(frozen=True)
-class MetricSpec:
-    """What one metric reads: its kind, numerator source and denominator source.
-
-    ``source`` is an event name (event log) or a column (unit table); ``den`` the
-    denominator event or column of a ratio, ``None`` otherwise (ROI costs are
-    applied after the query).
-
-    Example:
-        >>> MetricSpec("clv", "continuous", "revenue").den is None
-        True
-    """
-
-    key: str
-    kind: str
-    source: str
-    den: str | None = None
+def _zero(d: Dialect) -> str:
+    return f"CAST(0.0 AS {d.double_type})"
 
 
-@dataclass(frozen=True)
-class EventLogSpec:
-    """Column names and settings of an event-log aggregation.
-
-    Example:
-        >>> EventLogSpec("e", 1, "unit_id", "user_id").event_col
-        'event'
-    """
-
-    experiment: str
-    iteration: int
-    exp_unit: str
-    ev_unit: str
-    exp_timestamp: str = "timestamp"
-    event_col: str = "event"
-    value_col: str | None = "value"
-    ev_timestamp: str = "timestamp"
-    dims: tuple[str, ...] = ()
-    metrics: tuple[MetricSpec, ...] = ()
-    stages: tuple[str, ...] = ()
-    window_seconds: float | None = None
-    now_epoch: float | None = None
-    segments: tuple[str, ...] = ()  # the declared names (DuckDB's hashed plan codes them)
-    variants: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class UnitSpec:
-    """Column names of a one-row-per-unit aggregation.
-
-    Example:
-        >>> UnitSpec("arm", None, None, (), ()).variant
-        'arm'
-    """
-
-    variant: str
-    segment: str | None
-    stage: str | None
-    dims: tuple[str, ...]
-    metrics: tuple[MetricSpec, ...]
-    segment_sql: str | None = None
-
-
-@dataclass(frozen=True)
-class EventLogQueries:
-    """The three event-log statements and their bound parameters.
-
-    ``sums``: segment, stage, variant, dim_0.., n, then per metric i ``s_i, q_i``
-    (and ``ds_i, dq_i, x_i`` for ratios with a denominator event).
-    ``funnel``: segment, variant, stage, next_stage, n_exposed, n_reached.
-    ``quality``: one row of data-quality counters.
-
-    Example:
-        >>> EventLogQueries("", "", "", {}).params
-        {}
-    """
-
-    sums: str
-    funnel: str
-    quality: str
-    params: dict[str, Any] = field(default_factory=dict)
-    prelude: list[str] = field(default_factory=list)
-
-
-class Params:
-    """Bound parameters of one statement: calling it with a value returns its placeholder.
-
-    Example:
-        >>> p = Params("duckdb")
-        >>> p("a"), p(2), p.values
-        ('$p0', '$p1', {'p0': 'a', 'p1': 2})
-    """
-
-    def __init__(self, dialect: str) -> None:
-        self.dialect = dialect
-        self.values: dict[str, Any] = {}
-
-    def __call__(self, value: Any) -> str:
-        name = f"p{len(self.values)}"
-        self.values[name] = value
-        return f"${name}" if self.dialect == "duckdb" else f":{name}"
-
-
-def _q(name: str) -> str:
-    return quote_ident(name)
+def _text(d: Dialect, col: str) -> str:
+    return d.text(d.quote(col))
 
 
 def _dim(i: int) -> str:
     return f"dim_{i}"
 
 
-def _unit_expr(dialect: str, rel: Relation, col: str) -> str:
-    c = _q(col)
+def _unit_expr(d: Dialect, rel: Relation, col: str) -> str:
+    c = d.quote(col)
     if rel.kind(col) == "float":
-        as_int = f"CAST(CAST({c} AS BIGINT) AS {TEXT})"
-        if dialect == "duckdb":
-            return f"(CASE WHEN isnan({c}) THEN NULL ELSE {as_int} END)"
-        if dialect == "postgresql":
-            return f"(CASE WHEN {c} = 'NaN' THEN NULL ELSE {as_int} END)"
-        return as_int
-    return f"CAST({c} AS {TEXT})"
+        return f"(CASE WHEN {d.isnan(c)} THEN NULL ELSE {d.text(f'CAST({c} AS BIGINT)')} END)"
+    return d.text(c)
 
 
 def valid_unit(u: str) -> str:
@@ -207,32 +93,22 @@ def valid_unit(u: str) -> str:
     return f"({u} IS NOT NULL AND CASE WHEN {quick} THEN {slow} ELSE TRUE END)"
 
 
-def _epoch(dialect: str, rel: Relation, col: str) -> str:
-    c = _q(col)
+def _epoch(d: Dialect, rel: Relation, col: str) -> str:
+    c = d.quote(col)
     if rel.kind(col) in ("numeric", "float"):
-        return f"CAST({c} AS {DOUBLE})"
-    if dialect == "duckdb":
-        return f"epoch(CAST({c} AS TIMESTAMPTZ))"
-    if dialect == "postgresql":
-        return f"CAST(EXTRACT(EPOCH FROM CAST({c} AS TIMESTAMPTZ)) AS {DOUBLE})"
-    return (
-        f"(CASE WHEN typeof({c}) IN ('integer', 'real') THEN CAST({c} AS {DOUBLE}) "
-        # SQLite needs "+HH:MM"; writers such as DuckDB and PostgreSQL print "+00"
-        f"ELSE (julianday(CASE WHEN {c} GLOB '*[ T]*[0-9][+-][0-9][0-9]' "
-        f"THEN {c} || char(58) || '00' ELSE {c} END)"
-        " - 2440587.5) * 86400.0 END)"
-    )
+        return f"CAST({c} AS {d.double_type})"
+    return d.epoch(c)
 
 
-def _truthy(rel: Relation, col: str) -> str:
-    return f"(LOWER(CAST({_q(col)} AS {TEXT})) IN ('true', '1', 't', 'yes'))"
+def _truthy(d: Dialect, col: str) -> str:
+    return f"(LOWER({_text(d, col)}) IN ('true', '1', 't', 'yes'))"
 
 
-def _num(rel: Relation, col: str) -> str:
-    c = _q(col)
+def _num(d: Dialect, rel: Relation, col: str) -> str:
+    c = d.quote(col)
     if rel.kind(col) == "bool":
-        return f"CAST(CAST({c} AS INTEGER) AS {DOUBLE})"
-    return f"CAST({c} AS {DOUBLE})"
+        return f"CAST(CAST({c} AS INTEGER) AS {d.double_type})"
+    return f"CAST({c} AS {d.double_type})"
 
 
 def with_ctes(ctes: Sequence[tuple[str, str]]) -> str:
@@ -245,35 +121,34 @@ def with_ctes(ctes: Sequence[tuple[str, str]]) -> str:
     return "WITH " + ",\n".join(f"{name} AS (\n{body}\n)" for name, body in ctes)
 
 
-def exposure_ctes(
-    dialect: str, rel: Relation, spec: EventLogSpec, p: Params
-) -> list[tuple[str, str]]:
+def exposure_ctes(rel: Relation, spec: EventLogSpec, p: Params) -> list[tuple[str, str]]:
     """The exposure CTEs ``x_raw``, ``x``, ``per_cell`` and ``cells`` (see the module doc).
 
     Example:
         >>> x = Relation("x", ("u", "segment", "stage", "variant", "timestamp"), {})
         >>> spec = EventLogSpec("e", 1, "u", "u")
-        >>> [n for n, _ in exposure_ctes("duckdb", x, spec, Params("duckdb"))]
+        >>> [n for n, _ in exposure_ctes(x, spec, Params("duckdb"))]
         ['x_raw', 'x', 'per_cell', 'cells']
     """
-    u = _unit_expr(dialect, rel, spec.exp_unit)
-    t = _epoch(dialect, rel, spec.exp_timestamp)
+    d = p.d
+    u = _unit_expr(d, rel, spec.exp_unit)
+    t = _epoch(d, rel, spec.exp_timestamp)
     other = []
     if rel.has("experiment"):
-        other.append(f"CAST({_q('experiment')} AS {TEXT}) <> {p(spec.experiment)}")
-        other.append(f"{_q('experiment')} IS NULL")
+        other.append(f"{_text(d, 'experiment')} <> {p(spec.experiment)}")
+        other.append(f"{d.quote('experiment')} IS NULL")
     if rel.has("iteration"):
-        other.append(f"CAST({_q('iteration')} AS INTEGER) <> {p(spec.iteration)}")
-        other.append(f"{_q('iteration')} IS NULL")
+        other.append(f"CAST({d.quote('iteration')} AS INTEGER) <> {p(spec.iteration)}")
+        other.append(f"{d.quote('iteration')} IS NULL")
     other_sql = f"CASE WHEN {' OR '.join(other)} THEN 1 ELSE 0 END" if other else "0"
-    out_parts = [f"{_q(c)} IS NULL" for c in ("segment", "stage", "variant")]
+    out_parts = [f"{d.quote(c)} IS NULL" for c in ("segment", "stage", "variant")]
     if rel.has("in_experiment"):
-        out_parts.append(f"NOT {_truthy(rel, 'in_experiment')}")
-        out_parts.append(f"{_q('in_experiment')} IS NULL")
-    dims = "".join(f", {_q(d)} AS {_dim(i)}" for i, d in enumerate(spec.dims))
+        out_parts.append(f"NOT {_truthy(d, 'in_experiment')}")
+        out_parts.append(f"{d.quote('in_experiment')} IS NULL")
+    dims = "".join(f", {d.quote(c)} AS {_dim(i)}" for i, c in enumerate(spec.dims))
     x_raw = (
-        f"SELECT {u} AS u, CAST({_q('segment')} AS {TEXT}) AS segment, "
-        f"CAST({_q('stage')} AS {TEXT}) AS stage, CAST({_q('variant')} AS {TEXT}) AS variant"
+        f"SELECT {u} AS u, {_text(d, 'segment')} AS segment, "
+        f"{_text(d, 'stage')} AS stage, {_text(d, 'variant')} AS variant"
         f"{dims}, {t} AS t, {other_sql} AS other, "
         f"CASE WHEN {' OR '.join(out_parts)} THEN 1 ELSE 0 END AS outside\nFROM {rel.sql}"
     )
@@ -326,22 +201,24 @@ def value_event_names(spec: EventLogSpec) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def event_ctes(dialect: str, rel: Relation, spec: EventLogSpec, p: Params) -> list[tuple[str, str]]:
+def event_ctes(rel: Relation, spec: EventLogSpec, p: Params) -> list[tuple[str, str]]:
     """The event CTEs ``ev_raw`` (events a metric reads) and ``ev`` (with a valid unit id).
 
     Example:
         >>> e = Relation("e", ("u", "event", "value", "timestamp"), {})
         >>> spec = EventLogSpec("e", 1, "u", "u")
-        >>> [n for n, _ in event_ctes("duckdb", e, spec, Params("duckdb"))]
+        >>> [n for n, _ in event_ctes(e, spec, Params("duckdb"))]
         ['ev_raw', 'ev']
     """
-    u = _unit_expr(dialect, rel, spec.ev_unit)
-    t = _epoch(dialect, rel, spec.ev_timestamp)
-    value = _num(rel, spec.value_col) if spec.value_col else ONE
+    d = p.d
+    u = _unit_expr(d, rel, spec.ev_unit)
+    t = _epoch(d, rel, spec.ev_timestamp)
+    value = _num(d, rel, spec.value_col) if spec.value_col else _one(d)
     names = ", ".join(p(n) for n in event_names(spec)) or "NULL"
+    event = _text(d, spec.event_col)
     ev_raw = (
-        f"SELECT {u} AS u, CAST({_q(spec.event_col)} AS {TEXT}) AS event, {value} AS value, "
-        f"{t} AS t\nFROM {rel.sql}\nWHERE CAST({_q(spec.event_col)} AS {TEXT}) IN ({names})"
+        f"SELECT {u} AS u, {event} AS event, {value} AS value, "
+        f"{t} AS t\nFROM {rel.sql}\nWHERE {event} IN ({names})"
     )
     ev = f"SELECT u, event, value, t FROM ev_raw WHERE {valid_unit('u')}"
     return [("ev_raw", ev_raw), ("ev", ev)]
@@ -365,20 +242,21 @@ def window_condition(spec: EventLogSpec, p: Params, e: str, c: str, t0: str = "t
 
 
 def _uv_cte(spec: EventLogSpec, p: Params) -> str:
+    one, zero = _one(p.d), _zero(p.d)
     dcols = "".join(f", c.{_dim(i)}" for i in range(len(spec.dims)))
     values = []
     for i, m in enumerate(spec.metrics):
         ev = p(m.source)
         if m.kind == "binary":
-            values.append(f"MAX(CASE WHEN e.event = {ev} THEN {ONE} ELSE {ZERO} END) AS y_{i}")
+            values.append(f"MAX(CASE WHEN e.event = {ev} THEN {one} ELSE {zero} END) AS y_{i}")
         else:
             values.append(
-                f"COALESCE(SUM(CASE WHEN e.event = {ev} THEN e.value END), {ZERO}) AS y_{i}"
+                f"COALESCE(SUM(CASE WHEN e.event = {ev} THEN e.value END), {zero}) AS y_{i}"
             )
         if m.den is not None:
             dv = p(m.den)
             values.append(
-                f"COALESCE(SUM(CASE WHEN e.event = {dv} THEN e.value END), {ZERO}) AS d_{i}"
+                f"COALESCE(SUM(CASE WHEN e.event = {dv} THEN e.value END), {zero}) AS d_{i}"
             )
     vals = ",\n  ".join(values) if values else "0.0 AS y_none"
     return (
@@ -400,7 +278,7 @@ def _sum_columns(metrics: Sequence[MetricSpec], ratio_den: bool) -> str:
 
 
 def event_log_queries(
-    dialect: str,
+    dialect: Dialect | str,
     exposures: Relation,
     events: Relation,
     spec: EventLogSpec,
@@ -409,9 +287,10 @@ def event_log_queries(
 ) -> EventLogQueries:
     """Build the sums, funnel and data-quality statements of an event-log analysis.
 
-    With ``materialize`` (DuckDB: our own connection) the ``per_cell`` and ``ev``
-    CTEs become temporary tables built by the ``prelude`` statements, run first,
-    so the exposures and events are read and grouped once for the three queries.
+    With ``materialize`` (DuckDB and SQLite: our own connection) the ``per_cell``
+    and ``ev`` CTEs become temporary tables built by the ``prelude`` statements, run
+    first, so the exposures and events are read and grouped once for the three
+    queries.
 
     Example:
         >>> x = Relation("x", ("unit_id", "segment", "stage", "variant", "timestamp"), {})
@@ -423,19 +302,14 @@ def event_log_queries(
         [86400.0, 'purchase']
     """
     p = Params(dialect)
-    base = exposure_ctes(dialect, exposures, spec, p) + event_ctes(dialect, events, spec, p)
+    base = exposure_ctes(exposures, spec, p) + event_ctes(events, spec, p)
     prelude: list[str] = []
     if materialize:  # compute per_cell and ev once, as temporary tables
         bodies = dict(base)
         for name, deps in (("per_cell", ("x_raw", "x")), ("ev", ("ev_raw",))):
             table = f"segab_{name}"
             body = with_ctes([(d, bodies[d]) for d in deps]) + f"\n{bodies[name]}"
-            if dialect == "sqlite":  # no CREATE OR REPLACE; index the join key
-                prelude.append(f"DROP TABLE IF EXISTS temp.{table}")
-                prelude.append(f"CREATE TEMP TABLE {table} AS\n{body}")
-                prelude.append(f"CREATE INDEX temp.{table}_u ON {table} (u)")
-            else:
-                prelude.append(f"CREATE OR REPLACE TEMP TABLE {table} AS\n{body}")
+            prelude += p.d.temp_table(table, body, index="u")
             bodies[name] = f"SELECT * FROM {table}"
         base = list(bodies.items())
     dcols = "".join(f", {_dim(i)}" for i in range(len(spec.dims)))
@@ -453,7 +327,7 @@ def event_log_queries(
 def _funnel(base: list[tuple[str, str]], spec: EventLogSpec, p: Params) -> str:
     pairs = list(zip(spec.stages, spec.stages[1:], strict=False))
     if not pairs:
-        nothing = f"CAST(NULL AS {TEXT})"
+        nothing = f"CAST(NULL AS {p.d.text_type})"
         return (
             f"SELECT {nothing} AS segment, {nothing} AS variant, {nothing} AS stage, "
             f"{nothing} AS next_stage, 0 AS n_exposed, 0 AS n_reached WHERE 1 = 0"
@@ -512,7 +386,9 @@ def _quality(base: list[tuple[str, str]], spec: EventLogSpec, p: Params) -> str:
     return with_ctes([*base, ("ucell", ucell), ("ev_k", ev_k)]) + f"\nSELECT\n  {select}"
 
 
-def units_query(dialect: str, rel: Relation, spec: UnitSpec) -> tuple[str, dict[str, Any]]:
+def units_query(
+    dialect: Dialect | str, rel: Relation, spec: UnitSpec
+) -> tuple[str, dict[str, Any]]:
     """Build the GROUP BY over a one-row-per-unit table.
 
     Columns: segment, stage, variant, dim_0.., n_units, missing_variant, then per
@@ -527,23 +403,24 @@ def units_query(dialect: str, rel: Relation, spec: UnitSpec) -> tuple[str, dict[
         True
     """
     p = Params(dialect)
-    seg = f"CAST({_q(spec.segment)} AS {TEXT})" if spec.segment else "'all'"
+    d = p.d
+    seg = _text(d, spec.segment) if spec.segment else "'all'"
     if spec.segment_sql:
         seg = spec.segment_sql
-    stage = f"CAST({_q(spec.stage)} AS {TEXT})" if spec.stage else "'all'"
-    dims = "".join(f", {_q(d)} AS {_dim(i)}" for i, d in enumerate(spec.dims))
+    stage = _text(d, spec.stage) if spec.stage else "'all'"
+    dims = "".join(f", {d.quote(c)} AS {_dim(i)}" for i, c in enumerate(spec.dims))
     values = []
     for i, m in enumerate(spec.metrics):
-        y, d = _num(rel, m.source), (_num(rel, m.den) if m.den else None)
-        ok = f"{y} IS NOT NULL" + (f" AND {d} IS NOT NULL" if d else "")
+        y, den = _num(d, rel, m.source), (_num(d, rel, m.den) if m.den else None)
+        ok = f"{y} IS NOT NULL" + (f" AND {den} IS NOT NULL" if den else "")
         values.append(f"CASE WHEN {ok} THEN 1 ELSE 0 END AS k_{i}")
         values.append(f"CASE WHEN {ok} THEN {y} END AS y_{i}")
-        if d:
-            values.append(f"CASE WHEN {ok} THEN {d} END AS d_{i}")
+        if den:
+            values.append(f"CASE WHEN {ok} THEN {den} END AS d_{i}")
     vals = "".join(", " + v for v in values)
     ur = (
         f"SELECT {seg} AS segment, {stage} AS stage, "
-        f"CAST({_q(spec.variant)} AS {TEXT}) AS variant{dims}{vals}\nFROM {rel.sql}"
+        f"{_text(d, spec.variant)} AS variant{dims}{vals}\nFROM {rel.sql}"
     )
     dcols = "".join(f", {_dim(i)}" for i in range(len(spec.dims)))
     counts = "".join(f",\n  SUM(k_{i}) AS n_{i}" for i in range(len(spec.metrics)))

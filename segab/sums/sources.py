@@ -1,10 +1,12 @@
-"""Where the data lives: DuckDB for files and DataFrames, SQLAlchemy for SQL databases.
+"""Where the data lives: the :class:`Engine` protocol and its DuckDB and SQLAlchemy engines.
 
-An :class:`Engine` resolves each input into a :class:`~segab.sums.plan.Relation`
-(FROM-clause SQL, column names, types) and runs statements, returning only their
-small result as a pandas DataFrame (:meth:`Engine.query`) or as plain rows
-(:meth:`Engine.rows`). pandas is imported only when a DataFrame is needed, so a
-command can start DuckDB's work while pandas is still loading.
+An engine (DuckDB for files and DataFrames, a SQLAlchemy database, or Spark in
+:mod:`segab.sums.spark`) resolves each input into a :class:`Relation` (FROM-clause
+SQL, column names, types) and runs statements, returning only their small result
+as a pandas DataFrame (``query``) or as plain rows (``rows``). pandas is imported
+only when a DataFrame is needed, so a command can start DuckDB's work while pandas
+is still loading. The shell opens an engine with :func:`open_engine` and hands it
+to the library; the library never opens a database or a Spark session itself.
 
 - A path ending in ``.csv`` (or ``.csv.gz``) is read with DuckDB's ``read_csv_auto``
   (header required; the id columns are read as text, so ``007`` stays ``007``), a
@@ -52,6 +54,7 @@ __all__ = [
     "Engine",
     "Relation",
     "Source",
+    "SqlEngine",
     "SqlRunner",
     "open_engine",
     "quote_ident",
@@ -179,8 +182,30 @@ class SqlRunner(Protocol):
         ...
 
 
-class Engine:
-    """A DuckDB connection or a SQLAlchemy engine, with a dialect name.
+class Engine(SqlRunner, Protocol):
+    """What the sums need of an engine: its dialect's name, relations, statements, close.
+
+    :class:`SqlEngine` (DuckDB, SQLAlchemy) and
+    :class:`segab.sums.spark.SparkEngine` implement it.
+
+    Example:
+        >>> isinstance(Engine, type)
+        True
+    """
+
+    dialect: str
+
+    def relation(self, source: Source, role: str, text_columns: Iterable[str]) -> Relation:
+        """Resolve a path, DataFrame or table name into a :class:`Relation`."""
+        ...
+
+    def close(self) -> None:
+        """Release what the engine holds."""
+        ...
+
+
+class SqlEngine:
+    """A DuckDB connection or a SQLAlchemy engine, with its dialect's name.
 
     Example:
         >>> with open_engine("sqlite://") as eng:
@@ -360,14 +385,36 @@ class Engine:
 
 
 @contextmanager
-def open_engine(db_url: str | None) -> Iterator[Engine]:
-    """An in-process DuckDB engine (``db_url=None``), or a SQLAlchemy engine for ``db_url``.
+def open_engine(
+    db_url: str | None = None, *, kind: str = "auto", spark_master: str | None = None
+) -> Iterator[Engine]:
+    """Open the engine the shell asked for, and close it afterwards.
+
+    ``kind`` is ``auto`` (an in-process DuckDB, or the database of ``db_url``),
+    ``duckdb`` (the same) or ``spark`` (a Spark session; ``spark_master`` is a
+    cluster URL, default ``local[*]``).
 
     Example:
-        >>> with open_engine(None) as eng:
+        >>> with open_engine() as eng:
         ...     eng.dialect
         'duckdb'
     """
+    if kind == "spark":
+        if db_url is not None:
+            raise DataError("engine: found spark with a database URL, expected one or the other")
+        from segab.sums.spark import open_spark_engine
+
+        with open_spark_engine(master=spark_master) as spark_engine:
+            yield spark_engine
+        return
+    if kind not in ("auto", "duckdb"):
+        raise DataError(f"engine: found {kind!r}, expected auto, duckdb or spark")
+    with _open_sql_engine(db_url) as engine:
+        yield engine
+
+
+@contextmanager
+def _open_sql_engine(db_url: str | None) -> Iterator[SqlEngine]:
     if db_url is None:
         import duckdb
 
@@ -384,7 +431,7 @@ def open_engine(db_url: str | None) -> Iterator[Engine]:
             con.execute(f"SET threads = {int(threads)}")
         con.execute("SET TimeZone = 'UTC'")
         con.execute("SET enable_progress_bar = false")
-        engine = Engine("duckdb", con, temp_dir)
+        engine = SqlEngine("duckdb", con, temp_dir)
     else:
         import sqlalchemy as sa
 
@@ -397,7 +444,7 @@ def open_engine(db_url: str | None) -> Iterator[Engine]:
             raise SqlError(
                 f"{db_url}: unsupported database {name!r}; expected postgresql or sqlite"
             )
-        engine = Engine(name, sa_engine)
+        engine = SqlEngine(name, sa_engine)
     try:
         yield engine
     finally:

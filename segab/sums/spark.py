@@ -1,18 +1,10 @@
-"""Per-cell sufficient statistics computed in Spark: an engine for :mod:`segab.analysis`.
+"""Per-cell sufficient statistics computed in Spark: an :class:`~segab.sums.sources.Engine`.
 
-:class:`SparkEngine` has the interface of :class:`segab.sums.sources.Engine`
-(``dialect``, ``relation``, ``query``, ``close``), so the SQL built by
-:mod:`segab.sums.plan` runs in Spark and only the small GROUP BY results come
-back to Python. The builder is asked for its PostgreSQL flavour (named ``:p0``
-parameters, ``CAST``, segment conditions compiled for PostgreSQL), which
-:func:`to_spark_sql` rewrites for Spark SQL:
-
-- ``DOUBLE PRECISION`` -> ``DOUBLE``, ``VARCHAR`` -> ``STRING``;
-- ``CAST(EXTRACT(EPOCH FROM CAST(x AS TIMESTAMPTZ)) AS ...)`` ->
-  ``CAST(CAST(x AS TIMESTAMP) AS DOUBLE)`` (epoch seconds, session time zone UTC);
-- ``COLLATE "C"`` is dropped (Spark compares strings by code point);
-- string literals are re-escaped (Spark reads backslashes in literals);
-- ``"identifiers"`` stay, with ``spark.sql.ansi.doubleQuotedIdentifiers``.
+:class:`SparkEngine` runs the SQL that :mod:`segab.sums.plan` builds for the
+``spark`` dialect of :mod:`segab.sql.dialects` (backquoted identifiers, ``STRING``
+and ``DOUBLE``, timestamps as ``CAST(CAST(x AS TIMESTAMP) AS DOUBLE)`` in the
+session's UTC time zone, ``:p0`` parameters), so only the small GROUP BY results
+come back to Python. Nothing is rewritten after it is built.
 
 Inputs: a Parquet or CSV path (read by Spark; CSV with ``inferSchema`` and the id
 columns as strings), a pandas DataFrame, or the name of a table in the session's
@@ -21,8 +13,8 @@ double precision (counts, binary metrics, values on a binary grid), and otherwis
 may differ in the last bits, as two DuckDB runs with different thread counts can.
 
 Example:
-    >>> print(to_spark_sql("SELECT CAST(\\"a\\" AS VARCHAR), 'it''s' WHERE x = 1"))
-    SELECT CAST("a" AS STRING), 'it\\'s' WHERE x = 1
+    >>> SparkEngine.dialect
+    'spark'
 """
 
 from __future__ import annotations
@@ -37,66 +29,30 @@ from typing import Any
 import pandas as pd
 
 from segab.errors import DataError, SqlError
+from segab.sql.dialects import get_dialect
 from segab.sql.spark import spark_session
-from segab.sums.sources import Relation, Source, quote_ident
+from segab.sums.sources import Relation, Source
 
-__all__ = ["SparkEngine", "open_spark_engine", "to_spark_sql"]
+__all__ = ["SparkEngine", "open_spark_engine"]
 
 _COUNTER = itertools.count()
-_EPOCH = re.compile(
-    r"CAST\(EXTRACT\(EPOCH FROM CAST\((?P<x>\"(?:[^\"]|\"\")*\") AS TIMESTAMPTZ\)\) AS DOUBLE\)"
-)
-_SQL_TOKENS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|[^'\"]+")
-
-
-def _rewrite_code(code: str) -> str:
-    """Type names, outside literals and identifiers."""
-    return re.sub(r"\bVARCHAR\b", "STRING", code.replace("DOUBLE PRECISION", "DOUBLE"))
-
-
-def to_spark_sql(sql: str) -> str:
-    """Rewrite the PostgreSQL flavour of :mod:`segab.sums.plan` into Spark SQL.
-
-    Example:
-        >>> to_spark_sql('SELECT CAST(EXTRACT(EPOCH FROM CAST("t" AS TIMESTAMPTZ)) '
-        ...              'AS DOUBLE PRECISION) FROM x WHERE "s" COLLATE "C" < \\'b\\'')
-        'SELECT CAST(CAST("t" AS TIMESTAMP) AS DOUBLE) FROM x WHERE "s" < \\'b\\''
-    """
-    out: list[str] = []
-    tokens = _SQL_TOKENS.findall(sql)
-    for tok in tokens:
-        if tok.startswith("'"):
-            text = tok[1:-1].replace("''", "'")
-            out.append("'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'")
-        elif tok.startswith('"'):
-            if tok == '"C"' and out and re.search(r"\bCOLLATE\s*$", out[-1]):
-                out[-1] = re.sub(r"\s*\bCOLLATE\s*$", "", out[-1])
-                continue
-            out.append(tok)
-        else:
-            out.append(_rewrite_code(tok))
-    return _EPOCH.sub(lambda m: f"CAST(CAST({m['x']} AS TIMESTAMP) AS DOUBLE)", "".join(out))
 
 
 class SparkEngine:
-    """Runs :mod:`segab.sums.plan` statements in a Spark session.
-
-    ``dialect`` is the builder flavour to request (``postgresql``); every statement
-    goes through :func:`to_spark_sql` before Spark parses it.
+    """Runs :mod:`segab.sums.plan` statements, built for the ``spark`` dialect, in a session.
 
     Example:
         >>> SparkEngine.dialect
-        'postgresql'
+        'spark'
     """
 
-    dialect = "postgresql"
+    dialect = "spark"
 
     def __init__(self, spark: Any, owns_session: bool = False) -> None:
         self.spark = spark
         self._owns = owns_session
         self._views: list[str] = []
         spark.conf.set("spark.sql.ansi.enabled", "true")
-        spark.conf.set("spark.sql.ansi.doubleQuotedIdentifiers", "true")
         spark.conf.set("spark.sql.session.timeZone", "UTC")
 
     def relation(self, source: Source, role: str, text_columns: Iterable[str]) -> Relation:
@@ -135,7 +91,7 @@ class SparkEngine:
         df.createOrReplaceTempView(view)
         self._views.append(view)
         types = {f.name: f.dataType.simpleString().lower() for f in df.schema.fields}
-        return Relation(quote_ident(view), tuple(types), types, label)
+        return Relation(get_dialect("spark").quote(view), tuple(types), types, label)
 
     def _read_csv(self, path: str, texts: set[str]) -> Any:
         from pyspark.sql.types import StringType, StructField, StructType
@@ -158,7 +114,7 @@ class SparkEngine:
         used = set(re.findall(r":(p\d+)\b", sql))
         args = {k: v for k, v in params.items() if k in used}
         try:
-            df = self.spark.sql(to_spark_sql(sql), args=args or None)
+            df = self.spark.sql(sql, args=args or None)
             rows = df.collect()
         except Exception as exc:
             if type(exc).__module__.startswith(("pyspark", "py4j")):
@@ -166,6 +122,25 @@ class SparkEngine:
                 raise SqlError(f"spark query failed: {first}") from None
             raise
         return pd.DataFrame([tuple(r) for r in rows], columns=list(df.columns))
+
+    def execute(self, sql: str, params: dict[str, Any]) -> None:
+        """Run one statement whose result is not needed.
+
+        Example:
+            >>> SparkEngine.execute.__name__
+            'execute'
+        """
+        self.query(sql, params)
+
+    def rows(self, sql: str, params: dict[str, Any]) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """Run one statement; its column names and rows as tuples.
+
+        Example:
+            >>> SparkEngine.rows.__name__
+            'rows'
+        """
+        df = self.query(sql, params)
+        return list(df.columns), [tuple(r) for r in df.itertuples(index=False)]
 
     def close(self) -> None:
         """Drop the temporary views (and stop the session if this engine started it).

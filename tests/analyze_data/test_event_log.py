@@ -14,6 +14,7 @@ import pytest
 
 from segab.errors import DataError
 from segab.sums.aggregate import SUM_COLUMNS, aggregate_event_log, window_seconds
+from segab.sums.specs import EventLogColumns
 
 # (stage, variant, metric) -> n, sum, sum_sq, den_sum, den_sum_sq, cross_sum
 EXPECTED = {
@@ -160,10 +161,12 @@ def test_column_names_are_mappable(exp, exposures, events):
         exp,
         x,
         ev,
-        unit_column="uid",
-        event_column="name",
-        value_column="amount",
-        timestamp_column="ts",
-        exposure_timestamp_column="exposed_at",
+        columns=EventLogColumns(
+            unit="uid",
+            event="name",
+            value="amount",
+            timestamp="ts",
+            exposure_timestamp="exposed_at",
+        ),
     )
     assert_sums(agg.sums, EXPECTED)

@@ -201,7 +201,7 @@ def test_a_unit_hash_collision_falls_back_to_the_generic_plan(monkeypatch, exp_f
         x_rel = eng.relation(x, "exposures", ["user_id", "segment", "stage", "variant"])
         e_rel = eng.relation(ev, "events", ["user_id", "event"])
         from segab.sums.aggregate import _event_specs
-        from segab.sums.plan import EventLogSpec
+        from segab.sums.specs import EventLogSpec
 
         spec = EventLogSpec(
             "exp", 1, "user_id", "user_id", metrics=tuple(_event_specs(exp)), stages=tuple(STAGES)

@@ -12,6 +12,7 @@ import pytest
 
 from segab.errors import MissingColumnError
 from segab.sums.aggregate import Aggregates, aggregate_event_log
+from segab.sums.sources import open_engine
 
 PG_URL = os.environ.get("SEGAB_TEST_DATABASE_URL")
 
@@ -88,7 +89,8 @@ def test_csv_parquet_dataframe_and_sqlite_agree(tmp_path: Path, exp, dirty):
     x.to_sql("exposures", engine, index=False)
     e.to_sql("events", engine, index=False)
     engine.dispose()
-    from_sqlite = aggregate_event_log(exp, "exposures", "events", by=by, db_url=url)
+    with open_engine(url) as eng:
+        from_sqlite = aggregate_event_log(exp, "exposures", "events", by=by, engine=eng)
     want = normalise(reference)
     for got in (from_csv, from_pq, from_sqlite):
         assert normalise(got) == want
@@ -133,7 +135,8 @@ def test_postgresql_agrees(pg_schema, exp, dirty):
     e.to_sql("events", engine, schema=schema, index=False)
     engine.dispose()
     by = ("channel", "newbie")
-    got = aggregate_event_log(exp, f"{schema}.exposures", f"{schema}.events", by=by, db_url=url)
+    with open_engine(url) as eng:
+        got = aggregate_event_log(exp, f"{schema}.exposures", f"{schema}.events", by=by, engine=eng)
     assert normalise(got) == normalise(aggregate_event_log(exp, x, e, by=by))
 
 
@@ -207,7 +210,8 @@ def test_sqlite_reads_every_utc_offset_spelling(tmp_path: Path, exp, exposures, 
     x.to_sql("exposures", engine, index=False)
     e.to_sql("events", engine, index=False)
     engine.dispose()
-    got = aggregate_event_log(exp, "exposures", "events", db_url=url)
+    with open_engine(url) as eng:
+        got = aggregate_event_log(exp, "exposures", "events", engine=eng)
     assert normalise(got) == normalise(aggregate_event_log(exp, exposures, events))
     assert (
         got.data_quality["events_outside_window"]

@@ -16,7 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from segab.sums._fast.unit_pivot import overlap_sql
-from segab.sums.plan import EventLogSpec, Params, window_condition
+from segab.sums.plan import window_condition
+from segab.sums.specs import EventLogSpec, Params
 
 N_STAGES = 4
 BASE = 1_714_521_600.0  # 2024-05-01, epoch seconds: doubles here step by about 2e-7 s

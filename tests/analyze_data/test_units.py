@@ -6,6 +6,8 @@ import pandas as pd
 import pytest
 
 from segab.sums.aggregate import aggregate_units
+from segab.sums.sources import open_engine
+from segab.sums.specs import UnitColumns
 
 
 @pytest.fixture
@@ -42,7 +44,7 @@ def units() -> pd.DataFrame:
 
 
 def test_hand_computed(unit_exp, units):
-    agg = aggregate_units(unit_exp, units, variant_column="arm")
+    agg = aggregate_units(unit_exp, units, columns=UnitColumns(variant="arm"))
     got = {(r.variant, r.metric): r for r in agg.sums.itertuples(index=False)}
     # no age column: no segment condition matches, every unit is in the fallback
     assert set(agg.sums["segment"]) == {"rest"} and set(agg.sums["stage"]) == {"all"}
@@ -71,7 +73,7 @@ def test_segment_and_stage_columns_and_by(unit_exp, units, tmp_path):
     df = units.assign(segment=["young", "rest", "young", "young", "rest", "rest"], stage="purchase")
     path = tmp_path / "units.parquet"
     df.to_parquet(path)
-    agg = aggregate_units(unit_exp, path, variant_column="arm", by=["channel"])
+    agg = aggregate_units(unit_exp, path, columns=UnitColumns(variant="arm"), by=["channel"])
     assert agg.dimensions == ("channel",)
     keys = set(map(tuple, agg.exposures[["segment", "stage", "variant", "channel"]].values))
     assert ("young", "purchase", "a", "social") in keys and (
@@ -90,8 +92,9 @@ def test_sqlite_units_match(unit_exp, units, tmp_path):
     units = units.assign(segment="young")
     units.to_sql("units", engine, index=False)
     engine.dispose()
-    a = aggregate_units(unit_exp, "units", variant_column="arm", db_url=url)
-    b = aggregate_units(unit_exp, units, variant_column="arm")
+    with open_engine(url) as eng:
+        a = aggregate_units(unit_exp, "units", columns=UnitColumns(variant="arm"), engine=eng)
+    b = aggregate_units(unit_exp, units, columns=UnitColumns(variant="arm"))
     pd.testing.assert_frame_equal(a.sums, b.sums, check_dtype=False)
     assert a.data_quality == b.data_quality
 
@@ -100,12 +103,12 @@ def test_missing_outcome_column(unit_exp, units):
     from segab.errors import MissingColumnError
 
     with pytest.raises(MissingColumnError, match="orders"):
-        aggregate_units(unit_exp, units.drop(columns="orders"), variant_column="arm")
+        aggregate_units(unit_exp, units.drop(columns="orders"), columns=UnitColumns(variant="arm"))
 
 
 def test_segments_derived_from_the_conditions(unit_exp, units):
     df = units.drop(columns="channel").assign(age=[20, 40, 30, 70, 25, 33])
-    agg = aggregate_units(unit_exp, df, variant_column="arm")
+    agg = aggregate_units(unit_exp, df, columns=UnitColumns(variant="arm"))
     n = agg.exposures.set_index(["segment", "variant"])["n"].to_dict()
     assert n == {("young", "a"): 2, ("rest", "a"): 1, ("rest", "b"): 1, ("young", "b"): 1}
     assert set(agg.exposures["stage"]) == {"all"}
@@ -118,5 +121,6 @@ def test_sqlite_without_segment_column_is_one_segment(unit_exp, units, tmp_path)
     engine = sa.create_engine(url)
     units.to_sql("units", engine, index=False)
     engine.dispose()
-    agg = aggregate_units(unit_exp, "units", variant_column="arm", db_url=url)
+    with open_engine(url) as eng:
+        agg = aggregate_units(unit_exp, "units", columns=UnitColumns(variant="arm"), engine=eng)
     assert set(agg.exposures["segment"]) == {"all"}

@@ -174,7 +174,7 @@ def test_postgres_query_matches_python(
                 ).fetchall()
             }
             for exp in _experiments(registry):
-                sql = assignment_sql(exp, "postgres", name, columns=column_kinds(exp, schema))
+                sql = assignment_sql(exp, "postgresql", name, columns=column_kinds(exp, schema))
                 cur = con.execute(sql)
                 names = [d.name for d in cur.description or ()]
                 got = pa.Table.from_pylist([dict(zip(names, r, strict=True)) for r in cur])
@@ -221,7 +221,7 @@ def test_cli_prints_runnable_sql(units_parquet: Path, registry: Registry) -> Non
     con.execute(f"CREATE VIEW units AS SELECT * FROM read_parquet('{units_parquet}')")
     got = sort_rows(con.sql(result.output.rstrip().rstrip(";")).to_arrow_table())
     assert got.equals(python_assignments(registry["loyalty_offer"], units_parquet))
-    for dialect in ("postgres", "spark"):
+    for dialect in ("postgresql", "spark"):
         result = CliRunner().invoke(
             cli,
             ["sql", "assign", "journey_content", "--dialect", dialect, "--column", "age=number"],

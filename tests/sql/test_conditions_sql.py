@@ -195,10 +195,14 @@ def test_postgres_matches_python(pg_url: str) -> None:
         for cond, untyped in CASES:
             expected = _python_ids(cond)
             for two_valued in (True, False):
-                sql = compile_condition_sql(cond, "postgres", GROUPS, KINDS, two_valued=two_valued)
+                sql = compile_condition_sql(
+                    cond, "postgresql", GROUPS, KINDS, two_valued=two_valued
+                )
                 assert _ids(con, sql) == expected, cond
             if untyped:
-                assert _ids(con, compile_condition_sql(cond, "postgres", GROUPS)) == expected, cond
+                assert _ids(con, compile_condition_sql(cond, "postgresql", GROUPS)) == expected, (
+                    cond
+                )
 
 
 @pytest.mark.spark
@@ -263,7 +267,7 @@ def test_uncompilable_conditions_name_path_and_operator(
 
 def test_unknown_group_is_a_compile_error() -> None:
     with pytest.raises(SqlCompileError, match="'eu' is not a defined group"):
-        compile_condition_sql({"c": {"$inGroup": "eu"}}, "postgres", {})
+        compile_condition_sql({"c": {"$inGroup": "eu"}}, "postgresql", {})
 
 
 @pytest.mark.parametrize(
@@ -271,7 +275,7 @@ def test_unknown_group_is_a_compile_error() -> None:
     [
         ("^a.b$", "duckdb", "^a[^\\n]b(?:\\n?$)"),
         ("^a.b$", "spark", "^a[^\\n]b(?:\\n?\\z)"),
-        ("a{,3}|b{2}", "postgres", "a{0,3}|b{2}"),
+        ("a{,3}|b{2}", "postgresql", "a{0,3}|b{2}"),
         ("[]a-]", "duckdb", "[\\]a\\-]"),
         ("[&&x]", "spark", "[\\&\\&x]"),
         ("a{}b}", "duckdb", "a\\{\\}b\\}"),
@@ -284,7 +288,7 @@ def test_regex_translation(pattern: str, dialect: str, expected: str) -> None:
 
 def test_dialect_spelling() -> None:
     cond = {"score": {"$gte": 0.5}, "name": {"$lt": "m"}}
-    pg = compile_condition_sql(cond, "postgres", columns={"score": "float", "name": "string"})
+    pg = compile_condition_sql(cond, "postgresql", columns={"score": "float", "name": "string"})
     assert 'COLLATE "C"' in pg and "DOUBLE PRECISION" in pg
     # a column missing from ``columns`` is a missing attribute: NULL
     assert compile_condition_sql({"device.os": "ios"}, "duckdb", columns={}) == "FALSE"

@@ -17,35 +17,27 @@ from segab.analysis.api import analyze
 from segab.bulk import assign_file
 from segab.config import Registry
 from segab.simulate import default_effects, simulate_events, simulate_population
-from segab.sums.spark import open_spark_engine, to_spark_sql
+from segab.sums.spark import open_spark_engine
 from tests.sql.conftest import synthetic_units
 
 
-@pytest.mark.parametrize(
-    ("sql", "expected"),
-    [
-        ("CAST(x AS DOUBLE PRECISION)", "CAST(x AS DOUBLE)"),
-        ('CAST("VARCHAR" AS VARCHAR)', 'CAST("VARCHAR" AS STRING)'),
-        ("SELECT 'VARCHAR', 'a''b\\c'", "SELECT 'VARCHAR', 'a\\'b\\\\c'"),
-        ('"s" COLLATE "C" < \'m\'', "\"s\" < 'm'"),
-        ('SELECT "C" FROM t', 'SELECT "C" FROM t'),
-        (
-            'CAST(EXTRACT(EPOCH FROM CAST("t s" AS TIMESTAMPTZ)) AS DOUBLE PRECISION)',
-            'CAST(CAST("t s" AS TIMESTAMP) AS DOUBLE)',
-        ),
-    ],
-)
-def test_to_spark_sql(sql: str, expected: str) -> None:
-    assert to_spark_sql(sql) == expected
+def test_spark_sql_is_built_for_spark_not_rewritten() -> None:
+    """The plan spells Spark's types, quoting and timestamps itself (no PostgreSQL-isms)."""
+    from segab.sums.plan import event_log_queries, units_query
+    from segab.sums.sources import Relation
+    from segab.sums.specs import EventLogSpec, MetricSpec, UnitSpec
 
-
-def _share_session(monkeypatch: pytest.MonkeyPatch, spark: Any) -> None:
-    """Route ``engine="spark"`` to the suite's shared session (not a new one it would stop)."""
-    import segab.sums.spark as spark_aggregate
-
-    monkeypatch.setattr(
-        spark_aggregate, "open_spark_engine", lambda master=None: open_spark_engine(spark)
-    )
+    x = Relation("`x`", ("u", "segment", "stage", "variant", "timestamp", "experiment"), {})
+    e = Relation("`e`", ("u", "event", "value", "timestamp"), {})
+    metrics = (MetricSpec("c", "binary", "buy"), MetricSpec("r", "ratio", "rev", "visit"))
+    spec = EventLogSpec("exp", 1, "u", "u", metrics=metrics, stages=("a", "b"))
+    q = event_log_queries("spark", x, e, spec)
+    units, _ = units_query("spark", x, UnitSpec("variant", "segment", None, (), metrics))
+    for sql in (q.sums, q.funnel, q.quality, units):
+        for postgres_only in ("DOUBLE PRECISION", "TIMESTAMPTZ", "EXTRACT(EPOCH", '"', "VARCHAR"):
+            assert postgres_only not in sql
+    assert "CAST(CAST(`timestamp` AS TIMESTAMP) AS DOUBLE)" in q.sums
+    assert "CAST(`segment` AS STRING)" in q.sums
 
 
 def _json(result: Any) -> str:
@@ -53,9 +45,7 @@ def _json(result: Any) -> str:
 
 
 @pytest.mark.spark
-def test_event_log_json_equals_duckdb(
-    spark: Any, registry: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_event_log_json_equals_duckdb(spark: Any, registry: Registry, tmp_path: Path) -> None:
     exp = registry["journey_content"]
     simulate_population(exp, 1500, seed=1).to_csv(tmp_path / "population.csv", index=False)
     assign_file(exp, tmp_path / "population.csv", tmp_path / "assignments.csv")
@@ -65,16 +55,14 @@ def test_event_log_json_equals_duckdb(
     events.to_csv(tmp_path / "events.csv", index=False)
     inputs = {"exposures": tmp_path / "assignments.csv", "events": tmp_path / "events.csv"}
     expected = _json(analyze(exp, **inputs))
-    _share_session(monkeypatch, spark)
-    got = _json(analyze(exp, **inputs, engine="spark"))
+    with open_spark_engine(spark) as eng:  # the suite's shared session, left running
+        got = _json(analyze(exp, **inputs, engine=eng))
     assert got == expected
     assert json.loads(got)["results"]
 
 
 @pytest.mark.spark
-def test_unit_table_json_equals_duckdb(
-    spark: Any, registry: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_unit_table_json_equals_duckdb(spark: Any, registry: Registry, tmp_path: Path) -> None:
     exp = registry["channel_tailoring"]  # segments compiled to SQL from the attributes
     n = 2000
     rng = np.random.default_rng(1)
@@ -85,8 +73,8 @@ def test_unit_table_json_equals_duckdb(
     table = table.append_column("clv", pa.array(np.round(rng.gamma(1.0, 10.0, n) * 16) / 16))
     pq.write_table(table, tmp_path / "units.parquet")
     expected = _json(analyze(exp, units=tmp_path / "units.parquet"))
-    _share_session(monkeypatch, spark)
-    got = _json(analyze(exp, units=tmp_path / "units.parquet", engine="spark"))
+    with open_spark_engine(spark) as eng:
+        got = _json(analyze(exp, units=tmp_path / "units.parquet", engine=eng))
     assert got == expected
     segments = {r["segment"] for r in json.loads(got)["results"]}
     assert segments == {"young_tech_savvy", "older_traditional", "general_audience"}

@@ -24,7 +24,7 @@ data-quality counters are those of the generic plan, row for row.
 
 Example:
     >>> from segab.sums.sources import Relation
-    >>> from segab.sums.plan import EventLogSpec, MetricSpec
+    >>> from segab.sums.specs import EventLogSpec, MetricSpec
     >>> x = Relation("x", ("u", "segment", "stage", "variant", "timestamp"), {})
     >>> spec = EventLogSpec("e", 1, "u", "u", metrics=(MetricSpec("c", "binary", "buy"),))
     >>> "hash(u)" in codes_query(x, spec)[0]
@@ -43,15 +43,9 @@ from typing import TYPE_CHECKING, Any
 
 from segab.sums._fast.fallback import FastPathUnavailableError
 from segab.sums._fast.partition import Partition
-from segab.sums.plan import (
-    EventLogSpec,
-    Params,
-    event_names,
-    exposure_ctes,
-    valid_unit,
-    with_ctes,
-)
+from segab.sums.plan import event_names, exposure_ctes, valid_unit, with_ctes
 from segab.sums.sources import Relation, SqlRunner
+from segab.sums.specs import EventLogSpec, Params
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -91,7 +85,7 @@ def codes_query(x_rel: Relation, spec: EventLogSpec) -> tuple[str, dict[str, Any
         True
     """
     p = Params("duckdb")
-    ctes = dict(exposure_ctes("duckdb", x_rel, spec, p))
+    ctes = dict(exposure_ctes(x_rel, spec, p))
     late = f"t > {p(spec.now_epoch)}" if spec.now_epoch is not None else "FALSE"
     sql = with_ctes([("x_raw", ctes["x_raw"])]) + (
         f"\nSELECT segment, stage, variant, other, {valid_unit('u')} AS ok, outside, "

@@ -26,8 +26,6 @@ from typing import TYPE_CHECKING
 from segab.sums._fast.fallback import COLLISION_CLASS, FastPathUnavailableError
 from segab.sums._fast.unit_pivot import MAX_PIVOT_STAGES, PivotShape, empty_funnel, run_pivot
 from segab.sums.plan import (
-    EventLogSpec,
-    Params,
     event_ctes,
     exposure_ctes,
     valid_unit,
@@ -36,6 +34,7 @@ from segab.sums.plan import (
     with_ctes,
 )
 from segab.sums.sources import Relation, SqlRunner
+from segab.sums.specs import EventLogSpec, Params
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -64,7 +63,7 @@ def metric_values(spec: EventLogSpec, ev_code: dict[str, int]) -> tuple[list[str
     The aggregates read the event code ``e.k`` and value ``e.value``.
 
     Example:
-        >>> from segab.sums.plan import MetricSpec
+        >>> from segab.sums.specs import MetricSpec
         >>> spec = EventLogSpec("e", 1, "u", "u", metrics=(MetricSpec("c", "binary", "buy"),))
         >>> metric_values(spec, {"buy": 0})[1]
         ['SUM(y_0) AS s_0, SUM(y_0 * y_0) AS q_0']
@@ -174,7 +173,7 @@ class Partition:
         without a code), else its negative data-quality class (:data:`_CLASSES`)."""
         p = Params("duckdb")
         spec = self.spec
-        ctes = exposure_ctes("duckdb", self.x_rel, spec, p)[:1]
+        ctes = exposure_ctes(self.x_rel, spec, p)[:1]
         classes = [
             "WHEN other = 1 THEN -1",
             f"WHEN NOT {valid_unit('u')} THEN -2",
@@ -205,7 +204,7 @@ class Partition:
 
     def _x_rows(self) -> tuple[list[tuple[str, str]], str, Params]:
         p = Params("duckdb")
-        ctes = exposure_ctes("duckdb", self.x_rel, self.spec, p)[:2]
+        ctes = exposure_ctes(self.x_rel, self.spec, p)[:2]
         dcols = "".join(f", {d}" for d in self.dims)
         body = (
             f"SELECT {H} AS h, {H2} AS h2, {_case('segment', self.seg_code, p)} AS g, "
@@ -323,7 +322,7 @@ class Partition:
         )
 
     def _events(self, p: Params) -> list[tuple[str, str]]:
-        ctes = event_ctes("duckdb", self.e_rel, self.spec, p)[:1]
+        ctes = event_ctes(self.e_rel, self.spec, p)[:1]
         whens = " ".join(f"WHEN {p(n)} THEN {c}" for n, c in self.ev_code.items())
         return [
             *ctes,

@@ -41,8 +41,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from segab.sums._fast.fallback import COLLISION_CLASS, FastPathUnavailableError
-from segab.sums.plan import EventLogSpec, Params, window_condition, with_ctes
+from segab.sums.plan import window_condition, with_ctes
 from segab.sums.sources import SqlRunner
+from segab.sums.specs import EventLogSpec, Params
 
 if TYPE_CHECKING:
     import pandas as pd
