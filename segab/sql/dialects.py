@@ -1,7 +1,7 @@
 """The one SQL dialect layer: DuckDB, PostgreSQL, SQLite and Spark SQL.
 
 Both the assignment SQL (:mod:`segab.sql.assign`, :mod:`segab.sql.conditions`) and
-the analysis SQL (:mod:`segab.sums.plan`) spell engine differences through a
+the analysis SQL (:mod:`segab.sums.statements`) spell engine differences through a
 :class:`Dialect`; no module branches on engine names of its own, and no SQL is
 rewritten after it is built. Each dialect knows how to quote identifiers and
 string literals, write a bound parameter, cast to text and to a double, read a

@@ -3,9 +3,9 @@
 - :mod:`segab.sums.sources`: the :class:`~segab.sums.sources.Engine` protocol (DuckDB,
   SQLAlchemy databases) and how a file, DataFrame or table becomes a relation;
 - :mod:`segab.sums.spark`: the same protocol on a Spark session;
-- :mod:`segab.sums.plan`: the generic SQL plan (one builder for every dialect);
+- :mod:`segab.sums.statements`: the generic SQL statements (one builder for every dialect);
 - :mod:`segab.sums.aggregate`: :func:`aggregate_event_log` and
-  :func:`aggregate_units`, which run a plan and return :class:`Aggregates`;
+  :func:`aggregate_units`, which run the SQL and return :class:`Aggregates`;
 - :mod:`segab.sums._fast`: the private DuckDB fast path for large event logs.
 
 Nothing here imports :mod:`segab.analysis` or :mod:`segab.report`; statistics run

@@ -1,7 +1,7 @@
 """Per-cell sufficient statistics from an event log or a one-row-per-unit table.
 
 :func:`aggregate_event_log` and :func:`aggregate_units` build the SQL of
-:mod:`segab.sums.plan`, run it in the engine where the data lives
+:mod:`segab.sums.statements`, run it in the engine where the data lives
 (:mod:`segab.sums.sources`) and reshape the small GROUP BY result into an
 :class:`Aggregates`. No event or unit row is loaded into Python.
 
@@ -60,10 +60,10 @@ from typing import TYPE_CHECKING, Any
 
 from segab.config.models import Experiment, Metric
 from segab.errors import DataError
-from segab.sums._fast.hashed_plan import FastPathUnavailableError, run_hashed_event_log, usable_for
-from segab.sums.plan import event_log_queries, units_query
+from segab.sums._fast.hashed import FastPathUnavailableError, run_hashed_event_log, usable_for
 from segab.sums.sources import Engine, Relation, Source, open_engine, require_columns
 from segab.sums.specs import EventLogColumns, EventLogSpec, MetricSpec, UnitColumns, UnitSpec
+from segab.sums.statements import event_log_queries, units_query
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -235,7 +235,7 @@ def aggregate_event_log(
     columns: EventLogColumns = EVENT_LOG_COLUMNS,
     by: Sequence[str] = (),
     now: dt.datetime | None = None,
-    plan: str = "auto",
+    route: str = "auto",
 ) -> Aggregates:
     """Aggregate an exposures table and an events table into per-cell sums.
 
@@ -244,9 +244,9 @@ def aggregate_event_log(
     DuckDB engine reads ``exposures``/``events`` as paths (CSV, Parquet) or pandas
     DataFrames for this call. With a database engine they are table names.
     ``columns`` maps the input column names (:class:`~segab.sums.specs.EventLogColumns`).
-    ``by`` names exposure columns to break down by (crossed). ``plan="generic"``
-    makes DuckDB run the text-keyed plan of :mod:`segab.sums.plan` instead of the
-    fast path (:mod:`segab.sums._fast`); ``plan="cells"`` runs the fast path one row
+    ``by`` names exposure columns to break down by (crossed). ``route="generic"``
+    makes DuckDB run the text-keyed generic route of :mod:`segab.sums.statements` instead of the
+    fast path (:mod:`segab.sums._fast`); ``route="cells"`` runs the fast path one row
     per (unit, cell) only, never one row per unit (the same results; for tests and
     comparisons).
 
@@ -254,8 +254,8 @@ def aggregate_event_log(
         >>> aggregate_event_log.__name__   # see the module docstring for a full run
         'aggregate_event_log'
     """
-    if plan not in ("auto", "generic", "cells"):
-        raise DataError(f"plan: found {plan!r}, expected auto, generic or cells")
+    if route not in ("auto", "generic", "cells"):
+        raise DataError(f"route: found {route!r}, expected auto, generic or cells")
     dims = tuple(dict.fromkeys(by))
     specs = _event_specs(experiment)
     exposure_timestamp_column = columns.exposure_timestamp
@@ -296,11 +296,11 @@ def aggregate_event_log(
             now_epoch=_epoch(now),
         )
         result = None
-        if usable_for(eng.dialect, plan):
+        if usable_for(eng.dialect, route):
             try:
-                result = run_hashed_event_log(eng, x_rel, e_rel, spec, pivot=plan != "cells")
+                result = run_hashed_event_log(eng, x_rel, e_rel, spec, pivot=route != "cells")
             except FastPathUnavailableError:
-                result = None  # the generic plan answers
+                result = None  # the generic route answers
         if result is None:
             result = _generic_event_log(eng, x_rel, e_rel, spec)
         wide, funnel, quality = result

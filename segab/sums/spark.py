@@ -1,6 +1,6 @@
 """Per-cell sufficient statistics computed in Spark: an :class:`~segab.sums.sources.Engine`.
 
-:class:`SparkEngine` runs the SQL that :mod:`segab.sums.plan` builds for the
+:class:`SparkEngine` runs the SQL that :mod:`segab.sums.statements` builds for the
 ``spark`` dialect of :mod:`segab.sql.dialects` (backquoted identifiers, ``STRING``
 and ``DOUBLE``, timestamps as ``CAST(CAST(x AS TIMESTAMP) AS DOUBLE)`` in the
 session's UTC time zone, ``:p0`` parameters), so only the small GROUP BY results
@@ -39,7 +39,7 @@ _COUNTER = itertools.count()
 
 
 class SparkEngine:
-    """Runs :mod:`segab.sums.plan` statements, built for the ``spark`` dialect, in a session.
+    """Runs :mod:`segab.sums.statements` statements, built for the ``spark`` dialect, in a session.
 
     Example:
         >>> SparkEngine.dialect

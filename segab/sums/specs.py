@@ -3,7 +3,7 @@
 - :class:`EventLogColumns` and :class:`UnitColumns`: the input column names a user
   may map (one value object each, instead of one keyword argument per column);
 - :class:`MetricSpec`, :class:`EventLogSpec`, :class:`UnitSpec`: what the SQL
-  builders of :mod:`segab.sums.plan` and the fast path read;
+  builders of :mod:`segab.sums.statements` and the fast path read;
 - :class:`Params`: the bound parameters of one statement, in its dialect.
 
 Example:
@@ -108,7 +108,7 @@ class EventLogSpec:
     stages: tuple[str, ...] = ()
     window_seconds: float | None = None
     now_epoch: float | None = None
-    segments: tuple[str, ...] = ()  # the declared names (DuckDB's hashed plan codes them)
+    segments: tuple[str, ...] = ()  # the declared names (DuckDB's fast path codes them)
     variants: tuple[str, ...] = ()
 
 

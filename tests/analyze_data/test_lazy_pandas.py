@@ -29,7 +29,7 @@ class Block:
 
 sys.meta_path.insert(0, Block())
 
-import segab.sums._fast.hashed_plan as hashed_plan
+import segab.sums._fast.hashed as hashed
 import segab.sums._fast.partition as partition
 from segab.sums.aggregate import aggregate_event_log
 from segab.config import load_experiments
@@ -44,7 +44,7 @@ def run(self, eng, part, parts):
 
 
 partition.Partition.run = run
-hashed_plan.rows_per_partition = lambda limit=None: 2  # several partitions: staged
+hashed.rows_per_partition = lambda limit=None: 2  # several partitions: staged
 exp = load_experiments(sys.argv[1])["exp"]
 try:
     aggregate_event_log(exp, sys.argv[2], sys.argv[3])

@@ -3,7 +3,7 @@
 :func:`segab.sums._fast.unit_pivot.overlap_sql` flags the units whose events can
 fall in two stages' windows; only those build a list of cells per event. The
 invariant that makes the scalar path exact: an event inside two windows, by the
-window condition itself (:func:`segab.sums.plan.window_condition`, evaluated
+window condition itself (:func:`segab.sums.statements.window_condition`, evaluated
 by DuckDB in floating point), always belongs to a flagged unit. Oracle: that
 condition, evaluated pair by pair on the same values.
 """
@@ -16,8 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from segab.sums._fast.unit_pivot import overlap_sql
-from segab.sums.plan import window_condition
 from segab.sums.specs import EventLogSpec, Params
+from segab.sums.statements import window_condition
 
 N_STAGES = 4
 BASE = 1_714_521_600.0  # 2024-05-01, epoch seconds: doubles here step by about 2e-7 s

@@ -23,9 +23,9 @@ from tests.sql.conftest import synthetic_units
 
 def test_spark_sql_is_built_for_spark_not_rewritten() -> None:
     """The plan spells Spark's types, quoting and timestamps itself (no PostgreSQL-isms)."""
-    from segab.sums.plan import event_log_queries, units_query
     from segab.sums.sources import Relation
     from segab.sums.specs import EventLogSpec, MetricSpec, UnitSpec
+    from segab.sums.statements import event_log_queries, units_query
 
     x = Relation("`x`", ("u", "segment", "stage", "variant", "timestamp", "experiment"), {})
     e = Relation("`e`", ("u", "event", "value", "timestamp"), {})

@@ -1,7 +1,7 @@
-"""The one way the DuckDB fast path says "the generic plan must answer instead".
+"""The one way the DuckDB fast path says "the generic route must answer instead".
 
-:func:`~segab.sums._fast.hashed_plan.usable_for` answers up front for what can be
-known before running (the engine, the plan asked for). What can only be seen while
+:func:`~segab.sums._fast.hashed.usable_for` answers up front for what can be
+known before running (the engine, the route asked for). What can only be seen while
 running raises :class:`FastPathUnavailableError` with a reason:
 
 - ``hash_collision``: two different unit ids share the 64-bit unit hash (their
@@ -27,7 +27,7 @@ Reason = Literal["hash_collision", "too_many_names", "undeclared_name"]
 
 
 class FastPathUnavailableError(Exception):
-    """The fast path cannot answer these inputs; run the generic plan.
+    """The fast path cannot answer these inputs; run the generic route.
 
     Example:
         >>> str(FastPathUnavailableError("too_many_names"))

@@ -1,6 +1,6 @@
-"""The statements of one hash partition of DuckDB's event-log plan.
+"""The statements of one hash partition of DuckDB's event-log fast path.
 
-:mod:`segab.sums._fast.hashed_plan` decides the codes and the number of partitions
+:mod:`segab.sums._fast.hashed` decides the codes and the number of partitions
 and adds their results; a :class:`Partition` writes the inputs once, hashed and
 coded, split by partition (:meth:`Partition.stage`), and runs each partition
 (:meth:`Partition.run`): one row per unit (:mod:`segab.sums._fast.unit_pivot`) when
@@ -25,7 +25,9 @@ from typing import TYPE_CHECKING
 
 from segab.sums._fast.fallback import COLLISION_CLASS, FastPathUnavailableError
 from segab.sums._fast.unit_pivot import MAX_PIVOT_STAGES, PivotShape, empty_funnel, run_pivot
-from segab.sums.plan import (
+from segab.sums.sources import Relation, SqlRunner
+from segab.sums.specs import EventLogSpec, Params
+from segab.sums.statements import (
     event_ctes,
     exposure_ctes,
     valid_unit,
@@ -33,8 +35,6 @@ from segab.sums.plan import (
     window_condition,
     with_ctes,
 )
-from segab.sums.sources import Relation, SqlRunner
-from segab.sums.specs import EventLogSpec, Params
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -93,7 +93,7 @@ class Partition:
     """The statements of one hash partition of the units.
 
     Example:
-        >>> Partition.run.__name__   # exercised in tests/analyze_data/test_hashed_plan.py
+        >>> Partition.run.__name__   # exercised in tests/analyze_data/test_fast_path.py
         'run'
     """
 

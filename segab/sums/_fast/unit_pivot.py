@@ -1,6 +1,6 @@
-"""One row per unit: the fast statements of a hash partition of the event-log plan.
+"""One row per unit: the fast statements of a hash partition of the event-log fast path.
 
-:mod:`segab.sums._fast.hashed_plan` keys a partition's exposures by cell, one row
+:mod:`segab.sums._fast.hashed` keys a partition's exposures by cell, one row
 per (unit, segment, stage), then joins the events to those rows. When every unit
 has one segment per stage (segments are fixed per unit, or change only between
 stages), the same results come from one row per unit, with a column group per
@@ -41,9 +41,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from segab.sums._fast.fallback import COLLISION_CLASS, FastPathUnavailableError
-from segab.sums.plan import window_condition, with_ctes
 from segab.sums.sources import SqlRunner
 from segab.sums.specs import EventLogSpec, Params
+from segab.sums.statements import window_condition, with_ctes
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -218,7 +218,7 @@ def join_table_sql(spec: EventLogSpec, shape: PivotShape, p: Params) -> str:
         for c in range(ns)
     )
     # hv: the unit has a one-variant cell (its events are known even when that
-    # cell's first exposure has no time, as in the generic plan)
+    # cell's first exposure has no time, as in the generic route)
     hv = " OR ".join(f"a{c} = b{c}" for c in range(ns))
     return (
         f"CREATE OR REPLACE TEMP TABLE segab_uj AS SELECT *, {overlap_sql(spec, ns, p)} AS ov "
@@ -362,11 +362,11 @@ def run_pivot(
     ``None``: a unit has two segments at one stage, so one row per unit cannot hold
     it (the caller runs the cell-keyed statements). Two unit ids that share a hash
     raise :class:`~segab.sums._fast.fallback.FastPathUnavailableError` (the caller of the
-    fast path runs the generic plan). ``segab_u`` and ``segab_uj`` are dropped before
+    fast path runs the generic route). ``segab_u`` and ``segab_uj`` are dropped before
     returning.
 
     Example:
-        >>> run_pivot.__name__   # exercised in tests/analyze_data/test_hashed_plan.py
+        >>> run_pivot.__name__   # exercised in tests/analyze_data/test_fast_path.py
         'run_pivot'
     """
     eng.execute(pivot_table_sql(x_ctes, shape), x_params.values)

@@ -1,6 +1,6 @@
-"""DuckDB's event-log plan: the same sums on hashed unit keys and integer cell codes.
+"""DuckDB's event-log fast path: the same sums on hashed unit keys and integer cell codes.
 
-The generic plan of :mod:`segab.sums.plan` groups and joins on the unit id as
+The generic route of :mod:`segab.sums.statements` groups and joins on the unit id as
 text and on segment/stage/variant names. On DuckDB the same results come several
 times faster (10M exposures + 10M events) when those keys are integers:
 
@@ -9,9 +9,9 @@ times faster (10M exposures + 10M events) when those keys are integers:
 - units are keyed by DuckDB's 64-bit ``hash(unit)``. A second, independent hash
   (``hash(unit || chr(1))``) travels with it: if two different ids share the first
   hash (exposures with exposures, or an event's unit with an exposure's), the
-  second differs, the plan raises
+  second differs, the fast path raises
   :class:`~segab.sums._fast.fallback.FastPathUnavailableError`, and the caller runs the
-  generic plan on the ids as text. A wrong
+  generic route on the ids as text. A wrong
   result would need both 64-bit hashes of two ids to collide at once;
 - the units are split into ``partitions`` by hash, so that each partition's
   tables fit DuckDB's memory limit (with several, the inputs are first written
@@ -20,7 +20,7 @@ times faster (10M exposures + 10M events) when those keys are integers:
 
 Each partition's statements are those of :mod:`segab.sums._fast.partition`. One
 scan of the events counts empty ids and missing values. The results and the
-data-quality counters are those of the generic plan, row for row.
+data-quality counters are those of the generic route, row for row.
 
 Example:
     >>> from segab.sums.sources import Relation
@@ -43,9 +43,9 @@ from typing import TYPE_CHECKING, Any
 
 from segab.sums._fast.fallback import FastPathUnavailableError
 from segab.sums._fast.partition import Partition
-from segab.sums.plan import event_names, exposure_ctes, valid_unit, with_ctes
 from segab.sums.sources import Relation, SqlRunner
 from segab.sums.specs import EventLogSpec, Params
+from segab.sums.statements import event_names, exposure_ctes, valid_unit, with_ctes
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -116,11 +116,11 @@ def _stage_codes(names: Sequence[str], declared: Sequence[str]) -> dict[str, int
     return codes
 
 
-def usable_for(dialect: str, plan: str) -> bool:
+def usable_for(dialect: str, route: str) -> bool:
     """Whether the fast path may answer, known before anything runs.
 
-    Only DuckDB runs it, and only when the caller did not ask for the generic plan
-    (``plan`` is ``"auto"``, or ``"cells"`` for the cell-keyed statements). While
+    Only DuckDB runs it, and only when the caller did not ask for the generic route
+    (``route`` is ``"auto"``, or ``"cells"`` for the cell-keyed statements). While
     running it can still meet what it cannot answer; then it raises
     :class:`~segab.sums._fast.fallback.FastPathUnavailableError`.
 
@@ -130,7 +130,7 @@ def usable_for(dialect: str, plan: str) -> bool:
         >>> usable_for("sqlite", "auto")
         False
     """
-    return dialect == "duckdb" and plan != "generic"
+    return dialect == "duckdb" and route != "generic"
 
 
 def run_hashed_event_log(
@@ -143,10 +143,10 @@ def run_hashed_event_log(
     memory_limit: str | None = None,
     pivot: bool = True,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, int]]:
-    """Run the plan; return ``(wide sums, funnel, quality)`` as the generic plan does.
+    """Run the fast path; return ``(wide sums, funnel, quality)`` as the generic route does.
 
     Raises :class:`~segab.sums._fast.fallback.FastPathUnavailableError` when the generic
-    plan must run instead: a unit-hash collision (``hash_collision``), or more than
+    route must run instead: a unit-hash collision (``hash_collision``), or more than
     :data:`MAX_CODES` distinct segment/stage/variant names (``too_many_names``).
     ``partitions`` defaults to one per :func:`rows_per_partition` exposure rows
     for DuckDB's ``memory_limit`` (e.g. ``"250MB"``; default: the environment's
@@ -162,7 +162,7 @@ def run_hashed_event_log(
     cell-keyed statements (the same results; for tests and comparisons).
 
     Example:
-        >>> run_hashed_event_log.__name__   # exercised in tests/analysis/test_hashed_plan.py
+        >>> run_hashed_event_log.__name__   # exercised in tests/analysis/test_fast_path.py
         'run_hashed_event_log'
     """
     per_part = rows_per_partition(memory_limit)
@@ -223,22 +223,22 @@ def _run(
     is raised when a valid exposure has a name without a code."""
     seg_code, stage_code, var_code = codes
     counts, sums, funnels = [], [], []
-    plan = Partition(x_rel, e_rel, spec, seg_code, stage_code, var_code, ev_code, pivot)
+    fast = Partition(x_rel, e_rel, spec, seg_code, stage_code, var_code, ev_code, pivot)
     workdir = tempfile.mkdtemp(prefix="segab-stage-") if k_parts > 1 else None
     try:
         if workdir is not None:  # read and hash the inputs once, not once per partition
-            staged = plan.stage(eng, k_parts, workdir, per_part)
+            staged = fast.stage(eng, k_parts, workdir, per_part)
             if quality is None:
                 if staged["undeclared"]:
                     raise FastPathUnavailableError("undeclared_name")
                 quality = {k: v for k, v in staged.items() if k != "undeclared"}
         assert quality is not None  # without staging, the caller scanned the codes
         for part in range(k_parts):
-            result = plan.run(eng, part, k_parts)
+            result = fast.run(eng, part, k_parts)
             counts.append(result[0])
             sums.append(result[1])
             funnels.append(result[2])
-        ev = plan.event_scan(eng).iloc[0]
+        ev = fast.event_scan(eng).iloc[0]
     finally:
         for table in ("segab_pc", "segab_uk", "segab_u", "segab_uj"):
             eng.execute(f"DROP TABLE IF EXISTS {table}", {})

@@ -1,6 +1,6 @@
-"""DuckDB's hashed plan gives exactly what the generic text-keyed plan gives.
+"""DuckDB's fast path gives exactly what the generic text-keyed generic route gives.
 
-Oracle: the generic plan of :mod:`segab.sums.plan` (the one SQLite and
+Oracle: the generic route of :mod:`segab.sums.statements` (the one SQLite and
 PostgreSQL run), itself checked by hand in test_event_log.py and test_quality.py.
 """
 
@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import segab.sums._fast.hashed_plan as hashed_plan
+import segab.sums._fast.hashed as hashed
 import segab.sums._fast.partition as partition
 from segab.sums._fast.fallback import FastPathUnavailableError
 from segab.sums.aggregate import aggregate_event_log
@@ -97,7 +97,7 @@ class PivotSpy:
 
 def _both(exp, x, ev, **kwargs):
     fast = aggregate_event_log(exp, x, ev, **kwargs)
-    slow = aggregate_event_log(exp, x, ev, plan="generic", **kwargs)
+    slow = aggregate_event_log(exp, x, ev, route="generic", **kwargs)
     return fast, slow
 
 
@@ -131,7 +131,7 @@ def test_one_row_per_unit_equals_generic_plan(seed, exp_factory, monkeypatch):
     assert dq["events_outside_window"] and dq["events_before_exposure"]
     assert dq["events_unknown_units"] and dq["multi_variant_units"] and dq["duplicate_exposures"]
     assert_same(fast, slow)
-    assert_same(aggregate_event_log(exp, x, ev, plan="cells"), slow)
+    assert_same(aggregate_event_log(exp, x, ev, route="cells"), slow)
 
 
 def test_an_event_in_two_cells_windows_counts_in_both(exp_factory, monkeypatch):
@@ -164,9 +164,9 @@ def test_an_event_in_two_cells_windows_counts_in_both(exp_factory, monkeypatch):
 def test_partitions_mix_one_row_per_unit_and_per_cell(monkeypatch, exp_factory):
     exp = exp_factory(stages=STAGES)
     x, ev = random_log(12, n_units=400, switchers=0.004)
-    whole = aggregate_event_log(exp, x, ev, plan="generic")
+    whole = aggregate_event_log(exp, x, ev, route="generic")
     spy = PivotSpy(monkeypatch)
-    monkeypatch.setattr(hashed_plan, "rows_per_partition", lambda limit=None: 100)  # ~12 parts
+    monkeypatch.setattr(hashed, "rows_per_partition", lambda limit=None: 100)  # ~12 parts
     parts = aggregate_event_log(exp, x, ev)
     assert spy.pivoted > 0 and spy.complex > 0
     assert_same(parts, whole)
@@ -185,7 +185,7 @@ def test_partitions_add_up(monkeypatch, exp_factory):
     exp = exp_factory(stages=STAGES)
     x, ev = random_log(11)
     whole = aggregate_event_log(exp, x, ev)
-    monkeypatch.setattr(hashed_plan, "rows_per_partition", lambda limit=None: 100)  # ~9 parts
+    monkeypatch.setattr(hashed, "rows_per_partition", lambda limit=None: 100)  # ~9 parts
     parts = aggregate_event_log(exp, x, ev)
     assert_same(parts, whole)
 
@@ -208,7 +208,7 @@ def test_a_unit_hash_collision_falls_back_to_the_generic_plan(monkeypatch, exp_f
         )
         assert isinstance(x_rel, Relation)
         with pytest.raises(FastPathUnavailableError) as caught:
-            hashed_plan.run_hashed_event_log(eng, x_rel, e_rel, spec)
+            hashed.run_hashed_event_log(eng, x_rel, e_rel, spec)
         assert caught.value.reason == "hash_collision"
     fast, slow = _both(exp, x, ev)  # the public path still gives the generic results
     assert_same(fast, slow)
@@ -238,8 +238,8 @@ def test_an_unknown_plan_is_a_clear_error(exp_factory):
     from segab.errors import DataError
 
     x, ev = random_log(1, n_units=5)
-    with pytest.raises(DataError, match="plan: found 'fast', expected auto, generic or cells"):
-        aggregate_event_log(exp_factory(stages=STAGES), x, ev, plan="fast")
+    with pytest.raises(DataError, match="route: found 'fast', expected auto, generic or cells"):
+        aggregate_event_log(exp_factory(stages=STAGES), x, ev, route="fast")
 
 
 def test_one_row_per_unit_boundaries(exp_factory, monkeypatch):
@@ -292,7 +292,7 @@ class ScanSpy:
     def __init__(self, monkeypatch) -> None:
         self.scans = 0
         self.stagings: list[dict[str, int]] = []
-        real_scan, real_stage = hashed_plan.codes_query, partition.Partition.stage
+        real_scan, real_stage = hashed.codes_query, partition.Partition.stage
 
         def scan(*args, **kwargs):
             self.scans += 1
@@ -302,7 +302,7 @@ class ScanSpy:
             self.stagings.append(real_stage(plan, *args, **kwargs))
             return self.stagings[-1]
 
-        monkeypatch.setattr(hashed_plan, "codes_query", scan)
+        monkeypatch.setattr(hashed, "codes_query", scan)
         monkeypatch.setattr(partition.Partition, "stage", stage)
 
 
@@ -317,9 +317,9 @@ def test_declared_names_need_no_scan(by, now, switchers, exp_factory, monkeypatc
     # no time: dropped with `now`; else kept, and its unit's events are known but
     # attributed to no cell
     x.loc[x.index % 40 == 0, "timestamp"] = pd.NaT
-    slow = aggregate_event_log(exp, x, ev, plan="generic", now=now, by=by)
+    slow = aggregate_event_log(exp, x, ev, route="generic", now=now, by=by)
     spy = ScanSpy(monkeypatch)
-    monkeypatch.setattr(hashed_plan, "rows_per_partition", lambda limit=None: 100)  # ~9 parts
+    monkeypatch.setattr(hashed, "rows_per_partition", lambda limit=None: 100)  # ~9 parts
     fast = aggregate_event_log(exp, x, ev, now=now, by=by)
     assert spy.scans == 0 and len(spy.stagings) == 1
     staged = spy.stagings[0]
@@ -333,9 +333,9 @@ def test_declared_names_need_no_scan(by, now, switchers, exp_factory, monkeypatc
 def test_an_undeclared_name_scans_and_stages_again(exp_factory, monkeypatch):
     exp = exp_factory(stages=STAGES)
     x, ev = random_log(22, switchers=0.0)  # about 5% at "legacy_stage"
-    slow = aggregate_event_log(exp, x, ev, plan="generic")
+    slow = aggregate_event_log(exp, x, ev, route="generic")
     spy = ScanSpy(monkeypatch)
-    monkeypatch.setattr(hashed_plan, "rows_per_partition", lambda limit=None: 100)
+    monkeypatch.setattr(hashed, "rows_per_partition", lambda limit=None: 100)
     fast = aggregate_event_log(exp, x, ev)
     assert spy.scans == 1 and len(spy.stagings) == 2
     assert spy.stagings[0]["undeclared"] > 0 and spy.stagings[1]["undeclared"] == 0
