@@ -68,6 +68,7 @@ from segab.analysis.pooling import (
 )
 from segab.analysis.results import AnalysisResult, MetricInfo, ResultRow
 from segab.config.models import Experiment, Metric
+from segab.formatting import pct
 from segab.stats import Comparison, SrmResult, adjust_p_values, compare_cells, heterogeneity
 from segab.sums.aggregate import Aggregates
 
@@ -156,7 +157,7 @@ def _rows(pending: list[_Pending], experiment: Experiment) -> list[tuple[_Pendin
             where = (p.scope, p.segment, p.stage, p.dims, p.pair.control, p.pair.variant)
             c = _c(p)
             lift = c.rel_lift if math.isfinite(c.rel_lift) else c.abs_lift
-            shown = f"{lift * 100:+.1f}%" if math.isfinite(c.rel_lift) else f"{lift:+.4g}"
+            shown = pct(lift) if math.isfinite(c.rel_lift) else f"{lift:+.4g}"
             harmed[where].append(f"{p.pair.metric} {shown}")
     out = []
     for p in pending:

@@ -91,7 +91,7 @@ def _p(p: float) -> str:
 def _evidence(c: Comparison, adjusted: bool = True) -> str:
     if c.method == "bayesian":
         ctw = c.chance_to_win
-        return f"chance to win {ctw * 100:.1f}%" if ctw is not None else "chance to win undefined"
+        return f"chance to win {pct(ctw, signed=False, missing='undefined')}"
     if adjusted and c.p_adjusted is not None and math.isfinite(c.p_adjusted):
         return f"adjusted p {_p(c.p_adjusted)}"
     return f"p {_p(c.p_value)}" if math.isfinite(c.p_value) else "p undefined"

@@ -69,6 +69,15 @@ ROW_KEYS = (
     "reason",
 )
 BAYES_KEYS = ("chance_to_win", "expected_loss")
+# the columns of a compact summary (notebook HTML, history page), in ROW_KEYS order
+SUMMARY_KEYS = tuple(
+    k
+    for k in ROW_KEYS
+    if k in {"segment", "stage", "variant", "control", "decision", "reason", "p_adjusted"}
+    or k.startswith("rel_")
+)
+# ROW_KEYS that the comparison holds under another name
+_COMPARISON_NAMES = {"n_variant": "n_treatment", "variant_mean": "treatment_mean"}
 
 
 @dataclass(frozen=True)
@@ -143,28 +152,12 @@ class ResultRow:
         """
         c = self.comparison
         out: dict[str, Any] = {
-            "segment": self.segment,
-            "stage": self.stage,
-            "dimensions": dict(self.dimensions),
-            "metric": self.metric,
-            "variant": self.variant,
-            "control": self.control,
-            "n_control": c.n_control,
-            "n_variant": c.n_treatment,
-            "control_mean": c.control_mean,
-            "variant_mean": c.treatment_mean,
-            "abs_lift": c.abs_lift,
-            "abs_ci_low": c.abs_ci_low,
-            "abs_ci_high": c.abs_ci_high,
-            "rel_lift": c.rel_lift,
-            "rel_ci_low": c.rel_ci_low,
-            "rel_ci_high": c.rel_ci_high,
-            "p_value": c.p_value,
-            "p_adjusted": c.p_adjusted,
-            "significant": self.significant,
-            "decision": self.decision,
-            "reason": self.reason,
+            key: getattr(self, key)
+            if hasattr(self, key)
+            else getattr(c, _COMPARISON_NAMES.get(key, key))
+            for key in ROW_KEYS
         }
+        out["dimensions"] = dict(self.dimensions)
         if c.method == "bayesian":
             out["chance_to_win"] = c.chance_to_win
             out["expected_loss"] = c.expected_loss
@@ -294,8 +287,7 @@ class AnalysisResult:
             f"{html.escape(self.method)}, alpha {self.alpha}, correction "
             f"{html.escape(self.correction)}): {html.escape(summary)}</p>"
         )
-        cols = ["scope", "segment", "stage", "metric", "variant", "control"]
-        cols += ["rel_lift", "rel_ci_low", "rel_ci_high", "p_adjusted", "decision", "reason"]
+        cols = ["scope", "metric", *SUMMARY_KEYS]
         frame = self.to_pandas()
         if frame.empty:
             return head

@@ -15,28 +15,17 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from segab.analysis.results import ROW_KEYS
 from segab.errors import LifecycleError
 from segab.lifecycle.iterate import primary_rows
 from segab.store import list_experiments, list_snapshots
 
 __all__ = ["CELL_KEYS", "history_data", "history_rows"]
 
-CELL_KEYS = (
-    "segment",
-    "stage",
-    "variant",
-    "control",
-    "n_control",
-    "n_variant",
-    "control_mean",
-    "variant_mean",
-    "rel_lift",
-    "rel_ci_low",
-    "rel_ci_high",
-    "p_value",
-    "p_adjusted",
-    "decision",
-    "reason",
+CELL_KEYS = tuple(  # what a snapshot's cell keeps of a result row
+    k
+    for k in ROW_KEYS
+    if k not in {"dimensions", "metric", "significant"} and not k.startswith("abs_")
 )
 
 

@@ -17,6 +17,7 @@ import html
 import math
 from typing import Any
 
+from segab.analysis.results import SUMMARY_KEYS
 from segab.formatting import pct
 from segab.lifecycle.history import history_rows
 
@@ -125,20 +126,7 @@ def history_html(data: dict[str, Any]) -> str:
     charts = "".join(
         f"<figure><figcaption>{e(s)}</figcaption>{_chart(data, s)}</figure>" for s in segments
     )
-    cols = (
-        "iteration",
-        "status",
-        "segment",
-        "stage",
-        "variant",
-        "control",
-        "rel_lift",
-        "rel_ci_low",
-        "rel_ci_high",
-        "p_adjusted",
-        "decision",
-        "reason",
-    )
+    cols = ("iteration", "status", *SUMMARY_KEYS)
     body = []
     for row in history_rows(data):
         cells = []

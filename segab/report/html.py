@@ -24,6 +24,7 @@ from typing import Any
 
 from segab.analysis.results import AnalysisResult, MetricInfo, ResultRow
 from segab.formatting import num, p_text, pct
+from segab.report.render import evidence
 from segab.report.svg import COLORS, ForestRow, forest_svg, funnel_svg
 
 __all__ = ["render_html"]
@@ -106,15 +107,12 @@ def _lift(r: ResultRow) -> str:
 
 def _mean(r: ResultRow, x: float) -> str:
     if r.kind == "binary" and math.isfinite(x):
-        return f"{x * 100:.2f}%"
+        return pct(x, signed=False, decimals=2)
     return _num(x)
 
 
 def _evidence(r: ResultRow) -> str:
-    c = r.comparison
-    if c.method == "bayesian":
-        return f"{c.chance_to_win * 100:.1f}%" if c.chance_to_win is not None else "–"
-    return _p(c.p_adjusted if c.p_adjusted is not None else c.p_value)
+    return _e(evidence(r))
 
 
 def _table(
@@ -238,7 +236,8 @@ def _srm(result: AnalysisResult) -> str:
         flag = "<span class='bad'>SRM</span>" if s.get("flagged") else "<span class='ok'>ok</span>"
         pairs = zip(s["variants"], s["observed"], s["weights"], strict=True)
         split = "<br>".join(
-            f"{_e(v)}: {n:,} <span class='muted'>({w * 100:.1f}%)</span>" for v, n, w in pairs
+            f"{_e(v)}: {n:,} <span class='muted'>({pct(w, signed=False)})</span>"
+            for v, n, w in pairs
         )
         rows.append([f"{_e(s['segment'])}<br>{_e(s['stage'])}", split, _p(s["p_value"]), flag])
     return _table(["cell", "observed (configured share)", "p", "check"], rows, {2})

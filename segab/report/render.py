@@ -29,7 +29,15 @@ from segab.analysis.results import AnalysisResult, ResultRow
 from segab.errors import DataError
 from segab.formatting import num, p_text, pct
 
-__all__ = ["FORMATS", "render", "render_csv", "render_json", "render_table", "table_renderables"]
+__all__ = [
+    "FORMATS",
+    "evidence",
+    "render",
+    "render_csv",
+    "render_json",
+    "render_table",
+    "table_renderables",
+]
 
 FORMATS = ("table", "json", "csv", "html")
 STYLE = {
@@ -55,10 +63,18 @@ def _lift(r: ResultRow) -> str:
     return f"{_num(c.abs_lift)} [{_num(c.abs_ci_low)}, {_num(c.abs_ci_high)}] abs"
 
 
-def _evidence(r: ResultRow) -> str:
+def evidence(r: ResultRow) -> str:
+    """The evidence column: chance to win (Bayesian), else the adjusted p-value.
+
+    Example:
+        >>> from segab.stats import ProportionStats, compare
+        >>> c = compare(ProportionStats(1000, 100), ProportionStats(1000, 140))
+        >>> evidence(ResultRow("s", "t", {}, "m", "primary", "binary", "b", "a", c, "x", "y"))
+        '0.006'
+    """
     c = r.comparison
     if c.method == "bayesian":
-        return f"{c.chance_to_win * 100:.1f}%" if c.chance_to_win is not None else "–"
+        return pct(c.chance_to_win, signed=False)
     return _p(c.p_adjusted if c.p_adjusted is not None else c.p_value)
 
 
@@ -89,7 +105,7 @@ def _decisions_table(result: AnalysisResult) -> Table | None:
     t.add_column("decision", no_wrap=True, min_width=12)
     t.add_column("reason", overflow="fold", ratio=5)
     for r in rows:
-        t.add_row(_where(r), r.variant, _lift(r), _evidence(r), _decision(r), r.reason)
+        t.add_row(_where(r), r.variant, _lift(r), evidence(r), _decision(r), r.reason)
     return t
 
 
@@ -116,7 +132,7 @@ def _metric_table(result: AnalysisResult, metric: str, rows: Sequence[ResultRow]
             _num(c.control_mean),
             _num(c.treatment_mean),
             _lift(r),
-            _evidence(r),
+            evidence(r),
             _decision(r),
         )
     return t
@@ -167,7 +183,7 @@ def table_renderables(result: AnalysisResult) -> list[RenderableType]:
     if result.srm:
         rows_s = [
             (s["segment"], s["stage"], " / ".join(f"{n:,}" for n in s["observed"]),
-             " / ".join(f"{w * 100:.1f}%" for w in s["weights"]), _p(s["p_value"]),
+             " / ".join(pct(w, signed=False) for w in s["weights"]), _p(s["p_value"]),
              Text("SRM", style="bold red") if s["flagged"] else "ok")
             for s in result.srm
         ]  # fmt: skip

@@ -230,7 +230,7 @@ def funnel_svg(
             )
             out.append(
                 f'<text x="{label_w + plot_w + 10}" y="{y + 14:.1f}" fill="#24292f">'
-                f"{rate * 100:.1f}% ({reached:,} of {n:,})</text>"
+                f"{pct(rate, signed=False)} ({reached:,} of {n:,})</text>"
             )
             y += bar_h + gap
     out.append("</svg>")
