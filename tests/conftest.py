@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 from _pytest.doctest import DoctestItem
 
+from segab.config import Experiment, parse_experiment
+
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Generator[None, Any, None]:
@@ -28,8 +30,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Generator[None, A
         f"skipped under CI=true ({reason}): CI installs everything the suite needs, "
         "so this skip hides a missing install step in .ci/run"
     )
-
-from segab.config import Experiment, parse_experiment
 
 
 def make_experiment(**overrides: Any) -> Experiment:
