@@ -1,4 +1,4 @@
-"""Benchmark: per-cell sums of 10M exposures and 10M events (Parquet), three ways.
+"""Benchmark: per-cell sums of 10M exposures and 10M events (Parquet), four ways.
 
 Generates (once) ``analysis/out/bench_analyze/`` with 10,000,000 exposures
 (2,500,000 units x 4 stages, 4 segments, 2 variants per cell) and 10,000,000
@@ -12,6 +12,10 @@ peak RSS (``os.wait4``):
   whole data half: sums, funnel and data-quality counters);
 - a bare DuckDB query computing the same per-cell sums (first exposure per unit
   and cell, window join, per-unit values, GROUP BY);
+- a Polars lazy query computing the same sums on Polars's streaming engine (when
+  ``polars`` is installed: the ``bench`` extra); before any time is reported, its
+  sums are checked equal to the bare query's (counts exactly, the revenue and
+  survey sums to 1e-9 relative), and the run stops if they differ;
 - pandas: ``read_parquet`` plus merge/groupby computing the same sums.
 
 Every timed command starts warm: the libraries all of them load (DuckDB, pandas,
@@ -22,16 +26,21 @@ out (DAMON), a cold read of the 300 MB of inputs takes about 6 s, and the
 libraries' files cost seconds more.
 
 Targets: segab <= 2x bare query + start-up; >= 5x faster than pandas; peak RSS
-<= 600 MB.
+<= 600 MB; and (issue 14) segab's whole command (``segab analyze``) at most
+Polars's wall time, at no more than a quarter of its peak RSS.
 
 Example:
     .venv/bin/python analysis/bench_analyze.py            # 10M + 10M
     .venv/bin/python analysis/bench_analyze.py --rows 1000000
+    .venv/bin/python analysis/bench_analyze.py --rows 200000   # smoke test, seconds
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import json
+import math
 import os
 import subprocess
 import sys
@@ -91,7 +100,54 @@ uv AS (
 SELECT segment, stage, variant, COUNT(*) AS n,
   SUM(y0), SUM(y0*y0), SUM(y1), SUM(y1*y1), SUM(y2), SUM(y2*y2), SUM(y3), SUM(y3*y3)
 FROM uv GROUP BY ALL'''
-print(len(con.execute(sql).fetchall()), "rows")
+rows = con.execute(sql).fetchall()
+if len(sys.argv) > 3:  # the sums, for the check of the Polars peer (32 rows: negligible)
+    import json
+    with open(sys.argv[3], "w") as fh:
+        json.dump(rows, fh, default=float)  # SUM of the 1.0/0.0 flags is a DECIMAL
+print(len(rows), "rows")
+"""
+
+# The same per-cell sums as BARE, as a Polars lazy query on the streaming engine. Timestamps
+# are compared as integer microseconds (BARE's epoch() doubles order them the same way).
+# The left join keeps cells without events; an event outside the window counts zero.
+POLARS = """
+import json, sys
+import polars as pl
+x, e = sys.argv[1], sys.argv[2]
+us = pl.col("timestamp").dt.epoch("us")
+cells = (
+    pl.scan_parquet(x)
+    .group_by("user_id", "segment", "stage")
+    .agg(pl.col("variant").first(), nv=pl.col("variant").n_unique(), t0=us.min())
+    .filter(pl.col("nv") == 1)
+    .drop("nv")
+)
+ev = pl.scan_parquet(e).select("user_id", "event", "value", t=us)
+t, t0, event = pl.col("t"), pl.col("t0"), pl.col("event")
+inw = ((t >= t0) & (t < t0 + 604800 * 1_000_000)).fill_null(False)
+def flag(name):
+    return (inw & (event == name)).max().cast(pl.Float64)
+def total(name):
+    return pl.when(inw & (event == name)).then(pl.col("value")).otherwise(0.0).sum()
+per_unit = (
+    cells.join(ev, on="user_id", how="left")
+    .group_by("user_id", "segment", "stage", "variant")
+    .agg(y0=flag("conversion"), y1=total("revenue"), y2=total("survey"), y3=flag("unsubscribe"))
+)
+sums = [f(pl.col(y)) for y in ("y0", "y1", "y2", "y3") for f in (lambda c: c.sum(),
+                                                                 lambda c: (c * c).sum())]
+out = (
+    per_unit.group_by("segment", "stage", "variant")
+    .agg(pl.len().alias("n"), *[s.alias(f"s{i}") for i, s in enumerate(sums)])
+    .with_columns(pl.col("segment", "stage", "variant").cast(pl.String))
+    .collect(engine="streaming")
+)
+rows = out.rows()
+if len(sys.argv) > 3:
+    with open(sys.argv[3], "w") as fh:
+        json.dump(rows, fh)
+print(len(rows), "rows")
 """
 
 SEGAB = """
@@ -247,6 +303,62 @@ def run(args: list[str], inputs: tuple[str, ...] = ()) -> tuple[float, float, in
     )
 
 
+EXACT = (3, 4, 5, 10, 11)  # n and the sums of the 0/1 conversion and unsubscribe flags
+
+
+def sums_differences(bare: list[list[Any]], peer: list[list[Any]]) -> list[str]:
+    """Where ``peer``'s per-cell sums differ from ``bare``'s (empty when they agree).
+
+    Rows are ``[segment, stage, variant, n, sum y0, sum y0^2, .., sum y3^2]`` in any
+    order; counts (n and the 0/1 flag sums) must be equal, the revenue and survey sums
+    within 1e-9 relative.
+
+    Example:
+        >>> a = [["s", "t", "control", 3, 1.0, 1.0, 2.5, 6.25, 0.0, 0.0, 0.0, 0.0]]
+        >>> sums_differences(a, [a[0][:6] + [2.5 * (1 + 1e-12)] + a[0][7:]])
+        []
+        >>> sums_differences(a, [a[0][:3] + [4] + a[0][4:]])
+        ["('s', 't', 'control') column 3: bare 3, peer 4"]
+    """
+    want = {tuple(r[:3]): r for r in bare}
+    got = {tuple(r[:3]): r for r in peer}
+    if want.keys() != got.keys():
+        return [f"cells: bare {sorted(want)}, peer {sorted(got)}"]
+    out = []
+    for key, row in sorted(want.items()):
+        for i in range(3, len(row)):
+            a, b = float(row[i]), float(got[key][i])
+            same = a == b if i in EXACT else math.isclose(a, b, rel_tol=1e-9, abs_tol=0.0)
+            if not same:
+                out.append(f"{key} column {i}: bare {row[i]}, peer {got[key][i]}")
+    return out
+
+
+def target_line(segab: tuple[float, float], polars: tuple[float, float]) -> str:
+    """segab's whole command against Polars: wall and memory ratios against the target
+    (wall at most Polars's, peak RSS at most a quarter of Polars's), PASS/MISS and margin.
+
+    Example:
+        >>> print(target_line((9.0, 440.0), (8.0, 2400.0)))
+        segab analyze vs Polars (issue 14 target):
+          wall 9.00 s / 8.00 s = 1.12x (<= 1.00x): MISS, 12% over the 8.00 s limit
+          peak RSS 440 MB / 2400 MB = 0.18x (<= 0.25x): PASS, 27% under the 600 MB limit
+    """
+    lines = ["segab analyze vs Polars (issue 14 target):"]
+    for what, unit, fmt, mine, theirs, limit in (
+        ("wall", "s", ".2f", segab[0], polars[0], 1.0),
+        ("peak RSS", "MB", ".0f", segab[1], polars[1], 0.25),
+    ):
+        ratio, allowed = mine / theirs, theirs * limit
+        verdict = "PASS" if mine <= allowed else "MISS"
+        margin = abs(mine / allowed - 1)
+        side = "under" if mine <= allowed else "over"
+        text = f"  {what} {mine:{fmt}} {unit} / {theirs:{fmt}} {unit} = {ratio:.2f}x"
+        text += f" (<= {limit:.2f}x): {verdict}, {margin:.0%} {side}"
+        lines.append(text + f" the {allowed:{fmt}} {unit} limit")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -271,7 +383,9 @@ def main() -> None:
     segab_bin = str(Path(PY).with_name("segab"))
     results: dict[str, tuple[float, float, int, str]] = {}
     results["python start-up"] = run([PY, "-c", "pass"])
+    has_polars = importlib.util.find_spec("polars") is not None
     warm_libraries = "import duckdb, pandas, pyarrow.parquet, scipy.special, segab.analysis.api"
+    warm_libraries += ", polars" if has_polars else ""
     subprocess.run([PY, "-c", warm_libraries], check=True, cwd=ROOT)
     help_rc = subprocess.run(
         [segab_bin, "analyze", "--help"], capture_output=True, cwd=ROOT
@@ -296,7 +410,15 @@ def main() -> None:
             (x, e),
         )
     results["segab aggregate_event_log (python -c)"] = run([PY, "-c", SEGAB, x, e, cfg], (x, e))
-    results["bare DuckDB query"] = run([PY, "-c", BARE, x, e], (x, e))
+    bare_sums, polars_sums = out / "sums_bare.json", out / "sums_polars.json"
+    results["bare DuckDB query"] = run([PY, "-c", BARE, x, e, str(bare_sums)], (x, e))
+    if has_polars:
+        results["Polars lazy query (streaming)"] = run(
+            [PY, "-c", POLARS, x, e, str(polars_sums)], (x, e)
+        )
+        check_polars(results, bare_sums, polars_sums)
+    else:
+        print("polars is not installed (pip install -e '.[bench]'): no Polars peer")
     if not opts.skip_pandas:
         results["pandas read + groupby"] = run([PY, "-c", PANDAS, x, e], (x, e))
     print(f"\n{'run':40} {'wall s':>8} {'peak RSS MB':>12} {'rc':>3}  output")
@@ -313,6 +435,24 @@ def main() -> None:
                     f"; {results['pandas read + groupby'][0] / wall:.1f}x faster than pandas (>= 5)"
                 )
             print(line + f"; peak RSS {rss:.0f} MB (<= 600)")
+    whole, peer = "segab analyze --format json", "Polars lazy query (streaming)"
+    if whole in results and peer in results:
+        print("\n" + target_line(results[whole][:2], results[peer][:2]))
+
+
+def check_polars(
+    results: dict[str, tuple[float, float, int, str]], bare_sums: Path, polars_sums: Path
+) -> None:
+    """Stop, before any time is reported, unless the Polars query ran and its per-cell sums
+    equal the bare DuckDB query's (:func:`sums_differences`)."""
+    for name in ("bare DuckDB query", "Polars lazy query (streaming)"):
+        if results[name][2] != 0:
+            sys.exit(f"{name} failed (exit code {results[name][2]}): {results[name][3]}")
+    bare, peer = (json.loads(path.read_text()) for path in (bare_sums, polars_sums))
+    differences = sums_differences(bare, peer)
+    if differences:
+        sys.exit("Polars sums differ from the bare DuckDB query's:\n" + "\n".join(differences))
+    print(f"Polars sums equal the bare DuckDB query's ({len(bare)} cells)")
 
 
 if __name__ == "__main__":
