@@ -155,7 +155,8 @@ import sys
 from segab.config import load_experiments
 from segab.sums.aggregate import aggregate_event_log
 exp = load_experiments(sys.argv[3])["bench"]
-agg = aggregate_event_log(exp, sys.argv[1], sys.argv[2])
+route = sys.argv[4] if len(sys.argv) > 4 else "auto"
+agg = aggregate_event_log(exp, sys.argv[1], sys.argv[2], route=route)
 print(len(agg.sums), "rows", agg.data_quality)
 """
 
@@ -410,6 +411,10 @@ def main() -> None:
             (x, e),
         )
     results["segab aggregate_event_log (python -c)"] = run([PY, "-c", SEGAB, x, e, cfg], (x, e))
+    # what each layer of the fast path buys: one row per (unit, cell) only, and the generic
+    # text-keyed statements (the route SQLite, PostgreSQL and Spark run)
+    for route in ("cells", "generic"):
+        results[f"  route={route} (python -c)"] = run([PY, "-c", SEGAB, x, e, cfg, route], (x, e))
     bare_sums, polars_sums = out / "sums_bare.json", out / "sums_polars.json"
     results["bare DuckDB query"] = run([PY, "-c", BARE, x, e, str(bare_sums)], (x, e))
     if has_polars:
