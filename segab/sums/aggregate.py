@@ -63,7 +63,8 @@ from segab.errors import DataError
 from segab.sums._fast.hashed import FastPathUnavailableError, run_hashed_event_log, usable_for
 from segab.sums.sources import Engine, Relation, Source, open_engine, require_columns
 from segab.sums.specs import EventLogColumns, EventLogSpec, MetricSpec, UnitColumns, UnitSpec
-from segab.sums.statements import event_log_queries, units_query
+from segab.sums.statements import event_log_queries
+from segab.sums.units import units_query
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -22,103 +22,42 @@ The event-log CTEs, in order:
   events in ``[t0, t0 + window)`` (and ``<= now``).
 
 Example:
-    >>> rel = Relation("t", ("user_id", "variant", "conv"), {})
-    >>> sql, params = units_query("duckdb", rel, UnitSpec(variant="variant", segment=None,
-    ...     stage=None, dims=(), metrics=(MetricSpec("conv", "binary", "conv"),)))
-    >>> "GROUP BY" in sql
+    >>> from segab.sums.specs import MetricSpec
+    >>> x = Relation("x", ("u", "segment", "stage", "variant", "timestamp"), {})
+    >>> e = Relation("e", ("u", "event", "value", "timestamp"), {})
+    >>> q = event_log_queries("sqlite", x, e, EventLogSpec("exp", 1, "u", "u",
+    ...     metrics=(MetricSpec("conv", "binary", "buy"),)))
+    >>> "GROUP BY segment, stage, variant" in q.sums
     True
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
-
 from segab.sql.dialects import Dialect
+from segab.sums.expressions import (
+    dim,
+    epoch_col,
+    num_col,
+    one,
+    sum_columns,
+    text_col,
+    truthy,
+    unit_col,
+    valid_unit,
+    with_ctes,
+    zero,
+)
 from segab.sums.sources import Relation
-from segab.sums.specs import EventLogQueries, EventLogSpec, MetricSpec, Params, UnitSpec
+from segab.sums.specs import EventLogQueries, EventLogSpec, Params
 
 __all__ = [
     "event_ctes",
     "event_log_queries",
     "event_names",
     "exposure_ctes",
-    "units_query",
-    "valid_unit",
     "value_event_names",
     "window_condition",
-    "with_ctes",
 ]
-
-
-def _one(d: Dialect) -> str:
-    return f"CAST(1.0 AS {d.double_type})"
-
-
-def _zero(d: Dialect) -> str:
-    return f"CAST(0.0 AS {d.double_type})"
-
-
-def _text(d: Dialect, col: str) -> str:
-    return d.text(d.quote(col))
-
-
-def _dim(i: int) -> str:
-    return f"dim_{i}"
-
-
-def _unit_expr(d: Dialect, rel: Relation, col: str) -> str:
-    c = d.quote(col)
-    if rel.kind(col) == "float":
-        return f"(CASE WHEN {d.isnan(c)} THEN NULL ELSE {d.text(f'CAST({c} AS BIGINT)')} END)"
-    return d.text(c)
-
-
-def valid_unit(u: str) -> str:
-    """SQL that is true when the unit id ``u`` is not NULL, blank or ``nan`` (any case).
-
-    An id longer than 3 characters that does not start with a space is valid
-    without the string copies of ``TRIM``/``LOWER`` (a tenth of a second per 10M
-    rows on DuckDB); the others get the full test.
-
-    Example:
-        >>> import duckdb
-        >>> ids = ["u1234", "", "  ", "NaN", " x ", "abc", None]
-        >>> con = duckdb.connect()
-        >>> [con.execute(f"SELECT {valid_unit('$u')}", {"u": i}).fetchone()[0] for i in ids]
-        [True, False, False, False, True, True, False]
-    """
-    slow = f"TRIM({u}) <> '' AND LOWER({u}) <> 'nan'"
-    quick = f"length({u}) <= 3 OR substr({u}, 1, 1) = ' '"
-    return f"({u} IS NOT NULL AND CASE WHEN {quick} THEN {slow} ELSE TRUE END)"
-
-
-def _epoch(d: Dialect, rel: Relation, col: str) -> str:
-    c = d.quote(col)
-    if rel.kind(col) in ("numeric", "float"):
-        return f"CAST({c} AS {d.double_type})"
-    return d.epoch(c)
-
-
-def _truthy(d: Dialect, col: str) -> str:
-    return f"(LOWER({_text(d, col)}) IN ('true', '1', 't', 'yes'))"
-
-
-def _num(d: Dialect, rel: Relation, col: str) -> str:
-    c = d.quote(col)
-    if rel.kind(col) == "bool":
-        return f"CAST(CAST({c} AS INTEGER) AS {d.double_type})"
-    return f"CAST({c} AS {d.double_type})"
-
-
-def with_ctes(ctes: Sequence[tuple[str, str]]) -> str:
-    """``WITH name AS (body), ...`` from ``(name, body)`` pairs.
-
-    Example:
-        >>> with_ctes([("a", "SELECT 1")]).split()
-        ['WITH', 'a', 'AS', '(', 'SELECT', '1', ')']
-    """
-    return "WITH " + ",\n".join(f"{name} AS (\n{body}\n)" for name, body in ctes)
 
 
 def exposure_ctes(rel: Relation, spec: EventLogSpec, p: Params) -> list[tuple[str, str]]:
@@ -131,11 +70,11 @@ def exposure_ctes(rel: Relation, spec: EventLogSpec, p: Params) -> list[tuple[st
         ['x_raw', 'x', 'per_cell', 'cells']
     """
     d = p.d
-    u = _unit_expr(d, rel, spec.exp_unit)
-    t = _epoch(d, rel, spec.exp_timestamp)
+    u = unit_col(d, rel, spec.exp_unit)
+    t = epoch_col(d, rel, spec.exp_timestamp)
     other = []
     if rel.has("experiment"):
-        other.append(f"{_text(d, 'experiment')} <> {p(spec.experiment)}")
+        other.append(f"{text_col(d, 'experiment')} <> {p(spec.experiment)}")
         other.append(f"{d.quote('experiment')} IS NULL")
     if rel.has("iteration"):
         other.append(f"CAST({d.quote('iteration')} AS INTEGER) <> {p(spec.iteration)}")
@@ -143,22 +82,22 @@ def exposure_ctes(rel: Relation, spec: EventLogSpec, p: Params) -> list[tuple[st
     other_sql = f"CASE WHEN {' OR '.join(other)} THEN 1 ELSE 0 END" if other else "0"
     out_parts = [f"{d.quote(c)} IS NULL" for c in ("segment", "stage", "variant")]
     if rel.has("in_experiment"):
-        out_parts.append(f"NOT {_truthy(d, 'in_experiment')}")
+        out_parts.append(f"NOT {truthy(d, 'in_experiment')}")
         out_parts.append(f"{d.quote('in_experiment')} IS NULL")
-    dims = "".join(f", {d.quote(c)} AS {_dim(i)}" for i, c in enumerate(spec.dims))
+    dims = "".join(f", {d.quote(c)} AS {dim(i)}" for i, c in enumerate(spec.dims))
     x_raw = (
-        f"SELECT {u} AS u, {_text(d, 'segment')} AS segment, "
-        f"{_text(d, 'stage')} AS stage, {_text(d, 'variant')} AS variant"
+        f"SELECT {u} AS u, {text_col(d, 'segment')} AS segment, "
+        f"{text_col(d, 'stage')} AS stage, {text_col(d, 'variant')} AS variant"
         f"{dims}, {t} AS t, {other_sql} AS other, "
         f"CASE WHEN {' OR '.join(out_parts)} THEN 1 ELSE 0 END AS outside\nFROM {rel.sql}"
     )
     later = f" AND t <= {p(spec.now_epoch)}" if spec.now_epoch is not None else ""
-    dcols = "".join(f", {_dim(i)}" for i in range(len(spec.dims)))
+    dcols = "".join(f", {dim(i)}" for i in range(len(spec.dims)))
     x = (
         f"SELECT u, segment, stage, variant{dcols}, t FROM x_raw\n"
         f"WHERE other = 0 AND {valid_unit('u')} AND outside = 0{later}"
     )
-    dmin = "".join(f", MIN({_dim(i)}) AS {_dim(i)}" for i in range(len(spec.dims)))
+    dmin = "".join(f", MIN({dim(i)}) AS {dim(i)}" for i in range(len(spec.dims)))
     per_cell = (
         # one variant or several: MIN/MAX is a plain aggregate, COUNT(DISTINCT) keeps a set per
         # group (twice the time on 10M exposures)
@@ -175,6 +114,7 @@ def event_names(spec: EventLogSpec) -> list[str]:
     """The event names the metrics read, numerators then denominators, once each.
 
     Example:
+        >>> from segab.sums.specs import MetricSpec
         >>> ratio = MetricSpec("r", "ratio", "rev", "visit")
         >>> event_names(EventLogSpec("e", 1, "u", "u", metrics=(ratio,)))
         ['rev', 'visit']
@@ -191,6 +131,7 @@ def value_event_names(spec: EventLogSpec) -> list[str]:
     """The events whose ``value`` a metric sums (a NULL one is a missing outcome), once each.
 
     Example:
+        >>> from segab.sums.specs import MetricSpec
         >>> spec = EventLogSpec("e", 1, "u", "u", metrics=(MetricSpec("c", "binary", "buy"),
         ...     MetricSpec("r", "ratio", "rev", "visit")))
         >>> value_event_names(spec)
@@ -211,11 +152,11 @@ def event_ctes(rel: Relation, spec: EventLogSpec, p: Params) -> list[tuple[str, 
         ['ev_raw', 'ev']
     """
     d = p.d
-    u = _unit_expr(d, rel, spec.ev_unit)
-    t = _epoch(d, rel, spec.ev_timestamp)
-    value = _num(d, rel, spec.value_col) if spec.value_col else _one(d)
+    u = unit_col(d, rel, spec.ev_unit)
+    t = epoch_col(d, rel, spec.ev_timestamp)
+    value = num_col(d, rel, spec.value_col) if spec.value_col else one(d)
     names = ", ".join(p(n) for n in event_names(spec)) or "NULL"
-    event = _text(d, spec.event_col)
+    event = text_col(d, spec.event_col)
     ev_raw = (
         f"SELECT {u} AS u, {event} AS event, {value} AS value, "
         f"{t} AS t\nFROM {rel.sql}\nWHERE {event} IN ({names})"
@@ -242,21 +183,21 @@ def window_condition(spec: EventLogSpec, p: Params, e: str, c: str, t0: str = "t
 
 
 def _uv_cte(spec: EventLogSpec, p: Params) -> str:
-    one, zero = _one(p.d), _zero(p.d)
-    dcols = "".join(f", c.{_dim(i)}" for i in range(len(spec.dims)))
+    one_, zero_ = one(p.d), zero(p.d)
+    dcols = "".join(f", c.{dim(i)}" for i in range(len(spec.dims)))
     values = []
     for i, m in enumerate(spec.metrics):
         ev = p(m.source)
         if m.kind == "binary":
-            values.append(f"MAX(CASE WHEN e.event = {ev} THEN {one} ELSE {zero} END) AS y_{i}")
+            values.append(f"MAX(CASE WHEN e.event = {ev} THEN {one_} ELSE {zero_} END) AS y_{i}")
         else:
             values.append(
-                f"COALESCE(SUM(CASE WHEN e.event = {ev} THEN e.value END), {zero}) AS y_{i}"
+                f"COALESCE(SUM(CASE WHEN e.event = {ev} THEN e.value END), {zero_}) AS y_{i}"
             )
         if m.den is not None:
             dv = p(m.den)
             values.append(
-                f"COALESCE(SUM(CASE WHEN e.event = {dv} THEN e.value END), {zero}) AS d_{i}"
+                f"COALESCE(SUM(CASE WHEN e.event = {dv} THEN e.value END), {zero_}) AS d_{i}"
             )
     vals = ",\n  ".join(values) if values else "0.0 AS y_none"
     return (
@@ -264,17 +205,6 @@ def _uv_cte(spec: EventLogSpec, p: Params) -> str:
         f"FROM cells c LEFT JOIN ev e ON e.u = c.u AND {window_condition(spec, p, 'e', 'c')}\n"
         f"GROUP BY c.segment, c.stage, c.variant{dcols}, c.u"
     )
-
-
-def _sum_columns(metrics: Sequence[MetricSpec], ratio_den: bool) -> str:
-    cols = []
-    for i, m in enumerate(metrics):
-        cols.append(f"SUM(y_{i}) AS s_{i}, SUM(y_{i} * y_{i}) AS q_{i}")
-        if ratio_den and m.den is not None:
-            cols.append(
-                f"SUM(d_{i}) AS ds_{i}, SUM(d_{i} * d_{i}) AS dq_{i}, SUM(y_{i} * d_{i}) AS x_{i}"
-            )
-    return "".join(",\n  " + c for c in cols)
 
 
 def event_log_queries(
@@ -293,6 +223,7 @@ def event_log_queries(
     queries.
 
     Example:
+        >>> from segab.sums.specs import MetricSpec
         >>> x = Relation("x", ("unit_id", "segment", "stage", "variant", "timestamp"), {})
         >>> e = Relation("e", ("unit_id", "event", "value", "timestamp"), {})
         >>> spec = EventLogSpec("exp", 1, "unit_id", "unit_id",
@@ -312,11 +243,11 @@ def event_log_queries(
             prelude += p.d.temp_table(table, body, index="u")
             bodies[name] = f"SELECT * FROM {table}"
         base = list(bodies.items())
-    dcols = "".join(f", {_dim(i)}" for i in range(len(spec.dims)))
+    dcols = "".join(f", {dim(i)}" for i in range(len(spec.dims)))
     sums = (
         with_ctes([*base, ("uv", _uv_cte(spec, p))])
         + f"\nSELECT segment, stage, variant{dcols}, COUNT(*) AS n"
-        + _sum_columns(spec.metrics, ratio_den=True)
+        + sum_columns(spec.metrics, ratio_den=True)
         + f"\nFROM uv GROUP BY segment, stage, variant{dcols}"
     )
     funnel = _funnel(base, spec, p)
@@ -384,64 +315,3 @@ def _quality(base: list[tuple[str, str]], spec: EventLogSpec, p: Params) -> str:
     }
     select = ",\n  ".join(f"({sql}) AS {name}" for name, sql in counters.items())
     return with_ctes([*base, ("ucell", ucell), ("ev_k", ev_k)]) + f"\nSELECT\n  {select}"
-
-
-def units_query(
-    dialect: Dialect | str, rel: Relation, spec: UnitSpec
-) -> tuple[str, dict[str, Any]]:
-    """Build the GROUP BY over a one-row-per-unit table.
-
-    Columns: segment, stage, variant, dim_0.., n_units, missing_variant, then per
-    metric i ``n_i, s_i, q_i`` (and ``ds_i, dq_i, x_i`` with a denominator column).
-    A NULL outcome (or denominator) leaves the unit out of that metric's ``n_i``.
-
-    Example:
-        >>> rel = Relation("t", ("arm", "y"), {})
-        >>> sql, _ = units_query("sqlite", rel, UnitSpec("arm", None, None, (),
-        ...     (MetricSpec("m", "continuous", "y"),)))
-        >>> "'all'" in sql
-        True
-    """
-    p = Params(dialect)
-    d = p.d
-    seg = _text(d, spec.segment) if spec.segment else "'all'"
-    if spec.segment_sql:
-        seg = spec.segment_sql
-    stage = _text(d, spec.stage) if spec.stage else "'all'"
-    dims = "".join(f", {d.quote(c)} AS {_dim(i)}" for i, c in enumerate(spec.dims))
-    values = []
-    for i, m in enumerate(spec.metrics):
-        y, den = _num(d, rel, m.source), (_num(d, rel, m.den) if m.den else None)
-        ok = f"{y} IS NOT NULL" + (f" AND {den} IS NOT NULL" if den else "")
-        values.append(f"CASE WHEN {ok} THEN 1 ELSE 0 END AS k_{i}")
-        values.append(f"CASE WHEN {ok} THEN {y} END AS y_{i}")
-        if den:
-            values.append(f"CASE WHEN {ok} THEN {den} END AS d_{i}")
-    vals = "".join(", " + v for v in values)
-    ur = (
-        f"SELECT {seg} AS segment, {stage} AS stage, "
-        f"{_text(d, spec.variant)} AS variant{dims}{vals}\nFROM {rel.sql}"
-    )
-    dcols = "".join(f", {_dim(i)}" for i in range(len(spec.dims)))
-    counts = "".join(f",\n  SUM(k_{i}) AS n_{i}" for i in range(len(spec.metrics)))
-    sql = (
-        with_ctes([("ur", ur)])
-        + f"\nSELECT segment, stage, variant{dcols}, COUNT(*) AS n_units{counts}"
-        + _sum_columns(spec.metrics, ratio_den=True)
-        + f"\nFROM ur WHERE variant IS NOT NULL GROUP BY segment, stage, variant{dcols}"
-        + "\nUNION ALL\nSELECT NULL, NULL, NULL"
-        + ", NULL" * len(spec.dims)
-        + ", COUNT(*)"
-        + "".join(", NULL" for _ in _count_cols(spec.metrics))
-        + "\nFROM ur WHERE variant IS NULL"
-    )
-    return sql, p.values
-
-
-def _count_cols(metrics: Sequence[MetricSpec]) -> list[str]:
-    cols = []
-    for i, m in enumerate(metrics):
-        cols += [f"n_{i}", f"s_{i}", f"q_{i}"]
-        if m.den is not None:
-            cols += [f"ds_{i}", f"dq_{i}", f"x_{i}"]
-    return cols

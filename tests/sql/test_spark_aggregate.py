@@ -25,7 +25,8 @@ def test_spark_sql_is_built_for_spark_not_rewritten() -> None:
     """The plan spells Spark's types, quoting and timestamps itself (no PostgreSQL-isms)."""
     from segab.sums.sources import Relation
     from segab.sums.specs import EventLogSpec, MetricSpec, UnitSpec
-    from segab.sums.statements import event_log_queries, units_query
+    from segab.sums.statements import event_log_queries
+    from segab.sums.units import units_query
 
     x = Relation("`x`", ("u", "segment", "stage", "variant", "timestamp", "experiment"), {})
     e = Relation("`e`", ("u", "event", "value", "timestamp"), {})

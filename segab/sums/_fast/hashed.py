@@ -43,9 +43,10 @@ from typing import TYPE_CHECKING, Any
 
 from segab.sums._fast.fallback import FastPathUnavailableError
 from segab.sums._fast.partition import Partition
+from segab.sums.expressions import valid_unit, with_ctes
 from segab.sums.sources import Relation, SqlRunner
 from segab.sums.specs import EventLogSpec, Params
-from segab.sums.statements import event_names, exposure_ctes, valid_unit, with_ctes
+from segab.sums.statements import event_names, exposure_ctes
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -25,16 +25,10 @@ from typing import TYPE_CHECKING
 
 from segab.sums._fast.fallback import COLLISION_CLASS, FastPathUnavailableError
 from segab.sums._fast.unit_pivot import MAX_PIVOT_STAGES, PivotShape, empty_funnel, run_pivot
+from segab.sums.expressions import valid_unit, with_ctes
 from segab.sums.sources import Relation, SqlRunner
 from segab.sums.specs import EventLogSpec, Params
-from segab.sums.statements import (
-    event_ctes,
-    exposure_ctes,
-    valid_unit,
-    value_event_names,
-    window_condition,
-    with_ctes,
-)
+from segab.sums.statements import event_ctes, exposure_ctes, value_event_names, window_condition
 
 if TYPE_CHECKING:
     import pandas as pd

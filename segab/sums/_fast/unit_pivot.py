@@ -41,9 +41,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from segab.sums._fast.fallback import COLLISION_CLASS, FastPathUnavailableError
+from segab.sums.expressions import with_ctes
 from segab.sums.sources import SqlRunner
 from segab.sums.specs import EventLogSpec, Params
-from segab.sums.statements import window_condition, with_ctes
+from segab.sums.statements import window_condition
 
 if TYPE_CHECKING:
     import pandas as pd
