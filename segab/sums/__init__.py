@@ -23,9 +23,9 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "Aggregates": "segab.sums.aggregate",
+    "Aggregates": "segab.sums.result",
     "aggregate_event_log": "segab.sums.aggregate",
-    "aggregate_units": "segab.sums.aggregate",
+    "aggregate_units": "segab.sums.unit_table",
     "open_engine": "segab.sums.sources",
 }
 __all__ = sorted(_EXPORTS)

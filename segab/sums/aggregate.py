@@ -53,18 +53,24 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from segab.config.models import Experiment, Metric
+from segab.config.models import Experiment
 from segab.errors import DataError
 from segab.sums._fast.hashed import FastPathUnavailableError, run_hashed_event_log, usable_for
-from segab.sums.sources import Engine, Relation, Source, open_engine, require_columns
-from segab.sums.specs import EventLogColumns, EventLogSpec, MetricSpec, UnitColumns, UnitSpec
+from segab.sums.result import (
+    DATA_QUALITY_KEYS,
+    SUM_COLUMNS,
+    Aggregates,
+    given_or_duckdb,
+    long_sums,
+    rename_dims,
+)
+from segab.sums.sources import Engine, Relation, Source, require_columns
+from segab.sums.specs import EventLogColumns, EventLogSpec, MetricSpec
 from segab.sums.statements import event_log_queries
-from segab.sums.units import units_query
+from segab.sums.unit_table import aggregate_units
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -78,44 +84,8 @@ __all__ = [
     "window_seconds",
 ]
 
-SUM_COLUMNS = ("n", "sum", "sum_sq", "den_sum", "den_sum_sq", "cross_sum")
-DATA_QUALITY_KEYS = (
-    "multi_variant_units",
-    "duplicate_exposures",
-    "events_before_exposure",
-    "events_unknown_units",
-    "events_outside_window",
-    "empty_ids",
-    "missing_outcomes",
-    "exposures_other_experiment",
-    "exposures_not_in_experiment",
-    "exposures_after_now",
-    "missing_variant",
-)
 EVENT_LOG_COLUMNS = EventLogColumns()  # the default column names
-UNIT_COLUMNS = UnitColumns()
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-@dataclass(frozen=True)
-class Aggregates:
-    """Per-cell sufficient statistics, exposure counts, funnel and data quality.
-
-    ``sums``: segment, stage, variant, <dimensions>, metric, n, sum, sum_sq,
-    den_sum, den_sum_sq, cross_sum. ``exposures``: segment, stage, variant,
-    <dimensions>, n. ``funnel``: segment, variant, stage, next_stage, n_exposed,
-    n_reached. ``data_quality``: the counters of :data:`DATA_QUALITY_KEYS`.
-
-    Example:
-        >>> Aggregates.__dataclass_fields__["dimensions"].type
-        'tuple[str, ...]'
-    """
-
-    sums: pd.DataFrame
-    exposures: pd.DataFrame
-    funnel: pd.DataFrame
-    data_quality: dict[str, int]
-    dimensions: tuple[str, ...]
 
 
 def window_seconds(text: str | None) -> float | None:
@@ -146,67 +116,6 @@ def _event_specs(exp: Experiment) -> list[MetricSpec]:
             )
         specs.append(MetricSpec(m.key, m.kind, m.event, den))
     return specs
-
-
-def _cost(metric: Metric, variant: str) -> float:
-    cost = metric.cost_per_unit
-    if isinstance(cost, dict):
-        if variant not in cost:
-            raise DataError(
-                f"metric {metric.key!r}: cost_per_unit has no cost for variant {variant!r}; "
-                f"it has {sorted(cost)}"
-            )
-        return float(cost[variant])
-    return float(cost or 0.0)
-
-
-def _long_sums(
-    wide: pd.DataFrame,
-    exp: Experiment,
-    specs: Sequence[MetricSpec],
-    dims: tuple[str, ...],
-    per_metric_n: bool,
-) -> pd.DataFrame:
-    metrics = {m.key: m for m in exp.metrics.all()}
-    keys = ["segment", "stage", "variant", *dims]
-    frames = []
-    for i, spec in enumerate(specs):
-        part = wide[keys].copy()
-        part["metric"] = spec.key
-        part["n"] = (wide[f"n_{i}"] if per_metric_n else wide["n"]).fillna(0).astype("int64")
-        part["sum"] = wide[f"s_{i}"].astype("float64").fillna(0.0)
-        part["sum_sq"] = wide[f"q_{i}"].astype("float64").fillna(0.0)
-        metric = metrics[spec.key]
-        if spec.den is not None:
-            part["den_sum"] = wide[f"ds_{i}"].astype("float64").fillna(0.0)
-            part["den_sum_sq"] = wide[f"dq_{i}"].astype("float64").fillna(0.0)
-            part["cross_sum"] = wide[f"x_{i}"].astype("float64").fillna(0.0)
-        elif spec.kind == "ratio":
-            cost = part["variant"].map(lambda v, m=metric: _cost(m, v)).astype("float64")
-            part["den_sum"] = part["n"] * cost
-            part["den_sum_sq"] = part["n"] * cost * cost
-            part["cross_sum"] = part["sum"] * cost
-        else:
-            part["den_sum"] = part["den_sum_sq"] = part["cross_sum"] = 0.0
-        frames.append(part)
-    columns = [*keys, "metric", *SUM_COLUMNS]
-    import pandas as pd
-
-    if not frames:
-        return pd.DataFrame({c: [] for c in columns})
-    out = pd.concat(frames, ignore_index=True)
-    order = {m.key: i for i, m in enumerate(exp.metrics.all())}
-    out["_order"] = out["metric"].map(order)
-    out = out.sort_values([*keys, "_order"], kind="stable", na_position="first")
-    return out.drop(columns="_order").reset_index(drop=True)[columns]
-
-
-def _rename_dims(df: pd.DataFrame, dims: tuple[str, ...]) -> pd.DataFrame:
-    df = df.rename(columns={f"dim_{i}": d for i, d in enumerate(dims)})
-    for col in ("segment", "stage", "variant", "next_stage"):
-        if col in df.columns:
-            df[col] = df[col].astype(object)
-    return df
 
 
 def _unit_column(rel: Relation, exp: Experiment, given: str | None, role: str) -> str:
@@ -262,7 +171,7 @@ def aggregate_event_log(
     exposure_timestamp_column = columns.exposure_timestamp
     event_column, value_column = columns.event, columns.value
     timestamp_column = columns.timestamp
-    with _given_or_duckdb(engine) as eng:
+    with given_or_duckdb(engine) as eng:
         texts = [experiment.unit, "unit_id", "unit", "segment", "stage", "variant", *dims]
         x_rel = eng.relation(exposures, "exposures", texts)
         x_unit = _unit_column(x_rel, experiment, columns.exposure_unit, "exposures")
@@ -305,8 +214,8 @@ def aggregate_event_log(
         if result is None:
             result = _generic_event_log(eng, x_rel, e_rel, spec)
         wide, funnel, quality = result
-        wide = _rename_dims(wide, dims)
-        funnel = _rename_dims(funnel, ())
+        wide = rename_dims(wide, dims)
+        funnel = rename_dims(funnel, ())
     known = quality.pop("events_known")
     attributed = quality.pop("events_attributed")
     quality["events_outside_window"] = known - quality["events_before_exposure"] - attributed
@@ -319,7 +228,7 @@ def aggregate_event_log(
     funnel = funnel.astype({"n_exposed": "int64", "n_reached": "int64"})
     funnel = _sort_funnel(funnel, experiment)
     return Aggregates(
-        sums=_long_sums(wide, experiment, specs, dims, per_metric_n=False),
+        sums=long_sums(wide, experiment, specs, dims, per_metric_n=False),
         exposures=exposure_counts,
         funnel=funnel,
         data_quality={k: quality.get(k, 0) for k in DATA_QUALITY_KEYS},
@@ -343,128 +252,9 @@ def _generic_event_log(
     return wide, funnel, {k: int(v) if pd.notna(v) else 0 for k, v in row.items()}
 
 
-@contextmanager
-def _given_or_duckdb(engine: Engine | None) -> Iterator[Engine]:
-    """The caller's engine (left open), or a private DuckDB engine for this call."""
-    if engine is not None:
-        yield engine
-        return
-    with open_engine() as eng:
-        yield eng
-
-
 def _sort_funnel(funnel: pd.DataFrame, exp: Experiment) -> pd.DataFrame:
     order = {s: i for i, s in enumerate(exp.stages)}
     funnel = funnel.assign(_o=funnel["stage"].map(order))
     funnel = funnel.sort_values(["segment", "variant", "_o"], kind="stable")
     cols = ["segment", "variant", "stage", "next_stage", "n_exposed", "n_reached"]
     return funnel.drop(columns="_o").reset_index(drop=True)[cols]
-
-
-def _unit_specs(exp: Experiment, rel: Relation) -> list[MetricSpec]:
-    specs = []
-    for m in exp.metrics.all():
-        column = m.column if m.column is not None else (m.key if rel.has(m.key) else None)
-        if column is None:
-            continue  # an event-log metric with no outcome column in this table
-        den = m.denominator_column if m.kind == "ratio" else None
-        if m.kind == "ratio" and den is None and m.cost_per_unit is None:
-            raise DataError(
-                f"metric {m.key!r}: a ratio needs denominator_column or cost_per_unit "
-                "in a unit table"
-            )
-        specs.append(MetricSpec(m.key, m.kind, column, den))
-    return specs
-
-
-def _segment_sql(exp: Experiment, rel: Relation, dialect: str) -> str | None:
-    """``CASE`` over the segment conditions (first match, else the fallback), or None.
-
-    The one condition compiler, :func:`segab.sql.assign.segment_sql`, writes it.
-    None (every row in segment ``all``) when a condition cannot be compiled for the
-    dialect (SQLite, array or version operators). A column the table lacks is a
-    missing attribute, as in :func:`segab.assign`.
-    """
-    from segab.errors import SegabError
-    from segab.sql.assign import segment_sql
-    from segab.sql.conditions import column_kind
-    from segab.sql.dialects import get_dialect
-
-    d = get_dialect(dialect)
-    if not d.compiles_conditions:
-        return None
-    kinds = {c: k for c in rel.columns if (k := column_kind(rel.types.get(c, ""))) is not None}
-    try:
-        return f"({segment_sql(exp, d, kinds, unmatched='not_targeted')})"
-    except SegabError:
-        return None
-
-
-def aggregate_units(
-    experiment: Experiment,
-    units: Source,
-    *,
-    engine: Engine | None = None,
-    columns: UnitColumns = UNIT_COLUMNS,
-    by: Sequence[str] = (),
-) -> Aggregates:
-    """Aggregate a one-row-per-unit table (variant, attributes, outcome columns).
-
-    Each metric reads its ``column`` (or a column named like its key); metrics with
-    neither are skipped. A NULL outcome leaves the unit out of that metric's ``n``
-    and is counted in ``missing_outcomes``; rows without a variant are dropped and
-    counted in ``missing_variant``. The segment comes from ``segment_column`` (or a
-    column named ``segment``); without one, the experiment's segment conditions are
-    compiled to SQL (:mod:`segab.sql.conditions`; first match, else the fallback,
-    else ``not_targeted``) on DuckDB and PostgreSQL (a missing column is a missing
-    attribute); when they cannot be (SQLite, array/version operators) every row is
-    in segment ``all``. The stage comes from ``stage_column`` (or ``stage``), else ``all``.
-    There is no funnel (empty) and no exposure-log counter (zeros).
-
-    Example:
-        >>> import pandas as pd
-        >>> from segab.config import parse_experiment
-        >>> exp = parse_experiment({"key": "e", "name": "E", "unit": "id",
-        ...     "segments": [{"key": "all", "when": {}}],
-        ...     "cells": [{"variants": [{"key": "a", "weight": 0.5}, {"key": "b", "weight": 0.5}],
-        ...                "control": "a"}],
-        ...     "metrics": {"primary": {"key": "spend", "kind": "continuous", "column": "spend"}}})
-        >>> df = pd.DataFrame({"arm": ["a", "a", "b"], "spend": [1.0, 3.0, None]})
-        >>> agg = aggregate_units(exp, df, columns=UnitColumns(variant="arm"))
-        >>> agg.sums[["variant", "n", "sum"]].values.tolist(), agg.data_quality["missing_outcomes"]
-        ([['a', 2, 4.0], ['b', 0, 0.0]], 1)
-    """
-    dims = tuple(dict.fromkeys(by))
-    variant_column = columns.variant
-    segment_column, stage_column = columns.segment, columns.stage
-    with _given_or_duckdb(engine) as eng:
-        rel = eng.relation(units, "units", [variant_column, "segment", "stage", *dims])
-        segment = segment_column or ("segment" if rel.has("segment") else None)
-        stage = stage_column or ("stage" if rel.has("stage") else None)
-        specs = _unit_specs(experiment, rel)
-        expected = [variant_column, *(c for c in (segment, stage) if c), *dims]
-        expected += [c for s in specs for c in (s.source, s.den) if c is not None]
-        require_columns(rel, list(dict.fromkeys(expected)), "units")
-        segment_sql = None if segment else _segment_sql(experiment, rel, eng.dialect)
-        unit_spec = UnitSpec(variant_column, segment, stage, dims, tuple(specs), segment_sql)
-        sql, params = units_query(eng.dialect, rel, unit_spec)
-        wide = _rename_dims(eng.query(sql, params), dims)
-    nulls = wide["variant"].isna()
-    missing_variant = int(wide.loc[nulls, "n_units"].sum()) if nulls.any() else 0
-    wide = wide.loc[~nulls].reset_index(drop=True)
-    missing = sum(int((wide["n_units"] - wide[f"n_{i}"]).sum()) for i in range(len(specs)))
-    keys = ["segment", "stage", "variant", *dims]
-    exposure_counts = wide[keys].assign(n=wide["n_units"].astype("int64"))
-    quality = dict.fromkeys(DATA_QUALITY_KEYS, 0)
-    quality.update(missing_outcomes=missing, missing_variant=missing_variant)
-    import pandas as pd
-
-    return Aggregates(
-        sums=_long_sums(wide, experiment, specs, dims, per_metric_n=True),
-        exposures=exposure_counts.sort_values(keys, kind="stable").reset_index(drop=True),
-        funnel=pd.DataFrame(
-            {c: [] for c in ("segment", "variant", "stage", "next_stage", "n_exposed", "n_reached")}
-        ),
-        data_quality=quality,
-        dimensions=dims,
-    )

@@ -1,0 +1,136 @@
+"""Per-cell sums from a one-row-per-unit table (variant, attributes, outcome columns).
+
+Example:
+    >>> aggregate_units.__name__   # the example below runs one
+    'aggregate_units'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from segab.config.models import Experiment
+from segab.errors import DataError
+from segab.sums.result import (
+    DATA_QUALITY_KEYS,
+    Aggregates,
+    given_or_duckdb,
+    long_sums,
+    rename_dims,
+)
+from segab.sums.sources import Engine, Relation, Source, require_columns
+from segab.sums.specs import MetricSpec, UnitColumns, UnitSpec
+from segab.sums.units import units_query
+
+__all__ = ["aggregate_units"]
+
+UNIT_COLUMNS = UnitColumns()  # the default column names
+
+
+def _unit_specs(exp: Experiment, rel: Relation) -> list[MetricSpec]:
+    specs = []
+    for m in exp.metrics.all():
+        column = m.column if m.column is not None else (m.key if rel.has(m.key) else None)
+        if column is None:
+            continue  # an event-log metric with no outcome column in this table
+        den = m.denominator_column if m.kind == "ratio" else None
+        if m.kind == "ratio" and den is None and m.cost_per_unit is None:
+            raise DataError(
+                f"metric {m.key!r}: a ratio needs denominator_column or cost_per_unit "
+                "in a unit table"
+            )
+        specs.append(MetricSpec(m.key, m.kind, column, den))
+    return specs
+
+
+def _segment_sql(exp: Experiment, rel: Relation, dialect: str) -> str | None:
+    """``CASE`` over the segment conditions (first match, else the fallback), or None.
+
+    The one condition compiler, :func:`segab.sql.assign.segment_sql`, writes it.
+    None (every row in segment ``all``) when a condition cannot be compiled for the
+    dialect (SQLite, array or version operators). A column the table lacks is a
+    missing attribute, as in :func:`segab.assign`.
+    """
+    from segab.errors import SegabError
+    from segab.sql.assign import segment_sql
+    from segab.sql.conditions import column_kind
+    from segab.sql.dialects import get_dialect
+
+    d = get_dialect(dialect)
+    if not d.compiles_conditions:
+        return None
+    kinds = {c: k for c in rel.columns if (k := column_kind(rel.types.get(c, ""))) is not None}
+    try:
+        return f"({segment_sql(exp, d, kinds, unmatched='not_targeted')})"
+    except SegabError:
+        return None
+
+
+def aggregate_units(
+    experiment: Experiment,
+    units: Source,
+    *,
+    engine: Engine | None = None,
+    columns: UnitColumns = UNIT_COLUMNS,
+    by: Sequence[str] = (),
+) -> Aggregates:
+    """Aggregate a one-row-per-unit table (variant, attributes, outcome columns).
+
+    Each metric reads its ``column`` (or a column named like its key); metrics with
+    neither are skipped. A NULL outcome leaves the unit out of that metric's ``n``
+    and is counted in ``missing_outcomes``; rows without a variant are dropped and
+    counted in ``missing_variant``. The segment comes from ``segment_column`` (or a
+    column named ``segment``); without one, the experiment's segment conditions are
+    compiled to SQL (:mod:`segab.sql.conditions`; first match, else the fallback,
+    else ``not_targeted``) on DuckDB and PostgreSQL (a missing column is a missing
+    attribute); when they cannot be (SQLite, array/version operators) every row is
+    in segment ``all``. The stage comes from ``stage_column`` (or ``stage``), else ``all``.
+    There is no funnel (empty) and no exposure-log counter (zeros).
+
+    Example:
+        >>> import pandas as pd
+        >>> from segab.config import parse_experiment
+        >>> exp = parse_experiment({"key": "e", "name": "E", "unit": "id",
+        ...     "segments": [{"key": "all", "when": {}}],
+        ...     "cells": [{"variants": [{"key": "a", "weight": 0.5}, {"key": "b", "weight": 0.5}],
+        ...                "control": "a"}],
+        ...     "metrics": {"primary": {"key": "spend", "kind": "continuous", "column": "spend"}}})
+        >>> df = pd.DataFrame({"arm": ["a", "a", "b"], "spend": [1.0, 3.0, None]})
+        >>> agg = aggregate_units(exp, df, columns=UnitColumns(variant="arm"))
+        >>> agg.sums[["variant", "n", "sum"]].values.tolist(), agg.data_quality["missing_outcomes"]
+        ([['a', 2, 4.0], ['b', 0, 0.0]], 1)
+    """
+    dims = tuple(dict.fromkeys(by))
+    variant_column = columns.variant
+    segment_column, stage_column = columns.segment, columns.stage
+    with given_or_duckdb(engine) as eng:
+        rel = eng.relation(units, "units", [variant_column, "segment", "stage", *dims])
+        segment = segment_column or ("segment" if rel.has("segment") else None)
+        stage = stage_column or ("stage" if rel.has("stage") else None)
+        specs = _unit_specs(experiment, rel)
+        expected = [variant_column, *(c for c in (segment, stage) if c), *dims]
+        expected += [c for s in specs for c in (s.source, s.den) if c is not None]
+        require_columns(rel, list(dict.fromkeys(expected)), "units")
+        segment_sql = None if segment else _segment_sql(experiment, rel, eng.dialect)
+        unit_spec = UnitSpec(variant_column, segment, stage, dims, tuple(specs), segment_sql)
+        sql, params = units_query(eng.dialect, rel, unit_spec)
+        wide = rename_dims(eng.query(sql, params), dims)
+    nulls = wide["variant"].isna()
+    missing_variant = int(wide.loc[nulls, "n_units"].sum()) if nulls.any() else 0
+    wide = wide.loc[~nulls].reset_index(drop=True)
+    missing = sum(int((wide["n_units"] - wide[f"n_{i}"]).sum()) for i in range(len(specs)))
+    keys = ["segment", "stage", "variant", *dims]
+    exposure_counts = wide[keys].assign(n=wide["n_units"].astype("int64"))
+    quality = dict.fromkeys(DATA_QUALITY_KEYS, 0)
+    quality.update(missing_outcomes=missing, missing_variant=missing_variant)
+    import pandas as pd
+
+    return Aggregates(
+        sums=long_sums(wide, experiment, specs, dims, per_metric_n=True),
+        exposures=exposure_counts.sort_values(keys, kind="stable").reset_index(drop=True),
+        funnel=pd.DataFrame(
+            {c: [] for c in ("segment", "variant", "stage", "next_stage", "n_exposed", "n_reached")}
+        ),
+        data_quality=quality,
+        dimensions=dims,
+    )
