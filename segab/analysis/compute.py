@@ -356,6 +356,7 @@ def compute_results(
         heterogeneity=_heterogeneity(results, experiment),
         srm=tuple(srm_rows),
         data_quality=dict(aggregates.data_quality),
+        data_issues=tuple(i.to_dict() for i in aggregates.issues),
         funnel=_funnel(aggregates),
         name=experiment.name,
         metrics=_metric_info(experiment),

@@ -44,6 +44,7 @@ JSON_KEYS = (
     "srm",
     "data_quality",
     "funnel",
+    "data_issues",
 )
 ROW_KEYS = (
     "segment",
@@ -227,6 +228,7 @@ class AnalysisResult:
     stages: tuple[str, ...] = ()
     hypothesis: str = ""
     notes: tuple[str, ...] = field(default=())
+    data_issues: tuple[dict[str, Any], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document: keys :data:`JSON_KEYS`, NaN → ``None``.
@@ -248,6 +250,7 @@ class AnalysisResult:
             "srm": list(self.srm),
             "data_quality": dict(self.data_quality),
             "funnel": list(self.funnel),
+            "data_issues": [dict(i) for i in self.data_issues],
         }
         return dict(json_ready(out))
 

@@ -65,6 +65,11 @@ ISSUES = (
     "empty_ids",
     "missing_outcomes",
     "missing_variant",
+    "bad_values",
+    "bad_timestamps",
+    "undeclared_exposures",
+    "duplicate_events",
+    "duplicate_units",
 )
 
 
@@ -253,7 +258,21 @@ def _quality(result: AnalysisResult) -> str:
         ]
         for k, v in result.data_quality.items()
     ]
-    return _table(["counter", "count"], rows, {1})
+    table = _table(["counter", "count"], rows, {1})
+    if not result.data_issues:
+        return table
+    kept_out = [
+        [
+            _e(i["table"]),
+            _e(i["column"]),
+            _e(str(i["kind"]).replace("_", " ")),
+            f"<span class='bad'>{int(i['count']):,}</span>",
+            _e("; ".join(i["examples"])),
+        ]
+        for i in result.data_issues
+    ]
+    head = ["input", "column", "kept out", "rows", "first locations"]
+    return table + "<h3>Rows kept out of the sums</h3>" + _table(head, kept_out, {3})
 
 
 def _heterogeneity(result: AnalysisResult) -> str:

@@ -192,6 +192,14 @@ def table_renderables(result: AnalysisResult) -> list[RenderableType]:
     dq = [(k.replace("_", " "), f"{v:,}") for k, v in result.data_quality.items()]
     if dq:
         out.append(_small_table("Data quality", ("counter", "count"), dq))
+    if result.data_issues:
+        rows_i = [
+            (i["table"], i["column"], i["kind"].replace("_", " "), f"{i['count']:,}",
+             "; ".join(i["examples"]))
+            for i in result.data_issues
+        ]  # fmt: skip
+        header_i = ("input", "column", "kept out", "rows", "first locations")
+        out.append(_small_table("Rows kept out of the sums", header_i, rows_i))
     out.extend(Text(f"note: {n}", style="dim") for n in result.notes)
     return out
 

@@ -22,8 +22,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DATA_QUALITY_KEYS",
+    "MAX_EXAMPLES",
     "SUM_COLUMNS",
     "Aggregates",
+    "DataIssue",
     "given_or_duckdb",
     "long_sums",
     "rename_dims",
@@ -42,7 +44,51 @@ DATA_QUALITY_KEYS = (
     "exposures_not_in_experiment",
     "exposures_after_now",
     "missing_variant",
+    # rows kept out because a value segab cannot use (see data_issues for where)
+    "bad_values",  # NaN, +-inf, overflowing literals, text in a numeric column
+    "bad_timestamps",  # unparseable or missing times
+    "undeclared_exposures",  # a segment or stage the config does not declare
+    "duplicate_events",  # exact repeats of an event row
+    "duplicate_units",  # repeated unit ids in a unit table (beyond the first row)
 )
+MAX_EXAMPLES = 5  # locations kept per data issue
+
+
+@dataclass(frozen=True)
+class DataIssue:
+    """Rows of one input kept out of the sums for one reason, with where the first few are.
+
+    ``table`` is ``exposures``, ``events`` or ``units``; ``kind`` one of ``nan``,
+    ``infinite``, ``not_a_number``, ``bad_timestamp``, ``bad_binary``,
+    ``undeclared_segment``, ``undeclared_stage``, ``duplicate_row``,
+    ``duplicate_unit`` or ``multi_variant_unit``; ``examples`` holds up to
+    :data:`MAX_EXAMPLES` locations such as ``"events.csv line 1045 (unit u17)"``.
+
+    Example:
+        >>> DataIssue("events", "value", "nan", 3, ("events.csv line 7",)).to_dict()["count"]
+        3
+    """
+
+    table: str
+    column: str
+    kind: str
+    count: int
+    examples: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, object]:
+        """The JSON form (an item of ``data_issues``).
+
+        Example:
+            >>> DataIssue("units", "spend", "infinite", 1).to_dict()["examples"]
+            []
+        """
+        return {
+            "table": self.table,
+            "column": self.column,
+            "kind": self.kind,
+            "count": self.count,
+            "examples": list(self.examples),
+        }
 
 
 @dataclass(frozen=True)
@@ -53,6 +99,8 @@ class Aggregates:
     den_sum, den_sum_sq, cross_sum. ``exposures``: segment, stage, variant,
     <dimensions>, n. ``funnel``: segment, variant, stage, next_stage, n_exposed,
     n_reached. ``data_quality``: the counters of :data:`DATA_QUALITY_KEYS`.
+    ``issues``: the rows kept out for a value segab cannot use, by input, column
+    and kind, with their first locations.
 
     Example:
         >>> Aggregates.__dataclass_fields__["dimensions"].type
@@ -64,6 +112,7 @@ class Aggregates:
     funnel: pd.DataFrame
     data_quality: dict[str, int]
     dimensions: tuple[str, ...]
+    issues: tuple[DataIssue, ...] = ()
 
 
 def _cost(metric: Metric, variant: str) -> float:
