@@ -39,6 +39,7 @@ if TYPE_CHECKING:  # the names, for type checkers; at run time they load on firs
     from segab.stats.shrinkage import ShrinkageGroup, ShrinkageResult, shrink, tau2_estimate
     from segab.stats.srm import srm_test
     from segab.stats.sufficient import CupedStats, MeanStats, ProportionStats, RatioStats
+    from segab.stats.tailoring import TailoringResult, tailoring_value
     from segab.stats.vectorized import (
         compare_cells,
         compare_cuped_arrays,
@@ -63,6 +64,7 @@ _EXPORTS = {
     "ShrinkageGroup": "segab.stats.shrinkage",
     "ShrinkageResult": "segab.stats.shrinkage",
     "SrmResult": "segab.stats.result",
+    "TailoringResult": "segab.stats.tailoring",
     "achieved_power": "segab.stats.power",
     "adjust_p_values": "segab.stats.multiple",
     "compare": "segab.stats.compare",
@@ -80,6 +82,7 @@ _EXPORTS = {
     "sample_size_per_arm": "segab.stats.power",
     "shrink": "segab.stats.shrinkage",
     "srm_test": "segab.stats.srm",
+    "tailoring_value": "segab.stats.tailoring",
     "tau2_estimate": "segab.stats.shrinkage",
 }
 
@@ -122,6 +125,7 @@ __all__ = [
     "ShrinkageGroup",
     "ShrinkageResult",
     "SrmResult",
+    "TailoringResult",
     "achieved_power",
     "adjust_p_values",
     "compare",
@@ -139,5 +143,6 @@ __all__ = [
     "sample_size_per_arm",
     "shrink",
     "srm_test",
+    "tailoring_value",
     "tau2_estimate",
 ]
