@@ -47,6 +47,12 @@ if TYPE_CHECKING:  # the names, for type checkers; at run time they load on firs
         compare_proportions_arrays,
         compare_ratio_arrays,
     )
+    from segab.stats.winners import (
+        WinnerResult,
+        projection_critical_value,
+        truncated_normal_cdf,
+        winner_inference,
+    )
 
 # name -> module: importing one module (say segab.stats.result) does not load
 # scipy and statsmodels through this package
@@ -65,6 +71,7 @@ _EXPORTS = {
     "ShrinkageResult": "segab.stats.shrinkage",
     "SrmResult": "segab.stats.result",
     "TailoringResult": "segab.stats.tailoring",
+    "WinnerResult": "segab.stats.winners",
     "achieved_power": "segab.stats.power",
     "adjust_p_values": "segab.stats.multiple",
     "compare": "segab.stats.compare",
@@ -79,10 +86,13 @@ _EXPORTS = {
     "ebci_parametric_critical_value": "segab.stats.ebci",
     "heterogeneity": "segab.stats.heterogeneity",
     "minimum_detectable_effect": "segab.stats.power",
+    "projection_critical_value": "segab.stats.winners",
     "sample_size_per_arm": "segab.stats.power",
     "shrink": "segab.stats.shrinkage",
     "srm_test": "segab.stats.srm",
     "tailoring_value": "segab.stats.tailoring",
+    "truncated_normal_cdf": "segab.stats.winners",
+    "winner_inference": "segab.stats.winners",
     "tau2_estimate": "segab.stats.shrinkage",
 }
 
@@ -126,6 +136,7 @@ __all__ = [
     "ShrinkageResult",
     "SrmResult",
     "TailoringResult",
+    "WinnerResult",
     "achieved_power",
     "adjust_p_values",
     "compare",
@@ -140,9 +151,12 @@ __all__ = [
     "ebci_parametric_critical_value",
     "heterogeneity",
     "minimum_detectable_effect",
+    "projection_critical_value",
     "sample_size_per_arm",
     "shrink",
     "srm_test",
     "tailoring_value",
     "tau2_estimate",
+    "truncated_normal_cdf",
+    "winner_inference",
 ]
