@@ -11,6 +11,7 @@ import importlib.util
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import numpy as np
 import pytest
@@ -33,17 +34,17 @@ study = _load()
 
 
 @pytest.fixture(scope="module")
-def table() -> object:
+def table() -> Any:
     return study.CvaTable.build(30, 11)
 
 
 @pytest.fixture(scope="module")
-def rows(table: object) -> dict[tuple[int, str, str], object]:
+def rows(table: Any) -> dict[tuple[int, str, str], Any]:
     configs = [(16, m, w) for m in ("binary", "continuous") for w in study.WORLDS]
     return dict(study.run(EXPERIMENTS, 18, table, configs))
 
 
-def test_cva_table_is_close_to_the_exact_values(table: object) -> None:
+def test_cva_table_is_close_to_the_exact_values(table: Any) -> None:
     assert table.max_error(np.random.default_rng(0), 20) < 0.05
 
 
