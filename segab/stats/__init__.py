@@ -91,9 +91,9 @@ _EXPORTS = {
     "shrink": "segab.stats.shrinkage",
     "srm_test": "segab.stats.srm",
     "tailoring_value": "segab.stats.tailoring",
+    "tau2_estimate": "segab.stats.shrinkage",
     "truncated_normal_cdf": "segab.stats.winners",
     "winner_inference": "segab.stats.winners",
-    "tau2_estimate": "segab.stats.shrinkage",
 }
 
 
