@@ -13,10 +13,10 @@ With ``t = b²`` the non-coverage of one cell is
 ``r(t, χ) = Φ(−χ − √t) + Φ(√t − χ)`` and
 
 - ``ρ(m₂, κ, χ) = sup {E_F r(t, χ) : E_F t = m₂, E_F t² ≤ κ m₂²}`` is the
-  maximal average non-coverage (AKP eq. 9);
+  maximal average non-coverage;
 - ``cva_α(m₂, κ)`` solves ``ρ(m₂, κ, χ) = α``;
 - ``κ = ∞`` is the "second moment only" (t-only) version: ``ρ`` is the least
-  concave majorant of ``r(·, χ)`` at ``m₂`` (AKP Proposition B.1): ``r`` is convex
+  concave majorant of ``r(·, χ)`` at ``m₂`` (as AKP show): ``r`` is convex
   then concave in ``t``, the majorant is the tangent from ``(0, r(0, χ))`` up to
   the tangency point ``t₀`` and ``r`` itself after it;
 - ``κ = 1`` (or ``m₂ = 0``) fixes ``b² = m₂``: the critical value of a normal
@@ -26,7 +26,7 @@ With ``t = b²`` the non-coverage of one cell is
 
 When the kurtosis constraint binds, this module maximises over two-point
 distributions of ``t`` with both moments exact (the form of the least favourable
-distribution in AKP Appendix B); the tests check the value against a linear
+distribution AKP derive); the tests check the value against a linear
 programme over a fine grid. Own implementation; the check values come from the
 authors' R package ``ebci`` (its published test values, e.g.
 ``cva(25, 3, 0.05) = 11.88358367``).
@@ -147,7 +147,7 @@ def _check(m2: float, kappa: float) -> None:
 
 
 def ebci_max_non_coverage(m2: float, kappa: float, chi: float) -> float:
-    """``ρ(m₂, κ, χ)``: the largest average non-coverage of ``θ̂ ± χwσ`` (AKP eq. 9).
+    """``ρ(m₂, κ, χ)``: the largest average non-coverage of ``θ̂ ± χwσ`` (AKP).
 
     ``kappa=math.inf`` uses the second-moment constraint only.
 
@@ -177,7 +177,7 @@ def _known_bias_cv(m2: float, alpha: float) -> float:
 
 
 def ebci_critical_value(m2: float, kappa: float = math.inf, alpha: float = 0.05) -> float:
-    """``cva_α(m₂, κ)``: the robust EBCI critical value (AKP, Section 3).
+    """``cva_α(m₂, κ)``: the robust EBCI critical value (AKP).
 
     ``m2`` is the second moment of the normalised bias (``σ²/μ₂`` for EB
     shrinkage), ``kappa`` the kurtosis of the effects (``math.inf``: unknown,

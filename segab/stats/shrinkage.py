@@ -31,7 +31,7 @@ which are otherwise ``1/σ_i²``).
 2022): ``θ̂_i ± cva_α(σ_i²/μ₂, κ)·w_i·σ_i`` with :func:`ebci_critical_value`;
 ``μ₂ = τ̂²`` and the kurtosis ``κ = μ̃₄/μ₂²``, ``μ̃₄ = Σω(ε̂⁴ − 6σ²ε̂² + 3σ⁴)/Σω``.
 Their finite-sample correction ``fs_correction="pmt"`` (posterior mean
-truncation, AKP Appendix C) floors ``μ₂`` at ``2Σω²σ⁴/(Σω·Σωσ²)`` and ``κ`` at
+truncation, as AKP and their R package define it) floors ``μ₂`` at ``2Σω²σ⁴/(Σω·Σωσ²)`` and ``κ`` at
 ``1 + 32Σω²σ⁸/(Σω·Σωσ⁴)/μ₂²``, so a group is never shrunk all the way to its
 mean; ``"none"`` truncates at 0 and 1 (an estimate of 0 leaves the intervals
 undefined). Coverage is on average over the cells of a group, not cell by cell.

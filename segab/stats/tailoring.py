@@ -23,7 +23,7 @@ correlated through the choices (each fold's noise both picks one policy and
 measures the other: with one cell and two equal arms the correlation is
 ``2/π``), so the independent-folds standard error ``√(V_0 + V_1)/2``
 under-covers (about 90% at a nominal 95% in tests/stats/test_tailoring.py's
-simulation). The standard error bounds the correlation by 1 instead
+null-world simulation). The standard error bounds the correlation by 1 instead
 (Cauchy–Schwarz): ``se = (√V_0 + √V_1)/2``, and the interval is ``Ĝ ± z·se``;
 it is valid whatever the correlation, and conservative when it is small. The estimand is the
 true gain of the two half-sample policies, averaged: what a tailored policy
@@ -65,11 +65,11 @@ class TailoringResult:
     ``tailored_arms[f]`` are the per-cell arms chosen on fold ``f`` and
     ``single_arm[f]`` the arm chosen for everyone on fold ``f``; ``fold_gains[f]``
     the gain over the single arm of the policy chosen on fold ``f``, measured on the
-    other fold.
+    other fold, and ``fold_std_errors[f]`` its standard error given the choice.
 
     Example:
         >>> r = TailoringResult(0.01, 0.004, 0.002, 0.018, 0.02, 0.005, 0.01, 0.03,
-        ...                     ((1, 0), (1, 0)), (1, 1), (0.01, 0.01), 0.05)
+        ...                     ((1, 0), (1, 0)), (1, 1), (0.01, 0.01), (0.004, 0.004), 0.05)
         >>> r.to_dict()["gain_over_single"]
         0.01
     """
@@ -85,6 +85,7 @@ class TailoringResult:
     tailored_arms: tuple[tuple[int, ...], ...]
     single_arm: tuple[int, ...]
     fold_gains: tuple[float, ...]
+    fold_std_errors: tuple[float, ...]
     alpha: float
     warnings: tuple[str, ...] = ()
 
@@ -92,7 +93,7 @@ class TailoringResult:
         """JSON-ready dict.
 
         Example:
-            >>> r = TailoringResult(*[0.0] * 8, ((0,), (0,)), (0, 0), (0.0, 0.0), 0.05)
+            >>> r = TailoringResult(*[0.0] * 8, ((0,), (0,)), (0, 0), (0.0, 0.0), (0.0, 0.0), 0.05)
             >>> r.to_dict()["single_arm"]
             [0, 0]
         """
@@ -185,6 +186,7 @@ def tailoring_value(
         tailored_arms=(tailored[0], tailored[1]),
         single_arm=(single[0], single[1]),
         fold_gains=(gains[0], gains[1]),
+        fold_std_errors=(math.sqrt(var_gains[0]), math.sqrt(var_gains[1])),
         alpha=alpha,
         warnings=tuple(warnings),
     )

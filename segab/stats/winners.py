@@ -8,13 +8,13 @@ Quarterly Journal of Economics 139(1), 2024 (AKM) condition on the selection:
   the event "``k`` wins" is ``L(Z) ≤ X_k ≤ U(Z)``, where for each ``j ≠ k`` with
   ``c_j = 1 − Σ_jk/Σ_kk`` the bound is ``Z_j/c_j`` (lower if ``c_j > 0``, upper
   if ``c_j < 0``); so ``X_k`` given the selection and ``Z`` is a normal
-  ``N(μ_k, Σ_kk)`` truncated to ``[L, U]`` (AKM Section 3);
+  ``N(μ_k, Σ_kk)`` truncated to ``[L, U]``;
 - the *conditional* interval inverts that truncated normal's CDF
   (equal-tailed), and its median gives a median-unbiased estimate; it is exact
   conditionally but can be very long when the winner barely won;
 - the *projection* interval ``X_k ± c_β √Σ_kk`` uses the ``1 − β`` quantile
   ``c_β`` of ``max_j |ξ_j|/√Σ_jj``, ``ξ ~ N(0, Σ)`` (valid for every arm at once);
-- the *hybrid* (AKM Section 4) also conditions on ``μ_k`` lying in the level-β
+- the *hybrid* also conditions on ``μ_k`` lying in the level-β
   projection interval — the truncation becomes
   ``[max(L, μ − c_β σ), min(U, μ + c_β σ)]`` — inverts at level
   ``(α − β)/(1 − β)``, and intersects with the projection interval. Its

@@ -103,6 +103,25 @@ def test_coverage_simulation() -> None:
         assert covered / sims >= 0.94
 
 
+def test_independent_folds_standard_error_would_under_cover() -> None:
+    """Why the SE bounds the folds' correlation by 1: with sqrt(V0 + V1)/2 coverage falls short.
+
+    Null world (all arms equal): the true gain of any policy is 0.
+    """
+    rng = np.random.default_rng(3)
+    cells, arms, sims = 8, 2, 600
+    n = np.full((cells, 2, arms), 1000)
+    naive = honest = 0
+    for _ in range(sims):
+        r = tailoring_value(*_binary(n, rng.binomial(n, 0.1)))
+        se0, se1 = r.fold_std_errors
+        naive += abs(r.gain_over_single) <= 1.959964 * math.hypot(se0, se1) / 2
+        honest += r.ci_low_over_single <= 0.0 <= r.ci_high_over_single
+        assert r.se_over_single == pytest.approx((se0 + se1) / 2)
+    assert naive / sims < 0.93
+    assert honest / sims >= 0.95
+
+
 @pytest.mark.parametrize(
     ("shape", "message"),
     [((3, 2), r"expected \(cells, 2 folds"), ((2, 3, 2), r"expected \(cells, 2 folds")],
