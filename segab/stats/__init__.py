@@ -21,6 +21,11 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # the names, for type checkers; at run time they load on first use
     from segab.stats.bayesian import BetaPrior, NormalPrior
     from segab.stats.compare import compare, compare_many_arms
+    from segab.stats.ebci import (
+        ebci_critical_value,
+        ebci_max_non_coverage,
+        ebci_parametric_critical_value,
+    )
     from segab.stats.heterogeneity import heterogeneity
     from segab.stats.multiple import adjust_p_values
     from segab.stats.power import achieved_power, minimum_detectable_effect, sample_size_per_arm
@@ -31,14 +36,22 @@ if TYPE_CHECKING:  # the names, for type checkers; at run time they load on firs
         HeterogeneityResult,
         SrmResult,
     )
+    from segab.stats.shrinkage import ShrinkageGroup, ShrinkageResult, shrink, tau2_estimate
     from segab.stats.srm import srm_test
     from segab.stats.sufficient import CupedStats, MeanStats, ProportionStats, RatioStats
+    from segab.stats.tailoring import TailoringResult, tailoring_value
     from segab.stats.vectorized import (
         compare_cells,
         compare_cuped_arrays,
         compare_means_arrays,
         compare_proportions_arrays,
         compare_ratio_arrays,
+    )
+    from segab.stats.winners import (
+        WinnerResult,
+        projection_critical_value,
+        truncated_normal_cdf,
+        winner_inference,
     )
 
 # name -> module: importing one module (say segab.stats.result) does not load
@@ -54,7 +67,11 @@ _EXPORTS = {
     "NormalPrior": "segab.stats.bayesian",
     "ProportionStats": "segab.stats.sufficient",
     "RatioStats": "segab.stats.sufficient",
+    "ShrinkageGroup": "segab.stats.shrinkage",
+    "ShrinkageResult": "segab.stats.shrinkage",
     "SrmResult": "segab.stats.result",
+    "TailoringResult": "segab.stats.tailoring",
+    "WinnerResult": "segab.stats.winners",
     "achieved_power": "segab.stats.power",
     "adjust_p_values": "segab.stats.multiple",
     "compare": "segab.stats.compare",
@@ -64,10 +81,19 @@ _EXPORTS = {
     "compare_means_arrays": "segab.stats.vectorized",
     "compare_proportions_arrays": "segab.stats.vectorized",
     "compare_ratio_arrays": "segab.stats.vectorized",
+    "ebci_critical_value": "segab.stats.ebci",
+    "ebci_max_non_coverage": "segab.stats.ebci",
+    "ebci_parametric_critical_value": "segab.stats.ebci",
     "heterogeneity": "segab.stats.heterogeneity",
     "minimum_detectable_effect": "segab.stats.power",
+    "projection_critical_value": "segab.stats.winners",
     "sample_size_per_arm": "segab.stats.power",
+    "shrink": "segab.stats.shrinkage",
     "srm_test": "segab.stats.srm",
+    "tailoring_value": "segab.stats.tailoring",
+    "tau2_estimate": "segab.stats.shrinkage",
+    "truncated_normal_cdf": "segab.stats.winners",
+    "winner_inference": "segab.stats.winners",
 }
 
 
@@ -106,7 +132,11 @@ __all__ = [
     "NormalPrior",
     "ProportionStats",
     "RatioStats",
+    "ShrinkageGroup",
+    "ShrinkageResult",
     "SrmResult",
+    "TailoringResult",
+    "WinnerResult",
     "achieved_power",
     "adjust_p_values",
     "compare",
@@ -116,8 +146,17 @@ __all__ = [
     "compare_means_arrays",
     "compare_proportions_arrays",
     "compare_ratio_arrays",
+    "ebci_critical_value",
+    "ebci_max_non_coverage",
+    "ebci_parametric_critical_value",
     "heterogeneity",
     "minimum_detectable_effect",
+    "projection_critical_value",
     "sample_size_per_arm",
+    "shrink",
     "srm_test",
+    "tailoring_value",
+    "tau2_estimate",
+    "truncated_normal_cdf",
+    "winner_inference",
 ]
