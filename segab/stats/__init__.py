@@ -19,7 +19,30 @@ import types
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the names, for type checkers; at run time they load on first use
+    from segab.stats.adaptive import (
+        StratifiedEstimate,
+        period_stratified,
+        uniform_slice_comparison,
+    )
+    from segab.stats.bandit import (
+        Allocation,
+        Graduation,
+        GraduationRule,
+        allocate,
+        constrained_weights,
+        graduation,
+        round_to_grid,
+        top_two_weights,
+    )
     from segab.stats.bayesian import BetaPrior, NormalPrior
+    from segab.stats.best_arm import (
+        BestArm,
+        BetaArms,
+        NormalArms,
+        arm_posteriors,
+        best_arm,
+        beta_prob_greater,
+    )
     from segab.stats.compare import compare, compare_many_arms
     from segab.stats.heterogeneity import heterogeneity
     from segab.stats.multiple import adjust_p_values
@@ -44,19 +67,30 @@ if TYPE_CHECKING:  # the names, for type checkers; at run time they load on firs
 # name -> module: importing one module (say segab.stats.result) does not load
 # scipy and statsmodels through this package
 _EXPORTS = {
+    "Allocation": "segab.stats.bandit",
     "ArmsTest": "segab.stats.result",
+    "BestArm": "segab.stats.best_arm",
+    "BetaArms": "segab.stats.best_arm",
     "BetaPrior": "segab.stats.bayesian",
     "Comparison": "segab.stats.result",
     "ComparisonArrays": "segab.stats.result",
     "CupedStats": "segab.stats.sufficient",
+    "Graduation": "segab.stats.bandit",
+    "GraduationRule": "segab.stats.bandit",
     "HeterogeneityResult": "segab.stats.result",
     "MeanStats": "segab.stats.sufficient",
+    "NormalArms": "segab.stats.best_arm",
     "NormalPrior": "segab.stats.bayesian",
     "ProportionStats": "segab.stats.sufficient",
     "RatioStats": "segab.stats.sufficient",
     "SrmResult": "segab.stats.result",
+    "StratifiedEstimate": "segab.stats.adaptive",
     "achieved_power": "segab.stats.power",
     "adjust_p_values": "segab.stats.multiple",
+    "allocate": "segab.stats.bandit",
+    "arm_posteriors": "segab.stats.best_arm",
+    "best_arm": "segab.stats.best_arm",
+    "beta_prob_greater": "segab.stats.best_arm",
     "compare": "segab.stats.compare",
     "compare_cells": "segab.stats.vectorized",
     "compare_cuped_arrays": "segab.stats.vectorized",
@@ -64,10 +98,16 @@ _EXPORTS = {
     "compare_means_arrays": "segab.stats.vectorized",
     "compare_proportions_arrays": "segab.stats.vectorized",
     "compare_ratio_arrays": "segab.stats.vectorized",
+    "constrained_weights": "segab.stats.bandit",
+    "graduation": "segab.stats.bandit",
     "heterogeneity": "segab.stats.heterogeneity",
     "minimum_detectable_effect": "segab.stats.power",
+    "period_stratified": "segab.stats.adaptive",
+    "round_to_grid": "segab.stats.bandit",
     "sample_size_per_arm": "segab.stats.power",
     "srm_test": "segab.stats.srm",
+    "top_two_weights": "segab.stats.bandit",
+    "uniform_slice_comparison": "segab.stats.adaptive",
 }
 
 
@@ -96,19 +136,30 @@ sys.modules[__name__].__class__ = _Package
 
 
 __all__ = [
+    "Allocation",
     "ArmsTest",
+    "BestArm",
+    "BetaArms",
     "BetaPrior",
     "Comparison",
     "ComparisonArrays",
     "CupedStats",
+    "Graduation",
+    "GraduationRule",
     "HeterogeneityResult",
     "MeanStats",
+    "NormalArms",
     "NormalPrior",
     "ProportionStats",
     "RatioStats",
     "SrmResult",
+    "StratifiedEstimate",
     "achieved_power",
     "adjust_p_values",
+    "allocate",
+    "arm_posteriors",
+    "best_arm",
+    "beta_prob_greater",
     "compare",
     "compare_cells",
     "compare_cuped_arrays",
@@ -116,8 +167,14 @@ __all__ = [
     "compare_means_arrays",
     "compare_proportions_arrays",
     "compare_ratio_arrays",
+    "constrained_weights",
+    "graduation",
     "heterogeneity",
     "minimum_detectable_effect",
+    "period_stratified",
+    "round_to_grid",
     "sample_size_per_arm",
     "srm_test",
+    "top_two_weights",
+    "uniform_slice_comparison",
 ]
