@@ -256,7 +256,7 @@ def test_grid_rounding_sums_exactly(raw: list[float], grid: int) -> None:
 def test_allocation_invariants(
     counts: list[tuple[int, int]], floor: float, uniform_slice: float, top_two: bool
 ) -> None:
-    """Weights in [floor, 1] summing to 1; buckets sum exactly to the grid and follow the weights."""
+    """Weights in [floor, 1] summing to 1; buckets sum exactly to the grid, near the weights."""
     arms = [ProportionStats(n + x, x) for n, x in counts]
     k = len(arms)
     a = allocate(
