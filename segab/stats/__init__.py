@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # the names, for type checkers; at run time they load on firs
     from segab.stats.adaptive import (
         StratifiedEstimate,
         period_stratified,
+        period_weighted_arms,
         uniform_slice_comparison,
     )
     from segab.stats.bandit import (
@@ -103,6 +104,7 @@ _EXPORTS = {
     "heterogeneity": "segab.stats.heterogeneity",
     "minimum_detectable_effect": "segab.stats.power",
     "period_stratified": "segab.stats.adaptive",
+    "period_weighted_arms": "segab.stats.adaptive",
     "round_to_grid": "segab.stats.bandit",
     "sample_size_per_arm": "segab.stats.power",
     "srm_test": "segab.stats.srm",
@@ -172,6 +174,7 @@ __all__ = [
     "heterogeneity",
     "minimum_detectable_effect",
     "period_stratified",
+    "period_weighted_arms",
     "round_to_grid",
     "sample_size_per_arm",
     "srm_test",

@@ -22,6 +22,9 @@ Two estimates stay honest:
   other weights renormalised, with a warning (the estimand changes).
   The interval is ``Δ ± z·se``; the relative lift ``m_T/m_C − 1`` uses the same
   weighted arm means and the delta method.
+* **Period-weighted arms** (:func:`period_weighted_arms`): each arm's
+  ``Σ w_t ȳ_{a,t}`` and ``Σ w_t² v_{a,t}`` as independent normal posteriors, for an
+  allocation that the drift does not bias (GrowthBook's bandit posterior).
 * **Uniform slice** (:func:`uniform_slice_comparison`). The slice is split at
   fixed weights in every period, so its counts can be pooled: a plain A/B test
   through :func:`segab.stats.compare`.
@@ -44,12 +47,18 @@ import numpy as np
 from scipy import special
 
 from segab.errors import StatsError
+from segab.stats.best_arm import NormalArms
 from segab.stats.compare import compare
 from segab.stats.frequentist import check_alpha
 from segab.stats.result import Comparison, json_ready
 from segab.stats.sufficient import MeanStats, ProportionStats
 
-__all__ = ["StratifiedEstimate", "period_stratified", "uniform_slice_comparison"]
+__all__ = [
+    "StratifiedEstimate",
+    "period_stratified",
+    "period_weighted_arms",
+    "uniform_slice_comparison",
+]
 
 PeriodStats = ProportionStats | MeanStats
 
@@ -218,6 +227,49 @@ def period_stratified(
         alpha=alpha,
         warnings=tuple(warnings),
     )
+
+
+def period_weighted_arms(
+    arms: Sequence[Sequence[PeriodStats]], *, weights: Sequence[float] | None = None
+) -> NormalArms:
+    """Normal posteriors of each arm's period-weighted mean, for a drift-proof allocation.
+
+    ``arms[k][t]`` is arm ``k`` in period ``t``. Each arm gets mean
+    ``Σ w_t ȳ_{k,t}`` and variance ``Σ w_t² v_{k,t}`` (flat prior), with the
+    period weights ``w_t`` of :func:`period_stratified` (default: the period's
+    units over all arms) over the periods in which every arm has 2 units or more.
+
+    Example:
+        >>> from segab.stats.sufficient import ProportionStats as P
+        >>> a = period_weighted_arms([[P(900, 90), P(100, 30)], [P(100, 9), P(900, 261)]])
+        >>> [round(m, 6) for m in a.mean]
+        [0.2, 0.19]
+    """
+    if len(arms) < 2:
+        raise StatsError(f"period_weighted_arms: found {len(arms)} arm(s), expected at least 2")
+    for k in range(1, len(arms)):
+        _check_periods(arms[0], arms[k])
+    n_periods = len(arms[0])
+    if weights is None:
+        raw = np.array([sum(a[t].n for a in arms) for t in range(n_periods)], dtype=np.float64)
+    else:
+        raw = np.asarray([float(w) for w in weights], dtype=np.float64)
+        if raw.shape != (n_periods,) or not np.all(np.isfinite(raw)) or np.any(raw < 0):
+            raise StatsError(
+                f"weights: found {list(raw)}, expected {n_periods} non-negative numbers "
+                "(one per period)"
+            )
+    mv = np.array([[_mean_var(a[t]) for t in range(n_periods)] for a in arms])  # (k, t, 2)
+    keep = np.all(np.isfinite(mv), axis=(0, 2)) & (raw > 0)
+    if not keep.any():
+        raise StatsError(
+            "period_weighted_arms: found no period in which every arm has 2 units or more, "
+            "expected at least one"
+        )
+    w = np.where(keep, raw, 0.0) / raw[keep].sum()
+    means = (mv[:, keep, 0] * w[keep]).sum(axis=1)
+    variances = (mv[:, keep, 1] * w[keep] ** 2).sum(axis=1)
+    return NormalArms(tuple(float(m) for m in means), tuple(math.sqrt(v) for v in variances))
 
 
 def uniform_slice_comparison(

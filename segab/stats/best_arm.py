@@ -286,7 +286,8 @@ def _log_beta_greater(a_a: float, b_a: float, a_b: int, b_b: float) -> float:
         - special.betaln(1.0 + i, b_b)
         - special.betaln(a_a, b_a)
     )
-    return float(np.exp(special.logsumexp(terms)))
+    top = float(terms.max())
+    return math.exp(top) * float(np.sum(np.exp(terms - top)))
 
 
 def _integer(v: float) -> bool:
