@@ -13,6 +13,7 @@ from segab.stats import (
     ProportionStats,
     compare,
     period_stratified,
+    period_weighted_arms,
     uniform_slice_comparison,
 )
 
@@ -138,3 +139,22 @@ def test_coverage_under_drift_and_changing_shares() -> None:
     tol = 3 * math.sqrt(0.95 * 0.05 / runs)
     assert abs(covered_s / runs - 0.95) <= tol
     assert covered_p / runs < 0.05
+
+
+def test_period_weighted_arms_match_the_stratified_estimate() -> None:
+    """The arms' period-weighted means and variances are the two halves of period_stratified."""
+    control = [P(200, 20), P(150, 45), P(90, 30)]
+    treatment = [P(100, 15), P(250, 80), P(310, 100)]
+    e = period_stratified(control, treatment)
+    arms = period_weighted_arms([control, treatment])
+    assert arms.mean == pytest.approx((e.control_mean, e.treatment_mean))
+    assert arms.mean[1] - arms.mean[0] == pytest.approx(e.estimate)
+    assert arms.sd[0] ** 2 + arms.sd[1] ** 2 == pytest.approx(e.se**2)
+    # GrowthBook's weights: each period's units over all arms (here three arms)
+    third = [P(50, 5), P(50, 5), P(50, 5)]
+    three = period_weighted_arms([control, treatment, third])
+    units = [350, 450, 450]
+    w = [u / 1250 for u in units]
+    assert three.mean[0] == pytest.approx(w[0] * 0.1 + w[1] * 0.3 + w[2] * 30 / 90)
+    with pytest.raises(StatsError, match="no period"):
+        period_weighted_arms([[P(1, 0)], [P(5, 1)]])
