@@ -27,7 +27,8 @@ same arrivals per cell and period:
 Reported per world and strategy: regret (expected conversions lost against
 always showing each cell's best arm), the share of cells whose best arm is
 identified at the end (period-stratified P(best) ≥ 0.95 for the true best arm),
-95% coverage of the uniform-slice, period-stratified and naive pooled intervals
+95% coverage of the uniform-slice, period-stratified, adaptively weighted AIPW
+(Hadad et al. 2021, :func:`segab.stats.adaptively_weighted`) and naive pooled intervals
 of the absolute effect (the period-traffic-weighted true difference), and the
 share of cells whose graduation (P(best) > 0.95 for 3 consecutive updates, or
 expected loss below 0.25% of the arm's mean) ships an arm that is not best
@@ -58,6 +59,7 @@ from segab.stats import (
     BetaArms,
     GraduationRule,
     ProportionStats,
+    adaptively_weighted,
     allocate,
     best_arm,
     compare_proportions_arrays,
@@ -131,6 +133,7 @@ class Run:
 
     n: np.ndarray
     x: np.ndarray
+    served: np.ndarray  # (reps, cells, periods, arm): each arm's assignment probability
     histories: list[list[list[BestArm]]]
     gb_probs: list[list[list[list[float]]]] | None = None
 
@@ -205,10 +208,12 @@ def simulate(world: World, design: Design, strategy: str, arrivals: np.ndarray, 
     probs = np.tile(_layout(slice_share), (reps, cells, 1))
     n = np.zeros((reps, cells, periods, 2, K), dtype=np.int64)
     x = np.zeros_like(n)
+    served = np.zeros((reps, cells, periods, K))
     hist: list[list[list[BestArm]]] = [[[] for _ in range(cells)] for _ in range(reps)]
     gb_probs: list[list[list[list[float]]]] = [[[] for _ in range(cells)] for _ in range(reps)]
     gb_current = np.full((reps, cells, K), 1.0 / K)
     for t in range(periods):
+        served[:, :, t] = probs.reshape(reps, cells, 2, K).sum(axis=2)
         counts = rng.multinomial(arrivals[:, :, t], probs).reshape(reps, cells, 2, K)
         n[:, :, t] = counts
         x[:, :, t] = rng.binomial(counts, rates[t][None, :, None, :])
@@ -256,7 +261,7 @@ def simulate(world: World, design: Design, strategy: str, arrivals: np.ndarray, 
                 else:
                     probs[r, c], best = _alloc_probs(cum_n[r, c], cum_x[r, c], design, slice_share)
                     hist[r][c].append(best)
-    return Run(n, x, hist, gb_probs if strategy == "growthbook" else None)
+    return Run(n, x, served, hist, gb_probs if strategy == "growthbook" else None)
 
 
 def _stats(n: np.ndarray, x: np.ndarray) -> list[ProportionStats]:
@@ -274,6 +279,7 @@ class Row:
     identified: float
     cover_slice: float
     cover_stratified: float
+    cover_aw_aipw: float
     cover_pooled: float
     wrong_ship: float
     skipped: str = ""
@@ -322,15 +328,17 @@ def summarize(world: World, strategy: str, run: Run, arrivals: np.ndarray) -> Ro
     w = arrivals / arrivals.sum(axis=2, keepdims=True)
     truth = np.sum(w * (rates[:, :, 1] - rates[:, :, 0]).T[None], axis=2).ravel()
     best = np.argmax(rates[0], axis=1)  # the best arm does not change over time
-    lo, hi, identified = [], [], []
+    lo, hi, aw_lo, aw_hi, identified = [], [], [], [], []
     for r in range(reps):
         for c in range(cells):
-            e = period_stratified(
-                _period_stats(n_arm[r, c], x_arm[r, c], 0),
-                _period_stats(n_arm[r, c], x_arm[r, c], 1),
-            )
+            arm_c = _period_stats(n_arm[r, c], x_arm[r, c], 0)
+            arm_t = _period_stats(n_arm[r, c], x_arm[r, c], 1)
+            e = period_stratified(arm_c, arm_t)
             lo.append(e.ci_low)
             hi.append(e.ci_high)
+            aw = adaptively_weighted(arm_c, arm_t, run.served[r, c, :, 0], run.served[r, c, :, 1])
+            aw_lo.append(aw.ci_low)
+            aw_hi.append(aw.ci_high)
             p_variant = 0.5 * math.erfc(-e.estimate / e.se / math.sqrt(2)) if e.se > 0 else 0.5
             identified.append((p_variant if best[c] == 1 else 1 - p_variant) >= 0.95)
     pn, px = n_arm.sum(axis=2).reshape(-1, K), x_arm.sum(axis=2).reshape(-1, K)
@@ -350,6 +358,7 @@ def summarize(world: World, strategy: str, run: Run, arrivals: np.ndarray) -> Ro
         float(np.mean(identified)) if world.arms_differ else math.nan,
         cover_slice,
         _cover(np.array(lo), np.array(hi), truth),
+        _cover(np.array(aw_lo), np.array(aw_hi), truth),
         _cover(pooled.abs_ci_low, pooled.abs_ci_high, truth),
         wrong,
     )
@@ -386,7 +395,7 @@ def run_study(
         for strategy in STRATEGIES:
             if strategy == "growthbook" and isinstance(gb, str):
                 nan = math.nan
-                rows.append(Row(world.name, strategy, 0, *(nan,) * 6, skipped=gb))
+                rows.append(Row(world.name, strategy, 0, *(nan,) * 7, skipped=gb))
                 continue
             start = time.perf_counter()
             run = simulate(world, design, strategy, arrivals, gb)
@@ -410,18 +419,18 @@ def table(rows: Sequence[Row]) -> str:
     out = [
         "| world | strategy | regret (conversions lost per experiment) | vs fixed | "
         "best arm identified | cover: uniform slice | cover: period-stratified | "
-        "cover: naive pooled | ships wrong arm |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "cover: AW-AIPW | cover: naive pooled | ships wrong arm |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         if r.skipped:
-            out.append(f"| {r.world} | {r.strategy} | skipped: {r.skipped} |||||||")
+            out.append(f"| {r.world} | {r.strategy} | skipped: {r.skipped} ||||||||")
             continue
         ratio = r.regret / fixed[r.world] if fixed.get(r.world) else math.nan
         out.append(
             f"| {r.world} | {r.strategy} | {_fmt(r.regret, False)} | {_fmt(ratio)} | "
             f"{_fmt(r.identified)} | {_fmt(r.cover_slice)} | {_fmt(r.cover_stratified)} | "
-            f"{_fmt(r.cover_pooled)} | {_fmt(r.wrong_ship)} |"
+            f"{_fmt(r.cover_aw_aipw)} | {_fmt(r.cover_pooled)} | {_fmt(r.wrong_ship)} |"
         )
     return "\n".join(out)
 
@@ -498,10 +507,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="20 reps × 14 periods (seconds)")
     parser.add_argument("--reps", type=int, default=None, help="override the replications")
+    parser.add_argument("--seed", type=int, default=19, help="a fresh seed for a confirmation run")
     args = parser.parse_args(argv)
-    design = Design(reps=20, periods=14) if args.quick else Design()
+    design = Design(reps=20, periods=14, seed=args.seed) if args.quick else Design(seed=args.seed)
     if args.reps:
-        design = Design(reps=args.reps, periods=design.periods)
+        design = Design(reps=args.reps, periods=design.periods, seed=args.seed)
     start = time.perf_counter()
     print(f"bandit study: {design}, {len(TRAFFIC)} cells per experiment, arms: control, variant")
     study = run_study(design)

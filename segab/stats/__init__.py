@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # the names, for type checkers; at run time they load on firs
         period_weighted_arms,
         uniform_slice_comparison,
     )
+    from segab.stats.aipw import AdaptiveEstimate, adaptively_weighted
     from segab.stats.bandit import (
         Allocation,
         Graduation,
@@ -68,6 +69,7 @@ if TYPE_CHECKING:  # the names, for type checkers; at run time they load on firs
 # name -> module: importing one module (say segab.stats.result) does not load
 # scipy and statsmodels through this package
 _EXPORTS = {
+    "AdaptiveEstimate": "segab.stats.aipw",
     "Allocation": "segab.stats.bandit",
     "ArmsTest": "segab.stats.result",
     "BestArm": "segab.stats.best_arm",
@@ -87,6 +89,7 @@ _EXPORTS = {
     "SrmResult": "segab.stats.result",
     "StratifiedEstimate": "segab.stats.adaptive",
     "achieved_power": "segab.stats.power",
+    "adaptively_weighted": "segab.stats.aipw",
     "adjust_p_values": "segab.stats.multiple",
     "allocate": "segab.stats.bandit",
     "arm_posteriors": "segab.stats.best_arm",
@@ -138,6 +141,7 @@ sys.modules[__name__].__class__ = _Package
 
 
 __all__ = [
+    "AdaptiveEstimate",
     "Allocation",
     "ArmsTest",
     "BestArm",
@@ -157,6 +161,7 @@ __all__ = [
     "SrmResult",
     "StratifiedEstimate",
     "achieved_power",
+    "adaptively_weighted",
     "adjust_p_values",
     "allocate",
     "arm_posteriors",

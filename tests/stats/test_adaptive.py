@@ -11,6 +11,7 @@ from segab.errors import StatsError
 from segab.stats import (
     MeanStats,
     ProportionStats,
+    adaptively_weighted,
     compare,
     period_stratified,
     period_weighted_arms,
@@ -158,3 +159,56 @@ def test_period_weighted_arms_match_the_stratified_estimate() -> None:
     assert three.mean[0] == pytest.approx(w[0] * 0.1 + w[1] * 0.3 + w[2] * 30 / 90)
     with pytest.raises(StatsError, match="no period"):
         period_weighted_arms([[P(1, 0)], [P(5, 1)]])
+
+
+def _aw_aipw_by_unit(
+    y_c: list[np.ndarray],
+    y_t: list[np.ndarray],
+    others: list[int],
+    e_c: list[float],
+    e_t: list[float],
+) -> tuple[float, float]:
+    """Hadad et al. (2021) from unit-level data: scores, sqrt(e) weights, contrast variance."""
+    rows = [(t, 0, v) for t, ys in enumerate(y_c) for v in ys]
+    rows += [(t, 1, v) for t, ys in enumerate(y_t) for v in ys]
+    rows += [(t, 2, 0.0) for t, k in enumerate(others) for _ in range(k)]
+    per = np.array([r[0] for r in rows])
+    arm = np.array([r[1] for r in rows])
+    y = np.array([r[2] for r in rows], dtype=float)
+    terms = []
+    for a, ys, e in ((0, y_c, e_c), (1, y_t, e_t)):
+        past = [np.concatenate(ys[:t]) if t else np.array([]) for t in range(len(ys))]
+        mu = np.array([p.mean() if p.size else 0.0 for p in past])[per]
+        ee = np.array(e)[per]
+        score = mu + (arm == a) * (y - mu) / ee
+        h = np.sqrt(ee)
+        q = np.sum(h * score) / np.sum(h)
+        terms.append((q, h * (score - q) / np.sum(h)))
+    (q0, d0), (q1, d1) = terms
+    return q1 - q0, float(np.sqrt(np.sum((d1 - d0) ** 2)))
+
+
+@pytest.mark.parametrize("kind", ["binary", "continuous"])
+def test_adaptively_weighted_equals_the_unit_level_computation(kind: str) -> None:
+    """Oracle: the unit-level AIPW scores and weights of Hadad et al. (2021), by brute force."""
+    rng = np.random.default_rng(3)
+    if kind == "binary":
+        y_c = [(rng.random(n) < 0.1).astype(float) for n in (500, 200, 90)]
+        y_t = [(rng.random(n) < 0.13).astype(float) for n in (500, 800, 300)]
+        stats_c = [P(len(v), int(v.sum())) for v in y_c]
+        stats_t = [P(len(v), int(v.sum())) for v in y_t]
+    else:
+        y_c = [rng.gamma(2.0, 5.0, n) for n in (50, 20, 9)]
+        y_t = [rng.gamma(2.0, 6.0, n) for n in (50, 80, 30)]
+        stats_c = [MeanStats.from_values(v) for v in y_c]
+        stats_t = [MeanStats.from_values(v) for v in y_t]
+    others = [0, 0, 25]
+    e_c, e_t = [0.5, 0.2, 0.2], [0.5, 0.8, 0.7]
+    units = [len(a) + len(b) + o for a, b, o in zip(y_c, y_t, others, strict=True)]
+    est, se = _aw_aipw_by_unit(y_c, y_t, others, e_c, e_t)
+    r = adaptively_weighted(stats_c, stats_t, e_c, e_t, period_units=units)
+    assert r.estimate == pytest.approx(est, rel=1e-10)
+    assert r.se == pytest.approx(se, rel=1e-10)
+    assert (r.ci_low, r.ci_high) == pytest.approx((est - Z * se, est + Z * se), rel=1e-9)
+    with pytest.raises(StatsError, match="assignment probabilities"):
+        adaptively_weighted(stats_c, stats_t, [0.5, 0.0, 0.2], e_t)
