@@ -458,18 +458,25 @@ def _margin(value: float, target: float, better: str) -> str:
     return f"margin {100 * sign * (value - target):+.1f} points"
 
 
-def targets(rows: Sequence[Row]) -> list[tuple[str, bool | None, str]]:
-    """The issue's targets on the ``per_cell`` design: (text, PASS/MISS or None, figures)."""
-    by = {(r.world, r.strategy): r for r in rows}
+# A candidate chosen after seeing seed 19's tables: report it only with a fresh-seed run
+CANDIDATE = ("per_cell_period_weighted", "P(best) > 0.99 × 3 updates")
+
+
+def targets(
+    study: Study, strategy: str = "per_cell", rule: str = SENSITIVITY[0][0]
+) -> list[tuple[str, bool | None, str]]:
+    """The issue's targets for one design: (text, PASS/MISS or None when skipped, figures)."""
+    by = {(r.world, r.strategy): r for r in study.rows}
+    ships = {(w, s, r): wrong for s, r, w, wrong, _ in study.ships}
     out: list[tuple[str, bool | None, str]] = []
-    differ = [w.name for w in WORLDS if w.arms_differ and (w.name, "per_cell") in by]
+    differ = [w.name for w in WORLDS if w.arms_differ and (w.name, strategy) in by]
     for w in differ:
-        v = by[w, "per_cell"].regret / by[w, "fixed"].regret
+        v = by[w, strategy].regret / by[w, "fixed"].regret
         text = f"{w}: per-cell regret at most 50% of fixed 50/50's"
         out.append((text, v <= 0.5, f"{100 * v:.1f}% ({_margin(v, 0.5, 'below')})"))
     w = "best_differs_by_segment"
-    if (w, "per_cell") in by:
-        v = by[w, "per_cell"].regret / by[w, "global"].regret
+    if (w, strategy) in by:
+        v = by[w, strategy].regret / by[w, "global"].regret
         text = f"{w}: per-cell regret at least 25% below the experiment-wide bandit's"
         out.append((text, v <= 0.75, f"{100 * (1 - v):.1f}% less ({_margin(v, 0.75, 'below')})"))
     for w in differ:
@@ -478,11 +485,10 @@ def targets(rows: Sequence[Row]) -> list[tuple[str, bool | None, str]]:
         if gb.skipped:
             out.append((text, None, f"skipped: {gb.skipped}"))
             continue
-        v = by[w, "per_cell"].regret / gb.regret
-        v2 = by[w, "per_cell_no_slice"].regret / gb.regret
-        out.append((text, v <= 1.0, f"ratio {v:.3f} (without the slice: {v2:.3f})"))
-    for r in rows:
-        if r.strategy != "per_cell":
+        v = by[w, strategy].regret / gb.regret
+        out.append((text, v <= 1.0, f"ratio {v:.3f}"))
+    for r in study.rows:
+        if r.strategy != strategy:
             continue
         se = math.sqrt(0.95 * 0.05 / r.cells)
         for name, v in (
@@ -495,11 +501,19 @@ def targets(rows: Sequence[Row]) -> list[tuple[str, bool | None, str]]:
             text = f"{r.world}: naive pooled interval shown failing (covers < 94%)"
             out.append((text, r.cover_pooled < 0.94, f"{100 * r.cover_pooled:.1f}%"))
     for w in ("all_equal", "all_equal_drifting"):
-        if (w, "per_cell") in by:
-            v = by[w, "per_cell"].wrong_ship
+        if (w, strategy, rule) in ships:
+            v = ships[w, strategy, rule]
             text = f"{w}: graduation ships a non-control arm in at most 5% of cells"
             out.append((text, v <= 0.05, f"{100 * v:.1f}% ({_margin(v, 0.05, 'below')})"))
     return out
+
+
+def _print_targets(title: str, results: list[tuple[str, bool | None, str]]) -> None:
+    print(title)
+    for text, ok, figures in results:
+        verdict = "SKIP" if ok is None else ("PASS" if ok else "MISS")
+        print(f"{verdict}  {text}: {figures}")
+    print()
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -522,10 +536,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     print()
     print(ships_table(study.ships))
     print()
-    for text, ok, figures in targets(study.rows):
-        verdict = "SKIP" if ok is None else ("PASS" if ok else "MISS")
-        print(f"{verdict}  {text}: {figures}")
-    print(f"\n{time.perf_counter() - start:.0f}s")
+    _print_targets(
+        "Targets, the design fixed before the study (per_cell, the study's rule):", targets(study)
+    )
+    _print_targets(
+        f"Targets, a candidate chosen after seed 19 ({CANDIDATE[0]}, {CANDIDATE[1]}): "
+        "valid only on a fresh --seed",
+        targets(study, *CANDIDATE),
+    )
+    print(f"{time.perf_counter() - start:.0f}s")
 
 
 if __name__ == "__main__":

@@ -54,7 +54,8 @@ def test_every_strategy_reported_and_growthbook_skipped_without_its_path(quick: 
     gb = _row(quick, "all_equal", "growthbook")
     assert gb.skipped == "SEGAB_GBSTATS_PATH is unset"
     assert "skipped: SEGAB_GBSTATS_PATH is unset" in study.table(quick.rows)
-    assert any(ok is None for _, ok, _ in study.targets(quick.rows))
+    assert any(ok is None for _, ok, _ in study.targets(quick))
+    assert any(ok is None for _, ok, _ in study.targets(quick, *study.CANDIDATE))
 
 
 def test_bandits_lose_fewer_conversions_than_a_fixed_split(quick: object) -> None:
