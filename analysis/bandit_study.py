@@ -35,23 +35,21 @@ expected loss below 0.25% of the arm's mean) ships an arm that is not best
 (with equal arms: any arm other than control). Then the issue's targets,
 PASS/MISS with the margin. Run:
 
-    python analysis/bandit_study.py            # full (about 5 minutes on one core)
+    python analysis/bandit_study.py            # full (6-10 minutes on one core)
     python analysis/bandit_study.py --quick    # seconds
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import math
-import os
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from gbstats_bandit import gb_weights, load_gbstats  # analysis/gbstats_bandit.py
 
 from segab.errors import StatsError
 from segab.stats import (
@@ -70,11 +68,8 @@ from segab.stats import (
 
 G = 10_000  # bucket grid (segab.hashing.BUCKETS)
 K = 2  # arms: 0 control, 1 variant
-SEGMENTS = ("young_social", "older_email")
-STAGES = ("awareness", "purchase")
-BASE = np.array([0.10, 0.04, 0.12, 0.05])  # cells: (segment, stage) in row-major order
+BASE = np.array([0.10, 0.04, 0.12, 0.05])  # cells (segment × stage): s1·aware, s1·buy, s2·…
 TRAFFIC = np.array([800, 400, 600, 300])  # mean arrivals per cell and period (Poisson)
-SEGMENT_OF = np.array([0, 0, 1, 1])
 RULE = GraduationRule(prob_threshold=0.95, consecutive=3, loss_threshold=0.0025, relative_loss=True)
 STRATEGIES = (
     "fixed",
@@ -150,55 +145,6 @@ def _alloc_probs(counts_n: Any, counts_x: Any, design: Design, slice_share: floa
     return np.array([*a.slice_buckets, *a.adaptive_buckets]) / G, a.best
 
 
-def load_gbstats() -> tuple[Any, Any, Any] | str:
-    """GrowthBook's bandit classes from ``$SEGAB_GBSTATS_PATH``, or why they are unavailable."""
-    path = os.environ.get("SEGAB_GBSTATS_PATH")
-    if not path:
-        return "SEGAB_GBSTATS_PATH is unset"
-    sys.path.insert(0, path)
-    try:
-        bandits = importlib.import_module("gbstats.bayesian.bandits")
-        tests = importlib.import_module("gbstats.bayesian.tests")
-        stats = importlib.import_module("gbstats.models.statistics")
-    except ImportError as exc:
-        return f"cannot import gbstats from {path}: {exc}"
-    config = bandits.BanditConfig(
-        prior_distribution=tests.GaussianPrior(mean=0, variance=1e4, proper=True),
-        top_two=False,
-        min_variation_weight=0.01,
-        weight_by_period=True,
-    )
-    return bandits, stats.SampleMeanStatistic, config
-
-
-def gb_weights(
-    gb: tuple[Any, Any, Any], n: np.ndarray, x: np.ndarray, current: list[float], seed: int
-):
-    """GrowthBook's weights from per-period counts (periods, arms) of one cell.
-
-    The per-arm inputs follow GrowthBook's bandit SQL (period weight = the
-    period's units over all arms / all units; mean Σ w·x/n; variance of the mean
-    Σ w²·s²/n with the n − 1 sample variance), encoded as sums the way that SQL
-    encodes them. Returns (weights or None when not updated, P(best)).
-    """
-    bandits, sample_mean, base_config = gb
-    w = n.sum(axis=1) / n.sum()
-    stats = []
-    for k in range(K):
-        has = n[:, k] > 0
-        mean = float(np.sum(w[has] * x[has, k] / n[has, k]))
-        two = n[:, k] > 1
-        s2 = (x[two, k] - x[two, k] ** 2 / n[two, k]) / (n[two, k] - 1)
-        var = float(np.sum(w[two] ** 2 * s2 / n[two, k]))
-        tot = float(n[:, k].sum())
-        stats.append(
-            sample_mean(n=tot, sum=tot * mean, sum_squares=tot * (var * (tot - 1) + mean**2))
-        )
-    config = type(base_config)(**{**base_config.__dict__, "bandit_weights_seed": seed})
-    result = bandits.BanditsSimple(stats, current, config).compute_result()
-    return result.bandit_weights, list(result.best_arm_probabilities)
-
-
 def simulate(world: World, design: Design, strategy: str, arrivals: np.ndarray, gb: Any) -> Run:
     """Run one strategy over the periods; arrivals has shape (reps, cells, periods)."""
     reps, cells, periods = arrivals.shape
@@ -245,15 +191,7 @@ def simulate(world: World, design: Design, strategy: str, arrivals: np.ndarray, 
                 elif strategy == "per_cell_period_weighted":
                     pn, px = n[r, c, : t + 1].sum(axis=1), x[r, c, : t + 1].sum(axis=1)
                     try:
-                        arms = period_weighted_arms(
-                            [
-                                [
-                                    ProportionStats(int(a), int(b))
-                                    for a, b in zip(pn[:, k], px[:, k], strict=True)
-                                ]
-                                for k in range(K)
-                            ]
-                        )
+                        arms = period_weighted_arms([_period_stats(pn, px, k) for k in range(K)])
                     except StatsError:  # no variance yet (no conversions): keep the weights
                         continue
                     probs[r, c], best = _alloc_probs(arms, None, design, slice_share)

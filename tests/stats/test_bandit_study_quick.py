@@ -20,6 +20,7 @@ import pytest
 
 def _load() -> ModuleType:
     path = Path(__file__).resolve().parents[2] / "analysis" / "bandit_study.py"
+    sys.path.insert(0, str(path.parent))  # for its sibling analysis/gbstats_bandit.py
     spec = importlib.util.spec_from_file_location("segab_bandit_study", path)
     if spec is None or spec.loader is None:
         pytest.skip(f"cannot load {path}")
