@@ -7,8 +7,8 @@ design) and ``μ̂_t(w)`` a plug-in from the periods before ``t`` only: here the
 arm's mean over periods ``< t`` (0 in the first period, where the score is
 plain IPW). Each arm's value is ``Q̂(w) = Σ_i h_i Γ_i(w) / Σ_i h_i`` with the
 evaluation weights ``h_i = sqrt(e_t(w))`` of the units of period ``t``: the
-paper's variance-stabilising "constant allocation" weights in the
-non-contextual case. The contrast ``Δ = Q̂(T) − Q̂(C)`` has the variance
+paper's variance-stabilising "constant allocation rate" weights in the
+non-contextual case (also Luedtke and van der Laan's, 2016). The contrast ``Δ = Q̂(T) − Q̂(C)`` has the variance
 estimate ``Σ_i (c_T,i (Γ_i(T) − Q̂(T)) − c_C,i (Γ_i(C) − Q̂(C)))²`` with
 ``c_w,i = h_i(w)/Σ h(w)``, and the interval ``Δ ± z·se`` is asymptotically
 valid even when an arm's share shrinks over time.
