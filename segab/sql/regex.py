@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import re
 
+from segab.condition_regex import regex_problem
 from segab.errors import SqlCompileError
 
 __all__ = ["translate_regex"]
@@ -160,4 +161,7 @@ def translate_regex(pattern: str, dialect: str) -> str:
         else:
             out.append(c)  # ^, |, ), letters, digits, other literals
             i += 1
+    problem = regex_problem(pattern)  # what Python conditions run: RE2 (e.g. a{1001})
+    if problem is not None:
+        raise _fail(pattern, f"not {problem}")
     return "".join(out)
