@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,21 +86,29 @@ def _pydantic_problems(file: str, exc: ValidationError) -> list[ConfigProblem]:
 
 def _segment_library(directory: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     lib_path = directory / SEGMENTS_FILE
-    if not lib_path.exists():
+    if not os.path.lexists(lib_path):
         return {}, {}
-    data = _read_yaml(lib_path) or {}
-    if not isinstance(data, Mapping) or not isinstance(data.get("segments", {}), Mapping):
-        raise ConfigError(
-            [
-                ConfigProblem(
-                    str(lib_path),
-                    "segments",
-                    _short(data),
-                    "a mapping of segment key to {when: ...}",
-                )
-            ]
+    file = str(lib_path)
+    data = _read_yaml(lib_path)
+    data = {} if data is None else data
+    if not isinstance(data, Mapping):
+        found = _short(data)
+        expected = "a mapping with 'segments' (key to {when: ...}) and 'groups'"
+        raise ConfigError([ConfigProblem(file, "", found, expected)])
+    segments, groups = data.get("segments") or {}, data.get("groups") or {}
+    problems = []
+    if not isinstance(segments, Mapping):
+        found = _short(segments)
+        problems.append(
+            ConfigProblem(file, "segments", found, "a mapping of segment key to {when: ...}")
         )
-    return dict(data.get("segments", {})), dict(data.get("groups", {}) or {})
+    if not isinstance(groups, Mapping):
+        problems.append(
+            ConfigProblem(file, "groups", _short(groups), "a mapping of group name to a list")
+        )
+    if problems:
+        raise ConfigError(problems)
+    return dict(segments), dict(groups)
 
 
 def _resolve_refs(
@@ -109,16 +118,18 @@ def _resolve_refs(
     if isinstance(segments, list):
         resolved = []
         for item in segments:
-            if isinstance(item, Mapping) and set(item) == {"ref"} and item["ref"] in library:
-                body = library[item["ref"]]
+            ref = item.get("ref") if isinstance(item, Mapping) and len(item) == 1 else None
+            if isinstance(ref, str) and ref in library:
+                body = library[ref]
                 resolved.append(
-                    {"key": item["ref"], **(body if isinstance(body, Mapping) else {"when": body})}
+                    {"key": ref, **(body if isinstance(body, Mapping) else {"when": body})}
                 )
             else:
                 resolved.append(item)
         raw = {**raw, "segments": resolved}
-    if groups:
-        raw = {**raw, "groups": {**groups, **(raw.get("groups") or {})}}
+    own = raw.get("groups") or {}
+    if groups and isinstance(own, Mapping):  # anything else is reported by the model
+        raw = {**raw, "groups": {**groups, **own}}
     return raw
 
 
@@ -163,8 +174,15 @@ def load_experiment(path: str | Path) -> Experiment:
         'checkout_cta'
     """
     path = Path(path)
-    library, groups = _segment_library(path.parent)
-    return parse_experiment(_read_yaml(path), str(path), library, groups)
+    return _load(path, *_segment_library(path.parent))
+
+
+def _load(path: Path, library: Mapping[str, Any], groups: Mapping[str, Any]) -> Experiment:
+    raw = _read_yaml(path)
+    if raw is None:
+        expected = "a mapping with the experiment's fields"
+        raise ConfigError([ConfigProblem(str(path), "", "an empty document", expected)])
+    return parse_experiment(raw, str(path), library, groups)
 
 
 def _config_files(path: Path) -> list[Path]:
@@ -222,6 +240,7 @@ def load_experiments(*paths: str | Path) -> Registry:
     problems: list[ConfigProblem] = []
     warnings: list[ConfigWarning] = []
     experiments: dict[str, Experiment] = {}
+    libraries: dict[Path, tuple[dict[str, Any], dict[str, Any]] | None] = {}
     for root in paths or ("experiments",):
         try:
             files = _config_files(Path(root))
@@ -229,8 +248,17 @@ def load_experiments(*paths: str | Path) -> Registry:
             problems.extend(exc.problems)
             continue
         for f in files:
+            if f.parent not in libraries:  # each directory's segments.yaml is read once
+                try:
+                    libraries[f.parent] = _segment_library(f.parent)
+                except ConfigError as exc:
+                    libraries[f.parent] = None
+                    problems.extend(exc.problems)
+            library = libraries[f.parent]
+            if library is None:
+                continue
             try:
-                exp = load_experiment(f)
+                exp = _load(f, *library)
             except ConfigError as exc:
                 problems.extend(exc.problems)
                 continue
