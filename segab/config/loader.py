@@ -47,12 +47,16 @@ def _read_yaml(path: Path) -> Any:
     return read_yaml(path)
 
 
+# names pydantic puts in an error's location for the member of a union that failed
+_UNION_TAGS = frozenset(("SegmentDef", "SegmentRef", "float", "int", "str", "bool"))
+
+
 def _loc(loc: tuple[Any, ...]) -> str:
     out = ""
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif str(part) in ("SegmentDef", "SegmentRef") or "[" in str(part):
+        elif str(part) in _UNION_TAGS or "[" in str(part):
             continue
         else:
             out += ("." if out else "") + str(part)

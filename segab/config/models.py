@@ -17,9 +17,18 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PrivateAttr,
+    Tag,
+    model_validator,
+)
 
 __all__ = [
     "DEFAULT_STAGES",
@@ -108,6 +117,19 @@ class SegmentRef(_Strict):
     """
 
     ref: str = Field(pattern=NAME_PATTERN, max_length=64)
+
+
+def _segment_kind(value: Any) -> str:
+    """A segment with a ``ref`` is a reference; anything else is validated as a definition."""
+    is_ref = isinstance(value, SegmentRef) or (isinstance(value, Mapping) and "ref" in value)
+    return "SegmentRef" if is_ref else "SegmentDef"
+
+
+# one error list per segment: the union is decided by the presence of ``ref``
+_Segment = Annotated[
+    Annotated[SegmentDef, Tag("SegmentDef")] | Annotated[SegmentRef, Tag("SegmentRef")],
+    Discriminator(_segment_kind),
+]
 
 
 class Metric(_Strict):
@@ -235,7 +257,7 @@ class Experiment(_Strict):
         default_factory=lambda: list(DEFAULT_STAGES), min_length=1, max_length=MAX_STAGES
     )
     randomization: Literal["per_stage", "journey"] = "per_stage"
-    segments: list[SegmentDef | SegmentRef] = Field(min_length=1, max_length=MAX_SEGMENTS)
+    segments: list[_Segment] = Field(min_length=1, max_length=MAX_SEGMENTS)
     fallback: str | None = Field(default=None, pattern=NAME_PATTERN)
     groups: dict[str, list[Any]] = Field(default_factory=dict)
     cells: list[Cell] = Field(min_length=1, max_length=MAX_CELLS)

@@ -408,7 +408,8 @@ def _problem(file: str, text: str, exc: yaml.YAMLError) -> ConfigProblem:
         where = _where(text, min(position, len(text)))
     else:
         where = ""
-    found = getattr(exc, "problem", None) or getattr(exc, "reason", None) or str(exc)
+    found = str(getattr(exc, "problem", None) or getattr(exc, "reason", None) or exc)
+    found = found.removeprefix("found ")  # "found found unexpected end of stream"
     context = getattr(exc, "context", None)
     if context and not isinstance(exc, _Located):
         found = f"{found} ({context})"
