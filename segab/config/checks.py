@@ -426,9 +426,9 @@ def warn_experiment(exp: Experiment) -> list[Problem]:
     """
     warnings: list[Problem] = []
     defs = [s for s in exp.segments if isinstance(s, SegmentDef)]
-    for i, seg in enumerate(exp.segments):
-        if isinstance(seg, SegmentDef):
-            warnings.extend(_numeric_strings(seg.when, f"segments[{i}].when"))
+    for i, segment in enumerate(exp.segments):
+        if isinstance(segment, SegmentDef):
+            warnings.extend(_numeric_strings(segment.when, f"segments[{i}].when"))
     shadowed: set[str] = set()
     for j, later in enumerate(defs):
         for earlier in defs[:j]:
