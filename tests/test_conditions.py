@@ -655,3 +655,23 @@ def test_re2_finds_what_python_re_finds(pattern: str, value: str, ignore_case: b
     expected = re.search(pattern, value, re.IGNORECASE if ignore_case else 0) is not None
     op = "$regexi" if ignore_case else "$regex"
     assert evaluate_condition({"v": {op: pattern}}, {"v": value}) is expected
+
+
+def test_public_re2_api_is_the_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
+    """If google-re2's internals move, the predicate falls back to its public ``search``."""
+    from segab import condition_regex
+
+    class Public:
+        def __init__(self, compiled: Any) -> None:
+            self.search = compiled.search
+
+    real = condition_regex._compile
+    monkeypatch.setattr(condition_regex, "_compile", lambda p, i: Public(real(p, i)))
+    found = condition_regex.regex_predicate("^a.c$", ignore_case=True)
+    assert [found(v) for v in ("Abc", "abc\n", "ab", 1, json.loads('"a\\ud800c"'))] == [
+        True,
+        True,
+        False,
+        False,
+        True,
+    ]
