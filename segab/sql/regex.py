@@ -95,7 +95,8 @@ def translate_regex(pattern: str, dialect: str) -> str:
     """Rewrite a Python regex (portable subset) for ``duckdb``, ``postgres`` or ``spark``.
 
     Raises :class:`~segab.errors.SqlCompileError` naming the construct that is
-    not portable.
+    not portable, or RE2's reason when it cannot run the pattern (``a{1001}``),
+    as Python conditions refuse it too (:mod:`segab.condition_regex`).
 
     Example:
         >>> translate_regex("a{,2}b|c", "spark")
