@@ -316,7 +316,7 @@ def compile_condition_sql(
         ...     print(exc)
         when.app.$vgt: $vgt cannot be compiled to duckdb SQL: version ordering has no SQL equivalent
     """
-    problems = validate_condition(condition, path)
+    problems = validate_condition(condition, path, re2=False)  # translate_regex checks RE2
     if problems:
         raise ConditionError([ConfigProblem("<condition>", *p) for p in problems])
     compiler = _SqlCompiler(get_dialect(dialect), groups or {}, columns, two_valued)
