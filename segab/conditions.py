@@ -28,6 +28,9 @@ from segab.condition_values import (
     OTHER,
     STRING,
     ValuePredicate,
+    all_of,
+    always,
+    any_of,
     compare_predicate,
     equal_predicate,
     in_predicate,
@@ -36,6 +39,7 @@ from segab.condition_values import (
     kind,
     matches_equal,
     membership,
+    negate,
     path_keys,
     resolve_path,
 )
@@ -78,52 +82,6 @@ _FIELD_OPS = frozenset(
     (*_COMPARE, *_VERSION, *_IN_OPS, *_ALL_OPS, *_OTHER_OPS, "$not", "$inGroup", "$notInGroup")
 )
 _TYPE_NAMES = KIND_NAMES[:-1]  # every name but "unknown"
-
-# --------------------------------------------------------------------------- combinators
-
-
-def _negate(p: Callable[[Any], bool]) -> Callable[[Any], bool]:
-    def pred(v: Any) -> bool:
-        return not p(v)
-
-    return pred
-
-
-def _all_of(preds: Sequence[Callable[[Any], bool]]) -> Callable[[Any], bool]:
-    if len(preds) == 1:
-        return preds[0]
-    if len(preds) == 2:
-        p1, p2 = preds
-
-        def both(v: Any) -> bool:
-            return p1(v) and p2(v)
-
-        return both
-    ps = tuple(preds)
-
-    def every(v: Any) -> bool:
-        for p in ps:  # noqa: SIM110 - a plain loop is faster than all() with a generator
-            if not p(v):
-                return False
-        return True
-
-    return every
-
-
-def _any_of(preds: Sequence[Callable[[Any], bool]]) -> Callable[[Any], bool]:
-    ps = tuple(preds)
-
-    def some(v: Any) -> bool:
-        for p in ps:  # noqa: SIM110 - a plain loop is faster than any() with a generator
-            if p(v):
-                return True
-        return False
-
-    return ps[0] if len(ps) == 1 else some
-
-
-def _always(_: Any) -> bool:
-    return True
 
 
 # --------------------------------------------------------------------------- validation
@@ -302,16 +260,16 @@ class _Compiler:
 
     def condition(self, cond: Mapping[str, Any], path: str) -> Predicate:
         preds = [self.entry(key, value, f"{path}.{key}") for key, value in cond.items()]
-        return _all_of(preds) if preds else _always
+        return all_of(preds) if preds else always
 
     def entry(self, key: str, value: Any, path: str) -> Predicate:
         if key in _LIST_LOGIC:
             parts = [self.condition(c, f"{path}[{i}]") for i, c in enumerate(value)]
             if key == "$and":
-                return _all_of(parts)
-            return _any_of(parts) if key == "$or" else _negate(_any_of(parts))
+                return all_of(parts)
+            return any_of(parts) if key == "$or" else negate(any_of(parts))
         if key == "$not":
-            return _negate(self.condition(value, path))
+            return negate(self.condition(value, path))
         keys = path_keys(key)
         if len(keys) > 1:
             vp = self.value(value, path)
@@ -355,20 +313,20 @@ class _Compiler:
 
     def value(self, value: Any, path: str) -> ValuePredicate:
         if _is_operator_object(value):
-            return _all_of([self.operator(op, x, f"{path}.{op}") for op, x in value.items()])
+            return all_of([self.operator(op, x, f"{path}.{op}") for op, x in value.items()])
         return equal_predicate(value)
 
     def operator(self, op: str, x: Any, path: str) -> ValuePredicate:
         if op == "$eq":
             return equal_predicate(x)
         if op == "$ne":
-            return _negate(equal_predicate(x))
+            return negate(equal_predicate(x))
         fn = _COMPARE.get(op)
         if fn is not None:
             return compare_predicate(fn, x)
         if op in _IN_OPS:
             found = in_predicate(membership(x, insensitive=op in ("$ini", "$nini")))
-            return found if op in ("$in", "$ini") else _negate(found)
+            return found if op in ("$in", "$ini") else negate(found)
         if op in _ALL_OPS:
             return self.all_of(op, x, path)
         if op == "$exists":
@@ -383,7 +341,7 @@ class _Compiler:
         if op == "$elemMatch":
             return self.elem_match(x, path)
         if op == "$not":
-            return _negate(self.value(x, path))
+            return negate(self.value(x, path))
         if op in _VERSION:
             return self.version(op, x)
         return self.group(op, x, path)
@@ -427,15 +385,15 @@ class _Compiler:
             if values is None:
                 known = ", ".join(sorted(self.groups)) or "none"
                 self.problems.append((path, repr(name), f"a defined group (known: {known})"))
-                return _always
+                return always
             if isinstance(values, str | bytes | Mapping) or not isinstance(values, Iterable):
                 self.problems.append(
                     (path, f"group {name!r} = {_show(values)}", "a list of values")
                 )
-                return _always
+                return always
             contains = self.members[name] = membership(values)
         found = in_predicate(contains)
-        return found if op == "$inGroup" else _negate(found)
+        return found if op == "$inGroup" else negate(found)
 
 
 def compile_condition(
