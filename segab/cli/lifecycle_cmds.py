@@ -32,7 +32,7 @@ from segab.lifecycle.commands import (
 from segab.lifecycle.history import history_data, history_html, history_rows
 from segab.lifecycle.plan import Baseline, PowerPlan, plan_experiment
 from segab.lifecycle.traffic import equal_mix, traffic_mix
-from segab.store import list_experiments, list_snapshots, open_store, resolve_url
+from segab.store import list_experiments, list_snapshots, mask_url, open_store, resolve_url
 
 __all__ = ["lifecycle_commands"]
 
@@ -384,6 +384,12 @@ def status_command(fmt: str, experiments_dir: str, db_url: str | None) -> None:
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2))
         return
+    if not rows:
+        click.echo(
+            f"no experiments registered in the store at {mask_url(resolve_url(db_url))}: "
+            "start one with `segab start KEY`"
+        )
+        return
     table = Table(title="experiments")
     for col in (
         "key",
@@ -423,6 +429,12 @@ def history_command(key: str, fmt: str, output: str | None, db_url: str | None) 
         data = history_data(open_store(db_url), key)
     except SegabError as exc:
         raise _fail(exc) from None
+    if not any(it.get("snapshot_id") for it in data.get("iterations", [])):
+        click.echo(
+            f"note: no analysis of {key} saved yet (`segab analyze {key} --save`, "
+            f"`segab conclude {key}`): the history lists its iterations only",
+            err=True,
+        )
     if fmt == "table" and output is None:
         table = Table(title=f"{key}: history")
         cols = (

@@ -40,6 +40,8 @@ Example:
 
 from __future__ import annotations
 
+import csv
+import stat
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -149,20 +151,63 @@ def _format(path: Path) -> str:
     raise DataError(f"{path}: found suffix {path.suffix or '(none)'!r}, expected .csv or .parquet")
 
 
+def _check_file(path: Path) -> None:
+    """Refuse what is not a regular file (a directory, ``/dev/zero``, a pipe) before reading."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError as exc:
+        raise DataError(f"{path}: file not found") from exc
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    if not stat.S_ISREG(mode):
+        found = "a directory" if stat.S_ISDIR(mode) else "a device, pipe or socket"
+        raise DataError(f"{path}: found {found}, expected a CSV or Parquet file")
+
+
+def _utf8_error(path: Path, exc: UnicodeDecodeError) -> DataError:
+    """A decoding error located by line and byte (pandas reports a position in its buffer)."""
+    with path.open("rb") as f:
+        for line_no, line in enumerate(f, 1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as bad:
+                return DataError(
+                    f"{path}: line {line_no}, byte {bad.start + 1}: found byte "
+                    f"0x{line[bad.start]:02x}, expected UTF-8 text (save the file as UTF-8)"
+                )
+    return DataError(f"{path}: cannot read as csv: {exc}")
+
+
+def _sep(path: Path) -> str:
+    return "\t" if ".tsv" in [s.lower() for s in path.suffixes] else ","
+
+
 def _header(path: Path, fmt: str) -> list[str]:
     import pandas as pd
 
+    _check_file(path)
     try:
         if fmt == "parquet":
             import pyarrow.parquet as pq
 
-            return list(pq.ParquetFile(path).schema_arrow.names)
-        sep = "\t" if ".tsv" in [s.lower() for s in path.suffixes] else ","
-        return [str(c) for c in pd.read_csv(path, nrows=0, sep=sep).columns]
-    except FileNotFoundError as exc:
-        raise DataError(f"{path}: file not found") from exc
-    except (OSError, ValueError, pd.errors.ParserError) as exc:
+            names = [str(c) for c in pq.ParquetFile(path).schema_arrow.names]
+        else:
+            names = [str(c) for c in pd.read_csv(path, nrows=0, sep=_sep(path)).columns]
+            with path.open(newline="", encoding="utf-8-sig") as f:  # pandas renames repeats
+                raw = next(csv.reader(f, delimiter=_sep(path)), [])
+            if len(set(raw)) < len(raw):
+                names = raw
+    except UnicodeDecodeError as exc:
+        raise _utf8_error(path, exc) from exc
+    except (OSError, ValueError, pd.errors.ParserError, csv.Error) as exc:
         raise DataError(f"{path}: cannot read as {fmt}: {exc}") from exc
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise DataError(
+            f"{path}: the header has column{'s' if len(repeated) > 1 else ''} "
+            f"{', '.join(repeated)} more than once: expected each column name once"
+        )
+    return names
 
 
 def _chunks(
@@ -187,11 +232,12 @@ def _chunks(
                         )
                 yield batch.to_pandas(), nan_mask
             return
-        sep = "\t" if ".tsv" in [s.lower() for s in path.suffixes] else ","
         for chunk in pd.read_csv(
-            path, sep=sep, usecols=usecols, dtype=str, keep_default_na=False, chunksize=size
+            path, sep=_sep(path), usecols=usecols, dtype=str, keep_default_na=False, chunksize=size
         ):
             yield chunk, None
+    except UnicodeDecodeError as exc:
+        raise _utf8_error(path, exc) from exc
     except (OSError, ValueError, pd.errors.ParserError) as exc:
         raise DataError(f"{path}: cannot read as {fmt}: {exc}") from exc
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -308,6 +309,37 @@ def test_degenerate_files_get_a_message_not_a_traceback(
     assert result.exception is None or isinstance(result.exception, SystemExit)
     assert message in result.output
     assert store.count("events") == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("latin1.csv", HEADER.encode() + b"u1,b\xe9y,1,2024-05-01\n",
+         "line 2, byte 5: found byte 0xe9, expected UTF-8 text"),
+        ("dup.csv", b"unit_id,event,unit_id,timestamp\nu1,buy,u2,2024-05-01\n",
+         "the header has column unit_id more than once: expected each column name once"),
+        ("bad.parquet", b"PAR1 not really", "cannot read as parquet"),
+        ("quote.csv", HEADER.encode() + b'"u1,buy,1,2024-05-01\n', "cannot read as csv"),
+    ],
+    ids=["not_utf8", "duplicate_header", "corrupt_parquet", "open_quote"],
+)  # fmt: skip
+def test_malformed_files_are_located_errors(
+    store: Target, tmp_path: Path, name: str, content: bytes, message: str
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(DataError, match=re.escape(f"{path}: ") + ".*" + re.escape(message)):
+        import_events(store.engine, path)
+    assert store.count("events") == 0
+
+
+def test_a_symlink_to_dev_zero_is_refused_not_read_forever(store: Target, tmp_path: Path) -> None:
+    path = tmp_path / "zero.csv"
+    path.symlink_to("/dev/zero")
+    with pytest.raises(
+        DataError, match="found a device, pipe or socket, expected a CSV or Parquet"
+    ):
+        import_events(store.engine, path)
 
 
 # ---------------------------------------------------------------- property
