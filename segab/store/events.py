@@ -201,13 +201,17 @@ def _header(path: Path, fmt: str) -> list[str]:
         raise _utf8_error(path, exc) from exc
     except (OSError, ValueError, pd.errors.ParserError, csv.Error) as exc:
         raise DataError(f"{path}: cannot read as {fmt}: {exc}") from exc
+    _unique_columns(str(path), names)
+    return names
+
+
+def _unique_columns(name: str, names: list[str]) -> None:
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
         raise DataError(
-            f"{path}: the header has column{'s' if len(repeated) > 1 else ''} "
+            f"{name}: the header has column{'s' if len(repeated) > 1 else ''} "
             f"{', '.join(repeated)} more than once: expected each column name once"
         )
-    return names
 
 
 def _chunks(
@@ -344,6 +348,7 @@ def import_events(
     mapping = _mapping(columns)
     if isinstance(source, pd.DataFrame):
         name, have = "<DataFrame>", [str(c) for c in source.columns]
+        _unique_columns(name, have)
     else:
         path = Path(source)
         name, fmt = str(path), _format(path)
