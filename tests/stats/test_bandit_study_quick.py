@@ -2,7 +2,7 @@
 
 The same code as the full study on three of its worlds. The assertions are the
 study's qualitative claims with wide margins (a few dozen cells cannot measure
-the issue's targets; the full table is in docs/statistics-bandits.md).
+the issue's targets; the full table is in docs/statistics.md (Bandits per cell)).
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 Same code as the full study (issue 18), on the 16-cell grid only, 80 experiments per
 world instead of 1,000, so the tolerances are wider than the issue's targets; the
-targets the full study misses (see docs/statistics-shrinkage.md) are not asserted here.
+targets the full study misses (see "Borrowing strength across cells" in
+docs/statistics.md) are not asserted here.
 """
 
 from __future__ import annotations
