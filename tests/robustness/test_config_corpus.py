@@ -558,11 +558,19 @@ def test_too_many_values(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     assert code == 1 and f"{path}: {NEXT}" in output and "more than 60 values" in output
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
-def test_unreadable_file(tmp_path: Path) -> None:
+def test_unreadable_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "exp.yaml"
     path.write_text(BASE_TEXT, encoding="utf-8")
     path.chmod(0)
+    if os.geteuid() == 0:  # root reads files whatever their mode: refuse the open as the OS would
+        real_open = os.open
+
+        def denied(name: str, flags: int, *args: int) -> int:
+            if str(name) == str(path):
+                raise PermissionError(13, "Permission denied", str(path))
+            return real_open(name, flags, *args)
+
+        monkeypatch.setattr(yaml_reader.os, "open", denied)
     code, output = _validate(path)
     assert code == 1 and f"{path}: found Permission denied" in output
 
