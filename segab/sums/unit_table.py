@@ -20,7 +20,7 @@ from segab.sums.result import (
 )
 from segab.sums.sources import Engine, Relation, Source, require_columns
 from segab.sums.specs import MetricSpec, UnitColumns, UnitSpec
-from segab.sums.units import units_query
+from segab.sums.unit_checks import UnitInput, check_units
 
 __all__ = ["aggregate_units"]
 
@@ -66,6 +66,11 @@ def _segment_sql(exp: Experiment, rel: Relation, dialect: str) -> str | None:
         return None
 
 
+def _unit_id_column(rel: Relation, exp: Experiment) -> str | None:
+    """The config's ``unit`` column, else ``unit_id``, else ``unit``; None without one."""
+    return next((c for c in (exp.unit, "unit_id", "unit") if rel.has(c)), None)
+
+
 def aggregate_units(
     experiment: Experiment,
     units: Source,
@@ -87,6 +92,15 @@ def aggregate_units(
     in segment ``all``. The stage comes from ``stage_column`` (or ``stage``), else ``all``.
     There is no funnel (empty) and no exposure-log counter (zeros).
 
+    Values segab cannot use (NaN, +-infinity, text in a numeric column) keep their
+    row out whole, counted in ``bad_values`` and located in ``issues``; a binary
+    metric's value other than 0/1/true/false/yes/no is a :class:`DataError` naming
+    where it is. With a unit id column (the config's ``unit``, else ``unit_id``,
+    else ``unit``), rows without an id are counted in ``empty_ids`` and left out, a
+    unit in two variants is left out whole (``multi_variant_units``), and repeated
+    rows of a unit (``duplicate_units``) count once when they agree and not at all
+    when they differ (see :mod:`segab.sums.units`).
+
     Example:
         >>> import pandas as pd
         >>> from segab.config import parse_experiment
@@ -99,12 +113,18 @@ def aggregate_units(
         >>> agg = aggregate_units(exp, df, columns=UnitColumns(variant="arm"))
         >>> agg.sums[["variant", "n", "sum"]].values.tolist(), agg.data_quality["missing_outcomes"]
         ([['a', 2, 4.0], ['b', 0, 0.0]], 1)
+        >>> df = pd.DataFrame({"id": ["u1", "u2", "u2"], "arm": ["a", "b", "b"],
+        ...                    "spend": [1.0, float("inf"), 2.0]})
+        >>> agg = aggregate_units(exp, df, columns=UnitColumns(variant="arm"))
+        >>> agg.data_quality["bad_values"], agg.issues[0].examples
+        (1, ('<units DataFrame> row index 1 (unit u2)',))
     """
     dims = tuple(dict.fromkeys(by))
     variant_column = columns.variant
     segment_column, stage_column = columns.segment, columns.stage
     with given_or_duckdb(engine) as eng:
-        rel = eng.relation(units, "units", [variant_column, "segment", "stage", *dims])
+        texts = [variant_column, "segment", "stage", experiment.unit, "unit_id", "unit", *dims]
+        rel = eng.relation(units, "units", texts)
         segment = segment_column or ("segment" if rel.has("segment") else None)
         stage = stage_column or ("stage" if rel.has("stage") else None)
         specs = _unit_specs(experiment, rel)
@@ -113,16 +133,18 @@ def aggregate_units(
         require_columns(rel, list(dict.fromkeys(expected)), "units")
         segment_sql = None if segment else _segment_sql(experiment, rel, eng.dialect)
         unit_spec = UnitSpec(variant_column, segment, stage, dims, tuple(specs), segment_sql)
-        sql, params = units_query(eng.dialect, rel, unit_spec)
-        wide = rename_dims(eng.query(sql, params), dims)
-    nulls = wide["variant"].isna()
-    missing_variant = int(wide.loc[nulls, "n_units"].sum()) if nulls.any() else 0
-    wide = wide.loc[~nulls].reset_index(drop=True)
+        checked = check_units(
+            UnitInput(eng, units, rel, tuple(dict.fromkeys(texts))),
+            unit_spec,
+            _unit_id_column(rel, experiment),
+            experiment,
+        )
+        wide = rename_dims(checked.wide, dims)
     missing = sum(int((wide["n_units"] - wide[f"n_{i}"]).sum()) for i in range(len(specs)))
     keys = ["segment", "stage", "variant", *dims]
     exposure_counts = wide[keys].assign(n=wide["n_units"].astype("int64"))
     quality = dict.fromkeys(DATA_QUALITY_KEYS, 0)
-    quality.update(missing_outcomes=missing, missing_variant=missing_variant)
+    quality.update(checked.counters, missing_outcomes=missing)
     import pandas as pd
 
     return Aggregates(
@@ -133,4 +155,5 @@ def aggregate_units(
         ),
         data_quality=quality,
         dimensions=dims,
+        issues=checked.issues,
     )

@@ -1,0 +1,113 @@
+"""How a unit table's outcome columns are read: a usable double, missing, or a bad value.
+
+Every engine reads a cell of an outcome (or denominator) column into two SQL
+expressions (:class:`ColumnRead`): the double the analysis sums, and a code saying
+whether that value can be used at all:
+
+- ``0``: a number, or missing (NULL, empty or blank text): the analysis uses it;
+- :data:`NAN`, :data:`INFINITE`: NaN, or +-infinity (also a literal such as
+  ``1e400`` that overflows a double);
+- :data:`NOT_A_NUMBER`: text that is not a decimal number (``abc``, ``1,5``);
+- :data:`BAD_BINARY`: in a binary metric's column, a value other than 0, 1,
+  true/false or yes/no (any case): an error, not a count.
+
+A row with a bad value in any column the analysis reads is kept out whole, so an
+analysis gives the numbers of the same table without those rows
+(:mod:`segab.sums.units`). Numbers stored as numbers cost one NaN test and one
+infinity test; text is read by :meth:`~segab.sql.dialects.Dialect.try_double`.
+SQLite columns may hold any type, so there every column is read as text would be.
+
+Example:
+    >>> from segab.sql.dialects import get_dialect
+    >>> read = column_read(get_dialect("duckdb"), Relation("t", ("y",), {"y": "double"}), "y")
+    >>> read.value, read.code
+    ('CAST("y" AS DOUBLE)', 'CASE WHEN isnan(CAST("y" AS DOUBLE)) THEN 1 WHEN isinf(CAST("y" AS DOUBLE)) THEN 2 ELSE 0 END')
+"""  # noqa: E501
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from segab.sql.dialects import Dialect
+from segab.sums.sources import Relation
+
+__all__ = [
+    "BAD_BINARY",
+    "INFINITE",
+    "KINDS",
+    "NAN",
+    "NOT_A_NUMBER",
+    "ColumnRead",
+    "column_read",
+]
+
+NAN, INFINITE, NOT_A_NUMBER, BAD_BINARY = 1, 2, 3, 4
+KINDS = {NAN: "nan", INFINITE: "infinite", NOT_A_NUMBER: "not_a_number", BAD_BINARY: "bad_binary"}
+_NAN_WORDS = ("nan", "+nan", "-nan")
+_INF_WORDS = ("inf", "+inf", "-inf", "infinity", "+infinity", "-infinity")
+_TRUE_WORDS = ("true", "yes")
+_FALSE_WORDS = ("false", "no")
+
+
+@dataclass(frozen=True)
+class ColumnRead:
+    """The SQL that reads one column: ``value`` (a double or NULL) and ``code`` (0 or a kind).
+
+    ``value`` is meaningful only where ``code`` is 0.
+
+    Example:
+        >>> ColumnRead("x", "0").code
+        '0'
+    """
+
+    value: str
+    code: str
+
+
+def _words(d: Dialect, words: tuple[str, ...]) -> str:
+    return "(" + ", ".join(d.literal(w) for w in words) + ")"
+
+
+def column_read(d: Dialect, rel: Relation, column: str, binary: bool = False) -> ColumnRead:
+    """Read ``column`` of ``rel`` for a metric (``binary``: 0/1, true/false, yes/no only).
+
+    Example:
+        >>> from segab.sql.dialects import get_dialect
+        >>> import duckdb
+        >>> rel = Relation("t", ("b",), {"b": "varchar"})
+        >>> read = column_read(get_dialect("duckdb"), rel, "b", binary=True)
+        >>> sql = f"SELECT {read.value}, {read.code} FROM (SELECT $v AS b)"
+        >>> [duckdb.execute(sql, {"v": v}).fetchone() for v in ("Yes", "0", " ", "2", "x", "NaN")]
+        [(1.0, 0), (0.0, 0), (None, 0), (2.0, 4), (None, 4), (None, 1)]
+    """
+    c = d.quote(column)
+    kind = rel.kind(column) if d.typed_columns else "other"
+    if kind == "bool":
+        return ColumnRead(f"CAST(CAST({c} AS INTEGER) AS {d.double_type})", "0")
+    if kind in ("float", "numeric"):
+        x = f"CAST({c} AS {d.double_type})"
+        not01 = f" WHEN {x} NOT IN (0, 1) THEN {BAD_BINARY}" if binary else ""
+        code = (
+            f"CASE WHEN {d.isnan(x)} THEN {NAN} WHEN {d.isinf(x)} THEN {INFINITE}{not01} ELSE 0 END"
+        )
+        return ColumnRead(x, code)
+    # text, or anything on SQLite: words first, then the number the text reads as
+    w = f"LOWER(TRIM({d.text(c)}))"
+    n = d.try_double(c)
+    if binary:
+        value = (
+            f"CASE WHEN {w} IN {_words(d, _TRUE_WORDS)} THEN {d.number(1.0)} "
+            f"WHEN {w} IN {_words(d, _FALSE_WORDS)} THEN {d.number(0.0)} ELSE {n} END"
+        )
+        words_ok = f" WHEN {w} IN {_words(d, _TRUE_WORDS + _FALSE_WORDS)} THEN 0"
+        not01 = f" WHEN {n} NOT IN (0, 1) THEN {BAD_BINARY}"
+    else:
+        value, words_ok, not01 = n, "", ""
+    code = (
+        f"CASE WHEN {c} IS NULL OR {w} = '' THEN 0"
+        f" WHEN {w} IN {_words(d, _NAN_WORDS)} THEN {NAN}"
+        f" WHEN {w} IN {_words(d, _INF_WORDS)} THEN {INFINITE}{words_ok}"
+        f" WHEN {n} IS NULL THEN {BAD_BINARY if binary else NOT_A_NUMBER}"
+        f" WHEN {d.isinf(n)} THEN {INFINITE}{not01} ELSE 0 END"
+    )
+    return ColumnRead(value, code)
