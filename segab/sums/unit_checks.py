@@ -23,7 +23,13 @@ from segab.sums.row_locations import Position, csv_record_lines, positioned_sour
 from segab.sums.sources import Engine, Relation, Source
 from segab.sums.specs import UnitSpec
 from segab.sums.unit_values import BAD_BINARY, KINDS
-from segab.sums.units import duplicates_query, locate_query, read_columns, units_query
+from segab.sums.units import (
+    codes_query,
+    duplicates_query,
+    locate_query,
+    read_columns,
+    units_query,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -124,41 +130,50 @@ def check_units(data: UnitInput, spec: UnitSpec, unit: str | None, exp: Experime
         'check_units'
     """
     eng, rel = data.eng, data.rel
-    cols = read_columns(spec)
     locator = _Locator(data, spec, unit)
-    sql, params = units_query(eng.dialect, rel, spec, unit)
+    sql, params = units_query(eng.dialect, rel, spec)  # ids are read by duplicates_query
     wide = eng.query(sql, params)
-    _raise_bad_binary(wide, cols, spec, exp, locator)
-    issues: list[DataIssue] = []
-    bad = wide[wide["f"] == 1]
-    for j, (column, _) in enumerate(cols):
+    if _flag_rows(wide, BAD_BINARY):
+        _raise_bad_binary(_flag_rows(wide, BAD_BINARY), spec, exp, locator)
+    counters = {"bad_values": _flag_rows(wide, 1), "missing_variant": _flag_rows(wide, 2)}
+    issues = _bad_value_issues(data, spec, locator) if counters["bad_values"] else []
+    if unit is not None:
+        sql, params = duplicates_query(eng.dialect, rel, spec, unit)
+        found = eng.query(sql, params).fillna(0)
+        dups, empty = found[found["n_var"] > 0], int(found.loc[found["n_var"] == 0, "units"].sum())
+        if len(dups) or empty:
+            sql, params = units_query(eng.dialect, rel, spec, unit, dedupe=len(dups) > 0)
+            wide = eng.query(sql, params)
+            issues += _duplicate_issues(dups, unit, locator)
+        one = dups[dups["n_var"] == 1]
+        counters["empty_ids"] = empty
+        counters["multi_variant_units"] = int(dups.loc[dups["n_var"] == 2, "units"].sum())
+        counters["duplicate_units"] = int((one["n_rows"] - one["units"]).sum())
+    kept = wide[wide["f"] == 0].drop(columns="f").reset_index(drop=True)
+    return CheckedUnits(kept, counters, tuple(issues))
+
+
+def _bad_value_issues(data: UnitInput, spec: UnitSpec, locator: _Locator) -> list[DataIssue]:
+    sql, params = codes_query(data.eng.dialect, data.rel, spec)
+    codes = data.eng.query(sql, params)
+    issues = []
+    for j, (column, _) in enumerate(read_columns(spec)):
         for code, kind in KINDS.items():
-            count = int(bad.loc[bad[f"e_{j}"] == code, "n_units"].sum())
+            count = int(codes.loc[codes[f"e_{j}"] == code, "n_rows"].sum())
             if count and kind in KIND_ORDER:
                 found = locator.rows(f"e_{j} = {code}")
                 text = kind == "not_a_number"  # the value itself says more than its kind
+                raw = _raw_index(spec, j)
                 examples = tuple(
-                    _example(r[0], r[1], r[2], r[3 + j] if text else None) for r in found
+                    _example(r[0], r[1], r[2], r[raw] if text else None) for r in found
                 )
                 issues.append(DataIssue("units", column, kind, count, examples))
-    counters = {
-        "bad_values": _flag_rows(wide, 1),
-        "missing_variant": _flag_rows(wide, 2),
-        "empty_ids": _flag_rows(wide, 3),
-    }
-    if unit is not None:
-        sql, params = duplicates_query(eng.dialect, rel, spec, unit)
-        dups = eng.query(sql, params)
-        if len(dups):
-            sql, params = units_query(eng.dialect, rel, spec, unit, dedupe=True)
-            wide = eng.query(sql, params)
-            issues += _duplicate_issues(dups, unit, locator)
-        one = dups[dups["n_var"] == 1] if len(dups) else dups
-        counters["multi_variant_units"] = int(dups.loc[dups["n_var"] == 2, "units"].sum())
-        counters["duplicate_units"] = int((one["n_rows"] - one["units"]).sum()) if len(one) else 0
-    kept = wide[wide["f"] == 0]
-    drop = ["f", *(f"e_{j}" for j in range(len(cols)))]
-    return CheckedUnits(kept.drop(columns=drop).reset_index(drop=True), counters, tuple(issues))
+    return issues
+
+
+def _raw_index(spec: UnitSpec, j: int) -> int:
+    """Where column j's raw text is in a row of :meth:`_Locator.rows` (after place, u, n, codes)."""
+    return 3 + len(read_columns(spec)) + j
 
 
 def _duplicate_issues(dups: pd.DataFrame, unit: str, locator: _Locator) -> list[DataIssue]:
@@ -178,19 +193,14 @@ def _duplicate_issues(dups: pd.DataFrame, unit: str, locator: _Locator) -> list[
     return issues
 
 
-def _raise_bad_binary(
-    wide: pd.DataFrame, cols: list[tuple[str, bool]], spec: UnitSpec, exp: Experiment, loc: _Locator
-) -> None:
-    flagged = wide[wide["f"] == BAD_BINARY]
-    for j, (column, binary) in enumerate(cols):
-        if not binary or not (flagged[f"e_{j}"] == BAD_BINARY).any():
-            continue
-        count = int(flagged.loc[flagged[f"e_{j}"] == BAD_BINARY, "n_units"].sum())
-        metric = next(m.key for m in spec.metrics if m.kind == "binary" and m.source == column)
-        rows = loc.rows(f"e_{j} = {BAD_BINARY}", limit=1)
-        place, unit, raw = (rows[0][0], rows[0][1], rows[0][3 + j]) if rows else ("", None, None)
-        more = f" ({count} such rows)" if count > 1 else ""
-        raise DataError(
-            f"{_example(place, unit, None)}: column {column!r} of binary metric {metric!r} "
-            f"({exp.key}): found {raw!r}, expected {_EXPECTED_BINARY}{more}"
-        )
+def _raise_bad_binary(count: int, spec: UnitSpec, exp: Experiment, loc: _Locator) -> None:
+    cols = read_columns(spec)
+    [row] = loc.rows(f"f = {BAD_BINARY}", limit=1)
+    j = next(j for j in range(len(cols)) if row[3 + j] == BAD_BINARY)
+    column = cols[j][0]
+    metric = next(m.key for m in spec.metrics if m.kind == "binary" and m.source == column)
+    more = f"; {count} rows have such values" if count > 1 else ""
+    raise DataError(
+        f"{_example(row[0], row[1], None)}: column {column!r} of binary metric {metric!r} "
+        f"({exp.key}): found {row[_raw_index(spec, j)]!r}, expected {_EXPECTED_BINARY}{more}"
+    )

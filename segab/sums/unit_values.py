@@ -20,9 +20,9 @@ SQLite columns may hold any type, so there every column is read as text would be
 Example:
     >>> from segab.sql.dialects import get_dialect
     >>> read = column_read(get_dialect("duckdb"), Relation("t", ("y",), {"y": "double"}), "y")
-    >>> read.value, read.code
-    ('CAST("y" AS DOUBLE)', 'CASE WHEN isnan(CAST("y" AS DOUBLE)) THEN 1 WHEN isinf(CAST("y" AS DOUBLE)) THEN 2 ELSE 0 END')
-"""  # noqa: E501
+    >>> read.value, read.bad
+    ('CAST("y" AS DOUBLE)', 'NOT isfinite(CAST("y" AS DOUBLE))')
+"""
 
 from __future__ import annotations
 
@@ -51,17 +51,22 @@ _FALSE_WORDS = ("false", "no")
 
 @dataclass(frozen=True)
 class ColumnRead:
-    """The SQL that reads one column: ``value`` (a double or NULL) and ``code`` (0 or a kind).
+    """The SQL that reads one column of one row.
 
-    ``value`` is meaningful only where ``code`` is 0.
+    ``value``: the double the analysis sums (NULL when missing; meaningful only when
+    the row is usable); ``code``: 0 or the kind of bad value; ``bad`` and
+    ``bad_binary``: cheap conditions, true when ``code`` is NaN/infinite/not a
+    number, or :data:`BAD_BINARY` (None: never).
 
     Example:
-        >>> ColumnRead("x", "0").code
-        '0'
+        >>> ColumnRead("x", "0").bad is None
+        True
     """
 
     value: str
     code: str
+    bad: str | None = None
+    bad_binary: str | None = None
 
 
 def _words(d: Dialect, words: tuple[str, ...]) -> str:
@@ -86,11 +91,11 @@ def column_read(d: Dialect, rel: Relation, column: str, binary: bool = False) ->
         return ColumnRead(f"CAST(CAST({c} AS INTEGER) AS {d.double_type})", "0")
     if kind in ("float", "numeric"):
         x = f"CAST({c} AS {d.double_type})"
-        not01 = f" WHEN {x} NOT IN (0, 1) THEN {BAD_BINARY}" if binary else ""
-        code = (
-            f"CASE WHEN {d.isnan(x)} THEN {NAN} WHEN {d.isinf(x)} THEN {INFINITE}{not01} ELSE 0 END"
-        )
-        return ColumnRead(x, code)
+        bad = d.not_finite(x)
+        not01 = f"{x} NOT IN (0, 1) AND NOT {bad}" if binary else None
+        code = f"CASE WHEN {d.isnan(x)} THEN {NAN} WHEN {d.isinf(x)} THEN {INFINITE}"
+        code += f" WHEN {not01} THEN {BAD_BINARY} ELSE 0 END" if not01 else " ELSE 0 END"
+        return ColumnRead(x, code, bad, not01)
     # text, or anything on SQLite: words first, then the number the text reads as
     w = f"LOWER(TRIM({d.text(c)}))"
     n = d.try_double(c)
@@ -110,4 +115,5 @@ def column_read(d: Dialect, rel: Relation, column: str, binary: bool = False) ->
         f" WHEN {n} IS NULL THEN {BAD_BINARY if binary else NOT_A_NUMBER}"
         f" WHEN {d.isinf(n)} THEN {INFINITE}{not01} ELSE 0 END"
     )
-    return ColumnRead(value, code)
+    bad = f"({code}) IN ({NAN}, {INFINITE}, {NOT_A_NUMBER})"
+    return ColumnRead(value, code, bad, f"({code}) = {BAD_BINARY}" if binary else None)

@@ -2,8 +2,8 @@
 
 One builder for every engine (DuckDB, PostgreSQL, SQLite, Spark SQL). Each row is
 read once (CTE ``ur``: segment, stage, variant, the ``--by`` columns, the unit id
-and, per column a metric reads, its value and code from
-:mod:`segab.sums.unit_values`) and given a flag (CTE ``fl``, column ``f``):
+and, per column a metric reads, its value from :mod:`segab.sums.unit_values`) and
+given a flag (CTE ``fl``, column ``f``):
 
 - ``4``: a binary metric's column holds something other than 0/1/true/false/yes/no
   (the caller raises a located error);
@@ -25,7 +25,7 @@ Example:
     >>> rel = Relation("t", ("arm", "y"), {})
     >>> sql, _ = units_query("duckdb", rel, UnitSpec("arm", None, None, (),
     ...     (MetricSpec("m", "continuous", "y"),)))
-    >>> "GROUP BY segment, stage, variant" in sql
+    >>> "GROUP BY segment, stage, variant, f" in sql
     True
 """
 
@@ -40,7 +40,7 @@ from segab.sums.sources import Relation
 from segab.sums.specs import Params, UnitSpec
 from segab.sums.unit_values import BAD_BINARY, column_read
 
-__all__ = ["duplicates_query", "locate_query", "read_columns", "units_query"]
+__all__ = ["codes_query", "duplicates_query", "locate_query", "read_columns", "units_query"]
 
 
 def read_columns(spec: UnitSpec) -> list[tuple[str, bool]]:
@@ -68,9 +68,14 @@ def _ctes(
     unit: str | None,
     *,
     source: str | None = None,
-    raw: bool = False,
+    codes: bool = False,
+    suffix: str = "",
 ) -> list[tuple[str, str]]:
-    """``ur`` (each row read) and ``fl`` (with its flag ``f``); ``source``: a positioned FROM."""
+    """``ur`` (each row read) and ``fl`` (with its flag ``f``), named with ``suffix``.
+
+    ``codes`` adds each column's kind code ``e_j`` and raw text ``r_j``; ``source``
+    reads a positioned FROM clause and adds its position ``pos``.
+    """
     cols = read_columns(spec)
     seg = spec.segment_sql or (text_col(d, spec.segment) if spec.segment else "'all'")
     stage = text_col(d, spec.stage) if spec.stage else "'all'"
@@ -78,47 +83,60 @@ def _ctes(
     parts = [f"{seg} AS segment", f"{stage} AS stage", f"{text_col(d, spec.variant)} AS variant"]
     parts += [f"{d.quote(c)} AS {dim(i)}" for i, c in enumerate(spec.dims)]
     parts.append(f"{u} AS u")
+    bad, bad_binary = [], []
     for j, (c, binary) in enumerate(cols):
         read = column_read(d, rel, c, binary)
-        parts += [f"{read.value} AS x_{j}", f"{read.code} AS e_{j}"]
-        if raw:
-            parts.append(f"{text_col(d, c)} AS r_{j}")
+        parts.append(f"{read.value} AS x_{j}")
+        if read.bad:
+            parts.append(f"{read.bad} AS b_{j}")
+            bad.append(f"b_{j}")
+        if read.bad_binary:
+            parts.append(f"{read.bad_binary} AS bb_{j}")
+            bad_binary.append(f"bb_{j}")
+        if codes:
+            parts += [f"{read.code} AS e_{j}", f"{text_col(d, c)} AS r_{j}"]
     if source is not None:
         parts.append(f"{POSITION} AS pos")
     ur = "SELECT " + ", ".join(parts) + f"\nFROM {source or rel.sql}"
-    codes = [f"e_{j}" for j in range(len(cols))]
     flag = ""
-    if codes:
-        flag += " WHEN " + " OR ".join(f"{e} = {BAD_BINARY}" for e in codes) + f" THEN {BAD_BINARY}"
-        flag += " WHEN " + " OR ".join(f"{e} > 0" for e in codes) + " THEN 1"
+    if bad_binary:
+        flag += f" WHEN {' OR '.join(bad_binary)} THEN {BAD_BINARY}"
+    if bad:
+        flag += f" WHEN {' OR '.join(bad)} THEN 1"
     flag += " WHEN variant IS NULL THEN 2"
     if unit:
         flag += f" WHEN NOT {valid_unit('u')} THEN 3"
-    return [("ur", ur), ("fl", f"SELECT ur.*, CASE{flag} ELSE 0 END AS f FROM ur")]
+    fl = f"SELECT ur{suffix}.*, CASE{flag} ELSE 0 END AS f FROM ur{suffix}"
+    return [(f"ur{suffix}", ur), (f"fl{suffix}", fl)]
 
 
-def _dedupe_ctes(spec: UnitSpec, n_cols: int) -> list[tuple[str, str]]:
-    """``dk`` (ids on several counted rows), ``dr`` (their rows), ``du`` (one row per id)."""
-    dk = "SELECT u FROM fl WHERE f = 0 GROUP BY u HAVING COUNT(*) > 1"
-    dr = "SELECT fl.* FROM fl JOIN dk ON dk.u = fl.u WHERE fl.f = 0"
-    same = " AND ".join(
-        f"((MIN({c}) = MAX({c}) AND COUNT({c}) = COUNT(*)) OR COUNT({c}) = 0)"
-        for c in _kept(spec, n_cols)
+def _dedupe_ctes(d: Dialect, rel: Relation, spec: UnitSpec, unit: str) -> list[tuple[str, str]]:
+    """``ids`` (ids on several counted rows, and empty ids), ``dk`` (the first),
+    ``dr`` (their rows), ``du`` (one row per repeated id).
+
+    ``ids`` reads its own copy of the rows (``fl_ids``), so that no engine needs to
+    keep the rows of ``fl``, which ``dr`` reads, between the two.
+    """
+    ids = (
+        "SELECT u, f, COUNT(*) AS n FROM fl_ids WHERE f IN (0, 3) GROUP BY u, f "
+        "HAVING COUNT(*) > 1 OR f = 3"
     )
-    mins = "".join(f", MIN({c}) AS {c}" for c in _kept(spec, n_cols))
+    dk = "SELECT u FROM ids WHERE f = 0"
+    dr = "SELECT fl.* FROM fl JOIN dk ON dk.u = fl.u WHERE fl.f = 0"
+    n_cols = len(read_columns(spec))
+    kept = ["segment", "stage", *(dim(i) for i in range(len(spec.dims)))]
+    kept += [f"x_{j}" for j in range(n_cols)]
+    same = " AND ".join(
+        f"((MIN({c}) = MAX({c}) AND COUNT({c}) = COUNT(*)) OR COUNT({c}) = 0)" for c in kept
+    )
+    mins = "".join(f", MIN({c}) AS {c}" for c in kept)
     du = (
         "SELECT u, COUNT(*) AS n_rows, MIN(variant) AS variant, "
         "CASE WHEN MIN(variant) = MAX(variant) THEN 1 ELSE 2 END AS n_var, "
         f"CASE WHEN {same} THEN 1 ELSE 0 END AS same{mins}\nFROM dr GROUP BY u"
     )
-    return [("dk", dk), ("dr", dr), ("du", du)]
-
-
-def _kept(spec: UnitSpec, n_cols: int) -> list[str]:
-    """The columns whose values a unit's rows must share to be one unit seen twice."""
-    return ["segment", "stage", *(dim(i) for i in range(len(spec.dims)))] + [
-        f"x_{j}" for j in range(n_cols)
-    ]
+    copy = _ctes(d, rel, spec, unit, suffix="_ids")
+    return [*copy, ("ids", ids), ("dk", dk), ("dr", dr), ("du", du)]
 
 
 def units_query(
@@ -131,12 +149,11 @@ def units_query(
 ) -> tuple[str, dict[str, Any]]:
     """The GROUP BY over a one-row-per-unit table (``unit``: its id column, if any).
 
-    Columns: segment, stage, variant, dim_0.., ``f`` and ``e_0``.. (see the module
-    doc; segment/stage/variant/dims are NULL where ``f`` is not 0), n_units, then per
-    metric i ``n_i, s_i, q_i`` (and ``ds_i, dq_i, x_i`` with a denominator column),
-    zero where ``f`` is not 0. A NULL outcome (or denominator) leaves the unit out
-    of that metric's ``n_i``. ``dedupe`` resolves repeated ids (when
-    :func:`duplicates_query` found some).
+    Columns: segment, stage, variant, dim_0.., ``f`` (see the module doc), n_units,
+    then per metric i ``n_i, s_i, q_i`` (and ``ds_i, dq_i, x_i`` with a denominator
+    column), which count only rows with ``f = 0``. A NULL outcome (or denominator)
+    leaves the unit out of that metric's ``n_i``. ``dedupe`` resolves repeated ids
+    (when :func:`duplicates_query` found some).
 
     Example:
         >>> from segab.sums.specs import MetricSpec
@@ -148,38 +165,33 @@ def units_query(
     """
     p = Params(dialect)
     d = p.d
-    cols = read_columns(spec)
-    index = {c: j for j, (c, _) in enumerate(cols)}
+    n_cols = len(read_columns(spec))
+    index = {c: j for j, (c, _) in enumerate(read_columns(spec))}
     ctes = _ctes(d, rel, spec, unit)
     cell = ["segment", "stage", "variant", *(dim(i) for i in range(len(spec.dims)))]
-    codes = [f"e_{j}" for j in range(len(cols))]
     src = "fl"
     if dedupe and unit:
-        ctes += _dedupe_ctes(spec, len(cols))
-        values = [*cell, "u", *(f"x_{j}" for j in range(len(cols)))]
+        ctes += _dedupe_ctes(d, rel, spec, unit)
+        values = [*cell, "u", *(f"x_{j}" for j in range(n_cols))]
         rows = (
-            f"SELECT {', '.join([*values, *codes, 'f'])} FROM fl\n"
+            f"SELECT {', '.join([*values, 'f'])} FROM fl\n"
             "WHERE f <> 0 OR NOT EXISTS (SELECT 1 FROM dk WHERE dk.u = fl.u)\nUNION ALL\n"
-            f"SELECT {', '.join([*values, *(['0'] * len(codes)), '0'])} FROM du "
-            "WHERE n_var = 1 AND same = 1"
+            f"SELECT {', '.join([*values, '0'])} FROM du WHERE n_var = 1 AND same = 1"
         )
         ctes.append(("kept", rows))
         src = "kept"
-    keys = [f"CASE WHEN f = 0 THEN {c} END AS {c}" for c in cell]
-    values = []
+    values = []  # rows with f <> 0 are groups of their own: their sums are not read
     for i, m in enumerate(spec.metrics):
         y = f"x_{index[m.source]}"
-        den = f"x_{index[m.den]}" if m.den else None
-        ok = f"f = 0 AND {y} IS NOT NULL" + (f" AND {den} IS NOT NULL" if den else "")
-        values += [
-            f"CASE WHEN {ok} THEN 1 ELSE 0 END AS k_{i}",
-            f"CASE WHEN {ok} THEN {y} END AS y_{i}",
-        ]
-        if den:
-            values.append(f"CASE WHEN {ok} THEN {den} END AS d_{i}")
-    g = "SELECT " + ", ".join([*keys, "f", *codes, *values]) + f" FROM {src}"
-    group = ", ".join([*cell, "f", *codes])
-    counts = "".join(f",\n  SUM(k_{i}) AS n_{i}" for i in range(len(spec.metrics)))
+        if m.den:
+            den = f"x_{index[m.den]}"
+            values.append(f"CASE WHEN {den} IS NOT NULL THEN {y} END AS y_{i}")
+            values.append(f"CASE WHEN {y} IS NOT NULL THEN {den} END AS d_{i}")
+        else:
+            values.append(f"{y} AS y_{i}")
+    g = "SELECT " + ", ".join([*cell, "f", *values]) + f" FROM {src}"
+    group = ", ".join([*cell, "f"])
+    counts = "".join(f",\n  COUNT(y_{i}) AS n_{i}" for i in range(len(spec.metrics)))
     sql = (
         with_ctes([*ctes, ("g", g)])
         + f"\nSELECT {group}, COUNT(*) AS n_units{counts}"
@@ -189,13 +201,38 @@ def units_query(
     return sql, p.values
 
 
+def codes_query(
+    dialect: Dialect | str, rel: Relation, spec: UnitSpec, unit: str | None = None
+) -> tuple[str, dict[str, Any]]:
+    """The rows kept out for a bad value (``f = 1``), counted by their codes ``e_0``, ...
+
+    Run only when there are such rows; it tells which columns hold which kinds.
+
+    Example:
+        >>> from segab.sums.specs import MetricSpec
+        >>> rel = Relation("t", ("arm", "y"), {})
+        >>> spec = UnitSpec("arm", None, None, (), (MetricSpec("m", "continuous", "y"),))
+        >>> codes_query("duckdb", rel, spec)[0].splitlines()[-1]
+        'SELECT e_0, COUNT(*) AS n_rows FROM fl WHERE f = 1 GROUP BY e_0'
+    """
+    p = Params(dialect)
+    codes = ", ".join(f"e_{j}" for j in range(len(read_columns(spec))))
+    sql = with_ctes(_ctes(p.d, rel, spec, unit, codes=True)) + (
+        f"\nSELECT {codes}, COUNT(*) AS n_rows FROM fl WHERE f = 1 GROUP BY {codes}"
+    )
+    return sql, p.values
+
+
 def duplicates_query(
     dialect: Dialect | str, rel: Relation, spec: UnitSpec, unit: str
 ) -> tuple[str, dict[str, Any]]:
-    """Ids on several counted rows: ``n_var`` (1 or 2+ variants), ``same``, ``units``, ``rows``.
+    """Ids on several counted rows: ``n_var`` (1 or 2+ variants), ``same``, ``units``, ``n_rows``.
 
     ``same`` is 1 when a unit's rows agree on every column the analysis reads
-    (segment, stage, ``--by`` columns, the values of the metric columns).
+    (segment, stage, ``--by`` columns, the values of the metric columns). A last
+    row with ``n_var`` 0 counts the rows with an empty id (``f = 3``; NULL for none).
+    This is the one statement that groups by unit id: a clean table costs it and
+    :func:`units_query` without a unit column.
 
     Example:
         >>> from segab.sums.specs import MetricSpec
@@ -205,10 +242,10 @@ def duplicates_query(
         True
     """
     p = Params(dialect)
-    ctes = _ctes(p.d, rel, spec, unit)[:2] + _dedupe_ctes(spec, len(read_columns(spec)))
-    sql = (
-        with_ctes(ctes) + "\nSELECT n_var, same, COUNT(*) AS units, SUM(n_rows) AS n_rows "
-        "FROM du GROUP BY n_var, same"
+    ctes = _ctes(p.d, rel, spec, unit) + _dedupe_ctes(p.d, rel, spec, unit)
+    sql = with_ctes(ctes) + (
+        "\nSELECT n_var, same, COUNT(*) AS units, SUM(n_rows) AS n_rows FROM du "
+        "GROUP BY n_var, same\nUNION ALL\nSELECT 0, 0, SUM(n), SUM(n) FROM ids WHERE f = 3"
     )
     return sql, p.values
 
@@ -223,13 +260,14 @@ def locate_query(
     source: str | None = None,
     limit: int = 5,
 ) -> tuple[str, dict[str, Any]]:
-    """The first rows with a condition: ``pos`` (or NULL), ``u``, ``n_rows``, ``r_0``.. (raw text).
+    """The first rows with a condition: ``pos`` (or NULL), ``u``, ``n_rows``, ``e_j``.., ``r_j``...
 
-    ``where`` is a condition on the columns of ``fl`` (``e_0 = 3``), or, with
-    ``duplicates``, on the summary of a repeated id (``n_var = 2``, ``same = 1``): then
-    the rows after each such unit's first are listed (``n_rows``: that unit's rows),
-    or without positions the units. With ``source`` (a FROM clause with
-    :data:`POSITION`) rows come in file order; without, by unit id (else by value).
+    ``where`` is a condition on the columns of ``fl`` (``e_0 = 3``), or on the
+    summary of a repeated id (``n_var = 2``, ``same = 1``): then the rows after each
+    such unit's first are listed, or without positions the units (``n_rows``: how
+    many rows the unit has). With ``source`` (a FROM clause with
+    :data:`~segab.sums.row_locations.POSITION`) rows come in file order; without,
+    by unit id (else by value).
 
     Example:
         >>> from segab.sums.specs import MetricSpec
@@ -241,37 +279,36 @@ def locate_query(
     p = Params(dialect)
     d = p.d
     n_cols = len(read_columns(spec))
-    ctes = _ctes(d, rel, spec, unit, source=source, raw=True)
-    raws = "".join(f", r_{j}" for j in range(n_cols))
+    ctes = _ctes(d, rel, spec, unit, source=source, codes=True)
+    extra = "".join(f", e_{j}" for j in range(n_cols)) + "".join(f", r_{j}" for j in range(n_cols))
     no_pos = "CAST(NULL AS BIGINT)"
     if "n_var" in where or "same" in where:
-        ctes += _dedupe_ctes(spec, n_cols)
+        assert unit is not None  # repeated ids need a unit column
+        ctes += _dedupe_ctes(d, rel, spec, unit)
         if source is None:
-            nulls = "".join(f", CAST(NULL AS {d.text_type}) AS r_{j}" for j in range(n_cols))
             sql = with_ctes(ctes) + (
-                f"\nSELECT {no_pos} AS pos, u, n_rows{nulls} FROM du WHERE {where} "
-                f"ORDER BY {d.code_point('u')} LIMIT {limit}"
+                f"\nSELECT {no_pos} AS pos, du.u AS u, du.n_rows AS n_rows"
+                + "".join(f", 0 AS e_{j}" for j in range(n_cols))
+                + "".join(f", CAST(NULL AS {d.text_type}) AS r_{j}" for j in range(n_cols))
+                + f" FROM du WHERE {where} ORDER BY {d.code_point('u')} LIMIT {limit}"
             )
             return sql, p.values
         hits = (
-            "SELECT dr.pos AS pos, dr.u AS u, du.n_rows AS n_rows"
-            + "".join(f", dr.r_{j} AS r_{j}" for j in range(n_cols))
-            + ", ROW_NUMBER() OVER (PARTITION BY dr.u ORDER BY dr.pos) AS rn "
+            f"SELECT dr.*, du.n_rows AS n_rows, "
+            "ROW_NUMBER() OVER (PARTITION BY dr.u ORDER BY dr.pos) AS rn "
             f"FROM dr JOIN du ON du.u = dr.u WHERE {where}"
         )
         sql = with_ctes([*ctes, ("hits", hits)]) + (
-            f"\nSELECT pos, u, n_rows{raws} FROM hits WHERE rn > 1 ORDER BY pos LIMIT {limit}"
+            f"\nSELECT pos, u, n_rows{extra} FROM hits WHERE rn > 1 ORDER BY pos LIMIT {limit}"
         )
         return sql, p.values
-    pos = "pos" if source is not None else no_pos
     if source is not None:
-        order = "pos"
+        pos, order = "pos", "pos"
     else:
-        order = ", ".join(
-            d.code_point(c) for c in (["u"] if unit else [f"r_{j}" for j in range(n_cols)])
-        )
+        keys = ["u"] if unit else [f"r_{j}" for j in range(n_cols)]
+        pos, order = no_pos, ", ".join(d.code_point(k) for k in keys)
     sql = with_ctes(ctes) + (
-        f"\nSELECT {pos} AS pos, u, 1 AS n_rows{raws} FROM fl WHERE {where} "
+        f"\nSELECT {pos} AS pos, u, 1 AS n_rows{extra} FROM fl WHERE {where} "
         f"ORDER BY {order} LIMIT {limit}"
     )
     return sql, p.values
