@@ -322,7 +322,7 @@ def _pg_try_double(t: str, pattern: str) -> str:
     inf, zero = "CAST('Infinity' AS DOUBLE PRECISION)", "CAST(0.0 AS DOUBLE PRECISION)"
     signed_inf = f"CASE WHEN {t} ~ '^ *-' THEN -{inf} ELSE {inf} END"
     return (
-        f"(CASE WHEN {t} !~ {pattern} THEN NULL "
+        f"(CASE WHEN {t} IS NULL OR {t} !~ {pattern} THEN NULL "
         f"WHEN {t} ~ '{_PG_SHORT}' THEN CASE "
         f"WHEN abs({n}) >= CAST('{_DOUBLE_OVERFLOW}' AS NUMERIC) THEN {signed_inf} "
         f"WHEN abs({n}) < CAST('{_DOUBLE_UNDERFLOW}' AS NUMERIC) THEN {zero} "

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from segab.config.models import Experiment
-from segab.errors import DataError
+from segab.errors import DataError, SqlError
 from segab.sums.result import (
     DATA_QUALITY_KEYS,
     Aggregates,
@@ -18,9 +18,9 @@ from segab.sums.result import (
     long_sums,
     rename_dims,
 )
-from segab.sums.sources import Engine, Relation, Source, require_columns
+from segab.sums.sources import Engine, Relation, Source, is_frame, require_columns
 from segab.sums.specs import MetricSpec, UnitColumns, UnitSpec
-from segab.sums.unit_checks import UnitInput, check_units
+from segab.sums.unit_checks import CheckedUnits, UnitInput, check_units
 
 __all__ = ["aggregate_units"]
 
@@ -69,6 +69,35 @@ def _segment_sql(exp: Experiment, rel: Relation, dialect: str) -> str | None:
 def _unit_id_column(rel: Relation, exp: Experiment) -> str | None:
     """The config's ``unit`` column, else ``unit_id``, else ``unit``; None without one."""
     return next((c for c in (exp.unit, "unit_id", "unit") if rel.has(c)), None)
+
+
+def _is_text_file(source: Source) -> bool:
+    return not is_frame(source) and str(source).lower().endswith(
+        (".csv", ".csv.gz", ".txt", ".tsv")
+    )
+
+
+def _check(
+    eng: Engine,
+    experiment: Experiment,
+    units: Source,
+    columns: UnitColumns,
+    dims: tuple[str, ...],
+    texts: list[str],
+) -> tuple[list[MetricSpec], CheckedUnits]:
+    """Resolve the table (``texts``: columns read as text from CSV) and run its statements."""
+    texts = list(dict.fromkeys(texts))  # each once (DuckDB rejects a repeated name)
+    rel = eng.relation(units, "units", texts)
+    segment = columns.segment or ("segment" if rel.has("segment") else None)
+    stage = columns.stage or ("stage" if rel.has("stage") else None)
+    specs = _unit_specs(experiment, rel)
+    expected = [columns.variant, *(c for c in (segment, stage) if c), *dims]
+    expected += [c for s in specs for c in (s.source, s.den) if c is not None]
+    require_columns(rel, list(dict.fromkeys(expected)), "units")
+    segment_sql = None if segment else _segment_sql(experiment, rel, eng.dialect)
+    spec = UnitSpec(columns.variant, segment, stage, dims, tuple(specs), segment_sql)
+    data = UnitInput(eng, units, rel, tuple(texts))
+    return specs, check_units(data, spec, _unit_id_column(rel, experiment), experiment)
 
 
 def aggregate_units(
@@ -120,25 +149,18 @@ def aggregate_units(
         (1, ('<units DataFrame> row index 1 (unit u2)',))
     """
     dims = tuple(dict.fromkeys(by))
-    variant_column = columns.variant
-    segment_column, stage_column = columns.segment, columns.stage
+    texts = [columns.variant, "segment", "stage", experiment.unit, "unit_id", "unit", *dims]
     with given_or_duckdb(engine) as eng:
-        texts = [variant_column, "segment", "stage", experiment.unit, "unit_id", "unit", *dims]
-        rel = eng.relation(units, "units", texts)
-        segment = segment_column or ("segment" if rel.has("segment") else None)
-        stage = stage_column or ("stage" if rel.has("stage") else None)
-        specs = _unit_specs(experiment, rel)
-        expected = [variant_column, *(c for c in (segment, stage) if c), *dims]
-        expected += [c for s in specs for c in (s.source, s.den) if c is not None]
-        require_columns(rel, list(dict.fromkeys(expected)), "units")
-        segment_sql = None if segment else _segment_sql(experiment, rel, eng.dialect)
-        unit_spec = UnitSpec(variant_column, segment, stage, dims, tuple(specs), segment_sql)
-        checked = check_units(
-            UnitInput(eng, units, rel, tuple(dict.fromkeys(texts))),
-            unit_spec,
-            _unit_id_column(rel, experiment),
-            experiment,
-        )
+        try:
+            specs, checked = _check(eng, experiment, units, columns, dims, texts)
+        except SqlError:
+            if not _is_text_file(units):
+                raise
+            # a CSV column typed as a number from a sample of its rows, holding text
+            # further down: read the outcome columns as text, as any other text
+            rel = eng.relation(units, "units", list(dict.fromkeys(texts)))
+            outcomes = [c for s in _unit_specs(experiment, rel) for c in (s.source, s.den) if c]
+            specs, checked = _check(eng, experiment, units, columns, dims, texts + outcomes)
         wide = rename_dims(checked.wide, dims)
     missing = sum(int((wide["n_units"] - wide[f"n_{i}"]).sum()) for i in range(len(specs)))
     keys = ["segment", "stage", "variant", *dims]

@@ -20,8 +20,8 @@ SQLite columns may hold any type, so there every column is read as text would be
 Example:
     >>> from segab.sql.dialects import get_dialect
     >>> read = column_read(get_dialect("duckdb"), Relation("t", ("y",), {"y": "double"}), "y")
-    >>> read.value, read.bad
-    ('CAST("y" AS DOUBLE)', 'NOT isfinite(CAST("y" AS DOUBLE))')
+    >>> read.pre, read.bad
+    ((('c_0', 'CAST("y" AS DOUBLE)'),), 'NOT isfinite(c_0)')
 """
 
 from __future__ import annotations
@@ -51,69 +51,82 @@ _FALSE_WORDS = ("false", "no")
 
 @dataclass(frozen=True)
 class ColumnRead:
-    """The SQL that reads one column of one row.
+    """The SQL that reads one column, in two steps so each engine computes things once.
 
-    ``value``: the double the analysis sums (NULL when missing; meaningful only when
-    the row is usable); ``code``: 0 or the kind of bad value; ``bad`` and
-    ``bad_binary``: cheap conditions, true when ``code`` is NaN/infinite/not a
-    number, or :data:`BAD_BINARY` (None: never).
+    ``pre``: ``(alias, expression)`` pairs on the input row (the number the value
+    reads as, its lower-case text), computed first. On those aliases: ``value``,
+    the double the analysis sums (NULL when missing; meaningful only when the row is
+    usable); ``code``, 0 or the kind of bad value; ``bad`` and ``bad_binary``,
+    conditions true when the code is NaN/infinite/not a number, or
+    :data:`BAD_BINARY` (None: never), which may also use ``code_alias`` (the name
+    the caller gives ``code``); ``needs_code``: whether they do.
 
     Example:
-        >>> ColumnRead("x", "0").bad is None
+        >>> ColumnRead((), "x", "0").bad is None
         True
     """
 
+    pre: tuple[tuple[str, str], ...]
     value: str
     code: str
     bad: str | None = None
     bad_binary: str | None = None
+    needs_code: bool = False
 
 
 def _words(d: Dialect, words: tuple[str, ...]) -> str:
     return "(" + ", ".join(d.literal(w) for w in words) + ")"
 
 
-def column_read(d: Dialect, rel: Relation, column: str, binary: bool = False) -> ColumnRead:
+def column_read(
+    d: Dialect, rel: Relation, column: str, binary: bool = False, name: str = "0"
+) -> ColumnRead:
     """Read ``column`` of ``rel`` for a metric (``binary``: 0/1, true/false, yes/no only).
+
+    ``name`` makes the aliases unique (``c_<name>``, ``t_<name>``, ``n_<name>``;
+    the caller's code alias is ``e_<name>``).
 
     Example:
         >>> from segab.sql.dialects import get_dialect
         >>> import duckdb
-        >>> rel = Relation("t", ("b",), {"b": "varchar"})
-        >>> read = column_read(get_dialect("duckdb"), rel, "b", binary=True)
-        >>> sql = f"SELECT {read.value}, {read.code} FROM (SELECT $v AS b)"
+        >>> read = column_read(get_dialect("duckdb"), Relation("t", ("b",), {}), "b", True)
+        >>> pre = ", ".join(f"{e} AS {a}" for a, e in read.pre)
+        >>> sql = f"SELECT {read.value}, {read.code} FROM (SELECT {pre} FROM (SELECT $v AS b))"
         >>> [duckdb.execute(sql, {"v": v}).fetchone() for v in ("Yes", "0", " ", "2", "x", "NaN")]
         [(1.0, 0), (0.0, 0), (None, 0), (2.0, 4), (None, 4), (None, 1)]
     """
     c = d.quote(column)
     kind = rel.kind(column) if d.typed_columns else "other"
     if kind == "bool":
-        return ColumnRead(f"CAST(CAST({c} AS INTEGER) AS {d.double_type})", "0")
+        x = f"c_{name}"
+        return ColumnRead(((x, f"CAST(CAST({c} AS INTEGER) AS {d.double_type})"),), x, "0")
     if kind in ("float", "numeric"):
-        x = f"CAST({c} AS {d.double_type})"
+        x = f"c_{name}"
         bad = d.not_finite(x)
         not01 = f"{x} NOT IN (0, 1) AND NOT {bad}" if binary else None
         code = f"CASE WHEN {d.isnan(x)} THEN {NAN} WHEN {d.isinf(x)} THEN {INFINITE}"
         code += f" WHEN {not01} THEN {BAD_BINARY} ELSE 0 END" if not01 else " ELSE 0 END"
-        return ColumnRead(x, code, bad, not01)
-    # text, or anything on SQLite: words first, then the number the text reads as
-    w = f"LOWER(TRIM({d.text(c)}))"
-    n = d.try_double(c)
+        return ColumnRead(((x, f"CAST({c} AS {d.double_type})"),), x, code, bad, not01)
+    # text, or anything on SQLite: the number the text reads as (most rows stop at the
+    # first WHEN), else its words: missing, NaN, infinity (and for binary: yes, no, ...)
+    t, n, e = f"t_{name}", f"n_{name}", f"e_{name}"
+    pre = ((t, d.text(c)), (n, d.try_double(c)))
+    w = f"LOWER(TRIM({t}))"
+    number = f"WHEN {n} IN (0, 1) THEN 0" if binary else f"WHEN NOT {d.isinf(n)} THEN 0"
+    odd = f" WHEN NOT {d.isinf(n)} THEN {BAD_BINARY}" if binary else ""
+    words = f" WHEN {w} IN {_words(d, _TRUE_WORDS + _FALSE_WORDS)} THEN 0" if binary else ""
+    code = f"CASE {number}{odd} WHEN {n} IS NOT NULL THEN {INFINITE}"
+    code += (
+        f" WHEN {t} IS NULL OR {w} = '' THEN 0"
+        f" WHEN {w} IN {_words(d, _NAN_WORDS)} THEN {NAN}"
+        f" WHEN {w} IN {_words(d, _INF_WORDS)} THEN {INFINITE}{words}"
+        f" ELSE {BAD_BINARY if binary else NOT_A_NUMBER} END"
+    )
+    value = n
     if binary:
         value = (
-            f"CASE WHEN {w} IN {_words(d, _TRUE_WORDS)} THEN {d.number(1.0)} "
-            f"WHEN {w} IN {_words(d, _FALSE_WORDS)} THEN {d.number(0.0)} ELSE {n} END"
+            f"CASE WHEN {n} IS NOT NULL THEN {n} WHEN {w} IN {_words(d, _TRUE_WORDS)} "
+            f"THEN {d.number(1.0)} WHEN {w} IN {_words(d, _FALSE_WORDS)} THEN {d.number(0.0)} END"
         )
-        words_ok = f" WHEN {w} IN {_words(d, _TRUE_WORDS + _FALSE_WORDS)} THEN 0"
-        not01 = f" WHEN {n} NOT IN (0, 1) THEN {BAD_BINARY}"
-    else:
-        value, words_ok, not01 = n, "", ""
-    code = (
-        f"CASE WHEN {c} IS NULL OR {w} = '' THEN 0"
-        f" WHEN {w} IN {_words(d, _NAN_WORDS)} THEN {NAN}"
-        f" WHEN {w} IN {_words(d, _INF_WORDS)} THEN {INFINITE}{words_ok}"
-        f" WHEN {n} IS NULL THEN {BAD_BINARY if binary else NOT_A_NUMBER}"
-        f" WHEN {d.isinf(n)} THEN {INFINITE}{not01} ELSE 0 END"
-    )
-    bad = f"({code}) IN ({NAN}, {INFINITE}, {NOT_A_NUMBER})"
-    return ColumnRead(value, code, bad, f"({code}) = {BAD_BINARY}" if binary else None)
+    bad = f"{e} IN ({NAN}, {INFINITE}, {NOT_A_NUMBER})"
+    return ColumnRead(pre, value, code, bad, f"{e} = {BAD_BINARY}" if binary else None, True)

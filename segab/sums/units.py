@@ -71,33 +71,33 @@ def _ctes(
     codes: bool = False,
     suffix: str = "",
 ) -> list[tuple[str, str]]:
-    """``ur`` (each row read) and ``fl`` (with its flag ``f``), named with ``suffix``.
+    """``ur0`` (each row's raw reads), ``ur`` (values, codes) and ``fl`` (its flag ``f``).
 
-    ``codes`` adds each column's kind code ``e_j`` and raw text ``r_j``; ``source``
-    reads a positioned FROM clause and adds its position ``pos``.
+    Named with ``suffix``. ``codes`` adds each column's kind code ``e_j`` and raw
+    text ``r_j``; ``source`` reads a positioned FROM clause and adds its ``pos``.
     """
     cols = read_columns(spec)
     seg = spec.segment_sql or (text_col(d, spec.segment) if spec.segment else "'all'")
     stage = text_col(d, spec.stage) if spec.stage else "'all'"
     u = unit_col(d, rel, unit) if unit else f"CAST(NULL AS {d.text_type})"
-    parts = [f"{seg} AS segment", f"{stage} AS stage", f"{text_col(d, spec.variant)} AS variant"]
-    parts += [f"{d.quote(c)} AS {dim(i)}" for i, c in enumerate(spec.dims)]
-    parts.append(f"{u} AS u")
-    bad, bad_binary = [], []
+    raw = [f"{seg} AS segment", f"{stage} AS stage", f"{text_col(d, spec.variant)} AS variant"]
+    raw += [f"{d.quote(c)} AS {dim(i)}" for i, c in enumerate(spec.dims)]
+    raw.append(f"{u} AS u")
+    read, bad, bad_binary = [], [], []
     for j, (c, binary) in enumerate(cols):
-        read = column_read(d, rel, c, binary)
-        parts.append(f"{read.value} AS x_{j}")
-        if read.bad:
-            parts.append(f"{read.bad} AS b_{j}")
-            bad.append(f"b_{j}")
-        if read.bad_binary:
-            parts.append(f"{read.bad_binary} AS bb_{j}")
-            bad_binary.append(f"bb_{j}")
+        r = column_read(d, rel, c, binary, str(j))
+        raw += [f"{e} AS {a}" for a, e in r.pre]
         if codes:
-            parts += [f"{read.code} AS e_{j}", f"{text_col(d, c)} AS r_{j}"]
+            raw.append(f"{text_col(d, c)} AS r_{j}")
+        read.append(f"{r.value} AS x_{j}")
+        if codes or r.needs_code:
+            read.append(f"{r.code} AS e_{j}")
+        bad += [r.bad] if r.bad else []
+        bad_binary += [r.bad_binary] if r.bad_binary else []
     if source is not None:
-        parts.append(f"{POSITION} AS pos")
-    ur = "SELECT " + ", ".join(parts) + f"\nFROM {source or rel.sql}"
+        raw.append(f"{POSITION} AS pos")
+    ur0 = "SELECT " + ", ".join(raw) + f"\nFROM {source or rel.sql}"
+    ur = f"SELECT ur0{suffix}.*" + "".join(", " + r for r in read) + f" FROM ur0{suffix}"
     flag = ""
     if bad_binary:
         flag += f" WHEN {' OR '.join(bad_binary)} THEN {BAD_BINARY}"
@@ -107,7 +107,7 @@ def _ctes(
     if unit:
         flag += f" WHEN NOT {valid_unit('u')} THEN 3"
     fl = f"SELECT ur{suffix}.*, CASE{flag} ELSE 0 END AS f FROM ur{suffix}"
-    return [(f"ur{suffix}", ur), (f"fl{suffix}", fl)]
+    return [(f"ur0{suffix}", ur0), (f"ur{suffix}", ur), (f"fl{suffix}", fl)]
 
 
 def _dedupe_ctes(d: Dialect, rel: Relation, spec: UnitSpec, unit: str) -> list[tuple[str, str]]:
