@@ -232,8 +232,9 @@ class Dialect:
         pattern = self.literal(NUMBER_TEXT)
         if self.name == "duckdb":
             return f"(CASE WHEN regexp_full_match({t}, {pattern}) THEN TRY_CAST({t} AS DOUBLE) END)"
-        if self.name == "spark":
-            return f"(CASE WHEN {t} RLIKE {pattern} THEN try_cast({t} AS DOUBLE) END)"
+        if self.name == "spark":  # Java's $ also matches before a final newline; \z does not
+            java = self.literal(NUMBER_TEXT[:-1] + "\\z")
+            return f"(CASE WHEN {t} RLIKE {java} THEN try_cast({t} AS DOUBLE) END)"
         if self.name == "postgresql":
             return _pg_try_double(t, pattern)
         trimmed = f"trim({expr})"
