@@ -128,7 +128,9 @@ def aggregate_units(
     else ``unit``), rows without an id are counted in ``empty_ids`` and left out, a
     unit in two variants is left out whole (``multi_variant_units``), and repeated
     rows of a unit (``duplicate_units``) count once when they agree and not at all
-    when they differ (see :mod:`segab.sums.units`).
+    when they differ (see :mod:`segab.sums.units`). When DuckDB typed a CSV outcome
+    column as a number from a sample of its rows and text further down makes the read
+    fail, the outcome columns are read as text and the table is read again.
 
     Example:
         >>> import pandas as pd

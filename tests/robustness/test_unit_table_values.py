@@ -147,6 +147,39 @@ def planted_counts(planted: dict[int, tuple[str, str]]) -> dict[tuple[str, str],
     return out
 
 
+# text spellings and the double each engine's try_double must read them as (None: not a number)
+SPELLINGS = {
+    "1.5": 1.5, " 1.5 ": 1.5, "1.": 1.0, ".5": 0.5, "+1": 1.0, "007": 7.0, "1e5": 1e5,
+    "+3E-2": 0.03, "1e400": float("inf"), "-1e400": float("-inf"), "1e-400": 0.0,
+    "4e-324": 5e-324, "1.7976931348623157e308": 1.7976931348623157e308,
+    "1.7976931348623159e308": float("inf"), "1e99999": float("inf"), "0e99999": 0.0,
+    "1e-99999": 0.0, "abc": None, "1,5": None, "0x10": None, "1_000": None, "nan": None,
+    "inf": None, "": None, "1e": None, "\t1": None, "1\n": None, "1.5abc": None, "+-1": None,
+    "1d": None, "1 2": None, ".": None,
+}  # fmt: skip
+
+
+def read_numbers(eng: Any) -> dict[str, float | None]:
+    """``try_double`` of every spelling, as ``eng`` computes it (bound parameters)."""
+    from segab.sql.dialects import get_dialect
+
+    d = get_dialect(eng.dialect)
+    out = {}
+    for text in SPELLINGS:
+        _, rows = eng.rows(f"SELECT {d.try_double(d.param('p0'))} AS x", {"p0": text})
+        out[text] = rows[0][0]
+    return out
+
+
+def test_every_engine_reads_the_same_numbers(tmp_path: Path) -> None:
+    urls = [None, f"sqlite:///{tmp_path / 'n.db'}"]
+    if os.environ.get("SEGAB_TEST_DATABASE_URL"):
+        urls.append(pg_url())
+    for url in urls:
+        with open_engine(url) as eng:
+            assert read_numbers(eng) == SPELLINGS, eng.dialect
+
+
 def test_csv_bad_values_are_kept_out_counted_and_located_by_line(tmp_path: Path) -> None:
     path = tmp_path / "units.csv"
     as_text(clean_frame(), PLANTED).to_csv(path, index=False)
@@ -414,6 +447,7 @@ def test_spark_agrees_with_duckdb_on_bad_values(spark: Any, tmp_path: Path) -> N
     duck = aggregate_units(EXP, path, columns=COLS)
     with open_spark_engine(spark) as eng:
         got = aggregate_units(EXP, str(path), columns=COLS, engine=eng)
+        assert read_numbers(eng) == SPELLINGS
     pd.testing.assert_frame_equal(got.sums, duck.sums, check_dtype=False)
     assert got.data_quality == duck.data_quality and got.issues == duck.issues
     clean = expected({2: "", 9: "", 30: "", 31: ""})  # the repeated row counts once
