@@ -460,7 +460,7 @@ BAD = ["NaN", "nan", "-nan", "inf", "-inf", "Infinity", "1e400", "-1e999", "abc"
 
 
 @settings(
-    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
     st.dictionaries(
