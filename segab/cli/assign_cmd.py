@@ -1,5 +1,11 @@
 """``segab assign``: one unit from the command line, or a whole file in bulk.
 
+A single unit loads only the config and the pure assignment code: the bulk
+engines (pyarrow, numpy, DuckDB, Spark) and the progress display are imported
+by the bulk path alone. A bulk run that is interrupted (Ctrl-C, SIGTERM) leaves
+no output file and no process behind, prints ``Aborted!`` and exits with 130
+(SIGINT) or 143 (SIGTERM).
+
 Example:
     >>> assign_command.name
     'assign'
@@ -9,18 +15,17 @@ from __future__ import annotations
 
 import contextlib
 import json
+import signal
 from collections.abc import Iterator
+from types import FrameType
 from typing import Any
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from segab.assignment import assign
-from segab.bulk import assign_file, count_rows, nest_attributes
 from segab.cli.options import experiments_option
 from segab.config import load_experiments
+from segab.text_values import nest_attributes
 
 __all__ = ["assign_command", "parse_attr"]
 
@@ -28,7 +33,7 @@ __all__ = ["assign_command", "parse_attr"]
 def parse_attr(text: str) -> tuple[str, Any]:
     """Parse ``name=value``; the value is read as JSON when it parses (numbers, true, lists).
 
-    Dotted names build nested attributes (:func:`segab.bulk.nest_attributes`).
+    Dotted names build nested attributes (:func:`segab.text_values.nest_attributes`).
 
     Example:
         >>> parse_attr("age=25"), parse_attr("channel=social"), parse_attr("vip=true")
@@ -113,12 +118,14 @@ def assign_command(
     Example, bulk (streams in chunks, with a progress bar; bad rows are reported and counted):
       segab assign journey_content --input users.csv --output assignments.csv
     """
-    experiment = load_experiments(experiments_dir)[key]
     if input_path is not None:
         if output_path is None:
             raise click.UsageError("--input needs --output")
-        _bulk(experiment, input_path, output_path, quiet, workers, engine, spark_master)
+        with _interruptible():
+            experiment = load_experiments(experiments_dir)[key]
+            _bulk(experiment, input_path, output_path, quiet, workers, engine, spark_master)
         return
+    experiment = load_experiments(experiments_dir)[key]
     if unit_id is None or stage is None:
         raise click.UsageError("give --unit and --stage (single) or --input and --output (bulk)")
     attributes = nest_attributes(parse_attr(a) for a in attrs)
@@ -126,6 +133,9 @@ def assign_command(
     if fmt == "json":
         click.echo(json.dumps(result.to_dict()))
         return
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table(title=f"{key}: {unit_id} at {stage}")
     table.add_column("field")
     table.add_column("value")
@@ -147,6 +157,54 @@ def _choose_engine(experiment: Any, engine: str) -> str:
     return "duckdb"
 
 
+class _Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that every ``finally`` (temporary output,
+    worker processes) runs before the command exits."""
+
+
+def _raise_terminated(signum: int, frame: FrameType | None) -> None:
+    raise _Terminated
+
+
+@contextlib.contextmanager
+def _interruptible() -> Iterator[None]:
+    """Turn SIGTERM into :class:`_Terminated` for the block (SIGINT already raises
+    ``KeyboardInterrupt``); both end the command with ``Aborted!`` and 130 or 143."""
+    try:
+        previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    except ValueError:  # not the main thread (an embedding app): leave signals alone
+        previous = None
+    try:
+        yield
+    except KeyboardInterrupt:
+        click.echo("\nAborted!", err=True)
+        raise click.exceptions.Exit(130) from None
+    except _Terminated:
+        click.echo("\nAborted! (terminated)", err=True)
+        raise click.exceptions.Exit(143) from None
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+        _stop_helper_processes()
+
+
+def _stop_helper_processes() -> None:
+    """End multiprocessing's resource tracker, which outlives the worker pool otherwise.
+
+    The Python engine's workers are joined before ``assign_file`` returns; the
+    tracker is a separate helper process multiprocessing starts for the pool's
+    semaphores and keeps until the interpreter exits. A command owns its process,
+    so it stops it (the library cannot: an application may still use it).
+    """
+    import sys
+
+    tracker_module = sys.modules.get("multiprocessing.resource_tracker")
+    tracker = getattr(tracker_module, "_resource_tracker", None)
+    stop = getattr(tracker, "_stop", None)
+    if callable(stop) and getattr(tracker, "_pid", None) is not None:
+        stop()
+
+
 def _bulk(
     experiment: Any,
     input_path: str,
@@ -156,20 +214,12 @@ def _bulk(
     engine: str,
     spark_master: str | None,
 ) -> None:
+    from rich.console import Console
+
     err = Console(stderr=True)
     engine = _choose_engine(experiment, engine)
     if engine == "python":
-        total = count_rows(input_path)
-        columns = (TextColumn("assigning"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-        with Progress(*columns, console=err, disable=quiet, transient=True) as bar:
-            task = bar.add_task("assign", total=total)
-            report = assign_file(
-                experiment,
-                input_path,
-                output_path,
-                progress=lambda n: bar.advance(task, n),
-                workers=workers,
-            )
+        report = _bulk_python(experiment, input_path, output_path, quiet, workers, err)
     else:
         from segab.sql.bulk import assign_file_sql
 
@@ -192,6 +242,32 @@ def _bulk(
         f"assigned {report.rows_out} of {report.rows_in} rows to {output_path} with {engine} "
         f"({report.bad_rows} bad rows skipped; {reasons or 'no rows'})"
     )
+
+
+def _bulk_python(
+    experiment: Any, input_path: str, output_path: str, quiet: bool, workers: int | None, err: Any
+) -> Any:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    from segab.bulk import assign_file, count_rows
+
+    total = None if quiet else count_rows(input_path)
+    columns = (TextColumn("assigning"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err, disable=quiet, transient=True) as bar:
+        task = bar.add_task("assign", total=total)
+        return assign_file(
+            experiment,
+            input_path,
+            output_path,
+            progress=lambda n: bar.advance(task, n),
+            workers=workers,
+        )
 
 
 @contextlib.contextmanager

@@ -19,7 +19,15 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
 
 __all__ = [
     "DEFAULT_STAGES",
@@ -199,6 +207,10 @@ class Namespace(_Strict):
 class Experiment(_Strict):
     """A validated experiment config.
 
+    ``attributes`` optionally declares the type of attribute columns read from
+    files (``{age: number, vip: boolean, zip: string}``); see
+    :mod:`segab.text_values`.
+
     Example:
         >>> exp = Experiment.model_validate({
         ...     "key": "e", "name": "E", "unit": "id",
@@ -222,6 +234,7 @@ class Experiment(_Strict):
     segments: list[SegmentDef | SegmentRef] = Field(min_length=1)
     fallback: str | None = Field(default=None, pattern=NAME_PATTERN)
     groups: dict[str, list[Any]] = Field(default_factory=dict)
+    attributes: dict[str, Literal["number", "string", "boolean"]] = Field(default_factory=dict)
     cells: list[Cell] = Field(min_length=1)
     metrics: Metrics
     analysis: AnalysisSettings = Field(default_factory=AnalysisSettings)
@@ -239,6 +252,14 @@ class Experiment(_Strict):
         if not self.seed:
             object.__setattr__(self, "seed", self.key)
         return self
+
+    @model_serializer(mode="wrap")
+    def _without_empty_attributes(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # an experiment that declares no attribute types dumps (and fingerprints) as before
+        data = handler(self)
+        if not self.attributes and isinstance(data, dict):
+            data.pop("attributes", None)
+        return data
 
     @property
     def source(self) -> str:

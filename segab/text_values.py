@@ -1,0 +1,229 @@
+"""How a text cell becomes an attribute value: one value at a time, or as declared (pure).
+
+A CSV file carries no types. segab reads each cell on its own, so a row's
+segment never depends on the other rows of the file (a column is never "read as
+text" because one of its cells is not a number):
+
+- an empty cell is a missing attribute (``None``);
+- ``true``, ``True``, ``TRUE`` and ``false``, ``False``, ``FALSE`` are booleans;
+- a decimal number (``42``, ``-1.5``, ``.5``, ``5.``, ``1e3``, ``+7``, ``007``)
+  is a number, read as a 64-bit float; one beyond that range (``1e400``) is a bad
+  value;
+- anything else is a string, as written (``NaN``, ``inf``, ``null``, ``1_000``,
+  `` 5`` with a space, ``0x10``).
+
+An experiment's ``attributes`` (``{age: number}``) declares a column's type
+instead: ``number`` reads numbers only, ``boolean`` booleans only, ``string``
+keeps the text as written; an empty cell is still missing, and any other value
+is a bad value (its row is reported and skipped, never assigned).
+
+The same rules are written here in SQL for DuckDB and Spark (the ``*_sql``
+functions), so every engine reads the same values from the same text.
+
+Example:
+    >>> [read_text(t) for t in ("42", "1e3", "true", "unknown", "NaN", None)]
+    [42.0, 1000.0, True, 'unknown', 'NaN', None]
+    >>> read_text("unknown", "number")
+    Traceback (most recent call last):
+    ...
+    segab.text_values.BadValueError: 'unknown' is not a number (declared in attributes)
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+
+from segab.errors import DataError
+
+if TYPE_CHECKING:
+    from segab.sql.dialects import Dialect
+
+__all__ = [
+    "ATTRIBUTE_TYPES",
+    "NUMBER_PATTERN",
+    "AttributeType",
+    "BadValueError",
+    "bad_text_sql",
+    "mixed_case_sql",
+    "nest_attributes",
+    "read_text",
+    "text_reader",
+    "typed_text_sql",
+]
+
+AttributeType: TypeAlias = Literal["number", "string", "boolean"]
+ATTRIBUTE_TYPES: tuple[AttributeType, ...] = ("number", "string", "boolean")
+
+#: A decimal number, matched against the whole cell (ASCII digits only).
+NUMBER_PATTERN = r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?"
+_NUMBER = re.compile(NUMBER_PATTERN)
+_TRUE = ("true", "True", "TRUE")
+_FALSE = ("false", "False", "FALSE")
+_BOOLEANS = {**dict.fromkeys(_TRUE, True), **dict.fromkeys(_FALSE, False)}
+_MAX = 1.7976931348623157e308  # the largest finite double
+
+
+class BadValueError(DataError):
+    """A cell that does not fit its column's declared type (or a number out of range).
+
+    Example:
+        >>> str(BadValueError("'x' is not a number"))
+        "'x' is not a number"
+    """
+
+
+def _number(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise BadValueError(f"{text!r} is a number beyond the range of a 64-bit float")
+    return value
+
+
+def read_text(text: str | None, declared: AttributeType | None = None) -> Any:
+    """The attribute value of one text cell, per value or as ``declared``.
+
+    ``None`` or ``""`` is a missing attribute. Raises :class:`BadValueError` for a cell
+    that does not fit ``declared`` and for a number out of the float range.
+
+    Example:
+        >>> read_text("007"), read_text("007", "string"), read_text("", "number")
+        (7.0, '007', None)
+        >>> read_text("TRUE", "boolean"), read_text("yes")
+        (True, 'yes')
+    """
+    if text is None or text == "":
+        return None
+    if declared is None:
+        flag = _BOOLEANS.get(text)
+        if flag is not None:
+            return flag
+        return _number(text) if _NUMBER.fullmatch(text) else text
+    if declared == "string":
+        return text
+    if declared == "number":
+        if _NUMBER.fullmatch(text):
+            return _number(text)
+        raise BadValueError(f"{text!r} is not a number (declared in attributes)")
+    flag = _BOOLEANS.get(text)
+    if flag is None:
+        raise BadValueError(f"{text!r} is not true or false (declared in attributes)")
+    return flag
+
+
+def text_reader(declared: AttributeType | None) -> Callable[[str | None], Any]:
+    """:func:`read_text` with ``declared`` fixed (a reader per column).
+
+    Example:
+        >>> text_reader("number")("35")
+        35.0
+    """
+    return lambda text: read_text(text, declared)
+
+
+def nest_attributes(pairs: Iterable[tuple[str, Any]]) -> dict[str, Any]:
+    """Build nested attributes from dotted names (``device.os`` → ``{"device": {"os": ...}}``).
+
+    Example:
+        >>> nest_attributes([("device.os", "ios"), ("age", 3)])
+        {'device': {'os': 'ios'}, 'age': 3}
+    """
+    out: dict[str, Any] = {}
+    for name, value in pairs:
+        node = out
+        *parents, leaf = name.split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value
+    return out
+
+
+# --------------------------------------------------------------------------- SQL
+
+
+def _is_number_sql(d: Dialect, col: str) -> str:
+    if d.name == "duckdb":
+        return f"regexp_full_match({col}, {d.literal(NUMBER_PATTERN)})"
+    if d.name == "spark":  # Java's $ also matches before a final newline; \z does not
+        pattern = "^(?:" + NUMBER_PATTERN + ")\\z"
+        return f"({col} RLIKE {d.literal(pattern)})"
+    return f"({col} ~ {d.literal('^(?:' + NUMBER_PATTERN + ')$')})"
+
+
+def _number_sql(d: Dialect, col: str) -> str:
+    """The cell as a double; only used where :func:`_is_number_sql` holds."""
+    if d.name in ("duckdb", "spark"):
+        return f"TRY_CAST({col} AS {d.double_type})"
+    return f"CAST({col} AS {d.double_type})"
+
+
+def _in(d: Dialect, col: str, values: tuple[str, ...]) -> str:
+    return f"{col} IN ({', '.join(d.literal(v) for v in values)})"
+
+
+def _finite_sql(d: Dialect, number: str) -> str:
+    return f"abs({number}) <= {d.number(_MAX)}"
+
+
+def typed_text_sql(d: Dialect, col: str, declared: AttributeType) -> str:
+    """The value of a text column declared ``declared``: NULL when missing or bad.
+
+    Example:
+        >>> from segab.sql.dialects import get_dialect
+        >>> print(typed_text_sql(get_dialect("duckdb"), "x", "number"))
+        CASE WHEN regexp_full_match(x, '[+-]?([0-9]+\\.?[0-9]*|\\.[0-9]+)([eE][+-]?[0-9]+)?') THEN TRY_CAST(x AS DOUBLE) END
+    """  # noqa: E501
+    if declared == "string":
+        return f"NULLIF({col}, '')"
+    if declared == "boolean":
+        return f"CASE WHEN {_in(d, col, _TRUE)} THEN TRUE WHEN {_in(d, col, _FALSE)} THEN FALSE END"
+    return f"CASE WHEN {_is_number_sql(d, col)} THEN {_number_sql(d, col)} END"
+
+
+def bad_text_sql(d: Dialect, col: str, declared: AttributeType | None) -> str:
+    """TRUE where :func:`read_text` raises :class:`BadValueError` for the cell, else FALSE.
+
+    Example:
+        >>> from segab.sql.dialects import get_dialect
+        >>> bad_text_sql(get_dialect("duckdb"), "x", "string")
+        'FALSE'
+    """
+    if declared == "string":
+        return "FALSE"
+    present = f"{col} IS NOT NULL AND {col} <> ''"
+    if declared == "boolean":
+        return f"({present} AND NOT {_in(d, col, (*_TRUE, *_FALSE))})"
+    number = _is_number_sql(d, col)
+    out_of_range = f"NOT {_finite_sql(d, _number_sql(d, col))}"
+    if declared == "number":
+        return f"({present} AND (NOT {number} OR {out_of_range}))"
+    return f"({present} AND {number} AND {out_of_range})"
+
+
+MixedKind: TypeAlias = Literal["null", "boolean", "number", "string"]
+
+
+def mixed_case_sql(d: Dialect, col: str, branch: Callable[[str, MixedKind], str]) -> str:
+    """A condition on a column typed per value: ``branch(expr, kind)`` per kind of cell.
+
+    ``branch`` compiles the condition for a column of one kind read through
+    ``expr``; the result picks, row by row, the branch of the cell's kind (the
+    same kind :func:`read_text` gives it).
+
+    Example:
+        >>> from segab.sql.dialects import get_dialect
+        >>> print(mixed_case_sql(get_dialect("duckdb"), "x", lambda e, k: "FALSE"))
+        FALSE
+    """
+    parts: list[tuple[str, str]] = [
+        (f"{col} IS NULL OR {col} = ''", branch("NULL", "null")),
+        (_in(d, col, (*_TRUE, *_FALSE)), branch(f"({_in(d, col, _TRUE)})", "boolean")),
+        (_is_number_sql(d, col), branch(_number_sql(d, col), "number")),
+    ]
+    other = branch(col, "string")
+    if all(result == other for _, result in parts):
+        return other
+    whens = " ".join(f"WHEN {test} THEN {result}" for test, result in parts)
+    return f"(CASE {whens} ELSE {other} END)"
