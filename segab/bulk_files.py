@@ -432,7 +432,7 @@ def _install(tmp: Path, target: Path) -> None:
         return
     # a directory (Spark's output) cannot replace a non-empty one in one rename: move the
     # old one aside, rename the new one in, then delete the old one
-    old = target.with_name(f".{target.name}.{secrets.token_hex(4)}.segab-old")
+    old = target.with_name(f"{target.name}.segab-old-{os.getpid()}-{secrets.token_hex(4)}")
     had_old = target.exists() or target.is_symlink()
     if had_old:
         os.replace(target, old)
@@ -465,7 +465,8 @@ def atomic_output(target: Path) -> Iterator[Path]:
         >>> list(target.parent.iterdir())
         []
     """
-    tmp = target.with_name(f".{target.name}.{os.getpid()}-{secrets.token_hex(4)}.segab-tmp")
+    # not a hidden name: Spark skips paths that start with "." or "_"
+    tmp = target.with_name(f"{target.name}.segab-tmp-{os.getpid()}-{secrets.token_hex(4)}")
     try:
         yield tmp
         _install(tmp, target)
