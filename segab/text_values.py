@@ -205,25 +205,47 @@ def bad_text_sql(d: Dialect, col: str, declared: AttributeType | None) -> str:
 MixedKind: TypeAlias = Literal["null", "boolean", "number", "string"]
 
 
-def mixed_case_sql(d: Dialect, col: str, branch: Callable[[str, MixedKind], str]) -> str:
+def mixed_case_sql(
+    d: Dialect,
+    col: str,
+    branch: Callable[[str, MixedKind], str],
+    guard: Callable[[str], str] = lambda e: f"COALESCE({e}, FALSE)",
+) -> str:
     """A condition on a column typed per value: ``branch(expr, kind)`` per kind of cell.
 
     ``branch`` compiles the condition for a column of one kind read through
     ``expr``; the result picks, row by row, the branch of the cell's kind (the
-    same kind :func:`read_text` gives it).
+    same kind :func:`read_text` gives it). ``guard`` makes an expression that may
+    be NULL where it is false two-valued (the default); a caller that reads NULL as
+    false may pass the identity.
 
     Example:
         >>> from segab.sql.dialects import get_dialect
         >>> print(mixed_case_sql(get_dialect("duckdb"), "x", lambda e, k: "FALSE"))
         FALSE
     """
-    parts: list[tuple[str, str]] = [
-        (f"{col} IS NULL OR {col} = ''", branch("NULL", "null")),
-        (_in(d, col, (*_TRUE, *_FALSE)), branch(f"({_in(d, col, _TRUE)})", "boolean")),
-        (_is_number_sql(d, col), branch(_number_sql(d, col), "number")),
-    ]
-    other = branch(col, "string")
-    if all(result == other for _, result in parts):
-        return other
-    whens = " ".join(f"WHEN {test} THEN {result}" for test, result in parts)
-    return f"(CASE {whens} ELSE {other} END)"
+    is_null = f"({col} IS NULL OR {col} = '')"
+    is_bool, is_number = _in(d, col, (*_TRUE, *_FALSE)), _is_number_sql(d, col)
+    results = {
+        "null": branch("NULL", "null"),
+        "boolean": branch(f"({_in(d, col, _TRUE)})", "boolean"),
+        "number": branch(_number_sql(d, col), "number"),
+        "string": branch(col, "string"),
+    }
+    live = [k for k, result in results.items() if result != "FALSE"]
+    if not live:
+        return "FALSE"
+    if len(live) == 1:  # one kind can match: a conjunction, the costly regex last
+        k = live[0]
+        tests = {
+            "null": [is_null],
+            "boolean": [is_bool],
+            "number": [results[k], is_number],
+            "string": [f"{col} <> ''", f"NOT {is_bool}", results[k], f"NOT {is_number}"],
+        }[k]
+        if k in ("null", "boolean"):
+            tests.append(results[k])
+        return guard(" AND ".join(t for t in tests if t != "TRUE"))
+    whens = [(is_null, "null"), (is_bool, "boolean"), (is_number, "number")]
+    cases = " ".join(f"WHEN {test} THEN {results[k]}" for test, k in whens)
+    return f"(CASE {cases} ELSE {results['string']} END)"

@@ -170,7 +170,9 @@ class _SqlCompiler:
         """A text column typed per cell: the condition compiled once per kind of cell."""
         if self.d.name == "postgres":
             raise self.fail(path, "a mixed column", "cells typed one by one need DuckDB or Spark")
-        return mixed_case_sql(self.d, col, lambda expr, k: self.value(expr, k, value, path))
+        return mixed_case_sql(
+            self.d, col, lambda expr, k: self.value(expr, k, value, path), self.guard
+        )
 
     def value(self, col: str, ck: ColumnKind | None, value: Any, path: str) -> str:
         if isinstance(value, Mapping) and value and all(str(k).startswith("$") for k in value):

@@ -48,6 +48,8 @@ SEGMENTS: list[dict[str, Any]] = [
     {"key": "odd", "when": {"$or": [{"age": "unknown"}, {"score": {"$gt": "m"}}]}},
     {"key": "not_five", "when": {"score": {"$nin": [5, "5", None]}, "vip": {"$ne": False}}},
     {"key": "typed", "when": {"$nor": [{"age": {"$type": "string"}}, {"vip": {"$gte": 1}}]}},
+    {"key": "zeros", "when": {"score": {"$in": [0, 7.0, 500]}, "channel": {"$ini": ["EMAIL"]}}},
+    {"key": "present", "when": {"vip": {"$exists": True}, "score": {"$lte": 0.5}}},
 ]
 
 
