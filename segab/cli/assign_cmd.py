@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import FrameType
 from typing import Any
 
@@ -25,6 +25,7 @@ import click
 from segab.assignment import assign
 from segab.cli.options import experiments_option
 from segab.config import load_experiments
+from segab.errors import SegabError
 from segab.text_values import nest_attributes
 
 __all__ = ["assign_command", "parse_attr"]
@@ -121,9 +122,13 @@ def assign_command(
     if input_path is not None:
         if output_path is None:
             raise click.UsageError("--input needs --output")
-        with _interruptible():
+        out = output_path
+
+        def run() -> None:
             experiment = load_experiments(experiments_dir)[key]
-            _bulk(experiment, input_path, output_path, quiet, workers, engine, spark_master)
+            _bulk(experiment, input_path, out, quiet, workers, engine, spark_master)
+
+        _interruptible(run)
         return
     experiment = load_experiments(experiments_dir)[key]
     if unit_id is None or stage is None:
@@ -166,26 +171,37 @@ def _raise_terminated(signum: int, frame: FrameType | None) -> None:
     raise _Terminated
 
 
-@contextlib.contextmanager
-def _interruptible() -> Iterator[None]:
-    """Turn SIGTERM into :class:`_Terminated` for the block (SIGINT already raises
-    ``KeyboardInterrupt``); both end the command with ``Aborted!`` and 130 or 143."""
+def _interruptible(run: Callable[[], None]) -> None:
+    """Run ``run()`` with SIGTERM raising :class:`_Terminated` (SIGINT already raises
+    ``KeyboardInterrupt``); either ends the command with ``Aborted!`` and 130 or 143.
+
+    When ``run`` returns, is interrupted or fails with an error segab reports as a
+    message, the helper processes are stopped once its frames (and the worker pool
+    they hold) are gone; a plain function, not a context manager, so that no
+    traceback keeps them alive.
+    """
     try:
         previous = signal.signal(signal.SIGTERM, _raise_terminated)
     except ValueError:  # not the main thread (an embedding app): leave signals alone
         previous = None
+    code, error = 0, None
     try:
-        yield
+        run()
     except KeyboardInterrupt:
-        click.echo("\nAborted!", err=True)
-        raise click.exceptions.Exit(130) from None
+        code = 130
     except _Terminated:
-        click.echo("\nAborted! (terminated)", err=True)
-        raise click.exceptions.Exit(143) from None
+        code = 143
+    except (SegabError, OSError, click.ClickException) as exc:
+        error = exc.with_traceback(None)  # reported as a message: the frames are not needed
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
-        _stop_helper_processes()
+    _stop_helper_processes()
+    if error is not None:
+        raise error
+    if code:
+        click.echo("\nAborted!" if code == 130 else "\nAborted! (terminated)", err=True)
+        raise click.exceptions.Exit(code)
 
 
 def _stop_helper_processes() -> None:
@@ -196,12 +212,14 @@ def _stop_helper_processes() -> None:
     semaphores and keeps until the interpreter exits. A command owns its process,
     so it stops it (the library cannot: an application may still use it).
     """
+    import gc
     import sys
 
     tracker_module = sys.modules.get("multiprocessing.resource_tracker")
     tracker = getattr(tracker_module, "_resource_tracker", None)
-    stop = getattr(tracker, "_stop", None)
+    stop = getattr(tracker, "_stop", None)  # private, in CPython since 3.8; absent: skip
     if callable(stop) and getattr(tracker, "_pid", None) is not None:
+        gc.collect()  # finalize (unlink) the pool's semaphores before their tracker goes
         stop()
 
 
