@@ -66,22 +66,12 @@ from segab.bulk_files import (
 )
 from segab.config.models import Experiment
 from segab.errors import DataError
+from segab.sql.assign import ASSIGNMENT_COLUMNS
 from segab.text_values import BadValueError, nest_attributes, text_reader
 
 __all__ = ["OUTPUT_COLUMNS", "BulkReport", "assign_file", "count_rows", "nest_attributes"]
 
-OUTPUT_COLUMNS = (
-    "unit_id",
-    "experiment",
-    "iteration",
-    "segment",
-    "stage",
-    "variant",
-    "bucket",
-    "in_experiment",
-    "reason",
-    "timestamp",
-)
+OUTPUT_COLUMNS = (*ASSIGNMENT_COLUMNS, "timestamp")
 CHUNK_BYTES = 2 << 20
 
 
@@ -284,20 +274,8 @@ def _writer(path: Path, fmt: str) -> Iterator[Callable[[pa.Table], None]]:
         writer.close()
 
 
-_SCHEMA = pa.schema(
-    [
-        ("unit_id", pa.string()),
-        ("experiment", pa.string()),
-        ("iteration", pa.int64()),
-        ("segment", pa.string()),
-        ("stage", pa.string()),
-        ("variant", pa.string()),
-        ("bucket", pa.int64()),
-        ("in_experiment", pa.bool_()),
-        ("reason", pa.string()),
-        ("timestamp", pa.string()),
-    ]
-)
+_TYPES = {"iteration": pa.int64(), "bucket": pa.int64(), "in_experiment": pa.bool_()}
+_SCHEMA = pa.schema([(name, _TYPES.get(name, pa.string())) for name in OUTPUT_COLUMNS])
 
 
 def _assign_batch(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -121,25 +122,38 @@ def _units(cells: list[dict[str, str]]) -> list[dict[str, str]]:
     return [{"user_id": f"u{i}" if i % 17 != 5 else "", **row} for i, row in enumerate(cells)]
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(cells=ROWS, declared=st.booleans())
-def test_python_and_duckdb_read_each_cell_as_assign_does(
-    cells: list[dict[str, str]], declared: bool
-) -> None:
+Runner = Callable[[Experiment, Path, Path], BulkReport]
+
+
+def _check(cells: list[dict[str, str]], declared: bool, engines: dict[str, Runner]) -> None:
+    """Each engine writes the oracle's rows and reports its bad rows, on one random file."""
     exp = _experiment({"age": "number", "vip": "boolean", "channel": "string"} if declared else {})
     rows = _units(cells)
     expected, bad_lines = _oracle(exp, rows)
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "units.csv"
         _write(src, rows)
-        for out, run in (
-            (Path(tmp) / "py.csv", lambda o: assign_file(exp, src, o)),
-            (Path(tmp) / "duck.csv", lambda o: assign_file_sql(exp, src, o, threads=1)),
-        ):
-            report = run(out)
-            assert _written(out) == expected, out.name
-            assert (report.rows_in, report.rows_out) == (len(rows), len(expected))
-            assert report.bad_rows == len(bad_lines) and _lines(report) == bad_lines[:20]
+        for name, run in engines.items():
+            out = Path(tmp) / name
+            report = run(exp, src, out)
+            assert _written(out) == expected, name
+            assert (report.rows_in, report.rows_out) == (len(rows), len(expected)), name
+            assert report.bad_rows == len(bad_lines) and _lines(report) == bad_lines[:20], name
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cells=ROWS, declared=st.booleans())
+def test_python_and_duckdb_read_each_cell_as_assign_does(
+    cells: list[dict[str, str]], declared: bool
+) -> None:
+    _check(
+        cells,
+        declared,
+        {
+            "python.csv": assign_file,
+            "duckdb.csv": lambda e, i, o: assign_file_sql(e, i, o, threads=1),
+        },
+    )
 
 
 def test_one_bad_cell_changes_no_other_row(tmp_path: Path) -> None:
@@ -209,13 +223,8 @@ def test_declared_type_must_agree_with_a_typed_column(tmp_path: Path) -> None:
 def test_spark_reads_each_cell_as_assign_does(
     spark: Any, cells: list[dict[str, str]], declared: bool
 ) -> None:
-    exp = _experiment({"age": "number", "vip": "boolean", "channel": "string"} if declared else {})
-    rows = _units(cells)
-    expected, bad_lines = _oracle(exp, rows)
-    with tempfile.TemporaryDirectory() as tmp:
-        src = Path(tmp) / "units.csv"
-        _write(src, rows)
-        out = Path(tmp) / "spark.parquet"
-        report = assign_file_sql(exp, src, out, engine="spark", spark=spark)
-        assert _written(out) == expected
-        assert report.bad_rows == len(bad_lines) and _lines(report) == bad_lines[:20]
+    _check(
+        cells,
+        declared,
+        {"spark.parquet": lambda e, i, o: assign_file_sql(e, i, o, engine="spark", spark=spark)},
+    )
