@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
+import os
 import signal
 from collections.abc import Callable, Iterator
 from types import FrameType
@@ -241,7 +243,10 @@ def _bulk(
     else:
         from segab.sql.bulk import assign_file_sql
 
-        with err.status(f"assigning in {engine}", spinner="dots") if not quiet else _null():
+        with (
+            err.status(f"assigning in {engine}", spinner="dots") if not quiet else _null(),
+            _quiet_interrupt_logs(),
+        ):
             report = assign_file_sql(
                 experiment,
                 input_path,
@@ -291,3 +296,22 @@ def _bulk_python(
 @contextlib.contextmanager
 def _null() -> Iterator[None]:
     yield
+
+
+def _not_an_interrupt(record: logging.LogRecord) -> bool:
+    kind = record.exc_info[0] if record.exc_info else None
+    if kind is not None and issubclass(kind, KeyboardInterrupt):
+        return False
+    return f"{os.sep}py4j{os.sep}" not in record.pathname
+
+
+@contextlib.contextmanager
+def _quiet_interrupt_logs() -> Iterator[None]:
+    """Drop the tracebacks py4j logs on the root logger (when Ctrl-C stops a Spark call,
+    it logs the broken connection); the command says ``Aborted!`` or ``Error: ...``."""
+    root = logging.getLogger()
+    root.addFilter(_not_an_interrupt)
+    try:
+        yield
+    finally:
+        root.removeFilter(_not_an_interrupt)

@@ -11,7 +11,8 @@ file, and writes a Spark output *directory* of part files at ``output_path``
 (read it with ``pyarrow.parquet.read_table(path)`` or
 ``read_parquet('path/*.parquet')``). The directory is written beside the target
 and renamed when complete. Pass ``spark=`` an existing session, or
-``spark_master`` (``local[*]`` by default, or a cluster URL).
+``spark_master`` (``local[*]`` by default, or a cluster URL): a session the call
+starts itself (none was active) is stopped, with its JVM, before it returns.
 
 Example:
     >>> spark_available() in (True, False)
@@ -20,10 +21,13 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import importlib.util
 import shutil
+import subprocess
 import uuid
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -98,7 +102,54 @@ def assign_file_spark(
         >>> assign_file_spark.__name__
         'assign_file_spark'
     """
+    own = spark is None and _active_session() is None
     session = spark if spark is not None else spark_session(spark_master)
+    try:
+        return _assign(experiment, session, input_path, in_format, output_path, out_format, now)
+    finally:
+        if own:
+            _end_session(session)
+
+
+def _active_session() -> Any:
+    from pyspark.sql import SparkSession
+
+    return SparkSession.getActiveSession()
+
+
+def _end_session(session: Any) -> None:
+    """Stop a session this module started, and end its JVM (a child process)."""
+    from pyspark import SparkContext
+
+    gateway: Any = SparkContext._gateway
+    proc = getattr(gateway, "proc", None)
+    with warnings.catch_warnings(), contextlib.suppress(Exception):
+        warnings.simplefilter("ignore")
+        session.stop()
+    with contextlib.suppress(Exception):
+        gateway.shutdown()
+    SparkContext._gateway = None
+    SparkContext._jvm = None
+    if proc is None:
+        return
+    with contextlib.suppress(OSError):
+        proc.stdin.close()  # the JVM exits when its stdin closes
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def _assign(
+    experiment: Experiment,
+    session: Any,
+    input_path: Path,
+    in_format: str,
+    output_path: Path,
+    out_format: str,
+    now: dt.datetime | None,
+) -> BulkReport:
     d = get_dialect("spark")
     try:
         df = _read(session, input_path, in_format)
