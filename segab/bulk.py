@@ -41,6 +41,7 @@ import signal
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from operator import getitem
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +99,31 @@ def _needed_fields(exp: Experiment, available: list[str]) -> list[str]:
     )
 
 
+class _TextCache(dict[Any, Any]):
+    """A column's attribute value by text cell, read on first use (up to 100,000 texts)."""
+
+    def __init__(self, name: str, read: Callable[[Any], Any], bad_seen: list[bool]) -> None:
+        super().__init__()
+        self.name, self.read, self.bad_seen = name, read, bad_seen
+
+    def __missing__(self, cell: Any) -> Any:
+        try:
+            value = self.read(cell)
+        except BadValueError as exc:
+            value = _Bad(self.name, exc)
+            self.bad_seen[0] = True
+        if len(self) < 100_000:
+            self[cell] = value
+        return value
+
+
+class _Same(dict[Any, Any]):
+    """A typed column's cells are its values."""
+
+    def __missing__(self, cell: Any) -> Any:
+        return cell
+
+
 @dataclass(frozen=True, slots=True)
 class _Bad:
     """A memo entry: these attribute cells make the row bad."""
@@ -120,9 +146,15 @@ class _BatchAssigner:
         fields = _needed_fields(experiment, header)
         self.present = [f for f in fields if f in header]
         self.absent = [f for f in fields if f not in header]
-        self.readers = [
-            text_reader(reads[f].declared) if reads[f].text else None for f in self.present
+        # per attribute column, its values by cell: read from text once, or the cell itself
+        self.bad_seen = [False]
+        self.caches: list[dict[Any, Any]] = [
+            _TextCache(f, text_reader(reads[f].declared), self.bad_seen)
+            if reads[f].text
+            else _Same()
+            for f in self.present
         ]
+        self.any_text = any(reads[f].text for f in self.present)
         self.build = _attribute_builder(self.present)
         self.has_ts = "timestamp" in header
         self.columns = list(dict.fromkeys([self.unit_col, "stage", *self.present]))
@@ -131,18 +163,15 @@ class _BatchAssigner:
         self.timestamp = timestamp
         self.memo: dict[tuple[Any, ...], tuple[str | None, dict[str, CellPlan]] | _Bad] = {}
 
-    def resolve(self, values: tuple[Any, ...]) -> tuple[str | None, dict[str, CellPlan]] | _Bad:
-        """The segment of a combination of raw cells, or why the cells are bad."""
-        typed = []
-        for name, read, value in zip(self.present, self.readers, values, strict=True):
-            if read is None:
-                typed.append(value)
-                continue
-            try:
-                typed.append(read(value))
-            except BadValueError as exc:
-                return _Bad(name, exc)
-        return resolve_segment(plan_of(self.experiment), self.build(tuple(typed)))
+    def resolve(self, cells: tuple[Any, ...]) -> tuple[str | None, dict[str, CellPlan]] | _Bad:
+        """The segment of a combination of cells, or why one of them is bad (called once
+        per distinct combination; each distinct text of a column is read once)."""
+        values = tuple(map(getitem, self.caches, cells)) if self.any_text else cells
+        if self.bad_seen[0]:
+            for value in values:
+                if type(value) is _Bad:
+                    return value
+        return resolve_segment(plan_of(self.experiment), self.build(values))
 
     def __call__(self, batch: pa.RecordBatch, first_row: int) -> tuple[pa.Table, BulkReport]:
         report = BulkReport(rows_in=batch.num_rows)
