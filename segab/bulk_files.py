@@ -198,7 +198,8 @@ def csv_reader(
     """Stream a CSV file with every cell as text (an empty cell is NULL), in file order.
 
     No column is typed from its other cells: :mod:`segab.text_values` types
-    the attribute cells one by one. ``columns`` selects columns.
+    the attribute cells one by one. A quoted value may hold line breaks.
+    ``columns`` selects columns.
 
     Example:
         >>> import tempfile
@@ -211,7 +212,7 @@ def csv_reader(
     return pacsv.open_csv(
         path,
         read_options=pacsv.ReadOptions(block_size=block_size),
-        parse_options=pacsv.ParseOptions(newlines_in_values=False),
+        parse_options=pacsv.ParseOptions(newlines_in_values=True),
         convert_options=pacsv.ConvertOptions(
             column_types={name: pa.string() for name in header},
             null_values=[""],
@@ -592,21 +593,30 @@ def _row_problem(
 
 
 def _physical_lines(path: Path, rows: Iterable[int]) -> dict[int, int]:
-    """The file line (1-based) of each 0-based data row, counting skipped empty lines."""
+    """The file line (1-based) where each 0-based data row starts.
+
+    Counts the empty lines the readers skip, and the lines of a quoted value that
+    holds line breaks (quotes are RFC 4180's: ``"`` doubled inside a quoted value,
+    so a line with an odd number of them opens or closes one).
+    """
     wanted = sorted(set(rows))
     out: dict[int, int] = {}
     if not wanted:
         return out
     record = -1  # the header is record -1, the first data row record 0
+    quoted = False
     with path.open("rb") as fh:
         for number, line in enumerate(fh, start=1):
-            if line in (b"\n", b"\r\n"):
-                continue
-            if record == wanted[len(out)]:
-                out[record] = number
-                if len(out) == len(wanted):
-                    break
-            record += 1
+            if not quoted:
+                if line in (b"\n", b"\r\n"):
+                    continue
+                if record == wanted[len(out)]:
+                    out[record] = number
+                    if len(out) == len(wanted):
+                        break
+                record += 1
+            if line.count(b'"') % 2:
+                quoted = not quoted
     return out
 
 

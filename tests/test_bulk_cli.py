@@ -251,3 +251,24 @@ def test_duckdb_failure_keeps_the_old_output(
     with pytest.raises(DataError, match="disk full"):
         sql_bulk.assign_file_sql(exp, src, out)
     assert out.read_text() == OLD and _leftovers(tmp_path, out.name) == []
+
+
+@pytest.mark.parametrize("engine", ["python", "duckdb"])
+def test_unreadable_csv_is_a_located_error(tmp_path: Path, engine: str) -> None:
+    src = _units(tmp_path / "units.csv", 300_000)
+    lines = src.read_text().splitlines()
+    lines[250_000] = '"u_short","awareness"'
+    src.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "out.csv"
+    out.write_text(OLD)
+    result = CliRunner().invoke(
+        cli,
+        [
+            *("assign", "journey_content", "--input", str(src), "--output", str(out)),
+            *("--experiments", EXPERIMENTS, "--engine", engine, "--quiet", "--workers", "1"),
+        ],
+    )
+    assert result.exit_code == 1, result.output
+    assert f"Error: {src}: cannot read from line " in result.stderr
+    assert 'Expected 4 columns, got 2: "u_short","awareness"' in result.stderr
+    assert out.read_text() == OLD and _leftovers(tmp_path, out.name) == []

@@ -194,7 +194,9 @@ def _interruptible(run: Callable[[], None]) -> None:
     except _Terminated:
         code = 143
     except (SegabError, OSError, click.ClickException) as exc:
-        error = exc.with_traceback(None)  # reported as a message: the frames are not needed
+        # reported as a message: drop the frames (and the exceptions it was raised in)
+        error = exc.with_traceback(None)
+        error.__cause__ = error.__context__ = None
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)

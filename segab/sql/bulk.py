@@ -137,19 +137,33 @@ def assign_file_sql(
 
 
 class _CountingReader:
-    """The CSV file as an Arrow stream that counts the rows DuckDB reads from it."""
+    """The CSV file as an Arrow stream that counts the rows DuckDB reads from it.
+
+    A block pyarrow cannot parse ends the stream and is kept in ``error`` (raised
+    by :meth:`check` once DuckDB is done), so the message names the file and line.
+    """
 
     def __init__(self, path: Path) -> None:
+        self.path = path
         self.rows = 0
+        self.error: pa.ArrowInvalid | None = None
         self.reader = csv_reader(path)
 
     def stream(self) -> pa.RecordBatchReader:
         def batches() -> Iterator[pa.RecordBatch]:
-            for batch in self.reader:
-                self.rows += batch.num_rows
-                yield batch
+            try:
+                for batch in self.reader:
+                    self.rows += batch.num_rows
+                    yield batch
+            except pa.ArrowInvalid as exc:
+                self.error = exc
 
         return pa.RecordBatchReader.from_batches(self.reader.schema, batches())
+
+    def check(self) -> None:
+        if self.error is not None:
+            where = f"line {self.rows + 2}"
+            raise DataError(f"{self.path}: cannot read from {where} on: {self.error}")
 
 
 def _run(con: duckdb.DuckDBPyConnection, sql: str, input_path: Path) -> Any:
@@ -181,9 +195,10 @@ def _duckdb(
         con.execute("SET enable_progress_bar = false")
         raw, typed = (f"segab_units_{uuid.uuid4().hex[:8]}" for _ in range(2))
         text = in_format == "csv"
-        counter = _CountingReader(input_path) if text else None
+        counter = None
         try:
-            if counter is not None:
+            if text:
+                counter = _CountingReader(input_path)
                 con.register(raw, counter.stream())
             else:
                 path = d.literal(str(input_path))
@@ -204,10 +219,9 @@ def _duckdb(
         options = "FORMAT parquet" if out_format == "parquet" else "FORMAT csv, HEADER true"
         with atomic_output(output_path) as tmp:
             target = d.literal(str(tmp))
-            try:
-                copied = _run(con, f"COPY ({query}) TO {target} ({options})", input_path)
-            except pa.ArrowInvalid as exc:
-                raise DataError(f"{input_path}: cannot read: {exc}") from None
+            copied = _run(con, f"COPY ({query}) TO {target} ({options})", input_path)
+            if counter is not None:
+                counter.check()
             (rows_out,) = copied.fetchone() or (0,)
             reader = "read_parquet" if out_format == "parquet" else "read_csv"
             counts = con.execute(

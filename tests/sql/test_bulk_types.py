@@ -192,11 +192,19 @@ def test_line_numbers_count_empty_lines_and_parquet_rows(tmp_path: Path) -> None
     exp = _experiment({"age": "number"})
     src = tmp_path / "units.csv"
     src.write_text(
-        "user_id,stage,age\n\nu1,awareness,30\r\n\nu2,awareness,x\nu3,checkout,1\n", "utf-8"
+        "user_id,stage,age\n\nu1,awareness,30\r\n\nu2,awareness,x\nu3,checkout,1\n"
+        'u4,awareness,"1\n\n2"\n"u""5",awareness,y\n',
+        "utf-8",
     )
     for run in (assign_file, assign_file_sql):
         report = run(exp, src, tmp_path / "out.csv")
-        assert [p.split(":")[0] for p in report.problems] == ["line 5", "line 6"]
+        assert [p.split(":")[0] for p in report.problems] == [
+            "line 5",
+            "line 6",
+            "line 7",
+            "line 10",
+        ]
+        assert "unit 'u\"5': column 'age': 'y'" in report.problems[-1]
     parquet = tmp_path / "units.parquet"
     pq.write_table(
         pa.table({"user_id": ["u1", "u2"], "stage": ["awareness"] * 2, "age": ["1", "x"]}), parquet
