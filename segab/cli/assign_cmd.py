@@ -18,7 +18,7 @@ import json
 import logging
 import os
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from types import FrameType
 from typing import Any
 
@@ -28,27 +28,38 @@ from segab.assignment import assign
 from segab.cli.options import experiments_option
 from segab.config import load_experiments
 from segab.errors import SegabError
-from segab.text_values import nest_attributes
+from segab.text_values import AttributeType, BadValueError, nest_attributes, read_text
 
 __all__ = ["assign_command", "parse_attr"]
 
 
-def parse_attr(text: str) -> tuple[str, Any]:
-    """Parse ``name=value``; the value is read as JSON when it parses (numbers, true, lists).
+def parse_attr(text: str, declared: Mapping[str, AttributeType] | None = None) -> tuple[str, Any]:
+    """Parse ``name=value`` as a bulk run reads the same text in a CSV cell.
 
-    Dotted names build nested attributes (:func:`segab.text_values.nest_attributes`).
+    The value follows :func:`segab.text_values.read_text` (numbers, booleans,
+    strings; empty is missing), or the type ``declared`` gives the name (an
+    experiment's ``attributes``); a JSON array, object or quoted string (``'["a",
+    "b"]'``, ``'"007"'``) is read as JSON. Whole numbers stay integers. Dotted
+    names build nested attributes (:func:`segab.text_values.nest_attributes`).
 
     Example:
         >>> parse_attr("age=25"), parse_attr("channel=social"), parse_attr("vip=true")
         (('age', 25), ('channel', 'social'), ('vip', True))
+        >>> parse_attr("zip=007"), parse_attr("zip=007", {"zip": "string"}), parse_attr('zip="007"')
+        (('zip', 7), ('zip', '007'), ('zip', '007'))
     """
     name, sep, raw = text.partition("=")
     if not sep or not name:
         raise click.BadParameter(f"{text!r}: expected NAME=VALUE, e.g. age=25", param_hint="--attr")
+    if raw[:1] in ("[", "{", '"'):
+        with contextlib.suppress(ValueError):
+            return name, json.loads(raw)
     try:
-        value: Any = json.loads(raw)
-    except ValueError:
-        value = raw
+        value = read_text(raw, (declared or {}).get(name))
+    except BadValueError as exc:
+        raise click.BadParameter(f"{text!r}: {exc}", param_hint="--attr") from None
+    if isinstance(value, float) and value.is_integer() and abs(value) <= 2**53:
+        return name, int(value)  # the same number, shown as written
     return name, value
 
 
@@ -56,7 +67,13 @@ def parse_attr(text: str) -> tuple[str, Any]:
 @click.argument("key")
 @click.option("--unit", "unit_id", help="Unit id for a single assignment.")
 @click.option("--stage", help="Journey stage for a single assignment.")
-@click.option("--attr", "attrs", multiple=True, help="Attribute NAME=VALUE (repeatable).")
+@click.option(
+    "--attr",
+    "attrs",
+    multiple=True,
+    help="Attribute NAME=VALUE (repeatable), read as a bulk run reads a CSV cell "
+    "(28: number, true: boolean; JSON for lists).",
+)
 @click.option(
     "--input",
     "input_path",
@@ -135,7 +152,7 @@ def assign_command(
     experiment = load_experiments(experiments_dir)[key]
     if unit_id is None or stage is None:
         raise click.UsageError("give --unit and --stage (single) or --input and --output (bulk)")
-    attributes = nest_attributes(parse_attr(a) for a in attrs)
+    attributes = nest_attributes(parse_attr(a, experiment.attributes) for a in attrs)
     result = assign(experiment, unit_id, attributes, stage)
     if fmt == "json":
         click.echo(json.dumps(result.to_dict()))

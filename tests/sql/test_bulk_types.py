@@ -9,6 +9,7 @@ assignments and report the same bad rows, whatever the other rows hold.
 from __future__ import annotations
 
 import csv
+import json
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -18,12 +19,15 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
+import yaml
+from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from segab import assign
 from segab.bulk import assign_file
 from segab.bulk_files import BulkReport
+from segab.cli import cli
 from segab.config import Experiment
 from segab.errors import DataError
 from segab.sql.bulk import assign_file_sql
@@ -186,6 +190,35 @@ def test_one_bad_cell_changes_no_other_row(tmp_path: Path) -> None:
             "line 2502: unit 'u2500': column 'age': 'unknown' is not a number "
             "(declared in attributes)"
         ]
+
+
+@pytest.mark.parametrize("declared", [False, True])
+def test_attr_on_the_command_line_reads_text_as_a_bulk_cell(tmp_path: Path, declared: bool) -> None:
+    """``segab assign --unit ... --attr age=TEXT`` agrees with a bulk row holding TEXT."""
+    exp = _experiment({"age": "number", "vip": "boolean"} if declared else {})
+    (tmp_path / "mixed.yaml").write_text(yaml.safe_dump(exp.model_dump(mode="json")), "utf-8")
+    texts = ["30", "007", "True", "NaN", "", "1e3", "unknown", "-0", "null", "1e400", "tRuE"]
+    rows = [
+        {"user_id": f"u{i}", "stage": "purchase", "age": t, "score": "1", "vip": t, "channel": t}
+        for i, t in enumerate(texts)
+    ]
+    _write(tmp_path / "units.csv", rows)
+    assign_file(exp, tmp_path / "units.csv", tmp_path / "out.csv")
+    bulk = {r[0]: r for r in _written(tmp_path / "out.csv")}
+    for row in rows:
+        attrs = [f"{c}={row[c]}" for c in COLUMNS]
+        result = CliRunner().invoke(
+            cli,
+            ["assign", "mixed", "--unit", row["user_id"], "--stage", "purchase"]
+            + [x for a in attrs for x in ("--attr", a)]
+            + ["--experiments", str(tmp_path)],
+        )
+        if row["user_id"] not in bulk:  # a bad row in bulk is a bad --attr
+            assert result.exit_code == 2 and "Invalid value for --attr" in result.stderr
+            continue
+        assert result.exit_code == 0, result.output
+        single = json.loads(result.stdout)
+        assert bulk[row["user_id"]][2:4] == (single["segment"], single["variant"]), row
 
 
 def test_line_numbers_count_empty_lines_and_parquet_rows(tmp_path: Path) -> None:
