@@ -351,13 +351,14 @@ def typed_source_sql(
     reads: Mapping[str, ColumnRead],
     schema: Mapping[str, str],
     *,
-    text: bool,
+    empty_is_null: bool,
 ) -> str:
     """A ``SELECT`` of the columns assignment reads, typed as ``reads`` says, without the
     rows whose text cells do not fit their type (:func:`find_bad_rows` lists them).
 
-    In a text input an empty cell is NULL in every column (Spark reads a quoted
-    ``""`` as an empty string).
+    With ``empty_is_null`` an empty string is NULL in every column (Spark reads a
+    quoted ``""`` in a CSV file as an empty string; pyarrow's reader, used for
+    DuckDB, already reads every empty cell as NULL).
 
     Example:
         >>> from segab.config import parse_experiment
@@ -369,7 +370,8 @@ def typed_source_sql(
         ...     "metrics": {"primary": {"key": "m", "kind": "binary", "event": "x"}}})
         >>> schema = {"id": "VARCHAR", "stage": "VARCHAR", "vip": "VARCHAR"}
         >>> reads = column_reads(exp, schema, text=True)
-        >>> sql = typed_source_sql(get_dialect("duckdb"), exp, "units", reads, schema, text=True)
+        >>> d = get_dialect("duckdb")
+        >>> sql = typed_source_sql(d, exp, "units", reads, schema, empty_is_null=True)
         >>> print(sql)
         SELECT NULLIF("id", '') AS "id", NULLIF("stage", '') AS "stage", CASE WHEN "vip" IN ('true', 'True', 'TRUE') THEN TRUE WHEN "vip" IN ('false', 'False', 'FALSE') THEN FALSE END AS "vip"
         FROM units
@@ -382,7 +384,7 @@ def typed_source_sql(
         col, r = d.quote(name), reads.get(name)
         if r is not None and r.text and r.declared in ("number", "boolean"):
             expr = typed_text_sql(d, col, r.declared)
-        elif text:
+        elif empty_is_null:
             expr = f"NULLIF({col}, '')"
         else:
             expr = col

@@ -7,15 +7,16 @@ text" because one of its cells is not a number):
 - an empty cell is a missing attribute (``None``);
 - ``true``, ``True``, ``TRUE`` and ``false``, ``False``, ``FALSE`` are booleans;
 - a decimal number (``42``, ``-1.5``, ``.5``, ``5.``, ``1e3``, ``+7``, ``007``)
-  is a number, read as a 64-bit float; one beyond that range (``1e400``) is a bad
-  value;
+  is a number, read as a 64-bit float;
 - anything else is a string, as written (``NaN``, ``inf``, ``null``, ``1_000``,
-  `` 5`` with a space, ``0x10``).
+  `` 5`` with a space, ``0x10``, and ``1e400``: a number beyond the float range
+  is never a number).
 
 An experiment's ``attributes`` (``{age: number}``) declares a column's type
-instead: ``number`` reads numbers only, ``boolean`` booleans only, ``string``
-keeps the text as written; an empty cell is still missing, and any other value
-is a bad value (its row is reported and skipped, never assigned).
+instead: ``number`` reads numbers only (``1e400`` included: it is out of range),
+``boolean`` booleans only, ``string`` keeps the text as written; an empty cell is
+still missing, and any other value is a bad value (its row is reported and
+skipped, never assigned).
 
 The same rules are written here in SQL for DuckDB and Spark (the ``*_sql``
 functions), so every engine reads the same values from the same text.
@@ -67,7 +68,7 @@ _MAX = 1.7976931348623157e308  # the largest finite double
 
 
 class BadValueError(DataError):
-    """A cell that does not fit its column's declared type (or a number out of range).
+    """A cell that does not fit its column's declared type.
 
     Example:
         >>> str(BadValueError("'x' is not a number"))
@@ -75,18 +76,17 @@ class BadValueError(DataError):
     """
 
 
-def _number(text: str) -> float:
+def _number(text: str) -> float | None:
+    """The float of a decimal number, or None beyond the float range."""
     value = float(text)
-    if not math.isfinite(value):
-        raise BadValueError(f"{text!r} is a number beyond the range of a 64-bit float")
-    return value
+    return value if math.isfinite(value) else None
 
 
 def read_text(text: str | None, declared: AttributeType | None = None) -> Any:
     """The attribute value of one text cell, per value or as ``declared``.
 
     ``None`` or ``""`` is a missing attribute. Raises :class:`BadValueError` for a cell
-    that does not fit ``declared`` and for a number out of the float range.
+    that does not fit ``declared``.
 
     Example:
         >>> read_text("007"), read_text("007", "string"), read_text("", "number")
@@ -100,13 +100,15 @@ def read_text(text: str | None, declared: AttributeType | None = None) -> Any:
         flag = _BOOLEANS.get(text)
         if flag is not None:
             return flag
-        return _number(text) if _NUMBER.fullmatch(text) else text
+        number = _number(text) if _NUMBER.fullmatch(text) else None
+        return text if number is None else number
     if declared == "string":
         return text
     if declared == "number":
-        if _NUMBER.fullmatch(text):
-            return _number(text)
-        raise BadValueError(f"{text!r} is not a number (declared in attributes)")
+        number = _number(text) if _NUMBER.fullmatch(text) else None
+        if number is None:
+            raise BadValueError(f"{text!r} is not a number (declared in attributes)")
+        return number
     flag = _BOOLEANS.get(text)
     if flag is None:
         raise BadValueError(f"{text!r} is not true or false (declared in attributes)")
@@ -144,12 +146,15 @@ def nest_attributes(pairs: Iterable[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def _is_number_sql(d: Dialect, col: str) -> str:
+    """TRUE where :func:`read_text` reads a number: the pattern, within the float range."""
     if d.name == "duckdb":
-        return f"regexp_full_match({col}, {d.literal(NUMBER_PATTERN)})"
-    if d.name == "spark":  # Java's $ also matches before a final newline; \z does not
-        pattern = "^(?:" + NUMBER_PATTERN + ")\\z"
-        return f"({col} RLIKE {d.literal(pattern)})"
-    return f"({col} ~ {d.literal('^(?:' + NUMBER_PATTERN + ')$')})"
+        pattern = f"regexp_full_match({col}, {d.literal(NUMBER_PATTERN)})"
+    elif d.name == "spark":  # Java's $ also matches before a final newline; \z does not
+        anchored = "^(?:" + NUMBER_PATTERN + ")\\z"
+        pattern = f"({col} RLIKE {d.literal(anchored)})"
+    else:
+        pattern = f"({col} ~ {d.literal('^(?:' + NUMBER_PATTERN + ')$')})"
+    return f"({pattern} AND {_finite_sql(d, _number_sql(d, col))})"
 
 
 def _number_sql(d: Dialect, col: str) -> str:
@@ -172,8 +177,8 @@ def typed_text_sql(d: Dialect, col: str, declared: AttributeType) -> str:
 
     Example:
         >>> from segab.sql.dialects import get_dialect
-        >>> print(typed_text_sql(get_dialect("duckdb"), "x", "number"))
-        CASE WHEN regexp_full_match(x, '[+-]?([0-9]+\\.?[0-9]*|\\.[0-9]+)([eE][+-]?[0-9]+)?') THEN TRY_CAST(x AS DOUBLE) END
+        >>> print(typed_text_sql(get_dialect("duckdb"), "x", "boolean"))
+        CASE WHEN x IN ('true', 'True', 'TRUE') THEN TRUE WHEN x IN ('false', 'False', 'FALSE') THEN FALSE END
     """  # noqa: E501
     if declared == "string":
         return f"NULLIF({col}, '')"
@@ -190,16 +195,12 @@ def bad_text_sql(d: Dialect, col: str, declared: AttributeType | None) -> str:
         >>> bad_text_sql(get_dialect("duckdb"), "x", "string")
         'FALSE'
     """
-    if declared == "string":
+    if declared in (None, "string"):
         return "FALSE"
     present = f"{col} IS NOT NULL AND {col} <> ''"
     if declared == "boolean":
         return f"({present} AND NOT {_in(d, col, (*_TRUE, *_FALSE))})"
-    number = _is_number_sql(d, col)
-    out_of_range = f"NOT {_finite_sql(d, _number_sql(d, col))}"
-    if declared == "number":
-        return f"({present} AND (NOT {number} OR {out_of_range}))"
-    return f"({present} AND {number} AND {out_of_range})"
+    return f"({present} AND NOT {_is_number_sql(d, col)})"
 
 
 MixedKind: TypeAlias = Literal["null", "boolean", "number", "string"]

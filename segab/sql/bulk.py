@@ -208,7 +208,8 @@ def _duckdb(
             raise DataError(f"{input_path}: cannot read: {exc}") from None
         schema = {str(row[0]): str(row[1]) for row in described}
         reads = column_reads(exp, schema, str(input_path), text=text)
-        source = typed_source_sql(d, exp, d.quote(raw), reads, schema, text=text)
+        # pyarrow's CSV reader already reads empty cells as NULL
+        source = typed_source_sql(d, exp, d.quote(raw), reads, schema, empty_is_null=False)
         con.execute(f"CREATE VIEW {typed} AS {source}")
         ts = 'CAST("timestamp" AS VARCHAR)' if "timestamp" in schema else None
         timestamp = ts or d.literal((now or dt.datetime.now(dt.UTC)).isoformat())

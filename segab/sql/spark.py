@@ -167,7 +167,7 @@ def _assign(
     kinds = {name: r.kind for name, r in reads.items()}
     try:
         session.sql(
-            typed_source_sql(d, experiment, d.quote(raw), reads, schema, text=text)
+            typed_source_sql(d, experiment, d.quote(raw), reads, schema, empty_is_null=text)
         ).createOrReplaceTempView(typed)
         out = session.sql(assignment_sql(experiment, d, typed, columns=kinds, timestamp=timestamp))
         with atomic_output(output_path) as tmp:
