@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -173,10 +174,55 @@ class _BatchAssigner:
                     return value
         return resolve_segment(plan_of(self.experiment), self.build(values))
 
+    def lookup(self, cells: tuple[Any, ...]) -> tuple[str | None, dict[str, CellPlan]] | _Bad:
+        """:meth:`resolve`, memoized across batches (up to 200,000 combinations)."""
+        hit = self.memo.get(cells)
+        if hit is None:
+            hit = self.resolve(cells)
+            if len(self.memo) < 200_000:
+                self.memo[cells] = hit
+        return hit
+
+    def segments(self, batch: pa.RecordBatch) -> list[Any]:
+        """Each row's :meth:`lookup`, computed once per distinct combination of cells.
+
+        The combinations are found in Arrow: each attribute column is dictionary
+        encoded, and the codes are combined into one integer per row.
+        """
+        if not self.present:
+            return [self.lookup(())] * batch.num_rows
+        dictionaries, indices = [], []
+        codes: pa.Array | None = None
+        size = 1
+        for name in self.present:
+            encoded = pc.dictionary_encode(batch.column(name), null_encoding="encode")
+            dictionaries.append(encoded.dictionary.to_pylist())
+            index = encoded.indices.cast(pa.int64())
+            indices.append(index)
+            k = max(len(dictionaries[-1]), 1)
+            if codes is None:
+                codes, size = index, k
+                continue
+            if size * k >= 1 << 62:  # renumber the combinations seen so far
+                dense = pc.dictionary_encode(codes)
+                codes, size = dense.indices.cast(pa.int64()), len(dense.dictionary)
+            codes = pc.add(pc.multiply(codes, k), index)
+            size *= k
+        distinct = pc.unique(codes)
+        first_rows = pc.index_in(distinct, value_set=codes)
+        combos = zip(*(pc.take(i, first_rows).to_pylist() for i in indices), strict=True)
+        hits = [
+            self.lookup(tuple(d[i] for d, i in zip(dictionaries, combo, strict=True)))
+            for combo in combos
+        ]
+        return [hits[k] for k in pc.index_in(codes, value_set=distinct).to_pylist()]
+
     def __call__(self, batch: pa.RecordBatch, first_row: int) -> tuple[pa.Table, BulkReport]:
         report = BulkReport(rows_in=batch.num_rows)
-        cols = {name: batch.column(name).to_pylist() for name in self.columns}
-        rows = _assign_batch(self, cols, first_row, report)
+        cols = {name: batch.column(name).to_pylist() for name in self.columns[:2]}
+        if self.has_ts:
+            cols["timestamp"] = batch.column("timestamp").to_pylist()
+        rows = _assign_batch(self, cols, self.segments(batch), first_row, report)
         table = pa.table(rows, schema=_SCHEMA)
         report.rows_out = table.num_rows
         return table, report
@@ -308,16 +354,18 @@ _SCHEMA = pa.schema([(name, _TYPES.get(name, pa.string())) for name in OUTPUT_CO
 
 
 def _assign_batch(
-    job: _BatchAssigner, cols: dict[str, list[Any]], first_row: int, report: BulkReport
+    job: _BatchAssigner,
+    cols: dict[str, list[Any]],
+    hits: list[Any],
+    first_row: int,
+    report: BulkReport,
 ) -> dict[str, Any]:
-    """Assign one batch with the same :func:`draw` as :func:`segab.assign`; segments are
-    resolved once per distinct combination of the attribute cells the conditions read."""
-    exp, memo, resolve = job.experiment, job.memo, job.resolve
+    """Assign one batch with the same :func:`draw` as :func:`segab.assign`, given each
+    row's segment (``hits``, from :meth:`_BatchAssigner.segments`)."""
+    exp = job.experiment
     plan = plan_of(exp)
     stages = plan.stages
     units, stage_col = cols[job.unit_col], cols["stage"]
-    attr_cols = [cols[f] for f in job.present]
-    values_iter = zip(*attr_cols, strict=True) if attr_cols else (() for _ in units)
     ts = cols["timestamp"] if job.has_ts else None
     out_units: list[str] = []
     out_segments: list[str | None] = []
@@ -327,7 +375,7 @@ def _assign_batch(
     out_reasons: list[str] = []
     kept: list[int] = []
     assigned = Reason.ASSIGNED.value
-    for i, (unit, stage, values) in enumerate(zip(units, stage_col, values_iter, strict=True)):
+    for i, (unit, stage, hit) in enumerate(zip(units, stage_col, hits, strict=True)):
         if type(unit) is not str and unit is not None:
             if isinstance(unit, float) and not unit.is_integer():
                 report.add_problem(bad_row_message(exp, unit, stage), first_row + i)
@@ -336,15 +384,10 @@ def _assign_batch(
         if unit is None or unit == "" or stage not in stages:
             report.add_problem(bad_row_message(exp, unit, stage), first_row + i)
             continue
-        hit = memo.get(values)
-        if hit is None:
-            hit = resolve(values)
-            if len(memo) < 200_000:
-                memo[values] = hit
         if type(hit) is _Bad:
             report.add_problem(bad_value_message(unit, hit.column, hit.error), first_row + i)
             continue
-        segment, by_stage = hit  # type: ignore[misc]
+        segment, by_stage = hit
         a = draw(plan, unit, segment, by_stage, stage)
         out_units.append(unit)
         out_segments.append(a.segment)
