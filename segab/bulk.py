@@ -53,19 +53,16 @@ import pyarrow.parquet as pq
 from segab.assignment import CellPlan, draw, plan_of, resolve_segment
 from segab.assignment_types import Reason
 from segab.bulk_files import (
-    BulkReport,
     atomic_output,
-    bad_row_message,
-    bad_value_message,
     check_paths,
     column_reads,
     condition_columns,
     count_rows,
     csv_reader,
     file_format,
-    locate,
     read_header,
 )
+from segab.bulk_report import BulkReport, bad_row_message, bad_value_message, locate
 from segab.config.models import Experiment
 from segab.errors import DataError
 from segab.sql.assign import ASSIGNMENT_COLUMNS

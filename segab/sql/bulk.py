@@ -51,17 +51,14 @@ import pyarrow.parquet as pq
 
 from segab.assignment_types import Reason
 from segab.bulk_files import (
-    BulkReport,
     atomic_output,
-    bad_row_message,
     check_paths,
     column_reads,
     csv_reader,
     file_format,
-    find_bad_rows,
-    locate,
     typed_source_sql,
 )
+from segab.bulk_report import BulkReport, bad_row_message, find_bad_rows, locate
 from segab.config.models import Experiment
 from segab.errors import DataError, SqlError
 from segab.sql.assign import ASSIGNMENT_COLUMNS, assignment_sql
@@ -113,7 +110,7 @@ def assign_file_sql(
 ) -> BulkReport:
     """Assign every row of ``input_path`` in DuckDB or Spark and write ``output_path``.
 
-    Returns the same :class:`~segab.bulk_files.BulkReport` as the Python path
+    Returns the same :class:`~segab.bulk_report.BulkReport` as the Python path
     (``rows_in``, ``rows_out``, ``bad_rows``, a few ``problems``, ``reasons``).
     ``threads`` caps DuckDB's threads. A Ctrl-C while DuckDB runs raises
     :class:`KeyboardInterrupt` (DuckDB stops the query); the output is then untouched.

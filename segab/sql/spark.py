@@ -31,14 +31,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from segab.bulk_files import (
-    BulkReport,
-    atomic_output,
-    column_reads,
-    find_bad_rows,
-    locate,
-    typed_source_sql,
-)
+from segab.bulk_files import atomic_output, column_reads, typed_source_sql
+from segab.bulk_report import BulkReport, find_bad_rows, locate
 from segab.config.models import Experiment
 from segab.errors import DataError, SqlError
 from segab.sql.assign import assignment_sql

@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 
 from segab import assign
 from segab.bulk import assign_file
-from segab.bulk_files import BulkReport
+from segab.bulk_report import BulkReport
 from segab.cli import cli
 from segab.config import Experiment
 from segab.errors import DataError
