@@ -1,15 +1,19 @@
-"""Bulk assignment of a CSV or Parquet file of units (imperative shell).
+"""Bulk assignment of a CSV or Parquet file of units in Python (imperative shell).
 
 The input has the unit column (the experiment's ``unit``), a ``stage`` column
-and attribute columns. It is read in chunks with pyarrow, each row is assigned
-with :func:`segab.assign`, and the rows are written to CSV or Parquet with the
-exposure columns (``unit_id, experiment, iteration, segment, stage, variant,
-bucket, in_experiment, reason, timestamp``). A bad row (empty id, unknown
-stage) is reported with its line number and counted; the run goes on.
+and attribute columns. It is read in chunks with pyarrow (a CSV file with every
+cell as text, typed cell by cell by :mod:`segab.text_values` or as the
+experiment's ``attributes`` declare), each row is assigned with the same
+decisions as :func:`segab.assign`, and the rows are written to CSV or Parquet
+with the exposure columns (``unit_id, experiment, iteration, segment, stage,
+variant, bucket, in_experiment, reason, timestamp``). A bad row (empty id,
+unknown stage, a cell that does not fit its declared type) is reported with its
+line number and counted; the run goes on. The output is written beside the
+target and renamed when complete (:func:`segab.bulk_files.atomic_output`).
 
 Segment predicates only read the columns their conditions name, and rows with
-the same values for those columns share one evaluation (a memo per chunk
-stream), so the cost per row is dominated by the MD5 digest.
+the same values for those columns share one evaluation (a memo per process),
+so the cost per row is dominated by the MD5 digest.
 
 Example:
     >>> from segab.config import parse_experiment
@@ -23,8 +27,8 @@ Example:
     >>> text = "user_id,stage\\nu1,awareness\\n,purchase\\n"
     >>> _ = open(os.path.join(d, "in.csv"), "w").write(text)
     >>> report = assign_file(exp, os.path.join(d, "in.csv"), os.path.join(d, "out.csv"))
-    >>> report.rows_in, report.rows_out, report.bad_rows
-    (2, 1, 1)
+    >>> report.rows_in, report.rows_out, report.bad_rows, report.problems
+    (2, 1, 1, ["line 3: empty 'user_id' (stage 'purchase')"])
 """
 
 from __future__ import annotations
@@ -33,196 +37,189 @@ import contextlib
 import datetime as dt
 import multiprocessing
 import os
-import sys
+import signal
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from operator import getitem
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from segab.assignment import CellPlan, draw, plan_of, resolve_segment
 from segab.assignment_types import Reason
-from segab.conditions import condition_fields
-from segab.config.models import Experiment, SegmentDef
-from segab.errors import DataError, MissingColumnError
+from segab.bulk_files import (
+    atomic_output,
+    check_paths,
+    column_reads,
+    condition_columns,
+    count_rows,
+    csv_reader,
+    file_format,
+    read_header,
+)
+from segab.bulk_report import BulkReport, bad_row_message, bad_value_message, locate
+from segab.config.models import Experiment
+from segab.errors import DataError
+from segab.sql.assign import ASSIGNMENT_COLUMNS
+from segab.text_values import BadValueError, nest_attributes, text_reader
 
 __all__ = ["OUTPUT_COLUMNS", "BulkReport", "assign_file", "count_rows", "nest_attributes"]
 
-OUTPUT_COLUMNS = (
-    "unit_id",
-    "experiment",
-    "iteration",
-    "segment",
-    "stage",
-    "variant",
-    "bucket",
-    "in_experiment",
-    "reason",
-    "timestamp",
-)
-MAX_REPORTED = 20
+OUTPUT_COLUMNS = (*ASSIGNMENT_COLUMNS, "timestamp")
 CHUNK_BYTES = 2 << 20
 
 
-@dataclass
-class BulkReport:
-    """What a bulk run did: rows read and written, bad rows with their line numbers.
-
-    Example:
-        >>> BulkReport().bad_rows
-        0
-    """
-
-    rows_in: int = 0
-    rows_out: int = 0
-    bad_rows: int = 0
-    problems: list[str] = field(default_factory=list)
-    reasons: dict[str, int] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-
-    def add_problem(self, message: str) -> None:
-        """Count a bad row and keep its message (the first few only).
-
-        Example:
-            >>> r = BulkReport(); r.add_problem("line 3: empty id"); r.bad_rows
-            1
-        """
-        self.bad_rows += 1
-        if len(self.problems) < MAX_REPORTED:
-            self.problems.append(message)
-
-
-def _format(path: Path) -> str:
-    suffix = path.suffix.lower()
-    if suffix in (".csv", ".txt"):
-        return "csv"
-    if suffix in (".parquet", ".pq"):
-        return "parquet"
-    raise DataError(f"{path}: unsupported file type {suffix!r}; expected .csv or .parquet")
-
-
-def count_rows(path: str | Path) -> int:
-    """Number of data rows in a CSV (newline count less the header) or Parquet file.
-
-    Example:
-        >>> count_rows.__name__
-        'count_rows'
-    """
-    path = Path(path)
-    if _format(path) == "parquet":
-        return int(pq.ParquetFile(path).metadata.num_rows)
-    lines = 0
-    last = b"\n"
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            lines += chunk.count(b"\n")
-            last = chunk[-1:]
-    return max(0, lines + (last != b"\n") - 1)
-
-
-def _batches(path: Path, columns: list[str]) -> Iterator[pa.RecordBatch]:
-    """Stream record batches; the id and stage columns are read as text (``007`` stays ``007``)."""
-    if _format(path) == "parquet":
-        pfile = pq.ParquetFile(path)
-        have = pfile.schema_arrow.names
-        _require(path, have, columns)
-        yield from pfile.iter_batches(batch_size=65_536)
-        return
-    reader = pacsv.open_csv(
-        path,
-        read_options=pacsv.ReadOptions(block_size=CHUNK_BYTES),
-        convert_options=pacsv.ConvertOptions(
-            strings_can_be_null=True, column_types={c: pa.string() for c in columns}
-        ),
-    )
-    _require(path, reader.schema.names, columns)
-    yield from reader
-
-
-def _require(path: Path, have: list[str], needed: list[str]) -> None:
-    missing = [c for c in needed if c not in have]
-    if missing:
-        raise MissingColumnError(
-            f"{path}: missing column(s) {missing}; the file has {have}; expected the unit column, "
-            f"'stage' and the attribute columns the segments read ({needed})"
-        )
-
-
-def nest_attributes(pairs: Iterable[tuple[str, Any]]) -> dict[str, Any]:
-    """Build nested attributes from dotted names (``device.os`` → ``{"device": {"os": ...}}``).
-
-    Example:
-        >>> nest_attributes([("device.os", "ios"), ("age", 3)])
-        {'device': {'os': 'ios'}, 'age': 3}
-    """
-    out: dict[str, Any] = {}
-    for name, value in pairs:
-        node = out
-        *parents, leaf = name.split(".")
-        for p in parents:
-            node = node.setdefault(p, {})
-        node[leaf] = value
-    return out
+def _schema_of(path: Path) -> tuple[dict[str, str], bool]:
+    """``{column: type name}`` and whether the file is text (CSV: every cell is text)."""
+    if file_format(path) == "parquet":
+        schema = pq.ParquetFile(path).schema_arrow
+        return {f.name: str(f.type) for f in schema}, False
+    return dict.fromkeys(read_header(path), "string"), True
 
 
 def _attribute_builder(fields: list[str]) -> Callable[[tuple[Any, ...]], dict[str, Any]]:
-    dotted = [f for f in fields if "." in f]
-    if not dotted:
+    if not any("." in f for f in fields):
         return lambda values: dict(zip(fields, values, strict=True))
-
-    def build(values: tuple[Any, ...]) -> dict[str, Any]:
-        return nest_attributes(zip(fields, values, strict=True))
-
-    return build
+    return lambda values: nest_attributes(zip(fields, values, strict=True))
 
 
 def _needed_fields(exp: Experiment, available: list[str]) -> list[str]:
-    fields: set[str] = set()
-    for seg in exp.segments:
-        if isinstance(seg, SegmentDef):
-            fields |= condition_fields(seg.when)
     # a dotted path may be a flat column ("device.os") or a prefix of one
     return sorted(
-        f for f in fields if f in available or not any(c.startswith(f) for c in available)
+        f
+        for f in condition_columns(exp)
+        if f in available or not any(c.startswith(f) for c in available)
     )
+
+
+class _TextCache(dict[Any, Any]):
+    """A column's attribute value by text cell, read on first use (up to 100,000 texts)."""
+
+    def __init__(self, name: str, read: Callable[[Any], Any], bad_seen: list[bool]) -> None:
+        super().__init__()
+        self.name, self.read, self.bad_seen = name, read, bad_seen
+
+    def __missing__(self, cell: Any) -> Any:
+        try:
+            value = self.read(cell)
+        except BadValueError as exc:
+            value = _Bad(self.name, exc)
+            self.bad_seen[0] = True
+        if len(self) < 100_000:
+            self[cell] = value
+        return value
+
+
+class _Same(dict[Any, Any]):
+    """A typed column's cells are its values."""
+
+    def __missing__(self, cell: Any) -> Any:
+        return cell
+
+
+@dataclass(frozen=True, slots=True)
+class _Bad:
+    """A memo entry: these attribute cells make the row bad."""
+
+    column: str
+    error: BadValueError
 
 
 class _BatchAssigner:
     """Assigns record batches; one per process (it keeps a memo of segment look-ups)."""
 
-    def __init__(self, experiment: Experiment, header: list[str], timestamp: str) -> None:
+    def __init__(
+        self, experiment: Experiment, schema: dict[str, str], text: bool, timestamp: str
+    ) -> None:
         plan_of(experiment)
         self.experiment = experiment
         self.unit_col = experiment.unit
+        header = list(schema)
+        reads = column_reads(experiment, schema, experiment.source, text=text)
         fields = _needed_fields(experiment, header)
         self.present = [f for f in fields if f in header]
         self.absent = [f for f in fields if f not in header]
+        # per attribute column, its values by cell: read from text once, or the cell itself
+        self.bad_seen = [False]
+        self.caches: list[dict[Any, Any]] = [
+            _TextCache(f, text_reader(reads[f].declared), self.bad_seen)
+            if reads[f].text
+            else _Same()
+            for f in self.present
+        ]
+        self.any_text = any(reads[f].text for f in self.present)
         self.build = _attribute_builder(self.present)
         self.has_ts = "timestamp" in header
+        self.columns = list(dict.fromkeys([self.unit_col, "stage", *self.present]))
+        if self.has_ts:
+            self.columns.append("timestamp")
         self.timestamp = timestamp
-        self.memo: dict[tuple[Any, ...], tuple[str | None, dict[str, CellPlan]]] = {}
+        self.memo: dict[tuple[Any, ...], tuple[str | None, dict[str, CellPlan]] | _Bad] = {}
 
-    def __call__(self, batch: pa.RecordBatch, first_line: int) -> tuple[pa.Table, BulkReport]:
+    def resolve(self, cells: tuple[Any, ...]) -> tuple[str | None, dict[str, CellPlan]] | _Bad:
+        """The segment of a combination of cells, or why one of them is bad (called once
+        per distinct combination; each distinct text of a column is read once)."""
+        values = tuple(map(getitem, self.caches, cells)) if self.any_text else cells
+        if self.bad_seen[0]:
+            for value in values:
+                if type(value) is _Bad:
+                    return value
+        return resolve_segment(plan_of(self.experiment), self.build(values))
+
+    def lookup(self, cells: tuple[Any, ...]) -> tuple[str | None, dict[str, CellPlan]] | _Bad:
+        """:meth:`resolve`, memoized across batches (up to 200,000 combinations)."""
+        hit = self.memo.get(cells)
+        if hit is None:
+            hit = self.resolve(cells)
+            if len(self.memo) < 200_000:
+                self.memo[cells] = hit
+        return hit
+
+    def segments(self, batch: pa.RecordBatch) -> list[Any]:
+        """Each row's :meth:`lookup`, computed once per distinct combination of cells.
+
+        The combinations are found in Arrow: each attribute column is dictionary
+        encoded, and the codes are combined into one integer per row.
+        """
+        if not self.present:
+            return [self.lookup(())] * batch.num_rows
+        dictionaries, indices = [], []
+        codes: pa.Array | None = None
+        size = 1
+        for name in self.present:
+            encoded = pc.dictionary_encode(batch.column(name), null_encoding="encode")
+            dictionaries.append(encoded.dictionary.to_pylist())
+            index = encoded.indices.cast(pa.int64())
+            indices.append(index)
+            k = max(len(dictionaries[-1]), 1)
+            if codes is None:
+                codes, size = index, k
+                continue
+            if size * k >= 1 << 62:  # renumber the combinations seen so far
+                dense = pc.dictionary_encode(codes)
+                codes, size = dense.indices.cast(pa.int64()), len(dense.dictionary)
+            codes = pc.add(pc.multiply(codes, k), index)
+            size *= k
+        distinct = pc.unique(codes)
+        first_rows = pc.index_in(distinct, value_set=codes)
+        combos = zip(*(pc.take(i, first_rows).to_pylist() for i in indices), strict=True)
+        hits = [
+            self.lookup(tuple(d[i] for d, i in zip(dictionaries, combo, strict=True)))
+            for combo in combos
+        ]
+        return [hits[k] for k in pc.index_in(codes, value_set=distinct).to_pylist()]
+
+    def __call__(self, batch: pa.RecordBatch, first_row: int) -> tuple[pa.Table, BulkReport]:
         report = BulkReport(rows_in=batch.num_rows)
-        names = (self.unit_col, "stage", *self.present)
-        cols = {name: batch.column(name).to_pylist() for name in names}
-        ts = batch.column("timestamp").to_pylist() if self.has_ts else None
-        rows = _assign_batch(
-            self.experiment,
-            cols,
-            self.unit_col,
-            self.present,
-            self.build,
-            self.memo,
-            ts,
-            self.timestamp,
-            first_line,
-            report,
-        )
+        cols = {name: batch.column(name).to_pylist() for name in self.columns[:2]}
+        if self.has_ts:
+            cols["timestamp"] = batch.column("timestamp").to_pylist()
+        rows = _assign_batch(self, cols, self.segments(batch), first_row, report)
         table = pa.table(rows, schema=_SCHEMA)
         report.rows_out = table.num_rows
         return table, report
@@ -231,27 +228,21 @@ class _BatchAssigner:
 _WORKER: _BatchAssigner | None = None
 
 
-def _init_worker(config: dict[str, Any], source: str, header: list[str], timestamp: str) -> None:
+def _init_worker(
+    config: dict[str, Any], source: str, schema: dict[str, str], text: bool, timestamp: str
+) -> None:
     global _WORKER
     from segab.config.loader import parse_experiment
 
-    _WORKER = _BatchAssigner(parse_experiment(config, source), header, timestamp)
+    # Ctrl-C reaches the whole process group: the parent stops the pool, workers stay quiet
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _WORKER = _BatchAssigner(parse_experiment(config, source), schema, text, timestamp)
 
 
 def _work(task: tuple[pa.RecordBatch, int]) -> tuple[pa.Table, BulkReport]:
     if _WORKER is None:  # pragma: no cover - the pool initializer always runs first
         raise DataError("bulk worker used before initialisation")
     return _WORKER(*task)
-
-
-def _merge(total: BulkReport, part: BulkReport) -> None:
-    total.rows_in += part.rows_in
-    total.rows_out += part.rows_out
-    total.bad_rows += part.bad_rows
-    room = MAX_REPORTED - len(total.problems)
-    total.problems.extend(part.problems[: max(room, 0)])
-    for reason, count in part.reasons.items():
-        total.reasons[reason] = total.reasons.get(reason, 0) + count
 
 
 def assign_file(
@@ -267,18 +258,20 @@ def assign_file(
 
     ``progress`` is called with the number of rows done after each chunk.
     ``workers`` processes assign batches in parallel (default: one per core for
-    inputs over 200,000 rows, else 1); output order equals input order.
+    inputs over 200,000 rows, else 1); output order equals input order, and the
+    worker processes end before this returns. The output appears only when
+    complete; an output path that is the input file is refused.
 
     Example:
         >>> assign_file.__name__   # see the module docstring for a full run
         'assign_file'
     """
     input_path, output_path = Path(input_path), Path(output_path)
-    out_format = _format(output_path)
+    check_paths(input_path, output_path)
+    out_format = file_format(output_path)
     timestamp = (now or dt.datetime.now(dt.UTC)).isoformat()
-    header = _peek_columns(input_path)
-    local = _BatchAssigner(experiment, header, timestamp)
-    _require(input_path, header, [local.unit_col, "stage"])
+    schema, text = _schema_of(input_path)
+    local = _BatchAssigner(experiment, schema, text, timestamp)
     if workers is None:
         workers = min(os.cpu_count() or 1, 4) if count_rows(input_path) > 200_000 else 1
     report = BulkReport()
@@ -287,99 +280,90 @@ def assign_file(
             f"columns read by segment conditions but absent from {input_path.name}: "
             f"{local.absent}; those attributes are treated as missing"
         )
-    writer: Any = None
-    line = 1  # the header line
+    row = 0
 
     def tasks() -> Iterator[tuple[pa.RecordBatch, int]]:
-        nonlocal line
-        for batch in _batches(input_path, [local.unit_col, "stage"]):
-            yield batch, line
-            line += batch.num_rows
+        nonlocal row
+        if text:
+            batches: Any = csv_reader(input_path, local.columns, CHUNK_BYTES)
+        else:
+            batches = pq.ParquetFile(input_path).iter_batches(65_536, columns=local.columns)
+        for batch in batches:
+            yield batch, row
+            row += batch.num_rows
 
     try:
-        with _pool(workers, experiment, header, timestamp) as pool:
+        with (
+            atomic_output(output_path) as tmp,
+            _pool(workers, experiment, schema, text, timestamp) as pool,
+            _writer(tmp, out_format) as write,
+        ):
             results = pool.imap(_work, tasks()) if pool else (local(*t) for t in tasks())
             for table, part in results:
-                _merge(report, part)
-                if writer is None:
-                    writer = _open_writer(output_path, out_format)
-                writer.write_table(table)
+                report.merge(part)
+                write(table)
                 if progress is not None:
                     progress(part.rows_in)
     except pa.ArrowInvalid as exc:
-        raise DataError(f"{input_path}: cannot parse near line {line}: {exc}") from None
-    finally:
-        if writer is not None:
-            writer.close()
-    if writer is None:
-        _open_writer(output_path, out_format).close()
+        where = f"line {row + 2}" if text else f"row {row + 1}"
+        raise DataError(f"{input_path}: cannot read from {where} on: {exc}") from None
+    locate(report, input_path)
     return report
 
 
 @contextlib.contextmanager
-def _pool(workers: int, experiment: Experiment, header: list[str], timestamp: str) -> Iterator[Any]:
+def _pool(
+    workers: int, experiment: Experiment, schema: dict[str, str], text: bool, timestamp: str
+) -> Iterator[Any]:
+    """Worker processes, all ended (joined) when the block ends, with or without an error."""
     if workers <= 1:
         yield None
         return
-    ctx = multiprocessing.get_context("spawn" if sys.platform == "darwin" else "forkserver")
+    # spawn: the workers are this process's own children (no fork server outlives the run)
+    ctx = multiprocessing.get_context("spawn")
     config = experiment.model_dump(mode="json")
-    with ctx.Pool(workers, _init_worker, (config, experiment.source, header, timestamp)) as pool:
+    args = (config, experiment.source, schema, text, timestamp)
+    pool = ctx.Pool(workers, _init_worker, args)
+    try:
         yield pool
+        pool.close()
+    except BaseException:
+        pool.terminate()
+        raise
+    finally:
+        pool.join()
 
 
-_SCHEMA = pa.schema(
-    [
-        ("unit_id", pa.string()),
-        ("experiment", pa.string()),
-        ("iteration", pa.int64()),
-        ("segment", pa.string()),
-        ("stage", pa.string()),
-        ("variant", pa.string()),
-        ("bucket", pa.int64()),
-        ("in_experiment", pa.bool_()),
-        ("reason", pa.string()),
-        ("timestamp", pa.string()),
-    ]
-)
+@contextlib.contextmanager
+def _writer(path: Path, fmt: str) -> Iterator[Callable[[pa.Table], None]]:
+    """Write tables to ``path`` (the file exists, with the header, even with no rows)."""
+    writer: Any = pq.ParquetWriter(path, _SCHEMA) if fmt == "parquet" else None
+    if writer is None:
+        writer = pacsv.CSVWriter(path, _SCHEMA)
+    try:
+        yield writer.write_table
+    finally:
+        writer.close()
 
 
-def _open_writer(path: Path, fmt: str) -> Any:
-    if fmt == "parquet":
-        return pq.ParquetWriter(path, _SCHEMA)
-    return pacsv.CSVWriter(path, _SCHEMA)
-
-
-def _peek_columns(path: Path) -> list[str]:
-    if _format(path) == "parquet":
-        return list(pq.ParquetFile(path).schema_arrow.names)
-    with path.open("rb") as fh:
-        first = fh.readline()
-    if not first:
-        raise DataError(f"{path}: empty file; expected a header row")
-    return pacsv.read_csv(
-        pa.py_buffer(first), read_options=pacsv.ReadOptions(autogenerate_column_names=False)
-    ).column_names
+_TYPES = {"iteration": pa.int64(), "bucket": pa.int64(), "in_experiment": pa.bool_()}
+_SCHEMA = pa.schema([(name, _TYPES.get(name, pa.string())) for name in OUTPUT_COLUMNS])
 
 
 def _assign_batch(
-    exp: Experiment,
+    job: _BatchAssigner,
     cols: dict[str, list[Any]],
-    unit_col: str,
-    present: list[str],
-    build: Callable[[tuple[Any, ...]], dict[str, Any]],
-    memo: dict[tuple[Any, ...], tuple[str | None, dict[str, CellPlan]]],
-    ts: list[Any] | None,
-    timestamp: str,
-    first_line: int,
+    hits: list[Any],
+    first_row: int,
     report: BulkReport,
 ) -> dict[str, Any]:
-    """Assign one batch with the same :func:`draw` as :func:`segab.assign`; segments are
-    resolved once per distinct combination of the attributes the conditions read."""
+    """Assign one batch with the same :func:`draw` as :func:`segab.assign`, given each
+    row's segment (``hits``, from :meth:`_BatchAssigner.segments`)."""
+    exp = job.experiment
     plan = plan_of(exp)
     stages = plan.stages
-    units, stage_col = cols[unit_col], cols["stage"]
-    attr_cols = [cols[f] for f in present]
-    values_iter = zip(*attr_cols, strict=True) if attr_cols else (() for _ in units)
+    units, stage_col = cols[job.unit_col], cols["stage"]
+    ts = cols["timestamp"] if job.has_ts else None
     out_units: list[str] = []
     out_segments: list[str | None] = []
     out_stages: list[str] = []
@@ -388,34 +372,26 @@ def _assign_batch(
     out_reasons: list[str] = []
     kept: list[int] = []
     assigned = Reason.ASSIGNED.value
-    for i, (unit, stage, values) in enumerate(zip(units, stage_col, values_iter, strict=True)):
-        if unit is None or unit == "":
-            report.add_problem(f"line {first_line + i + 1}: empty {unit_col!r} (stage {stage!r})")
-            continue
-        if type(unit) is not str:
+    for i, (unit, stage, hit) in enumerate(zip(units, stage_col, hits, strict=True)):
+        if type(unit) is not str and unit is not None:
             if isinstance(unit, float) and not unit.is_integer():
-                report.add_problem(f"line {first_line + i + 1}: invalid {unit_col!r} {unit!r}")
+                report.add_problem(bad_row_message(exp, unit, stage), first_row + i)
                 continue
             unit = str(int(unit))
-        if stage not in stages:
-            report.add_problem(
-                f"line {first_line + i + 1}: unit {unit!r}: unknown stage {stage!r} for "
-                f"experiment {plan.key!r}; expected one of {sorted(stages)}"
-            )
+        if unit is None or unit == "" or stage not in stages:
+            report.add_problem(bad_row_message(exp, unit, stage), first_row + i)
             continue
-        hit = memo.get(values)
-        if hit is None:
-            hit = resolve_segment(plan, build(values))
-            if len(memo) < 200_000:
-                memo[values] = hit
-        a = draw(plan, unit, hit[0], hit[1], stage)
-        segment, variant, b, reason = a.segment, a.variant, a.bucket, a.reason.value
+        if type(hit) is _Bad:
+            report.add_problem(bad_value_message(unit, hit.column, hit.error), first_row + i)
+            continue
+        segment, by_stage = hit
+        a = draw(plan, unit, segment, by_stage, stage)
         out_units.append(unit)
-        out_segments.append(segment)
+        out_segments.append(a.segment)
         out_stages.append(stage)
-        out_variants.append(variant)
-        out_buckets.append(b)
-        out_reasons.append(reason)
+        out_variants.append(a.variant)
+        out_buckets.append(a.bucket)
+        out_reasons.append(a.reason.value)
         kept.append(i)
     counts = report.reasons
     for reason, count in Counter(out_reasons).items():
@@ -431,7 +407,7 @@ def _assign_batch(
         "bucket": out_buckets,
         "in_experiment": [r == assigned for r in out_reasons],
         "reason": out_reasons,
-        "timestamp": pa.repeat(timestamp, n)
+        "timestamp": pa.repeat(job.timestamp, n)
         if ts is None
         else [None if ts[i] is None else str(ts[i]) for i in kept],
     }

@@ -28,10 +28,14 @@ CORE = (
     "segab.hashing",
     "segab.semver",
     "segab.stats",
+    "segab.text_values",
+    "segab.condition_regex",
 )
 SHELL = (
     "segab.analysis",
     "segab.bulk",
+    "segab.bulk_files",
+    "segab.bulk_report",
     "segab.cli",
     "segab.lifecycle",
     "segab.report",

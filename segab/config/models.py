@@ -26,7 +26,9 @@ from pydantic import (
     Discriminator,
     Field,
     PrivateAttr,
+    SerializerFunctionWrapHandler,
     Tag,
+    model_serializer,
     model_validator,
 )
 
@@ -235,6 +237,10 @@ class Namespace(_Strict):
 class Experiment(_Strict):
     """A validated experiment config.
 
+    ``attributes`` optionally declares the type of attribute columns read from
+    files (``{age: number, vip: boolean, zip: string}``); see
+    :mod:`segab.text_values`.
+
     Example:
         >>> exp = Experiment.model_validate({
         ...     "key": "e", "name": "E", "unit": "id",
@@ -260,6 +266,7 @@ class Experiment(_Strict):
     segments: list[_Segment] = Field(min_length=1, max_length=MAX_SEGMENTS)
     fallback: str | None = Field(default=None, pattern=NAME_PATTERN)
     groups: dict[str, list[Any]] = Field(default_factory=dict)
+    attributes: dict[str, Literal["number", "string", "boolean"]] = Field(default_factory=dict)
     cells: list[Cell] = Field(min_length=1, max_length=MAX_CELLS)
     metrics: Metrics
     analysis: AnalysisSettings = Field(default_factory=AnalysisSettings)
@@ -277,6 +284,14 @@ class Experiment(_Strict):
         if not self.seed:
             object.__setattr__(self, "seed", self.key)
         return self
+
+    @model_serializer(mode="wrap")
+    def _without_empty_attributes(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # an experiment that declares no attribute types dumps (and fingerprints) as before
+        data = handler(self)
+        if not self.attributes and isinstance(data, dict):
+            data.pop("attributes", None)
+        return data
 
     @property
     def source(self) -> str:

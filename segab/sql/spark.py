@@ -3,6 +3,17 @@
 PySpark is the optional extra ``segab[spark]`` and needs Java 17. Everything
 here imports ``pyspark`` lazily, so the rest of segab works without it.
 
+Bulk assignment (:func:`assign_file_spark`, reached through
+:func:`segab.sql.bulk.assign_file_sql` with ``engine="spark"``) reads a CSV file
+with every column as text (typed cell by cell by :mod:`segab.text_values`, or as
+the experiment's ``attributes`` declare, as the other engines do) or a Parquet
+file, and writes a Spark output *directory* of part files at ``output_path``
+(read it with ``pyarrow.parquet.read_table(path)`` or
+``read_parquet('path/*.parquet')``). The directory is written beside the target
+and renamed when complete. Pass ``spark=`` an existing session, or
+``spark_master`` (``local[*]`` by default, or a cluster URL): a session the call
+starts itself (none was active) is stopped, with its JVM, before it returns.
+
 Example:
     >>> spark_available() in (True, False)
     True
@@ -10,22 +21,24 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import importlib.util
 import shutil
+import subprocess
 import uuid
+import warnings
 from pathlib import Path
 from typing import Any
 
-from segab.bulk import BulkReport
+from segab.bulk_files import atomic_output, column_reads, typed_source_sql
+from segab.bulk_report import BulkReport, find_bad_rows, locate
 from segab.config.models import Experiment
 from segab.errors import DataError, SqlError
-from segab.sql.assign import assignment_sql, valid_row_sql
+from segab.sql.assign import assignment_sql
 from segab.sql.dialects import get_dialect
 
 __all__ = ["assign_file_spark", "spark_available", "spark_session"]
-
-_MAX_REPORTED = 20
 
 
 def spark_available() -> bool:
@@ -60,17 +73,11 @@ def spark_session(master: str | None = None, app_name: str = "segab") -> Any:
     )
 
 
-def _read(spark: Any, path: Path, fmt: str, unit: str) -> Any:
+def _read(spark: Any, path: Path, fmt: str) -> Any:
     if fmt == "parquet":
         return spark.read.parquet(str(path))
-    from pyspark.sql.types import StringType, StructField, StructType
-
-    inferred = spark.read.csv(str(path), header=True, inferSchema=True).schema
-    fields = [
-        StructField(f.name, StringType(), True) if f.name in (unit, "stage") else f
-        for f in inferred.fields
-    ]
-    return spark.read.csv(str(path), header=True, schema=StructType(fields))
+    # every column as text (no inferSchema); quotes doubled inside quoted fields, as in RFC 4180
+    return spark.read.csv(str(path), header=True, escape='"')
 
 
 def assign_file_spark(
@@ -89,47 +96,91 @@ def assign_file_spark(
         >>> assign_file_spark.__name__
         'assign_file_spark'
     """
-    from segab.sql.bulk import bad_row_message, column_kinds
-
+    own = spark is None and _active_session() is None
     session = spark if spark is not None else spark_session(spark_master)
+    try:
+        return _assign(experiment, session, input_path, in_format, output_path, out_format, now)
+    finally:
+        if own:
+            _end_session(session)
+
+
+def _active_session() -> Any:
+    from pyspark.sql import SparkSession
+
+    return SparkSession.getActiveSession()
+
+
+def _end_session(session: Any) -> None:
+    """Stop a session this module started, and end its JVM (a child process)."""
+    from pyspark import SparkContext
+
+    gateway: Any = SparkContext._gateway
+    proc = getattr(gateway, "proc", None)
+    with warnings.catch_warnings(), contextlib.suppress(Exception):
+        warnings.simplefilter("ignore")
+        session.stop()
+    with contextlib.suppress(Exception):
+        gateway.shutdown()
+    SparkContext._gateway = None
+    SparkContext._jvm = None
+    if proc is None:
+        return
+    with contextlib.suppress(OSError):
+        proc.stdin.close()  # the JVM exits when its stdin closes
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def _assign(
+    experiment: Experiment,
+    session: Any,
+    input_path: Path,
+    in_format: str,
+    output_path: Path,
+    out_format: str,
+    now: dt.datetime | None,
+) -> BulkReport:
     d = get_dialect("spark")
     try:
-        df = _read(session, input_path, in_format, experiment.unit)
+        df = _read(session, input_path, in_format)
     except Exception as exc:  # py4j/analysis errors have no common base class
         raise DataError(f"{input_path}: Spark cannot read it: {exc}") from None
     schema = {f.name: f.dataType.simpleString() for f in df.schema.fields}
-    kinds = column_kinds(experiment, schema, str(input_path))
-    view = f"segab_units_{uuid.uuid4().hex[:8]}"
-    df.createOrReplaceTempView(view)
+    text = in_format == "csv"
+    reads = column_reads(experiment, schema, str(input_path), text=text)
+    raw, typed = (f"segab_units_{uuid.uuid4().hex[:8]}" for _ in range(2))
+    df.createOrReplaceTempView(raw)
     if "timestamp" in schema:
         timestamp = f"CAST({d.quote('timestamp')} AS STRING)"
     else:
         timestamp = d.literal((now or dt.datetime.now(dt.UTC)).isoformat())
-    query = assignment_sql(experiment, d, view, columns=kinds, timestamp=timestamp)
+    kinds = {name: r.kind for name, r in reads.items()}
     try:
-        out = session.sql(query)
-        writer = out.write.mode("overwrite")
-        if out_format == "parquet":
-            writer.parquet(str(output_path))
-        else:
-            writer.option("header", "true").csv(str(output_path))
-        reread = _read(session, output_path, out_format, "unit_id")
-        counts = reread.groupBy("reason").count().collect()
+        session.sql(
+            typed_source_sql(d, experiment, d.quote(raw), reads, schema, empty_is_null=text)
+        ).createOrReplaceTempView(typed)
+        out = session.sql(assignment_sql(experiment, d, typed, columns=kinds, timestamp=timestamp))
+        with atomic_output(output_path) as tmp:
+            writer = out.write.mode("errorifexists")
+            if out_format == "parquet":
+                writer.parquet(str(tmp))
+            else:
+                writer.option("header", "true").csv(str(tmp))
+            reread = _read(session, tmp, out_format)
+            counts = reread.groupBy("reason").count().collect()
         report = BulkReport(rows_in=int(df.count()))
         for row in sorted(counts, key=lambda r: str(r["reason"])):
             report.reasons[str(row["reason"])] = int(row["count"])
         report.rows_out = sum(report.reasons.values())
         bad = report.rows_in - report.rows_out
         if bad:
-            unit, stage = d.quote(experiment.unit), d.quote("stage")
-            rows = session.sql(
-                f"SELECT {unit}, {stage} FROM {view} "
-                f"WHERE NOT COALESCE({valid_row_sql(experiment, d, kinds)}, FALSE) "
-                f"LIMIT {_MAX_REPORTED}"
-            ).collect()
-            for row in rows:
-                report.add_problem(bad_row_message(experiment, row[0], row[1]))
+            find_bad_rows(experiment, input_path, reads, report)
             report.bad_rows = bad
+            locate(report, input_path)
     except SqlError:
         raise
     except Exception as exc:
@@ -137,5 +188,6 @@ def assign_file_spark(
             raise SqlError(f"{input_path}: Spark failed: {exc}") from None
         raise
     finally:
-        session.catalog.dropTempView(view)
+        session.catalog.dropTempView(typed)
+        session.catalog.dropTempView(raw)
     return report
