@@ -21,7 +21,7 @@ import pyarrow.csv as pacsv
 import pytest
 from click.testing import CliRunner
 
-import segab.bulk
+import segab.bulk.python
 from segab.bulk import assign_file
 from segab.cli import cli
 from segab.config import load_experiments
@@ -186,7 +186,7 @@ def test_output_that_is_the_input_is_refused(
 @pytest.fixture
 def full_disk(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The Python engine's writer fails with ENOSPC after its first table."""
-    real: Callable[..., object] = segab.bulk._writer
+    real: Callable[..., object] = segab.bulk.python._writer
 
     def failing(path: Path, fmt: str) -> object:
         import contextlib
@@ -206,8 +206,8 @@ def full_disk(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
         return writer()
 
-    monkeypatch.setattr(segab.bulk, "_writer", failing)
-    monkeypatch.setattr(segab.bulk, "CHUNK_BYTES", 1 << 14)  # several tables
+    monkeypatch.setattr(segab.bulk.python, "_writer", failing)
+    monkeypatch.setattr(segab.bulk.python, "CHUNK_BYTES", 1 << 14)  # several tables
     yield
 
 
@@ -233,7 +233,7 @@ def test_full_disk_keeps_the_old_output(tmp_path: Path, full_disk: None) -> None
 def test_duckdb_failure_keeps_the_old_output(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import segab.sql.bulk as sql_bulk
+    import segab.bulk.duckdb_engine as sql_bulk
 
     real = sql_bulk._run
 

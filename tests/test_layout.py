@@ -34,8 +34,6 @@ CORE = (
 SHELL = (
     "segab.analysis",
     "segab.bulk",
-    "segab.bulk_files",
-    "segab.bulk_report",
     "segab.cli",
     "segab.lifecycle",
     "segab.report",
@@ -51,7 +49,7 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "segab.sums": ("segab.analysis", "segab.report", "segab.cli", "segab.lifecycle"),
     "segab.analysis": ("segab.report", "segab.cli"),
     "segab.report": ("segab.cli", "segab.sums"),
-    "segab.sql": ("segab.sums", "segab.analysis", "segab.report", "segab.cli"),
+    "segab.sql": ("segab.sums", "segab.analysis", "segab.report", "segab.cli", "segab.bulk"),
     "segab.store": ("segab.sums", "segab.analysis", "segab.report", "segab.cli"),
     "segab.lifecycle": ("segab.report", "segab.cli"),
 }

@@ -260,7 +260,7 @@ def _bulk(
     if engine == "python":
         report = _bulk_python(experiment, input_path, output_path, quiet, workers, err)
     else:
-        from segab.sql.bulk import assign_file_sql
+        from segab.bulk.duckdb_engine import assign_file_sql
 
         with (
             err.status(f"assigning in {engine}", spinner="dots") if not quiet else _null(),

@@ -45,7 +45,7 @@ from segab.conditions import validate_condition
 from segab.errors import ConditionError, ConfigProblem, SqlCompileError
 from segab.sql.dialects import Dialect, get_dialect
 from segab.sql.regex import translate_regex
-from segab.text_values import mixed_case_sql
+from segab.sql.text_values import mixed_case_sql
 
 __all__ = ["ColumnKind", "column_kind", "compile_condition_sql"]
 

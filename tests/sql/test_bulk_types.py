@@ -26,11 +26,11 @@ from hypothesis import strategies as st
 
 from segab import assign
 from segab.bulk import assign_file
-from segab.bulk_report import BulkReport
+from segab.bulk.duckdb_engine import assign_file_sql
+from segab.bulk.report import BulkReport
 from segab.cli import cli
 from segab.config import Experiment
 from segab.errors import DataError
-from segab.sql.bulk import assign_file_sql
 from segab.text_values import BadValueError, read_text
 from tests.conftest import make_experiment
 

@@ -10,7 +10,7 @@ Python. The column types of a typed input (Parquet) decide how conditions compar
   pyarrow streaming reader as the Python path (every cell as text) and scanned
   from Arrow. The output is one ``.parquet`` or ``.csv`` file. Row order is not
   preserved.
-- ``engine="spark"``: see :mod:`segab.sql.spark` (the output is a directory).
+- ``engine="spark"``: see :mod:`segab.bulk.spark_engine` (the output is a directory).
 
 Text cells are typed one by one as :mod:`segab.text_values` says (the
 ``mixed`` column kind), or as the experiment's ``attributes`` declare, exactly
@@ -18,7 +18,7 @@ as the Python path does. Bad rows (an empty unit id, an unknown stage, a cell
 that does not fit its declared type) are not written: they are counted as
 ``rows_in - rows_out`` and the first few are listed, with their line numbers,
 in the report. The output appears only when complete
-(:func:`segab.bulk_files.atomic_output`); an output that is the input file is
+(:func:`segab.bulk.files.atomic_output`); an output that is the input file is
 refused.
 
 Example:
@@ -50,7 +50,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from segab.assignment_types import Reason
-from segab.bulk_files import (
+from segab.bulk.files import (
     atomic_output,
     check_paths,
     column_reads,
@@ -58,7 +58,7 @@ from segab.bulk_files import (
     file_format,
     typed_source_sql,
 )
-from segab.bulk_report import BulkReport, bad_row_message, find_bad_rows, locate
+from segab.bulk.report import BulkReport, bad_row_message, find_bad_rows, locate
 from segab.config.models import Experiment
 from segab.errors import DataError, SqlError
 from segab.sql.assign import ASSIGNMENT_COLUMNS, assignment_sql
@@ -80,7 +80,7 @@ def column_kinds(
     Python path. A condition column of a type conditions cannot read (a date, a
     list) is a :class:`DataError`. With ``text`` (a CSV file, every column text)
     undeclared attribute columns are ``mixed``: typed cell by cell.
-    See :func:`segab.bulk_files.column_reads`.
+    See :func:`segab.bulk.files.column_reads`.
 
     Example:
         >>> from segab.config import parse_experiment
@@ -110,7 +110,7 @@ def assign_file_sql(
 ) -> BulkReport:
     """Assign every row of ``input_path`` in DuckDB or Spark and write ``output_path``.
 
-    Returns the same :class:`~segab.bulk_report.BulkReport` as the Python path
+    Returns the same :class:`~segab.bulk.report.BulkReport` as the Python path
     (``rows_in``, ``rows_out``, ``bad_rows``, a few ``problems``, ``reasons``).
     ``threads`` caps DuckDB's threads. A Ctrl-C while DuckDB runs raises
     :class:`KeyboardInterrupt` (DuckDB stops the query); the output is then untouched.
@@ -125,7 +125,7 @@ def assign_file_sql(
     if engine == "duckdb":
         return _duckdb(experiment, input_path, in_format, output_path, out_format, now, threads)
     if engine == "spark":
-        from segab.sql.spark import assign_file_spark
+        from segab.bulk.spark_engine import assign_file_spark
 
         return assign_file_spark(
             experiment, input_path, in_format, output_path, out_format, now, spark, spark_master

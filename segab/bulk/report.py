@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from segab.bulk_files import ColumnRead, csv_reader, file_format
+from segab.bulk.files import ColumnRead, csv_reader, file_format
 from segab.config.models import Experiment
 from segab.text_values import AttributeType, BadValueError, read_text
 

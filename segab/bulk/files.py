@@ -1,7 +1,7 @@
 """What the bulk assignment engines share: reading the input, writing the output (shell).
 
-:mod:`segab.bulk` (Python), :mod:`segab.sql.bulk` (DuckDB) and
-:mod:`segab.sql.spark` (Spark) import this module and :mod:`segab.bulk_report`;
+:mod:`segab.bulk` (Python), :mod:`segab.bulk.duckdb_engine` (DuckDB) and
+:mod:`segab.bulk.spark_engine` (Spark) import this module and :mod:`segab.bulk.report`;
 neither imports an engine.
 
 - **Input**: the format of a path, its header and row count, a CSV reader that
@@ -13,7 +13,7 @@ neither imports an engine.
   :func:`atomic_output` writes beside the target and renames on success, so an
   error, Ctrl-C, SIGTERM or a full disk never leaves a partial file at the
   target and never touches an earlier one.
-- The report of a run and its bad rows live in :mod:`segab.bulk_report`.
+- The report of a run and its bad rows live in :mod:`segab.bulk.report`.
 
 Example:
     >>> import os, tempfile
@@ -47,7 +47,8 @@ from segab.config.models import Experiment, SegmentDef
 from segab.errors import DataError, MissingColumnError
 from segab.sql.conditions import ColumnKind, column_kind
 from segab.sql.dialects import Dialect
-from segab.text_values import AttributeType, bad_text_sql, typed_text_sql
+from segab.sql.text_values import bad_text_sql, typed_text_sql
+from segab.text_values import AttributeType
 
 __all__ = [
     "ColumnRead",

@@ -4,7 +4,7 @@ PySpark is the optional extra ``segab[spark]`` and needs Java 17. Everything
 here imports ``pyspark`` lazily, so the rest of segab works without it.
 
 Bulk assignment (:func:`assign_file_spark`, reached through
-:func:`segab.sql.bulk.assign_file_sql` with ``engine="spark"``) reads a CSV file
+:func:`segab.bulk.duckdb_engine.assign_file_sql` with ``engine="spark"``) reads a CSV file
 with every column as text (typed cell by cell by :mod:`segab.text_values`, or as
 the experiment's ``attributes`` declare, as the other engines do) or a Parquet
 file, and writes a Spark output *directory* of part files at ``output_path``
@@ -31,8 +31,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from segab.bulk_files import atomic_output, column_reads, typed_source_sql
-from segab.bulk_report import BulkReport, find_bad_rows, locate
+from segab.bulk.files import atomic_output, column_reads, typed_source_sql
+from segab.bulk.report import BulkReport, find_bad_rows, locate
 from segab.config.models import Experiment
 from segab.errors import DataError, SqlError
 from segab.sql.assign import assignment_sql
@@ -90,7 +90,7 @@ def assign_file_spark(
     spark: Any = None,
     spark_master: str | None = None,
 ) -> BulkReport:
-    """The Spark half of :func:`segab.sql.bulk.assign_file_sql` (output: a Spark directory).
+    """The Spark half of :func:`~segab.bulk.duckdb_engine.assign_file_sql` (a Spark directory).
 
     Example:
         >>> assign_file_spark.__name__

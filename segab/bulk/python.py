@@ -9,7 +9,7 @@ with the exposure columns (``unit_id, experiment, iteration, segment, stage,
 variant, bucket, in_experiment, reason, timestamp``). A bad row (empty id,
 unknown stage, a cell that does not fit its declared type) is reported with its
 line number and counted; the run goes on. The output is written beside the
-target and renamed when complete (:func:`segab.bulk_files.atomic_output`).
+target and renamed when complete (:func:`segab.bulk.files.atomic_output`).
 
 Segment predicates only read the columns their conditions name, and rows with
 the same values for those columns share one evaluation (a memo per process),
@@ -52,7 +52,7 @@ import pyarrow.parquet as pq
 
 from segab.assignment import CellPlan, draw, plan_of, resolve_segment
 from segab.assignment_types import Reason
-from segab.bulk_files import (
+from segab.bulk.files import (
     atomic_output,
     check_paths,
     column_reads,
@@ -62,7 +62,7 @@ from segab.bulk_files import (
     file_format,
     read_header,
 )
-from segab.bulk_report import BulkReport, bad_row_message, bad_value_message, locate
+from segab.bulk.report import BulkReport, bad_row_message, bad_value_message, locate
 from segab.config.models import Experiment
 from segab.errors import DataError
 from segab.sql.assign import ASSIGNMENT_COLUMNS
