@@ -192,6 +192,125 @@ class Dialect:
         )
         return f"({swapped} % {BUCKETS})"
 
+    @property
+    def dynamic_types(self) -> bool:
+        """Whether a column's declared type does not bound its values (SQLite: any cell may
+        hold text, so every value is read with :meth:`try_double` / :meth:`try_epoch`).
+
+        Example:
+            >>> get_dialect("sqlite").dynamic_types, get_dialect("duckdb").dynamic_types
+            (True, False)
+        """
+        return self.name == "sqlite"
+
+    @property
+    def ordered_scans(self) -> bool:
+        """Whether a single-threaded scan numbers an input's rows in file order (DuckDB).
+
+        Example:
+            >>> get_dialect("duckdb").ordered_scans, get_dialect("spark").ordered_scans
+            (True, False)
+        """
+        return self.name == "duckdb"
+
+    def infinity(self, negative: bool = False) -> str:
+        """The double ``+inf`` (or ``-inf``).
+
+        Example:
+            >>> get_dialect("sqlite").infinity(), get_dialect("postgresql").infinity(True)
+            ('9e999', "CAST('-Infinity' AS DOUBLE PRECISION)")
+        """
+        if self.name == "sqlite":  # a literal beyond the double range reads as inf
+            return "-9e999" if negative else "9e999"
+        return f"CAST('{'-' if negative else ''}Infinity' AS {self.double_type})"
+
+    def is_finite(self, expr: str) -> str:
+        """True when a double is neither NaN nor +-inf (NULL stays NULL).
+
+        Where NaN exists it compares greater than every number (DuckDB, PostgreSQL,
+        Spark), so ``-inf < x < inf`` is false for it.
+
+        Example:
+            >>> get_dialect("duckdb").is_finite("v")
+            'isfinite(v)'
+            >>> get_dialect("sqlite").is_finite("v")
+            '(v > -9e999 AND v < 9e999)'
+        """
+        if self.name == "duckdb":
+            return f"isfinite({expr})"
+        return f"({expr} > {self.infinity(True)} AND {expr} < {self.infinity()})"
+
+    def try_double(self, expr: str) -> str:
+        """A value read as a double, or NULL when it is not a number; never an error.
+
+        ``NaN``, ``inf``, ``infinity`` (any case, signed) and literals beyond the
+        double range (``1e400``) read as NaN or +-inf where the engine has them
+        (the caller tests :meth:`is_finite`). DuckDB and Spark have ``TRY_CAST``;
+        SQLite's ``CAST('abc' AS REAL)`` is 0.0, so there a text is a number only
+        when SQLite's numeric affinity converts it (``x = CAST(x AS NUMERIC)``);
+        PostgreSQL has no ``TRY_CAST``, so a text is cast only after a regular
+        expression has matched a decimal number (through ``NUMERIC``, so that an
+        overflowing literal is +-inf, not an error).
+
+        Example:
+            >>> import duckdb
+            >>> d = get_dialect("duckdb")
+            >>> sql = f"SELECT {d.try_double('x')} FROM (VALUES ('1e400'), ('abc')) t(x)"
+            >>> duckdb.sql(sql).fetchall()
+            [(inf,), (None,)]
+        """
+        if self.name == "duckdb":
+            return f"TRY_CAST({expr} AS DOUBLE)"
+        if self.name == "spark":
+            return f"try_cast({expr} AS DOUBLE)"
+        if self.name == "sqlite":
+            return (
+                f"(CASE WHEN typeof({expr}) IN ('integer', 'real') THEN CAST({expr} AS REAL) "
+                f"WHEN typeof({expr}) = 'text' AND {expr} = CAST({expr} AS NUMERIC) "
+                f"THEN CAST({expr} AS REAL) END)"
+            )
+        return _pg_try_double(expr)
+
+    def try_epoch(self, expr: str) -> str:
+        """Epoch seconds of a time written as text (ISO 8601) or as a number of seconds,
+        or NULL when it is neither; never an error. May be +-inf (test :meth:`is_finite`).
+
+        PostgreSQL casts a text only after a regular expression has matched an ISO
+        date and time and the day exists in its month; SQLite reads it with
+        ``julianday`` after the same calendar check (``julianday`` alone reads
+        ``2024-02-30`` as March 1st, and ``now`` as now).
+
+        Example:
+            >>> import duckdb
+            >>> d = get_dialect("duckdb")
+            >>> duckdb.sql(f"SELECT {d.try_epoch('x')} FROM (VALUES ('1970-01-02'), "
+            ...            "('60'), ('2024-02-30')) t(x)").fetchall()
+            [(86400.0,), (60.0,), (None,)]
+        """
+        if self.name == "duckdb":
+            return f"COALESCE(epoch(TRY_CAST({expr} AS TIMESTAMPTZ)), TRY_CAST({expr} AS DOUBLE))"
+        if self.name == "spark":
+            return (
+                f"COALESCE(CAST(try_cast({expr} AS TIMESTAMP) AS DOUBLE), "
+                f"try_cast({expr} AS DOUBLE))"
+            )
+        if self.name == "sqlite":
+            iso = "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]"
+            day = f"substr({expr}, 1, 10)"
+            return (
+                f"(CASE WHEN typeof({expr}) IN ('integer', 'real') THEN CAST({expr} AS REAL) "
+                f"WHEN typeof({expr}) <> 'text' THEN NULL "
+                f"WHEN {expr} = CAST({expr} AS NUMERIC) THEN CAST({expr} AS REAL) "
+                f"WHEN {day} GLOB '{iso}' AND date({day}, '+0 days') = {day} "
+                f"THEN {_sqlite_epoch(expr)} END)"
+            )
+        text = self.text(expr)
+        return (
+            f"(CASE WHEN {_pg_iso_time(text)} "
+            f"THEN CAST(EXTRACT(EPOCH FROM CAST({text} AS TIMESTAMPTZ)) AS DOUBLE PRECISION) "
+            f"ELSE {_pg_try_double(text)} END)"
+        )
+
     def regex(self, expr: str, pattern: str, insensitive: bool) -> str:
         """Search (not anchored) for a pattern already translated for this engine.
 
@@ -221,6 +340,47 @@ def _sqlite_epoch(e: str) -> str:
         f"ELSE (julianday(CASE WHEN {e} GLOB '*[ T]*[0-9][+-][0-9][0-9]' "
         f"THEN {e} || char(58) || '00' ELSE {e} END)"
         " - 2440587.5) * 86400.0 END)"
+    )
+
+
+_PG_NUMBER = r"^\s*[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]{1,4})?\s*$"
+_PG_TIME = (
+    r"^\s*[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+    r"([ T]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]+)?)?"
+    r"\s*(Z|[+-](0[0-9]|1[0-5])(:?[0-5][0-9])?)?)?\s*$"
+)
+_DOUBLE_MAX = "1.7976931348623157e308"
+
+
+def _pg_try_double(text: str) -> str:
+    """PostgreSQL: a text as a double, or NULL; cast only what the regular expression
+    admits (at most 1,000 characters and a 4-digit exponent, so ``NUMERIC`` holds it)."""
+    low = f"lower(btrim({text}))"
+    num = f"CAST({text} AS NUMERIC)"
+    inf, dp = "CAST('Infinity' AS DOUBLE PRECISION)", "DOUBLE PRECISION"
+    return (
+        f"(CASE WHEN {low} IN ('nan', '+nan', '-nan') THEN CAST('NaN' AS {dp}) "
+        f"WHEN {low} IN ('inf', '+inf', 'infinity', '+infinity') THEN {inf} "
+        f"WHEN {low} IN ('-inf', '-infinity') THEN -{inf} "
+        f"WHEN length({text}) <= 1000 AND {text} ~ '{_PG_NUMBER}' THEN (CASE "
+        f"WHEN {num} > {_DOUBLE_MAX} THEN {inf} WHEN {num} < -{_DOUBLE_MAX} THEN -{inf} "
+        f"WHEN abs({num}) < 1e-300 THEN CAST(0.0 AS {dp}) ELSE CAST({num} AS {dp}) END) END)"
+    )
+
+
+def _pg_iso_time(text: str) -> str:
+    """PostgreSQL: whether a text is an ISO date and time that ``timestamptz`` accepts
+    (the regular expression bounds each field; the day must exist in its month)."""
+    t = f"btrim({text})"
+    y, m, d = (f"CAST(substr({t}, {a}, {n}) AS INTEGER)" for a, n in ((1, 4), (6, 2), (9, 2)))
+    leap = f"({y} % 4 = 0 AND ({y} % 100 <> 0 OR {y} % 400 = 0))"
+    days = (
+        f"CASE WHEN {m} = 2 THEN (CASE WHEN {leap} THEN 29 ELSE 28 END) "
+        f"WHEN {m} IN (4, 6, 9, 11) THEN 30 ELSE 31 END"
+    )
+    return (
+        f"({text} ~ '{_PG_TIME}' AND substr({t}, 1, 4) <> '0000' "
+        f"AND (CASE WHEN {text} ~ '{_PG_TIME}' THEN {d} <= {days} ELSE FALSE END))"
     )
 
 
