@@ -331,13 +331,35 @@ def test_declared_names_need_no_scan(by, now, switchers, exp_factory, monkeypatc
 
 
 def test_an_undeclared_name_scans_and_stages_again(exp_factory, monkeypatch):
-    exp = exp_factory(stages=STAGES)
-    x, ev = random_log(22, switchers=0.0)  # about 5% at "legacy_stage"
+    """A variant the config does not declare has no code: the fast path scans for the
+    names and stages again. (Undeclared segments and stages are excluded and counted
+    instead: issue 15.)"""
+    metrics = {
+        "primary": {"key": "conv", "kind": "binary", "event": "purchase"},
+        "secondary": [{"key": "rev", "kind": "continuous", "event": "revenue"}],
+    }
+    exp = exp_factory(stages=STAGES, metrics=metrics)
+    x, ev = random_log(22, switchers=0.0, undeclared=False)
+    x.loc[x.index % 20 == 0, "variant"] = "legacy_variant"
     slow = aggregate_event_log(exp, x, ev, route="generic")
     spy = ScanSpy(monkeypatch)
     monkeypatch.setattr(hashed, "rows_per_partition", lambda limit=None: 100)
     fast = aggregate_event_log(exp, x, ev)
     assert spy.scans == 1 and len(spy.stagings) == 2
     assert spy.stagings[0]["undeclared"] > 0 and spy.stagings[1]["undeclared"] == 0
-    assert (fast.exposures["stage"] == "legacy_stage").any()
+    assert (fast.exposures["variant"] == "legacy_variant").any()
     assert_same(fast, slow)
+
+
+def test_undeclared_stages_are_excluded_and_counted_without_a_scan(exp_factory, monkeypatch):
+    exp = exp_factory(stages=STAGES)
+    x, ev = random_log(22, switchers=0.0)  # about 5% at "legacy_stage"
+    slow = aggregate_event_log(exp, x, ev, route="generic")
+    spy = ScanSpy(monkeypatch)
+    monkeypatch.setattr(hashed, "rows_per_partition", lambda limit=None: 100)
+    fast = aggregate_event_log(exp, x, ev)
+    assert spy.scans == 0 and len(spy.stagings) == 1
+    assert not (fast.exposures["stage"] == "legacy_stage").any()
+    assert fast.data_quality["undeclared_exposures"] > 0
+    assert_same(fast, slow)
+    assert fast.issues == slow.issues
