@@ -172,6 +172,10 @@ def _positions(where: Where, rns: list[Any]) -> dict[Any, int | None]:
     return {r: int(r) for r in rns}
 
 
+def _rows(n: int) -> str:
+    return f"{n:,} row" + ("s" if n != 1 else "")
+
+
 def _text(value: Any) -> str:
     return "NULL" if value is None else repr(str(value))
 
@@ -288,7 +292,7 @@ def _undeclared(eng: SqlRunner, d: Dialect, rel: Relation, spec: EventLogSpec) -
     for code, column in ((1, "segment"), (2, "stage")):
         mine = [r for r in rows if int(r["undeclared"]) == code]
         if mine:
-            examples = tuple(f"{column} {r['name']!r} ({int(r['n']):,} rows)" for r in mine)
+            examples = tuple(f"{column} {r['name']!r} ({_rows(int(r['n']))})" for r in mine)
             total = int(mine[0]["total"])
             out.append(DataIssue("exposures", column, f"undeclared_{column}", total, examples))
     return out
@@ -364,7 +368,7 @@ def _duplicates(
     examples = tuple(
         f"{label} (unit {r['u']}, event {r['event']} at {_time(r['t'])}"
         + (f", value {r['value']!r}" if spec.value_col and r["value"] is not None else "")
-        + f": {int(r['n'])} rows)"
+        + f": {_rows(int(r['n']))})"
         for r in rows
     )
     columns = [spec.ev_unit, spec.event_col, *([spec.value_col] if spec.value_col else [])]

@@ -363,3 +363,55 @@ def test_undeclared_stages_are_excluded_and_counted_without_a_scan(exp_factory, 
     assert fast.data_quality["undeclared_exposures"] > 0
     assert_same(fast, slow)
     assert fast.issues == slow.issues
+
+
+def dirty_log(seed: int, **kwargs) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`random_log` with unusable values and times planted in random rows, and
+    exact repeats of some events (issue 15)."""
+    x, ev = random_log(seed, **kwargs)
+    rng = np.random.default_rng(seed + 100)
+    ev = pd.concat([ev, ev.sample(20, random_state=seed)], ignore_index=True)  # duplicates
+    ev = ev.astype({"value": object, "timestamp": object})
+    x = x.astype({"timestamp": object})
+    for i in rng.choice(len(ev), 25, replace=False):
+        ev.loc[i, "value"] = ["NaN", "inf", "-1e400", "abc", "1,5"][rng.integers(5)]
+    for i in rng.choice(len(ev), 10, replace=False):
+        ev.loc[i, "timestamp"] = ["garbage", None, "2024-02-30"][rng.integers(3)]
+    for i in rng.choice(len(x), 10, replace=False):
+        x.loc[i, "timestamp"] = ["garbage", None, "2024-13-01"][rng.integers(3)]
+    return x, ev
+
+
+@pytest.mark.parametrize("seed", [31, 32])
+@pytest.mark.parametrize("drop", [False, True])
+def test_fast_path_equals_generic_route_on_dirty_data(seed, drop, exp_factory, monkeypatch):
+    analysis = {"attribution_window": "7d", "duplicate_events": "drop" if drop else "keep"}
+    exp = exp_factory(stages=STAGES, analysis=analysis)
+    x, ev = dirty_log(seed, switchers=0.0)
+    slow = aggregate_event_log(exp, x, ev, route="generic")
+    dq = slow.data_quality
+    assert dq["bad_values"] and dq["bad_timestamps"] and dq["undeclared_exposures"]
+    assert dq["duplicate_events"] > 0
+    for route in ("auto", "cells"):
+        fast = aggregate_event_log(exp, x, ev, route=route)
+        assert_same(fast, slow)
+        assert fast.issues == slow.issues
+    monkeypatch.setattr(hashed, "rows_per_partition", lambda limit=None: 100)  # staged
+    parts = aggregate_event_log(exp, x, ev)
+    assert_same(parts, slow)
+    assert parts.issues == slow.issues
+
+
+def test_the_duplicate_screen_proves_none_without_the_exact_count(exp_factory, monkeypatch):
+    """Clean data: the fingerprint screen says 0 and the exact count never runs."""
+    exp = exp_factory(stages=STAGES)
+    x, ev = random_log(33)
+    calls = []
+    real = hashed.duplicate_events_sql
+    monkeypatch.setattr(hashed, "duplicate_events_sql", lambda *a: calls.append(1) or real(*a))
+    agg = aggregate_event_log(exp, x, ev)
+    assert agg.data_quality["duplicate_events"] == 0 and calls == []
+    read = ev["event"].isin(["purchase", "revenue", "click"]) & ev["user_id"].str.match(r"u\d")
+    dup = pd.concat([ev, ev[read.fillna(False)].iloc[:3]], ignore_index=True)
+    assert aggregate_event_log(exp, x, dup).data_quality["duplicate_events"] == 3
+    assert calls == [1]
