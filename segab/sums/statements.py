@@ -219,19 +219,21 @@ def event_ctes(
     return [("ev_raw", ev_raw), ("ev", usable)]
 
 
-def duplicate_events_sql(spec: EventLogSpec, p: Params) -> str:
+def duplicate_events_sql(spec: EventLogSpec, p: Params, source: str = "ev_raw") -> str:
     """Repeats of a usable event row (same unit, event, value and time), beyond the first.
 
-    Runs after the ``ev_raw`` CTE of :func:`event_ctes` (the rows before any are dropped).
+    ``source`` is ``ev_raw`` (of :func:`event_ctes`: the rows before any are
+    dropped) or, when duplicates are kept, ``ev`` (the same rows, already filtered).
 
     Example:
-        >>> "GROUP BY u, event, value, t" in duplicate_events_sql(EventLogSpec("e", 1, "u", "u"),
-        ...                                                      Params("duckdb"))
-        True
+        >>> sql = duplicate_events_sql(EventLogSpec("e", 1, "u", "u"), Params("duckdb"), "ev")
+        >>> sql.split("FROM")[1].strip()
+        '(SELECT COUNT(*) AS n'
     """
+    where = f" WHERE {valid_unit('u')} AND bad = 0" if source == "ev_raw" else ""
     return (
-        "SELECT COALESCE(SUM(n - 1), 0) FROM (SELECT COUNT(*) AS n FROM ev_raw "
-        f"WHERE {valid_unit('u')} AND bad = 0 GROUP BY u, event, value, t) dup WHERE n > 1"
+        f"SELECT COALESCE(SUM(n - 1), 0) FROM (SELECT COUNT(*) AS n FROM {source}{where} "
+        "GROUP BY u, event, value, t) dup WHERE n > 1"
     )
 
 
@@ -382,7 +384,9 @@ def _quality(base: list[tuple[str, str]], spec: EventLogSpec, p: Params) -> str:
         "event_bad_timestamps": (
             f"SELECT COUNT(*) FROM ev_raw WHERE {valid_unit('u')} AND bad = 2"
         ),
-        "duplicate_events": duplicate_events_sql(spec, p),
+        "duplicate_events": duplicate_events_sql(
+            spec, p, "ev_raw" if spec.drop_duplicate_events else "ev"
+        ),
         "events_unknown_units": (
             "SELECT COUNT(*) FROM ev e WHERE NOT EXISTS (SELECT 1 FROM per_cell x WHERE x.u = e.u)"
         ),
