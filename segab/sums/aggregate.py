@@ -12,7 +12,10 @@ Event-log semantics (the exact rules):
   NULL, empty or ``nan`` unit id are dropped and counted (``empty_ids``, which also
   counts such event rows); then rows with ``in_experiment`` false or NULL, or a
   NULL segment/stage/variant, are ignored (``exposures_not_in_experiment``);
-  with ``now``, exposures after it are ignored (``exposures_after_now``).
+  then rows whose segment or stage the config does not declare are excluded
+  (``undeclared_exposures``), then rows with a missing or unreadable time
+  (``bad_timestamps``); with ``now``, exposures after it are ignored
+  (``exposures_after_now``).
 - Per (unit, segment, stage) cell, the first exposure defines ``t0``; extra rows
   of a unit that saw one variant are ``duplicate_exposures`` (rows − 1,
   de-duplicated); a unit with more than one variant in a cell is excluded from that
@@ -27,6 +30,13 @@ Event-log semantics (the exact rules):
   ``events_before_exposure`` (before all of the unit's first exposures) or
   ``events_outside_window`` (the rest, including events after ``now``). Events of
   units whose every cell was excluded as multi-variant are not counted again.
+  Before that, an event whose value a metric sums and that is present but not a
+  finite number (NaN, +-inf, ``1e400``, text) is excluded whole (``bad_values``),
+  as is one with a missing or unreadable time (``bad_timestamps``); exact repeats
+  of a usable event row (unit, event, value, time) are counted
+  (``duplicate_events``) and, with ``analysis.duplicate_events: drop``, counted
+  once. Where those rows are is in ``Aggregates.issues``
+  (:mod:`segab.sums.issues`); docs/data-quality.md has the rules per engine.
 - Per-unit values: binary = 1 if the event happened in the window; continuous =
   sum of the event's ``value`` in the window (0 if none); ratio = numerator sum and
   denominator-event sum, or, with ``cost_per_unit``, den = the variant's cost (so
@@ -175,8 +185,9 @@ def aggregate_event_log(
     with given_or_duckdb(engine) as eng:
         # read as text from CSV files, then per value: a number or time that does not
         # parse is a counted bad row, never a reader's error or a guessed column type
-        times = [exposure_timestamp_column, "first_seen", "in_experiment"]
-        texts = [experiment.unit, "unit_id", "unit", "segment", "stage", "variant", *dims, *times]
+        per_value = [exposure_timestamp_column, "first_seen", "in_experiment", "iteration"]
+        texts = [experiment.unit, "unit_id", "unit", "segment", "stage", "variant", *dims]
+        texts += per_value
         x_rel = eng.relation(exposures, "exposures", texts)
         x_unit = _unit_column(x_rel, experiment, columns.exposure_unit, "exposures")
         store_layout = not x_rel.has("timestamp") and x_rel.has("first_seen")

@@ -91,9 +91,10 @@ def exposure_ctes(
     if rel.has("experiment"):
         other.append(f"{text_col(d, 'experiment')} <> {p(spec.experiment)}")
         other.append(f"{d.quote('experiment')} IS NULL")
-    if rel.has("iteration"):
-        other.append(f"CAST({d.quote('iteration')} AS INTEGER) <> {p(spec.iteration)}")
-        other.append(f"{d.quote('iteration')} IS NULL")
+    if rel.has("iteration"):  # read per value: an unreadable iteration is not this one
+        iteration = number_col(d, rel, "iteration")
+        other.append(f"{iteration} <> {p(spec.iteration)}")
+        other.append(f"{iteration} IS NULL")
     other_sql = f"CASE WHEN {' OR '.join(other)} THEN 1 ELSE 0 END" if other else "0"
     out_parts = [f"{d.quote(c)} IS NULL" for c in ("segment", "stage", "variant")]
     if rel.has("in_experiment"):
