@@ -203,11 +203,12 @@ def event_ctes(
         bad_value = unusable(d, "value", "vp")
     else:
         value, present, bad_value = one(d), "1 = 1", "1 = 0"
-    bad = "WHEN t IS NULL THEN 2 ELSE 0 END"
+    bad = "CASE WHEN t IS NULL THEN 2 ELSE 0 END"
     if checked and spec.value_col:
+        # the names are compared only for the rare unusable value (a CASE branch)
         listed = ", ".join(p(n) for n in checked)
-        bad = f"WHEN event IN ({listed}) AND {bad_value} THEN 1 {bad}"
-    bad = f"CASE {bad}"
+        inner = f"CASE WHEN event IN ({listed}) THEN 1 WHEN t IS NULL THEN 2 ELSE 0 END"
+        bad = f"CASE WHEN {bad_value} THEN {inner} WHEN t IS NULL THEN 2 ELSE 0 END"
     kept = "".join(f", {alias}" for _, alias in carry)
     ev_raw = (
         f"SELECT u, event, value, t, {bad} AS bad{kept} FROM (\n"

@@ -95,7 +95,7 @@ def codes_query(x_rel: Relation, spec: EventLogSpec) -> tuple[str, dict[str, Any
     late = f"t > {p(spec.now_epoch)}" if spec.now_epoch is not None else "FALSE"
     sql = with_ctes([("x_raw", ctes["x_raw"])]) + (
         f"\nSELECT segment, stage, variant, other, {valid_unit('u')} AS ok, outside, "
-        "undeclared, t IS NULL AS no_time, "
+        "t IS NULL AS no_time, "
         f"COALESCE({late}, FALSE) AS late, COUNT(*) AS rows\nFROM x_raw GROUP BY ALL"
     )
     return sql, p.values
@@ -197,6 +197,8 @@ def run_hashed_event_log(
     # plain rows: pandas is not needed before the partitions' results
     columns, scan = eng.rows(sql, params)
     groups = [dict(zip(columns, row, strict=True)) for row in scan]
+    for r in groups:  # undeclared names, as the statements' `undeclared` column says
+        r["undeclared"] = _undeclared(r, spec)
     quality = _exposure_quality(groups)
     ok = [r for r in groups if _usable(r) and not r["late"]]
     names = {c: sorted({str(r[c]) for r in ok}) for c in ("segment", "stage", "variant")}
@@ -206,9 +208,20 @@ def run_hashed_event_log(
     return _run(eng, x_rel, e_rel, spec, codes, ev_code, quality, partitions, per_part, pivot)
 
 
+def _undeclared(r: dict[str, Any], spec: EventLogSpec) -> int:
+    """1: a segment the config does not declare, 2: a stage, else 0 (a NULL is ``outside``)."""
+    for code, col, names in ((1, "segment", spec.segments), (2, "stage", spec.stages)):
+        if names and r[col] is not None and r[col] not in names:
+            return code
+    return 0
+
+
 def _codes(names: dict[str, list[str]], spec: EventLogSpec) -> tuple[dict[str, int], ...]:
-    """Segment, stage and variant codes; the declared stages first, in order (the funnel)."""
-    seg_code = {n: i for i, n in enumerate(dict.fromkeys(names["segment"]))}
+    """Segment, stage and variant codes: the declared segments (when the config declares
+    them: a name without a code is then undeclared), the declared stages first, in order
+    (the funnel)."""
+    segments = list(spec.segments) or names["segment"]
+    seg_code = {n: i for i, n in enumerate(dict.fromkeys(segments))}
     var_code = {n: i for i, n in enumerate(dict.fromkeys(names["variant"]))}
     return seg_code, _stage_codes(names["stage"], spec.stages), var_code
 

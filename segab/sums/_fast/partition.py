@@ -169,20 +169,32 @@ class Partition:
 
     def _x_every_row(self) -> tuple[list[tuple[str, str]], str, Params]:
         """Every exposure, hashed: ``c`` is a valid one's packed codes (NULL: a name
-        without a code), else its negative data-quality class (:data:`_CLASSES`)."""
+        without a code), else its negative data-quality class (:data:`_CLASSES`).
+
+        The segment and stage codes are those of the declared names, so a NULL code
+        is an undeclared name (read from the codes: no second comparison of names)."""
         p = Params("duckdb")
         spec = self.spec
-        ctes = exposure_ctes(self.x_rel, spec, p)[:1]
         classes = [
             "WHEN other = 1 THEN -1",
             f"WHEN NOT {valid_unit('u')} THEN -2",
             "WHEN outside = 1 THEN -3",
-            "WHEN undeclared = 1 THEN -6",
-            "WHEN undeclared = 2 THEN -7",
+            "WHEN g IS NULL THEN -6" if spec.segments else "",
+            "WHEN s IS NULL THEN -7" if spec.stages else "",
             "WHEN t IS NULL THEN -8",
         ]
         if spec.now_epoch is not None:
             classes.append(f"WHEN t > {p(spec.now_epoch)} THEN -4")
+        ng, nv = max(1, len(self.seg_code)), max(1, len(self.var_code))
+        whens = " ".join(c for c in classes if c)
+        code = f"CASE {whens} ELSE CAST((s * {ng} + g) * {nv} + v AS INTEGER) END"
+        dcols = "".join(f", {d}" for d in self.dims)
+        ctes = [*exposure_ctes(self.x_rel, spec, p)[:1], ("xc", self._coded(p, ""))]
+        return ctes, f"SELECT {H} AS h, {H2} AS h2, {code} AS c, t{dcols} FROM xc", p
+
+    def _coded(self, p: Params, where: str) -> str:
+        """``x_raw``'s rows (``where`` them) with the codes ``g``, ``s``, ``v`` of their names."""
+        dcols = "".join(f", {d}" for d in self.dims)
         g, s, v = (
             _case(col, codes, p)
             for col, codes in (
@@ -191,10 +203,7 @@ class Partition:
                 ("variant", self.var_code),
             )
         )
-        ng, nv = max(1, len(self.seg_code)), max(1, len(self.var_code))
-        code = f"CASE {' '.join(classes)} ELSE CAST(({s} * {ng} + {g}) * {nv} + {v} AS INTEGER) END"
-        dcols = "".join(f", {d}" for d in self.dims)
-        return ctes, f"SELECT {H} AS h, {H2} AS h2, {code} AS c, t{dcols} FROM x_raw", p
+        return f"SELECT u, other, outside, t{dcols}, {g} AS g, {s} AS s, {v} AS v FROM x_raw{where}"
 
     def _unpack(self) -> str:
         """The columns ``g, s, v`` from the packed code ``c`` (see :meth:`_x_every_row`)."""
@@ -205,14 +214,19 @@ class Partition:
         )
 
     def _x_rows(self) -> tuple[list[tuple[str, str]], str, Params]:
+        """The valid exposures (those of the ``x`` CTE), hashed and coded."""
         p = Params("duckdb")
-        ctes = exposure_ctes(self.x_rel, self.spec, p)[:2]
+        spec = self.spec
+        later = f" AND t <= {p(spec.now_epoch)}" if spec.now_epoch is not None else ""
+        where = f" WHERE other = 0 AND {valid_unit('u')} AND outside = 0 AND t IS NOT NULL{later}"
+        ctes = [*exposure_ctes(self.x_rel, spec, p)[:1], ("xc", self._coded(p, where))]
         dcols = "".join(f", {d}" for d in self.dims)
-        body = (
-            f"SELECT {H} AS h, {H2} AS h2, {_case('segment', self.seg_code, p)} AS g, "
-            f"{_case('stage', self.stage_code, p)} AS s, "
-            f"{_case('variant', self.var_code, p)} AS v, t{dcols} FROM x"
+        declared = "".join(
+            f" AND {code} IS NOT NULL"
+            for code, names in (("g", spec.segments), ("s", spec.stages))
+            if names
         )
+        body = f"SELECT {H} AS h, {H2} AS h2, g, s, v, t{dcols} FROM xc WHERE 1 = 1{declared}"
         return ctes, body, p
 
     def _e_rows(self, every: bool = False) -> tuple[list[tuple[str, str]], str, Params]:
