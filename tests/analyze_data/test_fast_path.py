@@ -415,3 +415,18 @@ def test_the_duplicate_screen_proves_none_without_the_exact_count(exp_factory, m
     dup = pd.concat([ev, ev[read.fillna(False)].iloc[:3]], ignore_index=True)
     assert aggregate_event_log(exp, x, dup).data_quality["duplicate_events"] == 3
     assert calls == [1]
+
+
+def test_fast_path_equals_generic_route_on_dirty_data_with_breakdown_and_now(
+    exp_factory, monkeypatch
+):
+    exp = exp_factory(stages=STAGES)
+    x, ev = dirty_log(34)  # units switch segments: one row per (unit, cell)
+    kwargs = {"by": ["channel"], "now": dt.datetime(2024, 1, 12, tzinfo=dt.UTC)}
+    slow = aggregate_event_log(exp, x, ev, route="generic", **kwargs)
+    assert slow.data_quality["exposures_after_now"] and slow.data_quality["bad_timestamps"]
+    fast = aggregate_event_log(exp, x, ev, **kwargs)
+    assert_same(fast, slow)
+    assert fast.issues == slow.issues
+    monkeypatch.setattr(hashed, "rows_per_partition", lambda limit=None: 100)
+    assert_same(aggregate_event_log(exp, x, ev, **kwargs), slow)
