@@ -363,5 +363,5 @@ def compute_results(
         dimensions=tuple(aggregates.dimensions),
         stages=tuple(experiment.stages),
         hypothesis=experiment.hypothesis.strip(),
-        notes=(*notes, *srm_notes, *cell_notes),
+        notes=(*notes, *aggregates.notes, *srm_notes, *cell_notes),
     )

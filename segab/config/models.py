@@ -220,6 +220,9 @@ class AnalysisSettings(_Strict):
     mde: float = Field(default=0.05, gt=0.0)
     attribution_window: str | None = Field(default=None, pattern=r"^\d+(s|m|h|d|w)$")
     sequential_tuning: float = Field(default=5000.0, gt=0.0)
+    # exact repeats of an event row (unit, event, value, time): counted always; dropped or
+    # kept (default: kept; docs/data-quality.md says why)
+    duplicate_events: Literal["keep", "drop"] = "keep"
 
 
 class Namespace(_Strict):

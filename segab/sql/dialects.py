@@ -3,16 +3,11 @@
 Both the assignment SQL (:mod:`segab.sql.assign`, :mod:`segab.sql.conditions`) and
 the analysis SQL (:mod:`segab.sums.statements`) spell engine differences through a
 :class:`Dialect`; no module branches on engine names of its own, and no SQL is
-rewritten after it is built. Each dialect knows how to quote identifiers and
-string literals, write a bound parameter, cast to text and to a double, read a
-timestamp as epoch seconds, test a double for NaN, concatenate strings, compare
-strings by code point, match regular expressions and compute the hash-v1 bucket
-with the engine's own ``md5``: the first 8 hex digits of the digest read as an
-unsigned integer, modulo 10,000 (see :mod:`segab.hashing`).
-
-The names are those of SQLAlchemy's dialects: ``duckdb``, ``postgresql``,
-``sqlite`` and ``spark``. SQLite has no ``md5`` or regular expressions, so it
-serves the analysis only (:attr:`Dialect.compiles_conditions` is false).
+rewritten after it is built. A dialect quotes, binds parameters, casts, reads
+values that may not be values (:mod:`segab.sql.dialect_values`), matches regular
+expressions and computes the hash-v1 bucket with the engine's own ``md5`` (see
+:mod:`segab.hashing`). The names are SQLAlchemy's: ``duckdb``, ``postgresql``,
+``sqlite``, ``spark``; SQLite serves the analysis only (no ``md5`` or regex).
 
 Example:
     >>> d = get_dialect("postgresql")
@@ -31,6 +26,14 @@ from typing import Literal
 
 from segab.errors import SqlError
 from segab.hashing import BUCKETS
+from segab.sql.dialect_values import (
+    NUMBER_TEXT,
+    _no_md5,
+    _pg_iso_time,
+    _pg_try_decimal,
+    _pg_try_double,
+    _sqlite_epoch,
+)
 
 __all__ = ["DIALECTS", "NUMBER_TEXT", "Dialect", "DialectName", "get_dialect"]
 
@@ -204,8 +207,8 @@ class Dialect:
         """
         return self.name != "sqlite"
 
-    def try_double(self, expr: str) -> str:
-        """The double a value reads as, or NULL: never an error, never a silent 0.
+    def try_decimal(self, expr: str) -> str:
+        """The double a decimal text reads as, or NULL: never an error, never a silent 0.
 
         A value stored as a number is that number (SQLite, whose columns may hold
         any type); text is read when it is a decimal number as
@@ -220,10 +223,10 @@ class Dialect:
         tests that its own numeric affinity takes the whole text.
 
         Example:
-            >>> get_dialect("duckdb").try_double("x")[:48]
+            >>> get_dialect("duckdb").try_decimal("x")[:48]
             '(CASE WHEN regexp_full_match(CAST(x AS VARCHAR),'
             >>> import duckdb
-            >>> sql = get_dialect("duckdb").try_double("$v")
+            >>> sql = get_dialect("duckdb").try_decimal("$v")
             >>> [duckdb.execute(f"SELECT {sql}", {"v": v}).fetchone()[0]
             ...  for v in (" 1.5", "1e400", "abc", "nan", "1_000")]
             [1.5, inf, None, None, None]
@@ -236,7 +239,7 @@ class Dialect:
             java = self.literal(NUMBER_TEXT[:-1] + "\\z")
             return f"(CASE WHEN {t} RLIKE {java} THEN try_cast({t} AS DOUBLE) END)"
         if self.name == "postgresql":
-            return _pg_try_double(t, pattern)
+            return _pg_try_decimal(t, pattern)
         trimmed = f"trim({expr})"
         spaces_only = f"trim({expr}, ' ' || char(9, 10, 11, 12, 13)) = {trimmed}"
         return (
@@ -292,6 +295,125 @@ class Dialect:
             return f"(SELECT *, _metadata.row_index AS segab_pos FROM parquet.{self.quote(path)})"
         return None
 
+    @property
+    def dynamic_types(self) -> bool:
+        """Whether a column's declared type does not bound its values (SQLite: any cell may
+        hold text, so every value is read with :meth:`try_double` / :meth:`try_epoch`).
+
+        Example:
+            >>> get_dialect("sqlite").dynamic_types, get_dialect("duckdb").dynamic_types
+            (True, False)
+        """
+        return self.name == "sqlite"
+
+    @property
+    def ordered_scans(self) -> bool:
+        """Whether a single-threaded scan numbers an input's rows in file order (DuckDB).
+
+        Example:
+            >>> get_dialect("duckdb").ordered_scans, get_dialect("spark").ordered_scans
+            (True, False)
+        """
+        return self.name == "duckdb"
+
+    def infinity(self, negative: bool = False) -> str:
+        """The double ``+inf`` (or ``-inf``).
+
+        Example:
+            >>> get_dialect("sqlite").infinity(), get_dialect("postgresql").infinity(True)
+            ('9e999', "CAST('-Infinity' AS DOUBLE PRECISION)")
+        """
+        if self.name == "sqlite":  # a literal beyond the double range reads as inf
+            return "-9e999" if negative else "9e999"
+        return f"CAST('{'-' if negative else ''}Infinity' AS {self.double_type})"
+
+    def is_finite(self, expr: str) -> str:
+        """True when a double is neither NaN nor +-inf (NULL stays NULL).
+
+        Where NaN exists it compares greater than every number (DuckDB, PostgreSQL,
+        Spark), so ``-inf < x < inf`` is false for it.
+
+        Example:
+            >>> get_dialect("duckdb").is_finite("v")
+            'isfinite(v)'
+            >>> get_dialect("sqlite").is_finite("v")
+            '(v > -9e999 AND v < 9e999)'
+        """
+        if self.name == "duckdb":
+            return f"isfinite({expr})"
+        return f"({expr} > {self.infinity(True)} AND {expr} < {self.infinity()})"
+
+    def try_double(self, expr: str) -> str:
+        """A value read as a double, or NULL when it is not a number; never an error.
+
+        ``NaN``, ``inf``, ``infinity`` (any case, signed) and literals beyond the
+        double range (``1e400``) read as NaN or +-inf where the engine has them
+        (the caller tests :meth:`is_finite`). DuckDB and Spark have ``TRY_CAST``;
+        SQLite's ``CAST('abc' AS REAL)`` is 0.0, so there a text is a number only
+        when SQLite's numeric affinity converts it (``x = CAST(x AS NUMERIC)``);
+        PostgreSQL has no ``TRY_CAST``, so a text is cast only after a regular
+        expression has matched a decimal number (through ``NUMERIC``, so that an
+        overflowing literal is +-inf, not an error).
+
+        Example:
+            >>> import duckdb
+            >>> d = get_dialect("duckdb")
+            >>> sql = f"SELECT {d.try_double('x')} FROM (VALUES ('1e400'), ('abc')) t(x)"
+            >>> duckdb.sql(sql).fetchall()
+            [(inf,), (None,)]
+        """
+        if self.name == "duckdb":
+            return f"TRY_CAST({expr} AS DOUBLE)"
+        if self.name == "spark":
+            return f"try_cast({expr} AS DOUBLE)"
+        if self.name == "sqlite":
+            return (
+                f"(CASE WHEN typeof({expr}) IN ('integer', 'real') THEN CAST({expr} AS REAL) "
+                f"WHEN typeof({expr}) = 'text' AND {expr} = CAST({expr} AS NUMERIC) "
+                f"THEN CAST({expr} AS REAL) END)"
+            )
+        return _pg_try_double(expr)
+
+    def try_epoch(self, expr: str) -> str:
+        """Epoch seconds of a time written as text (ISO 8601) or as a number of seconds,
+        or NULL when it is neither; never an error. May be +-inf (test :meth:`is_finite`).
+
+        PostgreSQL casts a text only after a regular expression has matched an ISO
+        date and time and the day exists in its month; SQLite reads it with
+        ``julianday`` after the same calendar check (``julianday`` alone reads
+        ``2024-02-30`` as March 1st, and ``now`` as now).
+
+        Example:
+            >>> import duckdb
+            >>> d = get_dialect("duckdb")
+            >>> duckdb.sql(f"SELECT {d.try_epoch('x')} FROM (VALUES ('1970-01-02'), "
+            ...            "('60'), ('2024-02-30')) t(x)").fetchall()
+            [(86400.0,), (60.0,), (None,)]
+        """
+        if self.name == "duckdb":
+            return f"COALESCE(epoch(TRY_CAST({expr} AS TIMESTAMPTZ)), TRY_CAST({expr} AS DOUBLE))"
+        if self.name == "spark":
+            return (
+                f"COALESCE(CAST(try_cast({expr} AS TIMESTAMP) AS DOUBLE), "
+                f"try_cast({expr} AS DOUBLE))"
+            )
+        if self.name == "sqlite":
+            iso = "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]"
+            day = f"substr({expr}, 1, 10)"
+            return (
+                f"(CASE WHEN typeof({expr}) IN ('integer', 'real') THEN CAST({expr} AS REAL) "
+                f"WHEN typeof({expr}) <> 'text' THEN NULL "
+                f"WHEN {expr} = CAST({expr} AS NUMERIC) THEN CAST({expr} AS REAL) "
+                f"WHEN {day} GLOB '{iso}' AND date({day}, '+0 days') = {day} "
+                f"THEN {_sqlite_epoch(expr)} END)"
+            )
+        text = self.text(expr)
+        return (
+            f"(CASE WHEN {_pg_iso_time(text)} "
+            f"THEN CAST(EXTRACT(EPOCH FROM CAST({text} AS TIMESTAMPTZ)) AS DOUBLE PRECISION) "
+            f"ELSE {_pg_try_double(text)} END)"
+        )
+
     def regex(self, expr: str, pattern: str, insensitive: bool) -> str:
         """Search (not anchored) for a pattern already translated for this engine.
 
@@ -307,46 +429,6 @@ class Dialect:
         if self.name == "postgresql":
             return f"({expr} {'~*' if insensitive else '~'} {self.literal(pattern)})"
         return f"({expr} RLIKE {self.literal(('(?iu)' if insensitive else '') + pattern)})"
-
-
-# A decimal number as text, the one grammar every engine's try_double accepts: spaces
-# around it, a sign, digits with an optional point (or a point and digits), an exponent.
-NUMBER_TEXT = "^ *[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)? *$"
-_PG_SHORT = "^ *[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]{1,4})? *$"
-_DOUBLE_OVERFLOW = "1.797693134862315807937289714053e308"  # DBL_MAX + half an ulp
-_DOUBLE_UNDERFLOW = "2.4703282292062328e-324"  # half the smallest subnormal (rounds to 0)
-
-
-def _pg_try_double(t: str, pattern: str) -> str:
-    """PostgreSQL: text read through NUMERIC (its float8 casts fail out of range)."""
-    n = f"CAST({t} AS NUMERIC)"
-    inf, zero = "CAST('Infinity' AS DOUBLE PRECISION)", "CAST(0.0 AS DOUBLE PRECISION)"
-    signed_inf = f"CASE WHEN {t} ~ '^ *-' THEN -{inf} ELSE {inf} END"
-    return (
-        f"(CASE WHEN {t} IS NULL OR {t} !~ {pattern} THEN NULL "
-        f"WHEN {t} ~ '{_PG_SHORT}' THEN CASE "
-        f"WHEN abs({n}) >= CAST('{_DOUBLE_OVERFLOW}' AS NUMERIC) THEN {signed_inf} "
-        f"WHEN abs({n}) < CAST('{_DOUBLE_UNDERFLOW}' AS NUMERIC) THEN {zero} "
-        f"ELSE CAST({n} AS DOUBLE PRECISION) END "
-        # an exponent of 5 digits or more: 0 or +-infinity (NUMERIC cannot hold it)
-        f"WHEN {t} ~ '^ *[+-]?0*[.]?0*[eE]' OR {t} ~ '[eE]-' THEN {zero} "
-        f"ELSE {signed_inf} END)"
-    )
-
-
-def _no_md5(expr: str) -> str:
-    raise SqlError("sqlite has no md5(): assignment SQL runs on duckdb, postgresql or spark")
-
-
-def _sqlite_epoch(e: str) -> str:
-    # numbers are epoch seconds already; SQLite needs "+HH:MM" where writers such as
-    # DuckDB and PostgreSQL print "+00"
-    return (
-        f"(CASE WHEN typeof({e}) IN ('integer', 'real') THEN CAST({e} AS DOUBLE PRECISION) "
-        f"ELSE (julianday(CASE WHEN {e} GLOB '*[ T]*[0-9][+-][0-9][0-9]' "
-        f"THEN {e} || char(58) || '00' ELSE {e} END)"
-        " - 2440587.5) * 86400.0 END)"
-    )
 
 
 DIALECTS: dict[str, Dialect] = {

@@ -12,7 +12,10 @@ Event-log semantics (the exact rules):
   NULL, empty or ``nan`` unit id are dropped and counted (``empty_ids``, which also
   counts such event rows); then rows with ``in_experiment`` false or NULL, or a
   NULL segment/stage/variant, are ignored (``exposures_not_in_experiment``);
-  with ``now``, exposures after it are ignored (``exposures_after_now``).
+  then rows whose segment or stage the config does not declare are excluded
+  (``undeclared_exposures``), then rows with a missing or unreadable time
+  (``bad_timestamps``); with ``now``, exposures after it are ignored
+  (``exposures_after_now``).
 - Per (unit, segment, stage) cell, the first exposure defines ``t0``; extra rows
   of a unit that saw one variant are ``duplicate_exposures`` (rows − 1,
   de-duplicated); a unit with more than one variant in a cell is excluded from that
@@ -27,6 +30,13 @@ Event-log semantics (the exact rules):
   ``events_before_exposure`` (before all of the unit's first exposures) or
   ``events_outside_window`` (the rest, including events after ``now``). Events of
   units whose every cell was excluded as multi-variant are not counted again.
+  Before that, an event whose value a metric sums and that is present but not a
+  finite number (NaN, +-inf, ``1e400``, text) is excluded whole (``bad_values``),
+  as is one with a missing or unreadable time (``bad_timestamps``); exact repeats
+  of a usable event row (unit, event, value, time) are counted
+  (``duplicate_events``) and, with ``analysis.duplicate_events: drop``, counted
+  once. Where those rows are is in ``Aggregates.issues``
+  (:mod:`segab.sums.issues`); docs/data-quality.md has the rules per engine.
 - Per-unit values: binary = 1 if the event happened in the window; continuous =
   sum of the event's ``value`` in the window (0 if none); ratio = numerator sum and
   denominator-event sum, or, with ``cost_per_unit``, den = the variant's cost (so
@@ -59,6 +69,7 @@ from typing import TYPE_CHECKING, Any
 from segab.config.models import Experiment
 from segab.errors import DataError
 from segab.sums._fast.hashed import FastPathUnavailableError, run_hashed_event_log, usable_for
+from segab.sums.issues import event_log_issues
 from segab.sums.result import (
     DATA_QUALITY_KEYS,
     SUM_COLUMNS,
@@ -69,7 +80,7 @@ from segab.sums.result import (
 )
 from segab.sums.sources import Engine, Relation, Source, require_columns
 from segab.sums.specs import EventLogColumns, EventLogSpec, MetricSpec
-from segab.sums.statements import event_log_queries
+from segab.sums.statements import event_log_queries, event_names
 from segab.sums.unit_table import aggregate_units
 
 if TYPE_CHECKING:
@@ -172,7 +183,11 @@ def aggregate_event_log(
     event_column, value_column = columns.event, columns.value
     timestamp_column = columns.timestamp
     with given_or_duckdb(engine) as eng:
+        # read as text from CSV files, then per value: a number or time that does not
+        # parse is a counted bad row, never a reader's error or a guessed column type
+        per_value = [exposure_timestamp_column, "first_seen", "in_experiment", "iteration"]
         texts = [experiment.unit, "unit_id", "unit", "segment", "stage", "variant", *dims]
+        texts += per_value
         x_rel = eng.relation(exposures, "exposures", texts)
         x_unit = _unit_column(x_rel, experiment, columns.exposure_unit, "exposures")
         store_layout = not x_rel.has("timestamp") and x_rel.has("first_seen")
@@ -183,7 +198,8 @@ def aggregate_event_log(
             [x_unit, "segment", "stage", "variant", exposure_timestamp_column, *dims],
             "exposures",
         )
-        e_rel = eng.relation(events, "events", [experiment.unit, "unit_id", "unit", event_column])
+        e_texts = [experiment.unit, "unit_id", "unit", event_column, value_column, timestamp_column]
+        e_rel = eng.relation(events, "events", e_texts)
         e_unit = _unit_column(e_rel, experiment, columns.unit, "events")
         needs_value = any(s.kind != "binary" or s.den is not None for s in specs)
         expected = [e_unit, event_column, timestamp_column]
@@ -204,6 +220,7 @@ def aggregate_event_log(
             variants=tuple(dict.fromkeys(v.key for c in experiment.cells for v in c.variants)),
             window_seconds=window_seconds(experiment.analysis.attribution_window),
             now_epoch=_epoch(now),
+            drop_duplicate_events=experiment.analysis.duplicate_events == "drop",
         )
         result = None
         if usable_for(eng.dialect, route):
@@ -216,6 +233,14 @@ def aggregate_event_log(
         wide, funnel, quality = result
         wide = rename_dims(wide, dims)
         funnel = rename_dims(funnel, ())
+        issues = event_log_issues(
+            eng, eng.dialect, (exposures, x_rel), (events, e_rel), spec, quality
+        )
+    notes = _notes(experiment, quality, len(wide), spec)
+    quality["bad_values"] = quality.pop("event_bad_values")
+    quality["bad_timestamps"] = quality.pop("exposure_bad_timestamps") + quality.pop(
+        "event_bad_timestamps"
+    )
     known = quality.pop("events_known")
     attributed = quality.pop("events_attributed")
     quality["events_outside_window"] = known - quality["events_before_exposure"] - attributed
@@ -233,7 +258,49 @@ def aggregate_event_log(
         funnel=funnel,
         data_quality={k: quality.get(k, 0) for k in DATA_QUALITY_KEYS},
         dimensions=dims,
+        issues=issues,
+        notes=notes,
     )
+
+
+_EXCLUDED = (  # the aggregation's own counter names (before they are merged)
+    ("exposures_other_experiment", "rows of other experiments or iterations"),
+    ("exposure_empty_ids", "rows with an empty unit id"),
+    ("exposures_not_in_experiment", "rows not in the experiment"),
+    ("undeclared_exposures", "rows with a segment or stage the config does not declare"),
+    ("exposure_bad_timestamps", "rows with a missing or unreadable time"),
+    ("exposures_after_now", "rows after --now"),
+    ("multi_variant_units", "units seen in several variants of a cell"),
+)
+_EVENTS_READ = (
+    "events_known",
+    "events_unknown_units",
+    "event_empty_ids",
+    "event_bad_values",
+    "event_bad_timestamps",
+)
+
+
+def _notes(
+    exp: Experiment, quality: dict[str, int], cells: int, spec: EventLogSpec
+) -> tuple[str, ...]:
+    """Why there is nothing to compare: no usable exposures, or no events to read."""
+    if cells == 0:
+        parts = [
+            f"{quality[k]:,} {why if quality[k] > 1 else why.replace('s ', ' ', 1)}"
+            for k, why in _EXCLUDED
+            if quality.get(k)
+        ]
+        why = "; excluded: " + ", ".join(parts) if parts else ": the exposures input has no rows"
+        return (
+            f"no exposures of experiment {exp.key!r} (iteration {exp.iteration}) to analyze{why}",
+        )
+    if not any(quality.get(k) for k in _EVENTS_READ):
+        names = ", ".join(event_names(spec)) or "none"
+        return (
+            f"no rows of the metrics' events ({names}) in the events input: every outcome is 0",
+        )
+    return ()
 
 
 def _generic_event_log(

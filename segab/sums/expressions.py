@@ -17,16 +17,21 @@ from segab.sql.dialects import Dialect
 from segab.sums.sources import Relation
 from segab.sums.specs import MetricSpec
 
+_TIME_TYPES = ("timestamp", "date", "datetime")  # declared time types (lower case)
+
 __all__ = [
     "dim",
     "epoch_col",
     "num_col",
+    "number_col",
     "one",
     "sum_columns",
     "text_col",
     "truthy",
     "unit_col",
+    "unusable",
     "valid_unit",
+    "value_present",
     "with_ctes",
     "zero",
 ]
@@ -109,17 +114,29 @@ def valid_unit(u: str) -> str:
 
 
 def epoch_col(d: Dialect, rel: Relation, col: str) -> str:
-    """A time column as epoch seconds (numbers are epoch seconds already).
+    """A time column as finite epoch seconds, or NULL when it is missing or unreadable.
+
+    Numbers are epoch seconds already; a timestamp type is converted; text is read
+    per value (ISO 8601, or a number of seconds) with :meth:`Dialect.try_epoch`, so
+    one unreadable time is a NULL here (a bad timestamp), never an error. NaN and
+    +-inf are NULL too.
 
     Example:
         >>> from segab.sql.dialects import get_dialect
         >>> epoch_col(get_dialect("duckdb"), Relation("t", ("t",), {"t": "bigint"}), "t")
-        'CAST("t" AS DOUBLE)'
+        'CASE WHEN isfinite(CAST("t" AS DOUBLE)) THEN CAST("t" AS DOUBLE) END'
     """
     c = d.quote(col)
-    if rel.kind(col) in ("numeric", "float"):
-        return f"CAST({c} AS {d.double_type})"
-    return d.epoch(c)
+    kind = rel.kind(col)
+    if d.dynamic_types:
+        t = d.try_epoch(c)
+    elif kind in ("numeric", "float"):
+        t = f"CAST({c} AS {d.double_type})"
+    elif rel.types.get(col, "").lower().startswith(_TIME_TYPES) or not rel.types.get(col):
+        t = d.epoch(c)  # a time type (or, in SQL built without the types, assumed one)
+    else:
+        t = d.try_epoch(d.text(c))
+    return f"CASE WHEN {d.is_finite(t)} THEN {t} END"
 
 
 def truthy(d: Dialect, col: str) -> str:
@@ -145,6 +162,59 @@ def num_col(d: Dialect, rel: Relation, col: str) -> str:
     if rel.kind(col) == "bool":
         return f"CAST(CAST({c} AS INTEGER) AS {d.double_type})"
     return f"CAST({c} AS {d.double_type})"
+
+
+def number_col(d: Dialect, rel: Relation, col: str) -> str:
+    """A column read as a double per value, or NULL; never an error (unlike :func:`num_col`).
+
+    A text (or, on SQLite, any cell) is read with :meth:`Dialect.try_double`: a
+    text that is not a number is NULL here, and NaN and +-inf stay what they are;
+    :func:`value_present` then tells a missing value from an unreadable one.
+
+    Example:
+        >>> from segab.sql.dialects import get_dialect
+        >>> number_col(get_dialect("duckdb"), Relation("t", ("v",), {"v": "varchar"}), "v")
+        'TRY_CAST(CAST("v" AS VARCHAR) AS DOUBLE)'
+    """
+    c = d.quote(col)
+    if d.dynamic_types:
+        return d.try_double(c)
+    if rel.kind(col) == "other":
+        return d.try_double(d.text(c))
+    return num_col(d, rel, col)
+
+
+def value_present(d: Dialect, rel: Relation, col: str) -> str:
+    """True when a cell holds something: not NULL and, read as text, not blank.
+
+    Example:
+        >>> from segab.sql.dialects import get_dialect
+        >>> value_present(get_dialect("duckdb"), Relation("t", ("v",), {"v": "double"}), "v")
+        '"v" IS NOT NULL'
+    """
+    c = d.quote(col)
+    if d.dynamic_types or rel.kind(col) == "other":
+        return f"({c} IS NOT NULL AND TRIM({d.text(c)}) <> '')"
+    return f"{c} IS NOT NULL"
+
+
+def unusable(d: Dialect, value: str, present: str) -> str:
+    """True when a value cannot be used: present but not a finite number.
+
+    ``value`` is the column read by :func:`number_col`, ``present`` its
+    :func:`value_present` test. A missing value (NULL or blank) is not unusable.
+
+    Example:
+        >>> import duckdb
+        >>> from segab.sql.dialects import get_dialect
+        >>> rel = Relation("t", ("v",), {"v": "varchar"})
+        >>> d = get_dialect("duckdb")
+        >>> sql = unusable(d, number_col(d, rel, "v"), value_present(d, rel, "v"))
+        >>> duckdb.sql(f"SELECT v, {sql} FROM (VALUES ('1'), ('NaN'), ('x'), (''), "
+        ...            "(NULL), ('1e400')) t(v)").fetchall()
+        [('1', False), ('NaN', True), ('x', True), ('', False), (None, False), ('1e400', True)]
+    """
+    return f"(CASE WHEN {value} IS NULL THEN {present} ELSE NOT {d.is_finite(value)} END)"
 
 
 def with_ctes(ctes: Sequence[tuple[str, str]]) -> str:

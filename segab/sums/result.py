@@ -100,7 +100,8 @@ class Aggregates:
     <dimensions>, n. ``funnel``: segment, variant, stage, next_stage, n_exposed,
     n_reached. ``data_quality``: the counters of :data:`DATA_QUALITY_KEYS`.
     ``issues``: the rows kept out for a value segab cannot use, by input, column
-    and kind, with their first locations.
+    and kind, with their first locations. ``notes``: why an aggregation has
+    nothing to compare (no usable exposures, no events), in words.
 
     Example:
         >>> Aggregates.__dataclass_fields__["dimensions"].type
@@ -113,6 +114,7 @@ class Aggregates:
     data_quality: dict[str, int]
     dimensions: tuple[str, ...]
     issues: tuple[DataIssue, ...] = ()
+    notes: tuple[str, ...] = ()
 
 
 def _cost(metric: Metric, variant: str) -> float:

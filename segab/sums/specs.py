@@ -90,6 +90,10 @@ class MetricSpec:
 class EventLogSpec:
     """Column names and settings of an event-log aggregation.
 
+    ``segments`` and ``stages`` are the names the config declares (an exposure
+    elsewhere is excluded and counted; empty: any name), ``variants`` too (coded
+    first by the fast path).
+
     Example:
         >>> EventLogSpec("e", 1, "unit_id", "user_id").event_col
         'event'
@@ -110,6 +114,7 @@ class EventLogSpec:
     now_epoch: float | None = None
     segments: tuple[str, ...] = ()  # the declared names (DuckDB's fast path codes them)
     variants: tuple[str, ...] = ()
+    drop_duplicate_events: bool = False  # analysis.duplicate_events: drop
 
 
 @dataclass(frozen=True)

@@ -11,13 +11,17 @@ leaves the engine. The specs it reads are in :mod:`segab.sums.specs`.
 The event-log CTEs, in order:
 
 - ``x_raw``: every exposure row, with its unit id as text, its time as epoch
-  seconds and flags (another experiment/iteration, empty id, not in the
-  experiment, after ``now``);
-- ``x``: the valid exposure rows;
+  seconds (NULL when missing or unreadable) and flags (another
+  experiment/iteration, not in the experiment, a segment or stage the config
+  does not declare);
+- ``x``: the valid exposure rows (and, with ``now``, not after it);
 - ``per_cell``: one row per (unit, segment, stage): first exposure time, number of
   rows and of distinct variants, ``MIN`` of each ``--by`` column;
 - ``cells``: the (unit, cell) pairs with exactly one variant;
-- ``ev_raw`` / ``ev``: the event rows whose name a metric uses / with a valid id;
+- ``ev_raw`` / ``ev``: the event rows whose name a metric uses, with ``bad`` (1: a
+  value a metric sums that is not a finite number, 2: a missing or unreadable
+  time) / those with a valid id and ``bad = 0`` (once each when duplicate events
+  are dropped);
 - ``uv``: one row per (unit, cell) with each metric's per-unit value, from the
   events in ``[t0, t0 + window)`` (and ``<= now``).
 
@@ -33,17 +37,21 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from segab.sql.dialects import Dialect
 from segab.sums.expressions import (
     dim,
     epoch_col,
-    num_col,
+    number_col,
     one,
     sum_columns,
     text_col,
     truthy,
     unit_col,
+    unusable,
     valid_unit,
+    value_present,
     with_ctes,
     zero,
 )
@@ -51,6 +59,7 @@ from segab.sums.sources import Relation
 from segab.sums.specs import EventLogQueries, EventLogSpec, Params
 
 __all__ = [
+    "duplicate_events_sql",
     "event_ctes",
     "event_log_queries",
     "event_names",
@@ -60,8 +69,14 @@ __all__ = [
 ]
 
 
-def exposure_ctes(rel: Relation, spec: EventLogSpec, p: Params) -> list[tuple[str, str]]:
+def exposure_ctes(
+    rel: Relation, spec: EventLogSpec, p: Params, carry: Sequence[tuple[str, str]] = ()
+) -> list[tuple[str, str]]:
     """The exposure CTEs ``x_raw``, ``x``, ``per_cell`` and ``cells`` (see the module doc).
+
+    ``x_raw.undeclared`` is 1 for a segment and 2 for a stage the config does not
+    declare (``spec.segments``, ``spec.stages``; an empty tuple declares anything).
+    ``carry``: more ``(expression, alias)`` columns of ``x_raw`` (where a row is).
 
     Example:
         >>> x = Relation("x", ("u", "segment", "stage", "variant", "timestamp"), {})
@@ -76,9 +91,10 @@ def exposure_ctes(rel: Relation, spec: EventLogSpec, p: Params) -> list[tuple[st
     if rel.has("experiment"):
         other.append(f"{text_col(d, 'experiment')} <> {p(spec.experiment)}")
         other.append(f"{d.quote('experiment')} IS NULL")
-    if rel.has("iteration"):
-        other.append(f"CAST({d.quote('iteration')} AS INTEGER) <> {p(spec.iteration)}")
-        other.append(f"{d.quote('iteration')} IS NULL")
+    if rel.has("iteration"):  # read per value: an unreadable iteration is not this one
+        iteration = number_col(d, rel, "iteration")
+        other.append(f"{iteration} <> {p(spec.iteration)}")
+        other.append(f"{iteration} IS NULL")
     other_sql = f"CASE WHEN {' OR '.join(other)} THEN 1 ELSE 0 END" if other else "0"
     out_parts = [f"{d.quote(c)} IS NULL" for c in ("segment", "stage", "variant")]
     if rel.has("in_experiment"):
@@ -89,13 +105,15 @@ def exposure_ctes(rel: Relation, spec: EventLogSpec, p: Params) -> list[tuple[st
         f"SELECT {u} AS u, {text_col(d, 'segment')} AS segment, "
         f"{text_col(d, 'stage')} AS stage, {text_col(d, 'variant')} AS variant"
         f"{dims}, {t} AS t, {other_sql} AS other, "
-        f"CASE WHEN {' OR '.join(out_parts)} THEN 1 ELSE 0 END AS outside\nFROM {rel.sql}"
+        f"CASE WHEN {' OR '.join(out_parts)} THEN 1 ELSE 0 END AS outside, "
+        f"{_undeclared(spec, p)} AS undeclared{_carried(carry)}\nFROM {rel.sql}"
     )
     later = f" AND t <= {p(spec.now_epoch)}" if spec.now_epoch is not None else ""
     dcols = "".join(f", {dim(i)}" for i in range(len(spec.dims)))
     x = (
         f"SELECT u, segment, stage, variant{dcols}, t FROM x_raw\n"
-        f"WHERE other = 0 AND {valid_unit('u')} AND outside = 0{later}"
+        f"WHERE other = 0 AND {valid_unit('u')} AND outside = 0 AND undeclared = 0 "
+        f"AND t IS NOT NULL{later}"
     )
     dmin = "".join(f", MIN({dim(i)}) AS {dim(i)}" for i in range(len(spec.dims)))
     per_cell = (
@@ -108,6 +126,20 @@ def exposure_ctes(rel: Relation, spec: EventLogSpec, p: Params) -> list[tuple[st
     )
     cells = f"SELECT u, segment, stage, variant, t0{dcols} FROM per_cell WHERE n_var = 1"
     return [("x_raw", x_raw), ("x", x), ("per_cell", per_cell), ("cells", cells)]
+
+
+def _carried(carry: Sequence[tuple[str, str]]) -> str:
+    return "".join(f", {expr} AS {alias}" for expr, alias in carry)
+
+
+def _undeclared(spec: EventLogSpec, p: Params) -> str:
+    """1: a segment the config does not declare, 2: a stage, else 0 (NULLs are ``outside``)."""
+    whens = []
+    for code, (col, names) in enumerate((("segment", spec.segments), ("stage", spec.stages)), 1):
+        if names:
+            listed = ", ".join(p(n) for n in names)
+            whens.append(f"WHEN {text_col(p.d, col)} NOT IN ({listed}) THEN {code}")
+    return f"CASE {' '.join(whens)} ELSE 0 END" if whens else "0"
 
 
 def event_names(spec: EventLogSpec) -> list[str]:
@@ -142,8 +174,16 @@ def value_event_names(spec: EventLogSpec) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def event_ctes(rel: Relation, spec: EventLogSpec, p: Params) -> list[tuple[str, str]]:
-    """The event CTEs ``ev_raw`` (events a metric reads) and ``ev`` (with a valid unit id).
+def event_ctes(
+    rel: Relation, spec: EventLogSpec, p: Params, carry: Sequence[tuple[str, str]] = ()
+) -> list[tuple[str, str]]:
+    """The event CTEs ``ev_raw`` (events a metric reads, with ``bad``) and ``ev`` (usable).
+
+    ``bad`` is 1 when the event's value is summed by a metric and is present but not
+    a finite number (NaN, +-inf, an overflowing literal, text), else 2 when its time
+    is missing or unreadable, else 0. ``ev`` keeps the rows with a valid unit id and
+    ``bad = 0``; with ``spec.drop_duplicate_events``, each distinct row once.
+    ``carry``: more ``(expression, alias)`` columns of ``ev_raw``.
 
     Example:
         >>> e = Relation("e", ("u", "event", "value", "timestamp"), {})
@@ -154,15 +194,49 @@ def event_ctes(rel: Relation, spec: EventLogSpec, p: Params) -> list[tuple[str, 
     d = p.d
     u = unit_col(d, rel, spec.ev_unit)
     t = epoch_col(d, rel, spec.ev_timestamp)
-    value = num_col(d, rel, spec.value_col) if spec.value_col else one(d)
     names = ", ".join(p(n) for n in event_names(spec)) or "NULL"
     event = text_col(d, spec.event_col)
+    checked = value_event_names(spec)
+    if spec.value_col:
+        value = number_col(d, rel, spec.value_col)
+        present = value_present(d, rel, spec.value_col)
+        bad_value = unusable(d, "value", "vp")
+    else:
+        value, present, bad_value = one(d), "1 = 1", "1 = 0"
+    bad = "CASE WHEN t IS NULL THEN 2 ELSE 0 END"
+    if checked and spec.value_col:
+        # the names are compared only for the rare unusable value (a CASE branch)
+        listed = ", ".join(p(n) for n in checked)
+        inner = f"CASE WHEN event IN ({listed}) THEN 1 WHEN t IS NULL THEN 2 ELSE 0 END"
+        bad = f"CASE WHEN {bad_value} THEN {inner} WHEN t IS NULL THEN 2 ELSE 0 END"
+    kept = "".join(f", {alias}" for _, alias in carry)
     ev_raw = (
-        f"SELECT {u} AS u, {event} AS event, {value} AS value, "
-        f"{t} AS t\nFROM {rel.sql}\nWHERE {event} IN ({names})"
+        f"SELECT u, event, value, t, {bad} AS bad{kept} FROM (\n"
+        f"SELECT {u} AS u, {event} AS event, {value} AS value, {present} AS vp, "
+        f"{t} AS t{_carried(carry)}\nFROM {rel.sql}\nWHERE {event} IN ({names})) r"
     )
-    ev = f"SELECT u, event, value, t FROM ev_raw WHERE {valid_unit('u')}"
-    return [("ev_raw", ev_raw), ("ev", ev)]
+    usable = f"SELECT u, event, value, t FROM ev_raw WHERE {valid_unit('u')} AND bad = 0"
+    if spec.drop_duplicate_events:
+        usable = usable.replace("SELECT u,", "SELECT DISTINCT u,", 1)
+    return [("ev_raw", ev_raw), ("ev", usable)]
+
+
+def duplicate_events_sql(spec: EventLogSpec, p: Params, source: str = "ev_raw") -> str:
+    """Repeats of a usable event row (same unit, event, value and time), beyond the first.
+
+    ``source`` is ``ev_raw`` (of :func:`event_ctes`: the rows before any are
+    dropped) or, when duplicates are kept, ``ev`` (the same rows, already filtered).
+
+    Example:
+        >>> sql = duplicate_events_sql(EventLogSpec("e", 1, "u", "u"), Params("duckdb"), "ev")
+        >>> sql.split("FROM")[1].strip()
+        '(SELECT COUNT(*) AS n'
+    """
+    where = f" WHERE {valid_unit('u')} AND bad = 0" if source == "ev_raw" else ""
+    return (
+        f"SELECT COALESCE(SUM(n - 1), 0) FROM (SELECT COUNT(*) AS n FROM {source}{where} "
+        "GROUP BY u, event, value, t) dup WHERE n > 1"
+    )
 
 
 def window_condition(spec: EventLogSpec, p: Params, e: str, c: str, t0: str = "t0") -> str:
@@ -285,16 +359,22 @@ def _quality(base: list[tuple[str, str]], spec: EventLogSpec, p: Params) -> str:
     else:
         missing = "SELECT 0"
     now = f" AND t > {p(spec.now_epoch)}" if spec.now_epoch is not None else " AND 1 = 0"
+    mine = f"other = 0 AND {valid_unit('u')}"
     counters = {
         "exposures_other_experiment": "SELECT COUNT(*) FROM x_raw WHERE other = 1",
         "exposure_empty_ids": (
             f"SELECT COUNT(*) FROM x_raw WHERE other = 0 AND NOT {valid_unit('u')}"
         ),
-        "exposures_not_in_experiment": (
-            f"SELECT COUNT(*) FROM x_raw WHERE other = 0 AND {valid_unit('u')} AND outside = 1"
+        "exposures_not_in_experiment": f"SELECT COUNT(*) FROM x_raw WHERE {mine} AND outside = 1",
+        "undeclared_exposures": (
+            f"SELECT COUNT(*) FROM x_raw WHERE {mine} AND outside = 0 AND undeclared > 0"
+        ),
+        "exposure_bad_timestamps": (
+            f"SELECT COUNT(*) FROM x_raw WHERE {mine} AND outside = 0 AND undeclared = 0 "
+            "AND t IS NULL"
         ),
         "exposures_after_now": (
-            f"SELECT COUNT(*) FROM x_raw WHERE other = 0 AND {valid_unit('u')} AND outside = 0{now}"
+            f"SELECT COUNT(*) FROM x_raw WHERE {mine} AND outside = 0 AND undeclared = 0{now}"
         ),
         "multi_variant_units": "SELECT COUNT(*) FROM per_cell WHERE n_var > 1",
         # repeats of a unit's one variant in a cell; multi-variant units are excluded whole
@@ -302,6 +382,13 @@ def _quality(base: list[tuple[str, str]], spec: EventLogSpec, p: Params) -> str:
             "SELECT COALESCE(SUM(n_rows - 1), 0) FROM per_cell WHERE n_var = 1"
         ),
         "event_empty_ids": f"SELECT COUNT(*) FROM ev_raw WHERE NOT {valid_unit('u')}",
+        "event_bad_values": f"SELECT COUNT(*) FROM ev_raw WHERE {valid_unit('u')} AND bad = 1",
+        "event_bad_timestamps": (
+            f"SELECT COUNT(*) FROM ev_raw WHERE {valid_unit('u')} AND bad = 2"
+        ),
+        "duplicate_events": duplicate_events_sql(
+            spec, p, "ev_raw" if spec.drop_duplicate_events else "ev"
+        ),
         "events_unknown_units": (
             "SELECT COUNT(*) FROM ev e WHERE NOT EXISTS (SELECT 1 FROM per_cell x WHERE x.u = e.u)"
         ),

@@ -14,7 +14,7 @@ whether that value can be used at all:
 A row with a bad value in any column the analysis reads is kept out whole, so an
 analysis gives the numbers of the same table without those rows
 (:mod:`segab.sums.units`). Numbers stored as numbers cost one NaN test and one
-infinity test; text is read by :meth:`~segab.sql.dialects.Dialect.try_double`.
+infinity test; text is read by :meth:`~segab.sql.dialects.Dialect.try_decimal`.
 SQLite columns may hold any type, so there every column is read as text would be.
 
 Example:
@@ -110,7 +110,7 @@ def column_read(
     # text, or anything on SQLite: the number the text reads as (most rows stop at the
     # first WHEN), else its words: missing, NaN, infinity (and for binary: yes, no, ...)
     t, n, e = f"t_{name}", f"n_{name}", f"e_{name}"
-    pre = ((t, d.text(c)), (n, d.try_double(c)))
+    pre = ((t, d.text(c)), (n, d.try_decimal(c)))
     w = f"LOWER(TRIM({t}))"
     number = f"WHEN {n} IN (0, 1) THEN 0" if binary else f"WHEN NOT {d.isinf(n)} THEN 0"
     odd = f" WHEN NOT {d.isinf(n)} THEN {BAD_BINARY}" if binary else ""

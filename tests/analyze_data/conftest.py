@@ -68,7 +68,8 @@ def events_df() -> pd.DataFrame:
         ("u3", "purchase", None, "2024-01-05 00:00:00"),
         ("u3", "revenue", 20.0, "2024-01-05 00:00:00"),
         ("u3", "click", 1.0, "2024-01-05 00:00:00"),
-        ("u3", "click", 1.0, "2024-01-05 00:00:00"),
+        # a second later: an exact repeat would be a duplicate event (counted)
+        ("u3", "click", 1.0, "2024-01-05 00:00:01"),
         ("u3", "click", 1.0, "2024-01-06 00:00:00"),
         ("u5", "purchase", None, "2024-01-04 00:00:00"),
         ("u5", "revenue", 7.0, "2024-01-04 00:00:00"),

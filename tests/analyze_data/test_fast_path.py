@@ -331,13 +331,102 @@ def test_declared_names_need_no_scan(by, now, switchers, exp_factory, monkeypatc
 
 
 def test_an_undeclared_name_scans_and_stages_again(exp_factory, monkeypatch):
-    exp = exp_factory(stages=STAGES)
-    x, ev = random_log(22, switchers=0.0)  # about 5% at "legacy_stage"
+    """A variant the config does not declare has no code: the fast path scans for the
+    names and stages again. (Undeclared segments and stages are excluded and counted
+    instead: issue 15.)"""
+    metrics = {
+        "primary": {"key": "conv", "kind": "binary", "event": "purchase"},
+        "secondary": [{"key": "rev", "kind": "continuous", "event": "revenue"}],
+    }
+    exp = exp_factory(stages=STAGES, metrics=metrics)
+    x, ev = random_log(22, switchers=0.0, undeclared=False)
+    x.loc[x.index % 20 == 0, "variant"] = "legacy_variant"
     slow = aggregate_event_log(exp, x, ev, route="generic")
     spy = ScanSpy(monkeypatch)
     monkeypatch.setattr(hashed, "rows_per_partition", lambda limit=None: 100)
     fast = aggregate_event_log(exp, x, ev)
     assert spy.scans == 1 and len(spy.stagings) == 2
     assert spy.stagings[0]["undeclared"] > 0 and spy.stagings[1]["undeclared"] == 0
-    assert (fast.exposures["stage"] == "legacy_stage").any()
+    assert (fast.exposures["variant"] == "legacy_variant").any()
     assert_same(fast, slow)
+
+
+def test_undeclared_stages_are_excluded_and_counted_without_a_scan(exp_factory, monkeypatch):
+    exp = exp_factory(stages=STAGES)
+    x, ev = random_log(22, switchers=0.0)  # about 5% at "legacy_stage"
+    slow = aggregate_event_log(exp, x, ev, route="generic")
+    spy = ScanSpy(monkeypatch)
+    monkeypatch.setattr(hashed, "rows_per_partition", lambda limit=None: 100)
+    fast = aggregate_event_log(exp, x, ev)
+    assert spy.scans == 0 and len(spy.stagings) == 1
+    assert not (fast.exposures["stage"] == "legacy_stage").any()
+    assert fast.data_quality["undeclared_exposures"] > 0
+    assert_same(fast, slow)
+    assert fast.issues == slow.issues
+
+
+def dirty_log(seed: int, **kwargs) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`random_log` with unusable values and times planted in random rows, and
+    exact repeats of some events (issue 15)."""
+    x, ev = random_log(seed, **kwargs)
+    rng = np.random.default_rng(seed + 100)
+    ev = pd.concat([ev, ev.sample(20, random_state=seed)], ignore_index=True)  # duplicates
+    ev = ev.astype({"value": object, "timestamp": object})
+    x = x.astype({"timestamp": object})
+    for i in rng.choice(len(ev), 25, replace=False):
+        ev.loc[i, "value"] = ["NaN", "inf", "-1e400", "abc", "1,5"][rng.integers(5)]
+    for i in rng.choice(len(ev), 10, replace=False):
+        ev.loc[i, "timestamp"] = ["garbage", None, "2024-02-30"][rng.integers(3)]
+    for i in rng.choice(len(x), 10, replace=False):
+        x.loc[i, "timestamp"] = ["garbage", None, "2024-13-01"][rng.integers(3)]
+    return x, ev
+
+
+@pytest.mark.parametrize("seed", [31, 32])
+@pytest.mark.parametrize("drop", [False, True])
+def test_fast_path_equals_generic_route_on_dirty_data(seed, drop, exp_factory, monkeypatch):
+    analysis = {"attribution_window": "7d", "duplicate_events": "drop" if drop else "keep"}
+    exp = exp_factory(stages=STAGES, analysis=analysis)
+    x, ev = dirty_log(seed, switchers=0.0)
+    slow = aggregate_event_log(exp, x, ev, route="generic")
+    dq = slow.data_quality
+    assert dq["bad_values"] and dq["bad_timestamps"] and dq["undeclared_exposures"]
+    assert dq["duplicate_events"] > 0
+    for route in ("auto", "cells"):
+        fast = aggregate_event_log(exp, x, ev, route=route)
+        assert_same(fast, slow)
+        assert fast.issues == slow.issues
+    monkeypatch.setattr(hashed, "rows_per_partition", lambda limit=None: 100)  # staged
+    parts = aggregate_event_log(exp, x, ev)
+    assert_same(parts, slow)
+    assert parts.issues == slow.issues
+
+
+def test_the_duplicate_screen_proves_none_without_the_exact_count(exp_factory, monkeypatch):
+    """Clean data: the fingerprint screen says 0 and the exact count never runs."""
+    exp = exp_factory(stages=STAGES)
+    x, ev = random_log(33)
+    calls = []
+    real = hashed.duplicate_events_sql
+    monkeypatch.setattr(hashed, "duplicate_events_sql", lambda *a: calls.append(1) or real(*a))
+    agg = aggregate_event_log(exp, x, ev)
+    assert agg.data_quality["duplicate_events"] == 0 and calls == []
+    read = ev["event"].isin(["purchase", "revenue", "click"]) & ev["user_id"].str.match(r"u\d")
+    dup = pd.concat([ev, ev[read.fillna(False)].iloc[:3]], ignore_index=True)
+    assert aggregate_event_log(exp, x, dup).data_quality["duplicate_events"] == 3
+    assert calls == [1]
+
+
+def test_fast_path_equals_generic_route_on_dirty_data_with_breakdown_and_now(
+    exp_factory, monkeypatch
+):
+    exp = exp_factory(stages=STAGES)
+    x, ev = dirty_log(34)  # units switch segments: one row per (unit, cell)
+    kwargs = {"by": ["channel"], "now": dt.datetime(2024, 1, 12, tzinfo=dt.UTC)}
+    slow = aggregate_event_log(exp, x, ev, route="generic", **kwargs)
+    assert slow.data_quality["exposures_after_now"] and slow.data_quality["bad_timestamps"]
+    fast = aggregate_event_log(exp, x, ev, **kwargs)
+    assert_same(fast, slow)
+    assert fast.issues == slow.issues
+    monkeypatch.setattr(hashed, "rows_per_partition", lambda limit=None: 100)
+    assert_same(aggregate_event_log(exp, x, ev, **kwargs), slow)

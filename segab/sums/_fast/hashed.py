@@ -46,7 +46,12 @@ from segab.sums._fast.partition import Partition
 from segab.sums.expressions import valid_unit, with_ctes
 from segab.sums.sources import Relation, SqlRunner
 from segab.sums.specs import EventLogSpec, Params
-from segab.sums.statements import event_names, exposure_ctes
+from segab.sums.statements import (
+    duplicate_events_sql,
+    event_ctes,
+    event_names,
+    exposure_ctes,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -90,6 +95,7 @@ def codes_query(x_rel: Relation, spec: EventLogSpec) -> tuple[str, dict[str, Any
     late = f"t > {p(spec.now_epoch)}" if spec.now_epoch is not None else "FALSE"
     sql = with_ctes([("x_raw", ctes["x_raw"])]) + (
         f"\nSELECT segment, stage, variant, other, {valid_unit('u')} AS ok, outside, "
+        "t IS NULL AS no_time, "
         f"COALESCE({late}, FALSE) AS late, COUNT(*) AS rows\nFROM x_raw GROUP BY ALL"
     )
     return sql, p.values
@@ -191,8 +197,10 @@ def run_hashed_event_log(
     # plain rows: pandas is not needed before the partitions' results
     columns, scan = eng.rows(sql, params)
     groups = [dict(zip(columns, row, strict=True)) for row in scan]
+    for r in groups:  # undeclared names, as the statements' `undeclared` column says
+        r["undeclared"] = _undeclared(r, spec)
     quality = _exposure_quality(groups)
-    ok = [r for r in groups if r["other"] == 0 and r["ok"] and r["outside"] == 0 and not r["late"]]
+    ok = [r for r in groups if _usable(r) and not r["late"]]
     names = {c: sorted({str(r[c]) for r in ok}) for c in ("segment", "stage", "variant")}
     if sum(len(v) for v in names.values()) > MAX_CODES:
         raise FastPathUnavailableError("too_many_names")
@@ -200,9 +208,20 @@ def run_hashed_event_log(
     return _run(eng, x_rel, e_rel, spec, codes, ev_code, quality, partitions, per_part, pivot)
 
 
+def _undeclared(r: dict[str, Any], spec: EventLogSpec) -> int:
+    """1: a segment the config does not declare, 2: a stage, else 0 (a NULL is ``outside``)."""
+    for code, col, names in ((1, "segment", spec.segments), (2, "stage", spec.stages)):
+        if names and r[col] is not None and r[col] not in names:
+            return code
+    return 0
+
+
 def _codes(names: dict[str, list[str]], spec: EventLogSpec) -> tuple[dict[str, int], ...]:
-    """Segment, stage and variant codes; the declared stages first, in order (the funnel)."""
-    seg_code = {n: i for i, n in enumerate(dict.fromkeys(names["segment"]))}
+    """Segment, stage and variant codes: the declared segments (when the config declares
+    them: a name without a code is then undeclared), the declared stages first, in order
+    (the funnel)."""
+    segments = list(spec.segments) or names["segment"]
+    seg_code = {n: i for i, n in enumerate(dict.fromkeys(segments))}
     var_code = {n: i for i, n in enumerate(dict.fromkeys(names["variant"]))}
     return seg_code, _stage_codes(names["stage"], spec.stages), var_code
 
@@ -281,6 +300,9 @@ def _run(
     attributed = int(ev["events_valid"]) - unmatched
     quality.update(
         event_empty_ids=int(ev["event_empty_ids"]),
+        event_bad_values=int(ev["event_bad_values"]),
+        event_bad_timestamps=int(ev["event_bad_timestamps"]),
+        duplicate_events=_duplicates(eng, e_rel, spec, int(ev["dup_screen"])),
         missing_outcomes=int(ev["missing_outcomes"]),
         events_unknown_units=unknown,
         events_before_exposure=before,
@@ -291,19 +313,44 @@ def _run(
     return wide, fn, quality
 
 
+def _usable(r: dict[str, Any]) -> bool:
+    """An exposure group of this experiment, valid id, in it, declared, with a time."""
+    return (
+        bool(r["other"] == 0 and r["ok"] and r["outside"] == 0 and r["undeclared"] == 0)
+        and not r["no_time"]
+    )
+
+
 def _exposure_quality(groups: list[dict[str, Any]]) -> dict[str, int]:
     def rows(keep: Callable[[dict[str, Any]], bool]) -> int:
         return sum(int(r["rows"]) for r in groups if keep(r))
 
     def mine(r: dict[str, Any]) -> bool:
-        return bool(r["other"] != 1 and r["ok"])
+        return bool(r["other"] != 1 and r["ok"] and r["outside"] == 0)
 
     return {
         "exposures_other_experiment": rows(lambda r: r["other"] == 1),
         "exposure_empty_ids": rows(lambda r: r["other"] != 1 and not r["ok"]),
-        "exposures_not_in_experiment": rows(lambda r: mine(r) and r["outside"] == 1),
-        "exposures_after_now": rows(lambda r: mine(r) and r["outside"] == 0 and r["late"]),
+        "exposures_not_in_experiment": rows(
+            lambda r: r["other"] != 1 and r["ok"] and r["outside"] == 1
+        ),
+        "undeclared_exposures": rows(lambda r: mine(r) and r["undeclared"] != 0),
+        "exposure_bad_timestamps": rows(
+            lambda r: mine(r) and r["undeclared"] == 0 and r["no_time"]
+        ),
+        "exposures_after_now": rows(lambda r: _usable(r) and r["late"]),
     }
+
+
+def _duplicates(eng: SqlRunner, e_rel: Relation, spec: EventLogSpec, screen: int) -> int:
+    """Duplicate events: none when the fingerprint screen proves it (and they are kept);
+    else counted exactly on the input, as the generic route does."""
+    if screen == 0 and not spec.drop_duplicate_events:
+        return 0
+    p = Params("duckdb")
+    sql = with_ctes(event_ctes(e_rel, spec, p)[:1]) + "\n" + duplicate_events_sql(spec, p)
+    _, rows = eng.rows(sql, p.values)
+    return int(rows[0][0] or 0)
 
 
 def _add(frames: list[pd.DataFrame], keys: list[str]) -> pd.DataFrame:

@@ -42,11 +42,16 @@ _CLASSES = {
     -1: "exposures_other_experiment",
     -2: "exposure_empty_ids",
     -3: "exposures_not_in_experiment",
+    -6: "undeclared_exposures",  # a segment the config does not declare
+    -7: "undeclared_exposures",  # a stage
+    -8: "exposure_bad_timestamps",
     -4: "exposures_after_now",
 }
 
 
 def _case(col: str, codes: dict[str, int], p: Params) -> str:
+    if not codes:  # no valid exposure: nothing to code
+        return "CAST(NULL AS SMALLINT)"
     whens = " ".join(f"WHEN {p(name)} THEN {code}" for name, code in codes.items())
     return f"CAST(CASE {col} {whens} END AS SMALLINT)"
 
@@ -164,17 +169,32 @@ class Partition:
 
     def _x_every_row(self) -> tuple[list[tuple[str, str]], str, Params]:
         """Every exposure, hashed: ``c`` is a valid one's packed codes (NULL: a name
-        without a code), else its negative data-quality class (:data:`_CLASSES`)."""
+        without a code), else its negative data-quality class (:data:`_CLASSES`).
+
+        The segment and stage codes are those of the declared names, so a NULL code
+        is an undeclared name (read from the codes: no second comparison of names)."""
         p = Params("duckdb")
         spec = self.spec
-        ctes = exposure_ctes(self.x_rel, spec, p)[:1]
         classes = [
             "WHEN other = 1 THEN -1",
             f"WHEN NOT {valid_unit('u')} THEN -2",
             "WHEN outside = 1 THEN -3",
+            "WHEN g IS NULL THEN -6" if spec.segments else "",
+            "WHEN s IS NULL THEN -7" if spec.stages else "",
+            "WHEN t IS NULL THEN -8",
         ]
-        if spec.now_epoch is not None:  # after now: counted; no time: dropped (as in `x`)
-            classes += [f"WHEN t > {p(spec.now_epoch)} THEN -4", "WHEN t IS NULL THEN -5"]
+        if spec.now_epoch is not None:
+            classes.append(f"WHEN t > {p(spec.now_epoch)} THEN -4")
+        ng, nv = max(1, len(self.seg_code)), max(1, len(self.var_code))
+        whens = " ".join(c for c in classes if c)
+        code = f"CASE {whens} ELSE CAST((s * {ng} + g) * {nv} + v AS INTEGER) END"
+        dcols = "".join(f", {d}" for d in self.dims)
+        ctes = [*exposure_ctes(self.x_rel, spec, p)[:1], ("xc", self._coded(p, ""))]
+        return ctes, f"SELECT {H} AS h, {H2} AS h2, {code} AS c, t{dcols} FROM xc", p
+
+    def _coded(self, p: Params, where: str) -> str:
+        """``x_raw``'s rows (``where`` them) with the codes ``g``, ``s``, ``v`` of their names."""
+        dcols = "".join(f", {d}" for d in self.dims)
         g, s, v = (
             _case(col, codes, p)
             for col, codes in (
@@ -183,10 +203,7 @@ class Partition:
                 ("variant", self.var_code),
             )
         )
-        ng, nv = max(1, len(self.seg_code)), max(1, len(self.var_code))
-        code = f"CASE {' '.join(classes)} ELSE CAST(({s} * {ng} + {g}) * {nv} + {v} AS INTEGER) END"
-        dcols = "".join(f", {d}" for d in self.dims)
-        return ctes, f"SELECT {H} AS h, {H2} AS h2, {code} AS c, t{dcols} FROM x_raw", p
+        return f"SELECT u, other, outside, t{dcols}, {g} AS g, {s} AS s, {v} AS v FROM x_raw{where}"
 
     def _unpack(self) -> str:
         """The columns ``g, s, v`` from the packed code ``c`` (see :meth:`_x_every_row`)."""
@@ -197,26 +214,32 @@ class Partition:
         )
 
     def _x_rows(self) -> tuple[list[tuple[str, str]], str, Params]:
+        """The valid exposures (those of the ``x`` CTE), hashed and coded."""
         p = Params("duckdb")
-        ctes = exposure_ctes(self.x_rel, self.spec, p)[:2]
+        spec = self.spec
+        later = f" AND t <= {p(spec.now_epoch)}" if spec.now_epoch is not None else ""
+        where = f" WHERE other = 0 AND {valid_unit('u')} AND outside = 0 AND t IS NOT NULL{later}"
+        ctes = [*exposure_ctes(self.x_rel, spec, p)[:1], ("xc", self._coded(p, where))]
         dcols = "".join(f", {d}" for d in self.dims)
-        body = (
-            f"SELECT {H} AS h, {H2} AS h2, {_case('segment', self.seg_code, p)} AS g, "
-            f"{_case('stage', self.stage_code, p)} AS s, "
-            f"{_case('variant', self.var_code, p)} AS v, t{dcols} FROM x"
+        declared = "".join(
+            f" AND {code} IS NOT NULL"
+            for code, names in (("g", spec.segments), ("s", spec.stages))
+            if names
         )
+        body = f"SELECT {H} AS h, {H2} AS h2, g, s, v, t{dcols} FROM xc WHERE 1 = 1{declared}"
         return ctes, body, p
 
     def _e_rows(self, every: bool = False) -> tuple[list[tuple[str, str]], str, Params]:
-        """Valid events hashed and coded; ``every``: also those with an empty id (h NULL)."""
+        """Usable events hashed and coded; ``every``: also those with an empty id (h NULL)
+        and the unusable ones (h NULL, ``k`` the negative of their ``bad`` class)."""
         p = Params("duckdb")
         ctes = self._events(p)
-        ok = valid_unit("u")
-        cols = "k, value, t FROM e0"
+        ok = f"{valid_unit('u')} AND bad = 0"
         if every:
             ids = f"CASE WHEN {ok} THEN {H} END AS h, CASE WHEN {ok} THEN {H2} END AS h2"
-            return ctes, f"SELECT {ids}, {cols}", p
-        return ctes, f"SELECT {H} AS h, {H2} AS h2, {cols} WHERE {ok}", p
+            k = f"CASE WHEN bad > 0 AND {valid_unit('u')} THEN -bad ELSE k END AS k"
+            return ctes, f"SELECT {ids}, {k}, value, t FROM e0", p
+        return ctes, f"SELECT {H} AS h, {H2} AS h2, k, value, t FROM e0 WHERE {ok}", p
 
     def _rows(self, name: str, part: int, parts: int) -> tuple[list[tuple[str, str]], Params]:
         """CTE ``{name}s`` with this partition's rows (staged, or hashed on the fly)."""
@@ -316,12 +339,19 @@ class Partition:
         )
 
     def _events(self, p: Params) -> list[tuple[str, str]]:
+        """``ev_raw`` and ``e0``: its rows with their event code ``k`` (usable rows once each
+        when duplicate events are dropped)."""
         ctes = event_ctes(self.e_rel, self.spec, p)[:1]
         whens = " ".join(f"WHEN {p(n)} THEN {c}" for n, c in self.ev_code.items())
-        return [
-            *ctes,
-            ("e0", f"SELECT *, CAST(CASE event {whens} END AS SMALLINT) AS k FROM ev_raw"),
-        ]
+        coded = f"SELECT *, CAST(CASE event {whens} END AS SMALLINT) AS k FROM ev_raw"
+        if not self.spec.drop_duplicate_events:
+            return [*ctes, ("e0", coded)]
+        ok = f"{valid_unit('u')} AND bad = 0"
+        once = (
+            f"SELECT DISTINCT * FROM e_all WHERE {ok}\n"
+            f"UNION ALL SELECT * FROM e_all WHERE NOT ({ok})"
+        )
+        return [*ctes, ("e_all", coded), ("e0", once)]
 
     def _sums(self, eng: SqlRunner, part: int, parts: int) -> pd.DataFrame:
         spec, dims = self.spec, self.dims
@@ -357,18 +387,30 @@ class Partition:
         )
 
     def event_scan(self, eng: SqlRunner) -> pd.DataFrame:
-        """Counts over the events a metric reads: empty ids, valid rows, missing values."""
+        """Counts over the events a metric reads: empty ids, unusable values and times,
+        usable rows, missing values, and ``dup_screen``.
+
+        ``dup_screen`` is the usable rows less their distinct 64-bit fingerprints
+        (unit, event, value, time): 0 proves there is no duplicate event (equal rows
+        have equal fingerprints); above 0, the caller counts the duplicates exactly.
+        """
         spec = self.spec
         value_events = value_event_names(spec)
         codes = ", ".join(str(self.ev_code[n]) for n in value_events)
         count_missing = bool(spec.value_col and value_events)
+        p = Params("duckdb")
         if self.staged is not None:
             files = f"'{self.staged}/e/*/*.parquet'"
-            ctes, ok, source = [], "h IS NOT NULL", f"read_parquet({files})"
-            p = Params("duckdb")
+            ctes, source = [], f"read_parquet({files})"
+            ok, empty = "h IS NOT NULL", "h IS NULL AND k >= 0"
+            bad_value, bad_time = "k = -1", "k = -2"
+            fingerprint = "hash(h, h2, k, value, t)"
         else:
-            p = Params("duckdb")
-            ctes, ok, source = self._events(p), valid_unit("u"), "e0"
+            ctes, source = self._events(p), "e0"
+            valid = valid_unit("u")
+            ok, empty = f"{valid} AND bad = 0", f"NOT {valid}"
+            bad_value, bad_time = f"{valid} AND bad = 1", f"{valid} AND bad = 2"
+            fingerprint = "hash(u, k, value, t)"
         missing = (
             f"COUNT(*) FILTER (WHERE {ok} AND value IS NULL AND k IN ({codes}))"
             if count_missing
@@ -376,8 +418,12 @@ class Partition:
         )
         return eng.query(
             (with_ctes(ctes) + "\n" if ctes else "")
-            + f"SELECT COUNT(*) FILTER (WHERE NOT {ok}) AS event_empty_ids,\n"
+            + f"SELECT COUNT(*) FILTER (WHERE {empty}) AS event_empty_ids,\n"
             f"  COUNT(*) FILTER (WHERE {ok}) AS events_valid,\n"
+            f"  COUNT(*) FILTER (WHERE {bad_value}) AS event_bad_values,\n"
+            f"  COUNT(*) FILTER (WHERE {bad_time}) AS event_bad_timestamps,\n"
+            f"  COUNT(*) FILTER (WHERE {ok}) - COUNT(DISTINCT {fingerprint}) FILTER (WHERE {ok})"
+            " AS dup_screen,\n"
             f"  {missing} AS missing_outcomes\nFROM {source}",
             p.values,
         )
