@@ -3,7 +3,7 @@
 Issue 15, items 1 and 4. Before, ``inf`` and ``1e400`` were stored as numbers
 (after which every ``analyze --db`` failed), a lone surrogate in a unit id
 aborted the import with a traceback, and importing a file twice doubled
-every event. The policy (docs/data-quality-store.md): a row with a value
+every event. The policy (docs/data-quality.md, the store section): a row with a value
 segab cannot use is left out, counted by column and kind, and located by
 its row number (1 = the first data row); the good rows are stored exactly
 as if the bad ones had not been in the file.
