@@ -4,7 +4,9 @@ Thin: parse the options, call :func:`segab.analysis.api.analyze`, render, print 
 Two things save time on the command line: pandas and SciPy load in a background
 thread while DuckDB reads the data (:func:`_preload`), and the process ends
 without the interpreter's teardown once the output is written
-(:func:`segab.cli.main.allow_fast_exit`).
+(:func:`segab.cli.main.allow_fast_exit`). ``--output`` is written atomically
+(:func:`segab.atomic.atomic_output`): after an error or Ctrl-C nothing appears there
+and an earlier file is untouched.
 
 Example:
     >>> analyze_command.name
@@ -21,6 +23,7 @@ import click
 from rich.console import Console
 
 from segab.analysis.api import analyze
+from segab.atomic import atomic_output
 from segab.cli.main import allow_fast_exit
 from segab.cli.options import experiments_option
 from segab.errors import DataError, SegabError
@@ -183,9 +186,8 @@ def _write(result: Any, fmt: str, output: str | None) -> None:
         click.echo(text, nl=False)
         return
     path = Path(output)
-    if path.parent and not path.parent.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    with atomic_output(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
     click.echo(f"wrote {fmt} report to {path}", err=True)
 
 

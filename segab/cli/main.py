@@ -1,7 +1,8 @@
 """The root ``segab`` command group and its error handling.
 
 Every :class:`~segab.errors.SegabError` becomes ``Error: ...`` on stderr with
-exit code 1; usage errors exit with 2 (click's convention). No tracebacks.
+exit code 1; usage errors exit with 2 (click's convention); Ctrl-C prints
+``Aborted!`` and exits with 130 (128 + SIGINT, as shells do). No tracebacks.
 A command that has written its output and closed what it opened may call
 :func:`allow_fast_exit`: the console script then ends without the interpreter's
 teardown (``segab analyze`` does; see that function).
@@ -74,9 +75,15 @@ class SegabGroup(click.Group):
         return self.commands.get(cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
-        """Run the command, mapping :class:`SegabError` and I/O errors to click errors."""
+        """Run the command, mapping :class:`SegabError` and I/O errors to click errors.
+
+        Ctrl-C (KeyboardInterrupt) prints ``Aborted!`` and exits with code 130.
+        """
         try:
             return super().invoke(ctx)
+        except KeyboardInterrupt:
+            click.echo("\nAborted!", err=True)
+            raise click.exceptions.Exit(130) from None
         except SegabError as exc:
             raise click.ClickException(str(exc)) from None
         except OSError as exc:

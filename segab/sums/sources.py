@@ -8,10 +8,14 @@ only when a DataFrame is needed, so a command can start DuckDB's work while pand
 is still loading. The shell opens an engine with :func:`open_engine` and hands it
 to the library; the library never opens a database or a Spark session itself.
 
-- A path ending in ``.csv`` (or ``.csv.gz``) is read with DuckDB's ``read_csv_auto``
-  (header required; the id columns are read as text, so ``007`` stays ``007``), a
-  path ending in ``.parquet`` with ``read_parquet``; a glob such as
-  ``exposures/*.parquet`` works too.
+- A path ending in ``.csv`` (or ``.csv.gz``, ``.tsv``, ``.txt``) is read with DuckDB's
+  ``read_csv`` (header required; the id columns are read as text, so ``007`` stays
+  ``007``), a path ending in ``.parquet`` with ``read_parquet``; a glob such as
+  ``exposures/*.parquet`` works too. Each file is checked first
+  (:mod:`segab.sums.files`: a regular, readable, non-empty file; a CSV header in
+  UTF-8 with unique names; Parquet magic bytes), the CSV dialect is fixed (RFC 4180
+  quotes, the header's delimiter, strict rows) rather than guessed from the rows,
+  and a read error names the file and, for CSV, the line.
 - A pandas DataFrame is registered into the DuckDB connection (no copy).
 - With a database URL (``postgresql+psycopg://...``, ``sqlite:///file.db``) the
   inputs are table names, optionally ``schema.table``, aggregated by that database.
@@ -40,10 +44,19 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, Union
 
 from segab.errors import DataError, MissingColumnError, SqlError
+from segab.sums.files import (
+    CsvLayout,
+    check_parquet,
+    csv_layout,
+    file_kind,
+    input_files,
+    located_csv_error,
+    mentions,
+    scan_csv,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -218,6 +231,7 @@ class SqlEngine:
         self.con = con
         self._temp_dir = temp_dir
         self._conn: Any = None  # SQLite: one connection, so temporary tables persist
+        self._parquet: list[str] = []  # Parquet files read: named when a read fails
 
     def relation(self, source: Source, role: str, text_columns: Iterable[str]) -> Relation:
         """Resolve a path, DataFrame or table name into a :class:`Relation`.
@@ -241,32 +255,45 @@ class SqlEngine:
 
     def _duck_relation(self, source: Source, role: str, text_columns: tuple[str, ...]) -> Relation:
         if is_frame(source):
+            _unique_frame_columns(source, role)
             name = f"segab_{role}_{next(_COUNTER)}"
             self.con.register(name, source)
             return self._describe(quote_ident(name), f"<{role} DataFrame>")
         path = str(source)
-        lower = path.lower()
-        if "*" not in path and not Path(path).exists():
-            raise DataError(f"{path}: no such file ({role} table); expected a CSV or Parquet file")
-        if lower.endswith((".parquet", ".pq")):
+        files = input_files(path, role)
+        kind = file_kind(path)
+        if kind == "parquet":
+            for name in files:
+                check_parquet(name, role)
+            self._parquet.extend(files)
             return self._describe(f"read_parquet({quote_literal(path)})", path)
-        if lower.endswith((".csv", ".csv.gz", ".txt", ".tsv")):
-            head = f"read_csv_auto({quote_literal(path)}, header = true"
-            rel = self._describe(head + ")", path)
+        if kind == "csv":
+            layouts = {name: csv_layout(name, role) for name in files}
+            head = f"read_csv({quote_literal(path)}, {_csv_options(layouts[files[0]])}"
+            rel = self._describe(head + ")", path, layouts)
             texts = [c for c in text_columns if rel.has(c)]
             if not texts:
                 return rel
             types = ", ".join(f"{quote_literal(c)}: 'VARCHAR'" for c in texts)
-            return self._describe(f"{head}, types = {{{types}}})", path)
+            return self._describe(f"{head}, types = {{{types}}})", path, layouts)
         raise DataError(
-            f"{path}: unsupported file type for the {role} table; expected .csv or .parquet"
+            f"{path}: unsupported file type for the {role} table; expected .csv, .csv.gz, "
+            ".tsv or .parquet"
         )
 
-    def _describe(self, sql: str, label: str) -> Relation:
+    def _describe(
+        self, sql: str, label: str, layouts: Mapping[str, CsvLayout] | None = None
+    ) -> Relation:
         try:
             rows = self.con.execute(f"DESCRIBE SELECT * FROM {sql}").fetchall()
         except Exception as exc:  # duckdb raises many exception types
-            raise DataError(f"{label}: cannot read: {exc}") from None
+            _reraise_interrupt(exc)
+            text = str(exc)
+            located = located_csv_error(text, label)
+            if located is None and layouts:  # DuckDB could not detect the dialect: find why
+                located = next(filter(None, (scan_csv(f, lay) for f, lay in layouts.items())), None)
+            first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+            raise DataError(located or f"{label}: cannot read: {first}") from None
         return Relation(
             sql, tuple(r[0] for r in rows), {r[0]: str(r[1]).lower() for r in rows}, label
         )
@@ -360,13 +387,29 @@ class SqlEngine:
         return self._guard(lambda: self.con.execute(sql, self._used(sql, params) or None))
 
     def _guard(self, call: Callable[[], _T]) -> _T:
-        """``call()``, with the engine's errors as :class:`SqlError` (one line each)."""
+        """``call()``, with the engine's errors as :class:`SqlError` (one line each).
+
+        A file that fails while it is read (a malformed CSV line, a corrupt Parquet
+        page) is a :class:`DataError` naming the file (and the line, for CSV); an
+        interrupted query is a KeyboardInterrupt (Ctrl-C), not an error.
+        """
         try:
             return call()
         except Exception as exc:
             if isinstance(exc, DataError | SqlError):
                 raise
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            _reraise_interrupt(exc)
+            text = str(exc).strip()
+            first = text.splitlines()[0] if text else type(exc).__name__
+            located = located_csv_error(text, "<csv input>")
+            if located is not None:
+                raise DataError(located) from None
+            named = mentions(text, self._parquet)
+            if named or (self._parquet and type(exc).__name__ in _READ_ERRORS):
+                files = " or ".join(named or self._parquet)
+                raise DataError(
+                    f"{files}: cannot read: {first}; expected an intact Parquet file"
+                ) from None
             raise SqlError(f"{self.dialect} query failed: {first}") from None
 
     def close(self) -> None:
@@ -382,6 +425,49 @@ class SqlEngine:
             if self._conn is not None:
                 self._conn.close()
             self.con.dispose()
+
+
+# DuckDB's exception classes for a file that cannot be read (``Error``: Parquet's thrift)
+_READ_ERRORS = frozenset(
+    {"IOException", "InvalidInputException", "Error", "SerializationException"}
+)
+
+
+def _reraise_interrupt(exc: Exception) -> None:
+    """A query stopped by Ctrl-C (DuckDB's InterruptException) ends the command as Ctrl-C."""
+    if type(exc).__name__ == "InterruptException":
+        raise KeyboardInterrupt from None
+
+
+def _csv_options(layout: CsvLayout) -> str:
+    """DuckDB ``read_csv`` options: the header's delimiter, RFC 4180 quotes, strict rows.
+
+    Fixed rather than detected: DuckDB's detection, shown a malformed row, can pick
+    another delimiter or skip the header (reading a file with a ragged row as
+    one text column); fixed, the same row is an error naming its line.
+
+    Example:
+        >>> print(_csv_options(CsvLayout(";", ("a",))).replace(", s", ",\\ns"))
+        header = true, delim = ';', quote = '"', escape = '"',
+        skip = 0, comment = '',
+        strict_mode = true, null_padding = false
+    """
+    return (
+        f"header = true, delim = {quote_literal(layout.delimiter)}, quote = '\"', escape = '\"', "
+        "skip = 0, comment = '', strict_mode = true, null_padding = false"
+    )
+
+
+def _unique_frame_columns(frame: Any, role: str) -> None:
+    """Refuse a DataFrame with two columns of one name (DuckDB would rename one)."""
+    seen: set[str] = set()
+    for name in map(str, frame.columns):
+        if name.lower() in seen:
+            raise DataError(
+                f"<{role} DataFrame>: found the column {name!r} twice; expected unique column "
+                "names (compared without case)"
+            )
+        seen.add(name.lower())
 
 
 @contextmanager

@@ -1,0 +1,96 @@
+"""Atomic output files: write beside the target, rename over it only on success.
+
+A command that writes ``--output`` (``segab analyze``, ``segab history``,
+``segab simulate``) writes into a temporary file in the target's directory and
+renames it over the target when the write has finished (``os.replace``, atomic
+on POSIX within one file system). After an error, a Ctrl-C or a SIGTERM, the
+temporary file is removed: nothing appears at the target, and a file already
+there is untouched. A full disk is an error like any other.
+
+Example:
+    >>> import tempfile, pathlib
+    >>> target = pathlib.Path(tempfile.mkdtemp()) / "report.json"
+    >>> with atomic_output(target) as tmp:
+    ...     _ = tmp.write_text("{}")
+    >>> target.read_text()
+    '{}'
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import tempfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from types import FrameType
+
+__all__ = ["atomic_output"]
+
+_SIGTERM_EXIT = 128 + signal.SIGTERM
+
+
+def _terminated(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(_SIGTERM_EXIT)
+
+
+@contextlib.contextmanager
+def _sigterm_as_exit() -> Iterator[None]:
+    """While the body runs (main thread only), SIGTERM unwinds like an error instead of killing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def atomic_output(target: str | os.PathLike[str]) -> Iterator[Path]:
+    """A temporary path beside ``target``; renamed to ``target`` if the body succeeds.
+
+    The directory of ``target`` is created when missing. The temporary file is
+    named ``.<name>.<random>.tmp`` (hidden, same directory, so the rename never
+    copies across file systems) and is removed when the body raises, is
+    interrupted (KeyboardInterrupt) or the process gets SIGTERM (it then exits
+    with code 143). The finished file is flushed to disk before the rename.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> target = pathlib.Path(tempfile.mkdtemp()) / "out.csv"
+        >>> _ = target.write_text("old")
+        >>> try:
+        ...     with atomic_output(target) as tmp:
+        ...         _ = tmp.write_text("half")
+        ...         raise ValueError("disk full")
+        ... except ValueError:
+        ...     pass
+        >>> target.read_text(), sorted(p.name for p in target.parent.iterdir())
+        ('old', ['out.csv'])
+    """
+    path = Path(target)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _sigterm_as_exit():
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        tmp = Path(name)
+        try:
+            yield tmp
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
+            if path.exists():
+                with contextlib.suppress(OSError):
+                    os.chmod(tmp, path.stat().st_mode & 0o7777)
+            else:
+                umask = os.umask(0)
+                os.umask(umask)
+                os.chmod(tmp, 0o666 & ~umask)
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise
