@@ -3,9 +3,10 @@
 A command that writes ``--output`` (``segab analyze``, ``segab history``,
 ``segab simulate``) writes into a temporary file in the target's directory and
 renames it over the target when the write has finished (``os.replace``, atomic
-on POSIX within one file system). After an error, a Ctrl-C or a SIGTERM, the
-temporary file is removed: nothing appears at the target, and a file already
-there is untouched. A full disk is an error like any other.
+on POSIX within one file system). After an error or a Ctrl-C (the CLI turns
+SIGTERM into the same unwinding, :mod:`segab.cli.main`), the temporary file is
+removed: nothing appears at the target, and a file already there is untouched.
+A full disk is an error like any other.
 
 Example:
     >>> import tempfile, pathlib
@@ -20,33 +21,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import tempfile
-import threading
 from collections.abc import Iterator
 from pathlib import Path
-from types import FrameType
 
 __all__ = ["atomic_output"]
-
-_SIGTERM_EXIT = 128 + signal.SIGTERM
-
-
-def _terminated(signum: int, frame: FrameType | None) -> None:
-    raise SystemExit(_SIGTERM_EXIT)
-
-
-@contextlib.contextmanager
-def _sigterm_as_exit() -> Iterator[None]:
-    """While the body runs (main thread only), SIGTERM unwinds like an error instead of killing."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGTERM, _terminated)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 @contextlib.contextmanager
@@ -55,9 +34,10 @@ def atomic_output(target: str | os.PathLike[str]) -> Iterator[Path]:
 
     The directory of ``target`` is created when missing. The temporary file is
     named ``.<name>.<random>.tmp`` (hidden, same directory, so the rename never
-    copies across file systems) and is removed when the body raises, is
-    interrupted (KeyboardInterrupt) or the process gets SIGTERM (it then exits
-    with code 143). The finished file is flushed to disk before the rename.
+    copies across file systems) and is removed when the body raises or is
+    interrupted (any exception, KeyboardInterrupt included). The finished file
+    is flushed to disk before the rename; it gets the mode of the file it
+    replaces, or the usual mode of a new file.
 
     Example:
         >>> import tempfile, pathlib
@@ -74,23 +54,22 @@ def atomic_output(target: str | os.PathLike[str]) -> Iterator[Path]:
     """
     path = Path(target)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with _sigterm_as_exit():
-        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        os.close(fd)
-        tmp = Path(name)
-        try:
-            yield tmp
-            with open(tmp, "rb+") as fh:
-                os.fsync(fh.fileno())
-            if path.exists():
-                with contextlib.suppress(OSError):
-                    os.chmod(tmp, path.stat().st_mode & 0o7777)
-            else:
-                umask = os.umask(0)
-                os.umask(umask)
-                os.chmod(tmp, 0o666 & ~umask)
-            os.replace(tmp, path)
-        except BaseException:
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        if path.exists():
             with contextlib.suppress(OSError):
-                tmp.unlink()
-            raise
+                os.chmod(tmp, path.stat().st_mode & 0o7777)
+        else:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise

@@ -2,7 +2,9 @@
 
 Every :class:`~segab.errors.SegabError` becomes ``Error: ...`` on stderr with
 exit code 1; usage errors exit with 2 (click's convention); Ctrl-C prints
-``Aborted!`` and exits with 130 (128 + SIGINT, as shells do). No tracebacks.
+``Aborted!`` and exits with 130 (128 + SIGINT, as shells do), SIGTERM prints
+``Terminated`` and exits with 143: both unwind the command, so it closes its
+engines, removes its temporary files and leaves no partial output. No tracebacks.
 A command that has written its output and closed what it opened may call
 :func:`allow_fast_exit`: the console script then ends without the interpreter's
 teardown (``segab analyze`` does; see that function).
@@ -15,9 +17,14 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from types import FrameType
 from typing import Any
 
 import click
@@ -77,18 +84,44 @@ class SegabGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         """Run the command, mapping :class:`SegabError` and I/O errors to click errors.
 
-        Ctrl-C (KeyboardInterrupt) prints ``Aborted!`` and exits with code 130.
+        Ctrl-C (KeyboardInterrupt) prints ``Aborted!`` and exits with code 130;
+        SIGTERM unwinds the same way and exits with 143.
         """
+        got: dict[str, bool] = {}
         try:
-            return super().invoke(ctx)
+            with _sigterm_unwinds(got):
+                return super().invoke(ctx)
         except KeyboardInterrupt:
-            click.echo("\nAborted!", err=True)
-            raise click.exceptions.Exit(130) from None
+            stopped = got.get("sigterm")
+            click.echo("\nTerminated" if stopped else "\nAborted!", err=True)
+            raise click.exceptions.Exit(143 if stopped else 130) from None
         except SegabError as exc:
             raise click.ClickException(str(exc)) from None
         except OSError as exc:
             where = f": {exc.filename}" if getattr(exc, "filename", None) else ""
             raise click.ClickException(f"{exc.strerror or exc}{where}") from None
+
+
+@contextlib.contextmanager
+def _sigterm_unwinds(got: dict[str, bool]) -> Iterator[None]:
+    """While a command runs, SIGTERM raises KeyboardInterrupt (noted in the dict).
+
+    Without it SIGTERM would end the process on the spot, leaving DuckDB's spill
+    directory and any temporary file behind. Main thread only (signal's rule).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        got["sigterm"] = True
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @click.group(cls=SegabGroup, context_settings={"help_option_names": ["-h", "--help"]})

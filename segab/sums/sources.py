@@ -258,7 +258,7 @@ class SqlEngine:
             _unique_frame_columns(source, role)
             name = f"segab_{role}_{next(_COUNTER)}"
             self.con.register(name, source)
-            return self._describe(quote_ident(name), f"<{role} DataFrame>")
+            return self._describe(quote_ident(name), f"<{role} DataFrame>", expected="a DataFrame")
         path = str(source)
         files = input_files(path, role)
         kind = file_kind(path)
@@ -266,7 +266,8 @@ class SqlEngine:
             for name in files:
                 check_parquet(name, role)
             self._parquet.extend(files)
-            return self._describe(f"read_parquet({quote_literal(path)})", path)
+            sql = f"read_parquet({quote_literal(path)})"
+            return self._describe(sql, path, expected="an intact Parquet file")
         if kind == "csv":
             layouts = {name: csv_layout(name, role) for name in files}
             head = f"read_csv({quote_literal(path)}, {_csv_options(layouts[files[0]])}"
@@ -282,7 +283,11 @@ class SqlEngine:
         )
 
     def _describe(
-        self, sql: str, label: str, layouts: Mapping[str, CsvLayout] | None = None
+        self,
+        sql: str,
+        label: str,
+        layouts: Mapping[str, CsvLayout] | None = None,
+        expected: str = "a CSV file",
     ) -> Relation:
         try:
             rows = self.con.execute(f"DESCRIBE SELECT * FROM {sql}").fetchall()
@@ -293,7 +298,9 @@ class SqlEngine:
             if located is None and layouts:  # DuckDB could not detect the dialect: find why
                 located = next(filter(None, (scan_csv(f, lay) for f, lay in layouts.items())), None)
             first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
-            raise DataError(located or f"{label}: cannot read: {first}") from None
+            raise DataError(
+                located or f"{label}: cannot read: {first}; expected {expected}"
+            ) from None
         return Relation(
             sql, tuple(r[0] for r in rows), {r[0]: str(r[1]).lower() for r in rows}, label
         )
@@ -302,17 +309,25 @@ class SqlEngine:
         import sqlalchemy as sa
 
         schema, _, table = name.rpartition(".")
+        where = self.con.url.render_as_string(hide_password=True)
+        _sqlite_file_exists(self.con)
         try:
             cols = sa.inspect(self.con).get_columns(table, schema=schema or None)
         except sa.exc.NoSuchTableError:
             cols = []
         except sa.exc.SQLAlchemyError as exc:
-            raise SqlError(f"{name}: cannot inspect the {role} table: {exc}") from None
+            first = str(exc).strip().splitlines()[0]
+            raise SqlError(
+                f"{where} table {name}: cannot read the {role} table: {first}; expected a "
+                f"readable {self.dialect} database"
+            ) from None
         if not cols:
-            raise DataError(f"{name}: no such table in {self.con.url!r} ({role} table)")
+            raise DataError(
+                f"{name}: no such table in {where} ({role} table); expected an existing table"
+            )
         sql = ".".join(quote_ident(p) for p in ([schema] if schema else []) + [table])
         types = {str(c["name"]): str(c["type"]).lower() for c in cols}
-        label = f"{self.con.url.render_as_string(hide_password=True)} table {name}"
+        label = f"{where} table {name}"
         return Relation(sql, tuple(types), types, label)
 
     def query(self, sql: str, params: dict[str, Any]) -> pd.DataFrame:
@@ -427,6 +442,18 @@ class SqlEngine:
             self.con.dispose()
 
 
+def _sqlite_file_exists(sa_engine: Any) -> None:
+    """Refuse to read tables from a SQLite file that does not exist (connecting would create it)."""
+    database = sa_engine.url.database if sa_engine.dialect.name == "sqlite" else None
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    if not os.path.exists(database):
+        raise DataError(
+            f"{sa_engine.url}: no such SQLite database file {database}; expected an existing "
+            "database holding the tables to analyze"
+        )
+
+
 # DuckDB's exception classes for a file that cannot be read (``Error``: Parquet's thrift)
 _READ_ERRORS = frozenset(
     {"IOException", "InvalidInputException", "Error", "SerializationException"}
@@ -434,8 +461,14 @@ _READ_ERRORS = frozenset(
 
 
 def _reraise_interrupt(exc: Exception) -> None:
-    """A query stopped by Ctrl-C (DuckDB's InterruptException) ends the command as Ctrl-C."""
-    if type(exc).__name__ == "InterruptException":
+    """A query stopped by Ctrl-C ends the command as Ctrl-C, not as a failed query.
+
+    DuckDB reports it as an ``InterruptException`` while it executes and as a
+    ``RuntimeError('Query interrupted')`` while it fetches.
+    """
+    if type(exc).__name__ == "InterruptException" or (
+        isinstance(exc, RuntimeError) and str(exc).strip() == "Query interrupted"
+    ):
         raise KeyboardInterrupt from None
 
 
