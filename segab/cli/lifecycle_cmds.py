@@ -11,7 +11,6 @@ Example:
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import click
@@ -21,7 +20,7 @@ from rich.table import Table
 
 from segab.atomic import atomic_output
 from segab.cli.options import experiments_option
-from segab.errors import DataError, LifecycleError, SegabError, StoreError
+from segab.errors import LifecycleError, SegabError, StoreError
 from segab.lifecycle.commands import (
     conclude_experiment,
     file_matches_store,
@@ -36,6 +35,7 @@ from segab.lifecycle.traffic import equal_mix, traffic_mix
 from segab.report.history import history_html
 from segab.report.terminal import cell, cells
 from segab.store import list_experiments, list_snapshots, open_store, resolve_url
+from segab.sums.files import read_frame
 
 __all__ = ["lifecycle_commands"]
 
@@ -48,12 +48,7 @@ def _fail(exc: SegabError) -> click.ClickException:
 
 
 def _read_traffic(path: str) -> pd.DataFrame:
-    p = Path(path)
-    if p.suffix.lower() == ".parquet":
-        return pd.read_parquet(p)
-    if p.suffix.lower() == ".csv":
-        return pd.read_csv(p, low_memory=False)
-    raise DataError(f"{path}: unsupported file type {p.suffix!r}; expected .csv or .parquet")
+    return read_frame(path, "traffic")
 
 
 def _measured(

@@ -32,11 +32,15 @@ import io
 import os
 import re
 import stat
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from segab.errors import DataError
 from segab.printable import shorten
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "CsvLayout",
@@ -47,6 +51,7 @@ __all__ = [
     "input_files",
     "located_csv_error",
     "mentions",
+    "read_frame",
     "scan_csv",
 ]
 
@@ -393,3 +398,47 @@ def mentions(message: str, files: Sequence[str]) -> list[str]:
         ['x.parquet']
     """
     return [f for f in files if f in message]
+
+
+def read_frame(path: str, role: str, dtype: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """Read a small CSV or Parquet file into pandas, with the checks and located errors above.
+
+    For the commands that read a whole file into memory (``segab plan --traffic``,
+    ``segab simulate --events-for``). A CSV row with too many fields is an error
+    naming its line; pandas pads a row with too few with empty values.
+
+    Example:
+        >>> import os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), "traffic.csv")
+        >>> _ = open(path, "w").write("unit_id,stage\\nu1,awareness\\nu2,awareness,x\\n")
+        >>> try:
+        ...     read_frame(path, "traffic")
+        ... except DataError as exc:
+        ...     print(str(exc).split(": ", 1)[1].replace("; ", ";\\n"))
+        line 3: found 3 fields, expected 2 (one per header column);
+        the line reads 'u2,awareness,x'
+    """
+    import pandas as pd
+
+    kind = file_kind(path)
+    if kind == "parquet":
+        check_parquet(path, role)
+        try:
+            return pd.read_parquet(path)
+        except Exception as exc:  # pyarrow raises many exception types
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise DataError(
+                f"{path}: cannot read: {first}; expected an intact Parquet file"
+            ) from None
+    if kind is None:
+        check_file(path, role)
+        raise DataError(f"{path}: unsupported file type ({role}); expected .csv or .parquet")
+    layout = csv_layout(path, role)
+    try:
+        return pd.read_csv(
+            path, sep=layout.delimiter, dtype=dtype, encoding="utf-8", low_memory=False
+        )
+    except (ValueError, UnicodeDecodeError, OSError, csv.Error) as exc:  # ParserError too
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        located = scan_csv(path, layout)
+        raise DataError(located or f"{path}: cannot read as CSV: {first}") from None
