@@ -32,7 +32,7 @@ import io
 import os
 import re
 import stat
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +53,7 @@ __all__ = [
     "mentions",
     "read_frame",
     "scan_csv",
+    "unique_columns",
 ]
 
 MAX_HEADER_BYTES = 1 << 20  # the header line must end within the first MiB
@@ -271,20 +272,34 @@ def csv_layout(path: str, role: str) -> CsvLayout:
         raise DataError(
             f"{path}: line 1: found an empty header line ({role} table); expected the column names"
         )
-    seen: dict[str, int] = {}
+    unique_columns(names, f"{path}: line 1")
+    return CsvLayout(delimiter, tuple(names))
+
+
+def unique_columns(names: Iterable[str], where: str) -> None:
+    """Refuse two columns of one name, compared without case (engines would rename one).
+
+    Example:
+        >>> try:
+        ...     unique_columns(["user_id", "value", "Value"], "<events DataFrame>")
+        ... except DataError as exc:
+        ...     print(str(exc).replace("; ", ";\\n"))
+        <events DataFrame>: found the columns 'value' and 'Value' (columns 2 and 3);
+        expected unique column names (compared without case)
+    """
+    seen: dict[str, tuple[int, str]] = {}
     for i, name in enumerate(names, 1):
-        first = seen.setdefault(name.lower(), i)
+        first, before = seen.setdefault(name.lower(), (i, name))
         if first != i:
             twice = (
                 f"the column {shorten(name)!r} twice"
-                if names[first - 1] == name
-                else f"the columns {shorten(names[first - 1])!r} and {shorten(name)!r}"
+                if before == name
+                else f"the columns {shorten(before)!r} and {shorten(name)!r}"
             )
             raise DataError(
-                f"{path}: line 1: found {twice} (columns {first} and {i}); expected unique "
+                f"{where}: found {twice} (columns {first} and {i}); expected unique "
                 "column names (compared without case)"
             )
-    return CsvLayout(delimiter, tuple(names))
 
 
 def _lines(path: str) -> Iterator[str]:

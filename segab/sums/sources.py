@@ -56,6 +56,7 @@ from segab.sums.files import (
     located_csv_error,
     mentions,
     scan_csv,
+    unique_columns,
 )
 
 if TYPE_CHECKING:
@@ -255,7 +256,7 @@ class SqlEngine:
 
     def _duck_relation(self, source: Source, role: str, text_columns: tuple[str, ...]) -> Relation:
         if is_frame(source):
-            _unique_frame_columns(source, role)
+            unique_columns(map(str, source.columns), f"<{role} DataFrame>")  # type: ignore[union-attr]
             name = f"segab_{role}_{next(_COUNTER)}"
             self.con.register(name, source)
             return self._describe(quote_ident(name), f"<{role} DataFrame>", expected="a DataFrame")
@@ -489,18 +490,6 @@ def _csv_options(layout: CsvLayout) -> str:
         f"header = true, delim = {quote_literal(layout.delimiter)}, quote = '\"', escape = '\"', "
         "skip = 0, comment = '', strict_mode = true, null_padding = false"
     )
-
-
-def _unique_frame_columns(frame: Any, role: str) -> None:
-    """Refuse a DataFrame with two columns of one name (DuckDB would rename one)."""
-    seen: set[str] = set()
-    for name in map(str, frame.columns):
-        if name.lower() in seen:
-            raise DataError(
-                f"<{role} DataFrame>: found the column {name!r} twice; expected unique column "
-                "names (compared without case)"
-            )
-        seen.add(name.lower())
 
 
 @contextmanager
