@@ -35,7 +35,7 @@ from segab.lifecycle.traffic import equal_mix, traffic_mix
 from segab.report.history import history_html
 from segab.report.terminal import cell, cells
 from segab.store import list_experiments, list_snapshots, open_store, resolve_url
-from segab.sums.files import read_frame
+from segab.sums.read_errors import read_frame
 
 __all__ = ["lifecycle_commands"]
 

@@ -22,7 +22,7 @@ from segab.atomic import atomic_output
 from segab.cli.options import experiments_option
 from segab.config import load_experiments
 from segab.simulate import default_effects, simulate_events, simulate_population, truth
-from segab.sums.files import read_frame
+from segab.sums.read_errors import read_frame
 
 __all__ = ["simulate_command"]
 

@@ -10,10 +10,10 @@ the delimiter (tab for ``.tsv``, else the most frequent of ``,`` ``;`` tab ``|``
 the header), which the engine then uses instead of guessing from the rows.
 :func:`check_parquet` checks a Parquet file's magic bytes.
 
-When an engine fails later, inside the file, :func:`located_csv_error` turns
-DuckDB's message into ``file: line N: what was found, what was expected`` and
-:func:`scan_csv` finds the first malformed line itself (for engines that do not
-say, and when DuckDB's dialect detection fails before reading a row).
+When an engine fails later, inside the file, :func:`scan_csv` finds the first
+malformed line itself (for engines that do not say where, and when DuckDB's
+dialect detection fails before reading a row); :mod:`segab.sums.read_errors` turns
+the engines' own messages into located ones.
 
 Example:
     >>> import os, tempfile
@@ -32,26 +32,23 @@ import io
 import os
 import re
 import stat
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from segab.errors import DataError
 from segab.printable import shorten
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 __all__ = [
     "CsvLayout",
     "check_file",
     "check_parquet",
+    "check_sqlite_database",
     "csv_layout",
+    "duckdb_csv_options",
     "file_kind",
     "input_files",
-    "located_csv_error",
-    "mentions",
-    "read_frame",
+    "parquet_top_level",
     "scan_csv",
     "unique_columns",
 ]
@@ -205,6 +202,29 @@ def check_parquet(path: str, role: str) -> None:
         )
 
 
+def parquet_top_level(schema: Sequence[tuple[str, int | None]]) -> list[str]:
+    """The top-level column names of a Parquet schema given as (name, number of children).
+
+    The rows are Parquet's flattened schema, depth first, root first (DuckDB's
+    ``parquet_schema``); nested fields are skipped.
+
+    Example:
+        >>> parquet_top_level([("schema", 3), ("a", None), ("s", 1), ("x", None), ("b", None)])
+        ['a', 's', 'b']
+    """
+    names: list[str] = []
+    remaining = [schema[0][1] or 0] if schema else []
+    for name, children in schema[1:]:
+        if len(remaining) == 1:
+            names.append(name)
+        remaining[-1] -= 1
+        if children:
+            remaining.append(children)
+        while len(remaining) > 1 and remaining[-1] <= 0:
+            remaining.pop()
+    return names
+
+
 def _first_line(path: str) -> bytes:
     with _open_binary(path) as raw:
         fh = gzip.GzipFile(fileobj=raw) if path.lower().endswith(".gz") else raw
@@ -347,113 +367,45 @@ def scan_csv(path: str, layout: CsvLayout, max_rows: int = 2_000_000) -> str | N
     return None
 
 
-_CSV_ERROR = re.compile(r"CSV Error on Line: (\d+)")
-_ORIGINAL = re.compile(r"^Original Line: ?(.*)$", re.MULTILINE)
-_FILE = re.compile(r"^\s*file = (.*)$", re.MULTILINE)
-_COLUMNS = re.compile(r"Expected Number of Columns: (\d+) Found: (\d+)")
-_CONVERT = re.compile(
-    r"Error when converting column \"(.*?)\"\. Could not convert string \"(.*?)\" to '(.*?)'"
-)
-_LINE_SIZE = re.compile(r"Maximum line size of (\d+) bytes exceeded")
+def duckdb_csv_options(layout: CsvLayout) -> str:
+    """DuckDB ``read_csv`` options: the header's delimiter, RFC 4180 quotes, strict rows.
 
-
-def _reason(message: str) -> str:
-    if m := _COLUMNS.search(message):
-        want, found = int(m.group(1)), int(m.group(2))
-        return f"found {found} field{'s' * (found != 1)}, expected {want} (one per header column)"
-    if "Invalid unicode" in message:
-        return "found bytes that are not UTF-8; expected a UTF-8 text file"
-    if "unterminated quote" in message:
-        return (
-            'found a value with an unterminated quote; expected RFC 4180 quoting ("" inside quotes)'
-        )
-    if m := _CONVERT.search(message):
-        col, value, typ = m.groups()
-        return (
-            f"column {shorten(col)!r}: found {shorten(value)!r}, expected a {typ.lower()} "
-            "(the type read from the first rows)"
-        )
-    if m := _LINE_SIZE.search(message):
-        return f"found a line longer than {int(m.group(1)):,} bytes; expected shorter lines"
-    lines = [s for s in message.splitlines() if s.strip()]
-    after = [s for s in lines[2:] if not s.startswith(("Possible", "*", " "))]
-    return shorten(after[0] if after else lines[0], 200)
-
-
-def located_csv_error(message: str, default_file: str) -> str | None:
-    """DuckDB's CSV read error as ``file: line N: found ..., expected ...``; else ``None``.
+    Fixed rather than detected: DuckDB's detection, shown a malformed row, can pick
+    another delimiter or skip the header (reading a file with a ragged row as
+    one text column); fixed, the same row is an error naming its line.
 
     Example:
-        >>> msg = ("Invalid Input Error: CSV Error on Line: 12\\nOriginal Line: u1,a,b\\n"
-        ...        "Expected Number of Columns: 2 Found: 3\\n\\n  file = events.csv\\n")
-        >>> print(located_csv_error(msg, "?").replace("; ", ";\\n"))
-        events.csv: line 12: found 3 fields, expected 2 (one per header column);
-        the line reads 'u1,a,b'
-        >>> located_csv_error("Binder Error: no column x", "?") is None
-        True
+        >>> print(duckdb_csv_options(CsvLayout(";", ("a",))).replace(", s", ",\\ns"))
+        header = true, delim = ';', quote = '"', escape = '"',
+        skip = 0, comment = '',
+        strict_mode = true, null_padding = false
     """
-    m = _CSV_ERROR.search(message)
-    if m is None and _LINE_SIZE.search(message) is None:
-        return None
-    where = _FILE.search(message)
-    file = where.group(1).strip() if where else default_file
-    out = f"{file}: line {m.group(1)}: " if m else f"{file}: "
-    out += _reason(message)
-    original = _ORIGINAL.search(message)
-    if original and original.group(1):
-        out += f"; the line reads {shorten(original.group(1), 60)!r}"
-    return out
+    delim = "'" + layout.delimiter.replace("'", "''") + "'"
+    return (
+        f"header = true, delim = {delim}, quote = '\"', escape = '\"', skip = 0, "
+        "comment = '', strict_mode = true, null_padding = false"
+    )
 
 
-def mentions(message: str, files: Sequence[str]) -> list[str]:
-    """The files (of ``files``) whose path appears in ``message``.
+def check_sqlite_database(url: Any) -> None:
+    """Refuse to read tables from a SQLite file that does not exist (SQLite would create it).
+
+    ``url`` is a SQLAlchemy URL; other databases pass.
 
     Example:
-        >>> mentions('Failed to read file "x.parquet": bad', ["x.parquet", "y.csv"])
-        ['x.parquet']
-    """
-    return [f for f in files if f in message]
-
-
-def read_frame(path: str, role: str, dtype: Mapping[str, Any] | None = None) -> pd.DataFrame:
-    """Read a small CSV or Parquet file into pandas, with the checks and located errors above.
-
-    For the commands that read a whole file into memory (``segab plan --traffic``,
-    ``segab simulate --events-for``). A CSV row with too many fields is an error
-    naming its line; pandas pads a row with too few with empty values.
-
-    Example:
-        >>> import os, tempfile
-        >>> path = os.path.join(tempfile.mkdtemp(), "traffic.csv")
-        >>> _ = open(path, "w").write("unit_id,stage\\nu1,awareness\\nu2,awareness,x\\n")
+        >>> from sqlalchemy.engine import make_url
+        >>> check_sqlite_database(make_url("sqlite://"))   # in memory: nothing to check
         >>> try:
-        ...     read_frame(path, "traffic")
+        ...     check_sqlite_database(make_url("sqlite:///nope.db"))
         ... except DataError as exc:
-        ...     print(str(exc).split(": ", 1)[1].replace("; ", ";\\n"))
-        line 3: found 3 fields, expected 2 (one per header column);
-        the line reads 'u2,awareness,x'
+        ...     print(str(exc).split(";")[0])
+        sqlite:///nope.db: no such SQLite database file nope.db
     """
-    import pandas as pd
-
-    kind = file_kind(path)
-    if kind == "parquet":
-        check_parquet(path, role)
-        try:
-            return pd.read_parquet(path)
-        except Exception as exc:  # pyarrow raises many exception types
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise DataError(
-                f"{path}: cannot read: {first}; expected an intact Parquet file"
-            ) from None
-    if kind is None:
-        check_file(path, role)
-        raise DataError(f"{path}: unsupported file type ({role}); expected .csv or .parquet")
-    layout = csv_layout(path, role)
-    try:
-        return pd.read_csv(
-            path, sep=layout.delimiter, dtype=dtype, encoding="utf-8", low_memory=False
+    database = url.database if url.get_backend_name() == "sqlite" else None
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    if not os.path.exists(database):
+        raise DataError(
+            f"{url}: no such SQLite database file {database}; expected an existing "
+            "database holding the tables to analyze"
         )
-    except (ValueError, UnicodeDecodeError, OSError, csv.Error) as exc:  # ParserError too
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        located = scan_csv(path, layout)
-        raise DataError(located or f"{path}: cannot read as CSV: {first}") from None

@@ -11,11 +11,9 @@ to the library; the library never opens a database or a Spark session itself.
 - A path ending in ``.csv`` (or ``.csv.gz``, ``.tsv``, ``.txt``) is read with DuckDB's
   ``read_csv`` (header required; the id columns are read as text, so ``007`` stays
   ``007``), a path ending in ``.parquet`` with ``read_parquet``; a glob such as
-  ``exposures/*.parquet`` works too. Each file is checked first
-  (:mod:`segab.sums.files`: a regular, readable, non-empty file; a CSV header in
-  UTF-8 with unique names; Parquet magic bytes), the CSV dialect is fixed (RFC 4180
-  quotes, the header's delimiter, strict rows) rather than guessed from the rows,
-  and a read error names the file and, for CSV, the line.
+  ``exposures/*.parquet`` works too. Files are checked first and CSV is read strictly
+  (:mod:`segab.sums.files`); read errors name the file and line
+  (:mod:`segab.sums.read_errors`).
 - A pandas DataFrame is registered into the DuckDB connection (no copy).
 - With a database URL (``postgresql+psycopg://...``, ``sqlite:///file.db``) the
   inputs are table names, optionally ``schema.table``, aggregated by that database.
@@ -50,14 +48,16 @@ from segab.errors import DataError, MissingColumnError, SqlError
 from segab.sums.files import (
     CsvLayout,
     check_parquet,
+    check_sqlite_database,
     csv_layout,
+    duckdb_csv_options,
     file_kind,
     input_files,
-    located_csv_error,
-    mentions,
+    parquet_top_level,
     scan_csv,
     unique_columns,
 )
+from segab.sums.read_errors import file_read_error, first_line, located_csv_error, reraise_interrupt
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -76,6 +76,7 @@ __all__ = [
     "require_columns",
 ]
 
+Layouts = Mapping[str, CsvLayout] | None  # the CSV files of a relation, and their headers
 # a Union of strings: the alias exists at run time without importing pandas
 Source = Union[str, "os.PathLike[str]", "pd.DataFrame"]
 
@@ -268,40 +269,34 @@ class SqlEngine:
                 check_parquet(name, role)
             self._parquet.extend(files)
             sql = f"read_parquet({quote_literal(path)})"
-            return self._describe(sql, path, expected="an intact Parquet file")
+            rel = self._describe(sql, path, expected="an intact Parquet file")
+            meta = f"SELECT name, num_children FROM parquet_schema({quote_literal(files[0])})"
+            schema = self._guard(lambda: self.con.execute(meta).fetchall())
+            unique_columns(parquet_top_level(schema), files[0])
+            return rel
         if kind == "csv":
             layouts = {name: csv_layout(name, role) for name in files}
-            head = f"read_csv({quote_literal(path)}, {_csv_options(layouts[files[0]])}"
+            head = f"read_csv({quote_literal(path)}, {duckdb_csv_options(layouts[files[0]])}"
             rel = self._describe(head + ")", path, layouts)
             texts = [c for c in text_columns if rel.has(c)]
             if not texts:
                 return rel
             types = ", ".join(f"{quote_literal(c)}: 'VARCHAR'" for c in texts)
             return self._describe(f"{head}, types = {{{types}}})", path, layouts)
-        raise DataError(
-            f"{path}: unsupported file type for the {role} table; expected .csv, .csv.gz, "
-            ".tsv or .parquet"
-        )
+        raise DataError(f"{path}: unsupported file type ({role} table); expected .csv or .parquet")
 
     def _describe(
-        self,
-        sql: str,
-        label: str,
-        layouts: Mapping[str, CsvLayout] | None = None,
-        expected: str = "a CSV file",
+        self, sql: str, label: str, layouts: Layouts = None, expected: str = "a CSV file"
     ) -> Relation:
         try:
             rows = self.con.execute(f"DESCRIBE SELECT * FROM {sql}").fetchall()
         except Exception as exc:  # duckdb raises many exception types
-            _reraise_interrupt(exc)
-            text = str(exc)
-            located = located_csv_error(text, label)
+            reraise_interrupt(exc)
+            located = located_csv_error(str(exc), label)
             if located is None and layouts:  # DuckDB could not detect the dialect: find why
                 located = next(filter(None, (scan_csv(f, lay) for f, lay in layouts.items())), None)
-            first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
-            raise DataError(
-                located or f"{label}: cannot read: {first}; expected {expected}"
-            ) from None
+            fallback = f"{label}: cannot read: {first_line(exc)}; expected {expected}"
+            raise DataError(located or fallback) from None
         return Relation(
             sql, tuple(r[0] for r in rows), {r[0]: str(r[1]).lower() for r in rows}, label
         )
@@ -311,16 +306,15 @@ class SqlEngine:
 
         schema, _, table = name.rpartition(".")
         where = self.con.url.render_as_string(hide_password=True)
-        _sqlite_file_exists(self.con)
+        check_sqlite_database(self.con.url)
         try:
             cols = sa.inspect(self.con).get_columns(table, schema=schema or None)
         except sa.exc.NoSuchTableError:
             cols = []
         except sa.exc.SQLAlchemyError as exc:
-            first = str(exc).strip().splitlines()[0]
             raise SqlError(
-                f"{where} table {name}: cannot read the {role} table: {first}; expected a "
-                f"readable {self.dialect} database"
+                f"{where} table {name}: cannot read the {role} table: {first_line(exc)}; "
+                f"expected a readable {self.dialect} database"
             ) from None
         if not cols:
             raise DataError(
@@ -403,30 +397,17 @@ class SqlEngine:
         return self._guard(lambda: self.con.execute(sql, self._used(sql, params) or None))
 
     def _guard(self, call: Callable[[], _T]) -> _T:
-        """``call()``, with the engine's errors as :class:`SqlError` (one line each).
-
-        A file that fails while it is read (a malformed CSV line, a corrupt Parquet
-        page) is a :class:`DataError` naming the file (and the line, for CSV); an
-        interrupted query is a KeyboardInterrupt (Ctrl-C), not an error.
-        """
+        """``call()``, with errors as :class:`SqlError`, file read errors as located DataErrors."""
         try:
             return call()
         except Exception as exc:
             if isinstance(exc, DataError | SqlError):
                 raise
-            _reraise_interrupt(exc)
-            text = str(exc).strip()
-            first = text.splitlines()[0] if text else type(exc).__name__
-            located = located_csv_error(text, "<csv input>")
+            reraise_interrupt(exc)
+            located = file_read_error(exc, self._parquet)
             if located is not None:
                 raise DataError(located) from None
-            named = mentions(text, self._parquet)
-            if named or (self._parquet and type(exc).__name__ in _READ_ERRORS):
-                files = " or ".join(named or self._parquet)
-                raise DataError(
-                    f"{files}: cannot read: {first}; expected an intact Parquet file"
-                ) from None
-            raise SqlError(f"{self.dialect} query failed: {first}") from None
+            raise SqlError(f"{self.dialect} query failed: {first_line(exc)}") from None
 
     def close(self) -> None:
         """Close the connection (DuckDB) or dispose of the engine (SQLAlchemy).
@@ -441,55 +422,6 @@ class SqlEngine:
             if self._conn is not None:
                 self._conn.close()
             self.con.dispose()
-
-
-def _sqlite_file_exists(sa_engine: Any) -> None:
-    """Refuse to read tables from a SQLite file that does not exist (connecting would create it)."""
-    database = sa_engine.url.database if sa_engine.dialect.name == "sqlite" else None
-    if not database or database == ":memory:" or database.startswith("file:"):
-        return
-    if not os.path.exists(database):
-        raise DataError(
-            f"{sa_engine.url}: no such SQLite database file {database}; expected an existing "
-            "database holding the tables to analyze"
-        )
-
-
-# DuckDB's exception classes for a file that cannot be read (``Error``: Parquet's thrift)
-_READ_ERRORS = frozenset(
-    {"IOException", "InvalidInputException", "Error", "SerializationException"}
-)
-
-
-def _reraise_interrupt(exc: Exception) -> None:
-    """A query stopped by Ctrl-C ends the command as Ctrl-C, not as a failed query.
-
-    DuckDB reports it as an ``InterruptException`` while it executes and as a
-    ``RuntimeError('Query interrupted')`` while it fetches.
-    """
-    if type(exc).__name__ == "InterruptException" or (
-        isinstance(exc, RuntimeError) and str(exc).strip() == "Query interrupted"
-    ):
-        raise KeyboardInterrupt from None
-
-
-def _csv_options(layout: CsvLayout) -> str:
-    """DuckDB ``read_csv`` options: the header's delimiter, RFC 4180 quotes, strict rows.
-
-    Fixed rather than detected: DuckDB's detection, shown a malformed row, can pick
-    another delimiter or skip the header (reading a file with a ragged row as
-    one text column); fixed, the same row is an error naming its line.
-
-    Example:
-        >>> print(_csv_options(CsvLayout(";", ("a",))).replace(", s", ",\\ns"))
-        header = true, delim = ';', quote = '"', escape = '"',
-        skip = 0, comment = '',
-        strict_mode = true, null_padding = false
-    """
-    return (
-        f"header = true, delim = {quote_literal(layout.delimiter)}, quote = '\"', escape = '\"', "
-        "skip = 0, comment = '', strict_mode = true, null_padding = false"
-    )
 
 
 @contextmanager

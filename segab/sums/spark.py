@@ -219,7 +219,7 @@ def _spark_message(exc: Exception) -> str:
     """The informative line of a Spark/py4j error (its ``[ERROR_CLASS] ...`` line if any).
 
     Example:
-        >>> _spark_message(RuntimeError("An error occurred while calling o1.x.\n: [BAD] why"))
+        >>> _spark_message(RuntimeError("An error occurred while calling o1.x.\\n: [BAD] why"))
         '[BAD] why'
     """
     text = str(exc).strip()
