@@ -331,6 +331,28 @@ def _lines(path: str) -> Iterator[str]:
             yield text.removeprefix("\ufeff") if number == 1 else text
 
 
+def first_non_utf8_line(path: str) -> str | None:
+    """Where the file first holds bytes that are not UTF-8 (its line and byte), or ``None``.
+
+    DuckDB notices such bytes but, reading in parallel, can name a nearby line.
+
+    Example:
+        >>> import os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), "events.csv")
+        >>> _ = open(path, "wb").write(b"a,b\\n1,2\\n\\xe9,3\\n")
+        >>> print(first_non_utf8_line(path).split(": ", 1)[1].split(";")[0])
+        line 3, byte 1: found b'\\xe9,3\\n', which is not UTF-8
+    """
+    try:
+        for _ in _lines(path):
+            pass
+    except DataError as exc:
+        return str(exc)
+    except OSError:
+        return None
+    return None
+
+
 def scan_csv(path: str, layout: CsvLayout, max_rows: int = 2_000_000) -> str | None:
     """The first problem in the file's first ``max_rows`` rows, located; ``None`` if none.
 
@@ -362,7 +384,13 @@ def scan_csv(path: str, layout: CsvLayout, max_rows: int = 2_000_000) -> str | N
     except DataError as exc:
         return str(exc)
     except csv.Error as exc:
-        found = "a value with an unterminated quote" if "end of data" in str(exc) else str(exc)
+        found = (
+            "a value with an unterminated quote"
+            if "end of data" in str(exc)
+            else "text after the closing quote of a value"
+            if "expected after" in str(exc)
+            else str(exc)
+        )
         return f'{path}: line {start}: found {found}; expected RFC 4180 quoting ("" inside quotes)'
     return None
 

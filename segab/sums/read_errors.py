@@ -20,7 +20,14 @@ from typing import TYPE_CHECKING, Any
 
 from segab.errors import DataError
 from segab.printable import shorten
-from segab.sums.files import check_file, check_parquet, csv_layout, file_kind, scan_csv
+from segab.sums.files import (
+    check_file,
+    check_parquet,
+    csv_layout,
+    file_kind,
+    first_non_utf8_line,
+    scan_csv,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -84,6 +91,8 @@ def located_csv_error(message: str, default_file: str) -> str | None:
         return None
     where = _FILE.search(message)
     file = where.group(1).strip() if where else default_file
+    if "Invalid unicode" in message and (exact := first_non_utf8_line(file)) is not None:
+        return exact
     out = f"{file}: line {m.group(1)}: " if m else f"{file}: "
     out += _reason(message)
     original = _ORIGINAL.search(message)
