@@ -22,10 +22,14 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_output"]
+__all__ = ["atomic_output", "cancel_outputs", "remove_partial_outputs"]
+
+_PARTIAL: set[Path] = set()  # temporary files being written now
+_CANCELLED = threading.Event()  # a signal stopped the command: commit nothing more
 
 
 @contextlib.contextmanager
@@ -57,6 +61,7 @@ def atomic_output(target: str | os.PathLike[str]) -> Iterator[Path]:
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp = Path(name)
+    _PARTIAL.add(tmp)
     try:
         yield tmp
         with open(tmp, "rb+") as fh:
@@ -68,8 +73,40 @@ def atomic_output(target: str | os.PathLike[str]) -> Iterator[Path]:
             umask = os.umask(0)
             os.umask(umask)
             os.chmod(tmp, 0o666 & ~umask)
+        if _CANCELLED.is_set():
+            raise KeyboardInterrupt
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
+    finally:
+        _PARTIAL.discard(tmp)
+
+
+def cancel_outputs() -> None:
+    """From now on no :func:`atomic_output` replaces its target (it raises KeyboardInterrupt).
+
+    The CLI calls it when a signal arrives (:mod:`segab.cli.signals`): a statement
+    that absorbed the KeyboardInterrupt must not let the command write its output.
+
+    Example:
+        >>> cancel_outputs.__name__
+        'cancel_outputs'
+    """
+    _CANCELLED.set()
+
+
+def remove_partial_outputs() -> None:
+    """Delete the temporary files of every :func:`atomic_output` still being written.
+
+    For a process about to end without unwinding (the CLI's watchdog after a
+    signal, :mod:`segab.cli.signals`); the targets are left as they were.
+
+    Example:
+        >>> remove_partial_outputs()   # nothing being written: nothing to do
+    """
+    for tmp in list(_PARTIAL):
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        _PARTIAL.discard(tmp)

@@ -26,6 +26,7 @@ from segab.analysis.api import analyze
 from segab.atomic import atomic_output
 from segab.cli.main import allow_fast_exit
 from segab.cli.options import experiments_option
+from segab.cli.signals import deferred_signals
 from segab.errors import DataError, SegabError
 from segab.report.render import FORMATS, render, table_renderables
 from segab.sums.sources import open_engine
@@ -40,7 +41,9 @@ def _preload() -> threading.Thread:
     releases the GIL while it runs, so these imports use the second core during
     its first statements instead of delaying them (measured in
     ``analysis/bench_analyze.py``). An import error is left to the main thread,
-    which reports it where the module is used.
+    which reports it where the module is used. A daemon thread: after Ctrl-C the
+    process must not wait for it (an import cut short can leave a module lock
+    that this thread would wait on forever).
     """
 
     def run() -> None:
@@ -50,7 +53,7 @@ def _preload() -> threading.Thread:
         except Exception:  # pragma: no cover - the main thread's import reports it
             return
 
-    thread = threading.Thread(target=run, name="segab-preload")
+    thread = threading.Thread(target=run, name="segab-preload", daemon=True)
     thread.start()
     return thread
 
@@ -156,7 +159,10 @@ def analyze_command(
     """
     try:
         x, ev, un = _inputs(exposures, events, units, db_url)
-        _preload()
+        with deferred_signals():  # Ctrl-C must not land in DuckDB's or pandas' C start-up
+            _preload()
+            if engine != "spark" and db_url is None:
+                import duckdb  # noqa: F401
         with open_engine(db_url, kind=engine, spark_master=spark_master) as eng:
             result = analyze(
                 key,

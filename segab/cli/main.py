@@ -4,7 +4,8 @@ Every :class:`~segab.errors.SegabError` becomes ``Error: ...`` on stderr with
 exit code 1; usage errors exit with 2 (click's convention); Ctrl-C prints
 ``Aborted!`` and exits with 130 (128 + SIGINT, as shells do), SIGTERM prints
 ``Terminated`` and exits with 143: both unwind the command, so it closes its
-engines, removes its temporary files and leaves no partial output. No tracebacks.
+engines, removes its temporary files and leaves no partial output
+(:mod:`segab.cli.signals`). No tracebacks.
 A command that has written its output and closed what it opened may call
 :func:`allow_fast_exit`: the console script then ends without the interpreter's
 teardown (``segab analyze`` does; see that function).
@@ -17,19 +18,16 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import os
 import signal
 import sys
-import threading
-from collections.abc import Iterator
-from types import FrameType
 from typing import Any
 
 import click
 
 from segab import __version__
+from segab.cli.signals import interruptible, message
 from segab.errors import SegabError
 
 __all__ = ["FAST_EXIT", "allow_fast_exit", "cli", "main"]
@@ -87,41 +85,27 @@ class SegabGroup(click.Group):
         Ctrl-C (KeyboardInterrupt) prints ``Aborted!`` and exits with code 130;
         SIGTERM unwinds the same way and exits with 143.
         """
-        got: dict[str, bool] = {}
+        got: dict[str, int] = {}
         try:
-            with _sigterm_unwinds(got):
-                return super().invoke(ctx)
+            try:
+                with interruptible(got):
+                    result = super().invoke(ctx)
+            except Exception as exc:  # after a signal, a failure is the signal's doing
+                if "signal" in got and not isinstance(exc, click.exceptions.Exit):
+                    raise KeyboardInterrupt from None  # (an import cut short, say)
+                raise
+            if "signal" in got:  # a statement absorbed the interrupt: stop all the same
+                raise KeyboardInterrupt
+            return result
         except KeyboardInterrupt:
-            stopped = got.get("sigterm")
-            click.echo("\nTerminated" if stopped else "\nAborted!", err=True)
-            raise click.exceptions.Exit(143 if stopped else 130) from None
+            signum = got.get("signal", signal.SIGINT)
+            click.echo(f"\n{message(signum)}", err=True)
+            raise click.exceptions.Exit(128 + signum) from None
         except SegabError as exc:
             raise click.ClickException(str(exc)) from None
         except OSError as exc:
             where = f": {exc.filename}" if getattr(exc, "filename", None) else ""
             raise click.ClickException(f"{exc.strerror or exc}{where}") from None
-
-
-@contextlib.contextmanager
-def _sigterm_unwinds(got: dict[str, bool]) -> Iterator[None]:
-    """While a command runs, SIGTERM raises KeyboardInterrupt (noted in the dict).
-
-    Without it SIGTERM would end the process on the spot, leaving DuckDB's spill
-    directory and any temporary file behind. Main thread only (signal's rule).
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def stop(signum: int, frame: FrameType | None) -> None:
-        got["sigterm"] = True
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, stop)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 @click.group(cls=SegabGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -169,9 +153,15 @@ def main() -> None:
     try:
         cli.main(prog_name="segab", obj=state)
     except SystemExit as exc:
+        if exc.code in (128 + signal.SIGINT, 128 + signal.SIGTERM):
+            _quick_exit(int(exc.code))  # unwound already; no teardown to wait on
         if exc.code not in (0, None) or not state.get(FAST_EXIT):
             raise
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(0)
+        _quick_exit(0)
     sys.exit(0)
+
+
+def _quick_exit(code: int) -> None:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

@@ -37,6 +37,7 @@ from __future__ import annotations
 import itertools
 import os
 import re
+import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -455,41 +456,45 @@ def open_engine(
 
 @contextmanager
 def _open_sql_engine(db_url: str | None) -> Iterator[SqlEngine]:
-    if db_url is None:
-        import duckdb
-
-        temp_dir = tempfile.mkdtemp(prefix="segab-duckdb-")
-        con = duckdb.connect(
-            config={
-                "memory_limit": os.environ.get("SEGAB_DUCKDB_MEMORY_LIMIT", "250MB"),
-                "temp_directory": temp_dir,
-                "preserve_insertion_order": False,
-            }
-        )
-        threads = os.environ.get("SEGAB_DUCKDB_THREADS")
-        if threads:
-            con.execute(f"SET threads = {int(threads)}")
-        con.execute("SET TimeZone = 'UTC'")
-        con.execute("SET enable_progress_bar = false")
-        engine = SqlEngine("duckdb", con, temp_dir)
-    else:
-        import sqlalchemy as sa
-
-        try:
-            sa_engine = sa.create_engine(db_url)
-        except Exception as exc:
-            raise SqlError(f"{db_url}: cannot open the database: {exc}") from None
-        name = sa_engine.dialect.name
-        if name not in ("postgresql", "sqlite"):
-            raise SqlError(
-                f"{db_url}: unsupported database {name!r}; expected postgresql or sqlite"
-            )
-        engine = SqlEngine(name, sa_engine)
+    spill = f"segab-duckdb-{os.getpid()}-"  # the CLI's watchdog finds it by pid
+    temp_dir = tempfile.mkdtemp(prefix=spill) if db_url is None else None
+    engine: SqlEngine | None = None
     try:
+        engine = _duckdb_engine(temp_dir) if temp_dir is not None else _sa_engine(str(db_url))
         yield engine
     finally:
-        engine.close()
-        if engine._temp_dir is not None:
-            import shutil
+        if engine is not None:
+            engine.close()
+        if temp_dir is not None:
+            shutil.rmtree(temp_dir, ignore_errors=True)
 
-            shutil.rmtree(engine._temp_dir, ignore_errors=True)
+
+def _duckdb_engine(temp_dir: str) -> SqlEngine:
+    import duckdb
+
+    con = duckdb.connect(
+        config={
+            "memory_limit": os.environ.get("SEGAB_DUCKDB_MEMORY_LIMIT", "250MB"),
+            "temp_directory": temp_dir,
+            "preserve_insertion_order": False,
+        }
+    )
+    threads = os.environ.get("SEGAB_DUCKDB_THREADS")
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = false")
+    return SqlEngine("duckdb", con, temp_dir)
+
+
+def _sa_engine(db_url: str) -> SqlEngine:
+    import sqlalchemy as sa
+
+    try:
+        sa_engine = sa.create_engine(db_url)
+    except Exception as exc:
+        raise SqlError(f"{db_url}: cannot open the database: {exc}") from None
+    name = sa_engine.dialect.name
+    if name not in ("postgresql", "sqlite"):
+        raise SqlError(f"{db_url}: unsupported database {name!r}; expected postgresql or sqlite")
+    return SqlEngine(name, sa_engine)
