@@ -34,6 +34,7 @@ from click.testing import CliRunner, Result
 
 import segab.sums.files
 from segab.cli.main import cli
+from tests.sql.conftest import spark  # noqa: F401  (the suite's shared Spark session)
 
 CONFIG = {
     "key": "files_exp",
@@ -672,3 +673,46 @@ def test_postgresql_table(
     given = dict(zip(args[::2], (a.format(s=pg_schema) for a in args[1::2]), strict=True))
     flat = tuple(x for kv in {**defaults, **given}.items() for x in kv)
     assert_db_outcome(invoke_db(world, PG_URL, flat), error)
+
+
+# ----------------------------------------------------------------------------- Spark
+SPARK_CASES = [
+    ("events", "row with a field too many", ("line 5", "fields, expected")),
+    ("events", "duplicate header", ("twice",)),
+    ("events", "symlink to /dev/zero", ("character device",)),
+    ("exposures", "parquet: data page overwritten", ("Spark cannot read", "Parquet")),
+    ("events", "header only", None),
+]
+
+
+@pytest.mark.spark
+def test_spark_reader_refuses_and_locates_like_duckdb(
+    spark: Any,  # noqa: F811 - the fixture imported above
+    world: World,
+    tmp_path: Path,
+) -> None:
+    """The Spark engine on the suite's shared session (the CLI would start its own)."""
+    from segab.analysis.api import analyze
+    from segab.errors import DataError
+    from segab.sums.spark import open_spark_engine
+
+    cases = {c.name: c for c in CSV_CASES + PARQUET_CASES}
+    with open_spark_engine(spark) as eng:
+        for i, (role, name, error) in enumerate(SPARK_CASES):
+            (tmp_path / str(i)).mkdir()
+            arg = cases[name].make(world, role, tmp_path / str(i))
+            inputs = {
+                "exposures": str(world.clean["exposures"]),
+                "events": str(world.clean["events"]),
+            }
+            inputs[role] = arg
+            if error is None:
+                result = analyze("files_exp", **inputs, experiments=world.experiments, engine=eng)
+                assert result.experiment == "files_exp"
+                continue
+            with pytest.raises(DataError) as info:
+                analyze("files_exp", **inputs, experiments=world.experiments, engine=eng)
+            message = str(info.value)
+            assert Path(arg).name in message and "expected" in message, message
+            for fragment in error:
+                assert fragment in message, message
