@@ -103,7 +103,9 @@ def deferred_signals() -> Iterator[None]:
         >>> with deferred_signals():
         ...     import json
     """
-    if threading.current_thread() is not threading.main_thread():
+    if threading.current_thread() is not threading.main_thread() or not hasattr(
+        signal, "pthread_sigmask"
+    ):  # (no signal masks on Windows)
         yield
         return
     held = {signal.SIGINT, signal.SIGTERM}
