@@ -6,7 +6,7 @@ conditions, 4 stages, one MD5 per row) and writes Parquet:
 
 - ``python``: the CLI, ``segab assign journey_content --input ... --output ... --quiet
   --engine python`` (its default worker processes, one per core);
-- ``duckdb``: :func:`segab.sql.bulk.assign_file_sql` with ``engine="duckdb"``;
+- ``duckdb``: :func:`segab.bulk.duckdb_engine.assign_file_sql` with ``engine="duckdb"``;
 - ``spark``: the same with ``engine="spark"`` on ``local[*]`` (session start-up
   reported apart, not counted in rows/s).
 
@@ -83,15 +83,15 @@ def run_one(engine: str, units: Path, output: Path) -> dict[str, float]:
         args += ["--experiments", str(ROOT / "experiments"), "--engine", "python"]
         cli.main(args, standalone_mode=False)
         return {"seconds": time.perf_counter() - t0, "startup": t0 - started}
+    from segab.bulk.duckdb_engine import assign_file_sql
     from segab.config import load_experiments
-    from segab.sql.bulk import assign_file_sql
 
     exp = load_experiments(ROOT / "experiments")[EXPERIMENT]
     if engine == "duckdb":
         t0 = time.perf_counter()
         assign_file_sql(exp, units, output, engine="duckdb")
         return {"seconds": time.perf_counter() - t0, "startup": t0 - started}
-    from segab.sql.spark import spark_session
+    from segab.bulk.spark_engine import spark_session
 
     spark = spark_session("local[*]", app_name="segab-bench")
     spark.sparkContext.setLogLevel("ERROR")

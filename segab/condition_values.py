@@ -14,7 +14,7 @@ Example:
 from __future__ import annotations
 
 import numbers
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, TypeAlias
 
@@ -29,6 +29,9 @@ __all__ = [
     "STRING",
     "PathKeys",
     "ValuePredicate",
+    "all_of",
+    "always",
+    "any_of",
     "compare_predicate",
     "deep_equal",
     "equal_predicate",
@@ -38,6 +41,7 @@ __all__ = [
     "kind",
     "matches_equal",
     "membership",
+    "negate",
     "path_keys",
     "resolve_path",
 ]
@@ -279,3 +283,72 @@ def resolve_path(attributes: Any, keys: PathKeys) -> Any:
         if cur is None:
             return None
     return cur
+
+
+def negate(p: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    """The predicate that is true where ``p`` is false.
+
+    Example:
+        >>> negate(bool)(0)
+        True
+    """
+
+    def pred(v: Any) -> bool:
+        return not p(v)
+
+    return pred
+
+
+def all_of(preds: Sequence[Callable[[Any], bool]]) -> Callable[[Any], bool]:
+    """True where every predicate is (a plain loop: faster than ``all()``).
+
+    Example:
+        >>> all_of([bool, lambda v: v > 1])(2), all_of([bool, lambda v: v > 1])(1)
+        (True, False)
+    """
+    if len(preds) == 1:
+        return preds[0]
+    if len(preds) == 2:
+        p1, p2 = preds
+
+        def both(v: Any) -> bool:
+            return p1(v) and p2(v)
+
+        return both
+    ps = tuple(preds)
+
+    def every(v: Any) -> bool:
+        for p in ps:  # noqa: SIM110 - a plain loop is faster than all() with a generator
+            if not p(v):
+                return False
+        return True
+
+    return every
+
+
+def any_of(preds: Sequence[Callable[[Any], bool]]) -> Callable[[Any], bool]:
+    """True where some predicate is.
+
+    Example:
+        >>> any_of([lambda v: v < 0, lambda v: v > 9])(10)
+        True
+    """
+    ps = tuple(preds)
+
+    def some(v: Any) -> bool:
+        for p in ps:  # noqa: SIM110 - a plain loop is faster than any() with a generator
+            if p(v):
+                return True
+        return False
+
+    return ps[0] if len(ps) == 1 else some
+
+
+def always(_: Any) -> bool:
+    """A predicate true for every value.
+
+    Example:
+        >>> always(None)
+        True
+    """
+    return True

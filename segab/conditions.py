@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import difflib
 import operator
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeAlias
 
+from segab.condition_regex import regex_predicate, regex_problem
 from segab.condition_values import (
     ARRAY,
     KIND_NAMES,
@@ -28,6 +28,9 @@ from segab.condition_values import (
     OTHER,
     STRING,
     ValuePredicate,
+    all_of,
+    always,
+    any_of,
     compare_predicate,
     equal_predicate,
     in_predicate,
@@ -36,6 +39,7 @@ from segab.condition_values import (
     kind,
     matches_equal,
     membership,
+    negate,
     path_keys,
     resolve_path,
 )
@@ -79,52 +83,6 @@ _FIELD_OPS = frozenset(
 )
 _TYPE_NAMES = KIND_NAMES[:-1]  # every name but "unknown"
 
-# --------------------------------------------------------------------------- combinators
-
-
-def _negate(p: Callable[[Any], bool]) -> Callable[[Any], bool]:
-    def pred(v: Any) -> bool:
-        return not p(v)
-
-    return pred
-
-
-def _all_of(preds: Sequence[Callable[[Any], bool]]) -> Callable[[Any], bool]:
-    if len(preds) == 1:
-        return preds[0]
-    if len(preds) == 2:
-        p1, p2 = preds
-
-        def both(v: Any) -> bool:
-            return p1(v) and p2(v)
-
-        return both
-    ps = tuple(preds)
-
-    def every(v: Any) -> bool:
-        for p in ps:  # noqa: SIM110 - a plain loop is faster than all() with a generator
-            if not p(v):
-                return False
-        return True
-
-    return every
-
-
-def _any_of(preds: Sequence[Callable[[Any], bool]]) -> Callable[[Any], bool]:
-    ps = tuple(preds)
-
-    def some(v: Any) -> bool:
-        for p in ps:  # noqa: SIM110 - a plain loop is faster than any() with a generator
-            if p(v):
-                return True
-        return False
-
-    return ps[0] if len(ps) == 1 else some
-
-
-def _always(_: Any) -> bool:
-    return True
-
 
 # --------------------------------------------------------------------------- validation
 
@@ -167,13 +125,13 @@ def _check_literal(value: Any, path: str, out: list[Problem]) -> None:
         out.append((path, _show(value), expected))
 
 
-def _check_value(value: Any, path: str, out: list[Problem]) -> None:
+def _check_value(value: Any, path: str, out: list[Problem], re2: bool) -> None:
     """A field's value: a literal (equality) or an object of operators."""
     if not isinstance(value, Mapping):
         _check_literal(value, path, out)
     elif _is_operator_object(value):
         for op, operand in value.items():
-            _check_operator(op, operand, f"{path}.{op}", out)
+            _check_operator(op, operand, f"{path}.{op}", out, re2)
     elif not value:
         out.append((path, "{}", "an object of $operators or a literal value"))
     elif any(isinstance(k, str) and k.startswith("$") for k in value):
@@ -182,7 +140,7 @@ def _check_value(value: Any, path: str, out: list[Problem]) -> None:
         _check_literal(value, path, out)
 
 
-def _check_condition(cond: Any, path: str, out: list[Problem]) -> None:
+def _check_condition(cond: Any, path: str, out: list[Problem], re2: bool) -> None:
     if not isinstance(cond, Mapping):
         out.append((path, _show(cond), "a condition (a mapping of field paths to values)"))
         return
@@ -196,18 +154,18 @@ def _check_condition(cond: Any, path: str, out: list[Problem]) -> None:
                 out.append((where, _show(value), "a non-empty list of conditions"))
                 continue
             for i, item in enumerate(value):
-                _check_condition(item, f"{where}[{i}]", out)
+                _check_condition(item, f"{where}[{i}]", out, re2)
         elif key == "$not":
-            _check_condition(value, where, out)
+            _check_condition(value, where, out, re2)
         elif key.startswith("$"):
             out.append((where, f"unknown operator {key}", "a field path or $and, $or, $nor, $not"))
         elif not all(key.split(".")):
             out.append((where, repr(key), "a dot path without empty parts"))
         else:
-            _check_value(value, where, out)
+            _check_value(value, where, out, re2)
 
 
-def _check_operator(op: str, x: Any, path: str, out: list[Problem]) -> None:
+def _check_operator(op: str, x: Any, path: str, out: list[Problem], re2: bool) -> None:
     found = _show(x)
     if op in ("$eq", "$ne"):
         _check_literal(x, path, out)
@@ -220,7 +178,7 @@ def _check_operator(op: str, x: Any, path: str, out: list[Problem]) -> None:
             return
         for i, item in enumerate(x):
             if op in _ALL_OPS and _is_operator_object(item):
-                _check_value(item, f"{path}[{i}]", out)
+                _check_value(item, f"{path}[{i}]", out, re2)
             else:
                 _check_literal(item, f"{path}[{i}]", out)
     elif op == "$exists":
@@ -230,27 +188,23 @@ def _check_operator(op: str, x: Any, path: str, out: list[Problem]) -> None:
         if x not in _TYPE_NAMES:
             out.append((path, found, "one of " + ", ".join(_TYPE_NAMES)))
     elif op in ("$regex", "$regexi"):
-        if not isinstance(x, str):
-            out.append((path, found, "a regular expression string"))
-            return
-        try:
-            re.compile(x)
-        except re.error as exc:
-            out.append((path, found, f"a valid regular expression ({exc})"))
+        problem = regex_problem(x, re2=re2)
+        if problem is not None:
+            out.append((path, found, problem))
     elif op == "$size":
         if _is_operator_object(x):
-            _check_value(x, path, out)
+            _check_value(x, path, out, re2)
         elif isinstance(x, bool) or not isinstance(x, int) or x < 0:
             out.append((path, found, "a non-negative integer or an object of $operators"))
     elif op == "$elemMatch":
         if not isinstance(x, Mapping) or not x:
             out.append((path, found, "a non-empty condition on the array's elements"))
         elif _elem_on_value(x):
-            _check_value(x, path, out)
+            _check_value(x, path, out, re2)
         else:
-            _check_condition(x, path, out)
+            _check_condition(x, path, out, re2)
     elif op == "$not":
-        _check_value(x, path, out)
+        _check_value(x, path, out, re2)
     elif op in _VERSION:
         if not is_version(x):
             out.append((path, found, "a version string such as 1.2.3 or v2.0-beta"))
@@ -265,21 +219,27 @@ def _check_operator(op: str, x: Any, path: str, out: list[Problem]) -> None:
         out.append((path, f"unknown operator {op}", f"a known operator ({hint})"))
 
 
-def validate_condition(condition: Any, path: str = "when") -> list[tuple[str, str, str]]:
+def validate_condition(
+    condition: Any, path: str = "when", *, re2: bool = True
+) -> list[tuple[str, str, str]]:
     """Return every problem in ``condition`` as ``(field_path, found, expected)``; ``[]`` if valid.
 
     Never raises. Paths extend ``path``: ``when.age.$gtt``, ``when.$or[1].country``.
     Group names are only checked by :func:`compile_condition`, which knows the groups.
+    A ``$regex`` must compile with Python's ``re`` and, unless ``re2`` is false,
+    run with RE2 (:mod:`segab.condition_regex`; the SQL compiler has its own rules).
 
     Example:
         >>> validate_condition({"age": {"$gtt": 3}})
         [('when.age.$gtt', 'unknown operator $gtt', 'a known operator (did you mean $gt?)')]
         >>> validate_condition({"tags": {"$in": "a"}}, path="cells[0].when")
         [('cells[0].when.tags.$in', "'a'", 'a list of values')]
+        >>> validate_condition({"name": {"$regex": "(a)\\\\1"}})[0][2]
+        'a pattern RE2 can run in linear time (RE2: invalid escape sequence: \\\\1)'
     """
     out: list[Problem] = []
     try:
-        _check_condition(condition, path, out)
+        _check_condition(condition, path, out, re2)
     except RecursionError:
         out.append((path, "a condition nested too deeply", "fewer nesting levels"))
     except Exception as exc:  # a hostile Mapping; validation must not raise
@@ -300,16 +260,16 @@ class _Compiler:
 
     def condition(self, cond: Mapping[str, Any], path: str) -> Predicate:
         preds = [self.entry(key, value, f"{path}.{key}") for key, value in cond.items()]
-        return _all_of(preds) if preds else _always
+        return all_of(preds) if preds else always
 
     def entry(self, key: str, value: Any, path: str) -> Predicate:
         if key in _LIST_LOGIC:
             parts = [self.condition(c, f"{path}[{i}]") for i, c in enumerate(value)]
             if key == "$and":
-                return _all_of(parts)
-            return _any_of(parts) if key == "$or" else _negate(_any_of(parts))
+                return all_of(parts)
+            return any_of(parts) if key == "$or" else negate(any_of(parts))
         if key == "$not":
-            return _negate(self.condition(value, path))
+            return negate(self.condition(value, path))
         keys = path_keys(key)
         if len(keys) > 1:
             vp = self.value(value, path)
@@ -353,20 +313,20 @@ class _Compiler:
 
     def value(self, value: Any, path: str) -> ValuePredicate:
         if _is_operator_object(value):
-            return _all_of([self.operator(op, x, f"{path}.{op}") for op, x in value.items()])
+            return all_of([self.operator(op, x, f"{path}.{op}") for op, x in value.items()])
         return equal_predicate(value)
 
     def operator(self, op: str, x: Any, path: str) -> ValuePredicate:
         if op == "$eq":
             return equal_predicate(x)
         if op == "$ne":
-            return _negate(equal_predicate(x))
+            return negate(equal_predicate(x))
         fn = _COMPARE.get(op)
         if fn is not None:
             return compare_predicate(fn, x)
         if op in _IN_OPS:
             found = in_predicate(membership(x, insensitive=op in ("$ini", "$nini")))
-            return found if op in ("$in", "$ini") else _negate(found)
+            return found if op in ("$in", "$ini") else negate(found)
         if op in _ALL_OPS:
             return self.all_of(op, x, path)
         if op == "$exists":
@@ -375,14 +335,13 @@ class _Compiler:
             name = x
             return lambda v: KIND_NAMES[kind(v)] == name
         if op in ("$regex", "$regexi"):
-            search = re.compile(x, re.IGNORECASE if op == "$regexi" else 0).search
-            return lambda v: isinstance(v, str) and search(v) is not None
+            return regex_predicate(x, ignore_case=op == "$regexi")
         if op == "$size":
             return self.size(x, path)
         if op == "$elemMatch":
             return self.elem_match(x, path)
         if op == "$not":
-            return _negate(self.value(x, path))
+            return negate(self.value(x, path))
         if op in _VERSION:
             return self.version(op, x)
         return self.group(op, x, path)
@@ -426,15 +385,15 @@ class _Compiler:
             if values is None:
                 known = ", ".join(sorted(self.groups)) or "none"
                 self.problems.append((path, repr(name), f"a defined group (known: {known})"))
-                return _always
+                return always
             if isinstance(values, str | bytes | Mapping) or not isinstance(values, Iterable):
                 self.problems.append(
                     (path, f"group {name!r} = {_show(values)}", "a list of values")
                 )
-                return _always
+                return always
             contains = self.members[name] = membership(values)
         found = in_predicate(contains)
-        return found if op == "$inGroup" else _negate(found)
+        return found if op == "$inGroup" else negate(found)
 
 
 def compile_condition(

@@ -8,6 +8,8 @@ with the reason (also documented in docs/conditions.md).
 from __future__ import annotations
 
 import itertools
+import json
+import re
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
@@ -576,3 +578,100 @@ def test_compare_versions_is_a_total_order(a: str, b: str, c: str) -> None:
     if compare_versions(a, b) <= 0 and compare_versions(b, c) <= 0:
         assert compare_versions(a, c) <= 0
     assert compare_versions(a, a + ".0" if "-" not in a else a) == 0
+
+
+# --------------------------------------------------------------------------- $regex on RE2
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    ["(a)\\1", "(?P<x>a)(?P=x)", "a(?=b)", "a(?!b)", "(?<=a)b", "(?<!a)b", "a*+", "a{1001}"],
+)
+def test_patterns_re2_cannot_run_are_refused(pattern: str) -> None:
+    problems = validate_condition({"s": {"$regex": pattern}})
+    assert problems and problems[0][0] == "when.s.$regex" and "RE2" in problems[0][2]
+    with pytest.raises(ConditionError, match="RE2"):
+        compile_condition({"s": {"$regexi": pattern}})
+
+
+@pytest.mark.timeout(60)  # a hang guard for a backtracking engine, not a speed assertion
+def test_redos_pattern_is_accepted_and_linear() -> None:
+    match = compile_condition({"s": {"$regex": "(a+)+$"}, "t": {"$regex": "^(a|aa)+b"}})
+    # Python's re takes seconds at 27 characters and doubles with each one
+    assert match({"s": "a" * 10_000 + "!", "t": "a" * 10_000}) is False
+    assert match({"s": "a" * 10_000, "t": "a" * 9_999 + "b"}) is True
+
+
+def test_classes_are_re2s_ascii_classes() -> None:
+    """RE2 (hence DuckDB) reads \\d, \\w, \\s as ASCII; Python's re would match these."""
+    assert evaluate_condition({"n": {"$regex": "^\\d$"}}, {"n": "٣"}) is False
+    assert evaluate_condition({"n": {"$regex": "^\\w+$"}}, {"n": "é"}) is False
+    assert evaluate_condition({"n": {"$regex": "^\\d\\w\\s$"}}, {"n": "1a "}) is True
+
+
+def test_python_spellings_keep_their_meaning() -> None:
+    """``$`` before a final newline, ``{,n}``, ``\\Z``, ``[`` in a class, as in ``re.search``."""
+    rows = [
+        ("b$", "ab\n", True),
+        ("b$", "ab\n\n", False),
+        ("^a{,2}b", "aab", True),
+        ("^a{,2}b", "aaab", False),
+        ("b\\Z", "ab\n", False),
+        ("[[:a]]", ":]", True),
+        ("[[:a]]", "a", False),
+        ("\\u00e9", "café", True),
+        ("x{}", "x{}", True),
+        ("(?i)É", "é", True),
+    ]
+    for pattern, value, expected in rows:
+        assert evaluate_condition({"v": {"$regex": pattern}}, {"v": value}) is expected, pattern
+
+
+def test_lone_surrogates_never_raise() -> None:
+    value = json.loads('"a\\ud800b"')
+    assert evaluate_condition({"v": {"$regex": "a.b"}}, {"v": value}) is True
+    assert evaluate_condition({"v": {"$regex": "^x"}}, {"v": value}) is False
+
+
+_ATOMS = st.sampled_from(["a", "b", ".", "[ab]", "[^a]", "\\.", "\n", "(?:a|b)", "(a|)"])
+_QUANTS = st.sampled_from(["", "", "*", "+", "?", "{,2}", "{1,2}", "{2}", "*?", "{,}"])
+
+
+@st.composite
+def _patterns(draw: st.DrawFn) -> str:
+    parts = [draw(_ATOMS) + draw(_QUANTS) for _ in range(draw(st.integers(1, 4)))]
+    pattern = "".join(parts)
+    if draw(st.booleans()):
+        pattern = "^" + pattern
+    if draw(st.booleans()):
+        pattern += draw(st.sampled_from(["$", "\\Z", "|b$"]))
+    return pattern
+
+
+@settings(max_examples=500, deadline=None)
+@given(_patterns(), st.text(alphabet="abAB.\n", max_size=8), st.booleans())
+def test_re2_finds_what_python_re_finds(pattern: str, value: str, ignore_case: bool) -> None:
+    """Oracle: Python's ``re.search`` on the portable subset (ASCII, no classes like \\d)."""
+    expected = re.search(pattern, value, re.IGNORECASE if ignore_case else 0) is not None
+    op = "$regexi" if ignore_case else "$regex"
+    assert evaluate_condition({"v": {op: pattern}}, {"v": value}) is expected
+
+
+def test_public_re2_api_is_the_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
+    """If google-re2's internals move, the predicate falls back to its public ``search``."""
+    from segab import condition_regex
+
+    class Public:
+        def __init__(self, compiled: Any) -> None:
+            self.search = compiled.search
+
+    real = condition_regex._compile
+    monkeypatch.setattr(condition_regex, "_compile", lambda p, i: Public(real(p, i)))
+    found = condition_regex.regex_predicate("^a.c$", ignore_case=True)
+    assert [found(v) for v in ("Abc", "abc\n", "ab", 1, json.loads('"a\\ud800c"'))] == [
+        True,
+        True,
+        False,
+        False,
+        True,
+    ]

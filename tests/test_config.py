@@ -4,10 +4,26 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from segab.config import config_schema, fingerprint, load_experiment, load_experiments
+from segab import assign
+from segab.config import (
+    Cell,
+    Variant,
+    config_schema,
+    fingerprint,
+    load_experiment,
+    load_experiments,
+    parse_experiment,
+    resolve_cell_index,
+    yaml_reader,
+)
+from segab.config.checks import cell_resolver
 from segab.errors import ConfigError, UnknownExperimentError
 
 BASE = """
@@ -244,3 +260,62 @@ def test_bundled_examples_are_valid() -> None:
     reg = load_experiments(Path(__file__).parents[1] / "experiments")
     assert len(reg) >= 3
     assert not reg.warnings
+
+
+# --------------------------------------------------------------------------- input checks
+
+
+def test_exponent_numbers_are_numbers_in_conditions(tmp_path: Path) -> None:
+    """YAML 1.1 would read ``1e5`` as the string '1e5' and compare nobody."""
+    exp = load_experiment(write(tmp_path, BASE.replace("{$lt: 35}", "{$gte: 1e5, $lt: 2E5}")))
+    assert exp.segments[0].when == {"age": {"$gte": 100000.0, "$lt": 200000.0}}  # type: ignore[union-attr]
+    assert assign(exp, "u1", {"age": 150_000}, "awareness").segment == "young"
+    assert assign(exp, "u1", {"age": "150000"}, "awareness").segment == "rest"
+
+
+def test_libyaml_loads_configs_when_installed() -> None:
+    assert ("c" in yaml_reader.LOADERS) == bool(getattr(yaml, "__with_libyaml__", False))
+    assert "pure" in yaml_reader.LOADERS
+
+
+def test_aliases_within_bounds_are_expanded(tmp_path: Path) -> None:
+    text = BASE + "groups:\n  a: &ids [u1, u2]\n  b: *ids\n"
+    exp = load_experiment(write(tmp_path, text.replace("{age: {$lt: 35}}", "{id: {$inGroup: b}}")))
+    assert exp.groups == {"a": ["u1", "u2"], "b": ["u1", "u2"]}
+
+
+def test_a_file_is_read_only_up_to_the_bound(tmp_path: Path) -> None:
+    path = write(tmp_path, BASE)
+    with pytest.raises(ConfigError, match="more than 10 bytes"):
+        yaml_reader.read_config_bytes(path, limit=10)
+    assert yaml_reader.read_config_bytes(path, limit=len(BASE)) == BASE.encode()
+
+
+_SPECS = st.tuples(st.sampled_from(["*", "s1", "s2"]), st.sampled_from(["*", "t1", "t2"]))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_SPECS, min_size=1, max_size=6), st.sampled_from(["s1", "s2", "s3"]))
+def test_cell_resolver_is_resolve_cell_index(specs: list[tuple[str, str]], segment: str) -> None:
+    v = [Variant(key="a", weight=1.0)]
+    cells = [Cell(segment=seg, stage=st_, control="a", variants=v) for seg, st_ in specs]
+    resolve = cell_resolver(cells)
+    for stage in ("t1", "t2", "t3"):
+        assert resolve(segment, stage) == resolve_cell_index(cells, segment, stage)
+
+
+def test_deep_conditions_from_python_are_problems_not_crashes() -> None:
+    when: dict[str, Any] = {"a": 1}
+    for _ in range(5000):
+        when = {"$and": [when]}
+    with pytest.raises(ConfigError, match="nested too deeply"):
+        parse_experiment(
+            {
+                "key": "e",
+                "name": "E",
+                "unit": "id",
+                "segments": [{"key": "s", "when": when}],
+                "cells": [{"variants": [{"key": "a", "weight": 1.0}], "control": "a"}],
+                "metrics": {"primary": {"key": "m", "kind": "binary", "event": "x"}},
+            }
+        )

@@ -28,6 +28,8 @@ CORE = (
     "segab.hashing",
     "segab.semver",
     "segab.stats",
+    "segab.text_values",
+    "segab.condition_regex",
 )
 SHELL = (
     "segab.analysis",
@@ -47,7 +49,7 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "segab.sums": ("segab.analysis", "segab.report", "segab.cli", "segab.lifecycle"),
     "segab.analysis": ("segab.report", "segab.cli"),
     "segab.report": ("segab.cli", "segab.sums"),
-    "segab.sql": ("segab.sums", "segab.analysis", "segab.report", "segab.cli"),
+    "segab.sql": ("segab.sums", "segab.analysis", "segab.report", "segab.cli", "segab.bulk"),
     "segab.store": ("segab.sums", "segab.analysis", "segab.report", "segab.cli"),
     "segab.lifecycle": ("segab.report", "segab.cli"),
 }

@@ -1,5 +1,11 @@
 """``segab assign``: one unit from the command line, or a whole file in bulk.
 
+A single unit loads only the config and the pure assignment code: the bulk
+engines (pyarrow, numpy, DuckDB, Spark) and the progress display are imported
+by the bulk path alone. A bulk run that is interrupted (Ctrl-C, SIGTERM) leaves
+no output file and no process behind, prints ``Aborted!`` and exits with 130
+(SIGINT) or 143 (SIGTERM).
+
 Example:
     >>> assign_command.name
     'assign'
@@ -9,38 +15,51 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterator
+import logging
+import os
+import signal
+from collections.abc import Callable, Iterator, Mapping
+from types import FrameType
 from typing import Any
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from segab.assignment import assign
-from segab.bulk import assign_file, count_rows, nest_attributes
 from segab.cli.options import experiments_option
 from segab.config import load_experiments
+from segab.errors import SegabError
+from segab.text_values import AttributeType, BadValueError, nest_attributes, read_text
 
 __all__ = ["assign_command", "parse_attr"]
 
 
-def parse_attr(text: str) -> tuple[str, Any]:
-    """Parse ``name=value``; the value is read as JSON when it parses (numbers, true, lists).
+def parse_attr(text: str, declared: Mapping[str, AttributeType] | None = None) -> tuple[str, Any]:
+    """Parse ``name=value`` as a bulk run reads the same text in a CSV cell.
 
-    Dotted names build nested attributes (:func:`segab.bulk.nest_attributes`).
+    The value follows :func:`segab.text_values.read_text` (numbers, booleans,
+    strings; empty is missing), or the type ``declared`` gives the name (an
+    experiment's ``attributes``); a JSON array, object or quoted string (``'["a",
+    "b"]'``, ``'"007"'``) is read as JSON. Whole numbers stay integers. Dotted
+    names build nested attributes (:func:`segab.text_values.nest_attributes`).
 
     Example:
         >>> parse_attr("age=25"), parse_attr("channel=social"), parse_attr("vip=true")
         (('age', 25), ('channel', 'social'), ('vip', True))
+        >>> parse_attr("zip=007"), parse_attr("zip=007", {"zip": "string"}), parse_attr('zip="007"')
+        (('zip', 7), ('zip', '007'), ('zip', '007'))
     """
     name, sep, raw = text.partition("=")
     if not sep or not name:
         raise click.BadParameter(f"{text!r}: expected NAME=VALUE, e.g. age=25", param_hint="--attr")
+    if raw[:1] in ("[", "{", '"'):
+        with contextlib.suppress(ValueError):
+            return name, json.loads(raw)
     try:
-        value: Any = json.loads(raw)
-    except ValueError:
-        value = raw
+        value = read_text(raw, (declared or {}).get(name))
+    except BadValueError as exc:
+        raise click.BadParameter(f"{text!r}: {exc}", param_hint="--attr") from None
+    if isinstance(value, float) and value.is_integer() and abs(value) <= 2**53:
+        return name, int(value)  # the same number, shown as written
     return name, value
 
 
@@ -48,7 +67,13 @@ def parse_attr(text: str) -> tuple[str, Any]:
 @click.argument("key")
 @click.option("--unit", "unit_id", help="Unit id for a single assignment.")
 @click.option("--stage", help="Journey stage for a single assignment.")
-@click.option("--attr", "attrs", multiple=True, help="Attribute NAME=VALUE (repeatable).")
+@click.option(
+    "--attr",
+    "attrs",
+    multiple=True,
+    help="Attribute NAME=VALUE (repeatable), read as a bulk run reads a CSV cell "
+    "(28: number, true: boolean; JSON for lists).",
+)
 @click.option(
     "--input",
     "input_path",
@@ -113,19 +138,28 @@ def assign_command(
     Example, bulk (streams in chunks, with a progress bar; bad rows are reported and counted):
       segab assign journey_content --input users.csv --output assignments.csv
     """
-    experiment = load_experiments(experiments_dir)[key]
     if input_path is not None:
         if output_path is None:
             raise click.UsageError("--input needs --output")
-        _bulk(experiment, input_path, output_path, quiet, workers, engine, spark_master)
+        out = output_path
+
+        def run() -> None:
+            experiment = load_experiments(experiments_dir)[key]
+            _bulk(experiment, input_path, out, quiet, workers, engine, spark_master)
+
+        _interruptible(run)
         return
+    experiment = load_experiments(experiments_dir)[key]
     if unit_id is None or stage is None:
         raise click.UsageError("give --unit and --stage (single) or --input and --output (bulk)")
-    attributes = nest_attributes(parse_attr(a) for a in attrs)
+    attributes = nest_attributes(parse_attr(a, experiment.attributes) for a in attrs)
     result = assign(experiment, unit_id, attributes, stage)
     if fmt == "json":
         click.echo(json.dumps(result.to_dict()))
         return
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table(title=f"{key}: {unit_id} at {stage}")
     table.add_column("field")
     table.add_column("value")
@@ -147,6 +181,69 @@ def _choose_engine(experiment: Any, engine: str) -> str:
     return "duckdb"
 
 
+class _Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that every ``finally`` (temporary output,
+    worker processes) runs before the command exits."""
+
+
+def _raise_terminated(signum: int, frame: FrameType | None) -> None:
+    raise _Terminated
+
+
+def _interruptible(run: Callable[[], None]) -> None:
+    """Run ``run()`` with SIGTERM raising :class:`_Terminated` (SIGINT already raises
+    ``KeyboardInterrupt``); either ends the command with ``Aborted!`` and 130 or 143.
+
+    When ``run`` returns, is interrupted or fails with an error segab reports as a
+    message, the helper processes are stopped once its frames (and the worker pool
+    they hold) are gone; a plain function, not a context manager, so that no
+    traceback keeps them alive.
+    """
+    try:
+        previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    except ValueError:  # not the main thread (an embedding app): leave signals alone
+        previous = None
+    code, error = 0, None
+    try:
+        run()
+    except KeyboardInterrupt:
+        code = 130
+    except _Terminated:
+        code = 143
+    except (SegabError, OSError, click.ClickException) as exc:
+        # reported as a message: drop the frames (and the exceptions it was raised in)
+        error = exc.with_traceback(None)
+        error.__cause__ = error.__context__ = None
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    _stop_helper_processes()
+    if error is not None:
+        raise error
+    if code:
+        click.echo("\nAborted!" if code == 130 else "\nAborted! (terminated)", err=True)
+        raise click.exceptions.Exit(code)
+
+
+def _stop_helper_processes() -> None:
+    """End multiprocessing's resource tracker, which outlives the worker pool otherwise.
+
+    The Python engine's workers are joined before ``assign_file`` returns; the
+    tracker is a separate helper process multiprocessing starts for the pool's
+    semaphores and keeps until the interpreter exits. A command owns its process,
+    so it stops it (the library cannot: an application may still use it).
+    """
+    import gc
+    import sys
+
+    tracker_module = sys.modules.get("multiprocessing.resource_tracker")
+    tracker = getattr(tracker_module, "_resource_tracker", None)
+    stop = getattr(tracker, "_stop", None)  # private, in CPython since 3.8; absent: skip
+    if callable(stop) and getattr(tracker, "_pid", None) is not None:
+        gc.collect()  # finalize (unlink) the pool's semaphores before their tracker goes
+        stop()
+
+
 def _bulk(
     experiment: Any,
     input_path: str,
@@ -156,24 +253,19 @@ def _bulk(
     engine: str,
     spark_master: str | None,
 ) -> None:
+    from rich.console import Console
+
     err = Console(stderr=True)
     engine = _choose_engine(experiment, engine)
     if engine == "python":
-        total = count_rows(input_path)
-        columns = (TextColumn("assigning"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-        with Progress(*columns, console=err, disable=quiet, transient=True) as bar:
-            task = bar.add_task("assign", total=total)
-            report = assign_file(
-                experiment,
-                input_path,
-                output_path,
-                progress=lambda n: bar.advance(task, n),
-                workers=workers,
-            )
+        report = _bulk_python(experiment, input_path, output_path, quiet, workers, err)
     else:
-        from segab.sql.bulk import assign_file_sql
+        from segab.bulk.duckdb_engine import assign_file_sql
 
-        with err.status(f"assigning in {engine}", spinner="dots") if not quiet else _null():
+        with (
+            err.status(f"assigning in {engine}", spinner="dots") if not quiet else _null(),
+            _quiet_interrupt_logs(),
+        ):
             report = assign_file_sql(
                 experiment,
                 input_path,
@@ -194,6 +286,51 @@ def _bulk(
     )
 
 
+def _bulk_python(
+    experiment: Any, input_path: str, output_path: str, quiet: bool, workers: int | None, err: Any
+) -> Any:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    from segab.bulk import assign_file, count_rows
+
+    total = None if quiet else count_rows(input_path)
+    columns = (TextColumn("assigning"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err, disable=quiet, transient=True) as bar:
+        task = bar.add_task("assign", total=total)
+        return assign_file(
+            experiment,
+            input_path,
+            output_path,
+            progress=lambda n: bar.advance(task, n),
+            workers=workers,
+        )
+
+
 @contextlib.contextmanager
 def _null() -> Iterator[None]:
     yield
+
+
+def _not_an_interrupt(record: logging.LogRecord) -> bool:
+    kind = record.exc_info[0] if record.exc_info else None
+    if kind is not None and issubclass(kind, KeyboardInterrupt):
+        return False
+    return f"{os.sep}py4j{os.sep}" not in record.pathname
+
+
+@contextlib.contextmanager
+def _quiet_interrupt_logs() -> Iterator[None]:
+    """Drop the tracebacks py4j logs on the root logger (when Ctrl-C stops a Spark call,
+    it logs the broken connection); the command says ``Aborted!`` or ``Error: ...``."""
+    root = logging.getLogger()
+    root.addFilter(_not_an_interrupt)
+    try:
+        yield
+    finally:
+        root.removeFilter(_not_an_interrupt)

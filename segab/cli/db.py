@@ -132,9 +132,12 @@ def import_command(
 ) -> None:
     """Import events from a CSV or Parquet FILE (columns unit_id, event, timestamp[, value]).
 
-    Bad rows (empty unit or event, unparseable time or value) are skipped,
-    counted and listed with their row numbers (1 = first data row);
-    --strict refuses the whole file instead. The store must exist (segab db init).
+    Bad rows (empty unit or event; a time that is not ISO-8601; a value that is
+    NaN, infinite, too large such as 1e400, or text) are skipped, counted by
+    column and kind, and the first --show are listed with their row numbers
+    (1 = first data row); --strict refuses the whole file instead. Importing
+    a file again stores nothing twice: rows already in the store are counted,
+    not added. The store must exist (segab db init).
 
     \b
     Example:
@@ -154,8 +157,25 @@ def import_command(
         max_problems=max(show, 0),
     )
     click.echo(result.summary())
+    if result.imported + result.already_present + result.bad_rows == 0:
+        click.echo(f"  {file}: no data rows, nothing to import", err=True)
+    if result.bad_counts:
+        click.echo(f"  bad fields (rows left out): {_counts_text(result.bad_counts)}", err=True)
     for problem in result.problems[:show]:
         click.echo(f"  {problem}", err=True)
     hidden = result.bad_rows - min(len(result.problems), show)
     if hidden > 0:
         click.echo(f"  ... and {hidden} more bad row(s)", err=True)
+
+
+def _counts_text(counts: dict[str, dict[str, int]]) -> str:
+    """``{"value": {"nan": 2}}`` as ``value: 2 nan``.
+
+    Example:
+        >>> _counts_text({"value": {"nan": 2, "text": 1}, "timestamp": {"unparseable": 1}})
+        'value: 2 nan, 1 text; timestamp: 1 unparseable'
+    """
+    return "; ".join(
+        f"{column}: " + ", ".join(f"{n} {kind}" for kind, n in kinds.items())
+        for column, kinds in counts.items()
+    )

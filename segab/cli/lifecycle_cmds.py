@@ -21,6 +21,7 @@ from rich.table import Table
 from segab.atomic import atomic_output
 from segab.cli.options import experiments_option
 from segab.errors import LifecycleError, SegabError, StoreError
+from segab.formatting import pct
 from segab.lifecycle.commands import (
     conclude_experiment,
     file_matches_store,
@@ -34,7 +35,7 @@ from segab.lifecycle.plan import Baseline, PowerPlan, plan_experiment
 from segab.lifecycle.traffic import equal_mix, traffic_mix
 from segab.report.history import history_html
 from segab.report.terminal import cell, cells
-from segab.store import list_experiments, list_snapshots, open_store, resolve_url
+from segab.store import list_experiments, list_snapshots, mask_url, open_store, resolve_url
 from segab.sums.read_errors import read_frame
 
 __all__ = ["lifecycle_commands"]
@@ -386,6 +387,12 @@ def status_command(fmt: str, experiments_dir: str, db_url: str | None) -> None:
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2))
         return
+    if not rows:
+        click.echo(
+            f"no experiments registered in the store at {mask_url(resolve_url(db_url))}: "
+            "start one with `segab start KEY`"
+        )
+        return
     table = Table(title="experiments")
     for col in (
         "key",
@@ -425,6 +432,12 @@ def history_command(key: str, fmt: str, output: str | None, db_url: str | None) 
         data = history_data(open_store(db_url), key)
     except SegabError as exc:
         raise _fail(exc) from None
+    if not any(it.get("snapshot_id") for it in data.get("iterations", [])):
+        click.echo(
+            f"note: no analysis of {key} saved yet (`segab analyze {key} --save`, "
+            f"`segab conclude {key}`): the history lists its iterations only",
+            err=True,
+        )
     if fmt == "table" and output is None:
         table = Table(title=cell(f"{key}: history"))
         cols = (
@@ -459,7 +472,7 @@ def _fmt(col: str, value: Any) -> str:
     if value is None:
         return ""
     if col == "rel_lift":
-        return f"{float(value) * 100:+.1f}%"
+        return pct(float(value))
     if col == "p_adjusted":
         return f"{float(value):.3g}"
     return str(value)

@@ -16,15 +16,18 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
+from segab.condition_values import ARRAY, NUMBER, OBJECT, OTHER, STRING, kind
 from segab.conditions import validate_condition
 from segab.config.models import Cell, Experiment, SegmentDef
 
 __all__ = [
     "WILDCARD",
     "Problem",
+    "cell_resolver",
     "check_experiment",
     "resolve_cell_index",
     "to_basis_points",
@@ -34,6 +37,11 @@ __all__ = [
 WILDCARD = "*"
 Problem = tuple[str, str, str]
 _BP = 10_000
+_COMPARISONS = ("$gt", "$gte", "$lt", "$lte")
+_MAX_COMPARED = 1000  # longest $in lists compared when looking for shadowed segments
+_NUMBER_TEXT = re.compile(
+    r"^\s*[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?\s*$"
+)
 
 
 def to_basis_points(value: float) -> int | None:
@@ -75,6 +83,30 @@ def resolve_cell_index(cells: Sequence[Cell], segment: str, stage: str) -> int |
         if rank in ranked:
             return ranked[rank]
     return None
+
+
+def cell_resolver(cells: Sequence[Cell]) -> Callable[[str, str], int | None]:
+    """:func:`resolve_cell_index` for many lookups: the cells are indexed once.
+
+    Example:
+        >>> from segab.config.models import Variant
+        >>> v = [Variant(key="a", weight=1.0)]
+        >>> resolve = cell_resolver([Cell(control="a", variants=v),
+        ...                          Cell(stage="purchase", control="a", variants=v)])
+        >>> resolve("young", "purchase"), resolve("young", "awareness")
+        (1, 0)
+    """
+    first: dict[tuple[str, str], int] = {}
+    for i, cell in enumerate(cells):
+        first.setdefault((cell.segment, cell.stage), i)
+
+    def resolve(segment: str, stage: str) -> int | None:
+        for key in ((segment, stage), (segment, WILDCARD), (WILDCARD, stage)):
+            if key in first:
+                return first[key]
+        return first.get((WILDCARD, WILDCARD))
+
+    return resolve
 
 
 def _check_cells(exp: Experiment, segments: set[str]) -> list[Problem]:
@@ -143,23 +175,120 @@ def _check_segments(exp: Experiment) -> list[Problem]:
                 )
             )
             continue
-        problems.extend(validate_condition(seg.when, f"segments[{i}].when"))
+        found = validate_condition(seg.when, f"segments[{i}].when")
+        problems.extend(found)
         problems.extend(_check_groups(seg.when, exp.groups, f"segments[{i}].when"))
+        if not found:
+            problems.extend(_check_operands(seg.when, f"segments[{i}].when"))
+    problems.extend(_group_values(exp))
     return problems
 
 
 def _check_groups(cond: Any, groups: Mapping[str, Any], path: str) -> list[Problem]:
     out: list[Problem] = []
-    if isinstance(cond, Mapping):
-        for k, v in cond.items():
-            if k in ("$inGroup", "$notInGroup") and isinstance(v, str) and v not in groups:
-                out.append((f"{path}.{k}", repr(v), f"a group of 'groups' ({sorted(groups)})"))
-            else:
-                out.extend(_check_groups(v, groups, f"{path}.{k}"))
-    elif isinstance(cond, list):
-        for i, item in enumerate(cond):
-            out.extend(_check_groups(item, groups, f"{path}[{i}]"))
-    return out
+    todo: list[tuple[Any, str]] = [(cond, path)]
+    while todo:  # a loop, not recursion: a deep condition cannot exhaust the stack
+        node, where = todo.pop()
+        if isinstance(node, Mapping):
+            for k, v in node.items():
+                if k in ("$inGroup", "$notInGroup") and isinstance(v, str) and v not in groups:
+                    out.append((f"{where}.{k}", repr(v), f"a group of 'groups' ({sorted(groups)})"))
+                else:
+                    todo.append((v, f"{where}.{k}"))
+        elif isinstance(node, list):
+            todo.extend((item, f"{where}[{i}]") for i, item in enumerate(node))
+    return sorted(out)
+
+
+def _group_values(exp: Experiment) -> list[Problem]:
+    problems: list[Problem] = []
+    for name, values in exp.groups.items():
+        for i, value in enumerate(values):
+            if kind(value) in (ARRAY, OBJECT, OTHER) or value != value:
+                found = "NaN" if value != value else repr(value)[:60]
+                expected = "a string, number, boolean or null (a group lists values)"
+                problems.append((f"groups.{name}[{i}]", found, expected))
+                if len(problems) >= 10:
+                    return problems
+    return problems
+
+
+def _operator_objects(cond: Any, path: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """Every object of ``$operators`` in a validated condition, with its path."""
+    todo: list[tuple[Any, str, bool]] = [(cond, path, True)]
+    while todo:
+        node, where, is_condition = todo.pop()
+        if not isinstance(node, Mapping):
+            continue
+        if is_condition:
+            for key, value in node.items():
+                if key in ("$and", "$or", "$nor") and isinstance(value, list):
+                    todo.extend((c, f"{where}.{key}[{i}]", True) for i, c in enumerate(value))
+                elif key == "$not":
+                    todo.append((value, f"{where}.$not", True))
+                else:
+                    todo.append((value, f"{where}.{key}", False))
+            continue
+        if not node or not all(isinstance(k, str) and k.startswith("$") for k in node):
+            continue  # a literal object
+        yield where, node
+        for op, x in node.items():
+            if op in ("$not", "$size"):
+                todo.append((x, f"{where}.{op}", False))
+            elif op == "$elemMatch" and isinstance(x, Mapping):
+                on_values = all(isinstance(k, str) and k.startswith("$") for k in x) and not any(
+                    k in ("$and", "$or", "$nor") for k in x
+                )
+                todo.append((x, f"{where}.{op}", not on_values))
+            elif op in ("$all", "$alli") and isinstance(x, list):
+                todo.extend((e, f"{where}.{op}[{i}]", False) for i, e in enumerate(x))
+
+
+def _has_nan(value: Any) -> bool:
+    todo = [value]
+    while todo:
+        v = todo.pop()
+        if isinstance(v, float) and v != v:
+            return True
+        if isinstance(v, Mapping):
+            todo.extend(v.values())
+        elif isinstance(v, list | tuple):
+            todo.extend(v)
+    return False
+
+
+def _check_operands(cond: Any, path: str) -> list[Problem]:
+    """Comparisons that can never match, and NaN operands (NaN equals and orders with nothing)."""
+    problems: list[Problem] = []
+    for where, ops in _operator_objects(cond, path):
+        kinds = {kind(x): op for op, x in ops.items() if op in _COMPARISONS}
+        if NUMBER in kinds and STRING in kinds:
+            problems.append(
+                (
+                    where,
+                    f"{kinds[NUMBER]} with a number and {kinds[STRING]} with a string",
+                    "operands of one type (a value is never both a number and a string)",
+                )
+            )
+        for op, x in ops.items():
+            if _has_nan(x):
+                problems.append((f"{where}.{op}", "NaN", "a number (NaN equals nothing)"))
+    return sorted(problems)
+
+
+def _numeric_strings(cond: Any, path: str) -> list[Problem]:
+    warnings: list[Problem] = []
+    for where, ops in _operator_objects(cond, path):
+        for op, x in ops.items():
+            if op in _COMPARISONS and isinstance(x, str) and _NUMBER_TEXT.match(x):
+                warnings.append(
+                    (
+                        f"{where}.{op}",
+                        f"the string {x!r}, compared as text ('9' > '10') and never with numbers",
+                        f"{x.strip()} without quotes to compare numbers",
+                    )
+                )
+    return sorted(warnings)
 
 
 def _check_metrics(exp: Experiment) -> list[Problem]:
@@ -246,7 +375,10 @@ def _implies(later: Any, earlier: Any) -> bool:
         lo_l, hi_l = _interval(later)
         if lo_e is None and hi_e is None:
             if "$in" in earlier and "$in" in later:
-                return set(map(repr, later["$in"])) <= set(map(repr, earlier["$in"]))
+                small, big = later["$in"], earlier["$in"]
+                if len(small) > _MAX_COMPARED or len(big) > _MAX_COMPARED:
+                    return False  # too long to compare for a warning: assume no implication
+                return set(map(repr, small)) <= set(map(repr, big))
             return False
         return _within(lo_l, lo_e, hi_l, hi_e)
     if isinstance(earlier, Mapping) and "$in" in earlier and not isinstance(later, Mapping):
@@ -294,6 +426,9 @@ def warn_experiment(exp: Experiment) -> list[Problem]:
     """
     warnings: list[Problem] = []
     defs = [s for s in exp.segments if isinstance(s, SegmentDef)]
+    for i, segment in enumerate(exp.segments):
+        if isinstance(segment, SegmentDef):
+            warnings.extend(_numeric_strings(segment.when, f"segments[{i}].when"))
     shadowed: set[str] = set()
     for j, later in enumerate(defs):
         for earlier in defs[:j]:
@@ -308,7 +443,8 @@ def warn_experiment(exp: Experiment) -> list[Problem]:
                 )
                 break
     live = [k for k in exp.segment_keys() if k not in shadowed]
-    reached = {resolve_cell_index(exp.cells, seg, st) for seg in live for st in exp.stages}
+    resolve = cell_resolver(exp.cells)
+    reached = {resolve(seg, st) for seg in live for st in exp.stages}
     for i, cell in enumerate(exp.cells):
         if i not in reached:
             warnings.append(
@@ -325,7 +461,7 @@ def warn_experiment(exp: Experiment) -> list[Problem]:
                 )
     for seg in live:
         for st in exp.stages:
-            if resolve_cell_index(exp.cells, seg, st) is None:
+            if resolve(seg, st) is None:
                 warnings.append(
                     (
                         "cells",

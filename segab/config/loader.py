@@ -15,16 +15,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from segab.config.checks import check_experiment, warn_experiment
 from segab.config.models import Experiment
+from segab.config.yaml_reader import read_yaml
 from segab.errors import ConfigError, ConfigProblem, UnknownExperimentError
 
 __all__ = [
@@ -42,45 +43,12 @@ SEGMENTS_FILE = "segments.yaml"
 ConfigWarning = ConfigProblem
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """A YAML loader that refuses duplicate mapping keys instead of keeping the last."""
-
-
-def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
-    seen: dict[Any, int] = {}
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None,
-                None,
-                f"duplicate key {key!r} (first on line {seen[key] + 1})",
-                key_node.start_mark,
-            )
-        seen[key] = key_node.start_mark.line
-    return loader.construct_mapping(node, deep=deep)
-
-
-_UniqueKeyLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
-    _construct_mapping,
-)
-
-
 def _read_yaml(path: Path) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(
-            [ConfigProblem(str(path), "", exc.strerror or str(exc), "a readable file")]
-        ) from exc
-    try:
-        return yaml.load(text, Loader=_UniqueKeyLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError([ConfigProblem(str(path), where, str(problem), "valid YAML")]) from exc
+    return read_yaml(path)
+
+
+# names pydantic puts in an error's location for the member of a union that failed
+_UNION_TAGS = frozenset(("SegmentDef", "SegmentRef", "float", "int", "str", "bool"))
 
 
 def _loc(loc: tuple[Any, ...]) -> str:
@@ -88,7 +56,7 @@ def _loc(loc: tuple[Any, ...]) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif str(part) in ("SegmentDef", "SegmentRef") or "[" in str(part):
+        elif str(part) in _UNION_TAGS or "[" in str(part):
             continue
         else:
             out += ("." if out else "") + str(part)
@@ -122,21 +90,29 @@ def _pydantic_problems(file: str, exc: ValidationError) -> list[ConfigProblem]:
 
 def _segment_library(directory: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     lib_path = directory / SEGMENTS_FILE
-    if not lib_path.exists():
+    if not os.path.lexists(lib_path):
         return {}, {}
-    data = _read_yaml(lib_path) or {}
-    if not isinstance(data, Mapping) or not isinstance(data.get("segments", {}), Mapping):
-        raise ConfigError(
-            [
-                ConfigProblem(
-                    str(lib_path),
-                    "segments",
-                    _short(data),
-                    "a mapping of segment key to {when: ...}",
-                )
-            ]
+    file = str(lib_path)
+    data = _read_yaml(lib_path)
+    data = {} if data is None else data
+    if not isinstance(data, Mapping):
+        found = _short(data)
+        expected = "a mapping with 'segments' (key to {when: ...}) and 'groups'"
+        raise ConfigError([ConfigProblem(file, "", found, expected)])
+    segments, groups = data.get("segments") or {}, data.get("groups") or {}
+    problems = []
+    if not isinstance(segments, Mapping):
+        found = _short(segments)
+        problems.append(
+            ConfigProblem(file, "segments", found, "a mapping of segment key to {when: ...}")
         )
-    return dict(data.get("segments", {})), dict(data.get("groups", {}) or {})
+    if not isinstance(groups, Mapping):
+        problems.append(
+            ConfigProblem(file, "groups", _short(groups), "a mapping of group name to a list")
+        )
+    if problems:
+        raise ConfigError(problems)
+    return dict(segments), dict(groups)
 
 
 def _resolve_refs(
@@ -146,16 +122,18 @@ def _resolve_refs(
     if isinstance(segments, list):
         resolved = []
         for item in segments:
-            if isinstance(item, Mapping) and set(item) == {"ref"} and item["ref"] in library:
-                body = library[item["ref"]]
+            ref = item.get("ref") if isinstance(item, Mapping) and len(item) == 1 else None
+            if isinstance(ref, str) and ref in library:
+                body = library[ref]
                 resolved.append(
-                    {"key": item["ref"], **(body if isinstance(body, Mapping) else {"when": body})}
+                    {"key": ref, **(body if isinstance(body, Mapping) else {"when": body})}
                 )
             else:
                 resolved.append(item)
         raw = {**raw, "segments": resolved}
-    if groups:
-        raw = {**raw, "groups": {**groups, **(raw.get("groups") or {})}}
+    own = raw.get("groups") or {}
+    if groups and isinstance(own, Mapping):  # anything else is reported by the model
+        raw = {**raw, "groups": {**groups, **own}}
     return raw
 
 
@@ -200,8 +178,15 @@ def load_experiment(path: str | Path) -> Experiment:
         'checkout_cta'
     """
     path = Path(path)
-    library, groups = _segment_library(path.parent)
-    return parse_experiment(_read_yaml(path), str(path), library, groups)
+    return _load(path, *_segment_library(path.parent))
+
+
+def _load(path: Path, library: Mapping[str, Any], groups: Mapping[str, Any]) -> Experiment:
+    raw = _read_yaml(path)
+    if raw is None:
+        expected = "a mapping with the experiment's fields"
+        raise ConfigError([ConfigProblem(str(path), "", "an empty document", expected)])
+    return parse_experiment(raw, str(path), library, groups)
 
 
 def _config_files(path: Path) -> list[Path]:
@@ -259,6 +244,7 @@ def load_experiments(*paths: str | Path) -> Registry:
     problems: list[ConfigProblem] = []
     warnings: list[ConfigWarning] = []
     experiments: dict[str, Experiment] = {}
+    libraries: dict[Path, tuple[dict[str, Any], dict[str, Any]] | None] = {}
     for root in paths or ("experiments",):
         try:
             files = _config_files(Path(root))
@@ -266,8 +252,17 @@ def load_experiments(*paths: str | Path) -> Registry:
             problems.extend(exc.problems)
             continue
         for f in files:
+            if f.parent not in libraries:  # each directory's segments.yaml is read once
+                try:
+                    libraries[f.parent] = _segment_library(f.parent)
+                except ConfigError as exc:
+                    libraries[f.parent] = None
+                    problems.extend(exc.problems)
+            library = libraries[f.parent]
+            if library is None:
+                continue
             try:
-                exp = load_experiment(f)
+                exp = _load(f, *library)
             except ConfigError as exc:
                 problems.extend(exc.problems)
                 continue

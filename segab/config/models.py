@@ -17,12 +17,28 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PrivateAttr,
+    SerializerFunctionWrapHandler,
+    Tag,
+    model_serializer,
+    model_validator,
+)
 
 __all__ = [
     "DEFAULT_STAGES",
+    "MAX_CELLS",
+    "MAX_METRICS",
+    "MAX_SEGMENTS",
+    "MAX_STAGES",
+    "MAX_VARIANTS",
     "AnalysisSettings",
     "Cell",
     "Experiment",
@@ -35,11 +51,20 @@ __all__ = [
 ]
 
 DEFAULT_STAGES = ("awareness", "consideration", "purchase", "post_purchase")
+# Upper bounds that keep every check and plan of a config fast (the checks compare
+# segments pairwise and resolve a cell for every segment and stage).
+MAX_SEGMENTS = 256
+MAX_STAGES = 32
+MAX_CELLS = 512
+MAX_VARIANTS = 64
+MAX_METRICS = 64
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: a number is a number (not true, nor the string "0.5"), a string is a string;
+    # NaN and infinity are refused wherever a float is expected
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class Variant(_Strict):
@@ -69,7 +94,7 @@ class Cell(_Strict):
     stage: str = "*"
     control: str
     coverage: float = Field(default=1.0, gt=0.0, le=1.0)
-    variants: list[Variant] = Field(min_length=1)
+    variants: list[Variant] = Field(min_length=1, max_length=MAX_VARIANTS)
 
 
 class SegmentDef(_Strict):
@@ -94,6 +119,19 @@ class SegmentRef(_Strict):
     """
 
     ref: str = Field(pattern=NAME_PATTERN, max_length=64)
+
+
+def _segment_kind(value: Any) -> str:
+    """A segment with a ``ref`` is a reference; anything else is validated as a definition."""
+    is_ref = isinstance(value, SegmentRef) or (isinstance(value, Mapping) and "ref" in value)
+    return "SegmentRef" if is_ref else "SegmentDef"
+
+
+# one error list per segment: the union is decided by the presence of ``ref``
+_Segment = Annotated[
+    Annotated[SegmentDef, Tag("SegmentDef")] | Annotated[SegmentRef, Tag("SegmentRef")],
+    Discriminator(_segment_kind),
+]
 
 
 class Metric(_Strict):
@@ -141,8 +179,8 @@ class Metrics(_Strict):
     """
 
     primary: Metric
-    secondary: list[Metric] = Field(default_factory=list)
-    guardrail: list[Metric] = Field(default_factory=list)
+    secondary: list[Metric] = Field(default_factory=list, max_length=MAX_METRICS)
+    guardrail: list[Metric] = Field(default_factory=list, max_length=MAX_METRICS)
 
     def all(self) -> list[Metric]:
         """Every metric, primary first.
@@ -193,11 +231,15 @@ class Namespace(_Strict):
     """
 
     key: str = Field(pattern=NAME_PATTERN, max_length=64)
-    range: tuple[float, float]
+    range: tuple[float, float] = Field(strict=False)  # a YAML/JSON list; its numbers strict
 
 
 class Experiment(_Strict):
     """A validated experiment config.
+
+    ``attributes`` optionally declares the type of attribute columns read from
+    files (``{age: number, vip: boolean, zip: string}``); see
+    :mod:`segab.text_values`.
 
     Example:
         >>> exp = Experiment.model_validate({
@@ -217,12 +259,15 @@ class Experiment(_Strict):
     iteration: int = Field(default=1, ge=1)
     seed: str = Field(default="", pattern=r"^[^|]*$")
     unit: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.]*$")
-    stages: list[str] = Field(default_factory=lambda: list(DEFAULT_STAGES), min_length=1)
+    stages: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_STAGES), min_length=1, max_length=MAX_STAGES
+    )
     randomization: Literal["per_stage", "journey"] = "per_stage"
-    segments: list[SegmentDef | SegmentRef] = Field(min_length=1)
+    segments: list[_Segment] = Field(min_length=1, max_length=MAX_SEGMENTS)
     fallback: str | None = Field(default=None, pattern=NAME_PATTERN)
     groups: dict[str, list[Any]] = Field(default_factory=dict)
-    cells: list[Cell] = Field(min_length=1)
+    attributes: dict[str, Literal["number", "string", "boolean"]] = Field(default_factory=dict)
+    cells: list[Cell] = Field(min_length=1, max_length=MAX_CELLS)
     metrics: Metrics
     analysis: AnalysisSettings = Field(default_factory=AnalysisSettings)
     holdout: float = Field(default=0.0, ge=0.0, lt=1.0)
@@ -239,6 +284,14 @@ class Experiment(_Strict):
         if not self.seed:
             object.__setattr__(self, "seed", self.key)
         return self
+
+    @model_serializer(mode="wrap")
+    def _without_empty_attributes(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # an experiment that declares no attribute types dumps (and fingerprints) as before
+        data = handler(self)
+        if not self.attributes and isinstance(data, dict):
+            data.pop("attributes", None)
+        return data
 
     @property
     def source(self) -> str:

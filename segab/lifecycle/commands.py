@@ -19,7 +19,9 @@ Example:
 
 from __future__ import annotations
 
+import os
 import re
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,8 +42,10 @@ from segab.lifecycle.guard import compare_configs
 from segab.lifecycle.iterate import CellOutcome, next_config, primary_rows
 from segab.store import (
     ExperimentRecord,
+    config_fingerprint,
     get_experiment,
     list_snapshots,
+    register_checked,
     register_experiment,
     save_snapshot,
     set_status,
@@ -101,9 +105,24 @@ def recorded_experiment(record: ExperimentRecord) -> Experiment:
 
 
 def _write_status(exp: Experiment, status: str) -> None:
+    """Set the file's ``status:`` line: unchanged files are not written; others are replaced
+    atomically (written beside, then renamed), so a concurrent reader never sees half a file."""
     path = Path(exp.source)
-    if path.is_file():
-        path.write_text(set_status_text(path.read_text(encoding="utf-8"), status), "utf-8")
+    if not path.is_file():
+        return
+    text = path.read_text(encoding="utf-8")
+    new = set_status_text(text, status)
+    if new == text:
+        return
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(new)
+        os.chmod(tmp, path.stat().st_mode & 0o7777)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _as_status(exp: Experiment, status: str) -> dict[str, Any]:
@@ -117,23 +136,32 @@ def check_running_edit(
 
     Returns every change (empty when the experiment is not registered, is a draft
     or is concluded). Raises :class:`UnsafeEditError` listing the refused changes
-    (unsafe ones; warnings too with ``strict``). ``segab validate --db`` can call this.
+    (unsafe ones; warnings too with ``strict``) and naming the fingerprint of the
+    config in the store. ``segab validate --db`` can call this.
 
     Example:
         >>> check_running_edit.__name__
         'check_running_edit'
     """
-    record = get_experiment(engine, experiment.key)
+    return _edit_changes(experiment, get_experiment(engine, experiment.key), strict=strict)
+
+
+def _edit_changes(
+    experiment: Experiment, record: ExperimentRecord | None, *, strict: bool = False
+) -> list[Change]:
+    """:func:`check_running_edit` against a registry record already read (pure)."""
     if record is None or record.status not in ("running", "stopped"):
         return []
     ran = recorded_experiment(record)
     changes = [c for c in compare_configs(ran, experiment) if c.path != "status"]
     bad = refused(changes, strict=strict)
     if bad:
+        mine = config_fingerprint(_as_status(experiment, record.status))
         raise UnsafeEditError(
             f"{experiment.source}: experiment {experiment.key!r} iteration {record.iteration} "
-            f"is {record.status} and this edit would move already-assigned units:\n"
-            f"{format_changes(bad)}\n"
+            f"is {record.status} with config fingerprint {record.config_fingerprint[:12]} in "
+            f"the store (this file: {mine[:12]}), and this edit would move already-assigned "
+            f"units:\n{format_changes(bad)}\n"
             "Undo the edit, or start a new iteration with `segab iterate "
             f"{experiment.key}` (it concludes this one and re-randomises)."
         )
@@ -160,29 +188,38 @@ def start_experiment(key: str, experiments: str | Path, engine: Engine) -> Start
     """Start (or resume) the file's iteration of ``key``: record its config and fingerprint.
 
     Refuses a concluded iteration, an iteration older than the store's latest, and
-    (through :func:`check_running_edit`) an unsafe edit of a running or stopped one.
+    (like :func:`check_running_edit`) an unsafe edit of a running or stopped one.
+    The checks and the write are one transaction serialised per key
+    (:func:`~segab.store.register_checked`): of concurrent starts with conflicting
+    configs exactly one wins; the others are refused with the winner's fingerprint.
+    Starting the config that already runs again succeeds (idempotent).
 
     Example:
         >>> start_experiment.__name__
         'start_experiment'
     """
     exp = load_config(key, experiments)
-    latest = get_experiment(engine, key)
-    if latest is not None and latest.iteration > exp.iteration:
-        raise LifecycleError(
-            f"{exp.source}: iteration {exp.iteration} found, but the store already has "
-            f"iteration {latest.iteration} of {key!r}: expected the latest config file"
-        )
-    record = get_experiment(engine, key, exp.iteration)
-    if record is not None and record.status == "concluded":
-        raise LifecycleError(
-            f"{key!r} iteration {exp.iteration} is concluded: expected a new iteration "
-            f"(`segab iterate {key}`)"
-        )
-    changes = check_running_edit(exp, engine)
-    fp = register_experiment(engine, key, exp.iteration, "running", _as_status(exp, "running"))
+    seen: dict[str, Any] = {}
+
+    def check(latest: ExperimentRecord | None, record: ExperimentRecord | None) -> None:
+        if latest is not None and latest.iteration > exp.iteration:
+            raise LifecycleError(
+                f"{exp.source}: iteration {exp.iteration} found, but the store already has "
+                f"iteration {latest.iteration} of {key!r} (config fingerprint "
+                f"{latest.config_fingerprint[:12]}): expected the latest config file"
+            )
+        if record is not None and record.status == "concluded":
+            raise LifecycleError(
+                f"{key!r} iteration {exp.iteration} is concluded (config fingerprint "
+                f"{record.config_fingerprint[:12]}): expected a new iteration "
+                f"(`segab iterate {key}`)"
+            )
+        seen["changes"] = _edit_changes(exp, latest)
+        seen["previous"] = record.status if record else None
+
+    fp = register_checked(engine, key, exp.iteration, "running", _as_status(exp, "running"), check)
     _write_status(exp, "running")
-    return StartResult(key, exp.iteration, fp, record.status if record else None, tuple(changes))
+    return StartResult(key, exp.iteration, fp, seen["previous"], tuple(seen["changes"]))
 
 
 def _current(key: str, engine: Engine, allowed: tuple[str, ...]) -> ExperimentRecord:

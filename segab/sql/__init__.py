@@ -2,7 +2,7 @@
 
 - :func:`compile_condition_sql`: a segment condition as a SQL boolean expression;
 - :func:`assignment_sql`: a query with the columns of ``segab assign --input``;
-- :func:`segab.sql.bulk.assign_file_sql`: bulk assignment of a file in DuckDB or Spark.
+- :func:`segab.bulk.duckdb_engine.assign_file_sql`: bulk assignment of a file in DuckDB or Spark.
 
 Example:
     >>> print(compile_condition_sql({"age": {"$lt": 35}}, "postgresql", columns={"age": "number"}))

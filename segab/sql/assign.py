@@ -16,7 +16,7 @@ fixed-start range, scaled by coverage, holds it.
 Rows that the Python bulk path reports as bad rows (an empty or NULL unit id, a
 stage that is not one of the experiment's) are **filtered out**, so the result
 has exactly the rows the Python path writes. Count them as
-``rows_in - rows_out`` (see :mod:`segab.sql.bulk`).
+``rows_in - rows_out`` (see :mod:`segab.bulk.duckdb_engine`).
 
 Example:
     >>> from segab.config import parse_experiment
@@ -234,7 +234,7 @@ def assignment_sql(
     expression, adds a ``timestamp`` column. Unknown stages and empty unit ids
     are filtered out (the Python path reports them as bad rows). ``enum_types``
     maps ``segment``, ``variant`` and ``reason`` to SQL types their literals are
-    cast to (DuckDB ENUMs in :mod:`segab.sql.bulk`, written faster than text).
+    cast to (DuckDB ENUMs in :mod:`segab.bulk.duckdb_engine`, written faster than text).
 
     Example:
         >>> from segab.config import load_experiments

@@ -10,7 +10,9 @@ column ``"device.os"``). The result is always TRUE or FALSE, never NULL (so
   ``float``, ``string``, ``boolean``, ``null``) a string operand against a number
   column compiles to FALSE, ``$type`` compares the kind, and a column missing
   from ``columns`` is a missing attribute (NULL). Without ``columns`` each
-  column is assumed to have the type of the operand it is compared with;
+  column is assumed to have the type of the operand it is compared with. A
+  ``mixed`` column is text typed cell by cell as :func:`segab.text_values.read_text`
+  does (DuckDB and Spark only): each row takes the branch of its cell's kind;
 - NULL is a missing attribute: it matches ``null``, ``$exists: false``,
   ``$in: [null]`` and every negated operator; NaN (in ``float`` columns, or any
   number column when ``columns`` is not given) equals and orders with nothing;
@@ -43,10 +45,11 @@ from segab.conditions import validate_condition
 from segab.errors import ConditionError, ConfigProblem, SqlCompileError
 from segab.sql.dialects import Dialect, get_dialect
 from segab.sql.regex import translate_regex
+from segab.sql.text_values import mixed_case_sql
 
 __all__ = ["ColumnKind", "column_kind", "compile_condition_sql"]
 
-ColumnKind: TypeAlias = Literal["number", "float", "string", "boolean", "null"]
+ColumnKind: TypeAlias = Literal["number", "float", "string", "boolean", "null", "mixed"]
 TRUE, FALSE = "TRUE", "FALSE"
 _CMP = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
 _UNSUPPORTED = {
@@ -159,7 +162,17 @@ class _SqlCompiler:
         if self.columns is not None and key not in self.columns:
             return self.value("NULL", "null", value, path)
         col_kind = None if self.columns is None else self.columns[key]
+        if col_kind == "mixed":
+            return self.mixed(self.d.quote(key), value, path)
         return self.value(self.d.quote(key), col_kind, value, path)
+
+    def mixed(self, col: str, value: Any, path: str) -> str:
+        """A text column typed per cell: the condition compiled once per kind of cell."""
+        if self.d.name == "postgres":
+            raise self.fail(path, "a mixed column", "cells typed one by one need DuckDB or Spark")
+        return mixed_case_sql(
+            self.d, col, lambda expr, k: self.value(expr, k, value, path), self.guard
+        )
 
     def value(self, col: str, ck: ColumnKind | None, value: Any, path: str) -> str:
         if isinstance(value, Mapping) and value and all(str(k).startswith("$") for k in value):
@@ -316,7 +329,7 @@ def compile_condition_sql(
         ...     print(exc)
         when.app.$vgt: $vgt cannot be compiled to duckdb SQL: version ordering has no SQL equivalent
     """
-    problems = validate_condition(condition, path)
+    problems = validate_condition(condition, path, re2=False)  # translate_regex checks RE2
     if problems:
         raise ConditionError([ConfigProblem("<condition>", *p) for p in problems])
     compiler = _SqlCompiler(get_dialect(dialect), groups or {}, columns, two_valued)

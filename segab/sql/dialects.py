@@ -32,7 +32,7 @@ from typing import Literal
 from segab.errors import SqlError
 from segab.hashing import BUCKETS
 
-__all__ = ["DIALECTS", "Dialect", "DialectName", "get_dialect"]
+__all__ = ["DIALECTS", "NUMBER_TEXT", "Dialect", "DialectName", "get_dialect"]
 
 DialectName = Literal["duckdb", "postgresql", "sqlite", "spark"]
 
@@ -192,6 +192,106 @@ class Dialect:
         )
         return f"({swapped} % {BUCKETS})"
 
+    # -- reading numbers that may not be numbers (unit-table outcomes) --
+
+    @property
+    def typed_columns(self) -> bool:
+        """Whether a column holds only values of its declared type (SQLite's need not).
+
+        Example:
+            >>> get_dialect("duckdb").typed_columns, get_dialect("sqlite").typed_columns
+            (True, False)
+        """
+        return self.name != "sqlite"
+
+    def try_double(self, expr: str) -> str:
+        """The double a value reads as, or NULL: never an error, never a silent 0.
+
+        A value stored as a number is that number (SQLite, whose columns may hold
+        any type); text is read when it is a decimal number as
+        :data:`NUMBER_TEXT` describes (spaces around it, a sign, digits with an
+        optional point, an optional exponent) and is NULL otherwise, so ``abc``,
+        ``1,5``, ``0x10``, ``1_000``, ``nan`` and ``inf`` are NULL on every
+        engine. A literal beyond the double range is +-infinity (``1e400``) or 0
+        (``1e-400``), as IEEE rounding gives. DuckDB and Spark guard their
+        ``TRY_CAST``/``try_cast`` with the pattern; PostgreSQL has no ``TRY_CAST``
+        and its casts fail out of range, so it reads the text through ``NUMERIC``
+        and spells the limits; SQLite's ``CAST('abc' AS REAL)`` is 0.0, so it
+        tests that its own numeric affinity takes the whole text.
+
+        Example:
+            >>> get_dialect("duckdb").try_double("x")[:48]
+            '(CASE WHEN regexp_full_match(CAST(x AS VARCHAR),'
+            >>> import duckdb
+            >>> sql = get_dialect("duckdb").try_double("$v")
+            >>> [duckdb.execute(f"SELECT {sql}", {"v": v}).fetchone()[0]
+            ...  for v in (" 1.5", "1e400", "abc", "nan", "1_000")]
+            [1.5, inf, None, None, None]
+        """
+        t = self.text(expr)
+        pattern = self.literal(NUMBER_TEXT)
+        if self.name == "duckdb":
+            return f"(CASE WHEN regexp_full_match({t}, {pattern}) THEN TRY_CAST({t} AS DOUBLE) END)"
+        if self.name == "spark":  # Java's $ also matches before a final newline; \z does not
+            java = self.literal(NUMBER_TEXT[:-1] + "\\z")
+            return f"(CASE WHEN {t} RLIKE {java} THEN try_cast({t} AS DOUBLE) END)"
+        if self.name == "postgresql":
+            return _pg_try_double(t, pattern)
+        trimmed = f"trim({expr})"
+        spaces_only = f"trim({expr}, ' ' || char(9, 10, 11, 12, 13)) = {trimmed}"
+        return (
+            f"(CASE WHEN typeof({expr}) IN ('integer', 'real') THEN CAST({expr} AS REAL) "
+            f"WHEN typeof({expr}) = 'text' AND {trimmed} = CAST({trimmed} AS REAL) "
+            f"AND {spaces_only} THEN CAST({trimmed} AS REAL) END)"
+        )
+
+    def isinf(self, expr: str) -> str:
+        """SQL that is true when a double is +-infinity (NULL for NULL).
+
+        Example:
+            >>> get_dialect("duckdb").isinf("x"), get_dialect("sqlite").isinf("x")
+            ('isinf(x)', '(abs(x) = 9e999)')
+        """
+        if self.name == "duckdb":
+            return f"isinf({expr})"
+        if self.name == "sqlite":
+            return f"(abs({expr}) = 9e999)"  # 9e999 is SQLite's infinity
+        return f"(abs({expr}) = CAST('Infinity' AS {self.double_type}))"
+
+    def not_finite(self, expr: str) -> str:
+        """SQL that is true when a double is NaN or +-infinity (NULL for NULL).
+
+        Example:
+            >>> get_dialect("duckdb").not_finite("x")
+            'NOT isfinite(x)'
+            >>> get_dialect("spark").not_finite("x")
+            "(isnan(x) OR (abs(x) = CAST('Infinity' AS DOUBLE)))"
+        """
+        if self.name == "duckdb":
+            return f"NOT isfinite({expr})"
+        return f"({self.isnan(expr)} OR {self.isinf(expr)})"
+
+    def rows_with_position(self, relation_sql: str, path: str, file_format: str) -> str | None:
+        """A FROM-clause over one file with each row's 0-based position as ``segab_pos``.
+
+        ``relation_sql`` reads the file (a DuckDB table function); ``file_format``
+        is ``csv`` or ``parquet``. DuckDB numbers the rows of any file (``WITH
+        ORDINALITY``, in file order even when it reads in parallel), Spark those of
+        a Parquet file (``_metadata.row_index``); None where the engine cannot tell.
+
+        Example:
+            >>> get_dialect("duckdb").rows_with_position("read_parquet('u.parquet')", "u.parquet",
+            ...     "parquet")
+            "(SELECT *, ordinality - 1 AS segab_pos FROM read_parquet('u.parquet') WITH ORDINALITY)"
+            >>> get_dialect("sqlite").rows_with_position("t", "t", "csv") is None
+            True
+        """
+        if self.name == "duckdb":
+            return f"(SELECT *, ordinality - 1 AS segab_pos FROM {relation_sql} WITH ORDINALITY)"
+        if self.name == "spark" and file_format == "parquet":
+            return f"(SELECT *, _metadata.row_index AS segab_pos FROM parquet.{self.quote(path)})"
+        return None
+
     def regex(self, expr: str, pattern: str, insensitive: bool) -> str:
         """Search (not anchored) for a pattern already translated for this engine.
 
@@ -207,6 +307,31 @@ class Dialect:
         if self.name == "postgresql":
             return f"({expr} {'~*' if insensitive else '~'} {self.literal(pattern)})"
         return f"({expr} RLIKE {self.literal(('(?iu)' if insensitive else '') + pattern)})"
+
+
+# A decimal number as text, the one grammar every engine's try_double accepts: spaces
+# around it, a sign, digits with an optional point (or a point and digits), an exponent.
+NUMBER_TEXT = "^ *[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)? *$"
+_PG_SHORT = "^ *[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]{1,4})? *$"
+_DOUBLE_OVERFLOW = "1.797693134862315807937289714053e308"  # DBL_MAX + half an ulp
+_DOUBLE_UNDERFLOW = "2.4703282292062328e-324"  # half the smallest subnormal (rounds to 0)
+
+
+def _pg_try_double(t: str, pattern: str) -> str:
+    """PostgreSQL: text read through NUMERIC (its float8 casts fail out of range)."""
+    n = f"CAST({t} AS NUMERIC)"
+    inf, zero = "CAST('Infinity' AS DOUBLE PRECISION)", "CAST(0.0 AS DOUBLE PRECISION)"
+    signed_inf = f"CASE WHEN {t} ~ '^ *-' THEN -{inf} ELSE {inf} END"
+    return (
+        f"(CASE WHEN {t} IS NULL OR {t} !~ {pattern} THEN NULL "
+        f"WHEN {t} ~ '{_PG_SHORT}' THEN CASE "
+        f"WHEN abs({n}) >= CAST('{_DOUBLE_OVERFLOW}' AS NUMERIC) THEN {signed_inf} "
+        f"WHEN abs({n}) < CAST('{_DOUBLE_UNDERFLOW}' AS NUMERIC) THEN {zero} "
+        f"ELSE CAST({n} AS DOUBLE PRECISION) END "
+        # an exponent of 5 digits or more: 0 or +-infinity (NUMERIC cannot hold it)
+        f"WHEN {t} ~ '^ *[+-]?0*[.]?0*[eE]' OR {t} ~ '[eE]-' THEN {zero} "
+        f"ELSE {signed_inf} END)"
+    )
 
 
 def _no_md5(expr: str) -> str:

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import re
 
+from segab.condition_regex import regex_problem
 from segab.errors import SqlCompileError
 
 __all__ = ["translate_regex"]
@@ -94,7 +95,8 @@ def translate_regex(pattern: str, dialect: str) -> str:
     """Rewrite a Python regex (portable subset) for ``duckdb``, ``postgresql`` or ``spark``.
 
     Raises :class:`~segab.errors.SqlCompileError` naming the construct that is
-    not portable.
+    not portable, or RE2's reason when it cannot run the pattern (``a{1001}``),
+    as Python conditions refuse it too (:mod:`segab.condition_regex`).
 
     Example:
         >>> translate_regex("a{,2}b|c", "spark")
@@ -160,4 +162,7 @@ def translate_regex(pattern: str, dialect: str) -> str:
         else:
             out.append(c)  # ^, |, ), letters, digits, other literals
             i += 1
+    problem = regex_problem(pattern)  # what Python conditions run: RE2 (e.g. a{1001})
+    if problem is not None:
+        raise _fail(pattern, f"not {problem}")
     return "".join(out)

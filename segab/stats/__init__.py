@@ -19,10 +19,34 @@ import types
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the names, for type checkers; at run time they load on first use
+    from segab.stats.adaptive import (
+        StratifiedEstimate,
+        period_stratified,
+        period_weighted_arms,
+        uniform_slice_comparison,
+    )
+    from segab.stats.aipw import AdaptiveEstimate, adaptively_weighted
+    from segab.stats.bandit import (
+        Allocation,
+        Graduation,
+        GraduationRule,
+        allocate,
+        constrained_weights,
+        graduation,
+        round_to_grid,
+        top_two_weights,
+    )
     from segab.stats.bayesian import BetaPrior, NormalPrior
+    from segab.stats.best_arm import BestArm, best_arm, beta_prob_greater
     from segab.stats.compare import compare, compare_many_arms
+    from segab.stats.ebci import (
+        ebci_critical_value,
+        ebci_max_non_coverage,
+        ebci_parametric_critical_value,
+    )
     from segab.stats.heterogeneity import heterogeneity
     from segab.stats.multiple import adjust_p_values
+    from segab.stats.posteriors import BetaArms, NormalArms, arm_posteriors
     from segab.stats.power import achieved_power, minimum_detectable_effect, sample_size_per_arm
     from segab.stats.result import (
         ArmsTest,
@@ -31,8 +55,10 @@ if TYPE_CHECKING:  # the names, for type checkers; at run time they load on firs
         HeterogeneityResult,
         SrmResult,
     )
+    from segab.stats.shrinkage import ShrinkageGroup, ShrinkageResult, shrink, tau2_estimate
     from segab.stats.srm import srm_test
     from segab.stats.sufficient import CupedStats, MeanStats, ProportionStats, RatioStats
+    from segab.stats.tailoring import TailoringResult, tailoring_value
     from segab.stats.vectorized import (
         compare_cells,
         compare_cuped_arrays,
@@ -40,23 +66,46 @@ if TYPE_CHECKING:  # the names, for type checkers; at run time they load on firs
         compare_proportions_arrays,
         compare_ratio_arrays,
     )
+    from segab.stats.winners import (
+        WinnerResult,
+        projection_critical_value,
+        truncated_normal_cdf,
+        winner_inference,
+    )
 
 # name -> module: importing one module (say segab.stats.result) does not load
 # scipy and statsmodels through this package
 _EXPORTS = {
+    "AdaptiveEstimate": "segab.stats.aipw",
+    "Allocation": "segab.stats.bandit",
     "ArmsTest": "segab.stats.result",
+    "BestArm": "segab.stats.best_arm",
+    "BetaArms": "segab.stats.posteriors",
     "BetaPrior": "segab.stats.bayesian",
     "Comparison": "segab.stats.result",
     "ComparisonArrays": "segab.stats.result",
     "CupedStats": "segab.stats.sufficient",
+    "Graduation": "segab.stats.bandit",
+    "GraduationRule": "segab.stats.bandit",
     "HeterogeneityResult": "segab.stats.result",
     "MeanStats": "segab.stats.sufficient",
+    "NormalArms": "segab.stats.posteriors",
     "NormalPrior": "segab.stats.bayesian",
     "ProportionStats": "segab.stats.sufficient",
     "RatioStats": "segab.stats.sufficient",
+    "ShrinkageGroup": "segab.stats.shrinkage",
+    "ShrinkageResult": "segab.stats.shrinkage",
     "SrmResult": "segab.stats.result",
+    "StratifiedEstimate": "segab.stats.adaptive",
+    "TailoringResult": "segab.stats.tailoring",
+    "WinnerResult": "segab.stats.winners",
     "achieved_power": "segab.stats.power",
+    "adaptively_weighted": "segab.stats.aipw",
     "adjust_p_values": "segab.stats.multiple",
+    "allocate": "segab.stats.bandit",
+    "arm_posteriors": "segab.stats.posteriors",
+    "best_arm": "segab.stats.best_arm",
+    "beta_prob_greater": "segab.stats.best_arm",
     "compare": "segab.stats.compare",
     "compare_cells": "segab.stats.vectorized",
     "compare_cuped_arrays": "segab.stats.vectorized",
@@ -64,10 +113,26 @@ _EXPORTS = {
     "compare_means_arrays": "segab.stats.vectorized",
     "compare_proportions_arrays": "segab.stats.vectorized",
     "compare_ratio_arrays": "segab.stats.vectorized",
+    "constrained_weights": "segab.stats.bandit",
+    "ebci_critical_value": "segab.stats.ebci",
+    "ebci_max_non_coverage": "segab.stats.ebci",
+    "ebci_parametric_critical_value": "segab.stats.ebci",
+    "graduation": "segab.stats.bandit",
     "heterogeneity": "segab.stats.heterogeneity",
     "minimum_detectable_effect": "segab.stats.power",
+    "period_stratified": "segab.stats.adaptive",
+    "period_weighted_arms": "segab.stats.adaptive",
+    "projection_critical_value": "segab.stats.winners",
+    "round_to_grid": "segab.stats.bandit",
     "sample_size_per_arm": "segab.stats.power",
+    "shrink": "segab.stats.shrinkage",
     "srm_test": "segab.stats.srm",
+    "tailoring_value": "segab.stats.tailoring",
+    "tau2_estimate": "segab.stats.shrinkage",
+    "top_two_weights": "segab.stats.bandit",
+    "truncated_normal_cdf": "segab.stats.winners",
+    "uniform_slice_comparison": "segab.stats.adaptive",
+    "winner_inference": "segab.stats.winners",
 }
 
 
@@ -96,19 +161,36 @@ sys.modules[__name__].__class__ = _Package
 
 
 __all__ = [
+    "AdaptiveEstimate",
+    "Allocation",
     "ArmsTest",
+    "BestArm",
+    "BetaArms",
     "BetaPrior",
     "Comparison",
     "ComparisonArrays",
     "CupedStats",
+    "Graduation",
+    "GraduationRule",
     "HeterogeneityResult",
     "MeanStats",
+    "NormalArms",
     "NormalPrior",
     "ProportionStats",
     "RatioStats",
+    "ShrinkageGroup",
+    "ShrinkageResult",
     "SrmResult",
+    "StratifiedEstimate",
+    "TailoringResult",
+    "WinnerResult",
     "achieved_power",
+    "adaptively_weighted",
     "adjust_p_values",
+    "allocate",
+    "arm_posteriors",
+    "best_arm",
+    "beta_prob_greater",
     "compare",
     "compare_cells",
     "compare_cuped_arrays",
@@ -116,8 +198,24 @@ __all__ = [
     "compare_means_arrays",
     "compare_proportions_arrays",
     "compare_ratio_arrays",
+    "constrained_weights",
+    "ebci_critical_value",
+    "ebci_max_non_coverage",
+    "ebci_parametric_critical_value",
+    "graduation",
     "heterogeneity",
     "minimum_detectable_effect",
+    "period_stratified",
+    "period_weighted_arms",
+    "projection_critical_value",
+    "round_to_grid",
     "sample_size_per_arm",
+    "shrink",
     "srm_test",
+    "tailoring_value",
+    "tau2_estimate",
+    "top_two_weights",
+    "truncated_normal_cdf",
+    "uniform_slice_comparison",
+    "winner_inference",
 ]

@@ -142,9 +142,11 @@ def make_engine(
 ) -> Engine:
     """Create an engine for a store URL (resolved with :func:`resolve_url`).
 
-    SQLite: WAL journal, ``busy_timeout`` seconds of waiting for locks, and
-    write transactions opened with ``BEGIN IMMEDIATE`` (see
-    :func:`write_begin`). PostgreSQL: psycopg 3, pre-ping on checkout,
+    ``busy_timeout`` is how many seconds a statement waits for a lock before
+    it fails (SQLite's busy timeout; PostgreSQL's ``lock_timeout``), so a
+    held lock becomes an error that names the time-out instead of a hang.
+    SQLite: WAL journal and write transactions opened with ``BEGIN IMMEDIATE``
+    (see :func:`write_begin`). PostgreSQL: psycopg 3, pre-ping on checkout,
     ``connect_timeout`` seconds, and ``search_path`` set to ``schema`` if given.
     Creating the engine does not connect.
 
@@ -168,8 +170,13 @@ def make_engine(
     connect_args: dict[str, Any] = {"application_name": "segab"}
     if "connect_timeout" not in parsed.query:
         connect_args["connect_timeout"] = connect_timeout
+    # The URL's own options (which may set another lock_timeout) come after ours.
+    given = parsed.query.get("options", ())
+    options = [f"-clock_timeout={max(1, int(busy_timeout * 1000))}"]
+    options += [given] if isinstance(given, str) else list(given)
     if schema is not None:
-        connect_args["options"] = f"-csearch_path={validate_identifier(schema)}"
+        options.append(f"-csearch_path={validate_identifier(schema)}")
+    connect_args["options"] = " ".join(options)
     engine = sa.create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
     if schema is not None:
         _SCHEMAS[engine] = schema

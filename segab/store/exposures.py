@@ -173,13 +173,20 @@ def validate_exposure(row: Sequence[Any]) -> str | None:
     """Return why a row cannot be stored, or ``None`` when it can.
 
     Text fields must be strings without NUL characters (PostgreSQL cannot
-    store them); ``iteration`` and ``hash_version`` integers.
+    store them) that UTF-8 can encode (no lone surrogates, which every driver
+    refuses); ``config_fingerprint`` at most 64 characters; ``iteration`` and
+    ``hash_version`` integers in 0 .. 2**31 - 1 (the columns are 32-bit: a
+    larger number would fail, or be truncated by a binary ``COPY``).
 
     Example:
         >>> validate_exposure(ExposureRow("e", 1, "u1", None, "buy", "a", 1)) is None
         True
         >>> validate_exposure(ExposureRow("e", 1, "", None, "buy", None, 1))
         'unit_id: found an empty string, expected a non-empty string'
+        >>> validate_exposure(ExposureRow("e", 1, "u" + chr(0xD800), None, "buy", "a", 1))
+        "unit_id: found 'u\\\\ud800', expected text UTF-8 can encode (no lone surrogates)"
+        >>> validate_exposure(ExposureRow("e", 2**40, "u1", None, "buy", "a", 1))
+        'iteration: found 1099511627776, expected an integer in 0 .. 2147483647'
     """
     try:
         e, it, u, seg, st, v, hv, fp, fs = row
@@ -196,13 +203,32 @@ def validate_exposure(row: Sequence[Any]) -> str | None:
         and v
         and type(it) is int
         and type(hv) is int
+        and 0 <= it <= _INT32_MAX
+        and 0 <= hv <= _INT32_MAX
         and (seg is None or type(seg) is str)
-        and (fp is None or type(fp) is str)
+        and (fp is None or (type(fp) is str and len(fp) <= _FINGERPRINT_MAX))
         and (fs is None or isinstance(fs, datetime))
-        and "\x00" not in f"{e}{u}{st}{v}{seg or ''}{fp or ''}"
+        and _storable_text(f"{e}{u}{st}{v}{seg or ''}{fp or ''}")
     ):
         return None
     return _problem(row)
+
+
+_INT32_MAX = 2**31 - 1
+_FINGERPRINT_MAX = 64  # the column's length
+
+
+def _storable_text(text: str) -> bool:
+    """No NUL, and UTF-8 can encode it (ASCII, the usual case, is checked first)."""
+    if "\x00" in text:
+        return False
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _problem(row: Sequence[Any]) -> str | None:
@@ -212,6 +238,8 @@ def _problem(row: Sequence[Any]) -> str | None:
         if name in ("iteration", "hash_version"):
             if not isinstance(value, int) or isinstance(value, bool):
                 return f"{name}: found {value!r}, expected an integer"
+            if not 0 <= value <= _INT32_MAX:
+                return f"{name}: found {value}, expected an integer in 0 .. {_INT32_MAX}"
         elif name == "first_seen":
             if value is not None and not isinstance(value, datetime):
                 return f"first_seen: found {value!r}, expected a datetime"
@@ -222,30 +250,48 @@ def _problem(row: Sequence[Any]) -> str | None:
             return f"{name}: found {value!r}, expected a string"
         elif "\x00" in value:
             return f"{name}: found {value!r}, expected text without NUL characters"
+        elif not _storable_text(value):
+            return f"{name}: found {value!r}, expected text UTF-8 can encode (no lone surrogates)"
         elif not value and name not in ("segment",):
             return f"{name}: found an empty string, expected a non-empty string"
+        elif name == "config_fingerprint" and len(value) > _FINGERPRINT_MAX:
+            return (
+                f"config_fingerprint: found {len(value)} characters, "
+                f"expected at most {_FINGERPRINT_MAX}"
+            )
     return None
 
 
 def is_transient(exc: BaseException) -> bool:
     """Whether a failed write may succeed if retried unchanged.
 
-    Connection losses, locks, deadlocks and missing tables are transient;
-    data errors (a value the database rejects) are not.
+    Connection losses, locks, time-outs, deadlocks and missing tables are
+    transient; data errors are not: a value the database rejects, or one the
+    driver cannot encode or convert (``UnicodeEncodeError``, ``OverflowError``,
+    ``TypeError``...), also when SQLAlchemy wraps it.
 
     Example:
         >>> is_transient(sa.exc.OperationalError("stmt", {}, Exception("refused")))
         True
         >>> is_transient(DataError("bad row"))
         False
+        >>> is_transient(sa.exc.StatementError("x", "stmt", {}, OverflowError("too big")))
+        False
     """
-    if isinstance(exc, DataError | sa.exc.DataError | sa.exc.IntegrityError):
-        return False
-    try:
-        import psycopg
-    except ImportError:  # pragma: no cover - psycopg is a dependency
-        return True
-    return not isinstance(exc, psycopg.DataError | psycopg.IntegrityError)
+    import psycopg
+
+    data = (
+        DataError,
+        sa.exc.DataError,
+        sa.exc.IntegrityError,
+        psycopg.DataError,
+        psycopg.IntegrityError,
+        ValueError,  # UnicodeError too
+        TypeError,
+        ArithmeticError,  # OverflowError
+    )
+    orig = getattr(exc, "orig", None)
+    return not (isinstance(exc, data) or isinstance(orig, data))
 
 
 def _utc(value: datetime | None, now: datetime) -> datetime:

@@ -66,10 +66,13 @@ class LoggerStats:
     ``delivered`` rows reached the store (``inserted`` new, ``duplicates``
     already there, ``conflicts`` with another variant already there);
     ``dropped`` rows will never be delivered: the buffer was full, the
-    logger was closed, or the row was invalid (those are also counted in
-    ``rejected``); ``pending`` rows are buffered (including the batch being
-    written); ``batches`` counts successful writes, ``retries`` failed ones;
-    ``last_error`` is the most recent failure (cleared by the next success).
+    logger was closed, or the row cannot be stored (those are also counted in
+    ``rejected``: a missing or unencodable field, a number beyond its column,
+    a value the database refuses); ``pending`` rows are buffered (including
+    the batch being written); ``batches`` counts successful writes,
+    ``retries`` failed ones; ``last_error`` is the most recent failure, a
+    time-out included (cleared by the next clean write); ``last_rejected``
+    says why the most recent rejected row was rejected (never cleared).
     Every ``log()`` of an in-experiment assignment ends up in exactly one of
     ``delivered``, ``dropped`` or ``pending``.
 
@@ -88,6 +91,7 @@ class LoggerStats:
     batches: int
     retries: int
     last_error: str | None
+    last_rejected: str | None = None
 
 
 class ExposureLogger:
@@ -157,6 +161,8 @@ class ExposureLogger:
         )
         self._batches = self._retries = 0
         self._last_error: str | None = None
+        self._last_rejected: str | None = None
+        self._writing_since: float | None = None  # monotonic start of the write in progress
         self._thread = threading.Thread(target=self._run, name="segab-exposure-logger", daemon=True)
         self._thread.start()
 
@@ -259,6 +265,7 @@ class ExposureLogger:
                 self._batches,
                 self._retries,
                 self._last_error,
+                self._last_rejected,
             )
 
     def flush(self, timeout: float | None = None) -> bool:
@@ -280,6 +287,7 @@ class ExposureLogger:
             while self._buffer and self._thread.is_alive():
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:
+                    self._last_error = self._timed_out("flush", timeout or 0.0)
                     return False
                 self._wake.wait(0.05 if left is None else min(left, 0.05))
             return not self._buffer
@@ -304,6 +312,8 @@ class ExposureLogger:
             self._closed = True
             self._wake.notify_all()
             pending = len(self._buffer)
+            if pending:
+                self._last_error = self._timed_out("close", timeout)
         if pending:
             _log.warning(
                 "segab exposure logger closed with %d rows undelivered to %s (%s)",
@@ -368,7 +378,13 @@ class ExposureLogger:
                         break
                     self._wake.wait(last_write + self._flush_interval - now)
                 batch = list(islice(self._buffer, self._batch_size))
-            ok = self._write(batch)
+            with self._lock:
+                self._writing_since = time.monotonic()
+            try:
+                ok = self._write(batch)
+            finally:
+                with self._lock:
+                    self._writing_since = None
             last_write = time.monotonic()
             if ok:
                 failures = 0
@@ -384,12 +400,13 @@ class ExposureLogger:
     def _write(self, batch: list[ExposureRow]) -> bool:
         """Write ``batch`` (the head of the buffer); on success remove it. Never raises."""
         good: list[ExposureRow] = []
-        rejected = 0
+        invalid: list[tuple[ExposureRow, str]] = []
         for row in batch:
-            if validate_exposure(row) is None:
+            problem = validate_exposure(row)
+            if problem is None:
                 good.append(row)
             else:
-                rejected += 1
+                invalid.append((row, problem))
         try:
             if not self._ready:
                 if self._create:
@@ -411,12 +428,12 @@ class ExposureLogger:
             c["duplicates"] += result.duplicates
             c["conflicts"] += result.conflicts
             c["delivered"] += result.total
-            bad = rejected + len(refused)
+            bad = len(invalid) + len(refused)
             c["rejected"] += bad
             c["dropped"] += bad
             self._batches += 1
-            for row, why in refused:
-                self._last_error = f"rejected {row!r}: {why}"
+            for row, why in invalid + refused:
+                self._last_error = self._last_rejected = f"rejected {row!r}: {why}"
                 _log.warning("segab exposure logger: %s", self._last_error)
             if self._last_error is not None and not bad:
                 _log.info("segab exposure logger: writing to %s again", self._where)
@@ -424,8 +441,21 @@ class ExposureLogger:
             self._wake.notify_all()
         return True
 
+    def _timed_out(self, what: str, timeout: float) -> str:
+        """The ``last_error`` of a flush or close that gave up (call with the lock held)."""
+        text = f"{what} timed out after {timeout:g} s with {len(self._buffer)} rows pending"
+        if self._writing_since is not None:
+            busy = time.monotonic() - self._writing_since
+            text += f"; a write to {self._where} has been running for {busy:.1f} s"
+        cause = self._last_error
+        if cause and " timed out after " in cause:  # an earlier flush/close time-out
+            cause = cause.partition("; last failure: ")[2] or None
+        return text + (f"; last failure: {cause}" if cause else "")
+
     def _failed(self, exc: BaseException) -> None:
         message = describe_error(exc)
+        if _is_timeout(exc):
+            message = f"timed out waiting for the database ({message})"
         with self._lock:
             first = self._last_error is None
             self._last_error = message
@@ -440,6 +470,23 @@ class ExposureLogger:
     def __repr__(self) -> str:
         s = self.stats()
         return f"ExposureLogger({self._where!r}, pending={s.pending}, delivered={s.delivered})"
+
+
+def _is_timeout(exc: BaseException) -> bool:
+    """Whether a failed write timed out: a lock wait, a statement or a connection attempt.
+
+    SQLite reports its busy timeout as "database is locked"; PostgreSQL cancels
+    a statement after ``lock_timeout`` (see :func:`~segab.store.make_engine`).
+    """
+    import psycopg
+
+    orig = getattr(exc, "orig", None) or exc
+    if isinstance(
+        orig, TimeoutError | psycopg.errors.QueryCanceled | psycopg.errors.LockNotAvailable
+    ):
+        return True
+    text = str(orig).lower()
+    return any(w in text for w in ("database is locked", "timeout", "timed out"))
 
 
 def _reinit_in_child(ref: weakref.ref[ExposureLogger]) -> None:

@@ -10,7 +10,8 @@ Six tables, created by :func:`segab.store.init_store`:
 ``exposure_conflicts``    re-exposures of a unit to a *different* variant,
                           one row per (key, stored variant, other variant)
                           with the number of occurrences
-``events``                outcome events: unit, event, value, timestamp
+``events``                outcome events: unit, event, value, timestamp,
+                          and the row key of ``events import``
 ``analysis_snapshots``    one row per ``segab analyze --save``
 ``schema_version``        a single row holding :data:`SCHEMA_VERSION`
 ========================  ===================================================
@@ -197,19 +198,28 @@ class ExposureConflict(StoreModel, table=True):
 class Event(StoreModel, table=True):
     """An outcome event of a unit (a purchase, a click, a sign-up).
 
+    ``row_key`` (unique) makes ``segab events import`` idempotent: the digest of
+    the row's content and its occurrence among identical rows of its import
+    (see :mod:`segab.store.event_rows`). Rows written otherwise, or before the
+    column existed (it is added on a store's first import), have none.
+
     Example:
         >>> Event(unit_id="u", event="purchase", value=9.5, timestamp=utcnow()).value
         9.5
     """
 
     __tablename__ = "events"
-    __table_args__ = (sa.Index("ix_events_event_unit", "event", "unit_id"),)
+    __table_args__ = (
+        sa.Index("ix_events_event_unit", "event", "unit_id"),
+        sa.Index("ux_events_row_key", "row_key", unique=True),
+    )
 
     id: int | None = Field(default=None, sa_column=sa.Column(_BIGID, primary_key=True))
     unit_id: str
     event: str
     value: float | None = None
     timestamp: datetime = Field(sa_column=_ts())
+    row_key: str | None = Field(default=None, sa_column=sa.Column(sa.Text(), nullable=True))
 
 
 class AnalysisSnapshot(StoreModel, table=True):

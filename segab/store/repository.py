@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from segab.errors import DataError, StoreError
 from segab.store.engine import write_begin
@@ -38,6 +39,7 @@ __all__ = [
     "get_snapshot",
     "list_experiments",
     "list_snapshots",
+    "register_checked",
     "register_experiment",
     "save_snapshot",
     "set_status",
@@ -154,13 +156,69 @@ def register_experiment(
     """Insert or update an experiment iteration; return its config fingerprint.
 
     An existing (key, iteration) gets the new config, fingerprint and status;
-    its ``created_at`` is kept.
+    its ``created_at`` is kept. To decide *whether* to write from what the
+    registry holds, use :func:`register_checked` (one transaction).
 
     Example:
         >>> from segab.store.engine import make_engine, init_store
         >>> engine = make_engine("sqlite://"); _ = init_store(engine)
         >>> len(register_experiment(engine, "e", 1, "draft", {"key": "e"}))
         64
+    """
+    return register_checked(engine, key, iteration, status, config, None)
+
+
+#: ``check(latest, same)`` of :func:`register_checked`: the latest registered iteration of
+#: the key and the registered row of the iteration being written (each ``None`` if absent).
+RegistrationCheck = Callable[[ExperimentRecord | None, ExperimentRecord | None], None]
+
+
+def _lock_key(key: str) -> int:
+    """A signed 64-bit number naming the experiment key (a PostgreSQL advisory lock key)."""
+    digest = hashlib.sha256(f"segab.experiment:{key}".encode("utf-8", "surrogatepass")).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def _read_record(conn: Connection, key: str, iteration: int | None) -> ExperimentRecord | None:
+    query = sa.select(_EXPERIMENTS).where(_EXPERIMENTS.c.key == key)
+    if iteration is not None:
+        query = query.where(_EXPERIMENTS.c.iteration == iteration)
+    row = conn.execute(query.order_by(_EXPERIMENTS.c.iteration.desc()).limit(1)).first()
+    return None if row is None else _record(row)
+
+
+def register_checked(
+    engine: Engine,
+    key: str,
+    iteration: int,
+    status: str,
+    config: dict[str, Any],
+    check: RegistrationCheck | None,
+) -> str:
+    """Register an experiment iteration if ``check`` accepts what the registry holds.
+
+    In one write transaction, serialised per experiment key (SQLite: ``BEGIN
+    IMMEDIATE``; PostgreSQL: a transaction-level advisory lock on the key),
+    reads the key's latest iteration and the row of ``iteration``, calls
+    ``check(latest, same)`` (it raises to refuse; nothing is written then),
+    and upserts like :func:`register_experiment`. Concurrent callers for one
+    key run one after the other, each seeing what the ones before wrote: of
+    two conflicting configs, the check of the second sees the first.
+    Returns the config fingerprint.
+
+    Example:
+        >>> from segab.store.engine import make_engine, init_store
+        >>> engine = make_engine("sqlite://"); _ = init_store(engine)
+        >>> def only_once(latest, same):
+        ...     if same is not None:
+        ...         raise StoreError(f"already registered as {same.config_fingerprint[:12]}")
+        >>> fp = register_checked(engine, "e", 1, "running", {"seed": "a"}, only_once)
+        >>> register_checked(engine, "e", 1, "running", {"seed": "b"}, only_once)
+        Traceback (most recent call last):
+        ...
+        segab.errors.StoreError: already registered as 9ac07f4baf7e
+        >>> get_experiment(engine, "e").config_fingerprint == fp
+        True
     """
     _check_key(key, iteration)
     _check_status(status)
@@ -181,6 +239,10 @@ def register_experiment(
     try:
         with write_begin(engine) as conn:
             pg = conn.dialect.name == "postgresql"
+            if check is not None:
+                if pg:
+                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key(key)})
+                check(_read_record(conn, key, None), _read_record(conn, key, iteration))
             stmt = postgresql.insert(_EXPERIMENTS) if pg else sqlite.insert(_EXPERIMENTS)
             conn.execute(
                 stmt.values(values).on_conflict_do_update(
@@ -222,16 +284,11 @@ def get_experiment(
         >>> get_experiment(engine, "nope") is None
         True
     """
-    query = sa.select(_EXPERIMENTS).where(_EXPERIMENTS.c.key == key)
-    if iteration is not None:
-        query = query.where(_EXPERIMENTS.c.iteration == iteration)
-    query = query.order_by(_EXPERIMENTS.c.iteration.desc()).limit(1)
     try:
         with engine.connect() as conn:
-            row = conn.execute(query).first()
+            return _read_record(conn, key, iteration)
     except sa.exc.SQLAlchemyError as exc:
         raise _wrap(f"cannot read experiment {key!r}", exc) from exc
-    return None if row is None else _record(row)
 
 
 def list_experiments(engine: Engine) -> list[ExperimentRecord]:

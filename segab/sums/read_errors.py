@@ -18,7 +18,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from segab.errors import DataError
+from segab.errors import DataError, SegabError, SqlError
 from segab.printable import shorten
 from segab.sums.files import (
     check_file,
@@ -187,11 +187,14 @@ _READ_ERRORS = frozenset(
 )
 
 
-def file_read_error(exc: BaseException, parquet_files: Sequence[str]) -> str | None:
-    """A located message when ``exc`` is DuckDB failing to read an input file; else ``None``.
+def file_read_error(exc: BaseException, parquet_files: Sequence[str]) -> SegabError | None:
+    """The located error when ``exc`` is DuckDB failing to read an input file; else ``None``.
 
     CSV errors carry their file and line; a Parquet error is put on the files it
     names, or on every Parquet input when it names none (thrift's messages don't).
+    A CSV value that does not fit the type DuckDB chose from its sample is a
+    :class:`SqlError` (a caller may read the column again as text); any other is a
+    :class:`DataError`.
 
     Example:
         >>> class Error(Exception): ...
@@ -203,9 +206,11 @@ def file_read_error(exc: BaseException, parquet_files: Sequence[str]) -> str | N
     text = str(exc).strip()
     located = located_csv_error(text, "<csv input>")
     if located is not None:
-        return located
+        return SqlError(located) if _CONVERT.search(text) else DataError(located)
     named = mentions(text, parquet_files)
     if named or (parquet_files and type(exc).__name__ in _READ_ERRORS):
         files = " or ".join(named or parquet_files)
-        return f"{files}: cannot read: {first_line(exc)}; expected an intact Parquet file"
+        return DataError(
+            f"{files}: cannot read: {first_line(exc)}; expected an intact Parquet file"
+        )
     return None

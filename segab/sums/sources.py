@@ -405,9 +405,9 @@ class SqlEngine:
             if isinstance(exc, DataError | SqlError):
                 raise
             reraise_interrupt(exc)
-            located = file_read_error(exc, self._parquet)
-            if located is not None:
-                raise DataError(located) from None
+            error = file_read_error(exc, self._parquet)
+            if error is not None:
+                raise error from None
             raise SqlError(f"{self.dialect} query failed: {first_line(exc)}") from None
 
     def close(self) -> None:

@@ -36,9 +36,9 @@ from typing import Any
 
 import pandas as pd
 
+from segab.bulk.spark_engine import spark_session
 from segab.errors import DataError, SqlError
 from segab.sql.dialects import get_dialect
-from segab.sql.spark import spark_session
 from segab.sums.files import (
     CsvLayout,
     check_parquet,

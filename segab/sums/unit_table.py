@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from segab.config.models import Experiment
-from segab.errors import DataError
+from segab.errors import DataError, SqlError
 from segab.sums.result import (
     DATA_QUALITY_KEYS,
     Aggregates,
@@ -18,9 +18,9 @@ from segab.sums.result import (
     long_sums,
     rename_dims,
 )
-from segab.sums.sources import Engine, Relation, Source, require_columns
+from segab.sums.sources import Engine, Relation, Source, is_frame, require_columns
 from segab.sums.specs import MetricSpec, UnitColumns, UnitSpec
-from segab.sums.units import units_query
+from segab.sums.unit_checks import CheckedUnits, UnitInput, check_units
 
 __all__ = ["aggregate_units"]
 
@@ -66,6 +66,40 @@ def _segment_sql(exp: Experiment, rel: Relation, dialect: str) -> str | None:
         return None
 
 
+def _unit_id_column(rel: Relation, exp: Experiment) -> str | None:
+    """The config's ``unit`` column, else ``unit_id``, else ``unit``; None without one."""
+    return next((c for c in (exp.unit, "unit_id", "unit") if rel.has(c)), None)
+
+
+def _is_text_file(source: Source) -> bool:
+    return not is_frame(source) and str(source).lower().endswith(
+        (".csv", ".csv.gz", ".txt", ".tsv")
+    )
+
+
+def _check(
+    eng: Engine,
+    experiment: Experiment,
+    units: Source,
+    columns: UnitColumns,
+    dims: tuple[str, ...],
+    texts: list[str],
+) -> tuple[list[MetricSpec], CheckedUnits]:
+    """Resolve the table (``texts``: columns read as text from CSV) and run its statements."""
+    texts = list(dict.fromkeys(texts))  # each once (DuckDB rejects a repeated name)
+    rel = eng.relation(units, "units", texts)
+    segment = columns.segment or ("segment" if rel.has("segment") else None)
+    stage = columns.stage or ("stage" if rel.has("stage") else None)
+    specs = _unit_specs(experiment, rel)
+    expected = [columns.variant, *(c for c in (segment, stage) if c), *dims]
+    expected += [c for s in specs for c in (s.source, s.den) if c is not None]
+    require_columns(rel, list(dict.fromkeys(expected)), "units")
+    segment_sql = None if segment else _segment_sql(experiment, rel, eng.dialect)
+    spec = UnitSpec(columns.variant, segment, stage, dims, tuple(specs), segment_sql)
+    data = UnitInput(eng, units, rel, tuple(texts))
+    return specs, check_units(data, spec, _unit_id_column(rel, experiment), experiment)
+
+
 def aggregate_units(
     experiment: Experiment,
     units: Source,
@@ -87,6 +121,17 @@ def aggregate_units(
     in segment ``all``. The stage comes from ``stage_column`` (or ``stage``), else ``all``.
     There is no funnel (empty) and no exposure-log counter (zeros).
 
+    Values segab cannot use (NaN, +-infinity, text in a numeric column) keep their
+    row out whole, counted in ``bad_values`` and located in ``issues``; a binary
+    metric's value other than 0/1/true/false/yes/no is a :class:`DataError` naming
+    where it is. With a unit id column (the config's ``unit``, else ``unit_id``,
+    else ``unit``), rows without an id are counted in ``empty_ids`` and left out, a
+    unit in two variants is left out whole (``multi_variant_units``), and repeated
+    rows of a unit (``duplicate_units``) count once when they agree and not at all
+    when they differ (see :mod:`segab.sums.units`). When DuckDB typed a CSV outcome
+    column as a number from a sample of its rows and text further down makes the read
+    fail, the outcome columns are read as text and the table is read again.
+
     Example:
         >>> import pandas as pd
         >>> from segab.config import parse_experiment
@@ -99,30 +144,31 @@ def aggregate_units(
         >>> agg = aggregate_units(exp, df, columns=UnitColumns(variant="arm"))
         >>> agg.sums[["variant", "n", "sum"]].values.tolist(), agg.data_quality["missing_outcomes"]
         ([['a', 2, 4.0], ['b', 0, 0.0]], 1)
+        >>> df = pd.DataFrame({"id": ["u1", "u2", "u2"], "arm": ["a", "b", "b"],
+        ...                    "spend": [1.0, float("inf"), 2.0]})
+        >>> agg = aggregate_units(exp, df, columns=UnitColumns(variant="arm"))
+        >>> agg.data_quality["bad_values"], agg.issues[0].examples
+        (1, ('<units DataFrame> row index 1 (unit u2)',))
     """
     dims = tuple(dict.fromkeys(by))
-    variant_column = columns.variant
-    segment_column, stage_column = columns.segment, columns.stage
+    texts = [columns.variant, "segment", "stage", experiment.unit, "unit_id", "unit", *dims]
     with given_or_duckdb(engine) as eng:
-        rel = eng.relation(units, "units", [variant_column, "segment", "stage", *dims])
-        segment = segment_column or ("segment" if rel.has("segment") else None)
-        stage = stage_column or ("stage" if rel.has("stage") else None)
-        specs = _unit_specs(experiment, rel)
-        expected = [variant_column, *(c for c in (segment, stage) if c), *dims]
-        expected += [c for s in specs for c in (s.source, s.den) if c is not None]
-        require_columns(rel, list(dict.fromkeys(expected)), "units")
-        segment_sql = None if segment else _segment_sql(experiment, rel, eng.dialect)
-        unit_spec = UnitSpec(variant_column, segment, stage, dims, tuple(specs), segment_sql)
-        sql, params = units_query(eng.dialect, rel, unit_spec)
-        wide = rename_dims(eng.query(sql, params), dims)
-    nulls = wide["variant"].isna()
-    missing_variant = int(wide.loc[nulls, "n_units"].sum()) if nulls.any() else 0
-    wide = wide.loc[~nulls].reset_index(drop=True)
+        try:
+            specs, checked = _check(eng, experiment, units, columns, dims, texts)
+        except SqlError:
+            if not _is_text_file(units):
+                raise
+            # a CSV column typed as a number from a sample of its rows, holding text
+            # further down: read the outcome columns as text, as any other text
+            rel = eng.relation(units, "units", list(dict.fromkeys(texts)))
+            outcomes = [c for s in _unit_specs(experiment, rel) for c in (s.source, s.den) if c]
+            specs, checked = _check(eng, experiment, units, columns, dims, texts + outcomes)
+        wide = rename_dims(checked.wide, dims)
     missing = sum(int((wide["n_units"] - wide[f"n_{i}"]).sum()) for i in range(len(specs)))
     keys = ["segment", "stage", "variant", *dims]
     exposure_counts = wide[keys].assign(n=wide["n_units"].astype("int64"))
     quality = dict.fromkeys(DATA_QUALITY_KEYS, 0)
-    quality.update(missing_outcomes=missing, missing_variant=missing_variant)
+    quality.update(checked.counters, missing_outcomes=missing)
     import pandas as pd
 
     return Aggregates(
@@ -133,4 +179,5 @@ def aggregate_units(
         ),
         data_quality=quality,
         dimensions=dims,
+        issues=checked.issues,
     )

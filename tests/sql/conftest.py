@@ -97,7 +97,7 @@ def sort_rows(table: pa.Table) -> pa.Table:
 @pytest.fixture(scope="session")
 def spark() -> Iterator[Any]:
     """One local Spark session for every Spark test (skipped without pyspark or Java)."""
-    from segab.sql.spark import spark_available, spark_session
+    from segab.bulk.spark_engine import spark_available, spark_session
 
     if not spark_available():
         pytest.skip("pyspark or Java is not installed (pip install 'segab[spark]'; Java 17)")

@@ -16,11 +16,11 @@ import pytest
 from click.testing import CliRunner
 
 from segab.bulk import assign_file
+from segab.bulk.duckdb_engine import assign_file_sql, column_kinds
 from segab.cli.main import cli
 from segab.config import Experiment, Registry
 from segab.errors import DataError, MissingColumnError, SqlCompileError
 from segab.sql.assign import assignment_sql
-from segab.sql.bulk import assign_file_sql, column_kinds
 from tests.conftest import make_experiment
 from tests.sql.conftest import EXPERIMENTS, python_assignments, sort_rows, synthetic_units
 

@@ -1,0 +1,206 @@
+"""Run a unit table's statements: the sums of the rows that count, the counters, the issues.
+
+:func:`check_units` runs :func:`~segab.sums.units.units_query` (one scan), then,
+with a unit id column, :func:`~segab.sums.units.duplicates_query` and, only if ids
+repeat, the de-duplicating sums. Every count of rows kept out comes from those
+statements; the first locations of each kind are found by one small statement per
+kind (:func:`~segab.sums.units.locate_query`), run only when its count is not zero.
+
+Example:
+    >>> KIND_ORDER
+    ('nan', 'infinite', 'not_a_number')
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from segab.config.models import Experiment
+from segab.errors import DataError
+from segab.sums.result import MAX_EXAMPLES, DataIssue
+from segab.sums.row_locations import Position, csv_record_lines, positioned_source, where
+from segab.sums.sources import Engine, Relation, Source
+from segab.sums.specs import UnitSpec
+from segab.sums.unit_values import BAD_BINARY, KINDS
+from segab.sums.units import (
+    codes_query,
+    duplicates_query,
+    locate_query,
+    read_columns,
+    units_query,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["KIND_ORDER", "CheckedUnits", "UnitInput", "check_units"]
+
+KIND_ORDER = ("nan", "infinite", "not_a_number")
+_EXPECTED_BINARY = "0, 1, true, false, yes or no (any case)"
+# (kind, condition on a repeated id's summary): how repeated ids are reported
+_DUPLICATES = (
+    ("duplicate_row", "n_var = 1 AND same = 1"),  # identical rows: one is kept
+    ("duplicate_unit", "n_var = 1 AND same = 0"),  # rows that differ: the unit is left out
+    ("multi_variant_unit", "n_var = 2"),  # two variants: the unit is left out
+)
+
+
+@dataclass(frozen=True)
+class UnitInput:
+    """A unit table as given (``source``) and as the engine reads it (``rel``).
+
+    ``text_columns`` are those read as text from CSV files.
+
+    Example:
+        >>> UnitInput.__dataclass_fields__["rel"].type
+        'Relation'
+    """
+
+    eng: Engine
+    source: Source
+    rel: Relation
+    text_columns: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CheckedUnits:
+    """The per-cell sums of the rows that count (``wide``), the counters and the issues.
+
+    Example:
+        >>> CheckedUnits.__dataclass_fields__["issues"].type
+        'tuple[DataIssue, ...]'
+    """
+
+    wide: pd.DataFrame
+    counters: dict[str, int]
+    issues: tuple[DataIssue, ...]
+
+
+class _Locator:
+    """Finds where rows are, positioning the input the first time it is asked."""
+
+    def __init__(self, data: UnitInput, spec: UnitSpec, unit: str | None) -> None:
+        self.data, self.spec, self.unit = data, spec, unit
+        self._position: Position | None = None
+
+    @property
+    def position(self) -> Position:
+        if self._position is None:
+            d = self.data
+            self._position = positioned_source(d.eng, d.source, d.rel, d.text_columns)
+        return self._position
+
+    def rows(self, condition: str, limit: int = MAX_EXAMPLES) -> list[tuple[Any, ...]]:
+        """``(place, unit, n_rows, raw values...)`` of the first rows with ``condition``."""
+        d, pos = self.data, self.position
+        sql, params = locate_query(
+            d.eng.dialect, d.rel, self.spec, self.unit, condition, source=pos.source, limit=limit
+        )
+        _, rows = d.eng.rows(sql, params)
+        if pos.csv_path is not None and pos.source is not None:
+            pos.lines.update(
+                csv_record_lines(d.eng, pos.csv_path, [int(r[0]) for r in rows if r[0] is not None])
+            )
+        return [(where(pos, r[0]), *r[1:]) for r in rows]
+
+
+def _example(place: str, unit: Any, n_rows: Any, raw: Any = None, with_rows: bool = False) -> str:
+    text = place
+    if unit is not None:
+        rows = f", {int(n_rows)} rows" if with_rows and n_rows is not None else ""
+        text += f" (unit {unit}{rows})"
+    if raw is not None:
+        text += f": {raw!r}"
+    return text
+
+
+def _flag_rows(wide: pd.DataFrame, flag: int) -> int:
+    return int(wide.loc[wide["f"] == flag, "n_units"].sum())
+
+
+def check_units(data: UnitInput, spec: UnitSpec, unit: str | None, exp: Experiment) -> CheckedUnits:
+    """Sums of the rows that count, ``data_quality`` counters and located issues.
+
+    Raises :class:`DataError` at the first binary value that is not 0/1/true/false/
+    yes/no, naming where it is, the column, the value and what was expected.
+
+    Example:
+        >>> check_units.__name__   # aggregate_units runs it (see its example)
+        'check_units'
+    """
+    eng, rel = data.eng, data.rel
+    locator = _Locator(data, spec, unit)
+    sql, params = units_query(eng.dialect, rel, spec)  # ids are read by duplicates_query
+    wide = eng.query(sql, params)
+    if _flag_rows(wide, BAD_BINARY):
+        _raise_bad_binary(_flag_rows(wide, BAD_BINARY), spec, exp, locator)
+    counters = {"bad_values": _flag_rows(wide, 1), "missing_variant": _flag_rows(wide, 2)}
+    issues = _bad_value_issues(data, spec, locator) if counters["bad_values"] else []
+    if unit is not None:
+        sql, params = duplicates_query(eng.dialect, rel, spec, unit)
+        found = eng.query(sql, params).fillna(0)
+        dups, empty = found[found["n_var"] > 0], int(found.loc[found["n_var"] == 0, "units"].sum())
+        if len(dups) or empty:
+            sql, params = units_query(eng.dialect, rel, spec, unit, dedupe=len(dups) > 0)
+            wide = eng.query(sql, params)
+            issues += _duplicate_issues(dups, unit, locator)
+        one = dups[dups["n_var"] == 1]
+        counters["empty_ids"] = empty
+        counters["multi_variant_units"] = int(dups.loc[dups["n_var"] == 2, "units"].sum())
+        counters["duplicate_units"] = int((one["n_rows"] - one["units"]).sum())
+    kept = wide[wide["f"] == 0].drop(columns="f").reset_index(drop=True)
+    return CheckedUnits(kept, counters, tuple(issues))
+
+
+def _bad_value_issues(data: UnitInput, spec: UnitSpec, locator: _Locator) -> list[DataIssue]:
+    sql, params = codes_query(data.eng.dialect, data.rel, spec)
+    codes = data.eng.query(sql, params)
+    issues = []
+    for j, (column, _) in enumerate(read_columns(spec)):
+        for code, kind in KINDS.items():
+            count = int(codes.loc[codes[f"e_{j}"] == code, "n_rows"].sum())
+            if count and kind in KIND_ORDER:
+                found = locator.rows(f"e_{j} = {code}")
+                text = kind == "not_a_number"  # the value itself says more than its kind
+                raw = _raw_index(spec, j)
+                examples = tuple(
+                    _example(r[0], r[1], r[2], r[raw] if text else None) for r in found
+                )
+                issues.append(DataIssue("units", column, kind, count, examples))
+    return issues
+
+
+def _raw_index(spec: UnitSpec, j: int) -> int:
+    """Where column j's raw text is in a row of :meth:`_Locator.rows` (after place, u, n, codes)."""
+    return 3 + len(read_columns(spec)) + j
+
+
+def _duplicate_issues(dups: pd.DataFrame, unit: str, locator: _Locator) -> list[DataIssue]:
+    issues = []
+    for kind, condition in _DUPLICATES:
+        n_var, same = (2, None) if kind == "multi_variant_unit" else (1, kind == "duplicate_row")
+        part = dups[dups["n_var"] == n_var]
+        if same is not None:
+            part = part[part["same"] == int(same)]
+        # units in two variants: counted by unit; repeats in one variant: rows beyond the first
+        count = int(part["units"].sum() if n_var == 2 else (part["n_rows"] - part["units"]).sum())
+        if count:
+            found = locator.rows(condition)
+            with_rows = locator.position.source is None
+            examples = tuple(_example(r[0], r[1], r[2], with_rows=with_rows) for r in found)
+            issues.append(DataIssue("units", unit, kind, count, examples))
+    return issues
+
+
+def _raise_bad_binary(count: int, spec: UnitSpec, exp: Experiment, loc: _Locator) -> None:
+    cols = read_columns(spec)
+    [row] = loc.rows(f"f = {BAD_BINARY}", limit=1)
+    j = next(j for j in range(len(cols)) if row[3 + j] == BAD_BINARY)
+    column = cols[j][0]
+    metric = next(m.key for m in spec.metrics if m.kind == "binary" and m.source == column)
+    more = f"; {count} rows have such values" if count > 1 else ""
+    raise DataError(
+        f"{_example(row[0], row[1], None)}: column {column!r} of binary metric {metric!r} "
+        f"({exp.key}): found {row[_raw_index(spec, j)]!r}, expected {_EXPECTED_BINARY}{more}"
+    )
