@@ -4,7 +4,9 @@ Thin: parse the options, call :func:`segab.analysis.api.analyze`, render, print 
 Two things save time on the command line: pandas and SciPy load in a background
 thread while DuckDB reads the data (:func:`_preload`), and the process ends
 without the interpreter's teardown once the output is written
-(:func:`segab.cli.main.allow_fast_exit`).
+(:func:`segab.cli.main.allow_fast_exit`). ``--output`` is written atomically
+(:func:`segab.atomic.atomic_output`): after an error or Ctrl-C nothing appears there
+and an earlier file is untouched.
 
 Example:
     >>> analyze_command.name
@@ -21,8 +23,10 @@ import click
 from rich.console import Console
 
 from segab.analysis.api import analyze
+from segab.atomic import atomic_output
 from segab.cli.main import allow_fast_exit
 from segab.cli.options import experiments_option
+from segab.cli.signals import deferred_signals
 from segab.errors import DataError, SegabError
 from segab.report.render import FORMATS, render, table_renderables
 from segab.sums.sources import open_engine
@@ -37,7 +41,9 @@ def _preload() -> threading.Thread:
     releases the GIL while it runs, so these imports use the second core during
     its first statements instead of delaying them (measured in
     ``analysis/bench_analyze.py``). An import error is left to the main thread,
-    which reports it where the module is used.
+    which reports it where the module is used. A daemon thread: after Ctrl-C the
+    process must not wait for it (an import cut short can leave a module lock
+    that this thread would wait on forever).
     """
 
     def run() -> None:
@@ -47,7 +53,7 @@ def _preload() -> threading.Thread:
         except Exception:  # pragma: no cover - the main thread's import reports it
             return
 
-    thread = threading.Thread(target=run, name="segab-preload")
+    thread = threading.Thread(target=run, name="segab-preload", daemon=True)
     thread.start()
     return thread
 
@@ -153,7 +159,10 @@ def analyze_command(
     """
     try:
         x, ev, un = _inputs(exposures, events, units, db_url)
-        _preload()
+        with deferred_signals():  # Ctrl-C must not land in DuckDB's or pandas' C start-up
+            _preload()
+            if engine != "spark" and db_url is None:
+                import duckdb  # noqa: F401
         with open_engine(db_url, kind=engine, spark_master=spark_master) as eng:
             result = analyze(
                 key,
@@ -183,9 +192,8 @@ def _write(result: Any, fmt: str, output: str | None) -> None:
         click.echo(text, nl=False)
         return
     path = Path(output)
-    if path.parent and not path.parent.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    with atomic_output(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
     click.echo(f"wrote {fmt} report to {path}", err=True)
 
 

@@ -11,7 +11,6 @@ Example:
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import click
@@ -19,8 +18,9 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
+from segab.atomic import atomic_output
 from segab.cli.options import experiments_option
-from segab.errors import DataError, LifecycleError, SegabError, StoreError
+from segab.errors import LifecycleError, SegabError, StoreError
 from segab.formatting import pct
 from segab.lifecycle.commands import (
     conclude_experiment,
@@ -34,7 +34,9 @@ from segab.lifecycle.history import history_data, history_rows
 from segab.lifecycle.plan import Baseline, PowerPlan, plan_experiment
 from segab.lifecycle.traffic import equal_mix, traffic_mix
 from segab.report.history import history_html
+from segab.report.terminal import cell, cells
 from segab.store import list_experiments, list_snapshots, mask_url, open_store, resolve_url
+from segab.sums.read_errors import read_frame
 
 __all__ = ["lifecycle_commands"]
 
@@ -47,12 +49,7 @@ def _fail(exc: SegabError) -> click.ClickException:
 
 
 def _read_traffic(path: str) -> pd.DataFrame:
-    p = Path(path)
-    if p.suffix.lower() == ".parquet":
-        return pd.read_parquet(p)
-    if p.suffix.lower() == ".csv":
-        return pd.read_csv(p, low_memory=False)
-    raise DataError(f"{path}: unsupported file type {p.suffix!r}; expected .csv or .parquet")
+    return read_frame(path, "traffic")
 
 
 def _measured(
@@ -106,15 +103,17 @@ def _plan_table(plan: PowerPlan) -> Table:
     for c in plan.cells:
         style = {"over_segmented": "red", "ok": "green"}.get(c.status, "yellow")
         table.add_row(
-            c.segment,
-            c.stage,
-            f"{c.share:.3f}",
-            f"{c.daily_units:,.0f}",
-            "" if c.baseline is None else f"{c.baseline:.4g} ({c.baseline_source})",
-            f"{c.mde:.1%}",
-            "" if c.n_per_arm is None else f"{c.n_per_arm:,}",
-            "" if c.days_needed is None else str(c.days_needed),
-            f"[{style}]{c.status}[/{style}]",
+            *cells(
+                c.segment,
+                c.stage,
+                f"{c.share:.3f}",
+                f"{c.daily_units:,.0f}",
+                "" if c.baseline is None else f"{c.baseline:.4g} ({c.baseline_source})",
+                f"{c.mde:.1%}",
+                "" if c.n_per_arm is None else f"{c.n_per_arm:,}",
+                "" if c.days_needed is None else str(c.days_needed),
+            ),
+            cell(c.status, style=style),
         )
     return table
 
@@ -194,13 +193,13 @@ def plan_command(
     console.print(_plan_table(plan))
     for c in plan.flagged():
         console.print(
-            f"[red]over-segmented[/red] {c.segment}/{c.stage}: needs "
-            f"{c.days_needed} days; remedies:"
+            cell("over-segmented", style="red"),
+            cell(f"{c.segment}/{c.stage}: needs {c.days_needed} days; remedies:"),
         )
         for r in c.remedies:
-            console.print(f"  - {r.kind}: {r.text}", markup=False)
+            console.print(cell(f"  - {r.kind}: {r.text}"))
     for n in plan.notes:
-        console.print(f"note: {n}", markup=False)
+        console.print(cell(f"note: {n}"))
 
 
 def _cells(exp: Any) -> dict[Any, Any]:
@@ -329,17 +328,19 @@ def iterate_command(
     if fmt == "json":
         click.echo(json.dumps(res.to_dict(), indent=2))
         return
-    table = Table(title=f"{key}: iteration {res.old_iteration} -> {res.new_iteration}")
+    table = Table(title=cell(f"{key}: iteration {res.old_iteration} -> {res.new_iteration}"))
     for col in ("segment", "stage", "status", "control", "variants", "dropped"):
         table.add_column(col)
     for o in res.outcomes:
         table.add_row(
-            o.segment,
-            o.stage,
-            o.status,
-            o.control,
-            ", ".join(f"{k} {w / 10000:g}" for k, w in o.variants),
-            ", ".join(o.dropped),
+            *cells(
+                o.segment,
+                o.stage,
+                o.status,
+                o.control,
+                ", ".join(f"{k} {w / 10000:g}" for k, w in o.variants),
+                ", ".join(o.dropped),
+            )
         )
     Console().print(table)
     click.echo(f"wrote {res.config_path}; kept {res.history_path}")
@@ -404,7 +405,7 @@ def status_command(fmt: str, experiments_dir: str, db_url: str | None) -> None:
     ):
         table.add_column(col)
     for r in rows:
-        table.add_row(*(str(r[c]) for c in r))
+        table.add_row(*cells(*(r[c] for c in r)))
     Console().print(table)
 
 
@@ -438,7 +439,7 @@ def history_command(key: str, fmt: str, output: str | None, db_url: str | None) 
             err=True,
         )
     if fmt == "table" and output is None:
-        table = Table(title=f"{key}: history")
+        table = Table(title=cell(f"{key}: history"))
         cols = (
             "iteration",
             "status",
@@ -453,7 +454,7 @@ def history_command(key: str, fmt: str, output: str | None, db_url: str | None) 
         for col in cols:
             table.add_column(col)
         for r in history_rows(data):
-            table.add_row(*(_fmt(c, r.get(c)) for c in cols))
+            table.add_row(*cells(*(_fmt(c, r.get(c)) for c in cols)))
         Console().print(table)
         return
     text = history_html(data) if fmt == "html" else json.dumps(data, indent=2)
@@ -462,7 +463,8 @@ def history_command(key: str, fmt: str, output: str | None, db_url: str | None) 
     if output is None:
         click.echo(text, nl=False)
         return
-    Path(output).write_text(text, encoding="utf-8")
+    with atomic_output(output) as tmp:
+        tmp.write_text(text, encoding="utf-8")
     click.echo(f"wrote {fmt} history to {output}", err=True)
 
 

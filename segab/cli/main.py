@@ -1,7 +1,11 @@
 """The root ``segab`` command group and its error handling.
 
 Every :class:`~segab.errors.SegabError` becomes ``Error: ...`` on stderr with
-exit code 1; usage errors exit with 2 (click's convention). No tracebacks.
+exit code 1; usage errors exit with 2 (click's convention); Ctrl-C prints
+``Aborted!`` and exits with 130 (128 + SIGINT, as shells do), SIGTERM prints
+``Terminated`` and exits with 143: both unwind the command, so it closes its
+engines, removes its temporary files and leaves no partial output
+(:mod:`segab.cli.signals`). No tracebacks.
 A command that has written its output and closed what it opened may call
 :func:`allow_fast_exit`: the console script then ends without the interpreter's
 teardown (``segab analyze`` does; see that function).
@@ -16,12 +20,14 @@ from __future__ import annotations
 
 import importlib
 import os
+import signal
 import sys
 from typing import Any
 
 import click
 
 from segab import __version__
+from segab.cli.signals import interruptible, message
 from segab.errors import SegabError
 
 __all__ = ["FAST_EXIT", "allow_fast_exit", "cli", "main"]
@@ -74,9 +80,27 @@ class SegabGroup(click.Group):
         return self.commands.get(cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
-        """Run the command, mapping :class:`SegabError` and I/O errors to click errors."""
+        """Run the command, mapping :class:`SegabError` and I/O errors to click errors.
+
+        Ctrl-C (KeyboardInterrupt) prints ``Aborted!`` and exits with code 130;
+        SIGTERM unwinds the same way and exits with 143.
+        """
+        got: dict[str, int] = {}
         try:
-            return super().invoke(ctx)
+            try:
+                with interruptible(got):
+                    result = super().invoke(ctx)
+            except Exception as exc:  # after a signal, a failure is the signal's doing
+                if "signal" in got and not isinstance(exc, click.exceptions.Exit):
+                    raise KeyboardInterrupt from None  # (an import cut short, say)
+                raise
+            if "signal" in got:  # a statement absorbed the interrupt: stop all the same
+                raise KeyboardInterrupt
+            return result
+        except KeyboardInterrupt:
+            signum = got.get("signal", signal.SIGINT)
+            click.echo(f"\n{message(signum)}", err=True)
+            raise click.exceptions.Exit(128 + signum) from None
         except SegabError as exc:
             raise click.ClickException(str(exc)) from None
         except OSError as exc:
@@ -129,9 +153,15 @@ def main() -> None:
     try:
         cli.main(prog_name="segab", obj=state)
     except SystemExit as exc:
+        if exc.code in (128 + signal.SIGINT, 128 + signal.SIGTERM):
+            _quick_exit(int(exc.code))  # unwound already; no teardown to wait on
         if exc.code not in (0, None) or not state.get(FAST_EXIT):
             raise
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(0)
+        _quick_exit(0)
     sys.exit(0)
+
+
+def _quick_exit(code: int) -> None:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

@@ -1,5 +1,8 @@
 """``segab simulate``: a synthetic population, then its events and the planted truth.
 
+Each output file is written atomically (:func:`segab.atomic.atomic_output`): after an
+error or Ctrl-C nothing appears at its path and an earlier file there is untouched.
+
 Example:
     >>> simulate_command.name
     'simulate'
@@ -15,21 +18,19 @@ import pandas as pd
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from segab.atomic import atomic_output
 from segab.cli.options import experiments_option
 from segab.config import load_experiments
-from segab.errors import DataError
 from segab.simulate import default_effects, simulate_events, simulate_population, truth
+from segab.sums.read_errors import read_frame
 
 __all__ = ["simulate_command"]
 
 
 def _read_table(path: Path) -> pd.DataFrame:
-    suffix = path.suffix.lower()
-    if suffix == ".parquet":
-        return pd.read_parquet(path)
-    if suffix == ".csv":
-        return pd.read_csv(path, dtype={"unit_id": str, "segment": str, "variant": str})
-    raise DataError(f"{path}: unsupported file type {suffix!r}; expected .csv or .parquet")
+    return read_frame(
+        str(path), "assignments", dtype={"unit_id": str, "segment": str, "variant": str}
+    )
 
 
 @click.command("simulate")
@@ -83,8 +84,10 @@ def simulate_command(
         assignments = _read_table(Path(assignments_path))
         effects = default_effects(experiment)
         events = simulate_events(experiment, assignments, effects, seed=seed)
-        events.to_csv(out / "events.csv", index=False)
-        (out / "truth.json").write_text(json.dumps(truth(experiment, effects, seed), indent=2))
+        with atomic_output(out / "events.csv") as tmp:
+            events.to_csv(tmp, index=False)
+        with atomic_output(out / "truth.json") as tmp:
+            tmp.write_text(json.dumps(truth(experiment, effects, seed), indent=2))
         err.print(f"wrote {len(events):,} events to {out / 'events.csv'} and {out / 'truth.json'}")
         return
     columns = (TextColumn("simulating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
@@ -93,5 +96,6 @@ def simulate_command(
         population = simulate_population(
             experiment, n_units, seed, progress=lambda n: bar.advance(task, n)
         )
-    population.to_csv(out / "population.csv", index=False)
+    with atomic_output(out / "population.csv") as tmp:
+        population.to_csv(tmp, index=False)
     err.print(f"wrote {len(population):,} rows ({n_units:,} units) to {out / 'population.csv'}")

@@ -6,6 +6,12 @@ quality. JSON is :meth:`AnalysisResult.to_dict` (NaN → ``null``); CSV is one r
 per result (cells, then pooled) with a ``scope`` column. The HTML report lives in
 :mod:`segab.report.html`.
 
+Strings from data and config (names, ``--by`` values, reasons, notes, examples of bad
+rows) are shown literally: the table builds its cells with
+:func:`segab.report.terminal.cell` (never read as rich markup) and both the table and
+the CSV write control characters as escapes (:func:`segab.printable.printable`). JSON
+is exact (its encoder escapes every control character); HTML escapes everything.
+
 Example:
     >>> from segab.analysis.results import AnalysisResult
     >>> r = AnalysisResult("e", 1, "frequentist", 0.05, "holm", (), (), (), (), {})
@@ -28,6 +34,8 @@ from rich.text import Text
 from segab.analysis.results import AnalysisResult, ResultRow
 from segab.errors import DataError
 from segab.formatting import num, p_text, pct
+from segab.printable import printable
+from segab.report.terminal import cell, cells
 
 __all__ = [
     "FORMATS",
@@ -85,7 +93,7 @@ def _where(r: ResultRow) -> str:
 
 
 def _decision(r: ResultRow) -> Text:
-    return Text(r.decision, style=STYLE.get(r.decision, ""))
+    return Text(printable(r.decision), style=STYLE.get(r.decision, ""))
 
 
 def _evidence_label(result: AnalysisResult) -> str:
@@ -97,7 +105,8 @@ def _decisions_table(result: AnalysisResult) -> Table | None:
     if not rows:
         return None
     primary = rows[0].metric
-    t = Table(title=f"Decisions (primary metric: {primary})", title_justify="left", expand=True)
+    title = Text(f"Decisions (primary metric: {printable(primary)})")
+    t = Table(title=title, title_justify="left", expand=True)
     t.add_column("cell", overflow="fold", ratio=2)
     t.add_column("variant", overflow="fold", ratio=2)
     t.add_column("lift [CI]", ratio=2, min_width=9)
@@ -105,12 +114,12 @@ def _decisions_table(result: AnalysisResult) -> Table | None:
     t.add_column("decision", no_wrap=True, min_width=12)
     t.add_column("reason", overflow="fold", ratio=5)
     for r in rows:
-        t.add_row(_where(r), r.variant, _lift(r), evidence(r), _decision(r), r.reason)
+        t.add_row(*cells(_where(r), r.variant, _lift(r), evidence(r), _decision(r), r.reason))
     return t
 
 
 def _metric_table(result: AnalysisResult, metric: str, rows: Sequence[ResultRow]) -> Table:
-    t = Table(title=f"Metric: {metric}", title_justify="left", expand=True)
+    t = Table(title=Text(f"Metric: {printable(metric)}"), title_justify="left", expand=True)
     for name, justify in (
         ("cell", "left"),
         ("variant vs control", "left"),
@@ -126,24 +135,26 @@ def _metric_table(result: AnalysisResult, metric: str, rows: Sequence[ResultRow]
     for r in rows:
         c = r.comparison
         t.add_row(
-            _where(r) + (f" ({r.n_cells} cells)" if r.n_cells > 1 else ""),
-            f"{r.variant} vs {r.control}",
-            f"{c.n_treatment:,}/{c.n_control:,}",
-            _num(c.control_mean),
-            _num(c.treatment_mean),
-            _lift(r),
-            evidence(r),
-            _decision(r),
+            *cells(
+                _where(r) + (f" ({r.n_cells} cells)" if r.n_cells > 1 else ""),
+                f"{r.variant} vs {r.control}",
+                f"{c.n_treatment:,}/{c.n_control:,}",
+                _num(c.control_mean),
+                _num(c.treatment_mean),
+                _lift(r),
+                evidence(r),
+                _decision(r),
+            )
         )
     return t
 
 
 def _small_table(title: str, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> Table:
-    t = Table(title=title, title_justify="left")
+    t = Table(title=Text(title), title_justify="left")
     for h in header:
         t.add_column(h, overflow="fold")
     for row in rows:
-        t.add_row(*(x if isinstance(x, Text) else str(x) for x in row))
+        t.add_row(*cells(*row))
     return t
 
 
@@ -157,12 +168,12 @@ def table_renderables(result: AnalysisResult) -> list[RenderableType]:
         True
     """
     head = Text.assemble(
-        (result.experiment, "bold"),
+        (printable(result.experiment), "bold"),
         f" (iteration {result.iteration}) — {result.method}, alpha {result.alpha:g}, "
         f"correction {result.correction}",
     )
     if result.name:
-        head.append(f"\n{result.name}", style="dim")
+        head.append(f"\n{printable(result.name)}", style="dim")
     out: list[RenderableType] = [head]
     decisions = _decisions_table(result)
     if decisions is not None:
@@ -200,7 +211,7 @@ def table_renderables(result: AnalysisResult) -> list[RenderableType]:
         ]  # fmt: skip
         header_i = ("input", "column", "kept out", "rows", "first locations")
         out.append(_small_table("Rows kept out of the sums", header_i, rows_i))
-    out.extend(Text(f"note: {n}", style="dim") for n in result.notes)
+    out.extend(cell(f"note: {n}", style="dim") for n in result.notes)
     return out
 
 
@@ -234,6 +245,8 @@ def render_json(result: AnalysisResult) -> str:
 def render_csv(result: AnalysisResult) -> str:
     """One CSV row per result (``scope`` = ``cell`` or ``pooled``), every field.
 
+    Text fields and column names have their control characters written as escapes.
+
     Example:
         >>> from segab.analysis.results import AnalysisResult
         >>> r = AnalysisResult("e", 1, "frequentist", 0.05, "holm", (), (), (), (), {})
@@ -243,6 +256,9 @@ def render_csv(result: AnalysisResult) -> str:
     frame = result.to_pandas()
     if frame.empty:
         return "scope,segment,stage,metric,variant,control,decision,reason\n"
+    frame = frame.rename(columns=lambda c: printable(str(c)))
+    for col in frame.select_dtypes(include=["object", "string"]).columns:
+        frame[col] = frame[col].map(lambda v: printable(v) if isinstance(v, str) else v)
     return str(frame.to_csv(index=False))
 
 

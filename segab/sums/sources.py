@@ -8,10 +8,12 @@ only when a DataFrame is needed, so a command can start DuckDB's work while pand
 is still loading. The shell opens an engine with :func:`open_engine` and hands it
 to the library; the library never opens a database or a Spark session itself.
 
-- A path ending in ``.csv`` (or ``.csv.gz``) is read with DuckDB's ``read_csv_auto``
-  (header required; the id columns are read as text, so ``007`` stays ``007``), a
-  path ending in ``.parquet`` with ``read_parquet``; a glob such as
-  ``exposures/*.parquet`` works too.
+- A path ending in ``.csv`` (or ``.csv.gz``, ``.tsv``, ``.txt``) is read with DuckDB's
+  ``read_csv`` (header required; the id columns are read as text, so ``007`` stays
+  ``007``), a path ending in ``.parquet`` with ``read_parquet``; a glob such as
+  ``exposures/*.parquet`` works too. Files are checked first and CSV is read strictly
+  (:mod:`segab.sums.files`); read errors name the file and line
+  (:mod:`segab.sums.read_errors`).
 - A pandas DataFrame is registered into the DuckDB connection (no copy).
 - With a database URL (``postgresql+psycopg://...``, ``sqlite:///file.db``) the
   inputs are table names, optionally ``schema.table``, aggregated by that database.
@@ -35,15 +37,28 @@ from __future__ import annotations
 import itertools
 import os
 import re
+import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, Union
 
 from segab.errors import DataError, MissingColumnError, SqlError
+from segab.sums.files import (
+    CsvLayout,
+    check_parquet,
+    check_sqlite_database,
+    csv_layout,
+    duckdb_csv_options,
+    file_kind,
+    input_files,
+    parquet_top_level,
+    scan_csv,
+    unique_columns,
+)
+from segab.sums.read_errors import file_read_error, first_line, located_csv_error, reraise_interrupt
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -62,6 +77,7 @@ __all__ = [
     "require_columns",
 ]
 
+Layouts = Mapping[str, CsvLayout] | None  # the CSV files of a relation, and their headers
 # a Union of strings: the alias exists at run time without importing pandas
 Source = Union[str, "os.PathLike[str]", "pd.DataFrame"]
 
@@ -218,6 +234,7 @@ class SqlEngine:
         self.con = con
         self._temp_dir = temp_dir
         self._conn: Any = None  # SQLite: one connection, so temporary tables persist
+        self._parquet: list[str] = []  # Parquet files read: named when a read fails
 
     def relation(self, source: Source, role: str, text_columns: Iterable[str]) -> Relation:
         """Resolve a path, DataFrame or table name into a :class:`Relation`.
@@ -241,32 +258,46 @@ class SqlEngine:
 
     def _duck_relation(self, source: Source, role: str, text_columns: tuple[str, ...]) -> Relation:
         if is_frame(source):
+            unique_columns(map(str, source.columns), f"<{role} DataFrame>")  # type: ignore[union-attr]
             name = f"segab_{role}_{next(_COUNTER)}"
             self.con.register(name, source)
-            return self._describe(quote_ident(name), f"<{role} DataFrame>")
+            return self._describe(quote_ident(name), f"<{role} DataFrame>", expected="a DataFrame")
         path = str(source)
-        lower = path.lower()
-        if "*" not in path and not Path(path).exists():
-            raise DataError(f"{path}: no such file ({role} table); expected a CSV or Parquet file")
-        if lower.endswith((".parquet", ".pq")):
-            return self._describe(f"read_parquet({quote_literal(path)})", path)
-        if lower.endswith((".csv", ".csv.gz", ".txt", ".tsv")):
-            head = f"read_csv_auto({quote_literal(path)}, header = true"
-            rel = self._describe(head + ")", path)
+        files = input_files(path, role)
+        kind = file_kind(path)
+        if kind == "parquet":
+            for name in files:
+                check_parquet(name, role)
+            self._parquet.extend(files)
+            sql = f"read_parquet({quote_literal(path)})"
+            rel = self._describe(sql, path, expected="an intact Parquet file")
+            meta = f"SELECT name, num_children FROM parquet_schema({quote_literal(files[0])})"
+            schema = self._guard(lambda: self.con.execute(meta).fetchall())
+            unique_columns(parquet_top_level(schema), files[0])
+            return rel
+        if kind == "csv":
+            layouts = {name: csv_layout(name, role) for name in files}
+            head = f"read_csv({quote_literal(path)}, {duckdb_csv_options(layouts[files[0]])}"
+            rel = self._describe(head + ")", path, layouts)
             texts = [c for c in text_columns if rel.has(c)]
             if not texts:
                 return rel
             types = ", ".join(f"{quote_literal(c)}: 'VARCHAR'" for c in texts)
-            return self._describe(f"{head}, types = {{{types}}})", path)
-        raise DataError(
-            f"{path}: unsupported file type for the {role} table; expected .csv or .parquet"
-        )
+            return self._describe(f"{head}, types = {{{types}}})", path, layouts)
+        raise DataError(f"{path}: unsupported file type ({role} table); expected .csv or .parquet")
 
-    def _describe(self, sql: str, label: str) -> Relation:
+    def _describe(
+        self, sql: str, label: str, layouts: Layouts = None, expected: str = "a CSV file"
+    ) -> Relation:
         try:
             rows = self.con.execute(f"DESCRIBE SELECT * FROM {sql}").fetchall()
         except Exception as exc:  # duckdb raises many exception types
-            raise DataError(f"{label}: cannot read: {exc}") from None
+            reraise_interrupt(exc)
+            located = located_csv_error(str(exc), label)
+            if located is None and layouts:  # DuckDB could not detect the dialect: find why
+                located = next(filter(None, (scan_csv(f, lay) for f, lay in layouts.items())), None)
+            fallback = f"{label}: cannot read: {first_line(exc)}; expected {expected}"
+            raise DataError(located or fallback) from None
         return Relation(
             sql, tuple(r[0] for r in rows), {r[0]: str(r[1]).lower() for r in rows}, label
         )
@@ -275,17 +306,24 @@ class SqlEngine:
         import sqlalchemy as sa
 
         schema, _, table = name.rpartition(".")
+        where = self.con.url.render_as_string(hide_password=True)
+        check_sqlite_database(self.con.url)
         try:
             cols = sa.inspect(self.con).get_columns(table, schema=schema or None)
         except sa.exc.NoSuchTableError:
             cols = []
         except sa.exc.SQLAlchemyError as exc:
-            raise SqlError(f"{name}: cannot inspect the {role} table: {exc}") from None
+            raise SqlError(
+                f"{where} table {name}: cannot read the {role} table: {first_line(exc)}; "
+                f"expected a readable {self.dialect} database"
+            ) from None
         if not cols:
-            raise DataError(f"{name}: no such table in {self.con.url!r} ({role} table)")
+            raise DataError(
+                f"{name}: no such table in {where} ({role} table); expected an existing table"
+            )
         sql = ".".join(quote_ident(p) for p in ([schema] if schema else []) + [table])
         types = {str(c["name"]): str(c["type"]).lower() for c in cols}
-        label = f"{self.con.url.render_as_string(hide_password=True)} table {name}"
+        label = f"{where} table {name}"
         return Relation(sql, tuple(types), types, label)
 
     def query(self, sql: str, params: dict[str, Any]) -> pd.DataFrame:
@@ -360,14 +398,17 @@ class SqlEngine:
         return self._guard(lambda: self.con.execute(sql, self._used(sql, params) or None))
 
     def _guard(self, call: Callable[[], _T]) -> _T:
-        """``call()``, with the engine's errors as :class:`SqlError` (one line each)."""
+        """``call()``, with errors as :class:`SqlError`, file read errors as located DataErrors."""
         try:
             return call()
         except Exception as exc:
             if isinstance(exc, DataError | SqlError):
                 raise
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise SqlError(f"{self.dialect} query failed: {first}") from None
+            reraise_interrupt(exc)
+            error = file_read_error(exc, self._parquet)
+            if error is not None:
+                raise error from None
+            raise SqlError(f"{self.dialect} query failed: {first_line(exc)}") from None
 
     def close(self) -> None:
         """Close the connection (DuckDB) or dispose of the engine (SQLAlchemy).
@@ -415,41 +456,45 @@ def open_engine(
 
 @contextmanager
 def _open_sql_engine(db_url: str | None) -> Iterator[SqlEngine]:
-    if db_url is None:
-        import duckdb
-
-        temp_dir = tempfile.mkdtemp(prefix="segab-duckdb-")
-        con = duckdb.connect(
-            config={
-                "memory_limit": os.environ.get("SEGAB_DUCKDB_MEMORY_LIMIT", "250MB"),
-                "temp_directory": temp_dir,
-                "preserve_insertion_order": False,
-            }
-        )
-        threads = os.environ.get("SEGAB_DUCKDB_THREADS")
-        if threads:
-            con.execute(f"SET threads = {int(threads)}")
-        con.execute("SET TimeZone = 'UTC'")
-        con.execute("SET enable_progress_bar = false")
-        engine = SqlEngine("duckdb", con, temp_dir)
-    else:
-        import sqlalchemy as sa
-
-        try:
-            sa_engine = sa.create_engine(db_url)
-        except Exception as exc:
-            raise SqlError(f"{db_url}: cannot open the database: {exc}") from None
-        name = sa_engine.dialect.name
-        if name not in ("postgresql", "sqlite"):
-            raise SqlError(
-                f"{db_url}: unsupported database {name!r}; expected postgresql or sqlite"
-            )
-        engine = SqlEngine(name, sa_engine)
+    spill = f"segab-duckdb-{os.getpid()}-"  # the CLI's watchdog finds it by pid
+    temp_dir = tempfile.mkdtemp(prefix=spill) if db_url is None else None
+    engine: SqlEngine | None = None
     try:
+        engine = _duckdb_engine(temp_dir) if temp_dir is not None else _sa_engine(str(db_url))
         yield engine
     finally:
-        engine.close()
-        if engine._temp_dir is not None:
-            import shutil
+        if engine is not None:
+            engine.close()
+        if temp_dir is not None:
+            shutil.rmtree(temp_dir, ignore_errors=True)
 
-            shutil.rmtree(engine._temp_dir, ignore_errors=True)
+
+def _duckdb_engine(temp_dir: str) -> SqlEngine:
+    import duckdb
+
+    con = duckdb.connect(
+        config={
+            "memory_limit": os.environ.get("SEGAB_DUCKDB_MEMORY_LIMIT", "250MB"),
+            "temp_directory": temp_dir,
+            "preserve_insertion_order": False,
+        }
+    )
+    threads = os.environ.get("SEGAB_DUCKDB_THREADS")
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = false")
+    return SqlEngine("duckdb", con, temp_dir)
+
+
+def _sa_engine(db_url: str) -> SqlEngine:
+    import sqlalchemy as sa
+
+    try:
+        sa_engine = sa.create_engine(db_url)
+    except Exception as exc:
+        raise SqlError(f"{db_url}: cannot open the database: {exc}") from None
+    name = sa_engine.dialect.name
+    if name not in ("postgresql", "sqlite"):
+        raise SqlError(f"{db_url}: unsupported database {name!r}; expected postgresql or sqlite")
+    return SqlEngine(name, sa_engine)

@@ -8,9 +8,16 @@ come back to Python. Nothing is rewritten after it is built.
 
 Inputs: a Parquet or CSV path (read by Spark; CSV with ``inferSchema`` and the id
 columns as strings), a pandas DataFrame, or the name of a table in the session's
-catalog. Sums are in DOUBLE; they equal DuckDB's whenever they are exact in
-double precision (counts, binary metrics, values on a binary grid), and otherwise
-may differ in the last bits, as two DuckDB runs with different thread counts can.
+catalog. A local file is checked first as DuckDB's are (:mod:`segab.sums.files`),
+CSV is read with the header's delimiter, RFC 4180 quotes and ``mode=FAILFAST`` (a
+malformed row is an error, never a row of NULLs), and a file Spark fails to read
+is named in the error, with the line for CSV (from
+:func:`segab.sums.files.scan_csv`). Spark replaces bytes that are not UTF-8 after
+the header instead of failing.
+
+Sums are in DOUBLE; they equal DuckDB's whenever they are exact in double precision
+(counts, binary metrics, values on a binary grid), and otherwise may differ in the
+last bits, as two DuckDB runs with different thread counts can.
 
 Example:
     >>> SparkEngine.dialect
@@ -20,6 +27,7 @@ Example:
 from __future__ import annotations
 
 import itertools
+import os
 import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -31,6 +39,15 @@ import pandas as pd
 from segab.bulk.spark_engine import spark_session
 from segab.errors import DataError, SqlError
 from segab.sql.dialects import get_dialect
+from segab.sums.files import (
+    CsvLayout,
+    check_parquet,
+    csv_layout,
+    file_kind,
+    input_files,
+    scan_csv,
+    unique_columns,
+)
 from segab.sums.sources import Relation, Source
 
 __all__ = ["SparkEngine", "open_spark_engine"]
@@ -52,6 +69,7 @@ class SparkEngine:
         self.spark = spark
         self._owns = owns_session
         self._views: list[str] = []
+        self._csv: dict[str, CsvLayout] = {}  # CSV files read: located when Spark fails
         spark.conf.set("spark.sql.ansi.enabled", "true")
         spark.conf.set("spark.sql.session.timeZone", "UTC")
 
@@ -64,17 +82,26 @@ class SparkEngine:
         """
         texts = set(text_columns)
         if isinstance(source, pd.DataFrame):
+            unique_columns(map(str, source.columns), f"<{role} DataFrame>")
             df = self.spark.createDataFrame(source)
             label = f"<{role} DataFrame>"
         else:
             path = str(source)
             label = path
-            lower = path.lower()
+            kind = file_kind(path)
+            local = kind is not None and "://" not in path and not Path(path).is_dir()
+            files = input_files(path, role) if local else []
+            for name in files if kind == "parquet" else []:
+                check_parquet(name, role)
+            layouts = {name: csv_layout(name, role) for name in files} if kind == "csv" else {}
+            self._csv.update({os.path.abspath(name): lay for name, lay in layouts.items()})
+            tab = path.lower().endswith((".tsv", ".tsv.gz"))
+            delimiter = layouts[files[0]].delimiter if layouts else "\t" if tab else ","
             try:
-                if lower.endswith((".parquet", ".pq")) or Path(path).is_dir():
+                if kind == "parquet" or Path(path).is_dir():
                     df = self.spark.read.parquet(path)
-                elif lower.endswith((".csv", ".csv.gz", ".txt")):
-                    df = self._read_csv(path, texts)
+                elif kind == "csv":
+                    df = self._read_csv(path, texts, delimiter)
                 elif self.spark.catalog.tableExists(path):
                     df = self.spark.table(path)
                 else:
@@ -85,18 +112,27 @@ class SparkEngine:
             except DataError:
                 raise
             except Exception as exc:  # py4j / analysis errors
-                first = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
-                raise DataError(f"{path}: Spark cannot read the {role} table: {first}") from None
+                located = self._located(exc)
+                first = _spark_message(exc)
+                raise DataError(
+                    located or f"{path}: Spark cannot read the {role} table: {first}"
+                ) from None
         view = f"segab_{role}_{next(_COUNTER)}"
         df.createOrReplaceTempView(view)
         self._views.append(view)
         types = {f.name: f.dataType.simpleString().lower() for f in df.schema.fields}
         return Relation(get_dialect("spark").quote(view), tuple(types), types, label)
 
-    def _read_csv(self, path: str, texts: set[str]) -> Any:
+    def _read_csv(self, path: str, texts: set[str], delimiter: str) -> Any:
         from pyspark.sql.types import StringType, StructField, StructType
 
-        reader = self.spark.read.option("header", "true")
+        reader = (
+            self.spark.read.option("header", "true")
+            .option("sep", delimiter)
+            .option("quote", '"')
+            .option("escape", '"')
+            .option("mode", "FAILFAST")
+        )
         inferred = reader.option("inferSchema", "true").csv(path).schema
         fields = [
             StructField(f.name, StringType(), True) if f.name in texts else f
@@ -118,8 +154,10 @@ class SparkEngine:
             rows = df.collect()
         except Exception as exc:
             if type(exc).__module__.startswith(("pyspark", "py4j")):
-                first = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
-                raise SqlError(f"spark query failed: {first}") from None
+                located = self._located(exc)
+                if located is not None:
+                    raise DataError(located) from None
+                raise SqlError(f"spark query failed: {_spark_message(exc)}") from None
             raise
         return pd.DataFrame([tuple(r) for r in rows], columns=list(df.columns))
 
@@ -142,6 +180,23 @@ class SparkEngine:
         df = self.query(sql, params)
         return list(df.columns), [tuple(r) for r in df.itertuples(index=False)]
 
+    def _located(self, exc: Exception) -> str | None:
+        """For Spark's 'error while reading file X': X, and the line for a CSV file."""
+        m = _FAILED_FILE.search(str(exc))
+        if m is None:
+            return None
+        name = m.group(1).rstrip(".").removeprefix("file://")
+        layout = self._csv.get(os.path.abspath(name))
+        if layout is not None:
+            located = scan_csv(name, layout)
+            if located is not None:
+                return located
+            expected = "a well-formed CSV file"
+        else:
+            kinds = {"csv": "a well-formed CSV file", "parquet": "an intact Parquet file"}
+            expected = kinds.get(file_kind(name) or "", "a readable file")
+        return f"{name}: Spark cannot read it: {_spark_message(exc)}; expected {expected}"
+
     def close(self) -> None:
         """Drop the temporary views (and stop the session if this engine started it).
 
@@ -156,6 +211,24 @@ class SparkEngine:
             self.spark.stop()
 
 
+_FAILED_FILE = re.compile(r"error while reading file (\S+)")
+_ERROR_CLASS = re.compile(r"\[[A-Z_.]+\].*")
+
+
+def _spark_message(exc: Exception) -> str:
+    """The informative line of a Spark/py4j error (its ``[ERROR_CLASS] ...`` line if any).
+
+    Example:
+        >>> _spark_message(RuntimeError("An error occurred while calling o1.x.\\n: [BAD] why"))
+        '[BAD] why'
+    """
+    text = str(exc).strip()
+    m = _ERROR_CLASS.search(text)
+    if m is not None:
+        return m.group(0).strip()
+    return text.splitlines()[0] if text else repr(exc)
+
+
 @contextmanager
 def open_spark_engine(spark: Any = None, master: str | None = None) -> Iterator[SparkEngine]:
     """A :class:`SparkEngine` on ``spark``, or on a new session (``master``, default local).
@@ -165,7 +238,13 @@ def open_spark_engine(spark: Any = None, master: str | None = None) -> Iterator[
         ...     eng.query("SELECT 1 AS x", {})["x"].tolist()
         [1]
     """
-    engine = SparkEngine(spark if spark is not None else spark_session(master), spark is None)
+    if spark is None:
+        spark = spark_session(master)
+        # a file Spark cannot read is reported as one Error line; not as the JVM's stack traces
+        spark.sparkContext.setLogLevel("FATAL")
+        engine = SparkEngine(spark, owns_session=True)
+    else:
+        engine = SparkEngine(spark)
     try:
         yield engine
     finally:
