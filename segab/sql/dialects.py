@@ -226,8 +226,8 @@ class Dialect:
             >>> get_dialect("duckdb").try_decimal("x")[:48]
             '(CASE WHEN regexp_full_match(CAST(x AS VARCHAR),'
             >>> import duckdb
-            >>> sql = get_dialect("duckdb").try_decimal("$v")
-            >>> [duckdb.execute(f"SELECT {sql}", {"v": v}).fetchone()[0]
+            >>> con, sql = duckdb.connect(), get_dialect("duckdb").try_decimal("$v")
+            >>> [con.execute(f"SELECT {sql}", {"v": v}).fetchone()[0]
             ...  for v in (" 1.5", "1e400", "abc", "nan", "1_000")]
             [1.5, inf, None, None, None]
         """

@@ -147,7 +147,7 @@ def planted_counts(planted: dict[int, tuple[str, str]]) -> dict[tuple[str, str],
     return out
 
 
-# text spellings and the double each engine's try_double must read them as (None: not a number)
+# text spellings and the double each engine's try_decimal must read them as (None: not a number)
 SPELLINGS = {
     "1.5": 1.5, " 1.5 ": 1.5, "1.": 1.0, ".5": 0.5, "+1": 1.0, "007": 7.0, "1e5": 1e5,
     "+3E-2": 0.03, "1e400": float("inf"), "-1e400": float("-inf"), "1e-400": 0.0,
@@ -160,13 +160,13 @@ SPELLINGS = {
 
 
 def read_numbers(eng: Any) -> dict[str, float | None]:
-    """``try_double`` of every spelling, as ``eng`` computes it (bound parameters)."""
+    """``try_decimal`` of every spelling, as ``eng`` computes it (bound parameters)."""
     from segab.sql.dialects import get_dialect
 
     d = get_dialect(eng.dialect)
     out = {}
     for text in SPELLINGS:
-        _, rows = eng.rows(f"SELECT {d.try_double(d.param('p0'))} AS x", {"p0": text})
+        _, rows = eng.rows(f"SELECT {d.try_decimal(d.param('p0'))} AS x", {"p0": text})
         out[text] = rows[0][0]
     return out
 
