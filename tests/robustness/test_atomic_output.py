@@ -242,7 +242,8 @@ def interrupted(large: dict[str, Path], tmp_path: Path, sig: int) -> tuple[int, 
         time.sleep(0.02)  # polling for the engine to open, not a timed assertion
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=120)
-    assert not any(spill.iterdir()), "DuckDB's spill directory was left behind"
+    left = sorted(p.name for p in spill.iterdir())
+    assert not left, f"DuckDB's spill directory was left behind: {left}"
     return proc.returncode, err, out
 
 

@@ -57,11 +57,6 @@ N_UNITS = 400
 BIG = 22_000  # units in the big files
 LATE = 21_000  # a line past the 20,480 that DuckDB samples to detect the dialect and types
 KEY = {"exposures": "user_id", "events": "user_id", "units": "arm"}  # a column each role needs
-EMPTY_LOG = pytest.mark.xfail(
-    strict=True,
-    reason="an exposure log without rows still fails in the SQL statements; issue 15 item 5 "
-    "(the empty-event-log work) turns it into a result with a note: then drop this mark",
-)
 
 
 def frames(n: int) -> dict[str, pd.DataFrame]:
@@ -338,7 +333,6 @@ CSV_CASES = [
         "header only",
         raw(lambda w, r: w.text[r].splitlines()[0] + "\n"),
         None,
-        marks={"exposures": EMPTY_LOG},
     ),
     Case(
         "BOM and CRLF",
@@ -441,7 +435,6 @@ PARQUET_CASES = [
         "parquet: no rows",
         parquet(lambda w, r, p: parquet_of(w.frames[r].head(0), p)),
         None,
-        marks={"exposures": EMPTY_LOG},
     ),
     Case(
         "parquet: .pq",
