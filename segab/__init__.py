@@ -17,43 +17,73 @@ __version__ = "0.1.0"
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from segab.assignment import assign, compile_plan
-from segab.assignment_types import Assignment, Reason
-from segab.config import (
-    Experiment,
-    Registry,
-    config_schema,
-    fingerprint,
-    load_experiment,
-    load_experiments,
-    parse_experiment,
-)
-from segab.errors import (
-    AssignmentError,
-    ConfigError,
-    DataError,
-    SegabError,
-    StatsError,
-    StoreError,
-)
-from segab.hashing import BUCKETS, HASH_VERSION
-
-if TYPE_CHECKING:  # imported lazily below: pandas, DuckDB and SQLAlchemy are heavy
+if TYPE_CHECKING:  # every name is imported on first use (below), so `import segab` is light
     from segab.analysis.api import analyze
     from segab.analysis.results import AnalysisResult
+    from segab.assignment import assign, compile_plan
+    from segab.assignment_types import Assignment, Reason
+    from segab.config import (
+        Experiment,
+        Registry,
+        config_schema,
+        fingerprint,
+        load_experiment,
+        load_experiments,
+        parse_experiment,
+    )
+    from segab.errors import (
+        AssignmentError,
+        ConfigError,
+        DataError,
+        SegabError,
+        StatsError,
+        StoreError,
+    )
+    from segab.hashing import BUCKETS, HASH_VERSION
     from segab.store.logger import ExposureLogger
 
 _LAZY = {
     "analyze": ("segab.analysis.api", "analyze"),
     "AnalysisResult": ("segab.analysis.results", "AnalysisResult"),
     "ExposureLogger": ("segab.store.logger", "ExposureLogger"),
+    "assign": ("segab.assignment", "assign"),
+    "compile_plan": ("segab.assignment", "compile_plan"),
+    "Assignment": ("segab.assignment_types", "Assignment"),
+    "Reason": ("segab.assignment_types", "Reason"),
+    **{
+        name: ("segab.config", name)
+        for name in (
+            "Experiment",
+            "Registry",
+            "config_schema",
+            "fingerprint",
+            "load_experiment",
+            "load_experiments",
+            "parse_experiment",
+        )
+    },
+    **{
+        name: ("segab.errors", name)
+        for name in (
+            "AssignmentError",
+            "ConfigError",
+            "DataError",
+            "SegabError",
+            "StatsError",
+            "StoreError",
+        )
+    },
+    "BUCKETS": ("segab.hashing", "BUCKETS"),
+    "HASH_VERSION": ("segab.hashing", "HASH_VERSION"),
 }
 
 
 def __getattr__(name: str) -> Any:
-    """Import the heavy parts of the public API on first use (PEP 562).
+    """Import the public API on first use (PEP 562).
 
-    ``import segab`` stays light for apps that only assign.
+    ``import segab`` loads nothing but this module, so the console script can
+    start handling Ctrl-C before the heavy imports, and apps pay only for what
+    they use.
 
     Example:
         >>> import segab
