@@ -244,7 +244,9 @@ def _run(
     seg_code, stage_code, var_code = codes
     counts, sums, funnels = [], [], []
     fast = Partition(x_rel, e_rel, spec, seg_code, stage_code, var_code, ev_code, pivot)
-    workdir = tempfile.mkdtemp(prefix="segab-stage-") if k_parts > 1 else None
+    # named like the engine's spill directory, so the CLI's watchdog removes it too
+    stage = f"segab-duckdb-{os.getpid()}-stage-"
+    workdir = tempfile.mkdtemp(prefix=stage) if k_parts > 1 else None
     try:
         if workdir is not None:  # read and hash the inputs once, not once per partition
             staged = fast.stage(eng, k_parts, workdir, per_part)
