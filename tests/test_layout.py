@@ -30,6 +30,7 @@ CORE = (
     "segab.stats",
     "segab.text_values",
     "segab.condition_regex",
+    "segab.printable",
 )
 SHELL = (
     "segab.analysis",
