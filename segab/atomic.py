@@ -6,7 +6,8 @@ renames it over the target when the write has finished (``os.replace``, atomic
 on POSIX within one file system). After an error or a Ctrl-C (the CLI turns
 SIGTERM into the same unwinding, :mod:`segab.cli.main`), the temporary file is
 removed: nothing appears at the target, and a file already there is untouched.
-A full disk is an error like any other.
+A full disk is an error like any other. The same mechanism serves ``segab
+assign`` on every engine, including Spark, whose output is a directory.
 
 Example:
     >>> import tempfile, pathlib
@@ -21,7 +22,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import secrets
+import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,12 +38,15 @@ _CANCELLED = threading.Event()  # a signal stopped the command: commit nothing m
 def atomic_output(target: str | os.PathLike[str]) -> Iterator[Path]:
     """A temporary path beside ``target``; renamed to ``target`` if the body succeeds.
 
-    The directory of ``target`` is created when missing. The temporary file is
-    named ``.<name>.<random>.tmp`` (hidden, same directory, so the rename never
-    copies across file systems) and is removed when the body raises or is
-    interrupted (any exception, KeyboardInterrupt included). The finished file
-    is flushed to disk before the rename; it gets the mode of the file it
-    replaces, or the usual mode of a new file.
+    The directory of ``target`` is created when missing. The temporary path is
+    ``<name>.segab-tmp-<pid>-<random>`` in the same directory, so the rename never
+    copies across file systems (and not a hidden name: Spark skips paths that
+    start with ``.``). The body may write a file or a directory (Spark) there. It
+    is removed when the body raises or is interrupted (any exception,
+    KeyboardInterrupt included), and nothing is renamed once a signal has
+    cancelled the outputs (:func:`cancel_outputs`). A finished file is flushed to
+    disk before the rename and gets the mode of the file it replaces, or the
+    usual mode of a new file; a directory replaces an old one by moving it aside.
 
     Example:
         >>> import tempfile, pathlib
@@ -58,30 +63,60 @@ def atomic_output(target: str | os.PathLike[str]) -> Iterator[Path]:
     """
     path = Path(target)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(name)
+    tmp = path.with_name(f"{path.name}.segab-tmp-{os.getpid()}-{secrets.token_hex(4)}")
     _PARTIAL.add(tmp)
     try:
         yield tmp
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        if path.exists():
-            with contextlib.suppress(OSError):
-                os.chmod(tmp, path.stat().st_mode & 0o7777)
-        else:
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp, 0o666 & ~umask)
+        if tmp.is_file():
+            _finish_file(tmp, path)
         if _CANCELLED.is_set():
             raise KeyboardInterrupt
-        os.replace(tmp, path)
+        _install(tmp, path)
     except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
+        _remove(tmp)
         raise
     finally:
         _PARTIAL.discard(tmp)
+
+
+def _finish_file(tmp: Path, path: Path) -> None:
+    with open(tmp, "rb+") as fh:
+        os.fsync(fh.fileno())
+    if path.exists():
+        with contextlib.suppress(OSError):
+            os.chmod(tmp, path.stat().st_mode & 0o7777)
+    else:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+
+def _install(tmp: Path, target: Path) -> None:
+    if not tmp.is_dir():
+        os.replace(tmp, target)
+        return
+    # a directory (Spark's output) cannot replace a non-empty one in one rename: move the
+    # old one aside, rename the new one in, then delete the old one
+    old = target.with_name(f"{target.name}.segab-old-{os.getpid()}-{secrets.token_hex(4)}")
+    had_old = target.exists() or target.is_symlink()
+    if had_old:
+        os.replace(target, old)
+    try:
+        os.replace(tmp, target)
+    except BaseException:
+        if had_old:
+            os.replace(old, target)
+        raise
+    if had_old:
+        _remove(old)
 
 
 def cancel_outputs() -> None:
@@ -107,6 +142,5 @@ def remove_partial_outputs() -> None:
         >>> remove_partial_outputs()   # nothing being written: nothing to do
     """
     for tmp in list(_PARTIAL):
-        with contextlib.suppress(OSError):
-            tmp.unlink()
+        _remove(tmp)
         _PARTIAL.discard(tmp)

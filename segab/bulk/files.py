@@ -10,9 +10,10 @@ neither imports an engine.
   by cell (:mod:`segab.text_values`), or as the experiment's ``attributes``
   declare.
 - **Output**: :func:`check_paths` refuses an output that is the input file, and
-  :func:`atomic_output` writes beside the target and renames on success, so an
-  error, Ctrl-C, SIGTERM or a full disk never leaves a partial file at the
-  target and never touches an earlier one.
+  :func:`atomic_output` (from :mod:`segab.atomic`, one mechanism for every
+  output) writes beside the target and renames on success, so an error,
+  Ctrl-C, SIGTERM or a full disk never leaves a partial file at the target and
+  never touches an earlier one.
 - The report of a run and its bad rows live in :mod:`segab.bulk.report`.
 
 Example:
@@ -29,11 +30,8 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import os
-import secrets
-import shutil
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +40,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from segab.atomic import atomic_output
 from segab.conditions import condition_fields
 from segab.config.models import Experiment, SegmentDef
 from segab.errors import DataError, MissingColumnError
@@ -354,60 +353,3 @@ def check_paths(input_path: Path, output_path: Path) -> None:
             f"{output_path}: this output is the input file {input_path}; "
             "write the assignments to another file"
         )
-
-
-def _remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
-
-
-def _install(tmp: Path, target: Path) -> None:
-    if not tmp.is_dir():
-        os.replace(tmp, target)
-        return
-    # a directory (Spark's output) cannot replace a non-empty one in one rename: move the
-    # old one aside, rename the new one in, then delete the old one
-    old = target.with_name(f"{target.name}.segab-old-{os.getpid()}-{secrets.token_hex(4)}")
-    had_old = target.exists() or target.is_symlink()
-    if had_old:
-        os.replace(target, old)
-    try:
-        os.replace(tmp, target)
-    except BaseException:
-        if had_old:
-            os.replace(old, target)
-        raise
-    if had_old:
-        _remove(old)
-
-
-@contextlib.contextmanager
-def atomic_output(target: Path) -> Iterator[Path]:
-    """A temporary path beside ``target``, renamed to it when the block ends without error.
-
-    On any exception (a failed write, a full disk, ``KeyboardInterrupt``) the
-    temporary file or directory is deleted and ``target`` is left as it was.
-
-    Example:
-        >>> import tempfile
-        >>> target = Path(tempfile.mkdtemp()) / "out.csv"
-        >>> try:
-        ...     with atomic_output(target) as tmp:
-        ...         _ = tmp.write_text("partial")
-        ...         raise KeyboardInterrupt
-        ... except KeyboardInterrupt:
-        ...     pass
-        >>> list(target.parent.iterdir())
-        []
-    """
-    # not a hidden name: Spark skips paths that start with "." or "_"
-    tmp = target.with_name(f"{target.name}.segab-tmp-{os.getpid()}-{secrets.token_hex(4)}")
-    try:
-        yield tmp
-        _install(tmp, target)
-    except BaseException:
-        _remove(tmp)
-        raise
