@@ -257,9 +257,7 @@ class Dialect:
         """
         if self.name == "duckdb":
             return f"isinf({expr})"
-        if self.name == "sqlite":
-            return f"(abs({expr}) = 9e999)"  # 9e999 is SQLite's infinity
-        return f"(abs({expr}) = CAST('Infinity' AS {self.double_type}))"
+        return f"(abs({expr}) = {self.infinity()})"
 
     def not_finite(self, expr: str) -> str:
         """SQL that is true when a double is NaN or +-infinity (NULL for NULL).
@@ -268,11 +266,9 @@ class Dialect:
             >>> get_dialect("duckdb").not_finite("x")
             'NOT isfinite(x)'
             >>> get_dialect("spark").not_finite("x")
-            "(isnan(x) OR (abs(x) = CAST('Infinity' AS DOUBLE)))"
+            "NOT (x > CAST('-Infinity' AS DOUBLE) AND x < CAST('Infinity' AS DOUBLE))"
         """
-        if self.name == "duckdb":
-            return f"NOT isfinite({expr})"
-        return f"({self.isnan(expr)} OR {self.isinf(expr)})"
+        return f"NOT {self.is_finite(expr)}"
 
     def rows_with_position(self, relation_sql: str, path: str, file_format: str) -> str | None:
         """A FROM-clause over one file with each row's 0-based position as ``segab_pos``.
