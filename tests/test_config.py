@@ -107,9 +107,9 @@ MALFORMED = [
     ),
     (
         "missing required field",
-        "name: Experiment\n",
+        "unit: user_id\n",
         "",
-        ["exp.yaml: name", "found nothing", "Field required"],
+        ["exp.yaml: unit", "found nothing", "Field required"],
     ),
     (
         "bad status",

@@ -173,3 +173,27 @@ def test_a_variant_without_value_dumps_and_fingerprints_as_before():
     assert "value" not in a.model_dump()["cells"][0]["variants"][0]
     b = _exp([{"key": "a", "weight": 0.5, "value": "A"}, {"key": "b", "weight": 0.5}])
     assert fingerprint(a) != fingerprint(b)
+
+
+def test_a_mislabelled_control_is_an_error_not_an_empty_result():
+    exp = _exp(
+        [{"key": "control", "weight": 1, "value": "Control"}, {"key": "b", "weight": 1}],
+        control="control",
+    )
+    df = pd.DataFrame({"id": range(4), "arm": [" Control", "b"] * 2, "conv": [0, 1] * 2})
+    with pytest.raises(DataError) as info:
+        segab.analyze(exp, units=df, variant_column="arm")
+    assert "no control arm ('Control') is in the data" in str(info.value)
+    assert "' Control' differs from 'Control' by a leading space" in str(info.value)
+
+
+def test_a_finished_experiment_needs_only_key_unit_cells_and_metrics():
+    exp = parse_experiment(
+        {
+            "key": "mailing",
+            "unit": "id",
+            "cells": [{"control": "a", "variants": [{"key": "a", "weight": 1}]}],
+            "metrics": {"primary": {"key": "voted", "kind": "binary", "column": "voted"}},
+        }
+    )
+    assert (exp.name, exp.segment_keys(), exp.seed) == ("mailing", ["all"], "mailing")

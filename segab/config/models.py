@@ -287,7 +287,7 @@ class Experiment(_Strict):
     """
 
     key: str = Field(pattern=NAME_PATTERN, max_length=64)
-    name: str
+    name: str = ""  # optional: the key when empty
     hypothesis: str = ""
     owner: str = ""
     status: Literal["draft", "running", "stopped", "concluded"] = "draft"
@@ -323,6 +323,8 @@ class Experiment(_Strict):
     def _default_seed(self) -> Experiment:
         if not self.seed:
             object.__setattr__(self, "seed", self.key)
+        if not self.name:
+            object.__setattr__(self, "name", self.key)
         return self
 
     @model_serializer(mode="wrap")

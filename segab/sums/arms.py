@@ -97,7 +97,9 @@ def match_arms(
     ``frames`` holds per-cell frames; the first is the one whose ``count`` column
     counts units per arm. Returns the frames without unknown arms and the unknown
     labels with their unit counts (largest first). Raises
-    :class:`~segab.errors.DataError` when the data has arms and none is the config's.
+    :class:`~segab.errors.DataError` when the data has arms and none is the config's,
+    or when arms are unknown and no control is among the known ones (nothing could be
+    compared: a mislabelled control).
 
     Example:
         >>> import pandas as pd
@@ -124,12 +126,30 @@ def match_arms(
     unknown = dict(sorted(unknown.items(), key=lambda kv: (-kv[1], kv[0])))
     if unknown and len(unknown) == len(counts):
         raise DataError(_none_known(experiment, unknown, source))
+    controls = {c.control for c in experiment.cells}
+    if unknown and not controls & {keys[v] for v in counts.index if v in keys}:
+        raise DataError(_no_control(experiment, counts, unknown, source))
     out = {}
     for name, frame in frames.items():
         kept = frame[frame["variant"].isin(list(keys))].copy()
         kept["variant"] = kept["variant"].map(keys)
         out[name] = kept.reset_index(drop=True)
     return out, unknown
+
+
+def _no_control(
+    experiment: Experiment, counts: pd.Series, unknown: Mapping[str, int], source: str
+) -> str:
+    labels = [v.label for c in experiment.cells for v in c.variants if v.key == c.control]
+    wanted = ", ".join(printable(repr(x)) for x in dict.fromkeys(labels))
+    found = ", ".join(
+        f"{printable(repr(str(label)))} ({int(n)} units)" for label, n in counts.items()
+    )
+    message = f"{source}: no control arm ({wanted}) is in the data; found {found}"
+    hints = [h for label in unknown if (h := near_miss(label, labels)) is not None]
+    if hints:
+        message += "; " + "; ".join(hints[:_SHOWN])
+    return message
 
 
 def _none_known(experiment: Experiment, unknown: Mapping[str, int], source: str) -> str:

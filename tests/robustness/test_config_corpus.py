@@ -132,7 +132,6 @@ ANALYSIS: dict[str, list[Any]] = {
 }
 REQUIRED = [
     "key",
-    "name",
     "unit",
     "cells",
     "metrics",
