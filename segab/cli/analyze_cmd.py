@@ -95,6 +95,11 @@ def _inputs(
     "db_url",
     help="SQLAlchemy URL: aggregate tables in that database (default tables: exposures, events).",
 )
+@click.option(
+    "--attributes",
+    help="A table joined on the unit column (one row per unit): its columns serve --by, "
+    "segment rules and analysis.filter.",
+)
 @click.option("--by", "by", multiple=True, help="Break down by this column (repeat to cross).")
 @click.option(
     "--format",
@@ -132,6 +137,7 @@ def analyze_command(
     units: str | None,
     variant_column: str,
     db_url: str | None,
+    attributes: str | None,
     by: tuple[str, ...],
     fmt: str,
     output: str | None,
@@ -153,6 +159,8 @@ def analyze_command(
       segab analyze journey_content --exposures demo/assignments.csv \\
           --events demo/events.csv --format html --output demo/report.html
       segab analyze loyalty_offer --units users.parquet --variant-column arm --by channel
+      segab analyze landing --units ab.csv --variant-column group \\
+          --attributes countries.csv --by country --format json
       segab analyze journey_content --db postgresql+psycopg://localhost/ab --format json
       segab analyze journey_content --db sqlite:///segab.db --save
       segab analyze journey_content --exposures x.parquet --events e.parquet --engine spark
@@ -169,6 +177,7 @@ def analyze_command(
                 exposures=x,
                 events=ev,
                 units=un,
+                attributes=attributes,
                 by=by,
                 variant_column=variant_column,
                 experiments=experiments_dir,
