@@ -213,7 +213,8 @@ def _attributes(
 ) -> tuple[Attributes, Relation]:
     """The attributes table as :class:`Attributes`, and ``rel`` with its columns added."""
     d = get_dialect(eng.dialect)
-    a_rel = eng.relation(source, "attributes", [unit, exp.unit, "unit_id", "unit", *texts])
+    names = dict.fromkeys([unit, exp.unit, "unit_id", "unit", *texts])  # once each
+    a_rel = eng.relation(source, "attributes", list(names))
     a_unit = next((c for c in (unit, exp.unit, "unit_id", "unit") if a_rel.has(c)), None)
     if a_unit is None:
         require_columns(a_rel, [unit], "attributes")
