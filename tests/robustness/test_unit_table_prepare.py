@@ -117,9 +117,12 @@ def test_sqlite(tmp_path: Path, name: str) -> None:
 def test_sqlite_refuses_a_filter_it_cannot_compile(tmp_path: Path) -> None:
     """SQLite compiles no conditions (dynamic types): an error, never an ignored filter."""
     rows, countries = landing()
-    with open_engine(_sqlite(tmp_path, rows, countries)) as eng:
-        with pytest.raises(DataError, match=r"analysis\.filter \(landing\): found a filter with"):
-            run("all", "ab", "countries", eng)
+    url = _sqlite(tmp_path, rows, countries)
+    with (
+        open_engine(url) as eng,
+        pytest.raises(DataError, match=r"analysis\.filter \(landing\): found a filter with"),
+    ):
+        run("all", "ab", "countries", eng)
 
 
 @pytest.mark.postgres
