@@ -28,7 +28,9 @@ Example:
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from segab.conditions import condition_fields
@@ -40,10 +42,13 @@ from segab.sums.expressions import epoch_col, number_col, text_col, unit_col, va
 from segab.sums.sources import Engine, Relation, Source, require_columns
 from segab.sums.specs import Attributes, RowPrep
 
+_TABLES = itertools.count()
+
 __all__ = [
     "RowPrep",
     "attribute_duplicates_query",
     "counts",
+    "materialize",
     "prep_counts_query",
     "prepared_from",
     "resolve_rows",
@@ -79,6 +84,8 @@ def _filtered(d: Dialect, base: str, prep: RowPrep) -> str:
 
 def _ranked(d: Dialect, base: str, prep: RowPrep) -> str:
     """The filtered rows; with dedupe, ``segab_k`` (a valid, timed id) and ``segab_rn``."""
+    if prep.ranked is not None and prep.ranked[0] == base:
+        return f"SELECT * FROM {prep.ranked[1]}"  # computed once (materialize)
     rows = _filtered(d, base, prep)
     if prep.time is None:
         return rows
@@ -309,3 +316,26 @@ def resolve_rows(
         order=tuple(keys),
     )
     return rel, prep
+
+
+def materialize(eng: Engine, base: str, prep: RowPrep) -> RowPrep:
+    """On DuckDB and SQLite, the prepared rows of ``base`` computed once into a temporary
+    table that later statements read (each would otherwise join and rank them again).
+
+    Other engines (a new PostgreSQL connection per statement, Spark) get ``prep`` back.
+
+    Example:
+        >>> from segab.sums.sources import open_engine
+        >>> with open_engine() as eng:
+        ...     prep = materialize(eng, "(VALUES ('u1')) t(id)", RowPrep(key="id"))
+        ...     rows = prepared_from("duckdb", prep.ranked[0], prep)
+        ...     eng.rows(f"SELECT COUNT(*) AS n FROM {rows}", {})
+        (['n'], [(1,)])
+    """
+    d = get_dialect(eng.dialect)
+    if d.name not in ("duckdb", "sqlite"):
+        return prep
+    table = f"segab_prepared_{next(_TABLES)}"
+    for statement in d.temp_table(table, _ranked(d, base, prep)):
+        eng.execute(statement, {})
+    return replace(prep, ranked=(base, table))

@@ -151,6 +151,7 @@ class RowPrep:
     filter_sql: str | None = None
     time: str | None = None
     order: tuple[str, ...] = ()
+    ranked: tuple[str, str] | None = None  # (FROM item, the temporary table of its ranked rows)
 
 
 @dataclass(frozen=True)

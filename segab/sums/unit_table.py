@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from segab.config.models import Experiment
 from segab.errors import DataError, SqlError
-from segab.sums.prepare import resolve_rows
+from segab.sums.prepare import materialize, resolve_rows
 from segab.sums.result import (
     DATA_QUALITY_KEYS,
     Aggregates,
@@ -100,6 +100,8 @@ def _check(
         eng, experiment, rel, unit, attributes, texts=dims, first=True, order=(named, read)
     )
     require_columns(rel, list(dict.fromkeys([*named, *dims, *read])), "units")
+    if prep is not None:
+        prep = materialize(eng, rel.sql, prep)
     segment_sql = None if segment else _segment_sql(experiment, rel, eng.dialect)
     spec = UnitSpec(columns.variant, segment, stage, dims, tuple(specs), segment_sql, prep)
     data = UnitInput(eng, units, rel, tuple(texts))
