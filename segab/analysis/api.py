@@ -64,6 +64,7 @@ def analyze(
     exposures: Source | None = None,
     events: Source | None = None,
     units: Source | None = None,
+    attributes: Source | None = None,
     by: Sequence[str] = (),
     variant_column: str = "variant",
     segment_column: str | None = None,
@@ -79,6 +80,8 @@ def analyze(
     ``by`` names attribute columns to break results down by (crossed when several).
     ``variant_column``, ``segment_column`` and ``stage_column`` name a unit table's
     columns (see :class:`~segab.sums.specs.UnitColumns`).
+    ``attributes`` is a table joined on the unit column (one row per unit), whose
+    columns ``by``, the segment rules and ``analysis.filter`` can use.
     ``now`` ignores exposures and events after it (event logs only). ``engine`` is
     an open :class:`~segab.sums.sources.Engine` (from :func:`segab.sums.open_engine`,
     as the command line passes it), or the kind of engine to open for this call:
@@ -108,10 +111,14 @@ def analyze(
     with _engine(engine, db_url, spark_master) as eng:
         if units is not None:
             columns = UnitColumns(variant_column, segment_column, stage_column)
-            agg = aggregate_units(exp, units, engine=eng, columns=columns, by=by)
+            agg = aggregate_units(
+                exp, units, engine=eng, columns=columns, by=by, attributes=attributes
+            )
         else:
             assert exposures is not None and events is not None  # checked above
-            agg = aggregate_event_log(exp, exposures, events, engine=eng, by=by, now=now)
+            agg = aggregate_event_log(
+                exp, exposures, events, engine=eng, by=by, now=now, attributes=attributes
+            )
     return _compute(exp, agg)
 
 

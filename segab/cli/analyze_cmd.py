@@ -108,6 +108,11 @@ def _inputs(
     "db_url",
     help="SQLAlchemy URL: aggregate tables in that database (default tables: exposures, events).",
 )
+@click.option(
+    "--attributes",
+    help="A table joined on the unit column (one row per unit): its columns serve --by, "
+    "segment rules and analysis.filter.",
+)
 @click.option("--by", "by", multiple=True, help="Break down by this column (repeat to cross).")
 @click.option(
     "--format",
@@ -147,6 +152,7 @@ def analyze_command(
     segment_column: str | None,
     stage_column: str | None,
     db_url: str | None,
+    attributes: str | None,
     by: tuple[str, ...],
     fmt: str,
     output: str | None,
@@ -168,6 +174,8 @@ def analyze_command(
       segab analyze journey_content --exposures demo/assignments.csv \\
           --events demo/events.csv --format html --output demo/report.html
       segab analyze loyalty_offer --units users.parquet --variant-column arm --by channel
+      segab analyze landing --units ab.csv --variant-column group \\
+          --attributes countries.csv --by country --format json
       segab analyze journey_content --db postgresql+psycopg://localhost/ab --format json
       segab analyze journey_content --db sqlite:///segab.db --save
       segab analyze journey_content --exposures x.parquet --events e.parquet --engine spark
@@ -184,6 +192,7 @@ def analyze_command(
                 exposures=x,
                 events=ev,
                 units=un,
+                attributes=attributes,
                 by=by,
                 variant_column=variant_column,
                 segment_column=segment_column,

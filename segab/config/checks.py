@@ -236,6 +236,27 @@ def _check_misc(exp: Experiment) -> list[Problem]:
     return problems
 
 
+def _check_rows_settings(exp: Experiment) -> list[Problem]:
+    """``analysis.filter`` is checked as a segment rule is; ``dedupe: first`` needs a time."""
+    a = exp.analysis
+    problems: list[Problem] = []
+    if a.filter is not None:
+        found = validate_condition(a.filter, "analysis.filter")
+        problems.extend(found)
+        problems.extend(_check_groups(a.filter, exp.groups, "analysis.filter"))
+        if not found:
+            problems.extend(_check_operands(a.filter, "analysis.filter"))
+    if a.dedupe == "first" and a.time_column is None:
+        problems.append(
+            ("analysis.time_column", "nothing", "the time column that orders a unit's rows")
+        )
+    if a.dedupe != "first" and a.time_column is not None:
+        problems.append(
+            ("analysis.dedupe", repr(a.dedupe), "'first' when analysis.time_column is set")
+        )
+    return problems
+
+
 def check_experiment(exp: Experiment) -> list[Problem]:
     """Every cross-field error of a structurally valid experiment.
 
@@ -257,6 +278,7 @@ def check_experiment(exp: Experiment) -> list[Problem]:
         *check_labels(exp),
         *_check_metrics(exp),
         *_check_misc(exp),
+        *_check_rows_settings(exp),
     ]
 
 

@@ -255,6 +255,26 @@ class AnalysisSettings(_Strict):
     # exact repeats of an event row (unit, event, value, time): counted always; dropped or
     # kept (default: kept; docs/data-quality.md says why)
     duplicate_events: Literal["keep", "drop"] = "keep"
+    # the rows an analysis reads (docs/data-quality.md, "Filters, attributes and first
+    # exposures"): a condition in the syntax of segment rules; the other rows are counted
+    # in ``filtered_out`` and excluded before anything else
+    filter: dict[str, Any] | None = None
+    # repeated unit ids of a unit table: ``identical`` (identical rows count once, rows that
+    # differ keep the unit out) or ``first`` (the unit's earliest row by ``time_column``)
+    dedupe: Literal["identical", "first"] = "identical"
+    time_column: str | None = Field(default=None, min_length=1)
+
+    @model_serializer(mode="wrap")
+    def _without_unset_rows_settings(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # a config that sets none of them dumps (and fingerprints) as before
+        data = handler(self)
+        if isinstance(data, dict):
+            for name, default in (("filter", None), ("dedupe", "identical")):
+                if data.get(name, default) == default:
+                    data.pop(name, None)
+            if data.get("time_column") is None:
+                data.pop("time_column", None)
+        return data
 
 
 class Namespace(_Strict):

@@ -51,6 +51,10 @@ DATA_QUALITY_KEYS = (
     "duplicate_events",  # exact repeats of an event row
     "duplicate_units",  # repeated unit ids in a unit table (beyond the first row)
     "unknown_arms",  # units in arms the config does not declare (segab.sums.arms)
+    # the rows an analysis reads (analysis.filter, --attributes; docs/data-quality.md)
+    "filtered_out",  # rows where analysis.filter does not hold
+    "missing_attributes",  # rows whose unit has no (single) row in the attributes table
+    "duplicate_attributes",  # attribute rows whose unit id repeats (those units: no attributes)
 )
 MAX_EXAMPLES = 5  # locations kept per data issue
 

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from segab.config.models import Experiment
 from segab.errors import DataError, SqlError
 from segab.sums.arms import match_arms
+from segab.sums.prepare import materialize, resolve_rows
 from segab.sums.result import (
     DATA_QUALITY_KEYS,
     Aggregates,
@@ -89,23 +90,30 @@ def _check(
     columns: UnitColumns,
     dims: tuple[str, ...],
     texts: list[str],
+    attributes: Source | None = None,
 ) -> tuple[list[MetricSpec], CheckedUnits]:
     """Resolve the table (``texts``: columns read as text from CSV) and run its statements."""
     texts = list(dict.fromkeys(texts))  # each once (DuckDB rejects a repeated name)
     rel = eng.relation(units, "units", texts)
+    unit = _unit_id_column(rel, experiment)
     specs = _unit_specs(experiment, rel)
+    read = [c for s in specs for c in (s.source, s.den) if c is not None]
     # a column named segment or stage is one only when no other role uses it (it may be
     # the arm column, a breakdown or an outcome)
-    taken = {columns.variant, *dims, *(c for s in specs for c in (s.source, s.den) if c)}
+    taken = {columns.variant, *dims, *read}
     segment = columns.segment or _named(rel, "segment", taken)
     stage = columns.stage or _named(rel, "stage", taken)
-    expected = [columns.variant, *(c for c in (segment, stage) if c), *dims]
-    expected += [c for s in specs for c in (s.source, s.den) if c is not None]
-    require_columns(rel, list(dict.fromkeys(expected)), "units")
+    named = [columns.variant, *(c for c in (segment, stage) if c)]
+    rel, prep = resolve_rows(
+        eng, experiment, rel, unit, attributes, texts=dims, first=True, order=(named, read)
+    )
+    require_columns(rel, list(dict.fromkeys([*named, *dims, *read])), "units")
+    if prep is not None:
+        prep = materialize(eng, rel.sql, prep)
     segment_sql = None if segment else _segment_sql(experiment, rel, eng.dialect)
-    spec = UnitSpec(columns.variant, segment, stage, dims, tuple(specs), segment_sql)
+    spec = UnitSpec(columns.variant, segment, stage, dims, tuple(specs), segment_sql, prep)
     data = UnitInput(eng, units, rel, tuple(texts))
-    return specs, check_units(data, spec, _unit_id_column(rel, experiment), experiment)
+    return specs, check_units(data, spec, unit, experiment)
 
 
 def aggregate_units(
@@ -115,8 +123,15 @@ def aggregate_units(
     engine: Engine | None = None,
     columns: UnitColumns = UNIT_COLUMNS,
     by: Sequence[str] = (),
+    attributes: Source | None = None,
 ) -> Aggregates:
     """Aggregate a one-row-per-unit table (variant, attributes, outcome columns).
+
+    ``attributes`` is a second table joined on the unit column (its columns serve
+    ``by``, the segment rules and ``analysis.filter``); ``analysis.filter`` keeps
+    the rows it holds for (``filtered_out`` counts the others) and ``analysis:
+    {dedupe: first, time_column: ...}`` reduces each unit to its earliest row
+    (:mod:`segab.sums.prepare`), before anything below.
 
     Each metric reads its ``column`` (or a column named like its key); metrics with
     neither are skipped. A NULL outcome leaves the unit out of that metric's ``n``
@@ -160,9 +175,11 @@ def aggregate_units(
     """
     dims = tuple(dict.fromkeys(by))
     texts = [columns.variant, "segment", "stage", experiment.unit, "unit_id", "unit", *dims]
+    if experiment.analysis.time_column is not None:
+        texts.append(experiment.analysis.time_column)  # each time read by try_epoch
     with given_or_duckdb(engine) as eng:
         try:
-            specs, checked = _check(eng, experiment, units, columns, dims, texts)
+            specs, checked = _check(eng, experiment, units, columns, dims, texts, attributes)
         except SqlError:
             if not _is_text_file(units):
                 raise
@@ -170,7 +187,9 @@ def aggregate_units(
             # further down: read the outcome columns as text, as any other text
             rel = eng.relation(units, "units", list(dict.fromkeys(texts)))
             outcomes = [c for s in _unit_specs(experiment, rel) for c in (s.source, s.den) if c]
-            specs, checked = _check(eng, experiment, units, columns, dims, texts + outcomes)
+            specs, checked = _check(
+                eng, experiment, units, columns, dims, texts + outcomes, attributes
+            )
         wide = rename_dims(checked.wide, dims)
     matched, unknown = match_arms({"wide": wide}, experiment, "n_units", source="units")
     wide = matched["wide"]
