@@ -254,6 +254,15 @@ def _check_rows_settings(exp: Experiment) -> list[Problem]:
         problems.append(
             ("analysis.dedupe", repr(a.dedupe), "'first' when analysis.time_column is set")
         )
+    if a.shrinkage == "eb" and a.method != "frequentist":
+        problems.append(
+            (
+                "analysis.shrinkage",
+                f"'eb' with method {a.method!r}",
+                "method 'frequentist' (shrinkage uses fixed-horizon standard errors), "
+                "or shrinkage 'none'",
+            )
+        )
     return problems
 
 

@@ -243,6 +243,9 @@ class AnalysisSettings(_Strict):
     Example:
         >>> AnalysisSettings().correction
         'holm'
+        >>> s = AnalysisSettings(shrinkage="eb")
+        >>> s.wants_tailoring, "shrinkage" in AnalysisSettings().model_dump()
+        (True, False)
     """
 
     alpha: float = Field(default=0.05, gt=0.0, lt=1.0)
@@ -263,18 +266,43 @@ class AnalysisSettings(_Strict):
     # differ keep the unit out) or ``first`` (the unit's earliest row by ``time_column``)
     dedupe: Literal["identical", "first"] = "identical"
     time_column: str | None = Field(default=None, min_length=1)
+    # empirical-Bayes shrinkage of the per-cell lifts (docs/statistics.md, "Shrinkage in
+    # segab analyze"): ``eb`` reports shrunk lifts and robust EB intervals beside the raw
+    # ones and decides the declared cells on them; ``shrinkage_groups`` is what cells
+    # borrow from: the whole grid (``grid``) or the cells of the same stage (``stage``)
+    shrinkage: Literal["none", "eb"] = "none"
+    shrinkage_groups: Literal["grid", "stage"] = "grid"
+    # the cross-fitted value of tailoring (two folds by a hash of the unit id, computed in
+    # the engine): ``None`` computes it exactly when ``shrinkage`` is ``eb``
+    tailoring: bool | None = None
 
     @model_serializer(mode="wrap")
     def _without_unset_rows_settings(self, handler: SerializerFunctionWrapHandler) -> Any:
         # a config that sets none of them dumps (and fingerprints) as before
         data = handler(self)
         if isinstance(data, dict):
-            for name, default in (("filter", None), ("dedupe", "identical")):
+            for name, default in (
+                ("filter", None),
+                ("dedupe", "identical"),
+                ("shrinkage", "none"),
+                ("shrinkage_groups", "grid"),
+                ("tailoring", None),
+            ):
                 if data.get(name, default) == default:
                     data.pop(name, None)
             if data.get("time_column") is None:
                 data.pop("time_column", None)
         return data
+
+    @property
+    def wants_tailoring(self) -> bool:
+        """Whether the engine computes fold sums for the tailoring value.
+
+        Example:
+            >>> AnalysisSettings().wants_tailoring, AnalysisSettings(tailoring=True).wants_tailoring
+            (False, True)
+        """
+        return self.shrinkage == "eb" if self.tailoring is None else self.tailoring
 
 
 class Namespace(_Strict):
