@@ -67,6 +67,7 @@ from segab.analysis.pooling import (
     srm_checks,
 )
 from segab.analysis.results import AnalysisResult, MetricInfo, ResultRow
+from segab.analysis.shrinkage import CellLift, ShrunkLift, shrink_cells
 from segab.config.models import Experiment, Metric
 from segab.formatting import pct
 from segab.stats import Comparison, SrmResult, adjust_p_values, compare_cells, heterogeneity
@@ -148,7 +149,28 @@ def _control_std(p: _Pending) -> float | None:
     return math.sqrt(var) if math.isfinite(var) and var > 0 else None
 
 
-def _rows(pending: list[_Pending], experiment: Experiment) -> list[tuple[_Pending, ResultRow]]:
+def _shrinkage(
+    pending: list[_Pending], experiment: Experiment
+) -> tuple[dict[Any, ShrunkLift], dict[str, Any] | None]:
+    """``analysis.shrinkage: eb``: the declared cells' shrunk lifts (by ``id``) and the block."""
+    settings = experiment.analysis
+    if settings.shrinkage != "eb":
+        return {}, None
+    items = [
+        CellLift(id(p), p.pair.metric, p.pair.control, p.pair.variant, p.segment, p.stage,
+                 _c(p).abs_lift, _c(p).abs_se, p.srm is not None and p.srm.flagged)
+        for p in pending
+        if p.scope == "cell"
+    ]  # fmt: skip
+    return shrink_cells(items, groups_by=settings.shrinkage_groups, alpha=settings.alpha)
+
+
+def _rows(
+    pending: list[_Pending],
+    experiment: Experiment,
+    shrunk: Mapping[Any, ShrunkLift] | None = None,
+) -> list[tuple[_Pending, ResultRow]]:
+    shrunk = shrunk or {}
     metrics = {m.key: m for m in experiment.metrics.all()}
     guardrails = [m.key for m in experiment.metrics.guardrail]
     harmed: dict[tuple[Any, ...], list[str]] = defaultdict(list)
@@ -172,6 +194,7 @@ def _rows(pending: list[_Pending], experiment: Experiment) -> list[tuple[_Pendin
             srm=p.srm,
             harmed_guardrails=harmed.get(where, []),
             control_std=_control_std(p),
+            shrunk=shrunk.get(id(p)),
         )
         row = ResultRow(
             segment=p.segment,
@@ -187,6 +210,7 @@ def _rows(pending: list[_Pending], experiment: Experiment) -> list[tuple[_Pendin
             reason=verdict.reason,
             more_units=verdict.more_units,
             n_cells=p.pair.n_cells,
+            shrunk=shrunk.get(id(p)),
         )
         out.append((p, row))
     return out
@@ -360,7 +384,8 @@ def compute_results(
     everything = pending + by_pending + pooled_pending
     if everything:
         _run(everything, experiment)
-    rows = _rows(everything, experiment)
+    shrunk, shrinkage = _shrinkage(pending, experiment)
+    rows = _rows(everything, experiment, shrunk)
     results = _order(experiment, [r for p, r in rows if p.scope != "pooled"])
     pooled = _order(experiment, [r for p, r in rows if p.scope == "pooled"])
     settings = experiment.analysis
@@ -385,4 +410,5 @@ def compute_results(
         notes=(*notes, *aggregates.notes, *arm_notes, *srm_notes, *cell_notes),
         unknown_arms=unknown_arms,
         skipped=tuple(skipped),
+        shrinkage=shrinkage,
     )

@@ -24,6 +24,13 @@ the cell's checks. The rules, in order (the first that applies wins):
    metrics; for ratio metrics, or when already at that size, the size at which
    the current standard error would shrink enough (``se ∝ 1/√n``).
 
+With ``analysis.shrinkage: eb`` a declared cell whose group was shrunk is judged on
+its shrunk lift (:class:`~segab.analysis.shrinkage.ShrunkLift`): rules 4 and 5 ask
+whether the robust EB interval excludes 0 (below it: worse, above it: better, in
+the metric's direction) instead of the corrected p-value, and the reason says
+``EB``. Rules 1-3, 6 and 7 (SRM, undefined lifts, guardrail harm, the power and
+MDE arithmetic) use the raw comparison as before.
+
 The primary metric's row is *the* decision of the cell. Secondary and
 guardrail rows get a verdict on their own metric with the same vocabulary.
 The MDE is the metric's ``mde``, else ``analysis.mde``, relative to the control.
@@ -45,6 +52,7 @@ from dataclasses import dataclass
 
 from scipy import special
 
+from segab.analysis.shrinkage import ShrunkLift
 from segab.config.models import AnalysisSettings, Metric
 from segab.errors import StatsError
 from segab.formatting import pct
@@ -208,7 +216,9 @@ def _not_significant(
     metric: Metric,
     settings: AnalysisSettings,
     control_std: float | None,
+    evidence: str | None = None,
 ) -> Verdict:
+    evidence = _evidence(c) if evidence is None else evidence
     mde = _mde(metric, settings)
     need = units_needed(c, metric, settings, control_std=control_std)
     have = min(c.n_control, c.n_treatment)
@@ -223,18 +233,18 @@ def _not_significant(
     if need is not None and not powered:
         more = need - have
         why = (
-            f"not significant yet ({_evidence(c)}); needs about {more:,} more units per arm "
+            f"not significant yet ({evidence}); needs about {more:,} more units per arm "
             f"({need:,} per arm for {target})"
         )
         return Verdict("keep_running", why, more)
     shrink = _shrink_units(c, mde)
     if shrink is not None:
         why = (
-            f"powered but inconclusive ({_effect(c, metric.key)}, {_evidence(c)}); about "
+            f"powered but inconclusive ({_effect(c, metric.key)}, {evidence}); about "
             f"{shrink:,} more units per arm to rule a {mde * 100:g}% effect in or out"
         )
         return Verdict("keep_running", why, shrink)
-    why = f"not significant yet ({_evidence(c)})"
+    why = f"not significant yet ({evidence})"
     if need is None:
         why += f"; the units needed for {target} are unknown at a control mean of "
         why += f"{c.control_mean:.4g}"
@@ -263,12 +273,14 @@ def decide(
     srm: SrmResult | None = None,
     harmed_guardrails: Sequence[str] = (),
     control_std: float | None = None,
+    shrunk: ShrunkLift | None = None,
 ) -> Verdict:
     """The verdict of one comparison (see the module docstring for the rules).
 
     ``role`` is ``primary``, ``secondary`` or ``guardrail``; ``harmed_guardrails``
     names the guardrails harmed in the same cell and variant (used on primary
-    rows); ``control_std`` is the control's standard deviation (continuous metrics).
+    rows); ``control_std`` is the control's standard deviation (continuous metrics);
+    ``shrunk`` is the cell's shrunk lift when ``analysis.shrinkage`` is ``eb``.
 
     Example:
         >>> from segab.stats import ProportionStats, compare
@@ -286,17 +298,36 @@ def decide(
         )
     if _undefined(c) or min(c.n_control, c.n_treatment) < 2:
         return _undefined_verdict(c, metric)
-    effect = _effect(c, metric.key)
-    significant = c.significant
     if role == "guardrail" and guardrail_harmed(c, metric):
-        why = f"guardrail harmed: {effect}, {_evidence(c, adjusted=False)}"
+        why = f"guardrail harmed: {_effect(c, metric.key)}, {_evidence(c, adjusted=False)}"
         return Verdict("investigate", why)
-    if significant and not _better(c, metric):
-        return Verdict("rollback", f"significantly worse: {effect}, {_evidence(c)}")
+    eb = shrunk is not None and shrunk.applied and math.isfinite(shrunk.estimate)
+    if eb and shrunk is not None:
+        effect = _eb_effect(c, shrunk, metric.key)
+        significant = shrunk.excludes_zero
+        better = shrunk.estimate > 0 if metric.direction == "increase" else shrunk.estimate < 0
+        evidence = (
+            "robust EB interval excludes 0"
+            if significant
+            else f"EB: robust EB CI {_num(shrunk.ci_low)} to {_num(shrunk.ci_high)} includes 0"
+        )
+    else:
+        effect, significant = _effect(c, metric.key), c.significant
+        better, evidence = _better(c, metric), _evidence(c)
+    if significant and not better:
+        return Verdict("rollback", f"significantly worse: {effect}, {evidence}")
     if role == "primary" and harmed_guardrails:
         names = "; ".join(harmed_guardrails)
         lead = f"{metric.key} wins ({_pct(c.rel_lift)})" if significant else "no clear win"
         return Verdict("investigate", f"{lead} but a guardrail is harmed: {names}")
     if significant:
-        return Verdict("ship", f"significantly better: {effect}, {_evidence(c)}")
-    return _not_significant(c, metric, settings, control_std)
+        return Verdict("ship", f"significantly better: {effect}, {evidence}")
+    return _not_significant(c, metric, settings, control_std, evidence if eb else None)
+
+
+def _eb_effect(c: Comparison, s: ShrunkLift, key: str) -> str:
+    """``conv +0.0123 EB (robust EB CI +0.002 to +0.0226; raw +0.015)``."""
+    return (
+        f"{key} {_num(s.estimate)} EB (robust EB CI {_num(s.ci_low)} to {_num(s.ci_high)}; "
+        f"raw {_num(c.abs_lift)})"
+    )

@@ -25,12 +25,21 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from segab.analysis.shrinkage import SHRINK_KEYS, ShrunkLift
 from segab.stats.result import Comparison, json_ready
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["JSON_KEYS", "ROW_KEYS", "AnalysisResult", "MetricInfo", "ResultRow"]
+__all__ = [
+    "JSON_KEYS",
+    "OPTIONAL_JSON_KEYS",
+    "ROW_KEYS",
+    "SHRINK_KEYS",
+    "AnalysisResult",
+    "MetricInfo",
+    "ResultRow",
+]
 
 JSON_KEYS = (
     "experiment",
@@ -75,6 +84,8 @@ ROW_KEYS = (
     "warnings",
 )
 BAYES_KEYS = ("chance_to_win", "expected_loss")
+# document keys present only when asked for (analysis.shrinkage: eb; the tailoring value)
+OPTIONAL_JSON_KEYS = ("shrinkage", "tailoring")
 # the columns of a compact summary (notebook HTML, history page), in ROW_KEYS order
 SUMMARY_KEYS = tuple(
     k
@@ -135,6 +146,7 @@ class ResultRow:
     reason: str
     more_units: int | None = None
     n_cells: int = 1
+    shrunk: ShrunkLift | None = None
 
     @property
     def significant(self) -> bool:
@@ -147,7 +159,8 @@ class ResultRow:
         return self.comparison.significant
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON row: exactly :data:`ROW_KEYS`, plus the Bayesian fields when Bayesian.
+        """The JSON row: exactly :data:`ROW_KEYS`, plus the Bayesian fields when Bayesian
+        and :data:`SHRINK_KEYS` when the row was part of an ``analysis.shrinkage: eb`` run.
 
         Example:
             >>> from segab.stats import ProportionStats, compare
@@ -168,6 +181,8 @@ class ResultRow:
         if c.method == "bayesian":
             out["chance_to_win"] = c.chance_to_win
             out["expected_loss"] = c.expected_loss
+        if self.shrunk is not None:
+            out.update(self.shrunk.to_dict())
         return dict(json_ready(out))
 
     def flat(self) -> dict[str, Any]:
@@ -237,22 +252,29 @@ class AnalysisResult:
     data_issues: tuple[dict[str, Any], ...] = ()
     unknown_arms: tuple[dict[str, Any], ...] = ()
     skipped: tuple[dict[str, Any], ...] = ()
+    shrinkage: Mapping[str, Any] | None = None
+    tailoring: Mapping[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document: keys :data:`JSON_KEYS`, NaN → ``None``.
+
+        ``shrinkage`` and ``tailoring`` (:data:`OPTIONAL_JSON_KEYS`) follow when they
+        were computed; with ``shrinkage`` every row of ``results`` has
+        :data:`SHRINK_KEYS` (``None`` for a row left out of shrinkage).
 
         Example:
             >>> r = AnalysisResult("e", 1, "frequentist", 0.05, "holm", (), (), (), (), {})
             >>> tuple(r.to_dict()) == JSON_KEYS
             True
         """
-        out = {
+        results = [r.to_dict() for r in self.results]
+        out: dict[str, Any] = {
             "experiment": self.experiment,
             "iteration": self.iteration,
             "method": self.method,
             "alpha": self.alpha,
             "correction": self.correction,
-            "results": [r.to_dict() for r in self.results],
+            "results": results,
             "pooled": [r.to_dict() for r in self.pooled],
             "heterogeneity": list(self.heterogeneity),
             "srm": list(self.srm),
@@ -263,6 +285,13 @@ class AnalysisResult:
             "skipped": [dict(k) for k in self.skipped],
             "notes": list(self.notes),
         }
+        if self.shrinkage is not None:
+            for row in results:
+                for key in SHRINK_KEYS:
+                    row.setdefault(key, None)
+            out["shrinkage"] = dict(self.shrinkage)
+        if self.tailoring is not None:
+            out["tailoring"] = dict(self.tailoring)
         return dict(json_ready(out))
 
     def to_pandas(self) -> pd.DataFrame:

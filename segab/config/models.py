@@ -269,9 +269,10 @@ class AnalysisSettings(_Strict):
     # empirical-Bayes shrinkage of the per-cell lifts (docs/statistics.md, "Shrinkage in
     # segab analyze"): ``eb`` reports shrunk lifts and robust EB intervals beside the raw
     # ones and decides the declared cells on them; ``shrinkage_groups`` is what cells
-    # borrow from: the whole grid (``grid``) or the cells of the same stage (``stage``)
+    # borrow from: the whole grid (``grid``), the cells of the same stage (``stage``) or
+    # the cells testing the same variant against the same control (``variant``)
     shrinkage: Literal["none", "eb"] = "none"
-    shrinkage_groups: Literal["grid", "stage"] = "grid"
+    shrinkage_groups: Literal["grid", "stage", "variant"] = "grid"
     # the cross-fitted value of tailoring (two folds by a hash of the unit id, computed in
     # the engine): ``None`` computes it exactly when ``shrinkage`` is ``eb``
     tailoring: bool | None = None
