@@ -25,6 +25,7 @@ from typing import Any
 from segab.analysis.results import AnalysisResult, MetricInfo, ResultRow
 from segab.formatting import num, p_text, pct
 from segab.report.render import evidence
+from segab.report.shrinkage_view import eb_applied, eb_relative, shrinkage_html, tailoring_html
 from segab.report.svg import COLORS, ForestRow, forest_svg, funnel_svg
 
 __all__ = ["render_html"]
@@ -102,6 +103,13 @@ def _where(r: ResultRow) -> str:
 
 def _lift(r: ResultRow) -> str:
     c = r.comparison
+    if r.shrunk is not None and eb_applied(r):
+        s = r.shrunk
+        raw = _pct(c.rel_lift) if math.isfinite(c.rel_lift) else _num(c.abs_lift)
+        return (
+            f"<b>{_num(s.estimate)}</b> <span class='muted'>abs, EB</span><br><span "
+            f"class='muted'>[{_num(s.ci_low)}, {_num(s.ci_high)}]; raw {raw}</span>"
+        )
     if math.isfinite(c.rel_lift):
         ci = f"[{_pct(c.rel_ci_low)}, {_pct(c.rel_ci_high)}]"
         return f"<b>{_pct(c.rel_lift)}</b><br><span class='muted'>{ci}</span>"
@@ -194,7 +202,14 @@ def _forest_rows(result: AnalysisResult, metric: str) -> list[ForestRow]:
             label = f"pooled · {r.stage or 'all stages'} ({r.n_cells} cells)"
             label += "".join(f" · {k}={v}" for k, v in r.dimensions.items())
         return ForestRow(
-            label, r.variant, c.rel_lift, c.rel_ci_low, c.rel_ci_high, r.decision, is_pooled
+            label,
+            r.variant,
+            c.rel_lift,
+            c.rel_ci_low,
+            c.rel_ci_high,
+            r.decision,
+            is_pooled,
+            *eb_relative(r),
         )
 
     seen_stages = sorted({r.stage for r in cells if r.stage}, key=lambda s: order.get(s, 99))
@@ -358,7 +373,8 @@ def render_html(result: AnalysisResult) -> str:
         f"<title>segab · {_e(title)}</title><style>{CSS}</style></head><body><main>"
         f"<h1>{_e(title)}</h1><p class='sub'>{sub}</p>{hyp}"
         f"{_summary(result)}"
-        f"<h2 id='decisions'>Decisions</h2>{_decisions(result)}"
+        f"<h2 id='decisions'>Decisions</h2>{_decisions(result)}{shrinkage_html(result)}"
+        f"{tailoring_html(result)}"
         f"<h2 id='lift'>Lift by cell</h2>{_forests(result)}"
         f"<h2 id='funnel'>Funnel by variant</h2>{funnel}"
         "<div class='panels'>"

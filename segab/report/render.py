@@ -32,9 +32,11 @@ from rich.table import Table
 from rich.text import Text
 
 from segab.analysis.results import AnalysisResult, ResultRow
+from segab.analysis.shrinkage import shrinkage_summary
 from segab.errors import DataError
 from segab.formatting import num, p_text, pct
 from segab.printable import printable
+from segab.report.shrinkage_view import eb_applied, tailoring_lines
 from segab.report.terminal import cell, cells
 
 __all__ = [
@@ -64,6 +66,9 @@ _p = p_text
 
 def _lift(r: ResultRow) -> str:
     c = r.comparison
+    if r.shrunk is not None and eb_applied(r):  # the estimate the decision used
+        s = r.shrunk
+        return f"{_num(s.estimate)} [{_num(s.ci_low)}, {_num(s.ci_high)}] abs EB"
     if math.isfinite(c.rel_lift):
         return f"{_pct(c.rel_lift)} [{_pct(c.rel_ci_low)}, {_pct(c.rel_ci_high)}]"
     if not math.isfinite(c.abs_lift):
@@ -72,7 +77,8 @@ def _lift(r: ResultRow) -> str:
 
 
 def evidence(r: ResultRow) -> str:
-    """The evidence column: chance to win (Bayesian), else the adjusted p-value.
+    """The evidence column: chance to win (Bayesian), ``EB`` for a row decided on its
+    robust EB interval, else the adjusted p-value.
 
     Example:
         >>> from segab.stats import ProportionStats, compare
@@ -81,6 +87,8 @@ def evidence(r: ResultRow) -> str:
         '0.006'
     """
     c = r.comparison
+    if eb_applied(r):
+        return "EB"
     if c.method == "bayesian":
         return pct(c.chance_to_win, signed=False)
     return _p(c.p_adjusted if c.p_adjusted is not None else c.p_value)
@@ -178,6 +186,12 @@ def table_renderables(result: AnalysisResult) -> list[RenderableType]:
     decisions = _decisions_table(result)
     if decisions is not None:
         out.append(decisions)
+    if result.shrinkage:
+        out.append(cell(f"EB: {shrinkage_summary(result.shrinkage)}; a cell marked EB is "
+                        "decided on its robust EB interval", style="dim"))  # fmt: skip
+        out.extend(cell(f"EB: {w}", style="dim") for w in result.shrinkage.get("warnings", []))
+    if result.tailoring:
+        out.extend(cell(f"Tailoring value: {line}") for line in tailoring_lines(result.tailoring))
     order = [m.key for m in result.metrics] or sorted({r.metric for r in result.results})
     for metric in order:
         rows = [r for r in (*result.results, *result.pooled) if r.metric == metric]

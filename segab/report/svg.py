@@ -40,7 +40,9 @@ def _e(text: Any) -> str:
 class ForestRow:
     """One line of a forest plot: a label, the relative lift and its CI, the decision.
 
-    ``pooled`` rows are drawn as diamonds.
+    ``pooled`` rows are drawn as diamonds. ``eb_lift``/``eb_low``/``eb_high`` (relative
+    scale, NaN when absent) are the shrunk lift and its robust EB interval, drawn
+    dashed under the raw interval.
 
     Example:
         >>> ForestRow("all segments · purchase", "b", 0.1, 0.0, 0.2, "ship", pooled=True).pooled
@@ -54,6 +56,19 @@ class ForestRow:
     high: float
     decision: str
     pooled: bool = False
+    eb_lift: float = math.nan
+    eb_low: float = math.nan
+    eb_high: float = math.nan
+
+    @property
+    def has_eb(self) -> bool:
+        """Whether the row has a shrunk interval to draw.
+
+        Example:
+            >>> ForestRow("a", "b", 0.1, 0.0, 0.2, "ship").has_eb
+            False
+        """
+        return all(math.isfinite(v) for v in (self.eb_lift, self.eb_low, self.eb_high))
 
 
 def _pct(x: float) -> str:
@@ -67,7 +82,12 @@ def _nice_step(span: float) -> float:
 
 
 def _domain(rows: Sequence[ForestRow], mde: float) -> tuple[float, float]:
-    values = [v for r in rows for v in (r.low, r.high, r.lift) if math.isfinite(v)]
+    values = [
+        v
+        for r in rows
+        for v in (r.low, r.high, r.lift, r.eb_low, r.eb_high, r.eb_lift)
+        if math.isfinite(v)
+    ]
     lo = min([*values, -mde, 0.0])
     hi = max([*values, mde, 0.0])
     lo, hi = max(lo, -1.0), min(hi, 3.0)  # a CI beyond −100%/+300% is drawn clipped
@@ -85,7 +105,8 @@ def forest_svg(rows: Sequence[ForestRow], mde: float, *, width: int = 1100) -> s
         >>> "<polygon" in forest_svg([ForestRow("all", "b", 0.1, 0.0, 0.2, "ship", True)], 0.1)
         True
     """
-    label_w, right_w, row_h, top, bottom = 340, 300, 24, 30, 34
+    eb = any(r.has_eb for r in rows)
+    label_w, right_w, row_h, top, bottom = 340, 300, 32 if eb else 24, 30, 34
     plot_w = width - label_w - right_w
     height = top + row_h * max(len(rows), 1) + bottom
     lo, hi = _domain(rows, mde)
@@ -120,7 +141,9 @@ def forest_svg(rows: Sequence[ForestRow], mde: float, *, width: int = 1100) -> s
     )
     out.append(
         f'<text x="{label_w + plot_w / 2:.1f}" y="{14}" text-anchor="middle" fill="#57606a">'
-        "relative lift of the variant over its control (CI)</text>"
+        "relative lift of the variant over its control (CI)"
+        + (" — solid: raw; dashed: EB (shrunk, robust EB interval)" if eb else "")
+        + "</text>"
     )
     for i, r in enumerate(rows):
         cy = top + row_h * i + row_h / 2
@@ -141,10 +164,14 @@ def forest_svg(rows: Sequence[ForestRow], mde: float, *, width: int = 1100) -> s
             f"</title>{_e(label)}</text>"
         )
         value = f"{_pct(r.lift)} [{_pct(r.low)}, {_pct(r.high)}]"
+        vy = cy - 2 if r.has_eb else cy + 4
         out.append(
-            f'<text x="{label_w + plot_w + 12}" y="{cy + 4:.1f}" fill="{color}" '
+            f'<text x="{label_w + plot_w + 12}" y="{vy:.1f}" fill="{color}" '
             f'font-size="11">{_e(value)}</text>'
         )
+        if r.has_eb:
+            out.append(_eb(r, x, cy + 5, color, label_w + plot_w + 12))
+            cy -= 4
         out.append(
             f'<text x="{width - 8}" y="{cy + 4:.1f}" text-anchor="end" fill="{color}" '
             f'font-weight="600">{_e(r.decision.replace("_", " "))}</text>'
@@ -174,6 +201,19 @@ def forest_svg(rows: Sequence[ForestRow], mde: float, *, width: int = 1100) -> s
             )
     out.append("</svg>")
     return "".join(out)
+
+
+def _eb(r: ForestRow, x: Any, cy: float, color: str, text_x: float) -> str:
+    """The shrunk interval of a row: dashed, a hollow marker, its value under the raw one."""
+    value = f"EB {_pct(r.eb_lift)} [{_pct(r.eb_low)}, {_pct(r.eb_high)}]"
+    px = x(r.eb_lift)
+    return (
+        f'<line x1="{x(r.eb_low):.1f}" y1="{cy:.1f}" x2="{x(r.eb_high):.1f}" y2="{cy:.1f}" '
+        f'stroke="{color}" stroke-width="2" stroke-dasharray="4 2"/>'
+        f'<rect x="{px - 3.5:.1f}" y="{cy - 3.5:.1f}" width="7" height="7" fill="#fff" '
+        f'stroke="{color}" stroke-width="1.5"/>'
+        f'<text x="{text_x}" y="{cy + 8:.1f}" fill="{color}" font-size="10">{_e(value)}</text>'
+    )
 
 
 def funnel_svg(

@@ -104,3 +104,39 @@ def test_other_groupings_name_their_groups(groups):
     # stage groups have 3 cells each: too few, not shrunk, raw decisions
     if groups == "stage":
         assert all(row.shrunk is not None and not row.shrunk.applied for row in r.results)
+
+
+TAILORING = {
+    "metric": "conv", "arms": ["a", "b"], "cells": ["young · awareness", "older · awareness"],
+    "gain_over_single": 0.004, "ci_low_over_single": -0.002, "ci_high_over_single": 0.01,
+    "gain_over_control": 0.02, "ci_low_over_control": 0.01, "ci_high_over_control": 0.03,
+    "tailored_arms": [[1, 0], [1, 1]], "alpha": 0.05, "warnings": ["the two folds chose"],
+}  # fmt: skip
+
+
+def test_table_marks_eb_and_csv_carries_both():
+    from dataclasses import replace
+
+    r = _result("eb")
+    text = render(replace(r, tailoring=TAILORING), "table")
+    assert "abs EB" in text and "EB: empirical-Bayes shrinkage over the grid" in text
+    assert "Tailoring value: conv: tailored policy vs best single arm: +0.004" in text
+    import io
+
+    import pandas as pd
+
+    frame = pd.read_csv(io.StringIO(render(r, "csv")))
+    cells = frame[frame["scope"] == "cell"]
+    assert {"abs_lift", "abs_ci_low", "shrunk_abs_lift", "shrunk_ci_low"} <= set(frame.columns)
+    assert cells["shrunk_abs_lift"].notna().all() and set(cells["decision_basis"]) == {"eb"}
+
+
+def test_html_draws_raw_and_eb_intervals_and_the_tailoring_panel():
+    from dataclasses import replace
+
+    page = render(replace(_result("eb"), tailoring=TAILORING), "html")
+    assert 'stroke-dasharray="4 2"' in page and "dashed: EB" in page
+    assert page.count("EB +") >= 6  # each cell's shrunk value under its raw one
+    assert "<h2 id='tailoring'>Tailoring value</h2>" in page and "the two folds chose" in page
+    plain = render(_result(), "html")
+    assert "stroke-dasharray" not in plain and "id='tailoring'" not in plain
