@@ -112,13 +112,15 @@ def analyze(
         if units is not None:
             columns = UnitColumns(variant_column, segment_column, stage_column)
             agg = aggregate_units(
-                exp, units, engine=eng, columns=columns, by=by, attributes=attributes
-            )
+                exp, units, engine=eng, columns=columns, by=by, attributes=attributes,
+                folds=exp.analysis.wants_tailoring,
+            )  # fmt: skip
         else:
             assert exposures is not None and events is not None  # checked above
             agg = aggregate_event_log(
-                exp, exposures, events, engine=eng, by=by, now=now, attributes=attributes
-            )
+                exp, exposures, events, engine=eng, by=by, now=now, attributes=attributes,
+                folds=exp.analysis.wants_tailoring,
+            )  # fmt: skip
     return _compute(exp, agg)
 
 

@@ -68,6 +68,7 @@ from segab.analysis.pooling import (
 )
 from segab.analysis.results import AnalysisResult, MetricInfo, ResultRow
 from segab.analysis.shrinkage import CellLift, ShrunkLift, shrink_cells
+from segab.analysis.tailoring import tailoring_block
 from segab.config.models import Experiment, Metric
 from segab.formatting import pct
 from segab.stats import Comparison, SrmResult, adjust_p_values, compare_cells, heterogeneity
@@ -411,4 +412,7 @@ def compute_results(
         unknown_arms=unknown_arms,
         skipped=tuple(skipped),
         shrinkage=shrinkage,
+        tailoring=tailoring_block(experiment, aggregates.folds)
+        if settings.wants_tailoring
+        else None,
     )

@@ -70,6 +70,7 @@ from segab.config.models import Experiment
 from segab.errors import DataError
 from segab.sums._fast.hashed import FastPathUnavailableError, run_hashed_event_log, usable_for
 from segab.sums.arms import match_arms
+from segab.sums.folds import FOLD_COLUMN, split_folds, with_fold
 from segab.sums.issues import event_log_issues
 from segab.sums.prepare import (
     attribute_duplicates_query,
@@ -166,6 +167,7 @@ def aggregate_event_log(
     now: dt.datetime | None = None,
     route: str = "auto",
     attributes: Source | None = None,
+    folds: bool = False,
 ) -> Aggregates:
     """Aggregate an exposures table and an events table into per-cell sums.
 
@@ -181,6 +183,7 @@ def aggregate_event_log(
     comparisons). ``attributes`` (a table joined to the exposures on the unit column)
     and ``analysis.filter`` (a condition on the exposure rows) prepare the exposures
     (:mod:`segab.sums.prepare`); ``analysis.dedupe`` is for unit tables only.
+    ``folds`` also returns the sums per fold of units (:mod:`segab.sums.folds`).
 
     Example:
         >>> aggregate_event_log.__name__   # see the module docstring for a full run
@@ -209,6 +212,8 @@ def aggregate_event_log(
         prepared: dict[str, int] = {}
         if prep is not None:
             x_source, x_rel, prepared = _prepared_exposures(eng, x_rel, prep)
+        if folds:  # the fold of each unit: one more breakdown, added back by split_folds
+            x_rel, dims = with_fold(eng.dialect, x_rel, x_unit), (*dims, FOLD_COLUMN)
         require_columns(
             x_rel,
             [x_unit, "segment", "stage", "variant", exposure_timestamp_column, *dims],
@@ -277,7 +282,7 @@ def aggregate_event_log(
     exposure_counts = exposure_counts.sort_values(keys, kind="stable").reset_index(drop=True)
     funnel = funnel.astype({"n_exposed": "int64", "n_reached": "int64"})
     funnel = _sort_funnel(funnel, experiment)
-    return Aggregates(
+    agg = Aggregates(
         sums=long_sums(wide, experiment, specs, dims, per_metric_n=False),
         exposures=exposure_counts,
         funnel=funnel,
@@ -287,6 +292,7 @@ def aggregate_event_log(
         notes=notes,
         unknown_arms=tuple(unknown.items()),
     )
+    return split_folds(agg) if folds else agg
 
 
 def _prepared_exposures(

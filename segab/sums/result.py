@@ -108,7 +108,9 @@ class Aggregates:
     and kind, with their first locations. ``notes``: why an aggregation has
     nothing to compare (no usable exposures, no events), in words.
     ``unknown_arms``: labels in the data that are no variant of the config, with
-    their unit counts (kept out; :mod:`segab.sums.arms`).
+    their unit counts (kept out; :mod:`segab.sums.arms`). ``folds``, when asked for
+    (:mod:`segab.sums.folds`): segment, stage, variant, fold (0 or 1), metric and the
+    :data:`SUM_COLUMNS`, per fold of units (the two folds add up to ``sums``).
 
     Example:
         >>> Aggregates.__dataclass_fields__["dimensions"].type
@@ -123,6 +125,7 @@ class Aggregates:
     issues: tuple[DataIssue, ...] = ()
     notes: tuple[str, ...] = ()
     unknown_arms: tuple[tuple[str, int], ...] = ()
+    folds: pd.DataFrame | None = None
 
 
 def _cost(metric: Metric, variant: str) -> float:

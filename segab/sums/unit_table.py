@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from segab.config.models import Experiment
 from segab.errors import DataError, SqlError
 from segab.sums.arms import match_arms
+from segab.sums.folds import FOLD_COLUMN, split_folds, with_fold
 from segab.sums.prepare import materialize, resolve_rows
 from segab.sums.result import (
     DATA_QUALITY_KEYS,
@@ -91,8 +92,12 @@ def _check(
     dims: tuple[str, ...],
     texts: list[str],
     attributes: Source | None = None,
-) -> tuple[list[MetricSpec], CheckedUnits]:
-    """Resolve the table (``texts``: columns read as text from CSV) and run its statements."""
+    folds: bool = False,
+) -> tuple[list[MetricSpec], CheckedUnits, tuple[str, ...]]:
+    """Resolve the table (``texts``: columns read as text from CSV) and run its statements.
+
+    Also returns the breakdowns computed (with ``folds`` and a unit id column, the fold last).
+    """
     texts = list(dict.fromkeys(texts))  # each once (DuckDB rejects a repeated name)
     rel = eng.relation(units, "units", texts)
     unit = _unit_id_column(rel, experiment)
@@ -108,12 +113,14 @@ def _check(
         eng, experiment, rel, unit, attributes, texts=dims, first=True, order=(named, read)
     )
     require_columns(rel, list(dict.fromkeys([*named, *dims, *read])), "units")
+    if folds and unit is not None:  # the fold of each unit: one more breakdown
+        rel, dims = with_fold(eng.dialect, rel, unit), (*dims, FOLD_COLUMN)
     if prep is not None:
         prep = materialize(eng, rel.sql, prep)
     segment_sql = None if segment else _segment_sql(experiment, rel, eng.dialect)
     spec = UnitSpec(columns.variant, segment, stage, dims, tuple(specs), segment_sql, prep)
     data = UnitInput(eng, units, rel, tuple(texts))
-    return specs, check_units(data, spec, unit, experiment)
+    return specs, check_units(data, spec, unit, experiment), dims
 
 
 def aggregate_units(
@@ -124,8 +131,12 @@ def aggregate_units(
     columns: UnitColumns = UNIT_COLUMNS,
     by: Sequence[str] = (),
     attributes: Source | None = None,
+    folds: bool = False,
 ) -> Aggregates:
     """Aggregate a one-row-per-unit table (variant, attributes, outcome columns).
+
+    ``folds`` also returns the sums per fold of units (:mod:`segab.sums.folds`) when
+    the table has a unit id column.
 
     ``attributes`` is a second table joined on the unit column (its columns serve
     ``by``, the segment rules and ``analysis.filter``); ``analysis.filter`` keeps
@@ -179,7 +190,9 @@ def aggregate_units(
         texts.append(experiment.analysis.time_column)  # each time read by try_epoch
     with given_or_duckdb(engine) as eng:
         try:
-            specs, checked = _check(eng, experiment, units, columns, dims, texts, attributes)
+            specs, checked, dims = _check(
+                eng, experiment, units, columns, dims, texts, attributes, folds
+            )
         except SqlError:
             if not _is_text_file(units):
                 raise
@@ -187,8 +200,8 @@ def aggregate_units(
             # further down: read the outcome columns as text, as any other text
             rel = eng.relation(units, "units", list(dict.fromkeys(texts)))
             outcomes = [c for s in _unit_specs(experiment, rel) for c in (s.source, s.den) if c]
-            specs, checked = _check(
-                eng, experiment, units, columns, dims, texts + outcomes, attributes
+            specs, checked, dims = _check(
+                eng, experiment, units, columns, dims, texts + outcomes, attributes, folds
             )
         wide = rename_dims(checked.wide, dims)
     matched, unknown = match_arms({"wide": wide}, experiment, "n_units", source="units")
@@ -201,7 +214,7 @@ def aggregate_units(
     quality["unknown_arms"] = sum(unknown.values())
     import pandas as pd
 
-    return Aggregates(
+    agg = Aggregates(
         sums=long_sums(wide, experiment, specs, dims, per_metric_n=True),
         exposures=exposure_counts.sort_values(keys, kind="stable").reset_index(drop=True),
         funnel=pd.DataFrame(
@@ -212,3 +225,4 @@ def aggregate_units(
         issues=checked.issues,
         unknown_arms=tuple(unknown.items()),
     )
+    return split_folds(agg) if FOLD_COLUMN in dims else agg
