@@ -4,7 +4,8 @@ A unit's fold is ``bucket(("segab-fold", unit_id)) % 2``: hash version 1 of
 :mod:`segab.hashing` (MD5, the first 4 bytes big-endian, modulo 10,000) with a salt
 of its own, so the folds are independent of every assignment draw; integers only,
 the same in Python (:func:`fold_of`), DuckDB, PostgreSQL, SQLite and Spark SQL
-(:func:`fold_sql`, through :meth:`segab.sql.dialects.Dialect.bucket`).
+(:func:`fold_sql`, through :meth:`segab.sql.dialects.Dialect.bucket`; SQLite, which
+has no ``md5()``, through the function :mod:`segab.sums.sqlite_functions` registers).
 
 The engine computes the fold as one more breakdown column (:func:`with_fold` adds it
 to the relation an aggregation reads, :data:`FOLD_COLUMN`), so the per-cell sums
@@ -17,7 +18,7 @@ Example:
     (0, 1, 0)
     >>> from segab.sql.dialects import get_dialect
     >>> fold_sql(get_dialect("sqlite"), "u")
-    "((('0x' || substr(md5('segab-fold|' || u), 1, 8)) % 10000) % 2)"
+    "(segab_bucket('segab-fold|' || u) % 2)"
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from segab.sql.dialects import Dialect, get_dialect
 from segab.sums.expressions import unit_col
 from segab.sums.result import SUM_COLUMNS, Aggregates
 from segab.sums.sources import Relation
+from segab.sums.sqlite_functions import BUCKET_FUNCTION
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -59,7 +61,10 @@ def fold_sql(d: Dialect, unit_text: str) -> str:
         >>> fold_sql(get_dialect("duckdb"), "u").endswith("% 2)")
         True
     """
-    return f"({d.bucket(d.concat(d.literal(FOLD_SALT + SEPARATOR), unit_text))} % 2)"
+    salt = d.literal(FOLD_SALT + SEPARATOR)
+    if d.name == "sqlite":  # no md5() (nor concat() before 3.44): segab.sums.sqlite_functions
+        return f"({BUCKET_FUNCTION}({salt} || {unit_text}) % 2)"
+    return f"({d.bucket(d.concat(salt, unit_text))} % 2)"
 
 
 def with_fold(dialect: Dialect | str, rel: Relation, unit_column: str) -> Relation:

@@ -9,20 +9,18 @@ is still loading. The shell opens an engine with :func:`open_engine` and hands i
 to the library; the library never opens a database or a Spark session itself.
 
 - A path ending in ``.csv`` (or ``.csv.gz``, ``.tsv``, ``.txt``) is read with DuckDB's
-  ``read_csv`` (header required; the id columns are read as text, so ``007`` stays
-  ``007``), a path ending in ``.parquet`` with ``read_parquet``; a glob such as
-  ``exposures/*.parquet`` works too. Files are checked first and CSV is read strictly
-  (:mod:`segab.sums.files`); read errors name the file and line
-  (:mod:`segab.sums.read_errors`).
+  ``read_csv`` (header required; the id columns are read as text, so ``007`` stays ``007``),
+  a path ending in ``.parquet`` with ``read_parquet``; a glob such as ``exposures/*.parquet``
+  works too. Files are checked first and CSV is read strictly (:mod:`segab.sums.files`);
+  read errors name the file and line (:mod:`segab.sums.read_errors`).
 - A pandas DataFrame is registered into the DuckDB connection (no copy).
 - With a database URL (``postgresql+psycopg://...``, ``sqlite:///file.db``) the
   inputs are table names, optionally ``schema.table``, aggregated by that database.
 
-DuckDB runs with ``memory_limit`` ``SEGAB_DUCKDB_MEMORY_LIMIT`` (default ``250MB``,
-which keeps a whole ``segab analyze`` of 10M + 10M rows under 600 MB RSS, spilling
-to a temporary directory beyond it; raise it for speed when memory allows),
-``threads`` ``SEGAB_DUCKDB_THREADS`` (default: all cores) and time zone UTC;
-timestamps without an offset are UTC.
+DuckDB runs with ``memory_limit`` ``SEGAB_DUCKDB_MEMORY_LIMIT`` (default ``250MB``: a whole
+``segab analyze`` of 10M + 10M rows stays under 600 MB RSS, spilling to a temporary directory
+beyond it; raise it for speed), ``threads`` ``SEGAB_DUCKDB_THREADS`` (default: all cores) and
+time zone UTC (timestamps without an offset are UTC). SQLite gets :mod:`.sqlite_functions`.
 
 Example:
     >>> import pandas as pd
@@ -59,6 +57,7 @@ from segab.sums.files import (
     unique_columns,
 )
 from segab.sums.read_errors import file_read_error, first_line, located_csv_error, reraise_interrupt
+from segab.sums.sqlite_functions import sqlite_functions
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -497,4 +496,4 @@ def _sa_engine(db_url: str) -> SqlEngine:
     name = sa_engine.dialect.name
     if name not in ("postgresql", "sqlite"):
         raise SqlError(f"{db_url}: unsupported database {name!r}; expected postgresql or sqlite")
-    return SqlEngine(name, sa_engine)
+    return SqlEngine(name, sqlite_functions(sa_engine) if name == "sqlite" else sa_engine)
