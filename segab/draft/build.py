@@ -1,0 +1,274 @@
+"""A draft experiment from a profile: arms, cells, split, unit and metrics as one value.
+
+:func:`draft_units` reads a unit table's profile, :func:`draft_event_log` an event
+log's; both return a :class:`Draft` that :func:`segab.draft.render.render_draft`
+writes as a commented YAML config. Pure: the profiles are measured elsewhere
+(:mod:`segab.draft.profile`).
+
+Example:
+    >>> from segab.draft.profile import ColumnProfile as C, TableProfile
+    >>> p = TableProfile("t.csv", 200, (
+    ...     C("arm", "varchar", 200, 2, 200, 200, 0, None, None, (("control", 99), ("new", 101))),
+    ...     C("y", "bigint", 200, 2, 0, 0, 0, 0.0, 1.0, (("0", 150), ("1", 50)))))
+    >>> d = draft_units("demo", p, "arm")
+    >>> d.cells[0].control, [a.key for a in d.cells[0].arms], d.cells[0].split.ratios
+    ('control', ['control', 'new'], (1, 1))
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from segab.draft.infer import (
+    Outcome,
+    Split,
+    arm_keys,
+    choose_split,
+    classify_columns,
+    find_control,
+)
+from segab.draft.profile import EventLogProfile, TableProfile
+from segab.errors import DataError
+
+__all__ = ["MAX_ARMS", "Arm", "Draft", "DraftCell", "draft_event_log", "draft_units"]
+
+MAX_ARMS = 64  # a config's variants per cell
+MAX_EVENT_METRICS = 64
+
+
+@dataclass(frozen=True)
+class Arm:
+    """An arm: its label in the data, its variant key and its count (units or exposures).
+
+    Example:
+        >>> Arm(" Control", "control", 10).label
+        ' Control'
+    """
+
+    label: str
+    key: str
+    count: int
+
+
+@dataclass(frozen=True)
+class DraftCell:
+    """One cell: its segment (``*`` for all), arms, control key and split.
+
+    Example:
+        >>> DraftCell("*", (Arm("a", "a", 1),), "a", Split((1,), "equal", 1.0)).segment
+        '*'
+    """
+
+    segment: str
+    arms: tuple[Arm, ...]
+    control: str
+    split: Split
+
+
+@dataclass(frozen=True)
+class Draft:
+    """Everything the YAML of a drafted config says, and the commands that use it.
+
+    ``mode`` is ``units`` (metrics read ``column:``) or ``events`` (``event:``);
+    ``segments`` and ``stages`` are empty when not in the data (one segment ``all``,
+    the default stages); ``arm_column`` the column holding the labels.
+
+    Example:
+        >>> Draft("k", "units", "t.csv", 0, "arm", None, "", (), (), None, (), (), (), ()).mode
+        'units'
+    """
+
+    key: str
+    mode: str
+    source: str
+    rows: int
+    arm_column: str
+    unit: str | None
+    unit_note: str
+    segments: tuple[str, ...]
+    stages: tuple[str, ...]
+    iteration: int | None
+    cells: tuple[DraftCell, ...]
+    metrics: tuple[Outcome, ...]
+    breakdowns: tuple[tuple[str, int], ...]
+    ignored: tuple[tuple[str, str], ...]
+
+
+def _arms(labels_counts: dict[str, int], column: str, where: str) -> list[Arm]:
+    if not labels_counts:
+        raise DataError(f"{where}: no arm labels in column {column!r}; expected at least two arms")
+    if len(labels_counts) > MAX_ARMS:
+        shown = sorted(labels_counts)[:10]
+        raise DataError(
+            f"{where}: column {column!r} has {len(labels_counts):,} distinct values (e.g. "
+            f"{shown}); expected the arms of an experiment (at most {MAX_ARMS}); is it the arm "
+            "column? (--variant-column)"
+        )
+    labels = sorted(labels_counts)
+    keys = arm_keys(labels)
+    return [Arm(lab, k, labels_counts[lab]) for lab, k in zip(labels, keys, strict=True)]
+
+
+def _cell(segment: str, arms: list[Arm], control_label: str) -> DraftCell:
+    control = next(a for a in arms if a.label == control_label)
+    ordered = [control, *(a for a in arms if a is not control)]
+    split = choose_split([a.count for a in ordered])
+    return DraftCell(segment, tuple(ordered), control.key, split)
+
+
+def draft_units(
+    key: str,
+    profile: TableProfile,
+    variant_column: str,
+    *,
+    control: str | None = None,
+    unit: str | None = None,
+    primary: str | None = None,
+) -> Draft:
+    """Draft the config of a one-row-per-unit table (arms, control, split, unit, metrics).
+
+    Rows without an arm label are left out of the counts (``segab analyze`` counts
+    them in ``missing_variant``).
+
+    Example:
+        >>> from segab.draft.profile import ColumnProfile as C, TableProfile
+        >>> p = TableProfile("t.csv", 3, (
+        ...     C("arm", "varchar", 3, 2, 3, 3, 0, None, None, (("A", 2), ("B", 1))),
+        ...     C("y", "bigint", 3, 2, 0, 0, 0, 0.0, 1.0, None)))
+        >>> draft_units("demo", p, "arm")
+        Traceback (most recent call last):
+        segab.errors.DataError: arms: none of the labels ['A', 'B'] reads like a control (control, ctrl, baseline, none, holdout, No ...); choose it with --control LABEL, e.g. --control A
+    """
+    column = profile.column(variant_column)
+    counts = {v: n for v, n in (column.levels or ()) if v is not None and v.strip() != ""}
+    if column.levels is None:
+        counts = {}
+    arms = _arms(counts, variant_column, profile.label)
+    label = find_control([a.label for a in arms], control)
+    cols = classify_columns(profile, variant_column, unit=unit, primary=primary)
+    return Draft(
+        key=key,
+        mode="units",
+        source=profile.label,
+        rows=profile.rows,
+        arm_column=variant_column,
+        unit=cols.unit,
+        unit_note=cols.unit_note,
+        segments=(),
+        stages=(),
+        iteration=None,
+        cells=(_cell("*", arms, label),),
+        metrics=cols.outcomes,
+        breakdowns=cols.breakdowns,
+        ignored=cols.ignored,
+    )
+
+
+def _event_metrics(profile: EventLogProfile, primary: str | None) -> tuple[Outcome, ...]:
+    events = list(profile.events[:MAX_EVENT_METRICS])
+    if not events:
+        raise DataError("events: no event rows; expected events with an 'event' name")
+    names = [e.name for e in events]
+    if primary is not None and primary not in names:
+        raise DataError(f"--primary: found {primary!r}, expected one of the events {names}")
+    binary = [e.name for e in events if not e.has_values]
+    lead = primary or next(
+        (n for n in names if re.search(r"conver|purchase|order|signup", n, re.I)),
+        binary[0] if binary else names[0],
+    )
+    ordered = sorted(events, key=lambda e: e.name != lead)
+    keys = arm_keys([e.name for e in ordered], prefix="metric")
+    out = []
+    for e, k in zip(ordered, keys, strict=True):
+        if e.has_values:
+            note = f"{e.rows:,} rows, values from {e.minimum:g} to {e.maximum:g}"
+            out.append(Outcome(e.name, k, "continuous", note))
+        else:
+            out.append(Outcome(e.name, k, "binary", f"{e.rows:,} rows, no values"))
+    return tuple(out)
+
+
+def draft_event_log(
+    key: str,
+    profile: EventLogProfile,
+    variant_column: str,
+    *,
+    control: str | None = None,
+    primary: str | None = None,
+    unit: str | None = None,
+) -> Draft:
+    """Draft the config of an event log: arms and cells from the exposures, metrics from events.
+
+    Segments and stages are those the exposures name (a segment's rule is not in
+    the data: each is written with an empty ``when``). When every segment shows the
+    same arms there is one cell for all, else one cell per segment. An event whose
+    rows carry values (other than 1) is continuous, one without is binary.
+
+    Example:
+        >>> from segab.draft.profile import EventLogProfile, EventProfile
+        >>> p = EventLogProfile("x.csv", {(None, "buy", "control"): 500, (None, "buy", "b"): 510},
+        ...     {}, ("unit_id", "stage", "variant"), (EventProfile("purchase", 90, 0, None, None),))
+        >>> d = draft_event_log("demo", p, "variant")
+        >>> d.stages, d.cells[0].split.ratios, d.metrics[0].kind
+        (('buy',), (1, 1), 'binary')
+    """
+    if profile.experiments and key not in profile.experiments:
+        raise DataError(
+            f"{profile.label}: the exposures' experiment column holds {sorted(profile.experiments)}"
+            f", not {key!r}; name the config after the experiment (segab init KEY)"
+        )
+    iteration = profile.experiments[key][1] if profile.experiments else None
+    counts = profile.variant_counts()
+    arms = _arms(counts, variant_column, profile.label)
+    label = find_control([a.label for a in arms], control)
+    by_key = {a.label: a for a in arms}
+    per_segment: dict[str, dict[str, int]] = {}
+    stage_rows: dict[str, int] = {}
+    for (segment, stage, variant), n in profile.cells.items():
+        if variant is None:
+            continue
+        seg = per_segment.setdefault(segment or "all", {})
+        seg[variant] = seg.get(variant, 0) + n
+        if stage is not None:
+            stage_rows[stage] = stage_rows.get(stage, 0) + n
+    has_segments = any(s is not None for s, _, _ in profile.cells)
+    segments = tuple(sorted(per_segment)) if has_segments else ()
+    if len({frozenset(v) for v in per_segment.values()}) <= 1:
+        cells: tuple[DraftCell, ...] = (_cell("*", arms, label),)
+    else:
+        cells = tuple(
+            _cell(seg, [Arm(lab, by_key[lab].key, n) for lab, n in sorted(found.items())], label)
+            for seg, found in sorted(per_segment.items())
+            if _has_control(seg, found, label)
+        )
+    stages = tuple(sorted(stage_rows, key=lambda s: (-stage_rows[s], s)))
+    return Draft(
+        key=key,
+        mode="events",
+        source=profile.label,
+        rows=sum(counts.values()),
+        arm_column=variant_column,
+        unit=unit or _event_unit(profile.exposure_columns),
+        unit_note="the exposures' unit column",
+        segments=segments,
+        stages=stages,
+        iteration=iteration,
+        cells=cells,
+        metrics=_event_metrics(profile, primary),
+        breakdowns=(),
+        ignored=(),
+    )
+
+
+def _has_control(segment: str, found: dict[str, int], label: str) -> bool:
+    if label not in found:
+        raise DataError(
+            f"segment {segment!r}: its exposures show the arms {sorted(found)}, without the "
+            f"control {label!r}; expected the control in every segment"
+        )
+    return True
+
+
+def _event_unit(columns: tuple[str, ...]) -> str | None:
+    return next((c for c in ("unit_id", "user_id", "unit") if c in columns), None)
