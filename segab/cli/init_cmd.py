@@ -55,7 +55,11 @@ def _check(text: str, output: Path, experiments_dir: str) -> None:
     help="The column holding each unit's arm label.",
 )
 @click.option("--unit-column", help="The unit id column (default: a column named like an id).")
-@click.option("--control", help="The control arm's label as in the data.")
+@click.option(
+    "--control",
+    multiple=True,
+    help="The control arm's label as in the data (event logs: repeat, one per cell).",
+)
 @click.option("--primary", help="The primary metric's column (or event name).")
 @click.option("--db", "db_url", help="SQLAlchemy URL: read tables in that database.")
 @click.option(
@@ -72,7 +76,7 @@ def init_command(
     events: str | None,
     variant_column: str,
     unit_column: str | None,
-    control: str | None,
+    control: tuple[str, ...],
     primary: str | None,
     db_url: str | None,
     output: str | None,
@@ -121,8 +125,15 @@ def init_command(
         if units is not None:
             texts = [c for c in (unit_column,) if c]
             profile = profile_table(eng, units, levels_of=[variant_column], text_columns=texts)
+            if len(control) > 1:
+                raise DataError(f"--control: found {list(control)}, expected one label")
             draft = draft_units(
-                key, profile, variant_column, control=control, unit=unit_column, primary=primary
+                key,
+                profile,
+                variant_column,
+                control=control[0] if control else None,
+                unit=unit_column,
+                primary=primary,
             )
             inputs += ["--units", units, "--variant-column", variant_column]
         else:
@@ -138,6 +149,10 @@ def init_command(
     _check(text, path, experiments_dir)
     with atomic_output(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
-    arms = ", ".join(f"{a.label!r} ({a.count:,})" for c in draft.cells[:1] for a in c.arms)
-    click.echo(f"wrote {path}: arms {arms}; control {draft.cells[0].control!r}", err=True)
+    if len(draft.cells) == 1:
+        arms = ", ".join(f"{a.label!r} ({a.count:,})" for a in draft.cells[0].arms)
+        what = f"arms {arms}; control {draft.cells[0].control!r}"
+    else:
+        what = f"{len(draft.cells)} cells (their arms differ by segment or stage)"
+    click.echo(f"wrote {path}: {what}", err=True)
     click.echo("next: " + Invocation(tuple(inputs), experiments).line(key), err=True)

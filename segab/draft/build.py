@@ -18,9 +18,11 @@ Example:
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from segab.draft.infer import (
+    ID_NAME,
     Outcome,
     Split,
     arm_keys,
@@ -53,10 +55,10 @@ class Arm:
 
 @dataclass(frozen=True)
 class DraftCell:
-    """One cell: its segment (``*`` for all), arms, control key and split.
+    """One cell: its segment and stage (``*`` for all), arms, control key and split.
 
     Example:
-        >>> DraftCell("*", (Arm("a", "a", 1),), "a", Split((1,), "equal", 1.0)).segment
+        >>> DraftCell("*", (Arm("a", "a", 1),), "a", Split((1,), "equal", 1.0)).stage
         '*'
     """
 
@@ -64,6 +66,7 @@ class DraftCell:
     arms: tuple[Arm, ...]
     control: str
     split: Split
+    stage: str = "*"
 
 
 @dataclass(frozen=True)
@@ -110,11 +113,11 @@ def _arms(labels_counts: dict[str, int], column: str, where: str) -> list[Arm]:
     return [Arm(lab, k, labels_counts[lab]) for lab, k in zip(labels, keys, strict=True)]
 
 
-def _cell(segment: str, arms: list[Arm], control_label: str) -> DraftCell:
+def _cell(segment: str, arms: list[Arm], control_label: str, stage: str = "*") -> DraftCell:
     control = next(a for a in arms if a.label == control_label)
     ordered = [control, *(a for a in arms if a is not control)]
     split = choose_split([a.count for a in ordered])
-    return DraftCell(segment, tuple(ordered), control.key, split)
+    return DraftCell(segment, tuple(ordered), control.key, split, stage)
 
 
 def draft_units(
@@ -189,21 +192,67 @@ def _event_metrics(profile: EventLogProfile, primary: str | None) -> tuple[Outco
     return tuple(out)
 
 
+def _control_of(labels: list[str], given: Sequence[str], where: str) -> str:
+    """The control of one cell: the one given label among its arms, else by name."""
+    present = [g for g in given if g in labels]
+    if len(present) == 1:
+        return present[0]
+    if len(present) > 1:
+        raise DataError(f"{where}: the arms {labels} hold several --control labels {present}")
+    try:
+        return find_control(labels, None)
+    except DataError as exc:
+        raise DataError(f"{where}: {exc}") from None
+
+
+def _grouped(
+    per_cell: dict[tuple[str, str], dict[str, int]],
+) -> dict[tuple[str, str], dict[str, int]]:
+    """Collapse (segment, stage) groups whose arm sets agree: all, per stage or per segment."""
+
+    def merge(
+        key_of: Callable[[str, str], tuple[str, str]],
+    ) -> dict[tuple[str, str], dict[str, int]]:
+        out: dict[tuple[str, str], dict[str, int]] = {}
+        for (seg, st), arms in sorted(per_cell.items()):
+            target = out.setdefault(key_of(seg, st), {})
+            for label, n in arms.items():
+                target[label] = target.get(label, 0) + n
+        return out
+
+    def uniform(key_of: Callable[[str, str], tuple[str, str]]) -> bool:
+        sets: dict[tuple[str, str], set[frozenset[str]]] = {}
+        for (seg, st), arms in per_cell.items():
+            sets.setdefault(key_of(seg, st), set()).add(frozenset(arms))
+        return all(len(v) == 1 for v in sets.values())
+
+    for key_of in (
+        lambda seg, st: ("*", "*"),
+        lambda seg, st: ("*", st),
+        lambda seg, st: (seg, "*"),
+    ):
+        if uniform(key_of):
+            return merge(key_of)
+    return merge(lambda seg, st: (seg, st))
+
+
 def draft_event_log(
     key: str,
     profile: EventLogProfile,
     variant_column: str,
     *,
-    control: str | None = None,
+    control: Sequence[str] = (),
     primary: str | None = None,
     unit: str | None = None,
 ) -> Draft:
     """Draft the config of an event log: arms and cells from the exposures, metrics from events.
 
     Segments and stages are those the exposures name (a segment's rule is not in
-    the data: each is written with an empty ``when``). When every segment shows the
-    same arms there is one cell for all, else one cell per segment. An event whose
-    rows carry values (other than 1) is continuous, one without is binary.
+    the data: each is written with an empty ``when``). Cells are as coarse as the
+    arms allow: one for all when every (segment, stage) shows the same arms, else
+    one per stage, per segment, or per (segment, stage). Each cell's control is the
+    one ``control`` label among its arms, else the one that reads like a control.
+    An event whose rows carry values (other than 1) is continuous, one without is binary.
 
     Example:
         >>> from segab.draft.profile import EventLogProfile, EventProfile
@@ -220,55 +269,44 @@ def draft_event_log(
         )
     iteration = profile.experiments[key][1] if profile.experiments else None
     counts = profile.variant_counts()
-    arms = _arms(counts, variant_column, profile.label)
-    label = find_control([a.label for a in arms], control)
-    by_key = {a.label: a for a in arms}
-    per_segment: dict[str, dict[str, int]] = {}
+    by_label = {a.label: a for a in _arms(counts, variant_column, profile.label)}
+    per_cell: dict[tuple[str, str], dict[str, int]] = {}
     stage_rows: dict[str, int] = {}
     for (segment, stage, variant), n in profile.cells.items():
         if variant is None:
             continue
-        seg = per_segment.setdefault(segment or "all", {})
-        seg[variant] = seg.get(variant, 0) + n
+        arms = per_cell.setdefault((segment or "all", stage or "*"), {})
+        arms[variant] = arms.get(variant, 0) + n
         if stage is not None:
             stage_rows[stage] = stage_rows.get(stage, 0) + n
+    cells = []
+    for (seg, st), found in _grouped(per_cell).items():
+        where = "all exposures" if (seg, st) == ("*", "*") else f"cell ({seg}, {st})"
+        label = _control_of(sorted(found), control, where)
+        arms = [Arm(lab, by_label[lab].key, n) for lab, n in sorted(found.items())]
+        cells.append(_cell(seg, arms, label, st))
     has_segments = any(s is not None for s, _, _ in profile.cells)
-    segments = tuple(sorted(per_segment)) if has_segments else ()
-    if len({frozenset(v) for v in per_segment.values()}) <= 1:
-        cells: tuple[DraftCell, ...] = (_cell("*", arms, label),)
-    else:
-        cells = tuple(
-            _cell(seg, [Arm(lab, by_key[lab].key, n) for lab, n in sorted(found.items())], label)
-            for seg, found in sorted(per_segment.items())
-            if _has_control(seg, found, label)
-        )
-    stages = tuple(sorted(stage_rows, key=lambda s: (-stage_rows[s], s)))
     return Draft(
         key=key,
         mode="events",
         source=profile.label,
         rows=sum(counts.values()),
         arm_column=variant_column,
-        unit=unit or _event_unit(profile.exposure_columns),
-        unit_note="the exposures' unit column",
-        segments=segments,
-        stages=stages,
+        unit=unit or _event_unit(profile),
+        unit_note="the unit id column of the events (the exposures may name theirs unit_id)",
+        segments=tuple(sorted({s for s, _ in per_cell})) if has_segments else (),
+        stages=tuple(sorted(stage_rows, key=lambda s: (-stage_rows[s], s))),
         iteration=iteration,
-        cells=cells,
+        cells=tuple(cells),
         metrics=_event_metrics(profile, primary),
         breakdowns=(),
         ignored=(),
     )
 
 
-def _has_control(segment: str, found: dict[str, int], label: str) -> bool:
-    if label not in found:
-        raise DataError(
-            f"segment {segment!r}: its exposures show the arms {sorted(found)}, without the "
-            f"control {label!r}; expected the control in every segment"
-        )
-    return True
-
-
-def _event_unit(columns: tuple[str, ...]) -> str | None:
-    return next((c for c in ("unit_id", "user_id", "unit") if c in columns), None)
+def _event_unit(profile: EventLogProfile) -> str | None:
+    """The events' id column (the config's ``unit``; exposures fall back to ``unit_id``)."""
+    named = [c for c in profile.event_columns if c not in ("event", "value", "timestamp")]
+    both = [c for c in named if c in profile.exposure_columns]
+    ids = [c for c in named if ID_NAME.search(c)]
+    return next(iter(both + ids + named), None)

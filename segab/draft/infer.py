@@ -37,6 +37,7 @@ from segab.errors import DataError
 
 __all__ = [
     "CONTROL_WORDS",
+    "ID_NAME",
     "Columns",
     "Outcome",
     "Split",
@@ -50,7 +51,7 @@ __all__ = [
 
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 CONTROL_WORDS = ("control", "ctrl", "baseline", "none", "holdout", "hold out", "control group")
-_ID_NAME = re.compile(r"^(id|unit|uid|uuid|key)$|[_.\- ](id|uuid|key)$|^[a-z]+id$", re.I)
+ID_NAME = re.compile(r"^(id|unit|uid|uuid|key)$|[_.\- ](id|uuid|key)$|^[a-z]+id$", re.I)
 SRM_P = 0.001  # a design is plausible when its goodness of fit has p above this
 # shares of the one large arm (the others share the rest equally), tried after the equal split
 _LEAD_SHARES = (0.5, 0.9, 0.8, 0.95, 0.99, 0.7, 0.6, 0.75, 0.85, 0.98, 0.4, 0.3, 0.2, 0.1, 0.05)
@@ -143,7 +144,9 @@ def _raise(message: str) -> str:
 
 
 def _shell_word(text: str) -> str:
-    return text if re.fullmatch(r"[A-Za-z0-9_.\-]+", text) else "'" + text.replace("'", "'\\''") + "'"
+    return (
+        text if re.fullmatch(r"[A-Za-z0-9_.\-]+", text) else "'" + text.replace("'", "'\\''") + "'"
+    )
 
 
 @dataclass(frozen=True)
@@ -183,6 +186,9 @@ def _reduced(weights: Sequence[int]) -> tuple[int, ...]:
 def _candidates(k: int) -> list[tuple[int, ...]]:
     """Common designs for ``k`` arms as whole-percent weights (or ratios), best guess first."""
     out: list[tuple[int, ...]] = []
+    for m in range(2, 10):  # one arm m times each other (2:1:1, 5:1:1:1:1)
+        for lead in range(k):
+            out.append(tuple(m if i == lead else 1 for i in range(k)))
     for share in _LEAD_SHARES:
         rest = (1.0 - share) / (k - 1) if k > 1 else 0.0
         for lead in range(k):
@@ -284,7 +290,7 @@ def _unit_column(profile: TableProfile, given: str | None, variant: str) -> tupl
         named = [
             c
             for c in profile.columns
-            if c.name != variant and _ID_NAME.search(c.name) and c.distinct * 2 >= c.present > 0
+            if c.name != variant and ID_NAME.search(c.name) and c.distinct * 2 >= c.present > 0
         ]
         if not named:
             return None, "no id column found (named like id, user_id, ...): rows are units"

@@ -314,6 +314,7 @@ class EventLogProfile:
     experiments: dict[str, tuple[int, int | None]]
     exposure_columns: tuple[str, ...]
     events: tuple[EventProfile, ...]
+    event_columns: tuple[str, ...] = ()
 
     def variant_counts(self) -> dict[str, int]:
         """Exposure rows per variant label (NULL labels left out).
@@ -402,7 +403,7 @@ def profile_event_log(
         if name is not None
     ]
     found.sort(key=lambda e: (-e.rows, e.name))
-    return EventLogProfile(xrel.label, cells, experiments, xrel.columns, tuple(found))
+    return EventLogProfile(xrel.label, cells, experiments, xrel.columns, tuple(found), erel.columns)
 
 
 def _iteration(value: Any) -> int | None:

@@ -105,8 +105,10 @@ def _split_note(cell: DraftCell) -> str:
 def _cell_lines(cell: DraftCell, unit_word: str) -> list[str]:
     total = sum(a.count for a in cell.arms)
     lines = [f"  # {_split_note(cell)}"]
-    head = "  - " if cell.segment == "*" else f"  - segment: {scalar(cell.segment)}\n    "
-    lines.append(f"{head}control: {scalar(cell.control)}")
+    where = [f"{k}: {scalar(v)}" for k, v in (("segment", cell.segment), ("stage", cell.stage))]
+    head = [w for w, v in zip(where, (cell.segment, cell.stage), strict=True) if v != "*"]
+    for i, line in enumerate([*head, f"control: {scalar(cell.control)}"]):
+        lines.append(("  - " if i == 0 else "    ") + line)
     lines.append("    variants:")
     for arm, ratio in zip(cell.arms, cell.split.ratios, strict=True):
         fields: dict[str, Any] = {"key": arm.key}
@@ -141,11 +143,11 @@ def _segment_lines(draft: Draft) -> list[str]:
             "  - {key: all, when: {}}",
         ]
     lines = [
-        "# The segments the exposures name. Their rules are not in the data: write each",
-        "# `when:` (a condition on attributes) before assigning units with this config.",
+        "# The segments the exposures name. Their rules are not in the data: each `when:`",
+        "# reads the logged segment; write the real rule before assigning with this config.",
         "segments:",
     ]
-    lines += [f"  - {flow({'key': s, 'when': {}})}" for s in draft.segments]
+    lines += [f"  - {flow({'key': s, 'when': {'segment': s}})}" for s in draft.segments]
     return lines
 
 
@@ -196,9 +198,12 @@ def render_draft(draft: Draft, run: Invocation, output: str) -> str:
     where = "outcome columns" if draft.mode == "units" else "events (with values: continuous)"
     lines += [
         f"# The metrics, from the {where} ({kinds}).",
-        "# Every such column is listed: delete attributes measured before the experiment.",
         "metrics:",
     ]
+    if draft.mode == "units":
+        lines.insert(
+            -1, "# Every such column is listed: delete attributes measured before the experiment."
+        )
     lines += _metric_lines(draft)
     lines += _tail(draft, run, output)
     return "\n".join(lines) + "\n"
