@@ -211,7 +211,7 @@ def _whole_percents(counts: Sequence[int]) -> tuple[int, ...]:
     total = sum(counts)
     raw = [100.0 * c / total for c in counts]
     floors = [max(int(math.floor(x)), 1 if c > 0 else 0) for x, c in zip(raw, counts, strict=True)]
-    order = sorted(range(len(raw)), key=lambda i: raw[i] - math.floor(raw[i]), reverse=True)
+    order = sorted(range(len(raw)), key=lambda i: raw[i] - floors[i], reverse=True)
     i = 0
     while sum(floors) < 100:
         floors[order[i % len(order)]] += 1

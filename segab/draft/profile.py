@@ -140,12 +140,17 @@ class TableProfile:
         raise MissingColumnError(f"{self.label}: no column {name!r}; it has {list(self.names)}")
 
 
+def _missing(value: Any) -> bool:
+    """NULL, as a row gives it (None, or NaN where an engine's rows pass through pandas)."""
+    return value is None or (isinstance(value, float) and value != value)
+
+
 def _int(value: Any) -> int:
-    return 0 if value is None else int(value)
+    return 0 if _missing(value) else int(value)
 
 
 def _float(value: Any) -> float | None:
-    return None if value is None else float(value)
+    return None if _missing(value) else float(value)
 
 
 def _stats_sql(eng: Engine, rel: Relation) -> str:
@@ -190,7 +195,7 @@ def _levels_sql(eng: Engine, rel: Relation, indexes: Sequence[int]) -> str:
 def _sorted_levels(pairs: Iterable[tuple[Any, Any]]) -> tuple[tuple[str | None, int], ...]:
     merged: dict[str | None, int] = {}
     for value, n in pairs:
-        key = None if value is None else str(value)
+        key = None if _missing(value) else str(value)
         merged[key] = merged.get(key, 0) + _int(n)
     return tuple(sorted(merged.items(), key=lambda kv: (kv[0] is None, kv[0] or "")))
 
@@ -369,7 +374,7 @@ def profile_event_log(
             f"FROM {xrel.sql} GROUP BY {text_col(d, 'experiment')}"
         )
         for name, n, iteration in eng.rows(sql, {})[1]:
-            if name is not None:
+            if not _missing(name):
                 experiments[str(name)] = (_int(n), _iteration(iteration))
     where = []
     if experiment is not None and xrel.has("experiment"):
@@ -383,7 +388,7 @@ def profile_event_log(
         f"FROM {xrel.sql}{' WHERE ' + ' AND '.join(where) if where else ''} "
         f"GROUP BY {', '.join(k for k in keys if k != 'NULL')}"
     )
-    cells = {(s, t, v): _int(n) for s, t, v, n in eng.rows(sql, {})[1]}
+    cells = {(_text(s), _text(t), _text(v)): _int(n) for s, t, v, n in eng.rows(sql, {})[1]}
     erel = eng.relation(events, "events", ("event",))
     if not erel.has("event"):
         raise DataError(
@@ -400,10 +405,14 @@ def profile_event_log(
     found = [
         EventProfile(str(name), _int(n), _int(nv), _float(lo), _float(hi))
         for name, n, nv, lo, hi in eng.rows(sql, {})[1]
-        if name is not None
+        if not _missing(name)
     ]
     found.sort(key=lambda e: (-e.rows, e.name))
     return EventLogProfile(xrel.label, cells, experiments, xrel.columns, tuple(found), erel.columns)
+
+
+def _text(value: Any) -> str | None:
+    return None if _missing(value) else str(value)
 
 
 def _iteration(value: Any) -> int | None:
