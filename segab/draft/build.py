@@ -139,9 +139,9 @@ def draft_units(
         >>> p = TableProfile("t.csv", 3, (
         ...     C("arm", "varchar", 3, 2, 3, 3, 0, None, None, (("A", 2), ("B", 1))),
         ...     C("y", "bigint", 3, 2, 0, 0, 0, 0.0, 1.0, None)))
-        >>> draft_units("demo", p, "arm")
+        >>> draft_units("demo", p, "arm")  # doctest: +ELLIPSIS
         Traceback (most recent call last):
-        segab.errors.DataError: arms: none of the labels ['A', 'B'] reads like a control (control, ctrl, baseline, none, holdout, No ...); choose it with --control LABEL, e.g. --control A
+        segab.errors.DataError: arms: none of the labels ['A', 'B'] reads like a control ...
     """
     column = profile.column(variant_column)
     counts = {v: n for v, n in (column.levels or ()) if v is not None and v.strip() != ""}
@@ -283,8 +283,8 @@ def draft_event_log(
     for (seg, st), found in _grouped(per_cell).items():
         where = "all exposures" if (seg, st) == ("*", "*") else f"cell ({seg}, {st})"
         label = _control_of(sorted(found), control, where)
-        arms = [Arm(lab, by_label[lab].key, n) for lab, n in sorted(found.items())]
-        cells.append(_cell(seg, arms, label, st))
+        chosen = [Arm(lab, by_label[lab].key, n) for lab, n in sorted(found.items())]
+        cells.append(_cell(seg, chosen, label, st))
     has_segments = any(s is not None for s, _, _ in profile.cells)
     return Draft(
         key=key,

@@ -112,9 +112,9 @@ def find_control(labels: Sequence[str], given: str | None) -> str:
     Example:
         >>> find_control(["gate_30", "gate_40"], " GATE_30")
         'gate_30'
-        >>> find_control(["gate_30", "gate_40"], None)
+        >>> find_control(["gate_30", "gate_40"], None)  # doctest: +ELLIPSIS
         Traceback (most recent call last):
-        segab.errors.DataError: arms: none of the labels ['gate_30', 'gate_40'] reads like a control (control, ctrl, baseline, none, holdout, No ...); choose it with --control LABEL, e.g. --control gate_30
+        segab.errors.DataError: arms: none of the labels ['gate_30', 'gate_40'] reads like ...
     """
     found = list(labels)
     if given is not None:
@@ -210,7 +210,7 @@ def _whole_percents(counts: Sequence[int]) -> tuple[int, ...]:
     """Shares in whole percents summing to 100 (largest remainders), an arm with units >= 1."""
     total = sum(counts)
     raw = [100.0 * c / total for c in counts]
-    floors = [max(int(math.floor(x)), 1 if c > 0 else 0) for x, c in zip(raw, counts, strict=True)]
+    floors = [max(math.floor(x), 1 if c > 0 else 0) for x, c in zip(raw, counts, strict=True)]
     order = sorted(range(len(raw)), key=lambda i: raw[i] - floors[i], reverse=True)
     i = 0
     while sum(floors) < 100:
