@@ -98,7 +98,8 @@ def init_command(
       segab init email_test --db postgresql+psycopg://localhost/ab --units email_users
     """
     from segab.draft.build import draft_event_log, draft_units
-    from segab.draft.profile import profile_event_log, profile_table
+    from segab.draft.events import profile_event_log
+    from segab.draft.profile import profile_table
     from segab.draft.render import Invocation, render_draft
     from segab.sums.sources import open_engine
 

@@ -21,6 +21,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from segab.draft.events import EventLogProfile
 from segab.draft.infer import (
     ID_NAME,
     Outcome,
@@ -30,7 +31,7 @@ from segab.draft.infer import (
     classify_columns,
     find_control,
 )
-from segab.draft.profile import EventLogProfile, TableProfile
+from segab.draft.profile import TableProfile
 from segab.errors import DataError
 
 __all__ = ["MAX_ARMS", "Arm", "Draft", "DraftCell", "draft_event_log", "draft_units"]
@@ -96,6 +97,7 @@ class Draft:
     metrics: tuple[Outcome, ...]
     breakdowns: tuple[tuple[str, int], ...]
     ignored: tuple[tuple[str, str], ...]
+    columns: tuple[str, ...] = ()
 
 
 def _arms(labels_counts: dict[str, int], column: str, where: str) -> list[Arm]:
@@ -165,6 +167,7 @@ def draft_units(
         metrics=cols.outcomes,
         breakdowns=cols.breakdowns,
         ignored=cols.ignored,
+        columns=profile.names,
     )
 
 
@@ -255,7 +258,7 @@ def draft_event_log(
     An event whose rows carry values (other than 1) is continuous, one without is binary.
 
     Example:
-        >>> from segab.draft.profile import EventLogProfile, EventProfile
+        >>> from segab.draft.events import EventLogProfile, EventProfile
         >>> p = EventLogProfile("x.csv", {(None, "buy", "control"): 500, (None, "buy", "b"): 510},
         ...     {}, ("unit_id", "stage", "variant"), (EventProfile("purchase", 90, 0, None, None),))
         >>> d = draft_event_log("demo", p, "variant")

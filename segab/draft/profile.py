@@ -1,20 +1,22 @@
 """What a data table holds, measured inside its engine: counts, kinds and small value lists.
 
-:func:`profile_table` runs two statements on an engine's relation (a DuckDB file or
-DataFrame, a database table, a Spark table); only their small results come back:
+:func:`profile_table` runs a few statements on an engine's relation (a DuckDB file
+or DataFrame, a database table, a Spark table); only their small results come back:
 
-1. one aggregate row: the row count and, per column, its non-missing values,
-   distinct values, the values that are not 0/1/true/false/yes/no, the values that
-   are not numbers, the unusable numbers (NaN, +-infinity) and the smallest and
-   largest number. A cell is read exactly as ``segab analyze`` reads an outcome
-   (:func:`segab.sums.unit_values.column_read`), so a column classified binary
-   here is one the analysis accepts as binary;
-2. the values and their counts of every column with few distinct values (at most
+1. one aggregate row: the row count and, per column, its present and distinct
+   values; for number and boolean columns also the values that are not 0/1, the
+   unusable numbers (NaN, +-infinity) and the range;
+2. the values and counts of every column with few distinct values (at most
    ``max_levels``, and always the ``levels_of`` columns: the arm column), as one
-   ``UNION ALL`` of ``GROUP BY`` statements.
+   ``UNION ALL`` of ``GROUP BY`` statements;
+3. the text columns read through their values: the listed values (and a sample of
+   the distinct values of the others) read by one small statement over quoted
+   literals; only a text column whose sampled values all read as numbers or as
+   0/1/yes/no is read on every row (a fourth statement).
 
-:func:`profile_event_log` does the same for an event log: the (segment, stage,
-variant) counts of the exposures, and per event name its rows and values.
+Every value is read exactly as ``segab analyze`` reads an outcome
+(:func:`segab.sums.unit_values.column_read`), so a column classified binary here
+is one the analysis accepts as binary. Event logs: :mod:`segab.draft.events`.
 
 Example:
     >>> import pandas as pd
@@ -33,23 +35,24 @@ from dataclasses import dataclass
 from typing import Any
 
 from segab.errors import DataError
-from segab.sql.dialects import get_dialect
-from segab.sums.expressions import number_col, text_col, truthy
+from segab.sql.dialects import Dialect, get_dialect
+from segab.sums.expressions import text_col
 from segab.sums.sources import Engine, Relation, Source
 from segab.sums.unit_values import BAD_BINARY, INFINITE, NAN, NOT_A_NUMBER, column_read
 
 __all__ = [
     "MAX_LEVELS",
     "ColumnProfile",
-    "EventLogProfile",
-    "EventProfile",
     "TableProfile",
-    "profile_event_log",
+    "missing",
     "profile_relation",
     "profile_table",
+    "to_float",
+    "to_int",
 ]
 
 MAX_LEVELS = 50  # a column with at most this many distinct values has its values listed
+SAMPLE = 200  # distinct values of a text column with many values read first
 
 
 @dataclass(frozen=True)
@@ -140,42 +143,80 @@ class TableProfile:
         raise MissingColumnError(f"{self.label}: no column {name!r}; it has {list(self.names)}")
 
 
-def _missing(value: Any) -> bool:
-    """NULL, as a row gives it (None, or NaN where an engine's rows pass through pandas)."""
+def missing(value: Any) -> bool:
+    """NULL as a row gives it: None, or NaN where an engine's rows pass through pandas.
+
+    Example:
+        >>> missing(None), missing(float("nan")), missing("")
+        (True, True, False)
+    """
     return value is None or (isinstance(value, float) and value != value)
 
 
-def _int(value: Any) -> int:
-    return 0 if _missing(value) else int(value)
+def to_int(value: Any) -> int:
+    """A count from a row (NULL: 0).
+
+    Example:
+        >>> to_int(None), to_int(3.0)
+        (0, 3)
+    """
+    return 0 if missing(value) else int(value)
 
 
-def _float(value: Any) -> float | None:
-    return None if _missing(value) else float(value)
+def to_float(value: Any) -> float | None:
+    """A number from a row (NULL: None).
+
+    Example:
+        >>> to_float(None), to_float(2)
+        (None, 2.0)
+    """
+    return None if missing(value) else float(value)
 
 
-def _stats_sql(eng: Engine, rel: Relation) -> str:
-    """The one aggregate statement: per column, its counts and range."""
+def _typed(eng: Engine, rel: Relation, name: str) -> bool:
+    """A number or boolean column of a typed engine: its read is a cast, cheap on every row."""
+    return get_dialect(eng.dialect).typed_columns and rel.kind(name) != "other"
+
+
+def _reads(d: Dialect, rel: Relation, name: str, i: int) -> tuple[list[str], list[str]]:
+    """The inner (``pre``) and middle (codes, value) select items of column ``i``."""
+    binary = column_read(d, rel, name, binary=True, name=str(i))
+    number = column_read(d, rel, name, binary=False, name=str(i))
+    inner = [f"{expr} AS {alias}" for alias, expr in binary.pre]
+    middle = [f"{binary.code} AS b_{i}", f"{number.code} AS e_{i}", f"{number.value} AS v_{i}"]
+    return inner, middle
+
+
+def _code_sums(i: int) -> list[str]:
+    return [
+        f"SUM(CASE WHEN b_{i} = {BAD_BINARY} THEN 1 ELSE 0 END) AS nb_{i}",
+        f"SUM(CASE WHEN e_{i} = {NOT_A_NUMBER} THEN 1 ELSE 0 END) AS nn_{i}",
+        f"SUM(CASE WHEN e_{i} IN ({NAN}, {INFINITE}) THEN 1 ELSE 0 END) AS u_{i}",
+        f"MIN(CASE WHEN e_{i} = 0 THEN v_{i} END) AS lo_{i}",
+        f"MAX(CASE WHEN e_{i} = 0 THEN v_{i} END) AS hi_{i}",
+    ]
+
+
+def _stats_sql(eng: Engine, rel: Relation, read: set[str], counted: bool = True) -> str:
+    """One aggregate statement: per column its present and distinct values (``counted``),
+    and for the ``read`` columns the value codes and range."""
     d = get_dialect(eng.dialect)
     inner, middle, outer = [], [], ["COUNT(*) AS n_rows"]
     for i, name in enumerate(rel.columns):
-        binary = column_read(d, rel, name, binary=True, name=str(i))
-        number = column_read(d, rel, name, binary=False, name=str(i))
         inner.append(f"{d.quote(name)} AS r_{i}")
-        inner.extend(f"{expr} AS {alias}" for alias, expr in binary.pre)
         middle.append(f"r_{i}")
-        middle.append(f"{binary.code} AS b_{i}")
-        middle.append(f"{number.code} AS e_{i}")
-        middle.append(f"{number.value} AS v_{i}")
-        blank = f"LOWER(TRIM({d.text(f'r_{i}')})) = ''"
-        outer += [
-            f"SUM(CASE WHEN r_{i} IS NULL OR {blank} THEN 0 ELSE 1 END) AS p_{i}",
-            f"COUNT(DISTINCT r_{i}) AS d_{i}",
-            f"SUM(CASE WHEN b_{i} = {BAD_BINARY} THEN 1 ELSE 0 END) AS nb_{i}",
-            f"SUM(CASE WHEN e_{i} = {NOT_A_NUMBER} THEN 1 ELSE 0 END) AS nn_{i}",
-            f"SUM(CASE WHEN e_{i} IN ({NAN}, {INFINITE}) THEN 1 ELSE 0 END) AS u_{i}",
-            f"MIN(CASE WHEN e_{i} = 0 THEN v_{i} END) AS lo_{i}",
-            f"MAX(CASE WHEN e_{i} = 0 THEN v_{i} END) AS hi_{i}",
-        ]
+        if counted and d.typed_columns and rel.kind(name) != "other":
+            outer.append(f"COUNT(r_{i}) AS p_{i}")  # a number is never blank
+        elif counted:
+            blank = f"TRIM({d.text(f'r_{i}')}) = ''"
+            outer.append(f"SUM(CASE WHEN r_{i} IS NULL OR {blank} THEN 0 ELSE 1 END) AS p_{i}")
+        if counted:
+            outer.append(f"COUNT(DISTINCT r_{i}) AS d_{i}")
+        if name in read:
+            pre, codes = _reads(d, rel, name, i)
+            inner += pre
+            middle += codes
+            outer += _code_sums(i)
     return (
         f"SELECT {', '.join(outer)} FROM (SELECT {', '.join(middle)} FROM "
         f"(SELECT {', '.join(inner)} FROM {rel.sql}) AS a) AS b"
@@ -183,27 +224,111 @@ def _stats_sql(eng: Engine, rel: Relation) -> str:
 
 
 def _levels_sql(eng: Engine, rel: Relation, indexes: Sequence[int]) -> str:
+    """The value counts of the ``indexes`` columns: one scan with ``GROUPING SETS`` where
+    the engine has them, else a ``UNION ALL`` of ``GROUP BY`` statements (SQLite)."""
+    d = get_dialect(eng.dialect)
+    if eng.dialect == "sqlite":
+        parts = [
+            f"SELECT {i} AS col, {text_col(d, rel.columns[i])} AS val, COUNT(*) AS n "
+            f"FROM {rel.sql} GROUP BY {text_col(d, rel.columns[i])}"
+            for i in indexes
+        ]
+        return " UNION ALL ".join(parts)
+    texts = ", ".join(f"{text_col(d, rel.columns[i])} AS t_{i}" for i in indexes)
+    which = " ".join(f"WHEN GROUPING(t_{i}) = 0 THEN {i}" for i in indexes)
+    value = " ".join(f"WHEN GROUPING(t_{i}) = 0 THEN t_{i}" for i in indexes)
+    sets = ", ".join(f"(t_{i})" for i in indexes)
+    return (
+        f"SELECT CASE {which} END AS col, CASE {value} END AS val, COUNT(*) AS n "
+        f"FROM (SELECT {texts} FROM {rel.sql}) AS g GROUP BY GROUPING SETS ({sets})"
+    )
+
+
+def _sample_sql(eng: Engine, rel: Relation, indexes: Sequence[int], n: int) -> str:
     d = get_dialect(eng.dialect)
     parts = [
-        f"SELECT {i} AS col, {text_col(d, rel.columns[i])} AS val, COUNT(*) AS n "
-        f"FROM {rel.sql} GROUP BY {text_col(d, rel.columns[i])}"
+        f"SELECT * FROM (SELECT DISTINCT {i} AS col, {text_col(d, rel.columns[i])} AS val "
+        f"FROM {rel.sql} WHERE {d.quote(rel.columns[i])} IS NOT NULL LIMIT {n}) AS s{i}"
         for i in indexes
     ]
     return " UNION ALL ".join(parts)
 
 
+def _value_codes(
+    eng: Engine, values: Sequence[tuple[int, str]]
+) -> list[tuple[int, str, int, int, float | None]]:
+    """(column, text, binary code, number code, number) of each text value, read by the engine
+    exactly as a column holding it is read (the values travel as quoted literals)."""
+    if not values:
+        return []
+    d = get_dialect(eng.dialect)
+    tiny = Relation("t", ("r",), {"r": "varchar"})
+    pre, codes = _reads(d, tiny, "r", 0)
+    rows = " UNION ALL ".join(
+        f"SELECT {col} AS col, {d.text(d.literal(v))} AS r" for col, v in values
+    )
+    sql = (
+        f"SELECT col, r, b_0, e_0, v_0 FROM (SELECT col, r, {', '.join(codes)} FROM "
+        f"(SELECT col, r, {', '.join(pre)} FROM ({rows}) AS l) AS a) AS b"
+    )
+    return [
+        (int(c), str(r), to_int(b), to_int(e), to_float(v))
+        for c, r, b, e, v in eng.rows(sql, {})[1]
+    ]
+
+
 def _sorted_levels(pairs: Iterable[tuple[Any, Any]]) -> tuple[tuple[str | None, int], ...]:
     merged: dict[str | None, int] = {}
     for value, n in pairs:
-        key = None if _missing(value) else str(value)
-        merged[key] = merged.get(key, 0) + _int(n)
+        key = None if missing(value) else str(value)
+        merged[key] = merged.get(key, 0) + to_int(n)
     return tuple(sorted(merged.items(), key=lambda kv: (kv[0] is None, kv[0] or "")))
 
 
+def _from_levels(
+    i: int,
+    levels: tuple[tuple[str | None, int], ...],
+    codes: dict[tuple[int, str], tuple[int, int, float | None]],
+) -> dict[str, Any]:
+    """The code sums of a text column, from its listed values and their counts."""
+    got: dict[str, Any] = {
+        f"nb_{i}": 0,
+        f"nn_{i}": 0,
+        f"u_{i}": 0,
+        f"lo_{i}": None,
+        f"hi_{i}": None,
+    }
+    numbers = []
+    for value, n in levels:
+        if value is None:
+            continue
+        b, e, v = codes[(i, value)]
+        got[f"nb_{i}"] += n if b == BAD_BINARY else 0
+        got[f"nn_{i}"] += n if e == NOT_A_NUMBER else 0
+        got[f"u_{i}"] += n if e in (NAN, INFINITE) else 0
+        if e == 0 and v is not None:
+            numbers.append(v)
+    if numbers:
+        got[f"lo_{i}"], got[f"hi_{i}"] = min(numbers), max(numbers)
+    return got
+
+
 def profile_relation(
-    eng: Engine, rel: Relation, *, levels_of: Sequence[str] = (), max_levels: int = MAX_LEVELS
+    eng: Engine,
+    rel: Relation,
+    *,
+    levels_of: Sequence[str] = (),
+    max_levels: int = MAX_LEVELS,
+    sample: int = SAMPLE,
 ) -> TableProfile:
-    """Profile a resolved relation with two statements (see the module's description).
+    """Profile a resolved relation inside its engine (see the module's description).
+
+    Number and boolean columns of typed engines are read on every row in the first
+    statement (a cast each). A text column is read through its values: those with at
+    most ``max_levels`` values from their listed values (one small statement); the
+    others from ``sample`` of their distinct values first, and on every row only when
+    all of those read as numbers or as 0/1/yes/no (else they count as text: their
+    ``not_binary`` and ``not_number`` are their ``present`` values).
 
     Example:
         >>> import pandas as pd
@@ -216,35 +341,55 @@ def profile_relation(
     """
     if not rel.columns:
         raise DataError(f"{rel.label}: no columns; expected a table with a header")
-    names, (row,) = eng.rows(_stats_sql(eng, rel), {})
+    typed = {name for name in rel.columns if _typed(eng, rel, name)}
+    names, (row,) = eng.rows(_stats_sql(eng, rel, typed), {})
     got = dict(zip(names, row, strict=True))
-    n_rows = _int(got["n_rows"])
-    wanted = [
-        i
-        for i, name in enumerate(rel.columns)
-        if name in levels_of or _int(got[f"d_{i}"]) <= max_levels
-    ]
+    index = {name: i for i, name in enumerate(rel.columns)}
+    distinct = {i: to_int(got[f"d_{i}"]) for i in range(len(rel.columns))}
+    wanted = [i for n, i in index.items() if n in levels_of or distinct[i] <= max_levels]
     levels: dict[int, list[tuple[Any, Any]]] = {i: [] for i in wanted}
     if wanted:
-        _, rows = eng.rows(_levels_sql(eng, rel, wanted), {})
-        for col, val, n in rows:
+        for col, val, n in eng.rows(_levels_sql(eng, rel, wanted), {})[1]:
             levels[int(col)].append((val, n))
+    listed = {i: _sorted_levels(pairs) for i, pairs in levels.items()}
+    text = [i for n, i in index.items() if n not in typed]
+    few = [i for i in text if i in listed and distinct[i] <= max_levels]
+    many = [i for i in text if i not in few and distinct[i] > 0]
+    samples = eng.rows(_sample_sql(eng, rel, many, sample), {})[1] if many else []
+    values = [(i, v) for i in few for v, _ in listed[i] if v is not None]
+    values += [(int(c), str(v)) for c, v in samples if not missing(v)]
+    codes = {(c, r): (b, e, v) for c, r, b, e, v in _value_codes(eng, values)}
+    for i in few:
+        got.update(_from_levels(i, listed[i], codes))
+    plain = {c for (c, _), (b, e, _) in codes.items() if b == BAD_BINARY and e == NOT_A_NUMBER}
+    full = {rel.columns[i] for i in many if i not in plain}
+    if full:
+        names, (row,) = eng.rows(_stats_sql(eng, rel, full, counted=False), {})
+        got.update(dict(zip(names, row, strict=True)))
+    for i in many:
+        if i in plain:  # text: a sampled value is neither a number nor binary
+            present = to_int(got[f"p_{i}"])
+            got.update({f"nb_{i}": present, f"nn_{i}": present, f"u_{i}": 0})
+            got.update({f"lo_{i}": None, f"hi_{i}": None})
+    for i in text:
+        if distinct[i] == 0:
+            got.update({f"nb_{i}": 0, f"nn_{i}": 0, f"u_{i}": 0, f"lo_{i}": None, f"hi_{i}": None})
     columns = tuple(
         ColumnProfile(
             name=name,
             sql_type=rel.types.get(name, ""),
-            present=_int(got[f"p_{i}"]),
-            distinct=_int(got[f"d_{i}"]),
-            not_binary=_int(got[f"nb_{i}"]),
-            not_number=_int(got[f"nn_{i}"]),
-            unusable=_int(got[f"u_{i}"]),
-            minimum=_float(got[f"lo_{i}"]),
-            maximum=_float(got[f"hi_{i}"]),
-            levels=_sorted_levels(levels[i]) if i in levels else None,
+            present=to_int(got[f"p_{i}"]),
+            distinct=distinct[i],
+            not_binary=to_int(got[f"nb_{i}"]),
+            not_number=to_int(got[f"nn_{i}"]),
+            unusable=to_int(got[f"u_{i}"]),
+            minimum=to_float(got[f"lo_{i}"]),
+            maximum=to_float(got[f"hi_{i}"]),
+            levels=listed.get(i),
         )
         for i, name in enumerate(rel.columns)
     )
-    return TableProfile(rel.label, n_rows, columns)
+    return TableProfile(rel.label, to_int(got["n_rows"]), columns)
 
 
 def profile_table(
@@ -272,151 +417,3 @@ def profile_table(
     texts = [c for c in dict.fromkeys([*levels_of, *text_columns]) if probe.has(c)]
     rel = eng.relation(source, "units", texts) if texts else probe
     return profile_relation(eng, rel, levels_of=levels_of, max_levels=max_levels)
-
-
-@dataclass(frozen=True)
-class EventProfile:
-    """One event name: its rows, its values (non-NULL numbers) and their range.
-
-    Example:
-        >>> EventProfile("purchase", 10, 10, 1.0, 1.0).has_values
-        False
-    """
-
-    name: str
-    rows: int
-    values: int
-    minimum: float | None
-    maximum: float | None
-
-    @property
-    def has_values(self) -> bool:
-        """Values other than 1 (a count-only event logs none, or 1 for each row).
-
-        Example:
-            >>> EventProfile("revenue", 5, 5, 0.0, 80.5).has_values
-            True
-        """
-        return self.values > 0 and (self.minimum, self.maximum) != (1.0, 1.0)
-
-
-@dataclass(frozen=True)
-class EventLogProfile:
-    """What an event log holds: exposure counts per (segment, stage, variant), its events.
-
-    ``cells`` maps ``(segment, stage, variant)`` (None for a column the exposures
-    lack) to exposure rows; ``experiments`` the experiment names found with their
-    rows and largest iteration; ``exposure_columns`` the exposures' columns.
-
-    Example:
-        >>> p = EventLogProfile("x.csv", {(None, None, "a"): 3}, {}, ("variant",), ())
-        >>> p.variant_counts()
-        {'a': 3}
-    """
-
-    label: str
-    cells: dict[tuple[str | None, str | None, str | None], int]
-    experiments: dict[str, tuple[int, int | None]]
-    exposure_columns: tuple[str, ...]
-    events: tuple[EventProfile, ...]
-    event_columns: tuple[str, ...] = ()
-
-    def variant_counts(self) -> dict[str, int]:
-        """Exposure rows per variant label (NULL labels left out).
-
-        Example:
-            >>> EventLogProfile("x", {("s", "t", "a"): 2, ("r", "t", "a"): 1}, {}, (), ()
-            ...     ).variant_counts()
-            {'a': 3}
-        """
-        out: dict[str, int] = {}
-        for (_, _, variant), n in self.cells.items():
-            if variant is not None:
-                out[variant] = out.get(variant, 0) + n
-        return dict(sorted(out.items()))
-
-
-def profile_event_log(
-    eng: Engine,
-    exposures: Source,
-    events: Source,
-    *,
-    variant_column: str = "variant",
-    experiment: str | None = None,
-) -> EventLogProfile:
-    """Profile an event log: exposure counts by cell and variant, and every event name.
-
-    Only exposures of ``experiment`` count when the table has an ``experiment``
-    column, and only those ``in_experiment`` when it has that column.
-
-    Example:
-        >>> import pandas as pd
-        >>> from segab.sums.sources import open_engine
-        >>> x = pd.DataFrame({"unit_id": ["u1", "u2"], "variant": ["a", "b"]})
-        >>> e = pd.DataFrame({"unit_id": ["u1"], "event": ["buy"], "value": [None]})
-        >>> with open_engine(None) as eng:
-        ...     p = profile_event_log(eng, x, e)
-        >>> p.variant_counts(), p.events[0].has_values
-        ({'a': 1, 'b': 1}, False)
-    """
-    d = get_dialect(eng.dialect)
-    xrel = eng.relation(exposures, "exposures", (variant_column, "segment", "stage", "experiment"))
-    if not xrel.has(variant_column):
-        raise DataError(
-            f"{xrel.label}: no column {variant_column!r} (--variant-column) in the exposures "
-            f"table; it has {list(xrel.columns)}"
-        )
-    experiments: dict[str, tuple[int, int | None]] = {}
-    if xrel.has("experiment"):
-        it = f"MAX({number_col(d, xrel, 'iteration')})" if xrel.has("iteration") else "NULL"
-        sql = (
-            f"SELECT {text_col(d, 'experiment')} AS e, COUNT(*) AS n, {it} AS i "
-            f"FROM {xrel.sql} GROUP BY {text_col(d, 'experiment')}"
-        )
-        for name, n, iteration in eng.rows(sql, {})[1]:
-            if not _missing(name):
-                experiments[str(name)] = (_int(n), _iteration(iteration))
-    where = []
-    if experiment is not None and xrel.has("experiment"):
-        where.append(f"{text_col(d, 'experiment')} = {d.literal(experiment)}")
-    if xrel.has("in_experiment"):
-        where.append(truthy(d, "in_experiment"))
-    keys = [text_col(d, c) if xrel.has(c) else "NULL" for c in ("segment", "stage")]
-    keys.append(text_col(d, variant_column))
-    sql = (
-        f"SELECT {', '.join(f'{k} AS k{i}' for i, k in enumerate(keys))}, COUNT(*) AS n "
-        f"FROM {xrel.sql}{' WHERE ' + ' AND '.join(where) if where else ''} "
-        f"GROUP BY {', '.join(k for k in keys if k != 'NULL')}"
-    )
-    cells = {(_text(s), _text(t), _text(v)): _int(n) for s, t, v, n in eng.rows(sql, {})[1]}
-    erel = eng.relation(events, "events", ("event",))
-    if not erel.has("event"):
-        raise DataError(
-            f"{erel.label}: no column 'event' in the events table; it has {list(erel.columns)}"
-        )
-    value = column_read(d, erel, "value") if erel.has("value") else None
-    pre = ", ".join(f"{e} AS {a}" for a, e in value.pre) if value else ""
-    val = f"CASE WHEN {value.code} = 0 THEN {value.value} END" if value else "NULL"
-    sql = (
-        f"SELECT ev, COUNT(*) AS n, COUNT(v) AS nv, MIN(v) AS lo, MAX(v) AS hi FROM "
-        f"(SELECT ev, {val} AS v FROM (SELECT {text_col(d, 'event')} AS ev"
-        f"{', ' + pre if pre else ''} FROM {erel.sql}) AS a) AS b GROUP BY ev"
-    )
-    found = [
-        EventProfile(str(name), _int(n), _int(nv), _float(lo), _float(hi))
-        for name, n, nv, lo, hi in eng.rows(sql, {})[1]
-        if not _missing(name)
-    ]
-    found.sort(key=lambda e: (-e.rows, e.name))
-    return EventLogProfile(xrel.label, cells, experiments, xrel.columns, tuple(found), erel.columns)
-
-
-def _text(value: Any) -> str | None:
-    return None if _missing(value) else str(value)
-
-
-def _iteration(value: Any) -> int | None:
-    try:
-        return int(float(str(value)))
-    except (TypeError, ValueError):
-        return None

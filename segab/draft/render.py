@@ -178,8 +178,9 @@ def render_draft(draft: Draft, run: Invocation, output: str) -> str:
         lines.append(f"iteration: {draft.iteration}  # the latest iteration in the exposures")
     if draft.unit is not None:
         lines.append(f"unit: {scalar(draft.unit)}  # {draft.unit_note}")
-    else:
-        lines.append(f"unit: unit_id  # {draft.unit_note}")
+    else:  # a name the table lacks: no id column is read
+        name = next(n for n in ("unit_id", "unit", "segab_unit") if n not in draft.columns)
+        lines.append(f"unit: {name}  # {draft.unit_note}")
     if draft.stages:
         lines += [
             "# The journey stages the exposures name, most exposures first.",
