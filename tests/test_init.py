@@ -256,3 +256,27 @@ def test_a_chosen_design_fits_or_the_split_is_observed(counts: list[int]) -> Non
         assert all(
             abs(s - 100 * c / sum(counts)) <= 1.0 for s, c in zip(shares, counts, strict=True)
         )
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.text(min_size=1, max_size=12), min_size=2, max_size=5, unique=True))
+def test_any_labels_survive_the_yaml(labels: list[str]) -> None:
+    """Keys are unique identifiers; every label comes back exactly from the written YAML."""
+    from segab.config.yaml_reader import parse_yaml
+    from segab.draft.build import Arm, Draft, DraftCell
+    from segab.draft.infer import KEY_PATTERN, Outcome, Split
+    from segab.draft.render import Invocation, render_draft
+
+    keys = arm_keys(labels)
+    assert len(set(keys)) == len(keys) and all(KEY_PATTERN.match(k) for k in keys)
+    arms = tuple(Arm(lab, k, 10) for lab, k in zip(labels, keys, strict=True))
+    cell = DraftCell("*", arms, keys[0], Split((1,) * len(arms), "equal", 1.0))
+    draft = Draft(
+        "k", "units", labels[0], 10, labels[1], None, "none", (), (), None, (cell,),
+        (Outcome(labels[0], "m", "binary", labels[1]),), ((labels[1], 2),), ((labels[0], "x"),),
+    )  # fmt: skip
+    text = render_draft(draft, Invocation(("--units", labels[0])), "out.yaml")
+    config = parse_yaml(text)
+    got = [v.get("value", v["key"]) for v in config["cells"][0]["variants"]]
+    assert got == labels
+    assert config["metrics"]["primary"]["column"] == labels[0]

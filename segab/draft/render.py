@@ -21,8 +21,29 @@ from typing import Any
 import yaml
 
 from segab.draft.build import Draft, DraftCell
+from segab.printable import printable
 
 __all__ = ["Invocation", "flow", "render_draft", "scalar", "shown"]
+
+
+_BREAKS = ("\x85", "\u2028", "\u2029")  # line breaks to YAML 1.1 even inside quotes
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, Mapping):
+        return [t for k, v in value.items() for t in (str(k), *_strings(v))]
+    return [value] if isinstance(value, str) else []
+
+
+def _dump(value: Any) -> str:
+    text = yaml.safe_dump(
+        value,
+        default_flow_style=True,
+        allow_unicode=not any(b in text for text in _strings(value) for b in _BREAKS),
+        width=10**9,
+        sort_keys=False,
+    )
+    return text.removesuffix("\n").removesuffix("\n...").removesuffix("...").rstrip("\n")
 
 
 def scalar(value: Any) -> str:
@@ -32,32 +53,30 @@ def scalar(value: Any) -> str:
         >>> scalar("a: b"), scalar("007"), scalar(3)
         ("'a: b'", "'007'", '3')
     """
-    text = yaml.safe_dump(value, default_flow_style=True, allow_unicode=True, width=10**9)
-    return text.removesuffix("\n").removesuffix("\n...").removesuffix("...").rstrip("\n")
+    return _dump(value)
 
 
 def flow(mapping: Mapping[str, Any]) -> str:
-    """A flow mapping ``{k: v, ...}``, each value through :func:`scalar` (nested: ``{}``).
+    """A flow mapping ``{k: v, ...}`` written by the emitter (it knows flow context: a
+    ``{`` or ``,`` in a value is quoted there).
 
     Example:
         >>> flow({"key": "civic_duty", "value": " Civic Duty", "weight": 1})
         "{key: civic_duty, value: ' Civic Duty', weight: 1}"
+        >>> flow({"value": "a{b"})
+        "{value: 'a{b'}"
     """
-    parts = []
-    for k, v in mapping.items():
-        inner = flow(v) if isinstance(v, Mapping) else scalar(v)
-        parts.append(f"{k}: {inner}")
-    return "{" + ", ".join(parts) + "}"
+    return _dump(dict(mapping))
 
 
 def shown(label: str) -> str:
-    """A label for a comment: a JSON string (control characters escaped).
+    """A label for a comment: a JSON string, control characters escaped (:func:`printable`).
 
     Example:
         >>> shown(" Control"), shown("a\\nb")
         ('" Control"', '"a\\\\nb"')
     """
-    return json.dumps(label, ensure_ascii=False)
+    return printable(json.dumps(label, ensure_ascii=False))
 
 
 @dataclass(frozen=True)
@@ -82,7 +101,7 @@ class Invocation:
         parts = ["segab", "analyze", key, *self.inputs, *extra]
         if self.experiments is not None:
             parts += ["--experiments", self.experiments]
-        return shlex.join(parts)
+        return printable(shlex.join(parts))
 
 
 def _share(n: int, total: int) -> str:
@@ -126,11 +145,11 @@ def _metric_lines(draft: Draft) -> list[str]:
     for i, m in enumerate(draft.metrics):
         fields = flow({"key": m.key, "kind": m.kind, source: m.column})
         if i == 0:
-            lines.append(f"  primary: {fields}  # {m.note}")
+            lines.append(f"  primary: {fields}  # {printable(m.note)}")
             if len(draft.metrics) > 1:
                 lines.append("  secondary:")
         else:
-            lines.append(f"    - {fields}  # {m.note}")
+            lines.append(f"    - {fields}  # {printable(m.note)}")
     return lines
 
 
@@ -168,7 +187,8 @@ def render_draft(draft: Draft, run: Invocation, output: str) -> str:
     """
     unit_word = "units" if draft.mode == "units" else "exposures"
     lines = [
-        f"# Drafted by `segab init` from {draft.source} ({draft.rows:,} {unit_word} with an arm).",
+        f"# Drafted by `segab init` from {printable(draft.source)} ({draft.rows:,} {unit_word}"
+        " with an arm).",
         "# Check every field, then run the commands at the end.",
         f"key: {scalar(draft.key)}",
         f"name: {scalar(draft.key)}  # a title for reports",
@@ -177,10 +197,10 @@ def render_draft(draft: Draft, run: Invocation, output: str) -> str:
     if draft.iteration is not None:
         lines.append(f"iteration: {draft.iteration}  # the latest iteration in the exposures")
     if draft.unit is not None:
-        lines.append(f"unit: {scalar(draft.unit)}  # {draft.unit_note}")
+        lines.append(f"unit: {scalar(draft.unit)}  # {printable(draft.unit_note)}")
     else:  # a name the table lacks: no id column is read
         name = next(n for n in ("unit_id", "unit", "segab_unit") if n not in draft.columns)
-        lines.append(f"unit: {name}  # {draft.unit_note}")
+        lines.append(f"unit: {name}  # {printable(draft.unit_note)}")
     if draft.stages:
         lines += [
             "# The journey stages the exposures name, most exposures first.",
@@ -221,7 +241,7 @@ def _tail(draft: Draft, run: Invocation, output: str) -> list[str]:
         lines += [f"#   {shown(name)}: {why}" for name, why in _first(draft.ignored, 20)]
     lines += [
         "# Next:",
-        f"#   {shlex.join(['segab', 'validate', output])}",
+        f"#   {printable(shlex.join(['segab', 'validate', output]))}",
         f"#   {run.line(draft.key)}",
         f"#   {run.line(draft.key, '--format', 'html', '--output', draft.key + '.html')}",
     ]
