@@ -66,6 +66,8 @@ def analyze(
     units: Source | None = None,
     by: Sequence[str] = (),
     variant_column: str = "variant",
+    segment_column: str | None = None,
+    stage_column: str | None = None,
     db_url: str | None = None,
     experiments: str | Path | Sequence[str | Path] = "experiments",
     now: dt.datetime | None = None,
@@ -75,6 +77,8 @@ def analyze(
     """Analyze an experiment from an event log or a unit table into an :class:`AnalysisResult`.
 
     ``by`` names attribute columns to break results down by (crossed when several).
+    ``variant_column``, ``segment_column`` and ``stage_column`` name a unit table's
+    columns (see :class:`~segab.sums.specs.UnitColumns`).
     ``now`` ignores exposures and events after it (event logs only). ``engine`` is
     an open :class:`~segab.sums.sources.Engine` (from :func:`segab.sums.open_engine`,
     as the command line passes it), or the kind of engine to open for this call:
@@ -103,9 +107,8 @@ def analyze(
         )
     with _engine(engine, db_url, spark_master) as eng:
         if units is not None:
-            agg = aggregate_units(
-                exp, units, engine=eng, columns=UnitColumns(variant=variant_column), by=by
-            )
+            columns = UnitColumns(variant_column, segment_column, stage_column)
+            agg = aggregate_units(exp, units, engine=eng, columns=columns, by=by)
         else:
             assert exposures is not None and events is not None  # checked above
             agg = aggregate_event_log(exp, exposures, events, engine=eng, by=by, now=now)

@@ -88,7 +88,20 @@ def _inputs(
     "--variant-column",
     default="variant",
     show_default=True,
-    help="The variant column of --units.",
+    help="The arm column of --units (any column name; labels are matched to the "
+    "config's variant values).",
+)
+@click.option(
+    "--segment-column",
+    default=None,
+    help="The segment column of --units (default: a column named 'segment' that no other "
+    "option uses; else the config's segment rules).",
+)
+@click.option(
+    "--stage-column",
+    default=None,
+    help="The stage column of --units (default: a column named 'stage' that no other "
+    "option uses; else one stage 'all').",
 )
 @click.option(
     "--db",
@@ -131,6 +144,8 @@ def analyze_command(
     events: str | None,
     units: str | None,
     variant_column: str,
+    segment_column: str | None,
+    stage_column: str | None,
     db_url: str | None,
     by: tuple[str, ...],
     fmt: str,
@@ -171,6 +186,8 @@ def analyze_command(
                 units=un,
                 by=by,
                 variant_column=variant_column,
+                segment_column=segment_column,
+                stage_column=stage_column,
                 experiments=experiments_dir,
                 engine=eng,
             )

@@ -68,16 +68,44 @@ class _Strict(BaseModel):
 
 
 class Variant(_Strict):
-    """One arm of a cell: its key, its traffic weight and what it shows.
+    """One arm of a cell: its key, its traffic weight, its label in the data and what it shows.
+
+    ``weight`` is any non-negative number: the weights of a cell are normalised
+    (``1/1/1`` and ``0.3333`` x 3 both split it in thirds; see
+    :func:`segab.config.checks.weight_basis_points`). ``value`` is the arm's label
+    as it appears in data (a unit table's arm column, an exposure log): any
+    non-empty string, spaces and punctuation included (``" Civic Duty"``,
+    ``"No E-Mail"``); without it the label is the key.
 
     Example:
-        >>> Variant(key="social_video", weight=0.5).weight
-        0.5
+        >>> Variant(key="no_email", weight=1, value="No E-Mail").label
+        'No E-Mail'
+        >>> Variant(key="social_video", weight=0.5).label
+        'social_video'
     """
 
     key: str = Field(pattern=NAME_PATTERN, max_length=64)
-    weight: float = Field(ge=0.0, le=1.0)
+    weight: float = Field(ge=0.0, le=1e9)
+    value: str | None = Field(default=None, min_length=1, max_length=256)
     description: str = ""
+
+    @property
+    def label(self) -> str:
+        """The arm's label in data: ``value``, else the key.
+
+        Example:
+            >>> Variant(key="a", weight=1.0, value=" Control").label
+            ' Control'
+        """
+        return self.key if self.value is None else self.value
+
+    @model_serializer(mode="wrap")
+    def _without_value(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # a variant without a label dumps (and fingerprints) as before labels existed
+        data = handler(self)
+        if self.value is None and isinstance(data, dict):
+            data.pop("value", None)
+        return data
 
 
 class Cell(_Strict):
@@ -132,6 +160,10 @@ _Segment = Annotated[
     Annotated[SegmentDef, Tag("SegmentDef")] | Annotated[SegmentRef, Tag("SegmentRef")],
     Discriminator(_segment_kind),
 ]
+
+
+def _everyone() -> list[SegmentDef | SegmentRef]:
+    return [SegmentDef(key="all", when={})]
 
 
 class Metric(_Strict):
@@ -266,7 +298,12 @@ class Experiment(_Strict):
         default_factory=lambda: list(DEFAULT_STAGES), min_length=1, max_length=MAX_STAGES
     )
     randomization: Literal["per_stage", "journey"] = "per_stage"
-    segments: list[_Segment] = Field(min_length=1, max_length=MAX_SEGMENTS)
+    # optional: one segment ``all`` (everyone) when a file declares none
+    segments: list[_Segment] = Field(
+        default_factory=_everyone,
+        min_length=1,
+        max_length=MAX_SEGMENTS,
+    )
     fallback: str | None = Field(default=None, pattern=NAME_PATTERN)
     groups: dict[str, list[Any]] = Field(default_factory=dict)
     attributes: dict[str, Literal["number", "string", "boolean"]] = Field(default_factory=dict)

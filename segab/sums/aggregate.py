@@ -69,6 +69,7 @@ from typing import TYPE_CHECKING, Any
 from segab.config.models import Experiment
 from segab.errors import DataError
 from segab.sums._fast.hashed import FastPathUnavailableError, run_hashed_event_log, usable_for
+from segab.sums.arms import match_arms
 from segab.sums.issues import event_log_issues
 from segab.sums.result import (
     DATA_QUALITY_KEYS,
@@ -237,6 +238,14 @@ def aggregate_event_log(
             eng, eng.dialect, (exposures, x_rel), (events, e_rel), spec, quality
         )
     notes = _notes(experiment, quality, len(wide), spec)
+    if len(wide):
+        matched, unknown = match_arms(
+            {"wide": wide, "funnel": funnel}, experiment, "n", source="exposures"
+        )
+        wide, funnel = matched["wide"], matched["funnel"]
+    else:
+        unknown = {}
+    quality["unknown_arms"] = sum(unknown.values())
     quality["bad_values"] = quality.pop("event_bad_values")
     quality["bad_timestamps"] = quality.pop("exposure_bad_timestamps") + quality.pop(
         "event_bad_timestamps"
@@ -260,6 +269,7 @@ def aggregate_event_log(
         dimensions=dims,
         issues=issues,
         notes=notes,
+        unknown_arms=tuple(unknown.items()),
     )
 
 

@@ -50,6 +50,7 @@ DATA_QUALITY_KEYS = (
     "undeclared_exposures",  # a segment or stage the config does not declare
     "duplicate_events",  # exact repeats of an event row
     "duplicate_units",  # repeated unit ids in a unit table (beyond the first row)
+    "unknown_arms",  # units in arms the config does not declare (segab.sums.arms)
 )
 MAX_EXAMPLES = 5  # locations kept per data issue
 
@@ -102,6 +103,8 @@ class Aggregates:
     ``issues``: the rows kept out for a value segab cannot use, by input, column
     and kind, with their first locations. ``notes``: why an aggregation has
     nothing to compare (no usable exposures, no events), in words.
+    ``unknown_arms``: labels in the data that are no variant of the config, with
+    their unit counts (kept out; :mod:`segab.sums.arms`).
 
     Example:
         >>> Aggregates.__dataclass_fields__["dimensions"].type
@@ -115,6 +118,7 @@ class Aggregates:
     dimensions: tuple[str, ...]
     issues: tuple[DataIssue, ...] = ()
     notes: tuple[str, ...] = ()
+    unknown_arms: tuple[tuple[str, int], ...] = ()
 
 
 def _cost(metric: Metric, variant: str) -> float:

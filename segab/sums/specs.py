@@ -55,7 +55,8 @@ class UnitColumns:
     """Column names of a one-row-per-unit table.
 
     ``segment`` and ``stage`` default (``None``) to columns of those names when the
-    table has them; without a segment column the config's conditions decide.
+    table has them and no other role (arm, breakdown, outcome) uses them; without a
+    segment column the config's conditions decide.
 
     Example:
         >>> UnitColumns(variant="arm").segment is None

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from segab.config.models import Experiment
 from segab.errors import DataError, SqlError
+from segab.sums.arms import match_arms
 from segab.sums.result import (
     DATA_QUALITY_KEYS,
     Aggregates,
@@ -71,6 +72,10 @@ def _unit_id_column(rel: Relation, exp: Experiment) -> str | None:
     return next((c for c in (exp.unit, "unit_id", "unit") if rel.has(c)), None)
 
 
+def _named(rel: Relation, name: str, taken: set[str]) -> str | None:
+    return name if rel.has(name) and name not in taken else None
+
+
 def _is_text_file(source: Source) -> bool:
     return not is_frame(source) and str(source).lower().endswith(
         (".csv", ".csv.gz", ".txt", ".tsv")
@@ -88,9 +93,12 @@ def _check(
     """Resolve the table (``texts``: columns read as text from CSV) and run its statements."""
     texts = list(dict.fromkeys(texts))  # each once (DuckDB rejects a repeated name)
     rel = eng.relation(units, "units", texts)
-    segment = columns.segment or ("segment" if rel.has("segment") else None)
-    stage = columns.stage or ("stage" if rel.has("stage") else None)
     specs = _unit_specs(experiment, rel)
+    # a column named segment or stage is one only when no other role uses it (it may be
+    # the arm column, a breakdown or an outcome)
+    taken = {columns.variant, *dims, *(c for s in specs for c in (s.source, s.den) if c)}
+    segment = columns.segment or _named(rel, "segment", taken)
+    stage = columns.stage or _named(rel, "stage", taken)
     expected = [columns.variant, *(c for c in (segment, stage) if c), *dims]
     expected += [c for s in specs for c in (s.source, s.den) if c is not None]
     require_columns(rel, list(dict.fromkeys(expected)), "units")
@@ -164,11 +172,14 @@ def aggregate_units(
             outcomes = [c for s in _unit_specs(experiment, rel) for c in (s.source, s.den) if c]
             specs, checked = _check(eng, experiment, units, columns, dims, texts + outcomes)
         wide = rename_dims(checked.wide, dims)
+    matched, unknown = match_arms({"wide": wide}, experiment, "n_units", source="units")
+    wide = matched["wide"]
     missing = sum(int((wide["n_units"] - wide[f"n_{i}"]).sum()) for i in range(len(specs)))
     keys = ["segment", "stage", "variant", *dims]
     exposure_counts = wide[keys].assign(n=wide["n_units"].astype("int64"))
     quality = dict.fromkeys(DATA_QUALITY_KEYS, 0)
     quality.update(checked.counters, missing_outcomes=missing)
+    quality["unknown_arms"] = sum(unknown.values())
     import pandas as pd
 
     return Aggregates(
@@ -180,4 +191,5 @@ def aggregate_units(
         data_quality=quality,
         dimensions=dims,
         issues=checked.issues,
+        unknown_arms=tuple(unknown.items()),
     )
