@@ -152,7 +152,10 @@ def init_command(
         tmp.write_text(text, encoding="utf-8")
     if len(draft.cells) == 1:
         arms = ", ".join(f"{a.label!r} ({a.count:,})" for a in draft.cells[0].arms)
-        what = f"arms {arms}; control {draft.cells[0].control!r}"
+        control_label = next(
+            a.label for a in draft.cells[0].arms if a.key == draft.cells[0].control
+        )
+        what = f"arms {arms}; control {control_label!r}"
     else:
         what = f"{len(draft.cells)} cells (their arms differ by segment or stage)"
     click.echo(f"wrote {path}: {what}", err=True)

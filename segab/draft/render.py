@@ -156,10 +156,8 @@ def _metric_lines(draft: Draft) -> list[str]:
 def _segment_lines(draft: Draft) -> list[str]:
     if not draft.segments:
         return [
-            "# One segment, everyone: the data has no segment rules. Add segments (key + when:",
-            "# a condition on attributes) to compare arms per segment.",
-            "segments:",
-            "  - {key: all, when: {}}",
+            "# No `segments:`: one segment, everyone (`all`). Add segments (key + when: a",
+            "# condition on attributes) to compare arms per segment.",
         ]
     lines = [
         "# The segments the exposures name. Their rules are not in the data: each `when:`",
