@@ -403,53 +403,54 @@ class Partition:
         spec = self.spec
         value_events = value_event_names(spec)
         codes = ", ".join(str(self.ev_code[n]) for n in value_events)
-        count_missing = bool(spec.value_col and value_events)
-        p = Params("duckdb")
+        missing = f"value IS NULL AND k IN ({codes})" if spec.value_col and value_events else ""
         if self.staged is not None:
-            files = f"'{self.staged}/e/*/*.parquet'"
-            ctes, source = [], f"read_parquet({files})"
-            ok, empty = "h IS NOT NULL", "h IS NULL AND k >= 0"
-            bad_value, bad_time = "k = -1", "k = -2"
-            screen = "CAST(0 AS BIGINT)"  # counted per partition below
-        else:
-            ctes, source = self._events(p), "e0"
-            valid = valid_unit("u")
-            ok, empty = f"{valid} AND bad = 0", f"NOT {valid}"
-            bad_value, bad_time = f"{valid} AND bad = 1", f"{valid} AND bad = 2"
-            distinct = f"COUNT(DISTINCT hash(u, k, value, t)) FILTER (WHERE {ok})"
-            screen = f"COUNT(*) FILTER (WHERE {ok}) - {distinct}"
-        missing = (
-            f"COUNT(*) FILTER (WHERE {ok} AND value IS NULL AND k IN ({codes}))"
-            if count_missing
-            else "CAST(0 AS BIGINT)"
-        )
-        scan = eng.query(
-            (with_ctes(ctes) + "\n" if ctes else "")
-            + f"SELECT COUNT(*) FILTER (WHERE {empty}) AS event_empty_ids,\n"
+            return self._staged_scan(eng, missing)
+        p = Params("duckdb")
+        valid = valid_unit("u")
+        ok = f"{valid} AND bad = 0"
+        distinct = f"COUNT(DISTINCT hash(u, k, value, t)) FILTER (WHERE {ok})"
+        count_missing = f"COUNT(*) FILTER (WHERE {ok} AND {missing})" if missing else "0"
+        return eng.query(
+            with_ctes(self._events(p))
+            + f"\nSELECT COUNT(*) FILTER (WHERE NOT {valid}) AS event_empty_ids,\n"
             f"  COUNT(*) FILTER (WHERE {ok}) AS events_valid,\n"
-            f"  COUNT(*) FILTER (WHERE {bad_value}) AS event_bad_values,\n"
-            f"  COUNT(*) FILTER (WHERE {bad_time}) AS event_bad_timestamps,\n"
-            f"  {screen} AS dup_screen,\n"
-            f"  {missing} AS missing_outcomes\nFROM {source}",
+            f"  COUNT(*) FILTER (WHERE {valid} AND bad = 1) AS event_bad_values,\n"
+            f"  COUNT(*) FILTER (WHERE {valid} AND bad = 2) AS event_bad_timestamps,\n"
+            f"  COUNT(*) FILTER (WHERE {ok}) - {distinct} AS dup_screen,\n"
+            f"  CAST({count_missing} AS BIGINT) AS missing_outcomes\nFROM e0",
             p.values,
         )
-        if self.staged is not None:
-            scan["dup_screen"] = sum(
-                repeats(eng.query(sql, {})["f"].to_numpy()) for sql in self._fingerprints()
-            )
-        return scan
 
-    def _fingerprints(self) -> list[str]:
-        """One query per staged partition: its usable events' fingerprints ``f``."""
-        queries = []
+    def _staged_scan(self, eng: SqlRunner, missing: str) -> pd.DataFrame:
+        """:meth:`event_scan` on the staged files, each read once: the rows without a
+        usable unit (partition ``parts``: empty ids, ``k`` -1 a bad value, -2 a bad
+        time) counted in SQL; each partition's usable rows fetched as fingerprints
+        (and ``missing`` flags) and screened in memory (:func:`repeats`)."""
+        import pandas as pd
+
+        keys = ["event_empty_ids", "event_bad_values", "event_bad_timestamps"]
+        scan = dict.fromkeys([*keys, "events_valid", "dup_screen", "missing_outcomes"], 0)
+        rest = f"{self.staged}/e/part={self.parts}"
+        if os.path.isdir(rest):  # no rows: no directory
+            _, rows = eng.rows(
+                "SELECT COUNT(*) FILTER (WHERE k >= 0), COUNT(*) FILTER (WHERE k = -1), "
+                f"COUNT(*) FILTER (WHERE k = -2) FROM read_parquet('{rest}/*.parquet')",
+                {},
+            )
+            scan.update(zip(keys, (int(n or 0) for n in rows[0]), strict=True))
+        flag = f", COALESCE({missing}, FALSE) AS m" if missing else ""
         for part in range(self.parts):
             own = f"{self.staged}/e/part={part}"
-            if os.path.isdir(own):  # no rows: no directory
-                queries.append(
-                    f"SELECT hash(h, k, value, t) AS f FROM read_parquet('{own}/*.parquet') "
-                    "WHERE h IS NOT NULL"
-                )
-        return queries
+            if not os.path.isdir(own):
+                continue
+            got = eng.query(
+                f"SELECT hash(h, k, value, t) AS f{flag} FROM read_parquet('{own}/*.parquet')", {}
+            )
+            scan["events_valid"] += len(got)
+            scan["dup_screen"] += repeats(got["f"].to_numpy())
+            scan["missing_outcomes"] += int(got["m"].sum()) if missing else 0
+        return pd.DataFrame([scan])
 
 
 def repeats(values: np.ndarray) -> int:
