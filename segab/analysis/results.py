@@ -45,6 +45,7 @@ JSON_KEYS = (
     "data_quality",
     "funnel",
     "data_issues",
+    "breakdowns",
 )
 ROW_KEYS = (
     "segment",
@@ -106,7 +107,8 @@ class ResultRow:
     """One variant against its control for one metric, in one cell or pooled scope.
 
     ``segment``/``stage`` are ``None`` when pooled over them; ``dimensions`` maps
-    each ``--by`` column to its value; ``n_segments`` counts the cells pooled in.
+    each column of the row's breakdown to its value (None: a NULL value); empty
+    for the plain cells; ``n_segments`` counts the cells pooled in.
 
     Example:
         >>> from segab.stats import MeanStats, compare
@@ -165,7 +167,7 @@ class ResultRow:
         return dict(json_ready(out))
 
     def flat(self) -> dict[str, Any]:
-        """Every field in one flat dict (``--by`` values as ``by_<name>``), for tables.
+        """Every field in one flat dict (``breakdown`` as ``a*b``, its values as ``by_<name>``).
 
         Example:
             >>> from segab.stats import ProportionStats, compare
@@ -178,6 +180,8 @@ class ResultRow:
         base = self.to_dict()
         dims = base.pop("dimensions")
         out: dict[str, Any] = {"segment": base.pop("segment"), "stage": base.pop("stage")}
+        if dims:  # which breakdown: tells a NULL value from a column outside it
+            out["breakdown"] = "*".join(dims)
         out.update({f"by_{k}": v for k, v in dims.items()})
         out.update(base)
         c = self.comparison
@@ -205,6 +209,10 @@ def _rows_frame(rows: Sequence[ResultRow], scope: str) -> pd.DataFrame:
 class AnalysisResult:
     """Everything ``segab analyze`` found: per-cell and pooled rows, checks and counters.
 
+    ``breakdowns`` lists each breakdown's columns (``--by a --by b`` is one,
+    ``[["a", "b"]]``; each ``--breakdown`` one more); a row's ``dimensions`` holds
+    its own breakdown's columns only, and the rows without are the plain cells.
+
     Example:
         >>> r = AnalysisResult("e", 1, "frequentist", 0.05, "holm", (), (), (), (), {})
         >>> list(r.to_dict())[:3]
@@ -229,6 +237,7 @@ class AnalysisResult:
     hypothesis: str = ""
     notes: tuple[str, ...] = field(default=())
     data_issues: tuple[dict[str, Any], ...] = ()
+    breakdowns: tuple[tuple[str, ...], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document: keys :data:`JSON_KEYS`, NaN → ``None``.
@@ -251,6 +260,7 @@ class AnalysisResult:
             "data_quality": dict(self.data_quality),
             "funnel": list(self.funnel),
             "data_issues": [dict(i) for i in self.data_issues],
+            "breakdowns": [list(b) for b in self.breakdowns],
         }
         return dict(json_ready(out))
 

@@ -69,6 +69,7 @@ from typing import TYPE_CHECKING, Any
 from segab.config.models import Experiment
 from segab.errors import DataError
 from segab.sums._fast.hashed import FastPathUnavailableError, run_hashed_event_log, usable_for
+from segab.sums.breakdowns import plan_breakdowns
 from segab.sums.issues import event_log_issues
 from segab.sums.result import (
     DATA_QUALITY_KEYS,
@@ -155,6 +156,7 @@ def aggregate_event_log(
     engine: Engine | None = None,
     columns: EventLogColumns = EVENT_LOG_COLUMNS,
     by: Sequence[str] = (),
+    breakdowns: Sequence[Sequence[str] | str] = (),
     now: dt.datetime | None = None,
     route: str = "auto",
 ) -> Aggregates:
@@ -165,7 +167,9 @@ def aggregate_event_log(
     DuckDB engine reads ``exposures``/``events`` as paths (CSV, Parquet) or pandas
     DataFrames for this call. With a database engine they are table names.
     ``columns`` maps the input column names (:class:`~segab.sums.specs.EventLogColumns`).
-    ``by`` names exposure columns to break down by (crossed). ``route="generic"``
+    ``by`` names exposure columns to break down by (crossed); each item of
+    ``breakdowns`` is one more breakdown (a column or a tuple of columns crossed),
+    all computed in one pass (grouping sets; :mod:`segab.sums.breakdowns`). ``route="generic"``
     makes DuckDB run the text-keyed generic route of :mod:`segab.sums.statements` instead of the
     fast path (:mod:`segab.sums._fast`); ``route="cells"`` runs the fast path one row
     per (unit, cell) only, never one row per unit (the same results; for tests and
@@ -177,7 +181,8 @@ def aggregate_event_log(
     """
     if route not in ("auto", "generic", "cells"):
         raise DataError(f"route: found {route!r}, expected auto, generic or cells")
-    dims = tuple(dict.fromkeys(by))
+    plan = plan_breakdowns(by, breakdowns)
+    dims = plan.columns
     specs = _event_specs(experiment)
     exposure_timestamp_column = columns.exposure_timestamp
     event_column, value_column = columns.event, columns.value
@@ -221,6 +226,7 @@ def aggregate_event_log(
             window_seconds=window_seconds(experiment.analysis.attribution_window),
             now_epoch=_epoch(now),
             drop_duplicate_events=experiment.analysis.duplicate_events == "drop",
+            sets=plan.sets,
         )
         result = None
         if usable_for(eng.dialect, route):
@@ -231,7 +237,7 @@ def aggregate_event_log(
         if result is None:
             result = _generic_event_log(eng, x_rel, e_rel, spec)
         wide, funnel, quality = result
-        wide = rename_dims(wide, dims)
+        wide = rename_dims(wide, dims).rename(columns={"gid": "breakdown"})
         funnel = rename_dims(funnel, ())
         issues = event_log_issues(
             eng, eng.dialect, (exposures, x_rel), (events, e_rel), spec, quality
@@ -246,20 +252,21 @@ def aggregate_event_log(
     quality["events_outside_window"] = known - quality["events_before_exposure"] - attributed
     quality["empty_ids"] = quality.pop("exposure_empty_ids") + quality.pop("event_empty_ids")
     quality["missing_variant"] = 0
-    keys = ["segment", "stage", "variant", *dims]
+    keys = ["segment", "stage", "variant", *dims, *(["breakdown"] if plan.sets else [])]
     exposure_counts = wide[[*keys, "n"]].copy()
     exposure_counts["n"] = exposure_counts["n"].astype("int64")
     exposure_counts = exposure_counts.sort_values(keys, kind="stable").reset_index(drop=True)
     funnel = funnel.astype({"n_exposed": "int64", "n_reached": "int64"})
     funnel = _sort_funnel(funnel, experiment)
     return Aggregates(
-        sums=long_sums(wide, experiment, specs, dims, per_metric_n=False),
+        sums=long_sums(wide, experiment, specs, tuple(keys[3:]), per_metric_n=False),
         exposures=exposure_counts,
         funnel=funnel,
         data_quality={k: quality.get(k, 0) for k in DATA_QUALITY_KEYS},
         dimensions=dims,
         issues=issues,
         notes=notes,
+        breakdowns=plan.names if plan.sets else (),
     )
 
 

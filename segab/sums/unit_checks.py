@@ -116,7 +116,9 @@ def _example(place: str, unit: Any, n_rows: Any, raw: Any = None, with_rows: boo
 
 
 def _flag_rows(wide: pd.DataFrame, flag: int) -> int:
-    return int(wide.loc[wide["f"] == flag, "n_units"].sum())
+    """Rows with ``flag``, each once (from the plain cells' rows when there are grouping sets)."""
+    plain = wide[wide["gid"] == 0] if "gid" in wide.columns else wide
+    return int(plain.loc[plain["f"] == flag, "n_units"].sum())
 
 
 def check_units(data: UnitInput, spec: UnitSpec, unit: str | None, exp: Experiment) -> CheckedUnits:

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from segab.config.models import Experiment
 from segab.errors import DataError, SqlError
+from segab.sums.breakdowns import plan_breakdowns
 from segab.sums.result import (
     DATA_QUALITY_KEYS,
     Aggregates,
@@ -84,6 +85,7 @@ def _check(
     columns: UnitColumns,
     dims: tuple[str, ...],
     texts: list[str],
+    sets: tuple[tuple[int, ...], ...] = (),
 ) -> tuple[list[MetricSpec], CheckedUnits]:
     """Resolve the table (``texts``: columns read as text from CSV) and run its statements."""
     texts = list(dict.fromkeys(texts))  # each once (DuckDB rejects a repeated name)
@@ -95,7 +97,7 @@ def _check(
     expected += [c for s in specs for c in (s.source, s.den) if c is not None]
     require_columns(rel, list(dict.fromkeys(expected)), "units")
     segment_sql = None if segment else _segment_sql(experiment, rel, eng.dialect)
-    spec = UnitSpec(columns.variant, segment, stage, dims, tuple(specs), segment_sql)
+    spec = UnitSpec(columns.variant, segment, stage, dims, tuple(specs), segment_sql, sets)
     data = UnitInput(eng, units, rel, tuple(texts))
     return specs, check_units(data, spec, _unit_id_column(rel, experiment), experiment)
 
@@ -107,6 +109,7 @@ def aggregate_units(
     engine: Engine | None = None,
     columns: UnitColumns = UNIT_COLUMNS,
     by: Sequence[str] = (),
+    breakdowns: Sequence[Sequence[str] | str] = (),
 ) -> Aggregates:
     """Aggregate a one-row-per-unit table (variant, attributes, outcome columns).
 
@@ -120,6 +123,11 @@ def aggregate_units(
     attribute); when they cannot be (SQLite, array/version operators) every row is
     in segment ``all``. The stage comes from ``stage_column`` (or ``stage``), else ``all``.
     There is no funnel (empty) and no exposure-log counter (zeros).
+
+    ``by`` names columns to break down by, crossed (one breakdown); each item of
+    ``breakdowns`` is one more breakdown (a column, or a tuple of columns crossed).
+    Two or more breakdowns are computed in the same scan, as grouping sets
+    (:mod:`segab.sums.breakdowns`; the ``breakdown`` column of the sums).
 
     Values segab cannot use (NaN, +-infinity, text in a numeric column) keep their
     row out whole, counted in ``bad_values`` and located in ``issues``; a binary
@@ -150,11 +158,12 @@ def aggregate_units(
         >>> agg.data_quality["bad_values"], agg.issues[0].examples
         (1, ('<units DataFrame> row index 1 (unit u2)',))
     """
-    dims = tuple(dict.fromkeys(by))
+    plan = plan_breakdowns(by, breakdowns)
+    dims, sets = plan.columns, plan.sets
     texts = [columns.variant, "segment", "stage", experiment.unit, "unit_id", "unit", *dims]
     with given_or_duckdb(engine) as eng:
         try:
-            specs, checked = _check(eng, experiment, units, columns, dims, texts)
+            specs, checked = _check(eng, experiment, units, columns, dims, texts, sets)
         except SqlError:
             if not _is_text_file(units):
                 raise
@@ -162,17 +171,19 @@ def aggregate_units(
             # further down: read the outcome columns as text, as any other text
             rel = eng.relation(units, "units", list(dict.fromkeys(texts)))
             outcomes = [c for s in _unit_specs(experiment, rel) for c in (s.source, s.den) if c]
-            specs, checked = _check(eng, experiment, units, columns, dims, texts + outcomes)
-        wide = rename_dims(checked.wide, dims)
-    missing = sum(int((wide["n_units"] - wide[f"n_{i}"]).sum()) for i in range(len(specs)))
-    keys = ["segment", "stage", "variant", *dims]
+            texts += outcomes
+            specs, checked = _check(eng, experiment, units, columns, dims, texts, sets)
+        wide = rename_dims(checked.wide, dims).rename(columns={"gid": "breakdown"})
+    plain = wide[wide["breakdown"] == 0] if sets else wide  # each unit once
+    missing = sum(int((plain["n_units"] - plain[f"n_{i}"]).sum()) for i in range(len(specs)))
+    keys = ["segment", "stage", "variant", *dims, *(["breakdown"] if sets else [])]
     exposure_counts = wide[keys].assign(n=wide["n_units"].astype("int64"))
     quality = dict.fromkeys(DATA_QUALITY_KEYS, 0)
     quality.update(checked.counters, missing_outcomes=missing)
     import pandas as pd
 
     return Aggregates(
-        sums=long_sums(wide, experiment, specs, dims, per_metric_n=True),
+        sums=long_sums(wide, experiment, specs, tuple(keys[3:]), per_metric_n=True),
         exposures=exposure_counts.sort_values(keys, kind="stable").reset_index(drop=True),
         funnel=pd.DataFrame(
             {c: [] for c in ("segment", "variant", "stage", "next_stage", "n_exposed", "n_reached")}
@@ -180,4 +191,5 @@ def aggregate_units(
         data_quality=quality,
         dimensions=dims,
         issues=checked.issues,
+        breakdowns=plan.names if sets else (),
     )

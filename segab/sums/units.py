@@ -27,6 +27,10 @@ Example:
     ...     (MetricSpec("m", "continuous", "y"),)))
     >>> "GROUP BY segment, stage, variant, f" in sql
     True
+
+With ``spec.sets`` (several breakdowns), the final grouping is one row set per
+breakdown plus the no-breakdown set, in the same statement
+(:func:`~segab.sums.expressions.grouped_select`; column ``gid``).
 """
 
 from __future__ import annotations
@@ -34,7 +38,15 @@ from __future__ import annotations
 from typing import Any
 
 from segab.sql.dialects import Dialect
-from segab.sums.expressions import dim, sum_columns, text_col, unit_col, valid_unit, with_ctes
+from segab.sums.expressions import (
+    dim,
+    grouped_select,
+    sum_columns,
+    text_col,
+    unit_col,
+    valid_unit,
+    with_ctes,
+)
 from segab.sums.row_locations import POSITION
 from segab.sums.sources import Relation
 from segab.sums.specs import Params, UnitSpec
@@ -149,7 +161,8 @@ def units_query(
 ) -> tuple[str, dict[str, Any]]:
     """The GROUP BY over a one-row-per-unit table (``unit``: its id column, if any).
 
-    Columns: segment, stage, variant, dim_0.., ``f`` (see the module doc), n_units,
+    Columns: segment, stage, variant, ``f`` (see the module doc), dim_0.. (and
+    ``gid`` with ``spec.sets``), n_units,
     then per metric i ``n_i, s_i, q_i`` (and ``ds_i, dq_i, x_i`` with a denominator
     column), which count only rows with ``f = 0``. A NULL outcome (or denominator)
     leaves the unit out of that metric's ``n_i``. ``dedupe`` resolves repeated ids
@@ -190,14 +203,10 @@ def units_query(
         else:
             values.append(f"{y} AS y_{i}")
     g = "SELECT " + ", ".join([*cell, "f", *values]) + f" FROM {src}"
-    group = ", ".join([*cell, "f"])
     counts = "".join(f",\n  COUNT(y_{i}) AS n_{i}" for i in range(len(spec.metrics)))
-    sql = (
-        with_ctes([*ctes, ("g", g)])
-        + f"\nSELECT {group}, COUNT(*) AS n_units{counts}"
-        + sum_columns(spec.metrics, ratio_den=True)
-        + f"\nFROM g GROUP BY {group}"
-    )
+    aggregates = f"COUNT(*) AS n_units{counts}" + sum_columns(spec.metrics, ratio_den=True)
+    keys = ["segment", "stage", "variant", "f"]
+    sql = grouped_select(d, [*ctes, ("g", g)], "g", keys, len(spec.dims), spec.sets, aggregates)
     return sql, p.values
 
 

@@ -18,7 +18,7 @@ from .conftest import aggregates, binary, make_exp, sums_frame
 
 TOP = [
     "experiment", "iteration", "method", "alpha", "correction", "results", "pooled",
-    "heterogeneity", "srm", "data_quality", "funnel", "data_issues",
+    "heterogeneity", "srm", "data_quality", "funnel", "data_issues", "breakdowns",
 ]  # fmt: skip
 ROW = [
     "segment", "stage", "dimensions", "metric", "variant", "control", "n_control", "n_variant",
