@@ -65,6 +65,7 @@ def analyze(
     events: Source | None = None,
     units: Source | None = None,
     by: Sequence[str] = (),
+    breakdowns: Sequence[Sequence[str] | str] = (),
     variant_column: str = "variant",
     db_url: str | None = None,
     experiments: str | Path | Sequence[str | Path] = "experiments",
@@ -74,7 +75,11 @@ def analyze(
 ) -> AnalysisResult:
     """Analyze an experiment from an event log or a unit table into an :class:`AnalysisResult`.
 
-    ``by`` names attribute columns to break results down by (crossed when several).
+    ``by`` names attribute columns to break results down by (crossed when several:
+    one breakdown). Each item of ``breakdowns`` is one more breakdown, a column or
+    a tuple of columns crossed (``[("channel",), ("zip_code", "newbie")]``); all
+    are computed in one pass, and each result row's ``dimensions`` holds its own
+    breakdown's columns (``AnalysisResult.breakdowns`` lists them).
     ``now`` ignores exposures and events after it (event logs only). ``engine`` is
     an open :class:`~segab.sums.sources.Engine` (from :func:`segab.sums.open_engine`,
     as the command line passes it), or the kind of engine to open for this call:
@@ -104,11 +109,18 @@ def analyze(
     with _engine(engine, db_url, spark_master) as eng:
         if units is not None:
             agg = aggregate_units(
-                exp, units, engine=eng, columns=UnitColumns(variant=variant_column), by=by
+                exp,
+                units,
+                engine=eng,
+                columns=UnitColumns(variant=variant_column),
+                by=by,
+                breakdowns=breakdowns,
             )
         else:
             assert exposures is not None and events is not None  # checked above
-            agg = aggregate_event_log(exp, exposures, events, engine=eng, by=by, now=now)
+            agg = aggregate_event_log(
+                exp, exposures, events, engine=eng, by=by, breakdowns=breakdowns, now=now
+            )
     return _compute(exp, agg)
 
 

@@ -29,6 +29,7 @@ from segab.cli.options import experiments_option
 from segab.cli.signals import deferred_signals
 from segab.errors import DataError, SegabError
 from segab.report.render import FORMATS, render, table_renderables
+from segab.sums.breakdowns import parse_breakdown
 from segab.sums.sources import open_engine
 
 __all__ = ["analyze_command"]
@@ -97,6 +98,13 @@ def _inputs(
 )
 @click.option("--by", "by", multiple=True, help="Break down by this column (repeat to cross).")
 @click.option(
+    "--breakdown",
+    "breakdown",
+    multiple=True,
+    help="One more breakdown, in the same pass: a column, or columns crossed with * "
+    "(zip_code*newbie). Repeat for several.",
+)
+@click.option(
     "--format",
     "fmt",
     type=click.Choice(FORMATS),
@@ -133,6 +141,7 @@ def analyze_command(
     variant_column: str,
     db_url: str | None,
     by: tuple[str, ...],
+    breakdown: tuple[str, ...],
     fmt: str,
     output: str | None,
     experiments_dir: str,
@@ -153,6 +162,8 @@ def analyze_command(
       segab analyze journey_content --exposures demo/assignments.csv \\
           --events demo/events.csv --format html --output demo/report.html
       segab analyze loyalty_offer --units users.parquet --variant-column arm --by channel
+      segab analyze mail --units users.csv --variant-column segment \\
+          --breakdown channel --breakdown newbie --breakdown 'zip_code*newbie'
       segab analyze journey_content --db postgresql+psycopg://localhost/ab --format json
       segab analyze journey_content --db sqlite:///segab.db --save
       segab analyze journey_content --exposures x.parquet --events e.parquet --engine spark
@@ -170,6 +181,7 @@ def analyze_command(
                 events=ev,
                 units=un,
                 by=by,
+                breakdowns=[parse_breakdown(b) for b in breakdown],
                 variant_column=variant_column,
                 experiments=experiments_dir,
                 engine=eng,

@@ -108,7 +108,8 @@ class Aggregates:
     then ``dimensions`` is the union of their columns, and ``sums`` and
     ``exposures`` have an integer ``breakdown`` column, 0 for the plain cell rows
     and k for the rows of ``breakdowns[k - 1]``, whose other dimension columns are
-    None. With ``breakdowns`` empty, rows are those of ``dimensions`` crossed (or
+    missing (a NULL value of a breakdown's own column is missing too: the
+    ``breakdown`` column tells them apart). With ``breakdowns`` empty, rows are those of ``dimensions`` crossed (or
     the plain cells without dimensions).
 
     Example:
