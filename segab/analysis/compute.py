@@ -144,9 +144,7 @@ def _names(p: _Pending) -> tuple[str, ...]:
     return tuple(k for k, _ in p.dims)
 
 
-def _families(
-    scope: str, members: list[_Pending]
-) -> list[tuple[list[_Pending], list[_Pending]]]:
+def _families(scope: str, members: list[_Pending]) -> list[tuple[list[_Pending], list[_Pending]]]:
     """The correction families of one scope and metric: ``(family, rows it adjusts)``.
 
     Breakdown rows form one family per breakdown. Pooled rows of a breakdown are

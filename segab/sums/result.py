@@ -109,8 +109,8 @@ class Aggregates:
     ``exposures`` have an integer ``breakdown`` column, 0 for the plain cell rows
     and k for the rows of ``breakdowns[k - 1]``, whose other dimension columns are
     missing (a NULL value of a breakdown's own column is missing too: the
-    ``breakdown`` column tells them apart). With ``breakdowns`` empty, rows are those of ``dimensions`` crossed (or
-    the plain cells without dimensions).
+    ``breakdown`` column tells them apart). With ``breakdowns`` empty, rows are
+    those of ``dimensions`` crossed (or the plain cells without dimensions).
 
     Example:
         >>> Aggregates.__dataclass_fields__["dimensions"].type
