@@ -78,6 +78,7 @@ from segab.sums.result import (
     given_or_duckdb,
     long_sums,
     rename_dims,
+    typed_dims,
 )
 from segab.sums.sources import Engine, Relation, Source, require_columns
 from segab.sums.specs import EventLogColumns, EventLogSpec, MetricSpec
@@ -237,6 +238,8 @@ def aggregate_event_log(
         if result is None:
             result = _generic_event_log(eng, x_rel, e_rel, spec)
         wide, funnel, quality = result
+        if plan.sets:  # a NULL outside a row's breakdown may have made integers floats
+            wide = typed_dims(wide, dims, x_rel.types)
         wide = rename_dims(wide, dims).rename(columns={"gid": "breakdown"})
         funnel = rename_dims(funnel, ())
         issues = event_log_issues(

@@ -30,6 +30,7 @@ __all__ = [
     "long_sums",
     "rename_dims",
     "rollup_sets",
+    "typed_dims",
 ]
 
 SUM_COLUMNS = ("n", "sum", "sum_sq", "den_sum", "den_sum_sq", "cross_sum")
@@ -218,6 +219,25 @@ def rollup_sets(
         part["gid"] = k
         parts.append(part)
     return pd.concat(parts, ignore_index=True)[[*keys, *dims, "gid", *values]]
+
+
+def typed_dims(wide: pd.DataFrame, dims: Sequence[str], types: dict[str, str]) -> pd.DataFrame:
+    """``dim_i`` columns of an integer SQL type as integers (nullable), whatever the driver gave.
+
+    With several breakdowns a dim is NULL outside its rows' breakdown, which some
+    drivers return as a float column (``0.0`` for ``0``); the value is the column's.
+
+    Example:
+        >>> import pandas as pd
+        >>> wide = pd.DataFrame({"dim_0": [0.0, None]})
+        >>> typed_dims(wide, ["newbie"], {"newbie": "BIGINT"})["dim_0"].tolist()
+        [0, <NA>]
+    """
+    for i, c in enumerate(dims):
+        col = f"dim_{i}"
+        if "int" in types.get(c, "").lower() and col in wide.columns:
+            wide[col] = wide[col].astype("Float64").astype("Int64")
+    return wide
 
 
 def rename_dims(df: pd.DataFrame, dims: tuple[str, ...]) -> pd.DataFrame:

@@ -18,6 +18,7 @@ from segab.sums.result import (
     given_or_duckdb,
     long_sums,
     rename_dims,
+    typed_dims,
 )
 from segab.sums.sources import Engine, Relation, Source, is_frame, require_columns
 from segab.sums.specs import MetricSpec, UnitColumns, UnitSpec
@@ -99,7 +100,10 @@ def _check(
     segment_sql = None if segment else _segment_sql(experiment, rel, eng.dialect)
     spec = UnitSpec(columns.variant, segment, stage, dims, tuple(specs), segment_sql, sets)
     data = UnitInput(eng, units, rel, tuple(texts))
-    return specs, check_units(data, spec, _unit_id_column(rel, experiment), experiment)
+    checked = check_units(data, spec, _unit_id_column(rel, experiment), experiment)
+    if sets:  # a NULL outside a row's breakdown may have turned an integer column into floats
+        typed_dims(checked.wide, dims, rel.types)
+    return specs, checked
 
 
 def aggregate_units(

@@ -23,6 +23,10 @@ from tests.analyze_data.breakdown_data import (
 )
 from tests.analyze_data.conftest import make_exp
 
+# the generic event-log statements read every timestamp per value with a regular expression
+# and check attribution with correlated subqueries: seconds per statement on PostgreSQL
+PG_LOG_UNITS = 200
+
 
 @pytest.fixture
 def pg_schema(pg_url: str) -> Iterator[str]:
@@ -33,7 +37,7 @@ def pg_schema(pg_url: str) -> Iterator[str]:
     with engine.begin() as conn:
         conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
     try:
-        x, e = event_log()
+        x, e = event_log(PG_LOG_UNITS)
         unit_table().to_sql("units", engine, schema=schema, index=False)
         x.to_sql("exposures", engine, schema=schema, index=False)
         e.to_sql("events", engine, schema=schema, index=False)
@@ -45,7 +49,11 @@ def pg_schema(pg_url: str) -> Iterator[str]:
 
 
 def _json(result: Any) -> str:
-    return json.dumps(result.to_dict(), sort_keys=True)
+    """The JSON but the issues' examples, which name each engine's rows its own way."""
+    doc = result.to_dict()
+    for issue in doc["data_issues"]:
+        issue.pop("examples")
+    return json.dumps(doc, sort_keys=True)
 
 
 @pytest.mark.postgres
@@ -60,7 +68,7 @@ def test_postgresql_one_call_equals_separate_calls(pg_url: str, pg_schema: str) 
     assert_one_call_equals_separate(one, separate)
     assert_one_call_equals_separate(one_log, separate_log)
     assert _json(one) == _json(analyze(exp, units=unit_table(), breakdowns=BREAKDOWNS))
-    x, e = event_log()
+    x, e = event_log(PG_LOG_UNITS)
     duck = analyze(make_exp(), exposures=x, events=e, breakdowns=BREAKDOWNS)
     assert _json(one_log) == _json(duck)
 
