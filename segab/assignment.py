@@ -37,7 +37,7 @@ from typing import Any
 
 from segab.assignment_types import Assignment, Reason
 from segab.conditions import compile_condition
-from segab.config.checks import resolve_cell_index, to_basis_points
+from segab.config.checks import resolve_cell_index, to_basis_points, weight_basis_points
 from segab.config.models import Experiment, SegmentDef
 from segab.errors import AssignmentError, ConfigError, ConfigProblem, UnknownStageError
 from segab.hashing import BUCKETS, SEPARATOR, bucket
@@ -156,7 +156,11 @@ def compile_plan(exp: Experiment) -> Plan:
             if idx is None:
                 continue
             cell = exp.cells[idx]
-            ranges = _ranges([(v.key, _bp(v.weight)) for v in cell.variants], _bp(cell.coverage))
+            bps = weight_basis_points([v.weight for v in cell.variants])
+            if bps is None:
+                raise ConfigError(f"cell ({segment}, {stage}): every weight is 0")
+            keys = [v.key for v in cell.variants]
+            ranges = _ranges(list(zip(keys, bps, strict=True)), _bp(cell.coverage))
             table: list[str | None] = [None] * BUCKETS
             for key, lo, hi in ranges:
                 table[lo:hi] = [key] * (hi - lo)

@@ -67,7 +67,7 @@ MALFORMED = [
         "weights not summing to 1",
         "{key: b, weight: 0.5}",
         "{key: b, weight: 0.4}",
-        ["cells[0].variants", "weights summing to 0.9", "a sum of 1"],
+        ["cells[0].variants", "fractions summing to 0.9", "fractions summing to 1"],
     ),
     (
         "unknown stage",
@@ -107,9 +107,9 @@ MALFORMED = [
     ),
     (
         "missing required field",
-        "name: Experiment\n",
+        "unit: user_id\n",
         "",
-        ["exp.yaml: name", "found nothing", "Field required"],
+        ["exp.yaml: unit", "found nothing", "Field required"],
     ),
     (
         "bad status",
@@ -136,10 +136,10 @@ MALFORMED = [
         ["cells[1]", "a second cell", "one cell per (segment, stage)"],
     ),
     (
-        "weight not at 1/10000 resolution",
+        "a weight below one bucket of 1/10,000",
         "{key: a, weight: 0.5}\n      - {key: b, weight: 0.5}",
-        "{key: a, weight: 0.33333}\n      - {key: b, weight: 0.66667}",
-        ["cells[0].variants[0].weight", "0.33333", "multiple of 0.0001"],
+        "{key: a, weight: 0.00001}\n      - {key: b, weight: 1}",
+        ["cells[0].variants[0].weight", "1e-05", "at least 0.0001"],
     ),
     (
         "duplicate YAML key",

@@ -64,9 +64,12 @@ def analyze(
     exposures: Source | None = None,
     events: Source | None = None,
     units: Source | None = None,
+    attributes: Source | None = None,
     by: Sequence[str] = (),
     breakdowns: Sequence[Sequence[str] | str] = (),
     variant_column: str = "variant",
+    segment_column: str | None = None,
+    stage_column: str | None = None,
     db_url: str | None = None,
     experiments: str | Path | Sequence[str | Path] = "experiments",
     now: dt.datetime | None = None,
@@ -80,6 +83,10 @@ def analyze(
     a tuple of columns crossed (``[("channel",), ("zip_code", "newbie")]``); all
     are computed in one pass, and each result row's ``dimensions`` holds its own
     breakdown's columns (``AnalysisResult.breakdowns`` lists them).
+    ``variant_column``, ``segment_column`` and ``stage_column`` name a unit table's
+    columns (see :class:`~segab.sums.specs.UnitColumns`).
+    ``attributes`` is a table joined on the unit column (one row per unit), whose
+    columns ``by``, the segment rules and ``analysis.filter`` can use.
     ``now`` ignores exposures and events after it (event logs only). ``engine`` is
     an open :class:`~segab.sums.sources.Engine` (from :func:`segab.sums.open_engine`,
     as the command line passes it), or the kind of engine to open for this call:
@@ -108,18 +115,27 @@ def analyze(
         )
     with _engine(engine, db_url, spark_master) as eng:
         if units is not None:
+            columns = UnitColumns(variant_column, segment_column, stage_column)
             agg = aggregate_units(
                 exp,
                 units,
                 engine=eng,
-                columns=UnitColumns(variant=variant_column),
+                columns=columns,
                 by=by,
                 breakdowns=breakdowns,
+                attributes=attributes,
             )
         else:
             assert exposures is not None and events is not None  # checked above
             agg = aggregate_event_log(
-                exp, exposures, events, engine=eng, by=by, breakdowns=breakdowns, now=now
+                exp,
+                exposures,
+                events,
+                engine=eng,
+                by=by,
+                breakdowns=breakdowns,
+                now=now,
+                attributes=attributes,
             )
     return _compute(exp, agg)
 

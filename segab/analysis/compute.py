@@ -58,7 +58,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -290,21 +290,24 @@ def _metric_info(experiment: Experiment) -> tuple[MetricInfo, ...]:
 
 def _pending_cells(
     experiment: Experiment, cells: dict[CellKey, dict[str, dict[str, Any]]], srm: dict[Any, Any]
-) -> tuple[list[_Pending], list[str]]:
+) -> tuple[list[_Pending], list[dict[str, Any]]]:
+    """The comparisons to run, and the ones skipped (each with its scope and reason)."""
     pending: list[_Pending] = []
-    notes: list[str] = []
+    skipped: list[dict[str, Any]] = []
     for (segment, stage, dims), by_metric in cells.items():
         variants = sorted({v for per in by_metric.values() for v in per})
         control = control_for(experiment, segment, stage, variants)
-        where = f"cell ({segment}, {stage}{''.join(f', {k}={v}' for k, v in dims)})"
+        where = {"segment": segment, "stage": stage, "dimensions": dict(dims)}
         if control is None:
-            notes.append(f"{where}: no configured control among variants {variants}; skipped")
+            reason = f"no configured control among variants {variants}"
+            skipped.append({**where, "metric": None, "reason": reason})
             continue
         scope = "by" if dims else "cell"
         for metric, per in by_metric.items():
             if control not in per:
                 if not dims:
-                    notes.append(f"{where}: the control {control!r} has no {metric} data; skipped")
+                    reason = f"the control {control!r} has no {metric} data"
+                    skipped.append({**where, "metric": metric, "reason": reason})
                 continue
             for variant, stats in per.items():
                 if variant == control:
@@ -315,7 +318,21 @@ def _pending_cells(
                 pending.append(
                     _Pending(scope, segment, stage, dims, pair, srm.get((segment, stage)))
                 )
-    return pending, notes
+    return pending, skipped
+
+
+def _skip_note(skip: Mapping[str, Any]) -> str:
+    dims = "".join(f", {k}={v}" for k, v in skip["dimensions"].items())
+    return f"cell ({skip['segment']}, {skip['stage']}{dims}): {skip['reason']}; skipped"
+
+
+def _unknown_arms(aggregates: Aggregates) -> tuple[tuple[dict[str, Any], ...], list[str]]:
+    arms = tuple({"label": label, "units": n} for label, n in aggregates.unknown_arms)
+    if not arms:
+        return arms, []
+    shown = ", ".join(f"{a['label']!r} ({a['units']:,} units)" for a in arms[:10])
+    more = f" and {len(arms) - 10} more" if len(arms) > 10 else ""
+    return arms, [f"arms the config does not declare, kept out: {shown}{more}"]
 
 
 def _kind(experiment: Experiment, key: str) -> str:
@@ -372,7 +389,9 @@ def compute_results(
     if several:  # the plain cells' counts, each unit once
         exposures = exposures[exposures["breakdown"] == 0]
     srm, srm_rows, srm_notes = srm_checks(experiment, exposures, aggregates.dimensions)
-    pending, cell_notes = _pending_cells(experiment, cells, srm)
+    pending, skipped = _pending_cells(experiment, cells, srm)
+    cell_notes = [_skip_note(k) for k in skipped]
+    unknown_arms, arm_notes = _unknown_arms(aggregates)
     by_pending, _ = _pending_cells(experiment, dim_cells, srm)
     pooled_pending = [
         _Pending("pooled", segment, stage, dims, pair, worst)
@@ -409,5 +428,7 @@ def compute_results(
         breakdowns=breakdowns,
         stages=tuple(experiment.stages),
         hypothesis=experiment.hypothesis.strip(),
-        notes=(*notes, *aggregates.notes, *srm_notes, *cell_notes),
+        notes=(*notes, *aggregates.notes, *arm_notes, *srm_notes, *cell_notes),
+        unknown_arms=unknown_arms,
+        skipped=tuple(skipped),
     )

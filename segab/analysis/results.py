@@ -45,6 +45,9 @@ JSON_KEYS = (
     "data_quality",
     "funnel",
     "data_issues",
+    "unknown_arms",
+    "skipped",
+    "notes",
     "breakdowns",
 )
 ROW_KEYS = (
@@ -69,6 +72,8 @@ ROW_KEYS = (
     "significant",
     "decision",
     "reason",
+    "test",
+    "warnings",
 )
 BAYES_KEYS = ("chance_to_win", "expected_loss")
 # the columns of a compact summary (notebook HTML, history page), in ROW_KEYS order
@@ -161,6 +166,7 @@ class ResultRow:
             for key in ROW_KEYS
         }
         out["dimensions"] = dict(self.dimensions)
+        out["warnings"] = list(c.warnings)
         if c.method == "bayesian":
             out["chance_to_win"] = c.chance_to_win
             out["expected_loss"] = c.expected_loss
@@ -237,6 +243,8 @@ class AnalysisResult:
     hypothesis: str = ""
     notes: tuple[str, ...] = field(default=())
     data_issues: tuple[dict[str, Any], ...] = ()
+    unknown_arms: tuple[dict[str, Any], ...] = ()
+    skipped: tuple[dict[str, Any], ...] = ()
     breakdowns: tuple[tuple[str, ...], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
@@ -260,6 +268,9 @@ class AnalysisResult:
             "data_quality": dict(self.data_quality),
             "funnel": list(self.funnel),
             "data_issues": [dict(i) for i in self.data_issues],
+            "unknown_arms": [dict(a) for a in self.unknown_arms],
+            "skipped": [dict(k) for k in self.skipped],
+            "notes": list(self.notes),
             "breakdowns": [list(b) for b in self.breakdowns],
         }
         return dict(json_ready(out))

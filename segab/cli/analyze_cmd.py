@@ -89,12 +89,30 @@ def _inputs(
     "--variant-column",
     default="variant",
     show_default=True,
-    help="The variant column of --units.",
+    help="The arm column of --units (any column name; labels are matched to the "
+    "config's variant values).",
+)
+@click.option(
+    "--segment-column",
+    default=None,
+    help="The segment column of --units (default: a column named 'segment' that no other "
+    "option uses; else the config's segment rules).",
+)
+@click.option(
+    "--stage-column",
+    default=None,
+    help="The stage column of --units (default: a column named 'stage' that no other "
+    "option uses; else one stage 'all').",
 )
 @click.option(
     "--db",
     "db_url",
     help="SQLAlchemy URL: aggregate tables in that database (default tables: exposures, events).",
+)
+@click.option(
+    "--attributes",
+    help="A table joined on the unit column (one row per unit): its columns serve --by, "
+    "segment rules and analysis.filter.",
 )
 @click.option("--by", "by", multiple=True, help="Break down by this column (repeat to cross).")
 @click.option(
@@ -139,7 +157,10 @@ def analyze_command(
     events: str | None,
     units: str | None,
     variant_column: str,
+    segment_column: str | None,
+    stage_column: str | None,
     db_url: str | None,
+    attributes: str | None,
     by: tuple[str, ...],
     breakdown: tuple[str, ...],
     fmt: str,
@@ -162,6 +183,8 @@ def analyze_command(
       segab analyze journey_content --exposures demo/assignments.csv \\
           --events demo/events.csv --format html --output demo/report.html
       segab analyze loyalty_offer --units users.parquet --variant-column arm --by channel
+      segab analyze landing --units ab.csv --variant-column group \\
+          --attributes countries.csv --by country --format json
       segab analyze mail --units users.csv --variant-column segment \\
           --breakdown channel --breakdown newbie --breakdown 'zip_code*newbie'
       segab analyze journey_content --db postgresql+psycopg://localhost/ab --format json
@@ -180,9 +203,12 @@ def analyze_command(
                 exposures=x,
                 events=ev,
                 units=un,
+                attributes=attributes,
                 by=by,
                 breakdowns=[parse_breakdown(b) for b in breakdown],
                 variant_column=variant_column,
+                segment_column=segment_column,
+                stage_column=stage_column,
                 experiments=experiments_dir,
                 engine=eng,
             )

@@ -17,12 +17,22 @@ Example:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from segab.condition_values import ARRAY, NUMBER, OBJECT, OTHER, STRING, kind
 from segab.conditions import validate_condition
-from segab.config.models import Cell, Experiment, SegmentDef
+from segab.config.cells import (
+    WILDCARD,
+    Problem,
+    cell_resolver,
+    check_cells,
+    check_labels,
+    resolve_cell_index,
+    to_basis_points,
+    weight_basis_points,
+)
+from segab.config.models import Experiment, SegmentDef
 
 __all__ = [
     "WILDCARD",
@@ -32,131 +42,14 @@ __all__ = [
     "resolve_cell_index",
     "to_basis_points",
     "warn_experiment",
+    "weight_basis_points",
 ]
 
-WILDCARD = "*"
-Problem = tuple[str, str, str]
-_BP = 10_000
 _COMPARISONS = ("$gt", "$gte", "$lt", "$lte")
 _MAX_COMPARED = 1000  # longest $in lists compared when looking for shadowed segments
 _NUMBER_TEXT = re.compile(
     r"^\s*[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?\s*$"
 )
-
-
-def to_basis_points(value: float) -> int | None:
-    """Convert a fraction to an integer number of 1/10,000ths, or ``None`` if not exact.
-
-    Config files hold weights as decimals; assignment uses only the integers.
-
-    Example:
-        >>> to_basis_points(0.25), to_basis_points(0.33333)
-        (2500, None)
-    """
-    scaled = value * _BP
-    rounded = round(scaled)
-    return rounded if abs(scaled - rounded) < 1e-6 else None
-
-
-def resolve_cell_index(cells: Sequence[Cell], segment: str, stage: str) -> int | None:
-    """Index of the most specific cell for ``(segment, stage)``, or ``None``.
-
-    Specificity: exact segment and stage, then exact segment with any stage,
-    then any segment with the exact stage, then ``*``/``*``.
-
-    Example:
-        >>> from segab.config.models import Variant
-        >>> v = [Variant(key="a", weight=1.0)]
-        >>> cells = [Cell(control="a", variants=v), Cell(stage="purchase", control="a", variants=v)]
-        >>> resolve_cell_index(cells, "young", "purchase")
-        1
-        >>> resolve_cell_index(cells, "young", "awareness")
-        0
-    """
-    ranked: dict[tuple[bool, bool], int] = {}
-    for i, cell in enumerate(cells):
-        seg_ok = cell.segment in (segment, WILDCARD)
-        stage_ok = cell.stage in (stage, WILDCARD)
-        if seg_ok and stage_ok:
-            ranked.setdefault((cell.segment == segment, cell.stage == stage), i)
-    for rank in ((True, True), (True, False), (False, True), (False, False)):
-        if rank in ranked:
-            return ranked[rank]
-    return None
-
-
-def cell_resolver(cells: Sequence[Cell]) -> Callable[[str, str], int | None]:
-    """:func:`resolve_cell_index` for many lookups: the cells are indexed once.
-
-    Example:
-        >>> from segab.config.models import Variant
-        >>> v = [Variant(key="a", weight=1.0)]
-        >>> resolve = cell_resolver([Cell(control="a", variants=v),
-        ...                          Cell(stage="purchase", control="a", variants=v)])
-        >>> resolve("young", "purchase"), resolve("young", "awareness")
-        (1, 0)
-    """
-    first: dict[tuple[str, str], int] = {}
-    for i, cell in enumerate(cells):
-        first.setdefault((cell.segment, cell.stage), i)
-
-    def resolve(segment: str, stage: str) -> int | None:
-        for key in ((segment, stage), (segment, WILDCARD), (WILDCARD, stage)):
-            if key in first:
-                return first[key]
-        return first.get((WILDCARD, WILDCARD))
-
-    return resolve
-
-
-def _check_cells(exp: Experiment, segments: set[str]) -> list[Problem]:
-    problems: list[Problem] = []
-    seen: dict[tuple[str, str], int] = {}
-    for i, cell in enumerate(exp.cells):
-        where = f"cells[{i}]"
-        if cell.segment != WILDCARD and cell.segment not in segments:
-            problems.append(
-                (
-                    f"{where}.segment",
-                    repr(cell.segment),
-                    f"a declared segment ({', '.join(sorted(segments))}) or '*'",
-                )
-            )
-        if cell.stage != WILDCARD and cell.stage not in exp.stages:
-            problems.append(
-                (f"{where}.stage", repr(cell.stage), f"one of {exp.stages} or '*'"),
-            )
-        spec = (cell.segment, cell.stage)
-        if spec in seen:
-            problems.append(
-                (
-                    where,
-                    f"a second cell for segment {cell.segment!r}, stage {cell.stage!r}",
-                    f"one cell per (segment, stage); the first is cells[{seen[spec]}]",
-                )
-            )
-        seen.setdefault(spec, i)
-        keys = [v.key for v in cell.variants]
-        dupes = sorted({k for k in keys if keys.count(k) > 1})
-        if dupes:
-            problems.append((f"{where}.variants", f"duplicate keys {dupes}", "unique keys"))
-        total = sum(v.weight for v in cell.variants)
-        if abs(total - 1.0) > 1e-9:
-            problems.append((f"{where}.variants", f"weights summing to {total:g}", "a sum of 1"))
-        for j, v in enumerate(cell.variants):
-            if to_basis_points(v.weight) is None:
-                problems.append(
-                    (
-                        f"{where}.variants[{j}].weight",
-                        repr(v.weight),
-                        "a multiple of 0.0001 (weights resolve to 1/10,000 buckets)",
-                    )
-                )
-        if to_basis_points(cell.coverage) is None:
-            problems.append((f"{where}.coverage", repr(cell.coverage), "a multiple of 0.0001"))
-        if cell.control not in keys:
-            problems.append((f"{where}.control", repr(cell.control), f"one of {keys}"))
-    return problems
 
 
 def _check_segments(exp: Experiment) -> list[Problem]:
@@ -343,6 +236,27 @@ def _check_misc(exp: Experiment) -> list[Problem]:
     return problems
 
 
+def _check_rows_settings(exp: Experiment) -> list[Problem]:
+    """``analysis.filter`` is checked as a segment rule is; ``dedupe: first`` needs a time."""
+    a = exp.analysis
+    problems: list[Problem] = []
+    if a.filter is not None:
+        found = validate_condition(a.filter, "analysis.filter")
+        problems.extend(found)
+        problems.extend(_check_groups(a.filter, exp.groups, "analysis.filter"))
+        if not found:
+            problems.extend(_check_operands(a.filter, "analysis.filter"))
+    if a.dedupe == "first" and a.time_column is None:
+        problems.append(
+            ("analysis.time_column", "nothing", "the time column that orders a unit's rows")
+        )
+    if a.dedupe != "first" and a.time_column is not None:
+        problems.append(
+            ("analysis.dedupe", repr(a.dedupe), "'first' when analysis.time_column is set")
+        )
+    return problems
+
+
 def check_experiment(exp: Experiment) -> list[Problem]:
     """Every cross-field error of a structurally valid experiment.
 
@@ -360,9 +274,11 @@ def check_experiment(exp: Experiment) -> list[Problem]:
     segment_keys = set(exp.segment_keys())
     return [
         *_check_segments(exp),
-        *_check_cells(exp, segment_keys),
+        *check_cells(exp, segment_keys),
+        *check_labels(exp),
         *_check_metrics(exp),
         *_check_misc(exp),
+        *_check_rows_settings(exp),
     ]
 
 

@@ -68,16 +68,44 @@ class _Strict(BaseModel):
 
 
 class Variant(_Strict):
-    """One arm of a cell: its key, its traffic weight and what it shows.
+    """One arm of a cell: its key, its traffic weight, its label in the data and what it shows.
+
+    ``weight`` is any non-negative number: the weights of a cell are normalised
+    (``1/1/1`` and ``0.3333`` x 3 both split it in thirds; see
+    :func:`segab.config.checks.weight_basis_points`). ``value`` is the arm's label
+    as it appears in data (a unit table's arm column, an exposure log): any
+    non-empty string, spaces and punctuation included (``" Civic Duty"``,
+    ``"No E-Mail"``); without it the label is the key.
 
     Example:
-        >>> Variant(key="social_video", weight=0.5).weight
-        0.5
+        >>> Variant(key="no_email", weight=1, value="No E-Mail").label
+        'No E-Mail'
+        >>> Variant(key="social_video", weight=0.5).label
+        'social_video'
     """
 
     key: str = Field(pattern=NAME_PATTERN, max_length=64)
-    weight: float = Field(ge=0.0, le=1.0)
+    weight: float = Field(ge=0.0, le=1e9)
+    value: str | None = Field(default=None, min_length=1, max_length=256)
     description: str = ""
+
+    @property
+    def label(self) -> str:
+        """The arm's label in data: ``value``, else the key.
+
+        Example:
+            >>> Variant(key="a", weight=1.0, value=" Control").label
+            ' Control'
+        """
+        return self.key if self.value is None else self.value
+
+    @model_serializer(mode="wrap")
+    def _without_value(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # a variant without a label dumps (and fingerprints) as before labels existed
+        data = handler(self)
+        if self.value is None and isinstance(data, dict):
+            data.pop("value", None)
+        return data
 
 
 class Cell(_Strict):
@@ -132,6 +160,10 @@ _Segment = Annotated[
     Annotated[SegmentDef, Tag("SegmentDef")] | Annotated[SegmentRef, Tag("SegmentRef")],
     Discriminator(_segment_kind),
 ]
+
+
+def _everyone() -> list[SegmentDef | SegmentRef]:
+    return [SegmentDef(key="all", when={})]
 
 
 class Metric(_Strict):
@@ -223,6 +255,26 @@ class AnalysisSettings(_Strict):
     # exact repeats of an event row (unit, event, value, time): counted always; dropped or
     # kept (default: kept; docs/data-quality.md says why)
     duplicate_events: Literal["keep", "drop"] = "keep"
+    # the rows an analysis reads (docs/data-quality.md, "Filters, attributes and first
+    # exposures"): a condition in the syntax of segment rules; the other rows are counted
+    # in ``filtered_out`` and excluded before anything else
+    filter: dict[str, Any] | None = None
+    # repeated unit ids of a unit table: ``identical`` (identical rows count once, rows that
+    # differ keep the unit out) or ``first`` (the unit's earliest row by ``time_column``)
+    dedupe: Literal["identical", "first"] = "identical"
+    time_column: str | None = Field(default=None, min_length=1)
+
+    @model_serializer(mode="wrap")
+    def _without_unset_rows_settings(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # a config that sets none of them dumps (and fingerprints) as before
+        data = handler(self)
+        if isinstance(data, dict):
+            for name, default in (("filter", None), ("dedupe", "identical")):
+                if data.get(name, default) == default:
+                    data.pop(name, None)
+            if data.get("time_column") is None:
+                data.pop("time_column", None)
+        return data
 
 
 class Namespace(_Strict):
@@ -255,7 +307,7 @@ class Experiment(_Strict):
     """
 
     key: str = Field(pattern=NAME_PATTERN, max_length=64)
-    name: str
+    name: str = ""  # optional: the key when empty
     hypothesis: str = ""
     owner: str = ""
     status: Literal["draft", "running", "stopped", "concluded"] = "draft"
@@ -266,7 +318,12 @@ class Experiment(_Strict):
         default_factory=lambda: list(DEFAULT_STAGES), min_length=1, max_length=MAX_STAGES
     )
     randomization: Literal["per_stage", "journey"] = "per_stage"
-    segments: list[_Segment] = Field(min_length=1, max_length=MAX_SEGMENTS)
+    # optional: one segment ``all`` (everyone) when a file declares none
+    segments: list[_Segment] = Field(
+        default_factory=_everyone,
+        min_length=1,
+        max_length=MAX_SEGMENTS,
+    )
     fallback: str | None = Field(default=None, pattern=NAME_PATTERN)
     groups: dict[str, list[Any]] = Field(default_factory=dict)
     attributes: dict[str, Literal["number", "string", "boolean"]] = Field(default_factory=dict)
@@ -286,6 +343,8 @@ class Experiment(_Strict):
     def _default_seed(self) -> Experiment:
         if not self.seed:
             object.__setattr__(self, "seed", self.key)
+        if not self.name:
+            object.__setattr__(self, "name", self.key)
         return self
 
     @model_serializer(mode="wrap")

@@ -54,7 +54,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from segab.assignment import compile_plan
-from segab.config.checks import resolve_cell_index
+from segab.config.checks import resolve_cell_index, weight_basis_points
 from segab.config.models import Experiment, SegmentDef
 from segab.lifecycle.changes import Change, Level, format_changes, refused
 
@@ -174,7 +174,10 @@ def _segment_changes(old: Experiment, new: Experiment) -> list[Change]:
 
 
 def _variants(exp: Experiment, idx: int) -> list[tuple[str, float]]:
-    return [(v.key, v.weight) for v in exp.cells[idx].variants]
+    """Each variant's key and share of the cell (weights normalised: 1/1 is 0.5/0.5)."""
+    variants = exp.cells[idx].variants
+    bps = weight_basis_points([v.weight for v in variants]) or (0,) * len(variants)
+    return [(v.key, bp / 10_000) for v, bp in zip(variants, bps, strict=True)]
 
 
 def _cell_changes(old: Experiment, new: Experiment) -> list[Change]:

@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from segab.assignment import plan_of
-from segab.config.checks import resolve_cell_index, to_basis_points
+from segab.config.checks import resolve_cell_index, weight_basis_points
 from segab.config.models import Cell, Experiment
 
 __all__ = ["CellOutcome", "cell_outcomes", "next_config", "next_seed", "primary_rows"]
@@ -129,6 +129,12 @@ def _equal(keys: Sequence[str]) -> tuple[tuple[str, int], ...]:
     return tuple((k, base + (rest if i == 0 else 0)) for i, k in enumerate(keys))
 
 
+def _bps(cell: Cell) -> tuple[tuple[str, int], ...]:
+    """Each variant's key with its share of the cell in buckets of 1/10,000."""
+    bps = weight_basis_points([v.weight for v in cell.variants]) or (0,) * len(cell.variants)
+    return tuple((v.key, bp) for v, bp in zip(cell.variants, bps, strict=True))
+
+
 def _score(row: Mapping[str, Any], direction: str) -> float:
     lift = row.get("rel_lift")
     if lift is None or not math.isfinite(float(lift)):
@@ -139,7 +145,7 @@ def _score(row: Mapping[str, Any], direction: str) -> float:
 def _outcome(
     seg: str, stage: str, cell: Cell, rows: Mapping[str, Mapping[str, Any]], direction: str
 ) -> CellOutcome:
-    old = tuple((v.key, to_basis_points(v.weight) or 0) for v in cell.variants)
+    old = _bps(cell)
     treatments = [v.key for v in cell.variants if v.key != cell.control]
     decision = {t: (rows[t].get("decision") if t in rows else None) for t in treatments}
     winners = [t for t in treatments if decision[t] == "ship"]
@@ -232,7 +238,7 @@ def next_config(
                     cell.segment,
                     cell.stage,
                     cell.control,
-                    [(v.key, to_basis_points(v.weight) or 0) for v in cell.variants],
+                    list(_bps(cell)),
                     cell,
                 )
             )
@@ -240,7 +246,7 @@ def next_config(
         counts = Counter(specs[p] for p in pairs)
         unchanged: Spec = (
             cell.control,
-            tuple((v.key, to_basis_points(v.weight) or 0) for v in cell.variants),
+            _bps(cell),
         )
         top = max(counts.values())
         common = unchanged if counts.get(unchanged) == top else counts.most_common(1)[0][0]

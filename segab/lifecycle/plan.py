@@ -46,7 +46,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from segab.assignment import plan_of
-from segab.config.checks import resolve_cell_index
+from segab.config.checks import resolve_cell_index, weight_basis_points
 from segab.config.models import Cell, Experiment, Metric
 from segab.errors import LifecycleError, StatsError
 from segab.lifecycle.traffic import CellKey, TrafficMix, equal_mix, traffic_mix
@@ -224,7 +224,8 @@ def _need(
         kind=kind,
         std=base.std,
     )
-    weights = {v.key: v.weight for v in cell.variants}
+    bps = weight_basis_points([v.weight for v in cell.variants]) or (0,) * len(cell.variants)
+    weights = {v.key: bp / 10_000 for v, bp in zip(cell.variants, bps, strict=True)}
     treated = [w for k, w in weights.items() if k != cell.control and w > 0]
     arm = min([weights[cell.control], *treated]) if treated else 0.0
     rate = daily * cell.coverage * _in_experiment(exp) * arm

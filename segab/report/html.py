@@ -70,6 +70,7 @@ ISSUES = (
     "undeclared_exposures",
     "duplicate_events",
     "duplicate_units",
+    "unknown_arms",
 )
 
 
@@ -259,6 +260,10 @@ def _quality(result: AnalysisResult) -> str:
         for k, v in result.data_quality.items()
     ]
     table = _table(["counter", "count"], rows, {1})
+    if result.unknown_arms:
+        arms = [[_e(a["label"]), f"<span class='bad'>{int(a['units']):,}</span>"]
+                for a in result.unknown_arms]  # fmt: skip
+        table += "<h3>Arms the config does not declare</h3>" + _table(["label", "units"], arms, {1})
     if not result.data_issues:
         return table
     kept_out = [

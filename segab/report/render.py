@@ -214,6 +214,9 @@ def table_renderables(result: AnalysisResult) -> list[RenderableType]:
         ]  # fmt: skip
         header_i = ("input", "column", "kept out", "rows", "first locations")
         out.append(_small_table("Rows kept out of the sums", header_i, rows_i))
+    if result.unknown_arms:
+        rows_a = [(a["label"], f"{a['units']:,}") for a in result.unknown_arms]
+        out.append(_small_table("Arms the config does not declare", ("label", "units"), rows_a))
     out.extend(cell(f"note: {n}", style="dim") for n in result.notes)
     return out
 

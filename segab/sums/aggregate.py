@@ -69,8 +69,16 @@ from typing import TYPE_CHECKING, Any
 from segab.config.models import Experiment
 from segab.errors import DataError
 from segab.sums._fast.hashed import FastPathUnavailableError, run_hashed_event_log, usable_for
+from segab.sums.arms import match_arms
 from segab.sums.breakdowns import plan_breakdowns
 from segab.sums.issues import event_log_issues
+from segab.sums.prepare import (
+    attribute_duplicates_query,
+    counts,
+    prep_counts_query,
+    prepared_from,
+    resolve_rows,
+)
 from segab.sums.result import (
     DATA_QUALITY_KEYS,
     SUM_COLUMNS,
@@ -81,7 +89,7 @@ from segab.sums.result import (
     typed_dims,
 )
 from segab.sums.sources import Engine, Relation, Source, require_columns
-from segab.sums.specs import EventLogColumns, EventLogSpec, MetricSpec
+from segab.sums.specs import EventLogColumns, EventLogSpec, MetricSpec, RowPrep
 from segab.sums.statements import event_log_queries, event_names
 from segab.sums.unit_table import aggregate_units
 
@@ -160,6 +168,7 @@ def aggregate_event_log(
     breakdowns: Sequence[Sequence[str] | str] = (),
     now: dt.datetime | None = None,
     route: str = "auto",
+    attributes: Source | None = None,
 ) -> Aggregates:
     """Aggregate an exposures table and an events table into per-cell sums.
 
@@ -174,7 +183,9 @@ def aggregate_event_log(
     makes DuckDB run the text-keyed generic route of :mod:`segab.sums.statements` instead of the
     fast path (:mod:`segab.sums._fast`); ``route="cells"`` runs the fast path one row
     per (unit, cell) only, never one row per unit (the same results; for tests and
-    comparisons).
+    comparisons). ``attributes`` (a table joined to the exposures on the unit column)
+    and ``analysis.filter`` (a condition on the exposure rows) prepare the exposures
+    (:mod:`segab.sums.prepare`); ``analysis.dedupe`` is for unit tables only.
 
     Example:
         >>> aggregate_event_log.__name__   # see the module docstring for a full run
@@ -199,6 +210,11 @@ def aggregate_event_log(
         store_layout = not x_rel.has("timestamp") and x_rel.has("first_seen")
         if exposure_timestamp_column == "timestamp" and store_layout:
             exposure_timestamp_column = "first_seen"  # the store's exposures table
+        x_source: Source = exposures
+        x_rel, prep = resolve_rows(eng, experiment, x_rel, x_unit, attributes, texts=dims)
+        prepared: dict[str, int] = {}
+        if prep is not None:
+            x_source, x_rel, prepared = _prepared_exposures(eng, x_rel, prep)
         require_columns(
             x_rel,
             [x_unit, "segment", "stage", "variant", exposure_timestamp_column, *dims],
@@ -243,9 +259,18 @@ def aggregate_event_log(
         wide = rename_dims(wide, dims).rename(columns={"gid": "breakdown"})
         funnel = rename_dims(funnel, ())
         issues = event_log_issues(
-            eng, eng.dialect, (exposures, x_rel), (events, e_rel), spec, quality
+            eng, eng.dialect, (x_source, x_rel), (events, e_rel), spec, quality
         )
     notes = _notes(experiment, quality, len(wide), spec)
+    if len(wide):
+        # the arms' unit counts from the plain cells' rows (each unit once)
+        plain = wide[wide["breakdown"] == 0] if plan.sets else wide
+        frames = {"plain": plain, "wide": wide, "funnel": funnel}
+        matched, unknown = match_arms(frames, experiment, "n", source="exposures")
+        wide, funnel = matched["wide"], matched["funnel"]
+    else:
+        unknown = {}
+    quality["unknown_arms"] = sum(unknown.values())
     quality["bad_values"] = quality.pop("event_bad_values")
     quality["bad_timestamps"] = quality.pop("exposure_bad_timestamps") + quality.pop(
         "event_bad_timestamps"
@@ -255,6 +280,7 @@ def aggregate_event_log(
     quality["events_outside_window"] = known - quality["events_before_exposure"] - attributed
     quality["empty_ids"] = quality.pop("exposure_empty_ids") + quality.pop("event_empty_ids")
     quality["missing_variant"] = 0
+    quality.update(prepared)
     keys = ["segment", "stage", "variant", *dims, *(["breakdown"] if plan.sets else [])]
     exposure_counts = wide[[*keys, "n"]].copy()
     exposure_counts["n"] = exposure_counts["n"].astype("int64")
@@ -270,7 +296,25 @@ def aggregate_event_log(
         issues=issues,
         notes=notes,
         breakdowns=plan.names if plan.sets else (),
+        unknown_arms=tuple(unknown.items()),
     )
+
+
+def _prepared_exposures(
+    eng: Engine, rel: Relation, prep: RowPrep
+) -> tuple[str, Relation, dict[str, int]]:
+    """The exposures after the join and the filter: a label (no row positions: the
+    rows are not the file's), the relation, and the counters of what was prepared."""
+    columns, rows = eng.rows(prep_counts_query(eng.dialect, rel.sql, prep), {})
+    found = counts(dict(zip(columns, rows[0], strict=True)))
+    out = {"filtered_out": found["filtered_out"]}
+    if prep.attributes is not None:
+        out["missing_attributes"] = found["missing_attributes"]
+        columns, rows = eng.rows(attribute_duplicates_query(prep), {})
+        out["duplicate_attributes"] = counts(dict(zip(columns, rows[0], strict=True)))["n_rows"]
+    label = f"{rel.label} (prepared)"
+    sql = prepared_from(eng.dialect, rel.sql, prep)
+    return label, Relation(sql, rel.columns, rel.types, label), out
 
 
 _EXCLUDED = (  # the aggregation's own counter names (before they are merged)

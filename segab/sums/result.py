@@ -52,6 +52,11 @@ DATA_QUALITY_KEYS = (
     "undeclared_exposures",  # a segment or stage the config does not declare
     "duplicate_events",  # exact repeats of an event row
     "duplicate_units",  # repeated unit ids in a unit table (beyond the first row)
+    "unknown_arms",  # units in arms the config does not declare (segab.sums.arms)
+    # the rows an analysis reads (analysis.filter, --attributes; docs/data-quality.md)
+    "filtered_out",  # rows where analysis.filter does not hold
+    "missing_attributes",  # rows whose unit has no (single) row in the attributes table
+    "duplicate_attributes",  # attribute rows whose unit id repeats (those units: no attributes)
 )
 MAX_EXAMPLES = 5  # locations kept per data issue
 
@@ -104,6 +109,8 @@ class Aggregates:
     ``issues``: the rows kept out for a value segab cannot use, by input, column
     and kind, with their first locations. ``notes``: why an aggregation has
     nothing to compare (no usable exposures, no events), in words.
+    ``unknown_arms``: labels in the data that are no variant of the config, with
+    their unit counts (kept out; :mod:`segab.sums.arms`).
 
     ``breakdowns`` is set with two or more breakdowns (each a tuple of columns):
     then ``dimensions`` is the union of their columns, and ``sums`` and
@@ -126,6 +133,7 @@ class Aggregates:
     issues: tuple[DataIssue, ...] = ()
     notes: tuple[str, ...] = ()
     breakdowns: tuple[tuple[str, ...], ...] = ()
+    unknown_arms: tuple[tuple[str, int], ...] = ()
 
 
 def _cost(metric: Metric, variant: str) -> float:

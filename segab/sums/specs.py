@@ -19,11 +19,13 @@ from typing import Any
 from segab.sql.dialects import Dialect, get_dialect
 
 __all__ = [
+    "Attributes",
     "EventLogColumns",
     "EventLogQueries",
     "EventLogSpec",
     "MetricSpec",
     "Params",
+    "RowPrep",
     "UnitColumns",
     "UnitSpec",
 ]
@@ -55,7 +57,8 @@ class UnitColumns:
     """Column names of a one-row-per-unit table.
 
     ``segment`` and ``stage`` default (``None``) to columns of those names when the
-    table has them; without a segment column the config's conditions decide.
+    table has them and no other role (arm, breakdown, outcome) uses them; without a
+    segment column the config's conditions decide.
 
     Example:
         >>> UnitColumns(variant="arm").segment is None
@@ -119,6 +122,41 @@ class EventLogSpec:
 
 
 @dataclass(frozen=True)
+class Attributes:
+    """An attributes table as SQL: its FROM item, its unit id (text) and the columns it adds.
+
+    Example:
+        >>> Attributes('"countries"', 'CAST("user_id" AS VARCHAR)', ("country",)).columns
+        ('country',)
+    """
+
+    sql: str
+    key: str
+    columns: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RowPrep:
+    """How an input's rows are prepared before any statement reads them (:mod:`segab.sums.prepare`).
+
+    ``key``: the unit id of a row as text (SQL); ``attributes``: the table joined on it;
+    ``filter_sql``: the compiled ``analysis.filter``; ``time``: the row's time in epoch
+    seconds (SQL), set for ``dedupe: first``, with ``order``: the tie-breakers.
+
+    Example:
+        >>> RowPrep(key='"id"').time is None
+        True
+    """
+
+    key: str
+    attributes: Attributes | None = None
+    filter_sql: str | None = None
+    time: str | None = None
+    order: tuple[str, ...] = ()
+    ranked: tuple[str, str] | None = None  # (FROM item, the temporary table of its ranked rows)
+
+
+@dataclass(frozen=True)
 class UnitSpec:
     """Column names of a one-row-per-unit aggregation.
 
@@ -136,6 +174,7 @@ class UnitSpec:
     dims: tuple[str, ...]
     metrics: tuple[MetricSpec, ...]
     segment_sql: str | None = None
+    prep: RowPrep | None = None  # the join, filter and first exposures, if any
     sets: tuple[tuple[int, ...], ...] = ()  # several breakdowns: each one's dims (indexes)
 
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from segab.config.models import Experiment
 from segab.errors import DataError
+from segab.sums.prepare import attribute_duplicates_query, counts, prep_counts_query
 from segab.sums.result import MAX_EXAMPLES, DataIssue
 from segab.sums.row_locations import Position, csv_record_lines, positioned_source, where
 from segab.sums.sources import Engine, Relation, Source
@@ -133,12 +134,14 @@ def check_units(data: UnitInput, spec: UnitSpec, unit: str | None, exp: Experime
     """
     eng, rel = data.eng, data.rel
     locator = _Locator(data, spec, unit)
+    counters, issues = _prepared_counters(eng, rel, spec, exp)
     sql, params = units_query(eng.dialect, rel, spec)  # ids are read by duplicates_query
     wide = eng.query(sql, params)
     if _flag_rows(wide, BAD_BINARY):
         _raise_bad_binary(_flag_rows(wide, BAD_BINARY), spec, exp, locator)
-    counters = {"bad_values": _flag_rows(wide, 1), "missing_variant": _flag_rows(wide, 2)}
-    issues = _bad_value_issues(data, spec, locator) if counters["bad_values"] else []
+    counters.update(bad_values=_flag_rows(wide, 1), missing_variant=_flag_rows(wide, 2))
+    if counters["bad_values"]:
+        issues += _bad_value_issues(data, spec, locator)
     if unit is not None:
         sql, params = duplicates_query(eng.dialect, rel, spec, unit)
         found = eng.query(sql, params).fillna(0)
@@ -150,9 +153,32 @@ def check_units(data: UnitInput, spec: UnitSpec, unit: str | None, exp: Experime
         one = dups[dups["n_var"] == 1]
         counters["empty_ids"] = empty
         counters["multi_variant_units"] = int(dups.loc[dups["n_var"] == 2, "units"].sum())
-        counters["duplicate_units"] = int((one["n_rows"] - one["units"]).sum())
+        counters["duplicate_units"] += int((one["n_rows"] - one["units"]).sum())
     kept = wide[wide["f"] == 0].drop(columns="f").reset_index(drop=True)
     return CheckedUnits(kept, counters, tuple(issues))
+
+
+def _prepared_counters(
+    eng: Engine, rel: Relation, spec: UnitSpec, exp: Experiment
+) -> tuple[dict[str, int], list[DataIssue]]:
+    """What the join, the filter and first exposures kept out or left without attributes."""
+    out = {"duplicate_units": 0}
+    prep = spec.prep
+    if prep is None:
+        return out, []
+    columns, rows = eng.rows(prep_counts_query(eng.dialect, rel.sql, prep), {})
+    found = counts(dict(zip(columns, rows[0], strict=True)))
+    out.update(filtered_out=found["filtered_out"], duplicate_units=found["later_rows"])
+    out["bad_timestamps"] = found["bad_timestamps"]
+    issues = []
+    if found["bad_timestamps"]:
+        column = str(exp.analysis.time_column)
+        issues.append(DataIssue("units", column, "bad_timestamp", found["bad_timestamps"]))
+    if prep.attributes is not None:
+        out["missing_attributes"] = found["missing_attributes"]
+        columns, rows = eng.rows(attribute_duplicates_query(prep), {})
+        out["duplicate_attributes"] = counts(dict(zip(columns, rows[0], strict=True)))["n_rows"]
+    return out, issues
 
 
 def _bad_value_issues(data: UnitInput, spec: UnitSpec, locator: _Locator) -> list[DataIssue]:

@@ -11,7 +11,9 @@ from collections.abc import Sequence
 
 from segab.config.models import Experiment
 from segab.errors import DataError, SqlError
+from segab.sums.arms import match_arms
 from segab.sums.breakdowns import plan_breakdowns
+from segab.sums.prepare import materialize, resolve_rows
 from segab.sums.result import (
     DATA_QUALITY_KEYS,
     Aggregates,
@@ -73,6 +75,10 @@ def _unit_id_column(rel: Relation, exp: Experiment) -> str | None:
     return next((c for c in (exp.unit, "unit_id", "unit") if rel.has(c)), None)
 
 
+def _named(rel: Relation, name: str, taken: set[str]) -> str | None:
+    return name if rel.has(name) and name not in taken else None
+
+
 def _is_text_file(source: Source) -> bool:
     return not is_frame(source) and str(source).lower().endswith(
         (".csv", ".csv.gz", ".txt", ".tsv")
@@ -86,21 +92,31 @@ def _check(
     columns: UnitColumns,
     dims: tuple[str, ...],
     texts: list[str],
+    attributes: Source | None = None,
     sets: tuple[tuple[int, ...], ...] = (),
 ) -> tuple[list[MetricSpec], CheckedUnits]:
     """Resolve the table (``texts``: columns read as text from CSV) and run its statements."""
     texts = list(dict.fromkeys(texts))  # each once (DuckDB rejects a repeated name)
     rel = eng.relation(units, "units", texts)
-    segment = columns.segment or ("segment" if rel.has("segment") else None)
-    stage = columns.stage or ("stage" if rel.has("stage") else None)
+    unit = _unit_id_column(rel, experiment)
     specs = _unit_specs(experiment, rel)
-    expected = [columns.variant, *(c for c in (segment, stage) if c), *dims]
-    expected += [c for s in specs for c in (s.source, s.den) if c is not None]
-    require_columns(rel, list(dict.fromkeys(expected)), "units")
+    read = [c for s in specs for c in (s.source, s.den) if c is not None]
+    # a column named segment or stage is one only when no other role uses it (it may be
+    # the arm column, a breakdown or an outcome)
+    taken = {columns.variant, *dims, *read}
+    segment = columns.segment or _named(rel, "segment", taken)
+    stage = columns.stage or _named(rel, "stage", taken)
+    named = [columns.variant, *(c for c in (segment, stage) if c)]
+    rel, prep = resolve_rows(
+        eng, experiment, rel, unit, attributes, texts=dims, first=True, order=(named, read)
+    )
+    require_columns(rel, list(dict.fromkeys([*named, *dims, *read])), "units")
+    if prep is not None:
+        prep = materialize(eng, rel.sql, prep)
     segment_sql = None if segment else _segment_sql(experiment, rel, eng.dialect)
-    spec = UnitSpec(columns.variant, segment, stage, dims, tuple(specs), segment_sql, sets)
+    spec = UnitSpec(columns.variant, segment, stage, dims, tuple(specs), segment_sql, prep, sets)
     data = UnitInput(eng, units, rel, tuple(texts))
-    checked = check_units(data, spec, _unit_id_column(rel, experiment), experiment)
+    checked = check_units(data, spec, unit, experiment)
     if sets:  # a NULL outside a row's breakdown may have turned an integer column into floats
         typed_dims(checked.wide, dims, rel.types)
     return specs, checked
@@ -113,9 +129,16 @@ def aggregate_units(
     engine: Engine | None = None,
     columns: UnitColumns = UNIT_COLUMNS,
     by: Sequence[str] = (),
+    attributes: Source | None = None,
     breakdowns: Sequence[Sequence[str] | str] = (),
 ) -> Aggregates:
     """Aggregate a one-row-per-unit table (variant, attributes, outcome columns).
+
+    ``attributes`` is a second table joined on the unit column (its columns serve
+    ``by``, the segment rules and ``analysis.filter``); ``analysis.filter`` keeps
+    the rows it holds for (``filtered_out`` counts the others) and ``analysis:
+    {dedupe: first, time_column: ...}`` reduces each unit to its earliest row
+    (:mod:`segab.sums.prepare`), before anything below.
 
     Each metric reads its ``column`` (or a column named like its key); metrics with
     neither are skipped. A NULL outcome leaves the unit out of that metric's ``n``
@@ -165,9 +188,11 @@ def aggregate_units(
     plan = plan_breakdowns(by, breakdowns)
     dims, sets = plan.columns, plan.sets
     texts = [columns.variant, "segment", "stage", experiment.unit, "unit_id", "unit", *dims]
+    if experiment.analysis.time_column is not None:
+        texts.append(experiment.analysis.time_column)  # each time read by try_epoch
     with given_or_duckdb(engine) as eng:
         try:
-            specs, checked = _check(eng, experiment, units, columns, dims, texts, sets)
+            specs, checked = _check(eng, experiment, units, columns, dims, texts, attributes, sets)
         except SqlError:
             if not _is_text_file(units):
                 raise
@@ -175,15 +200,21 @@ def aggregate_units(
             # further down: read the outcome columns as text, as any other text
             rel = eng.relation(units, "units", list(dict.fromkeys(texts)))
             outcomes = [c for s in _unit_specs(experiment, rel) for c in (s.source, s.den) if c]
-            texts += outcomes
-            specs, checked = _check(eng, experiment, units, columns, dims, texts, sets)
+            specs, checked = _check(
+                eng, experiment, units, columns, dims, texts + outcomes, attributes, sets
+            )
         wide = rename_dims(checked.wide, dims).rename(columns={"gid": "breakdown"})
-    plain = wide[wide["breakdown"] == 0] if sets else wide  # each unit once
+    # the arms' unit counts and the missing outcomes from the plain cells' rows (each unit once)
+    frames = {"plain": wide[wide["breakdown"] == 0], "wide": wide} if sets else {"wide": wide}
+    matched, unknown = match_arms(frames, experiment, "n_units", source="units")
+    wide = matched["wide"]
+    plain = matched["plain"] if sets else wide
     missing = sum(int((plain["n_units"] - plain[f"n_{i}"]).sum()) for i in range(len(specs)))
     keys = ["segment", "stage", "variant", *dims, *(["breakdown"] if sets else [])]
     exposure_counts = wide[keys].assign(n=wide["n_units"].astype("int64"))
     quality = dict.fromkeys(DATA_QUALITY_KEYS, 0)
     quality.update(checked.counters, missing_outcomes=missing)
+    quality["unknown_arms"] = sum(unknown.values())
     import pandas as pd
 
     return Aggregates(
@@ -195,5 +226,6 @@ def aggregate_units(
         data_quality=quality,
         dimensions=dims,
         issues=checked.issues,
+        unknown_arms=tuple(unknown.items()),
         breakdowns=plan.names if sets else (),
     )

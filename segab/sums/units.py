@@ -47,6 +47,7 @@ from segab.sums.expressions import (
     valid_unit,
     with_ctes,
 )
+from segab.sums.prepare import prepared_from
 from segab.sums.row_locations import POSITION
 from segab.sums.sources import Relation
 from segab.sums.specs import Params, UnitSpec
@@ -108,7 +109,10 @@ def _ctes(
         bad_binary += [r.bad_binary] if r.bad_binary else []
     if source is not None:
         raw.append(f"{POSITION} AS pos")
-    ur0 = "SELECT " + ", ".join(raw) + f"\nFROM {source or rel.sql}"
+    rows = source or rel.sql
+    if spec.prep is not None:  # the attributes, filter and first exposures (prepare.py)
+        rows = prepared_from(d, rows, spec.prep)
+    ur0 = "SELECT " + ", ".join(raw) + f"\nFROM {rows}"
     ur = f"SELECT ur0{suffix}.*" + "".join(", " + r for r in read) + f" FROM ur0{suffix}"
     flag = ""
     if bad_binary:

@@ -203,3 +203,14 @@ def test_units_columns_option_still_reads_a_variant_column() -> None:
     exp, df = unit_experiment(), unit_table().rename(columns={"variant": "arm"})
     agg = aggregate_units(exp, df, columns=UnitColumns(variant="arm"), breakdowns=BREAKDOWNS)
     assert set(agg.sums["variant"]) == {"none", "mens", "womens"}
+
+
+def test_a_breakdown_column_from_the_attributes_file() -> None:
+    """``attributes`` joined on the unit column serve the breakdowns as the table's own do."""
+    exp, df = unit_experiment(), unit_table().drop_duplicates("user_id")
+    attrs, units = df[["user_id", "channel"]], df.drop(columns="channel")
+    one = analyze(exp, units=units, attributes=attrs, breakdowns=BREAKDOWNS)
+    separate = {b: analyze(exp, units=units, attributes=attrs, by=b) for b in BREAKDOWNS}
+    assert_one_call_equals_separate(one, separate)
+    same = analyze(exp, units=df, breakdowns=BREAKDOWNS)
+    assert one.to_dict()["results"] == same.to_dict()["results"]

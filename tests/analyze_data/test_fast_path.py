@@ -332,8 +332,8 @@ def test_declared_names_need_no_scan(by, now, switchers, exp_factory, monkeypatc
 
 def test_an_undeclared_name_scans_and_stages_again(exp_factory, monkeypatch):
     """A variant the config does not declare has no code: the fast path scans for the
-    names and stages again. (Undeclared segments and stages are excluded and counted
-    instead: issue 15.)"""
+    names and stages again; the unknown arm is then kept out and counted (issue 16).
+    (Undeclared segments and stages are excluded and counted without a scan: issue 15.)"""
     metrics = {
         "primary": {"key": "conv", "kind": "binary", "event": "purchase"},
         "secondary": [{"key": "rev", "kind": "continuous", "event": "revenue"}],
@@ -347,7 +347,8 @@ def test_an_undeclared_name_scans_and_stages_again(exp_factory, monkeypatch):
     fast = aggregate_event_log(exp, x, ev)
     assert spy.scans == 1 and len(spy.stagings) == 2
     assert spy.stagings[0]["undeclared"] > 0 and spy.stagings[1]["undeclared"] == 0
-    assert (fast.exposures["variant"] == "legacy_variant").any()
+    assert not (fast.exposures["variant"] == "legacy_variant").any()
+    assert dict(fast.unknown_arms)["legacy_variant"] == fast.data_quality["unknown_arms"] > 0
     assert_same(fast, slow)
 
 

@@ -18,12 +18,14 @@ from .conftest import aggregates, binary, make_exp, sums_frame
 
 TOP = [
     "experiment", "iteration", "method", "alpha", "correction", "results", "pooled",
-    "heterogeneity", "srm", "data_quality", "funnel", "data_issues", "breakdowns",
+    "heterogeneity", "srm", "data_quality", "funnel", "data_issues", "unknown_arms", "skipped",
+    "notes", "breakdowns",
 ]  # fmt: skip
 ROW = [
     "segment", "stage", "dimensions", "metric", "variant", "control", "n_control", "n_variant",
     "control_mean", "variant_mean", "abs_lift", "abs_ci_low", "abs_ci_high", "rel_lift",
     "rel_ci_low", "rel_ci_high", "p_value", "p_adjusted", "significant", "decision", "reason",
+    "test", "warnings",
 ]  # fmt: skip
 
 
@@ -121,7 +123,9 @@ def test_html_escapes_user_supplied_strings():
         }
     )
     r = analyze(exp, units=units, variant_column="arm", by=["channel"])
-    assert {row.variant for row in r.results} == {MALICIOUS, "b"}
+    # an arm the config does not declare is kept out and reported by its label
+    assert {row.variant for row in r.results} == {"b"}
+    assert r.unknown_arms == ({"label": MALICIOUS, "units": 4},)
     page = render_html(r)
     assert "<script" not in page and "<img" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
