@@ -7,7 +7,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -229,7 +229,7 @@ def rollup_sets(
     return pd.concat(parts, ignore_index=True)[[*keys, *dims, "gid", *values]]
 
 
-def typed_dims(wide: pd.DataFrame, dims: Sequence[str], types: dict[str, str]) -> pd.DataFrame:
+def typed_dims(wide: pd.DataFrame, dims: Sequence[str], types: Mapping[str, str]) -> pd.DataFrame:
     """``dim_i`` columns of an integer SQL type as integers (nullable), whatever the driver gave.
 
     With several breakdowns a dim is NULL outside its rows' breakdown, which some
