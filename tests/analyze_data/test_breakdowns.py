@@ -146,7 +146,7 @@ def test_the_dialect_says_how_the_sets_are_grouped() -> None:
         assert "GROUPING SETS" in units_query(name, rel, spec)[0]
     sql = units_query("sqlite", rel, spec)[0]
     assert not get_dialect("sqlite").grouping_sets
-    assert "g AS MATERIALIZED" in sql and sql.count("UNION ALL") == 2
+    assert "gs_fine AS MATERIALIZED" in sql and sql.count("UNION ALL") == 2
 
 
 def _cli(tmp_path: Path, *args: str) -> tuple[int, str, str]:
