@@ -52,6 +52,7 @@ __all__ = [
     "default_effects",
     "simulate_events",
     "simulate_population",
+    "simulate_units",
     "truth",
 ]
 
@@ -376,3 +377,74 @@ def _draw(
     shape = mean_g**2 / var_g if var_g > 0 else 1e6
     values = rng.gamma(shape, (mean_g / shape) * factor * lift)
     return np.round(values, 2), rng.random(n) < q
+
+
+def _first_metric(exp: Experiment, kind: str) -> Metric | None:
+    return next(
+        (m for m in exp.metrics.all() if m.kind == kind and m.event and _driver(exp, m.event) is m),
+        None,
+    )
+
+
+def simulate_units(experiment: Experiment, n_units: int, seed: int = 0) -> pd.DataFrame:
+    """One row per unit in the experiment: id, ``arm``, two attributes and two outcomes.
+
+    Each unit enters at the first stage with the attributes of
+    :func:`simulate_population`, is assigned there (:func:`segab.assign`; units
+    outside the experiment, a holdout or a namespace are left out) and draws the
+    events of :func:`simulate_events` with the planted effects. Columns: the unit
+    column, ``arm`` (the variant), ``channel`` and ``tier`` (loyalty tier), the
+    first binary metric (1 when its event happened) and the first continuous one
+    (the sum of its event's values), each named by its metric key.
+
+    Example:
+        >>> from segab.config import load_experiments
+        >>> exp = load_experiments("experiments")["journey_content"]
+        >>> units = simulate_units(exp, 3000, seed=2)
+        >>> list(units.columns), units["user_id"].is_unique
+        (['user_id', 'arm', 'channel', 'tier', 'conversion', 'satisfaction'], True)
+    """
+    from segab.assignment import assign
+    from segab.text_values import nest_attributes
+
+    pop = simulate_population(experiment, n_units, seed)
+    first = pop[pop["stage"] == experiment.stages[0]].reset_index(drop=True)
+    attrs = ["age", "channel", "orders_last_year", "discount_affinity"]
+    attrs += ["loyalty.tier", "loyalty.active"]
+    rows = zip(*(first[c].tolist() for c in [experiment.unit, *attrs]), strict=True)
+    got = [
+        assign(experiment, u, nest_attributes(zip(attrs, v, strict=True)), experiment.stages[0])
+        for u, *v in rows
+    ]
+    keep = np.array([a.in_experiment for a in got], dtype=bool)
+    first = first[keep].reset_index(drop=True)
+    assignments = pd.DataFrame(
+        {
+            experiment.unit: first[experiment.unit],
+            "segment": [a.segment for a, k in zip(got, keep, strict=True) if k],
+            "stage": first["stage"],
+            "variant": [a.variant for a, k in zip(got, keep, strict=True) if k],
+            "in_experiment": True,
+            "timestamp": first["timestamp"],
+        }
+    )
+    events = simulate_events(experiment, assignments, seed=seed)
+    out = pd.DataFrame(
+        {
+            experiment.unit: first[experiment.unit],
+            "arm": assignments["variant"],
+            "channel": first["channel"],
+            "tier": first["loyalty.tier"],
+        }
+    )
+    for kind in ("binary", "continuous"):
+        metric = _first_metric(experiment, kind)
+        if metric is None or metric.event is None:
+            continue
+        mine = events[events["event"] == metric.event]
+        per_unit = mine.groupby(experiment.unit)["value"].agg(
+            "sum" if kind == "continuous" else "size"
+        )
+        value = out[experiment.unit].map(per_unit).fillna(0.0)
+        out[metric.key] = (value > 0).astype(int) if kind == "binary" else value.round(2)
+    return out

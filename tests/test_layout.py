@@ -36,6 +36,7 @@ SHELL = (
     "segab.analysis",
     "segab.bulk",
     "segab.cli",
+    "segab.draft",
     "segab.lifecycle",
     "segab.report",
     "segab.simulate",
@@ -53,6 +54,7 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "segab.sql": ("segab.sums", "segab.analysis", "segab.report", "segab.cli", "segab.bulk"),
     "segab.store": ("segab.sums", "segab.analysis", "segab.report", "segab.cli"),
     "segab.lifecycle": ("segab.report", "segab.cli"),
+    "segab.draft": ("segab.analysis", "segab.report", "segab.cli", "segab.lifecycle"),
 }
 ONLY_IMPORTED_BY = {"segab.cli": ("segab", "segab.__main__"), "segab.report": ("segab.cli",)}
 

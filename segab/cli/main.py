@@ -41,6 +41,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "schema": ("segab.cli.config_cmds", "schema_command"),
     "assign": ("segab.cli.assign_cmd", "assign_command"),
     "simulate": ("segab.cli.simulate_cmd", "simulate_command"),
+    "init": ("segab.cli.init_cmd", "init_command"),
     "analyze": ("segab.cli.analyze_cmd", "analyze_command"),
     "db": ("segab.cli.db", "db_group"),
     "events": ("segab.cli.db", "events_group"),

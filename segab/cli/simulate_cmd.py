@@ -21,7 +21,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from segab.atomic import atomic_output
 from segab.cli.options import experiments_option
 from segab.config import load_experiments
-from segab.simulate import default_effects, simulate_events, simulate_population, truth
+from segab.errors import DataError
+from segab.simulate import (
+    default_effects,
+    simulate_events,
+    simulate_population,
+    simulate_units,
+    truth,
+)
 from segab.sums.read_errors import read_frame
 
 __all__ = ["simulate_command"]
@@ -53,6 +60,12 @@ def _read_table(path: Path) -> pd.DataFrame:
     type=click.Path(exists=True, dir_okay=False),
     help="Assignments (from `segab assign`): write DIR/events.csv and DIR/truth.json.",
 )
+@click.option(
+    "--unit-table",
+    is_flag=True,
+    help="Write DIR/units.csv instead: one row per unit in the experiment (id, arm, "
+    "attributes, a binary and a continuous outcome), for `segab init` and `--units`.",
+)
 @experiments_option
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def simulate_command(
@@ -61,6 +74,7 @@ def simulate_command(
     out_dir: str,
     seed: int,
     assignments_path: str | None,
+    unit_table: bool,
     experiments_dir: str,
     quiet: bool,
 ) -> None:
@@ -69,17 +83,28 @@ def simulate_command(
     Step 1 writes DIR/population.csv (the unit column, stage, timestamp and
     attributes); step 2, with --events-for, writes DIR/events.csv and
     DIR/truth.json (the planted effects; everything not listed has no effect).
+    With --unit-table, one step writes DIR/units.csv: one row per unit, its arm
+    in column `arm`, with outcomes drawn with the same planted effects.
 
     \b
     Example:
       segab simulate journey_content --units 20000 --out demo
       segab assign journey_content --input demo/population.csv --output demo/assignments.csv
       segab simulate journey_content --events-for demo/assignments.csv --out demo
+      segab simulate loyalty_offer --units 20000 --unit-table --out demo
     """
     experiment = load_experiments(experiments_dir)[key]
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     err = Console(stderr=True)
+    if unit_table:
+        if assignments_path is not None:
+            raise DataError("options: found --unit-table with --events-for; expected one of them")
+        units = simulate_units(experiment, n_units, seed)
+        with atomic_output(out / "units.csv") as tmp:
+            units.to_csv(tmp, index=False)
+        err.print(f"wrote {len(units):,} units in the experiment to {out / 'units.csv'}")
+        return
     if assignments_path is not None:
         assignments = _read_table(Path(assignments_path))
         effects = default_effects(experiment)

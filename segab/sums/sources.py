@@ -247,8 +247,8 @@ class SqlEngine:
             ...     eng.relation(pd.DataFrame({"u": ["a"]}), "events", ()).columns
             ('u',)
         """
-        if self.dialect == "duckdb":
-            return self._duck_relation(source, role, tuple(text_columns))
+        if self.dialect == "duckdb":  # each name once: DuckDB rejects a repeated one
+            return self._duck_relation(source, role, tuple(dict.fromkeys(text_columns)))
         if is_frame(source):
             raise DataError(
                 f"{role}: a DataFrame cannot be read from a database URL; pass a table name "

@@ -170,3 +170,13 @@ def test_column_names_are_mappable(exp, exposures, events):
         ),
     )
     assert_sums(agg.sums, EXPECTED)
+
+
+def test_a_unit_named_unit_id_reads_csv_files(exp_factory, exposures, events, tmp_path):
+    """The config's unit is also a default id name: each text column is named once to
+    DuckDB's CSV reader (it rejected ``unit_id`` twice with a Binder error)."""
+    exp = exp_factory(unit="unit_id")
+    x, ev = tmp_path / "x.csv", tmp_path / "e.csv"
+    exposures.rename(columns={"user_id": "unit_id"}).to_csv(x, index=False)
+    events.rename(columns={"user_id": "unit_id"}).to_csv(ev, index=False)
+    assert_sums(aggregate_event_log(exp, str(x), str(ev)).sums, EXPECTED)
