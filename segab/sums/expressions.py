@@ -307,8 +307,7 @@ def grouped_select(
         shown = [c if i in s else f"NULL AS {c}" for i, c in enumerate(dims)]
         by = ", ".join([*keys, *(dims[i] for i in s)])
         parts.append(
-            f"SELECT {', '.join([*keys, *shown])}, {k} AS gid, {added}\n"
-            f"FROM gs_fine GROUP BY {by}"
+            f"SELECT {', '.join([*keys, *shown])}, {k} AS gid, {added}\nFROM gs_fine GROUP BY {by}"
         )
     head = with_ctes(ctes) + f",\ngs_fine AS MATERIALIZED (\n{fine}\n)"
     return head + "\n" + "\nUNION ALL\n".join(parts)
