@@ -7,7 +7,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -29,6 +29,8 @@ __all__ = [
     "given_or_duckdb",
     "long_sums",
     "rename_dims",
+    "rollup_sets",
+    "typed_dims",
 ]
 
 SUM_COLUMNS = ("n", "sum", "sum_sq", "den_sum", "den_sum_sq", "cross_sum")
@@ -112,6 +114,14 @@ class Aggregates:
     (:mod:`segab.sums.folds`): segment, stage, variant, fold (0 or 1), metric and the
     :data:`SUM_COLUMNS`, per fold of units (the two folds add up to ``sums``).
 
+    ``breakdowns`` is set with two or more breakdowns (each a tuple of columns):
+    then ``dimensions`` is the union of their columns, and ``sums`` and
+    ``exposures`` have an integer ``breakdown`` column, 0 for the plain cell rows
+    and k for the rows of ``breakdowns[k - 1]``, whose other dimension columns are
+    missing (a NULL value of a breakdown's own column is missing too: the
+    ``breakdown`` column tells them apart). With ``breakdowns`` empty, rows are
+    those of ``dimensions`` crossed (or the plain cells without dimensions).
+
     Example:
         >>> Aggregates.__dataclass_fields__["dimensions"].type
         'tuple[str, ...]'
@@ -124,6 +134,7 @@ class Aggregates:
     dimensions: tuple[str, ...]
     issues: tuple[DataIssue, ...] = ()
     notes: tuple[str, ...] = ()
+    breakdowns: tuple[tuple[str, ...], ...] = ()
     unknown_arms: tuple[tuple[str, int], ...] = ()
     folds: pd.DataFrame | None = None
 
@@ -185,6 +196,59 @@ def long_sums(
     out["_order"] = out["metric"].map(order)
     out = out.sort_values([*keys, "_order"], kind="stable", na_position="first")
     return out.drop(columns="_order").reset_index(drop=True)[columns]
+
+
+def rollup_sets(
+    wide: pd.DataFrame, keys: Sequence[str], n_dims: int, sets: Sequence[Sequence[int]]
+) -> pd.DataFrame:
+    """The grouping sets of ``sets`` from sums grouped by ``keys`` and every ``dim_i``.
+
+    Sums add, so each breakdown's rows (and, ``gid`` 0, the plain rows) are the sums
+    of the finest crossing's rows: the frame :func:`~segab.sums.expressions.grouped_select`
+    returns, for the DuckDB fast path, which groups by every dim at once. A dim
+    outside its row's breakdown is None; a NULL value stays a group of its own.
+
+    Example:
+        >>> import pandas as pd
+        >>> wide = pd.DataFrame({"variant": ["a", "a", "a"], "dim_0": ["x", "x", None],
+        ...     "dim_1": [1, 2, 1], "n": [1, 2, 4]})
+        >>> out = rollup_sets(wide, ["variant"], 2, [(0,), (1,)])
+        >>> out[["gid", "n"]].values.tolist()
+        [[0, 7], [1, 3], [1, 4], [2, 5], [2, 2]]
+    """
+    import pandas as pd
+
+    dims = [f"dim_{i}" for i in range(n_dims)]
+    values = [c for c in wide.columns if c not in keys and c not in dims]
+    parts = []
+    for k, chosen in enumerate([(), *sets]):
+        by = [*keys, *(dims[i] for i in chosen)]
+        part = wide.groupby(by, dropna=False, sort=False)[values].sum(min_count=1).reset_index()
+        for i, c in enumerate(dims):
+            if i not in chosen:
+                part[c] = None
+        part["gid"] = k
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True)[[*keys, *dims, "gid", *values]]
+
+
+def typed_dims(wide: pd.DataFrame, dims: Sequence[str], types: Mapping[str, str]) -> pd.DataFrame:
+    """``dim_i`` columns of an integer SQL type as integers (nullable), whatever the driver gave.
+
+    With several breakdowns a dim is NULL outside its rows' breakdown, which some
+    drivers return as a float column (``0.0`` for ``0``); the value is the column's.
+
+    Example:
+        >>> import pandas as pd
+        >>> wide = pd.DataFrame({"dim_0": [0.0, None]})
+        >>> typed_dims(wide, ["newbie"], {"newbie": "BIGINT"})["dim_0"].tolist()
+        [0, <NA>]
+    """
+    for i, c in enumerate(dims):
+        col = f"dim_{i}"
+        if "int" in types.get(c, "").lower() and col in wide.columns:
+            wide[col] = wide[col].astype("Float64").astype("Int64")
+    return wide
 
 
 def rename_dims(df: pd.DataFrame, dims: tuple[str, ...]) -> pd.DataFrame:

@@ -25,6 +25,10 @@ The event-log CTEs, in order:
 - ``uv``: one row per (unit, cell) with each metric's per-unit value, from the
   events in ``[t0, t0 + window)`` (and ``<= now``).
 
+The sums group ``uv`` by cell and variant and the ``--by`` columns (crossed), or,
+with several breakdowns (``spec.sets``), by one grouping set per breakdown plus
+the plain cells, in the same statement (:func:`~segab.sums.expressions.grouped_select`).
+
 Example:
     >>> from segab.sums.specs import MetricSpec
     >>> x = Relation("x", ("u", "segment", "stage", "variant", "timestamp"), {})
@@ -43,6 +47,7 @@ from segab.sql.dialects import Dialect
 from segab.sums.expressions import (
     dim,
     epoch_col,
+    grouped_select,
     number_col,
     one,
     sum_columns,
@@ -317,12 +322,14 @@ def event_log_queries(
             prelude += p.d.temp_table(table, body, index="u")
             bodies[name] = f"SELECT * FROM {table}"
         base = list(bodies.items())
-    dcols = "".join(f", {dim(i)}" for i in range(len(spec.dims)))
-    sums = (
-        with_ctes([*base, ("uv", _uv_cte(spec, p))])
-        + f"\nSELECT segment, stage, variant{dcols}, COUNT(*) AS n"
-        + sum_columns(spec.metrics, ratio_den=True)
-        + f"\nFROM uv GROUP BY segment, stage, variant{dcols}"
+    sums = grouped_select(
+        p.d,
+        [*base, ("uv", _uv_cte(spec, p))],
+        "uv",
+        ["segment", "stage", "variant"],
+        len(spec.dims),
+        spec.sets,
+        "COUNT(*) AS n" + sum_columns(spec.metrics, ratio_den=True),
     )
     funnel = _funnel(base, spec, p)
     quality = _quality(base, spec, p)
