@@ -78,6 +78,7 @@ from segab.config.models import Experiment, Metric
 from segab.formatting import pct
 from segab.stats import Comparison, SrmResult, adjust_p_values, compare_cells, heterogeneity
 from segab.sums.aggregate import Aggregates
+from segab.sums.result import dim_name
 
 __all__ = ["compute_results", "is_roi"]
 
@@ -430,7 +431,7 @@ def compute_results(
         _run(everything, experiment)
     shrunk, shrinkage = _shrinkage(pending, experiment)
     rows = _rows(everything, experiment, shrunk)
-    dims = tuple(aggregates.dimensions)
+    dims = tuple(dim_name(d) for d in aggregates.dimensions)
     breakdowns = several or ((dims,) if dims else ())
     results = _order(experiment, [r for p, r in rows if p.scope != "pooled"], breakdowns)
     pooled = _order(experiment, [r for p, r in rows if p.scope == "pooled"], breakdowns)

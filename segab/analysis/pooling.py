@@ -24,6 +24,7 @@ from segab.assignment import plan_of
 from segab.config.models import Experiment
 from segab.errors import DataError
 from segab.stats import MeanStats, ProportionStats, RatioStats, SrmResult, srm_test
+from segab.sums.result import dim_name
 
 __all__ = ["CellKey", "Pair", "cell_stats", "control_for", "pool_pairs", "srm_checks", "stats_of"]
 
@@ -103,11 +104,12 @@ def cell_stats(
     if missing:
         raise DataError(f"aggregates: missing column(s) {missing} in sums; it has {list(sums)}")
     k = len(dims)
+    names = [dim_name(d) for d in dims]  # a breakdown column named like a frame column
     several = [tuple(b) for b in breakdowns] if len(breakdowns) > 1 else []
     which = sums["breakdown"].tolist() if several else [None] * len(sums)
     for rec, b in zip(zip(*(sums[c].tolist() for c in cols), strict=True), which, strict=True):
         segment, stage, variant = (str(v) for v in rec[:3])
-        dim_values: Dims = tuple(zip(dims, (_clean(v) for v in rec[3 : 3 + k]), strict=True))
+        dim_values: Dims = tuple(zip(names, (_clean(v) for v in rec[3 : 3 + k]), strict=True))
         metric = rec[3 + k]
         if metric not in kinds:
             continue

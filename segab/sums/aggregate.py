@@ -84,6 +84,7 @@ from segab.sums.result import (
     DATA_QUALITY_KEYS,
     SUM_COLUMNS,
     Aggregates,
+    dim_columns,
     given_or_duckdb,
     long_sums,
     rename_dims,
@@ -264,6 +265,7 @@ def aggregate_event_log(
         if plan.sets:  # a NULL outside a row's breakdown may have made integers floats
             wide = typed_dims(wide, dims, x_rel.types)
         wide = rename_dims(wide, dims).rename(columns={"gid": "breakdown"})
+        dims = dim_columns(dims)  # the frames' names of the breakdown columns
         funnel = rename_dims(funnel, ())
         issues = event_log_issues(
             eng, eng.dialect, (x_source, x_rel), (events, e_rel), spec, quality

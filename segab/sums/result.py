@@ -7,6 +7,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -251,15 +252,50 @@ def typed_dims(wide: pd.DataFrame, dims: Sequence[str], types: Mapping[str, str]
     return wide
 
 
+# the frames' own column names: a breakdown column of one of these names is renamed
+# in the frames (:func:`dim_columns`) and named back in results (:func:`dim_name`)
+_OWN = re.compile(
+    r"(segment|stage|variant|metric|breakdown|gid|f|n|n_units|sum|sum_sq|den_sum|den_sum_sq"
+    r"|cross_sum|next_stage|n_exposed|n_reached|fold|[a-z]{1,2}_[0-9]+|dim_[0-9]+)"
+)
+_BY = " (by)"
+
+
+def dim_columns(dims: Sequence[str]) -> tuple[str, ...]:
+    """The frame column of each breakdown column: its name, unless the frames use that name.
+
+    Any column can be a breakdown (``segment``, ``variant``, ``n``): such a name gets
+    the suffix ``" (by)"`` in the frames of :class:`Aggregates`, and
+    :func:`dim_name` gives it back to results.
+
+    Example:
+        >>> dim_columns(["channel", "segment", "n_0"])
+        ('channel', 'segment (by)', 'n_0 (by)')
+    """
+    return tuple(f"{d}{_BY}" if _OWN.fullmatch(d) else d for d in dims)
+
+
+def dim_name(column: str) -> str:
+    """The breakdown column a frame column of :func:`dim_columns` stands for.
+
+    Example:
+        >>> dim_name("segment (by)"), dim_name("channel"), dim_name("x (by)")
+        ('segment', 'channel', 'x (by)')
+    """
+    base = column[: -len(_BY)]
+    return base if column.endswith(_BY) and _OWN.fullmatch(base) else column
+
+
 def rename_dims(df: pd.DataFrame, dims: tuple[str, ...]) -> pd.DataFrame:
-    """``dim_i`` columns renamed to the ``--by`` names; name columns as Python objects.
+    """``dim_i`` columns renamed to the ``--by`` names (:func:`dim_columns`); name columns
+    as Python objects.
 
     Example:
         >>> import pandas as pd
         >>> list(rename_dims(pd.DataFrame({"dim_0": ["x"]}), ("channel",)).columns)
         ['channel']
     """
-    df = df.rename(columns={f"dim_{i}": d for i, d in enumerate(dims)})
+    df = df.rename(columns={f"dim_{i}": d for i, d in enumerate(dim_columns(dims))})
     for col in ("segment", "stage", "variant", "next_stage"):
         if col in df.columns:
             df[col] = df[col].astype(object)

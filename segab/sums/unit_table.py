@@ -18,6 +18,7 @@ from segab.sums.prepare import materialize, resolve_rows
 from segab.sums.result import (
     DATA_QUALITY_KEYS,
     Aggregates,
+    dim_columns,
     given_or_duckdb,
     long_sums,
     rename_dims,
@@ -219,6 +220,7 @@ def aggregate_units(
                 eng, experiment, units, columns, dims, texts + outcomes, attributes, folds, sets
             )
         wide = rename_dims(checked.wide, dims).rename(columns={"gid": "breakdown"})
+        dims = dim_columns(dims)  # the frames' names of the breakdown columns
     # the arms' unit counts and the missing outcomes from the plain cells' rows (each unit once)
     frames = {"plain": wide[wide["breakdown"] == 0], "wide": wide} if sets else {"wide": wide}
     matched, unknown = match_arms(frames, experiment, "n_units", source="units")
