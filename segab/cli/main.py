@@ -27,7 +27,7 @@ from typing import Any
 import click
 
 from segab import __version__
-from segab.cli.signals import interruptible, message
+from segab.cli.signals import interruptible, message, remove_leftovers
 from segab.errors import SegabError
 
 __all__ = ["FAST_EXIT", "allow_fast_exit", "cli", "main"]
@@ -100,6 +100,7 @@ class SegabGroup(click.Group):
             return result
         except KeyboardInterrupt:
             signum = got.get("signal", signal.SIGINT)
+            remove_leftovers()  # a spill directory made just as the signal landed
             click.echo(f"\n{message(signum)}", err=True)
             raise click.exceptions.Exit(128 + signum) from None
         except SegabError as exc:

@@ -36,7 +36,7 @@ from types import FrameType
 
 from segab.atomic import cancel_outputs, remove_partial_outputs
 
-__all__ = ["GRACE", "deferred_signals", "interruptible", "message"]
+__all__ = ["GRACE", "deferred_signals", "interruptible", "message", "remove_leftovers"]
 
 GRACE = 10.0  # seconds the command has to unwind after a signal
 
@@ -51,13 +51,26 @@ def message(signum: int) -> str:
     return "Terminated" if signum == signal.SIGTERM else "Aborted!"
 
 
-def _force_exit(signum: int) -> None:
-    """The watchdog: clean what this process leaves in files, then end it at once."""
+def remove_leftovers() -> None:
+    """Remove the partial outputs and DuckDB spill directories of this process.
+
+    Run after a signal has stopped a command: by then every engine is closed, so a
+    spill directory still there was made while the signal landed (between its
+    creation and the ``with`` that removes it) and nothing else will remove it.
+
+    Example:
+        >>> remove_leftovers()   # nothing of this process to remove
+    """
     with contextlib.suppress(Exception):
         remove_partial_outputs()
     pattern = os.path.join(tempfile.gettempdir(), f"segab-duckdb-{os.getpid()}-*")
     for spill in glob.glob(pattern):
         shutil.rmtree(spill, ignore_errors=True)
+
+
+def _force_exit(signum: int) -> None:
+    """The watchdog: clean what this process leaves in files, then end it at once."""
+    remove_leftovers()
     with contextlib.suppress(Exception):
         sys.stderr.write(f"\n{message(signum)}\n")
         sys.stderr.flush()
