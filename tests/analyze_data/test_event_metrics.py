@@ -229,7 +229,9 @@ def test_spark_agrees(spark: Any, tmp_path: Path) -> None:  # noqa: F811
     with open_spark_engine(spark) as eng:
         same(sums_of(aggregate_event_log(experiment(), x, e, engine=eng)), want)
         got = aggregate_event_log(experiment(), x, str(tmp_path / "e.csv"), engine=eng)
+        at_now = aggregate_event_log(experiment(RETENTION_ONLY), x, e, engine=eng, now=NOW)
     same(sums_of(got), want)
+    same(sums_of(at_now), oracle(x, e, ["d7", "d1", "conv"], NOW_S, None))
 
 
 def test_config_errors_are_located() -> None:
