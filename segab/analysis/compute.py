@@ -18,8 +18,13 @@ the experiment and returns an :class:`~segab.analysis.results.AnalysisResult`:
   stage it reached, and such units are correlated, so that interval is slightly
   optimistic; pooling over segments has no such issue.
 - **Multiple testing.** The config's ``correction`` is applied per metric, over
-  the declared cells' rows; separately over the breakdown rows; separately over
-  the pooled rows.
+  the declared cells' rows; separately over each breakdown's rows (with several
+  breakdowns, one family per breakdown); separately over the pooled rows (a
+  breakdown's pooled rows with the pooled rows without one, as in a call with that
+  breakdown alone; those without one with every pooled row).
+- **Several breakdowns** (``Aggregates.breakdowns``): the plain cells are their own
+  rows of the sums, and each breakdown's rows carry only its columns, so rows of
+  different breakdowns never pool or share a family.
 - **Heterogeneity.** Cochran's Q of the relative lift across segments, for each
   stage, metric and (control, variant) pair present in at least 2 segments.
 - **SRM.** Per (segment, stage), the exposure counts of each variant (summed over
@@ -73,6 +78,7 @@ from segab.config.models import Experiment, Metric
 from segab.formatting import pct
 from segab.stats import Comparison, SrmResult, adjust_p_values, compare_cells, heterogeneity
 from segab.sums.aggregate import Aggregates
+from segab.sums.result import dim_name
 
 __all__ = ["compute_results", "is_roi"]
 
@@ -126,14 +132,41 @@ def _run(pending: list[_Pending], experiment: Experiment) -> None:
             p.comparison = c
     for scope in ("cell", "by", "pooled"):
         for key in metrics:
-            family = [p for p in pending if p.scope == scope and p.pair.metric == key]
-            if not family:
-                continue
-            adjusted = adjust_p_values(
-                [_c(p).p_value for p in family], experiment.analysis.correction
-            )
-            for p, q in zip(family, adjusted, strict=True):
-                p.comparison = _c(p).with_adjusted(q)
+            members = [p for p in pending if p.scope == scope and p.pair.metric == key]
+            for family, targets in _families(scope, members):
+                adjusted = adjust_p_values(
+                    [_c(p).p_value for p in family], experiment.analysis.correction
+                )
+                q_of = {id(p): q for p, q in zip(family, adjusted, strict=True)}
+                for p in targets:
+                    p.comparison = _c(p).with_adjusted(q_of[id(p)])
+
+
+def _names(p: _Pending) -> tuple[str, ...]:
+    """The breakdown of a comparison: its dimension columns (``()``: none)."""
+    return tuple(k for k, _ in p.dims)
+
+
+def _families(scope: str, members: list[_Pending]) -> list[tuple[list[_Pending], list[_Pending]]]:
+    """The correction families of one scope and metric: ``(family, rows it adjusts)``.
+
+    Breakdown rows form one family per breakdown. Pooled rows of a breakdown are
+    adjusted with the pooled rows without one, as in a call with that breakdown
+    alone; the pooled rows without a breakdown with every pooled row (with one
+    breakdown or none: one family, as always).
+    """
+    if not members:
+        return []
+    if scope == "cell":
+        return [(members, members)]
+    groups: dict[tuple[str, ...], list[_Pending]] = defaultdict(list)
+    for p in members:
+        groups[_names(p)].append(p)
+    if scope == "by":
+        return [(g, g) for g in groups.values()]
+    plain = groups.pop((), [])
+    out = [(members, plain)] if plain else []
+    return out + [(plain + g, g) for g in groups.values()]
 
 
 def _c(p: _Pending) -> Comparison:
@@ -332,10 +365,13 @@ def _kind(experiment: Experiment, key: str) -> str:
     return next(m.kind for m in experiment.metrics.all() if m.key == key)
 
 
-def _order(experiment: Experiment, rows: list[ResultRow]) -> tuple[ResultRow, ...]:
+def _order(
+    experiment: Experiment, rows: list[ResultRow], breakdowns: Sequence[tuple[str, ...]] = ()
+) -> tuple[ResultRow, ...]:
     seg = {s: i for i, s in enumerate(experiment.segment_keys())}
     stg = {s: i for i, s in enumerate(experiment.stages)}
     met = {m.key: i for i, m in enumerate(experiment.metrics.all())}
+    brk = {b: i for i, b in enumerate(breakdowns)}
     var: dict[str, int] = {}
     for cell in experiment.cells:
         for v in cell.variants:
@@ -343,6 +379,7 @@ def _order(experiment: Experiment, rows: list[ResultRow]) -> tuple[ResultRow, ..
 
     def key(r: ResultRow) -> tuple[Any, ...]:
         dims = tuple(str(v) for v in r.dimensions.values())
+        names = tuple(r.dimensions)
         return (
             r.segment is None,
             seg.get(r.segment or "", len(seg)),
@@ -350,6 +387,7 @@ def _order(experiment: Experiment, rows: list[ResultRow]) -> tuple[ResultRow, ..
             r.stage is None,
             stg.get(r.stage or "", len(stg)),
             r.stage or "",
+            brk.get(names, 0) if names else -1,  # the plain rows, then each breakdown's
             dims,
             met.get(r.metric, len(met)),
             var.get(r.variant, len(var)),
@@ -369,8 +407,14 @@ def compute_results(
         'compute_results'
     """
     metric_keys = [m.key for m in experiment.metrics.all()]
-    cells, dim_cells = cell_stats(aggregates.sums, aggregates.dimensions, metric_keys, experiment)
-    srm, srm_rows, srm_notes = srm_checks(experiment, aggregates.exposures, aggregates.dimensions)
+    several = aggregates.breakdowns
+    cells, dim_cells = cell_stats(
+        aggregates.sums, aggregates.dimensions, metric_keys, experiment, several
+    )
+    exposures = aggregates.exposures
+    if several:  # the plain cells' counts, each unit once
+        exposures = exposures[exposures["breakdown"] == 0]
+    srm, srm_rows, srm_notes = srm_checks(experiment, exposures, aggregates.dimensions)
     pending, skipped = _pending_cells(experiment, cells, srm)
     cell_notes = [_skip_note(k) for k in skipped]
     unknown_arms, arm_notes = _unknown_arms(aggregates)
@@ -387,8 +431,10 @@ def compute_results(
         _run(everything, experiment)
     shrunk, shrinkage = _shrinkage(pending, experiment)
     rows = _rows(everything, experiment, shrunk)
-    results = _order(experiment, [r for p, r in rows if p.scope != "pooled"])
-    pooled = _order(experiment, [r for p, r in rows if p.scope == "pooled"])
+    dims = tuple(dim_name(d) for d in aggregates.dimensions)
+    breakdowns = several or ((dims,) if dims else ())
+    results = _order(experiment, [r for p, r in rows if p.scope != "pooled"], breakdowns)
+    pooled = _order(experiment, [r for p, r in rows if p.scope == "pooled"], breakdowns)
     settings = experiment.analysis
     return AnalysisResult(
         experiment=experiment.key,
@@ -405,7 +451,8 @@ def compute_results(
         funnel=_funnel(aggregates),
         name=experiment.name,
         metrics=_metric_info(experiment),
-        dimensions=tuple(aggregates.dimensions),
+        dimensions=dims,
+        breakdowns=breakdowns,
         stages=tuple(experiment.stages),
         hypothesis=experiment.hypothesis.strip(),
         notes=(*notes, *aggregates.notes, *arm_notes, *srm_notes, *cell_notes),

@@ -49,7 +49,8 @@ class Dialect:
     equal to itself and greater than every number); ``code_point`` makes a
     string compare by code point; ``epoch_of`` reads a timestamp (or its text) as
     epoch seconds in the double type; ``param_prefix`` starts a named bound
-    parameter (``$p0`` for DuckDB, ``:p0`` through SQLAlchemy and Spark).
+    parameter (``$p0`` for DuckDB, ``:p0`` through SQLAlchemy and Spark);
+    ``grouping_sets``: ``GROUP BY GROUPING SETS`` and ``GROUPING()`` (not SQLite).
 
     Example:
         >>> get_dialect("spark").quote("a`b")
@@ -67,6 +68,7 @@ class Dialect:
     epoch_of: Callable[[str], str]
     param_prefix: str = ":"
     compiles_conditions: bool = True
+    grouping_sets: bool = True
 
     def param(self, name: str) -> str:
         """The placeholder of the bound parameter ``name``.
@@ -464,6 +466,7 @@ DIALECTS: dict[str, Dialect] = {
         code_point=lambda e: e,  # BINARY collation compares UTF-8 bytes: code point order
         epoch_of=_sqlite_epoch,
         compiles_conditions=False,
+        grouping_sets=False,
     ),
     "spark": Dialect(
         name="spark",

@@ -289,6 +289,9 @@ def maturity_blocks(
     import datetime as dt
 
     windows = {m.key: m.window for m in exp.metrics.all() if m.window is not None}
+    if "breakdown" in sums.columns:  # several breakdowns: the plain cells' rows (each unit once)
+        sums = sums[sums["breakdown"] == 0]
+        exposures = exposures[exposures["breakdown"] == 0]
     keys = ["segment", "stage", "variant"]
     out = []
     exposed: dict[tuple[Any, ...], int] = {}

@@ -28,6 +28,10 @@ The event-log CTEs, in order:
   retention metric reads ``[t0 + start, t0 + end)`` and flags ``m_i`` = 1 when
   ``t0 + end <= hz.t`` (``hz``: the analysis time), so its sums count only mature units.
 
+The sums group ``uv`` by cell and variant and the ``--by`` columns (crossed), or,
+with several breakdowns (``spec.sets``), by one grouping set per breakdown plus
+the plain cells, in the same statement (:func:`~segab.sums.expressions.grouped_select`).
+
 Example:
     >>> from segab.sums.specs import MetricSpec
     >>> x = Relation("x", ("u", "segment", "stage", "variant", "timestamp"), {})
@@ -55,6 +59,7 @@ from segab.sums.event_metrics import (
 from segab.sums.expressions import (
     dim,
     epoch_col,
+    grouped_select,
     number_col,
     one,
     text_col,
@@ -351,14 +356,16 @@ def event_log_queries(
             prelude += p.d.temp_table(table, body, index="u")
             bodies[name] = f"SELECT * FROM {table}"
         base = list(bodies.items())
-    dcols = "".join(f", {dim(i)}" for i in range(len(spec.dims)))
     if windowed(spec):  # the analysis time windows must have passed
         base = [*base, ("hz", horizon_cte(spec, p))]
-    sums = (
-        with_ctes([*base, ("uv", _uv_cte(spec, p))])
-        + f"\nSELECT segment, stage, variant{dcols}, COUNT(*) AS n"
-        + windowed_sums(spec)
-        + f"\nFROM uv GROUP BY segment, stage, variant{dcols}"
+    sums = grouped_select(
+        p.d,
+        [*base, ("uv", _uv_cte(spec, p))],
+        "uv",
+        ["segment", "stage", "variant"],
+        len(spec.dims),
+        spec.sets,
+        "COUNT(*) AS n" + windowed_sums(spec),
     )
     funnel = _funnel(base, spec, p)
     quality = _quality(base, spec, p)

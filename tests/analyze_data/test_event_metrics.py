@@ -273,3 +273,16 @@ def test_unit_tables_refuse_a_window_on_a_column() -> None:
     units = pd.DataFrame({"id": ["1"], "variant": ["a"], "y": [1]})
     with pytest.raises(DataError, match="expected an event log"):
         aggregate_units(exp, units)
+
+
+def test_several_breakdowns_keep_the_plain_maturity() -> None:
+    x, e = data()
+    x = x.assign(
+        channel=np.where(x.index % 2, "email", "web"), device=np.where(x.index % 3, "ios", "web")
+    )
+    exp = experiment()
+    plain = aggregate_event_log(exp, x, e)
+    split = aggregate_event_log(exp, x, e, breakdowns=["channel", "device"])
+    assert split.maturity == plain.maturity
+    rows = split.sums[(split.sums["breakdown"] == 0) & (split.sums["metric"] == "d7")]
+    assert sorted(rows["n"]) == sorted(plain.sums.query("metric == 'd7'")["n"])
