@@ -462,4 +462,5 @@ def compute_results(
         tailoring=tailoring_block(experiment, aggregates.folds)
         if settings.wants_tailoring
         else None,
+        maturity=aggregates.maturity,
     )

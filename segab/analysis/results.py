@@ -85,8 +85,10 @@ ROW_KEYS = (
     "warnings",
 )
 BAYES_KEYS = ("chance_to_win", "expected_loss")
-# document keys present only when asked for (analysis.shrinkage: eb; the tailoring value)
-OPTIONAL_JSON_KEYS = ("shrinkage", "tailoring")
+# document keys present only when asked for (analysis.shrinkage: eb; the tailoring value;
+# retention windows: ``maturity``, per windowed metric its window, analysis time, and the
+# mature and not-yet-mature units per arm)
+OPTIONAL_JSON_KEYS = ("shrinkage", "tailoring", "maturity")
 # the columns of a compact summary (notebook HTML, history page), in ROW_KEYS order
 SUMMARY_KEYS = tuple(
     k
@@ -263,12 +265,13 @@ class AnalysisResult:
     shrinkage: Mapping[str, Any] | None = None
     tailoring: Mapping[str, Any] | None = None
     breakdowns: tuple[tuple[str, ...], ...] = ()
+    maturity: tuple[Mapping[str, Any], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document: keys :data:`JSON_KEYS`, NaN → ``None``.
 
-        ``shrinkage`` and ``tailoring`` (:data:`OPTIONAL_JSON_KEYS`) follow when they
-        were computed; with ``shrinkage`` every row of ``results`` has
+        ``shrinkage``, ``tailoring`` and ``maturity`` (:data:`OPTIONAL_JSON_KEYS`) follow
+        when they were computed; with ``shrinkage`` every row of ``results`` has
         :data:`SHRINK_KEYS` (``None`` for a row left out of shrinkage).
 
         Example:
@@ -302,6 +305,8 @@ class AnalysisResult:
             out["shrinkage"] = dict(self.shrinkage)
         if self.tailoring is not None:
             out["tailoring"] = dict(self.tailoring)
+        if self.maturity:
+            out["maturity"] = [dict(m) for m in self.maturity]
         return dict(json_ready(out))
 
     def to_pandas(self) -> pd.DataFrame:

@@ -32,13 +32,14 @@ from segab.config.cells import (
     to_basis_points,
     weight_basis_points,
 )
-from segab.config.models import Experiment, SegmentDef
+from segab.config.models import Experiment, Metric, SegmentDef
 
 __all__ = [
     "WILDCARD",
     "Problem",
     "cell_resolver",
     "check_experiment",
+    "duration_seconds",
     "resolve_cell_index",
     "to_basis_points",
     "warn_experiment",
@@ -200,6 +201,50 @@ def _check_metrics(exp: Experiment) -> list[Problem]:
                     f"metrics.{m.key}",
                     "a ratio metric without a denominator",
                     "'denominator_event', 'denominator_column' or 'cost_per_unit'",
+                )
+            )
+        problems.extend(_check_event_options(m, exp))
+    return problems
+
+
+_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def duration_seconds(text: str) -> int:
+    """Seconds of a duration such as ``7d`` (the models' pattern has checked its shape).
+
+    Example:
+        >>> duration_seconds("8d"), duration_seconds("90m")
+        (691200, 5400)
+    """
+    return int(text[:-1]) * _SECONDS[text[-1]]
+
+
+def _check_event_options(m: Metric, exp: Experiment) -> list[Problem]:
+    """``where`` is checked as a segment rule is; ``window`` needs a binary event metric."""
+    problems: list[Problem] = []
+    where = f"metrics.{m.key}"
+    if m.where is not None:
+        path = f"{where}.where"
+        found = validate_condition(m.where, path)
+        problems.extend(found)
+        problems.extend(_check_groups(m.where, exp.groups, path))
+        if not found:
+            problems.extend(_check_operands(m.where, path))
+    for name, value in (("where", m.where), ("window", m.window)):
+        if value is not None and m.event is None:
+            problems.append(
+                (f"{where}.{name}", f"a {name} on a metric without 'event'", "an event metric")
+            )
+    if m.window is not None:
+        if m.kind != "binary":
+            problems.append((f"{where}.window", f"a window on a {m.kind} metric", "kind 'binary'"))
+        if duration_seconds(m.window.start) >= duration_seconds(m.window.end):
+            problems.append(
+                (
+                    f"{where}.window",
+                    f"start {m.window.start} not before end {m.window.end}",
+                    "start < end",
                 )
             )
     return problems

@@ -43,6 +43,7 @@ __all__ = [
     "Cell",
     "Experiment",
     "Metric",
+    "MetricWindow",
     "Metrics",
     "Namespace",
     "SegmentDef",
@@ -166,6 +167,25 @@ def _everyone() -> list[SegmentDef | SegmentRef]:
     return [SegmentDef(key="all", when={})]
 
 
+DURATION_PATTERN = r"^\d+(s|m|h|d|w)$"
+
+
+class MetricWindow(_Strict):
+    """A window after each unit's first exposure, ``[start, end)``, as durations (``7d``).
+
+    A binary metric with a window asks "did the unit do ``event`` between ``start``
+    and ``end`` after its first exposure" (day-7 retention: ``{start: 7d, end: 8d}``);
+    only units whose window has fully passed count (docs/statistics.md, "Retention").
+
+    Example:
+        >>> MetricWindow(start="7d", end="8d").end
+        '8d'
+    """
+
+    start: str = Field(default="0s", pattern=DURATION_PATTERN)
+    end: str = Field(pattern=DURATION_PATTERN)
+
+
 class Metric(_Strict):
     """A metric: what it counts and how it is compared.
 
@@ -174,11 +194,18 @@ class Metric(_Strict):
     ``ratio`` (``event``'s value sum over ``denominator_event``'s, or ROI with
     ``cost_per_unit``). ``column`` names the outcome column in one-row-per-unit
     data. ``direction`` says which way is good. ``mde`` is the minimum
-    detectable effect, relative to the control mean.
+    detectable effect, relative to the control mean. ``where`` (event logs) counts
+    only the events whose property columns match a condition in the syntax of
+    segment rules; ``window`` (binary metrics of event logs) makes a retention or
+    windowed-conversion metric (:class:`MetricWindow`).
 
     Example:
         >>> Metric(key="conv", kind="binary", event="purchase").direction
         'increase'
+        >>> m = Metric(key="d7", kind="binary", event="session", window={"end": "8d",
+        ...     "start": "7d"}, where={"channel": "email"})
+        >>> m.window.start, "where" in Metric(key="c", kind="binary", event="e").model_dump()
+        ('7d', False)
     """
 
     key: str = Field(pattern=NAME_PATTERN, max_length=64)
@@ -193,12 +220,26 @@ class Metric(_Strict):
     baseline: float | None = None
     std: float | None = Field(default=None, gt=0.0)
     description: str = ""
+    # event filter: a condition on the event rows' property columns (segment-rule syntax)
+    where: dict[str, Any] | None = None
+    # retention / windowed conversion: [start, end) after the unit's first exposure
+    window: MetricWindow | None = None
 
     @model_validator(mode="after")
     def _needs_a_source(self) -> Metric:
         if self.event is None and self.column is None:
             raise ValueError("a metric needs an 'event' (event log) or a 'column' (unit table)")
         return self
+
+    @model_serializer(mode="wrap")
+    def _without_unset_event_options(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # a metric without a filter or a window dumps (and fingerprints) as before
+        data = handler(self)
+        if isinstance(data, dict):
+            for name in ("where", "window"):
+                if data.get(name) is None:
+                    data.pop(name, None)
+        return data
 
 
 class Metrics(_Strict):

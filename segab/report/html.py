@@ -24,6 +24,7 @@ from typing import Any
 
 from segab.analysis.results import AnalysisResult, MetricInfo, ResultRow
 from segab.formatting import num, p_text, pct
+from segab.report.maturity_view import maturity_html, window_mark
 from segab.report.render import evidence
 from segab.report.shrinkage_view import eb_applied, eb_relative, shrinkage_html, tailoring_html
 from segab.report.svg import COLORS, ForestRow, forest_svg, funnel_svg
@@ -242,8 +243,9 @@ def _forests(result: AnalysisResult) -> str:
             "; ROI = (revenue − cost)/cost, lift of revenue per unit of cost" if info.roi else ""
         )
         parts.append(
-            f"<h3>{_e(info.key)} <span class='muted'>({_e(info.role)}, {_e(info.kind)}, "
-            f"{better}, MDE {info.mde * 100:g}%{_e(extra)})</span></h3>"
+            f"<h3>{_e(info.key)}{window_mark(result, info.key)} <span class='muted'>"
+            f"({_e(info.role)}, {_e(info.kind)}, {better}, MDE {info.mde * 100:g}%{_e(extra)})"
+            "</span></h3>"
             f"<div class='chart'>{forest_svg(rows, info.mde)}</div>"
         )
     return "".join(parts) or "<p class='muted'>No comparisons to plot.</p>"
@@ -327,7 +329,7 @@ def _all_rows(result: AnalysisResult) -> str:
                 [
                     scope,
                     _e(_where(r)),
-                    _e(r.metric),
+                    _e(r.metric) + window_mark(result, r.metric),
                     f"{_e(r.variant)} <span class='muted'>vs {_e(r.control)}</span>",
                     f"{c.n_treatment:,} / {c.n_control:,}",
                     _mean(r, c.control_mean),
@@ -376,7 +378,7 @@ def render_html(result: AnalysisResult) -> str:
         f"<h1>{_e(title)}</h1><p class='sub'>{sub}</p>{hyp}"
         f"{_summary(result)}"
         f"<h2 id='decisions'>Decisions</h2>{_decisions(result)}{shrinkage_html(result)}"
-        f"{tailoring_html(result)}"
+        f"{tailoring_html(result)}{maturity_html(result)}"
         f"<h2 id='lift'>Lift by cell</h2>{_forests(result)}"
         f"<h2 id='funnel'>Funnel by variant</h2>{funnel}"
         "<div class='panels'>"

@@ -36,6 +36,7 @@ from segab.analysis.shrinkage import shrinkage_summary
 from segab.errors import DataError
 from segab.formatting import num, p_text, pct
 from segab.printable import printable
+from segab.report.maturity_view import maturity_line, maturity_of, window_label
 from segab.report.shrinkage_view import eb_applied, tailoring_lines
 from segab.report.terminal import cell, cells
 
@@ -127,7 +128,11 @@ def _decisions_table(result: AnalysisResult) -> Table | None:
 
 
 def _metric_table(result: AnalysisResult, metric: str, rows: Sequence[ResultRow]) -> Table:
-    t = Table(title=Text(f"Metric: {printable(metric)}"), title_justify="left", expand=True)
+    block = maturity_of(result, metric)
+    title = f"Metric: {printable(metric)}"
+    if block is not None:  # a retention metric: n counts the mature units
+        title += f" ({window_label(block)}; n: units whose window has passed)"
+    t = Table(title=Text(title), title_justify="left", expand=True)
     for name, justify in (
         ("cell", "left"),
         ("variant vs control", "left"),
@@ -200,6 +205,9 @@ def table_renderables(result: AnalysisResult) -> list[RenderableType]:
         rows = [r for r in (*result.results, *result.pooled) if r.metric == metric]
         if rows:
             out.append(_metric_table(result, metric, rows))
+        block = maturity_of(result, metric)
+        if block is not None:
+            out.append(cell(maturity_line(block), style="dim"))
     if result.heterogeneity:
         rows_h = [
             (h["stage"], h["metric"], h["variant"], h["k"], _num(h["q"]), _p(h["p_value"]),

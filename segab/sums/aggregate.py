@@ -66,11 +66,15 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from segab.config.checks import duration_seconds
 from segab.config.models import Experiment
 from segab.errors import DataError
+from segab.sql.dialects import get_dialect
 from segab.sums._fast.hashed import FastPathUnavailableError, run_hashed_event_log, usable_for
 from segab.sums.arms import match_arms
 from segab.sums.breakdowns import plan_breakdowns
+from segab.sums.event_metrics import compile_event_filters, filter_columns, maturity_blocks
+from segab.sums.files import file_kind
 from segab.sums.folds import FOLD_COLUMN, split_folds, with_fold
 from segab.sums.issues import event_log_issues
 from segab.sums.prepare import (
@@ -90,7 +94,7 @@ from segab.sums.result import (
     rename_dims,
     typed_dims,
 )
-from segab.sums.sources import Engine, Relation, Source, require_columns
+from segab.sums.sources import Engine, Relation, Source, is_frame, require_columns
 from segab.sums.specs import EventLogColumns, EventLogSpec, MetricSpec, RowPrep
 from segab.sums.statements import event_log_queries, event_names
 from segab.sums.unit_table import aggregate_units
@@ -137,7 +141,11 @@ def _event_specs(exp: Experiment) -> list[MetricSpec]:
                 f"metric {m.key!r}: a ratio needs denominator_event or cost_per_unit "
                 "in the event log"
             )
-        specs.append(MetricSpec(m.key, m.kind, m.event, den))
+        window = None
+        if m.window is not None:
+            start, end = duration_seconds(m.window.start), duration_seconds(m.window.end)
+            window = (float(start), float(end))
+        specs.append(MetricSpec(m.key, m.kind, m.event, den, window=window))
     return specs
 
 
@@ -229,7 +237,12 @@ def aggregate_event_log(
             "exposures",
         )
         e_texts = [experiment.unit, "unit_id", "unit", event_column, value_column, timestamp_column]
+        e_texts += filter_columns(experiment)  # property columns: text, typed per value
         e_rel = eng.relation(events, "events", e_texts)
+        text_file = not is_frame(events) and file_kind(str(events)) == "csv"
+        specs = compile_event_filters(
+            experiment, get_dialect(eng.dialect), e_rel, specs, text_file=text_file
+        )
         e_unit = _unit_column(e_rel, experiment, columns.unit, "events")
         needs_value = any(s.kind != "binary" or s.den is not None for s in specs)
         expected = [e_unit, event_column, timestamp_column]
@@ -270,6 +283,7 @@ def aggregate_event_log(
         issues = event_log_issues(
             eng, eng.dialect, (x_source, x_rel), (events, e_rel), spec, quality
         )
+    as_of = quality.pop("analysis_time", None)
     notes = _notes(experiment, quality, len(wide), spec)
     if len(wide):
         # the arms' unit counts from the plain cells' rows (each unit once)
@@ -296,8 +310,9 @@ def aggregate_event_log(
     exposure_counts = exposure_counts.sort_values(keys, kind="stable").reset_index(drop=True)
     funnel = funnel.astype({"n_exposed": "int64", "n_reached": "int64"})
     funnel = _sort_funnel(funnel, experiment)
+    sums = long_sums(wide, experiment, specs, tuple(keys[3:]), per_metric_n=False)
     agg = Aggregates(
-        sums=long_sums(wide, experiment, specs, tuple(keys[3:]), per_metric_n=False),
+        sums=sums,
         exposures=exposure_counts,
         funnel=funnel,
         data_quality={k: quality.get(k, 0) for k in DATA_QUALITY_KEYS},
@@ -306,6 +321,7 @@ def aggregate_event_log(
         notes=notes,
         breakdowns=plan.names if plan.sets else (),
         unknown_arms=tuple(unknown.items()),
+        maturity=maturity_blocks(experiment, sums, exposure_counts, as_of, now is not None),
     )
     return split_folds(agg) if folds else agg
 
@@ -369,7 +385,7 @@ def _notes(
 
 def _generic_event_log(
     eng: Any, x_rel: Relation, e_rel: Relation, spec: EventLogSpec
-) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, int]]:
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
     q = event_log_queries(
         eng.dialect, x_rel, e_rel, spec, materialize=eng.dialect in ("duckdb", "sqlite")
     )
@@ -380,7 +396,14 @@ def _generic_event_log(
     row = eng.query(q.quality, q.params).iloc[0]
     import pandas as pd
 
-    return wide, funnel, {k: int(v) if pd.notna(v) else 0 for k, v in row.items()}
+    return (
+        wide,
+        funnel,
+        {
+            k: (float(v) if k == "analysis_time" else int(v)) if pd.notna(v) else 0
+            for k, v in row.items()
+        },
+    )
 
 
 def _sort_funnel(funnel: pd.DataFrame, exp: Experiment) -> pd.DataFrame:

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from segab.config.models import Experiment, Metric
 from segab.errors import DataError
@@ -114,6 +114,8 @@ class Aggregates:
     their unit counts (kept out; :mod:`segab.sums.arms`). ``folds``, when asked for
     (:mod:`segab.sums.folds`): segment, stage, variant, fold (0 or 1), metric and the
     :data:`SUM_COLUMNS`, per fold of units (the two folds add up to ``sums``).
+    ``maturity``: per retention metric (:mod:`segab.sums.event_metrics`), its window,
+    the analysis time and the mature and immature units per arm.
 
     ``breakdowns`` is set with two or more breakdowns (each a tuple of columns):
     then ``dimensions`` is the union of their columns, and ``sums`` and
@@ -138,6 +140,8 @@ class Aggregates:
     breakdowns: tuple[tuple[str, ...], ...] = ()
     unknown_arms: tuple[tuple[str, int], ...] = ()
     folds: pd.DataFrame | None = None
+    # per retention metric: window, analysis time, mature/immature units per arm
+    maturity: tuple[dict[str, Any], ...] = ()
 
 
 def _cost(metric: Metric, variant: str) -> float:
@@ -171,7 +175,9 @@ def long_sums(
     for i, spec in enumerate(specs):
         part = wide[keys].copy()
         part["metric"] = spec.key
-        part["n"] = (wide[f"n_{i}"] if per_metric_n else wide["n"]).fillna(0).astype("int64")
+        # a retention metric (event logs) counts its mature units in n_i
+        own_n = per_metric_n or f"n_{i}" in wide.columns
+        part["n"] = (wide[f"n_{i}"] if own_n else wide["n"]).fillna(0).astype("int64")
         part["sum"] = wide[f"s_{i}"].astype("float64").fillna(0.0)
         part["sum_sq"] = wide[f"q_{i}"].astype("float64").fillna(0.0)
         metric = metrics[spec.key]

@@ -76,17 +76,23 @@ class MetricSpec:
 
     ``source`` is an event name (event log) or a column (unit table); ``den`` the
     denominator event or column of a ratio, ``None`` otherwise (ROI costs are
-    applied after the query).
+    applied after the query). Event logs only: ``where_sql`` is the metric's
+    compiled event filter (a condition on the event rows' columns), ``window`` its
+    retention window ``(start, end)`` in seconds after the first exposure.
 
     Example:
         >>> MetricSpec("clv", "continuous", "revenue").den is None
         True
+        >>> MetricSpec("d7", "binary", "session", window=(604800.0, 691200.0)).window[1]
+        691200.0
     """
 
     key: str
     kind: str
     source: str
     den: str | None = None
+    where_sql: str | None = None
+    window: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)

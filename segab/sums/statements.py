@@ -23,7 +23,10 @@ The event-log CTEs, in order:
   time) / those with a valid id and ``bad = 0`` (once each when duplicate events
   are dropped);
 - ``uv``: one row per (unit, cell) with each metric's per-unit value, from the
-  events in ``[t0, t0 + window)`` (and ``<= now``).
+  events in ``[t0, t0 + window)`` (and ``<= now``); a metric's event filter reads
+  the row's flag ``w_i`` (computed in ``ev_raw`` by the one condition compiler); a
+  retention metric reads ``[t0 + start, t0 + end)`` and flags ``m_i`` = 1 when
+  ``t0 + end <= hz.t`` (``hz``: the analysis time), so its sums count only mature units.
 
 The sums group ``uv`` by cell and variant and the ``--by`` columns (crossed), or,
 with several breakdowns (``spec.sets``), by one grouping set per breakdown plus
@@ -44,13 +47,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from segab.sql.dialects import Dialect
+from segab.sums.event_metrics import (
+    filter_flags,
+    flag_columns,
+    horizon_cte,
+    join_window,
+    read_condition,
+    windowed,
+    windowed_sums,
+)
 from segab.sums.expressions import (
     dim,
     epoch_col,
     grouped_select,
     number_col,
     one,
-    sum_columns,
     text_col,
     truthy,
     unit_col,
@@ -215,13 +226,23 @@ def event_ctes(
         inner = f"CASE WHEN event IN ({listed}) THEN 1 WHEN t IS NULL THEN 2 ELSE 0 END"
         bad = f"CASE WHEN {bad_value} THEN {inner} WHEN t IS NULL THEN 2 ELSE 0 END"
     kept = "".join(f", {alias}" for _, alias in carry)
+    flags = filter_flags(spec)
+    wcols = "".join(f", {f}" for f in flags)
     ev_raw = (
-        f"SELECT u, event, value, t, {bad} AS bad{kept} FROM (\n"
+        f"SELECT u, event, value, t, {bad} AS bad{wcols}{kept} FROM (\n"
         f"SELECT {u} AS u, {event} AS event, {value} AS value, {present} AS vp, "
-        f"{t} AS t{_carried(carry)}\nFROM {rel.sql}\nWHERE {event} IN ({names})) r"
+        f"{t} AS t{flag_columns(spec)}{_carried(carry)}\nFROM {rel.sql}\n"
+        f"WHERE {read_condition(spec, p, event, names)}) r"
     )
-    usable = f"SELECT u, event, value, t FROM ev_raw WHERE {valid_unit('u')} AND bad = 0"
-    if spec.drop_duplicate_events:
+    usable = f"SELECT u, event, value, t{wcols} FROM ev_raw WHERE {valid_unit('u')} AND bad = 0"
+    if spec.drop_duplicate_events and flags:
+        # a repeat is the same unit, event, value and time: once, matching a filter if any copy does
+        most = "".join(f", MAX({f}) AS {f}" for f in flags)
+        usable = (
+            f"SELECT u, event, value, t{most} FROM ev_raw WHERE {valid_unit('u')} AND bad = 0 "
+            "GROUP BY u, event, value, t"
+        )
+    elif spec.drop_duplicate_events:
         usable = usable.replace("SELECT u,", "SELECT DISTINCT u,", 1)
     return [("ev_raw", ev_raw), ("ev", usable)]
 
@@ -247,15 +268,18 @@ def duplicate_events_sql(spec: EventLogSpec, p: Params, source: str = "ev_raw") 
 def window_condition(spec: EventLogSpec, p: Params, e: str, c: str, t0: str = "t0") -> str:
     """The attribution condition of event alias ``e`` for cell alias ``c``.
 
-    ``t0`` names the cell's first-exposure column.
+    ``t0`` names the cell's first-exposure column. With an attribution window and
+    retention windows, the widest of them bounds the join (each metric then keeps
+    its own window).
 
     Example:
         >>> window_condition(EventLogSpec("e", 1, "u", "u"), Params("duckdb"), "e", "c")
         'e.t >= c.t0'
     """
     cond = f"{e}.t >= {c}.{t0}"
-    if spec.window_seconds is not None:
-        cond += f" AND {e}.t < {c}.{t0} + {p(float(spec.window_seconds))}"
+    widest = join_window(spec)  # a metric's retention window may reach further
+    if widest is not None:
+        cond += f" AND {e}.t < {c}.{t0} + {p(float(widest))}"
     if spec.now_epoch is not None:
         cond += f" AND {e}.t <= {p(spec.now_epoch)}"
     return cond
@@ -265,23 +289,33 @@ def _uv_cte(spec: EventLogSpec, p: Params) -> str:
     one_, zero_ = one(p.d), zero(p.d)
     dcols = "".join(f", c.{dim(i)}" for i in range(len(spec.dims)))
     values = []
+    own = ""
+    if spec.window_seconds is not None and join_window(spec) != spec.window_seconds:
+        own = f" AND e.t < c.t0 + {p(float(spec.window_seconds))}"
     for i, m in enumerate(spec.metrics):
-        ev = p(m.source)
-        if m.kind == "binary":
-            values.append(f"MAX(CASE WHEN e.event = {ev} THEN {one_} ELSE {zero_} END) AS y_{i}")
+        ev = f"e.event = {p(m.source)}"
+        if m.where_sql is not None:
+            ev += f" AND e.w_{i} = 1"
+        if m.window is not None:
+            ev += f" AND e.t >= c.t0 + {p(m.window[0])} AND e.t < c.t0 + {p(m.window[1])}"
+            values.append(
+                f"MAX(CASE WHEN c.t0 + {p(m.window[1])} <= h.t THEN 1 ELSE 0 END) AS m_{i}"
+            )
         else:
-            values.append(
-                f"COALESCE(SUM(CASE WHEN e.event = {ev} THEN e.value END), {zero_}) AS y_{i}"
-            )
+            ev += own
+        if m.kind == "binary":
+            values.append(f"MAX(CASE WHEN {ev} THEN {one_} ELSE {zero_} END) AS y_{i}")
+        else:
+            values.append(f"COALESCE(SUM(CASE WHEN {ev} THEN e.value END), {zero_}) AS y_{i}")
         if m.den is not None:
-            dv = p(m.den)
-            values.append(
-                f"COALESCE(SUM(CASE WHEN e.event = {dv} THEN e.value END), {zero_}) AS d_{i}"
-            )
+            dv = f"e.event = {p(m.den)}{own}"
+            values.append(f"COALESCE(SUM(CASE WHEN {dv} THEN e.value END), {zero_}) AS d_{i}")
     vals = ",\n  ".join(values) if values else "0.0 AS y_none"
+    hz = " CROSS JOIN hz h" if windowed(spec) else ""
     return (
         f"SELECT c.segment, c.stage, c.variant{dcols}, c.u,\n  {vals}\n"
-        f"FROM cells c LEFT JOIN ev e ON e.u = c.u AND {window_condition(spec, p, 'e', 'c')}\n"
+        f"FROM cells c{hz} LEFT JOIN ev e ON e.u = c.u AND "
+        f"{window_condition(spec, p, 'e', 'c')}\n"
         f"GROUP BY c.segment, c.stage, c.variant{dcols}, c.u"
     )
 
@@ -322,6 +356,8 @@ def event_log_queries(
             prelude += p.d.temp_table(table, body, index="u")
             bodies[name] = f"SELECT * FROM {table}"
         base = list(bodies.items())
+    if windowed(spec):  # the analysis time windows must have passed
+        base = [*base, ("hz", horizon_cte(spec, p))]
     sums = grouped_select(
         p.d,
         [*base, ("uv", _uv_cte(spec, p))],
@@ -329,7 +365,7 @@ def event_log_queries(
         ["segment", "stage", "variant"],
         len(spec.dims),
         spec.sets,
-        "COUNT(*) AS n" + sum_columns(spec.metrics, ratio_den=True),
+        "COUNT(*) AS n" + windowed_sums(spec),
     )
     funnel = _funnel(base, spec, p)
     quality = _quality(base, spec, p)
@@ -407,5 +443,7 @@ def _quality(base: list[tuple[str, str]], spec: EventLogSpec, p: Params) -> str:
         ),
         "missing_outcomes": missing,
     }
+    if windowed(spec):
+        counters["analysis_time"] = "SELECT t FROM hz"
     select = ",\n  ".join(f"({sql}) AS {name}" for name, sql in counters.items())
     return with_ctes([*base, ("ucell", ucell), ("ev_k", ev_k)]) + f"\nSELECT\n  {select}"

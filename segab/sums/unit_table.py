@@ -39,6 +39,12 @@ def _unit_specs(exp: Experiment, rel: Relation) -> list[MetricSpec]:
         column = m.column if m.column is not None else (m.key if rel.has(m.key) else None)
         if column is None:
             continue  # an event-log metric with no outcome column in this table
+        for name, value in (("where", m.where), ("window", m.window)):
+            if value is not None:  # these read event rows and their times
+                raise DataError(
+                    f"metric {m.key!r}: found {name} on a unit table's column {column!r}; "
+                    f"expected an event log (exposures and events) for metrics with {name}"
+                )
         den = m.denominator_column if m.kind == "ratio" else None
         if m.kind == "ratio" and den is None and m.cost_per_unit is None:
             raise DataError(

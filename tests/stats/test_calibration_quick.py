@@ -55,3 +55,9 @@ def test_peeking_sequential_controls_error_naive_does_not() -> None:
     assert naive.value > 0.10
     assert seq.value <= 0.05
     assert coverage.value >= 0.95
+
+
+def test_retention_with_maturity_fpr_and_coverage() -> None:
+    fpr, cov, cov_ab = cal.retention(np.random.default_rng(5), SIMS, n=2000)
+    assert 0.027 <= fpr.value <= 0.075
+    assert 0.925 <= cov.value <= 0.975 and 0.925 <= cov_ab.value <= 0.975

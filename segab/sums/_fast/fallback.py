@@ -8,7 +8,9 @@ running raises :class:`FastPathUnavailableError` with a reason:
   second hashes differ). Events of such units carry :data:`COLLISION_CLASS`;
 - ``too_many_names``: more than ``MAX_CODES`` segment, stage and variant names;
 - ``undeclared_name``: a valid exposure shows a name the config does not declare
-  (handled inside the fast path, which then scans for the names and stages again).
+  (handled inside the fast path, which then scans for the names and stages again);
+- ``event_filter`` / ``retention_window``: a metric has an event filter or a retention
+  window, which only the generic statements compute.
 
 Example:
     >>> FastPathUnavailableError("hash_collision").reason
@@ -23,7 +25,9 @@ __all__ = ["COLLISION_CLASS", "FastPathUnavailableError", "Reason"]
 
 COLLISION_CLASS = 4  # the event class of an event whose unit's hash collides
 
-Reason = Literal["hash_collision", "too_many_names", "undeclared_name"]
+Reason = Literal[
+    "hash_collision", "too_many_names", "undeclared_name", "event_filter", "retention_window"
+]
 
 
 class FastPathUnavailableError(Exception):
