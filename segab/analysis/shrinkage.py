@@ -30,10 +30,12 @@ import math
 from collections import defaultdict
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from segab.stats.result import json_ready
-from segab.stats.shrinkage import Center, FsCorrection, Tau2Method, shrink
+
+if TYPE_CHECKING:  # the estimator (SciPy's optimiser) loads only when shrinkage runs
+    from segab.stats.shrinkage import Center, FsCorrection, Tau2Method
 
 __all__ = ["SHRINK_KEYS", "CellLift", "ShrunkLift", "shrink_cells", "shrinkage_summary"]
 
@@ -173,6 +175,8 @@ def shrink_cells(
         if not kept:
             continue
         labels = [_label(i, groups_by) for i in kept]
+        from segab.stats.shrinkage import shrink
+
         r = shrink(
             [i.abs_lift for i in kept],
             [float(i.abs_se or math.nan) for i in kept],
