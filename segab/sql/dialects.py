@@ -67,6 +67,7 @@ class Dialect:
     epoch_of: Callable[[str], str]
     param_prefix: str = ":"
     compiles_conditions: bool = True
+    quantile_of: Callable[[str, str], str] | None = None  # exact, numpy's linear; None: SQLite
 
     def param(self, name: str) -> str:
         """The placeholder of the bound parameter ``name``.
@@ -439,6 +440,7 @@ DIALECTS: dict[str, Dialect] = {
         code_point=lambda e: e,
         epoch_of=lambda e: f"epoch(CAST({e} AS TIMESTAMPTZ))",
         param_prefix="$",
+        quantile_of=lambda e, q: f"quantile_cont({e}, {q})",
     ),
     "postgresql": Dialect(
         name="postgresql",
@@ -452,6 +454,7 @@ DIALECTS: dict[str, Dialect] = {
         epoch_of=lambda e: (
             f"CAST(EXTRACT(EPOCH FROM CAST({e} AS TIMESTAMPTZ)) AS DOUBLE PRECISION)"
         ),
+        quantile_of=lambda e, q: f"percentile_cont({q}) WITHIN GROUP (ORDER BY {e})",
     ),
     "sqlite": Dialect(
         name="sqlite",
@@ -475,6 +478,7 @@ DIALECTS: dict[str, Dialect] = {
         isnan=lambda e: f"isnan({e})",
         code_point=lambda e: e,
         epoch_of=lambda e: f"CAST(CAST({e} AS TIMESTAMP) AS DOUBLE)",  # session time zone UTC
+        quantile_of=lambda e, q: f"percentile({e}, {q})",
     ),
 }
 

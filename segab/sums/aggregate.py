@@ -70,6 +70,7 @@ from segab.config.models import Experiment
 from segab.errors import DataError
 from segab.sums._fast.hashed import FastPathUnavailableError, run_hashed_event_log, usable_for
 from segab.sums.arms import match_arms
+from segab.sums.caps import applied_caps, cap_spec
 from segab.sums.folds import FOLD_COLUMN, split_folds, with_fold
 from segab.sums.issues import event_log_issues
 from segab.sums.prepare import (
@@ -134,7 +135,7 @@ def _event_specs(exp: Experiment) -> list[MetricSpec]:
                 f"metric {m.key!r}: a ratio needs denominator_event or cost_per_unit "
                 "in the event log"
             )
-        specs.append(MetricSpec(m.key, m.kind, m.event, den))
+        specs.append(MetricSpec(m.key, m.kind, m.event, den, cap_spec(m, exp)))
     return specs
 
 
@@ -291,6 +292,7 @@ def aggregate_event_log(
         issues=issues,
         notes=notes,
         unknown_arms=tuple(unknown.items()),
+        caps=applied_caps(wide, specs),
     )
     return split_folds(agg) if folds else agg
 

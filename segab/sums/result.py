@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from segab.config.models import Experiment, Metric
 from segab.errors import DataError
+from segab.sums.caps import AppliedCap
 from segab.sums.sources import Engine, open_engine
 from segab.sums.specs import MetricSpec
 
@@ -111,6 +112,8 @@ class Aggregates:
     their unit counts (kept out; :mod:`segab.sums.arms`). ``folds``, when asked for
     (:mod:`segab.sums.folds`): segment, stage, variant, fold (0 or 1), metric and the
     :data:`SUM_COLUMNS`, per fold of units (the two folds add up to ``sums``).
+    ``caps``: the cap each capped metric got and the units it lowered
+    (:mod:`segab.sums.caps`).
 
     Example:
         >>> Aggregates.__dataclass_fields__["dimensions"].type
@@ -126,6 +129,7 @@ class Aggregates:
     notes: tuple[str, ...] = ()
     unknown_arms: tuple[tuple[str, int], ...] = ()
     folds: pd.DataFrame | None = None
+    caps: tuple[AppliedCap, ...] = ()
 
 
 def _cost(metric: Metric, variant: str) -> float:

@@ -40,6 +40,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from segab.sql.dialects import Dialect
+from segab.sums.caps import cap_columns, cap_ctes, capped
 from segab.sums.expressions import (
     dim,
     epoch_col,
@@ -318,11 +319,16 @@ def event_log_queries(
             bodies[name] = f"SELECT * FROM {table}"
         base = list(bodies.items())
     dcols = "".join(f", {dim(i)}" for i in range(len(spec.dims)))
+    ctes, uv = [*base, ("uv", _uv_cte(spec, p))], "uv"
+    if capped(spec.metrics):  # per-unit values capped before the sums (segab.sums.caps)
+        keys = ["segment", "stage", "variant", *(dim(i) for i in range(len(spec.dims))), "u"]
+        ctes, uv = ctes + cap_ctes("uv", keys, spec.metrics, p), "uvc"
     sums = (
-        with_ctes([*base, ("uv", _uv_cte(spec, p))])
+        with_ctes(ctes)
         + f"\nSELECT segment, stage, variant{dcols}, COUNT(*) AS n"
         + sum_columns(spec.metrics, ratio_den=True)
-        + f"\nFROM uv GROUP BY segment, stage, variant{dcols}"
+        + cap_columns(spec.metrics)
+        + f"\nFROM {uv} GROUP BY segment, stage, variant{dcols}"
     )
     funnel = _funnel(base, spec, p)
     quality = _quality(base, spec, p)

@@ -34,6 +34,7 @@ from __future__ import annotations
 from typing import Any
 
 from segab.sql.dialects import Dialect
+from segab.sums.caps import cap_columns, cap_ctes, capped
 from segab.sums.expressions import dim, sum_columns, text_col, unit_col, valid_unit, with_ctes
 from segab.sums.prepare import prepared_from
 from segab.sums.row_locations import POSITION
@@ -196,11 +197,15 @@ def units_query(
     g = "SELECT " + ", ".join([*cell, "f", *values]) + f" FROM {src}"
     group = ", ".join([*cell, "f"])
     counts = "".join(f",\n  COUNT(y_{i}) AS n_{i}" for i in range(len(spec.metrics)))
+    ctes, rows = [*ctes, ("g", g)], "g"
+    if capped(spec.metrics):  # values capped before the sums (segab.sums.caps)
+        ctes, rows = ctes + cap_ctes("g", [*cell, "f"], spec.metrics, p, "f = 0"), "uvc"
     sql = (
-        with_ctes([*ctes, ("g", g)])
+        with_ctes(ctes)
         + f"\nSELECT {group}, COUNT(*) AS n_units{counts}"
         + sum_columns(spec.metrics, ratio_den=True)
-        + f"\nFROM g GROUP BY {group}"
+        + cap_columns(spec.metrics)
+        + f"\nFROM {rows} GROUP BY {group}"
     )
     return sql, p.values
 

@@ -8,7 +8,9 @@ running raises :class:`FastPathUnavailableError` with a reason:
   second hashes differ). Events of such units carry :data:`COLLISION_CLASS`;
 - ``too_many_names``: more than ``MAX_CODES`` segment, stage and variant names;
 - ``undeclared_name``: a valid exposure shows a name the config does not declare
-  (handled inside the fast path, which then scans for the names and stages again).
+  (handled inside the fast path, which then scans for the names and stages again);
+- ``capped_metric``: a metric has a ``cap`` (:mod:`segab.sums.caps`; the percentile
+  over all units is computed by the generic statements only).
 
 Example:
     >>> FastPathUnavailableError("hash_collision").reason
@@ -23,7 +25,7 @@ __all__ = ["COLLISION_CLASS", "FastPathUnavailableError", "Reason"]
 
 COLLISION_CLASS = 4  # the event class of an event whose unit's hash collides
 
-Reason = Literal["hash_collision", "too_many_names", "undeclared_name"]
+Reason = Literal["hash_collision", "too_many_names", "undeclared_name", "capped_metric"]
 
 
 class FastPathUnavailableError(Exception):

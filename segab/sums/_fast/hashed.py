@@ -154,8 +154,8 @@ def run_hashed_event_log(
 
     Raises :class:`~segab.sums._fast.fallback.FastPathUnavailableError` when the generic
     route must run instead: a unit-hash collision (``hash_collision``), or more than
-    :data:`MAX_CODES` distinct segment/stage/variant names (``too_many_names``).
-    ``partitions`` defaults to one per :func:`rows_per_partition` exposure rows
+    :data:`MAX_CODES` distinct segment/stage/variant names (``too_many_names``), or a
+    capped metric (``capped_metric``). ``partitions`` defaults to one per :func:`rows_per_partition` exposure rows
     for DuckDB's ``memory_limit`` (e.g. ``"250MB"``; default: the environment's
     ``SEGAB_DUCKDB_MEMORY_LIMIT``, else 250MB). With more than one, the inputs are
     first written hashed and coded to Parquet files split by partition, in a
@@ -172,6 +172,8 @@ def run_hashed_event_log(
         >>> run_hashed_event_log.__name__   # exercised in tests/analysis/test_fast_path.py
         'run_hashed_event_log'
     """
+    if any(m.cap is not None for m in spec.metrics):
+        raise FastPathUnavailableError("capped_metric")  # caps: the generic statements
     per_part = rows_per_partition(memory_limit)
     if partitions is None:
         _, count = eng.rows(f"SELECT COUNT(*) AS n FROM {x_rel.sql}", {})
