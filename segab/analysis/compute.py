@@ -58,6 +58,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from segab.analysis.decisions import decide, guardrail_harmed
+from segab.analysis.guardrails import guardrail_test
 from segab.analysis.pooling import (
     CellKey,
     Pair,
@@ -72,6 +73,7 @@ from segab.analysis.tailoring import tailoring_block
 from segab.config.models import Experiment, Metric
 from segab.formatting import pct
 from segab.stats import Comparison, SrmResult, adjust_p_values, compare_cells, heterogeneity
+from segab.stats.noninferiority import NonInferiority
 from segab.sums.aggregate import Aggregates
 
 __all__ = ["compute_results", "is_roi"]
@@ -175,7 +177,11 @@ def _rows(
     metrics = {m.key: m for m in experiment.metrics.all()}
     guardrails = [m.key for m in experiment.metrics.guardrail]
     harmed: dict[tuple[Any, ...], list[str]] = defaultdict(list)
+    tests, not_ni = _noninferiority(pending, metrics, guardrails)
     for p in pending:
+        ni = tests.get(id(p))
+        if ni is not None and ni.passed:
+            continue  # within its margin: not harmed, whatever its p-value
         if p.pair.metric in guardrails and guardrail_harmed(_c(p), metrics[p.pair.metric]):
             where = (p.scope, p.segment, p.stage, p.dims, p.pair.control, p.pair.variant)
             c = _c(p)
@@ -196,6 +202,8 @@ def _rows(
             harmed_guardrails=harmed.get(where, []),
             control_std=_control_std(p),
             shrunk=shrunk.get(id(p)),
+            noninferiority=tests.get(id(p)),
+            not_noninferior=not_ni.get(where, []) if role == "primary" else (),
         )
         row = ResultRow(
             segment=p.segment,
@@ -212,9 +220,53 @@ def _rows(
             more_units=verdict.more_units,
             n_cells=p.pair.n_cells,
             shrunk=shrunk.get(id(p)),
+            noninferiority=tests.get(id(p)),
         )
         out.append((p, row))
     return out
+
+
+def _noninferiority(
+    pending: list[_Pending], metrics: Mapping[str, Metric], guardrails: Sequence[str]
+) -> tuple[dict[int, NonInferiority], dict[tuple[Any, ...], list[str]]]:
+    """Each margin guardrail row's test (by ``id``), and per (scope, cell, variant) the
+    guardrails not shown non-inferior that are not harmed either (those count as harmed)."""
+    tests: dict[int, NonInferiority] = {}
+    failed: dict[tuple[Any, ...], list[str]] = defaultdict(list)
+    for p in pending:
+        metric = metrics[p.pair.metric]
+        if p.pair.metric not in guardrails or metric.margin is None:
+            continue
+        t = guardrail_test(_c(p), metric)
+        if t is None:  # pragma: no cover - a margin always gives a test
+            continue
+        tests[id(p)] = t
+        if not t.passed and not guardrail_harmed(_c(p), metric):
+            where = (p.scope, p.segment, p.stage, p.dims, p.pair.control, p.pair.variant)
+            failed[where].append(
+                f"guardrail {metric.key} not shown non-inferior (margin {metric.margin.describe()})"
+            )
+    return tests, failed
+
+
+def _caps(aggregates: Aggregates, experiment: Experiment) -> tuple[dict[str, Any], ...]:
+    """The ``caps`` block: per capped metric, its rule, its value and units capped per arm."""
+    metrics = {m.key: m for m in experiment.metrics.all()}
+    out = []
+    for c in aggregates.caps:
+        rule = metrics[c.metric].cap
+        out.append(
+            {
+                "metric": c.metric,
+                "rule": "percentile" if c.percentile is not None else "absolute",
+                "percentile": c.percentile,
+                "ignore_zeros": c.ignore_zeros,
+                "description": rule.describe() if rule is not None else "",
+                "cap": c.value,
+                "units_capped": c.by_arm(),
+            }
+        )
+    return tuple(out)
 
 
 def _heterogeneity(rows: Sequence[ResultRow], experiment: Experiment) -> tuple[dict[str, Any], ...]:
@@ -415,4 +467,5 @@ def compute_results(
         tailoring=tailoring_block(experiment, aggregates.folds)
         if settings.wants_tailoring
         else None,
+        caps=_caps(aggregates, experiment),
     )

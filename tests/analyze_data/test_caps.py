@@ -178,14 +178,27 @@ EXP_LOG = parse_experiment({
 def log(n: int = 300) -> tuple[pd.DataFrame, pd.DataFrame]:
     rng = np.random.default_rng(11)
     ids = [f"u{i}" for i in range(n)]
-    x = pd.DataFrame({"user_id": ids, "segment": "all", "stage": "buy",
-                      "variant": rng.choice(["a", "b"], n), "timestamp": "2024-01-01 00:00:00"})
+    x = pd.DataFrame(
+        {
+            "user_id": ids,
+            "segment": "all",
+            "stage": "buy",
+            "variant": rng.choice(["a", "b"], n),
+            "timestamp": "2024-01-01 00:00:00",
+        }
+    )
     rows = []
     for i in range(n):
         for _ in range(int(rng.poisson(1.5))):
             day = int(rng.integers(-2, 10))  # before exposure, in the window, after it
-            rows.append((ids[i], "revenue", float(np.round(rng.lognormal(2, 1.3), 2)),
-                         f"2024-01-{3 + day:02d} 00:00:00" if day >= -1 else "2023-12-31 00:00:00"))
+            rows.append(
+                (
+                    ids[i],
+                    "revenue",
+                    float(np.round(rng.lognormal(2, 1.3), 2)),
+                    f"2024-01-{3 + day:02d} 00:00:00" if day >= -1 else "2023-12-31 00:00:00",
+                )
+            )
     e = pd.DataFrame(rows, columns=["user_id", "event", "value", "timestamp"])
     return x, e  # fmt: skip
 

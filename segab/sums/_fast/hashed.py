@@ -155,7 +155,8 @@ def run_hashed_event_log(
     Raises :class:`~segab.sums._fast.fallback.FastPathUnavailableError` when the generic
     route must run instead: a unit-hash collision (``hash_collision``), or more than
     :data:`MAX_CODES` distinct segment/stage/variant names (``too_many_names``), or a
-    capped metric (``capped_metric``). ``partitions`` defaults to one per :func:`rows_per_partition` exposure rows
+    capped metric (``capped_metric``). ``partitions`` defaults to one per
+    :func:`rows_per_partition` exposure rows
     for DuckDB's ``memory_limit`` (e.g. ``"250MB"``; default: the environment's
     ``SEGAB_DUCKDB_MEMORY_LIMIT``, else 250MB). With more than one, the inputs are
     first written hashed and coded to Parquet files split by partition, in a
