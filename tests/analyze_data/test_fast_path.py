@@ -403,10 +403,14 @@ def test_fast_path_equals_generic_route_on_dirty_data(seed, drop, exp_factory, m
     assert parts.issues == slow.issues
 
 
-def test_the_duplicate_screen_proves_none_without_the_exact_count(exp_factory, monkeypatch):
-    """Clean data: the fingerprint screen says 0 and the exact count never runs."""
+@pytest.mark.parametrize("staged", [False, True])
+def test_the_duplicate_screen_proves_none_without_the_exact_count(staged, exp_factory, monkeypatch):
+    """Clean data: the fingerprint screen says 0 and the exact count never runs; on
+    staged partitions too (the screen then sorts each partition's fingerprints)."""
     exp = exp_factory(stages=STAGES)
     x, ev = random_log(33)
+    if staged:
+        monkeypatch.setattr(hashed, "rows_per_partition", lambda limit=None: 100)
     calls = []
     real = hashed.duplicate_events_sql
     monkeypatch.setattr(hashed, "duplicate_events_sql", lambda *a: calls.append(1) or real(*a))
@@ -416,6 +420,15 @@ def test_the_duplicate_screen_proves_none_without_the_exact_count(exp_factory, m
     dup = pd.concat([ev, ev[read.fillna(False)].iloc[:3]], ignore_index=True)
     assert aggregate_event_log(exp, x, dup).data_quality["duplicate_events"] == 3
     assert calls == [1]
+
+
+def test_repeats_is_rows_less_distinct_values():
+    """Oracle: len(values) - len(np.unique(values))."""
+    rng = np.random.default_rng(5)
+    for n in (0, 1, 2, 50, 1000):
+        values = rng.integers(0, max(1, n // 3), n).astype(np.uint64)
+        want = len(values) - len(np.unique(values))
+        assert partition.repeats(values) == want
 
 
 def test_fast_path_equals_generic_route_on_dirty_data_with_breakdown_and_now(
