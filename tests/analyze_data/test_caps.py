@@ -20,7 +20,7 @@ import pytest
 from segab.config import parse_experiment
 from segab.sums.aggregate import aggregate_event_log
 from segab.sums.result import Aggregates
-from segab.sums.sources import Engine, open_engine
+from segab.sums.sources import open_engine
 from segab.sums.specs import UnitColumns
 from segab.sums.unit_table import aggregate_units
 from tests.robustness.test_unit_table_values import pg_schema  # noqa: F401  (fixture)
@@ -263,7 +263,3 @@ def test_event_log_spark(spark: Any) -> None:  # noqa: F811
     x, e = log()
     with open_spark_engine(spark) as eng:
         check_log(aggregate_event_log(EXP_LOG, x, e, engine=eng), x, e)
-
-
-def test_engine_type_is_used() -> None:
-    assert Engine is not None  # the protocol the engines above implement
