@@ -73,7 +73,7 @@ from segab.analysis.tailoring import tailoring_block
 from segab.config.models import Experiment, Metric
 from segab.formatting import pct
 from segab.stats import Comparison, SrmResult, adjust_p_values, compare_cells, heterogeneity
-from segab.stats.noninferiority import NonInferiority
+from segab.stats.noninferiority import NonInferiority, corrected_power
 from segab.sums.aggregate import Aggregates
 
 __all__ = ["compute_results", "is_roi"]
@@ -178,6 +178,11 @@ def _rows(
     guardrails = [m.key for m in experiment.metrics.guardrail]
     harmed: dict[tuple[Any, ...], list[str]] = defaultdict(list)
     tests, not_ni = _noninferiority(pending, metrics, guardrails)
+    settings = experiment.analysis
+    margins = sum(1 for m in experiment.metrics.guardrail if m.margin is not None)
+    if margins:  # units needed at the split power 1 − β/(G + 1), as segab plan sizes them
+        split = corrected_power(settings.power, margins)
+        settings = settings.model_copy(update={"power": split})
     for p in pending:
         ni = tests.get(id(p))
         if ni is not None and ni.passed:
@@ -197,7 +202,7 @@ def _rows(
             _c(p),
             metric,
             role=role,
-            settings=experiment.analysis,
+            settings=settings,
             srm=p.srm,
             harmed_guardrails=harmed.get(where, []),
             control_std=_control_std(p),

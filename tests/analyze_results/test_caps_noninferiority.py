@@ -199,3 +199,13 @@ def test_segab_analyze_reports_caps_and_margins(tmp_path: Path) -> None:
     assert "Non-inferiority guardrails" in table and "NI " in table
     html = CliRunner().invoke(cli, [*base, "--format", "html"]).output
     assert "Cap on rev" in html and "id='noninferiority'" in html
+
+
+def test_units_needed_use_the_split_power() -> None:
+    """With G = 1 margin guardrail, keep_running asks for the size at power 1 − 0.2/2."""
+    r = rows(analysis({"absolute": 0.01}, 100.0, conv_b=1010.0))
+    assert r["conv"].decision == "keep_running"
+    assert "at 90% power" in r["conv"].reason
+    plain = rows(analysis(None, 100.0, conv_b=1010.0))
+    assert "at 80% power" in plain["conv"].reason
+    assert r["conv"].more_units > plain["conv"].more_units
