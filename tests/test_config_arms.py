@@ -197,3 +197,30 @@ def test_a_finished_experiment_needs_only_key_unit_cells_and_metrics():
         }
     )
     assert (exp.name, exp.segment_keys(), exp.seed) == ("mailing", ["all"], "mailing")
+
+
+@pytest.mark.parametrize(
+    "column", ["segment", "stage", "variant", "metric", "n", "n_units", "f", "x_0", "dim_0", "gid"]
+)
+def test_any_column_name_can_be_a_breakdown(column, tmp_path):
+    """Oracle: the same table with the breakdown column renamed to a plain name."""
+    exp = _exp([{"key": "a", "weight": 1}, {"key": "b", "weight": 1}])
+    rng = __import__("numpy").random.default_rng(7)
+    df = pd.DataFrame(
+        {"id": range(400), "arm": rng.choice(["a", "b"], 400), "conv": rng.integers(0, 2, 400)}
+    )
+    df[column] = rng.choice(["p", "q"], 400)
+    plain = segab.analyze(exp, units=df.rename(columns={column: "zz"}), variant_column="arm",
+                          by=["zz"])  # fmt: skip
+    path = tmp_path / "u.csv"
+    df.to_csv(path, index=False)
+    for source in (df, str(path)):
+        got = segab.analyze(exp, units=source, variant_column="arm", by=[column])
+        assert got.dimensions == (column,)
+        assert [
+            ({column: v for v in r.dimensions.values()}, r.comparison.n_treatment, r.comparison.p_value)
+            for r in got.results
+        ] == [
+            ({column: v for v in r.dimensions.values()}, r.comparison.n_treatment, r.comparison.p_value)
+            for r in plain.results
+        ]

@@ -199,6 +199,8 @@ def test_the_drafted_configs_read_the_shapes_as_expected(tmp_path: Path) -> None
         assert column not in {m["column"] for m in metrics}
         if shape == "email":
             assert "--by channel" in text and "--by zip_code" in text
+            one_pass = next(line for line in text.splitlines() if "--breakdown" in line)
+            assert "--breakdown channel" in one_pass and "--breakdown zip_code" in one_pass
             assert config["metrics"]["primary"]["column"] == "conversion"
         if shape == "mailing":
             values = {v["value"] for v in config["cells"][0]["variants"]}

@@ -26,13 +26,16 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from segab.analysis.results import AnalysisResult
 from segab.config import load_experiments
 from segab.config.models import Experiment
 from segab.errors import DataError
 from segab.sums.aggregate import Aggregates, aggregate_event_log, aggregate_units
+from segab.sums.breakdowns import plan_breakdowns
 from segab.sums.sources import Engine, Source, open_engine
 from segab.sums.specs import UnitColumns
 
@@ -66,6 +69,7 @@ def analyze(
     units: Source | None = None,
     attributes: Source | None = None,
     by: Sequence[str] = (),
+    breakdowns: Sequence[Sequence[str] | str] = (),
     variant_column: str = "variant",
     segment_column: str | None = None,
     stage_column: str | None = None,
@@ -77,7 +81,11 @@ def analyze(
 ) -> AnalysisResult:
     """Analyze an experiment from an event log or a unit table into an :class:`AnalysisResult`.
 
-    ``by`` names attribute columns to break results down by (crossed when several).
+    ``by`` names attribute columns to break results down by (crossed when several:
+    one breakdown). Each item of ``breakdowns`` is one more breakdown, a column or
+    a tuple of columns crossed (``[("channel",), ("zip_code", "newbie")]``); all
+    are computed in one pass, and each result row's ``dimensions`` holds its own
+    breakdown's columns (``AnalysisResult.breakdowns`` lists them).
     ``variant_column``, ``segment_column`` and ``stage_column`` name a unit table's
     columns (see :class:`~segab.sums.specs.UnitColumns`).
     ``attributes`` is a table joined on the unit column (one row per unit), whose
@@ -108,19 +116,39 @@ def analyze(
             f"inputs: {missing} missing, expected exposures and events (an event log) "
             "or units (one row per unit)"
         )
+    several = len(plan_breakdowns(by, breakdowns).sets) > 0
+    tailoring = exp.analysis.wants_tailoring
     with _engine(engine, db_url, spark_master) as eng:
-        if units is not None:
-            columns = UnitColumns(variant_column, segment_column, stage_column)
-            agg = aggregate_units(
-                exp, units, engine=eng, columns=columns, by=by, attributes=attributes,
-                folds=exp.analysis.wants_tailoring,
-            )  # fmt: skip
-        else:
+
+        def sums(by: Sequence[str], breakdowns: Sequence[Any], folds: bool) -> Aggregates:
+            if units is not None:
+                columns = UnitColumns(variant_column, segment_column, stage_column)
+                return aggregate_units(
+                    exp,
+                    units,
+                    engine=eng,
+                    columns=columns,
+                    by=by,
+                    breakdowns=breakdowns,
+                    attributes=attributes,
+                    folds=folds,
+                )
             assert exposures is not None and events is not None  # checked above
-            agg = aggregate_event_log(
-                exp, exposures, events, engine=eng, by=by, now=now, attributes=attributes,
-                folds=exp.analysis.wants_tailoring,
-            )  # fmt: skip
+            return aggregate_event_log(
+                exp,
+                exposures,
+                events,
+                engine=eng,
+                by=by,
+                breakdowns=breakdowns,
+                now=now,
+                attributes=attributes,
+                folds=folds,
+            )
+
+        agg = sums(by, breakdowns, tailoring and not several)
+        if tailoring and several:  # folds ride on one crossing: a second pass for them
+            agg = replace(agg, folds=sums((), (), True).folds)
     return _compute(exp, agg)
 
 

@@ -18,8 +18,13 @@ the experiment and returns an :class:`~segab.analysis.results.AnalysisResult`:
   stage it reached, and such units are correlated, so that interval is slightly
   optimistic; pooling over segments has no such issue.
 - **Multiple testing.** The config's ``correction`` is applied per metric, over
-  the declared cells' rows; separately over the breakdown rows; separately over
-  the pooled rows.
+  the declared cells' rows; separately over each breakdown's rows (with several
+  breakdowns, one family per breakdown); separately over the pooled rows (a
+  breakdown's pooled rows with the pooled rows without one, as in a call with that
+  breakdown alone; those without one with every pooled row).
+- **Several breakdowns** (``Aggregates.breakdowns``): the plain cells are their own
+  rows of the sums, and each breakdown's rows carry only its columns, so rows of
+  different breakdowns never pool or share a family.
 - **Heterogeneity.** Cochran's Q of the relative lift across segments, for each
   stage, metric and (control, variant) pair present in at least 2 segments.
 - **SRM.** Per (segment, stage), the exposure counts of each variant (summed over
@@ -57,8 +62,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from segab.analysis.caps import caps_block
 from segab.analysis.decisions import decide, guardrail_harmed
-from segab.analysis.guardrails import guardrail_test
+from segab.analysis.guardrails import decision_settings, guardrail_tests
 from segab.analysis.pooling import (
     CellKey,
     Pair,
@@ -73,8 +79,8 @@ from segab.analysis.tailoring import tailoring_block
 from segab.config.models import Experiment, Metric
 from segab.formatting import pct
 from segab.stats import Comparison, SrmResult, adjust_p_values, compare_cells, heterogeneity
-from segab.stats.noninferiority import NonInferiority, corrected_power
 from segab.sums.aggregate import Aggregates
+from segab.sums.result import dim_name
 
 __all__ = ["compute_results", "is_roi"]
 
@@ -128,14 +134,45 @@ def _run(pending: list[_Pending], experiment: Experiment) -> None:
             p.comparison = c
     for scope in ("cell", "by", "pooled"):
         for key in metrics:
-            family = [p for p in pending if p.scope == scope and p.pair.metric == key]
-            if not family:
-                continue
-            adjusted = adjust_p_values(
-                [_c(p).p_value for p in family], experiment.analysis.correction
-            )
-            for p, q in zip(family, adjusted, strict=True):
-                p.comparison = _c(p).with_adjusted(q)
+            members = [p for p in pending if p.scope == scope and p.pair.metric == key]
+            for family, targets in _families(scope, members):
+                adjusted = adjust_p_values(
+                    [_c(p).p_value for p in family], experiment.analysis.correction
+                )
+                q_of = {id(p): q for p, q in zip(family, adjusted, strict=True)}
+                for p in targets:
+                    p.comparison = _c(p).with_adjusted(q_of[id(p)])
+
+
+def _names(p: _Pending) -> tuple[str, ...]:
+    """The breakdown of a comparison: its dimension columns (``()``: none)."""
+    return tuple(k for k, _ in p.dims)
+
+
+def _families(scope: str, members: list[_Pending]) -> list[tuple[list[_Pending], list[_Pending]]]:
+    """The correction families of one scope and metric: ``(family, rows it adjusts)``.
+
+    Breakdown rows form one family per breakdown. Pooled rows of a breakdown are
+    adjusted with the pooled rows without one, as in a call with that breakdown
+    alone; the pooled rows without a breakdown with every pooled row (with one
+    breakdown or none: one family, as always).
+    """
+    if not members:
+        return []
+    if scope == "cell":
+        return [(members, members)]
+    groups: dict[tuple[str, ...], list[_Pending]] = defaultdict(list)
+    for p in members:
+        groups[_names(p)].append(p)
+    if scope == "by":
+        return [(g, g) for g in groups.values()]
+    plain = groups.pop((), [])
+    out = [(members, plain)] if plain else []
+    return out + [(plain + g, g) for g in groups.values()]
+
+
+def _where(p: _Pending) -> tuple[Any, ...]:
+    return (p.scope, p.segment, p.stage, p.dims, p.pair.control, p.pair.variant)
 
 
 def _c(p: _Pending) -> Comparison:
@@ -177,18 +214,18 @@ def _rows(
     metrics = {m.key: m for m in experiment.metrics.all()}
     guardrails = [m.key for m in experiment.metrics.guardrail]
     harmed: dict[tuple[Any, ...], list[str]] = defaultdict(list)
-    tests, not_ni = _noninferiority(pending, metrics, guardrails)
-    settings = experiment.analysis
-    margins = sum(1 for m in experiment.metrics.guardrail if m.margin is not None)
-    if margins:  # units needed at the split power 1 − β/(G + 1), as segab plan sizes them
-        split = corrected_power(settings.power, margins)
-        settings = settings.model_copy(update={"power": split})
+    tests, not_ni = guardrail_tests(
+        (id(p), _where(p), _c(p), metrics[p.pair.metric])
+        for p in pending
+        if p.pair.metric in guardrails
+    )
+    settings = decision_settings(experiment)  # the split power with margin guardrails
     for p in pending:
         ni = tests.get(id(p))
         if ni is not None and ni.passed:
             continue  # within its margin: not harmed, whatever its p-value
         if p.pair.metric in guardrails and guardrail_harmed(_c(p), metrics[p.pair.metric]):
-            where = (p.scope, p.segment, p.stage, p.dims, p.pair.control, p.pair.variant)
+            where = _where(p)
             c = _c(p)
             lift = c.rel_lift if math.isfinite(c.rel_lift) else c.abs_lift
             shown = pct(lift) if math.isfinite(c.rel_lift) else f"{lift:+.4g}"
@@ -197,7 +234,7 @@ def _rows(
     for p in pending:
         metric = metrics[p.pair.metric]
         role = experiment.metrics.role_of(metric.key)
-        where = (p.scope, p.segment, p.stage, p.dims, p.pair.control, p.pair.variant)
+        where = _where(p)
         verdict = decide(
             _c(p),
             metric,
@@ -229,49 +266,6 @@ def _rows(
         )
         out.append((p, row))
     return out
-
-
-def _noninferiority(
-    pending: list[_Pending], metrics: Mapping[str, Metric], guardrails: Sequence[str]
-) -> tuple[dict[int, NonInferiority], dict[tuple[Any, ...], list[str]]]:
-    """Each margin guardrail row's test (by ``id``), and per (scope, cell, variant) the
-    guardrails not shown non-inferior that are not harmed either (those count as harmed)."""
-    tests: dict[int, NonInferiority] = {}
-    failed: dict[tuple[Any, ...], list[str]] = defaultdict(list)
-    for p in pending:
-        metric = metrics[p.pair.metric]
-        if p.pair.metric not in guardrails or metric.margin is None:
-            continue
-        t = guardrail_test(_c(p), metric)
-        if t is None:  # pragma: no cover - a margin always gives a test
-            continue
-        tests[id(p)] = t
-        if not t.passed and not guardrail_harmed(_c(p), metric):
-            where = (p.scope, p.segment, p.stage, p.dims, p.pair.control, p.pair.variant)
-            failed[where].append(
-                f"guardrail {metric.key} not shown non-inferior (margin {metric.margin.describe()})"
-            )
-    return tests, failed
-
-
-def _caps(aggregates: Aggregates, experiment: Experiment) -> tuple[dict[str, Any], ...]:
-    """The ``caps`` block: per capped metric, its rule, its value and units capped per arm."""
-    metrics = {m.key: m for m in experiment.metrics.all()}
-    out = []
-    for c in aggregates.caps:
-        rule = metrics[c.metric].cap
-        out.append(
-            {
-                "metric": c.metric,
-                "rule": "percentile" if c.percentile is not None else "absolute",
-                "percentile": c.percentile,
-                "ignore_zeros": c.ignore_zeros,
-                "description": rule.describe() if rule is not None else "",
-                "cap": c.value,
-                "units_capped": c.by_arm(),
-            }
-        )
-    return tuple(out)
 
 
 def _heterogeneity(rows: Sequence[ResultRow], experiment: Experiment) -> tuple[dict[str, Any], ...]:
@@ -389,10 +383,13 @@ def _kind(experiment: Experiment, key: str) -> str:
     return next(m.kind for m in experiment.metrics.all() if m.key == key)
 
 
-def _order(experiment: Experiment, rows: list[ResultRow]) -> tuple[ResultRow, ...]:
+def _order(
+    experiment: Experiment, rows: list[ResultRow], breakdowns: Sequence[tuple[str, ...]] = ()
+) -> tuple[ResultRow, ...]:
     seg = {s: i for i, s in enumerate(experiment.segment_keys())}
     stg = {s: i for i, s in enumerate(experiment.stages)}
     met = {m.key: i for i, m in enumerate(experiment.metrics.all())}
+    brk = {b: i for i, b in enumerate(breakdowns)}
     var: dict[str, int] = {}
     for cell in experiment.cells:
         for v in cell.variants:
@@ -400,6 +397,7 @@ def _order(experiment: Experiment, rows: list[ResultRow]) -> tuple[ResultRow, ..
 
     def key(r: ResultRow) -> tuple[Any, ...]:
         dims = tuple(str(v) for v in r.dimensions.values())
+        names = tuple(r.dimensions)
         return (
             r.segment is None,
             seg.get(r.segment or "", len(seg)),
@@ -407,6 +405,7 @@ def _order(experiment: Experiment, rows: list[ResultRow]) -> tuple[ResultRow, ..
             r.stage is None,
             stg.get(r.stage or "", len(stg)),
             r.stage or "",
+            brk.get(names, 0) if names else -1,  # the plain rows, then each breakdown's
             dims,
             met.get(r.metric, len(met)),
             var.get(r.variant, len(var)),
@@ -426,8 +425,14 @@ def compute_results(
         'compute_results'
     """
     metric_keys = [m.key for m in experiment.metrics.all()]
-    cells, dim_cells = cell_stats(aggregates.sums, aggregates.dimensions, metric_keys, experiment)
-    srm, srm_rows, srm_notes = srm_checks(experiment, aggregates.exposures, aggregates.dimensions)
+    several = aggregates.breakdowns
+    cells, dim_cells = cell_stats(
+        aggregates.sums, aggregates.dimensions, metric_keys, experiment, several
+    )
+    exposures = aggregates.exposures
+    if several:  # the plain cells' counts, each unit once
+        exposures = exposures[exposures["breakdown"] == 0]
+    srm, srm_rows, srm_notes = srm_checks(experiment, exposures, aggregates.dimensions)
     pending, skipped = _pending_cells(experiment, cells, srm)
     cell_notes = [_skip_note(k) for k in skipped]
     unknown_arms, arm_notes = _unknown_arms(aggregates)
@@ -444,8 +449,10 @@ def compute_results(
         _run(everything, experiment)
     shrunk, shrinkage = _shrinkage(pending, experiment)
     rows = _rows(everything, experiment, shrunk)
-    results = _order(experiment, [r for p, r in rows if p.scope != "pooled"])
-    pooled = _order(experiment, [r for p, r in rows if p.scope == "pooled"])
+    dims = tuple(dim_name(d) for d in aggregates.dimensions)
+    breakdowns = several or ((dims,) if dims else ())
+    results = _order(experiment, [r for p, r in rows if p.scope != "pooled"], breakdowns)
+    pooled = _order(experiment, [r for p, r in rows if p.scope == "pooled"], breakdowns)
     settings = experiment.analysis
     return AnalysisResult(
         experiment=experiment.key,
@@ -462,7 +469,8 @@ def compute_results(
         funnel=_funnel(aggregates),
         name=experiment.name,
         metrics=_metric_info(experiment),
-        dimensions=tuple(aggregates.dimensions),
+        dimensions=dims,
+        breakdowns=breakdowns,
         stages=tuple(experiment.stages),
         hypothesis=experiment.hypothesis.strip(),
         notes=(*notes, *aggregates.notes, *arm_notes, *srm_notes, *cell_notes),
@@ -472,5 +480,5 @@ def compute_results(
         tailoring=tailoring_block(experiment, aggregates.folds)
         if settings.wants_tailoring
         else None,
-        caps=_caps(aggregates, experiment),
+        caps=caps_block(aggregates.caps, experiment),
     )

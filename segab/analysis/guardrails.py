@@ -20,13 +20,15 @@ Example:
 from __future__ import annotations
 
 import math
+from collections import defaultdict
+from collections.abc import Hashable, Iterable
 from dataclasses import replace
 
-from segab.config.models import Metric
+from segab.config.models import AnalysisSettings, Experiment, Metric
 from segab.stats import Comparison
-from segab.stats.noninferiority import NonInferiority, noninferiority
+from segab.stats.noninferiority import NonInferiority, corrected_power, noninferiority
 
-__all__ = ["guardrail_test", "ni_keys", "ni_text"]
+__all__ = ["decision_settings", "guardrail_test", "guardrail_tests", "ni_keys", "ni_text"]
 
 
 def guardrail_test(c: Comparison, metric: Metric) -> NonInferiority | None:
@@ -76,3 +78,55 @@ def ni_keys(t: NonInferiority) -> dict[str, object]:
         "p_noninferiority": t.p_value,
         "non_inferior": t.passed,
     }
+
+
+def guardrail_tests(
+    items: Iterable[tuple[Hashable, Hashable, Comparison, Metric]],
+) -> tuple[dict[Hashable, NonInferiority], dict[Hashable, list[str]]]:
+    """The tests of the guardrail rows ``(row id, where, comparison, metric)`` with a margin,
+    by row id, and per ``where`` (scope, cell, variant) the guardrails not shown
+    non-inferior and not harmed either (a harmed one is reported as harmed).
+
+    Example:
+        >>> from segab.stats import ProportionStats, compare
+        >>> m = Metric(key="u", kind="binary", event="u", margin={"absolute": 0.001})
+        >>> c = compare(ProportionStats(1000, 100), ProportionStats(1000, 100))
+        >>> tests, failed = guardrail_tests([(1, "cell", c, m)])
+        >>> tests[1].passed, failed["cell"]
+        (False, ['guardrail u not shown non-inferior (margin 0.001)'])
+    """
+    from segab.analysis.decisions import guardrail_harmed  # decisions imports this module
+
+    tests: dict[Hashable, NonInferiority] = {}
+    failed: dict[Hashable, list[str]] = defaultdict(list)
+    for key, where, c, metric in items:
+        t = guardrail_test(c, metric)
+        if t is None or metric.margin is None:
+            continue
+        tests[key] = t
+        if not t.passed and not guardrail_harmed(c, metric):
+            margin = metric.margin.describe()
+            failed[where].append(f"guardrail {metric.key} not shown non-inferior (margin {margin})")
+    return tests, dict(failed)
+
+
+def decision_settings(experiment: Experiment) -> AnalysisSettings:
+    """The analysis settings decisions use: with ``G`` margin guardrails, ``power`` is the
+    split power ``1 − β/(G + 1)`` (the units a ``keep_running`` row asks for, as
+    ``segab plan`` sizes the cells).
+
+    Example:
+        >>> from segab.config import parse_experiment
+        >>> exp = parse_experiment({"key": "e", "unit": "id",
+        ...     "cells": [{"variants": [{"key": "a", "weight": 1}], "control": "a"}],
+        ...     "metrics": {"primary": {"key": "c", "kind": "binary", "event": "x"},
+        ...                 "guardrail": [{"key": "u", "kind": "binary", "event": "u",
+        ...                                "margin": {"absolute": 0.01}}]}})
+        >>> round(decision_settings(exp).power, 6)
+        0.9
+    """
+    settings = experiment.analysis
+    margins = sum(1 for m in experiment.metrics.guardrail if m.margin is not None)
+    if not margins:
+        return settings
+    return settings.model_copy(update={"power": corrected_power(settings.power, margins)})

@@ -24,6 +24,7 @@ from segab.assignment import plan_of
 from segab.config.models import Experiment
 from segab.errors import DataError
 from segab.stats import MeanStats, ProportionStats, RatioStats, SrmResult, srm_test
+from segab.sums.result import dim_name
 
 __all__ = ["CellKey", "Pair", "cell_stats", "control_for", "pool_pairs", "srm_checks", "stats_of"]
 
@@ -75,10 +76,18 @@ def _clean(value: Any) -> Any:
 
 
 def cell_stats(
-    sums: pd.DataFrame, dims: Sequence[str], metric_keys: Sequence[str], experiment: Experiment
+    sums: pd.DataFrame,
+    dims: Sequence[str],
+    metric_keys: Sequence[str],
+    experiment: Experiment,
+    breakdowns: Sequence[Sequence[str]] = (),
 ) -> tuple[CellMap, CellMap]:
     """Per-cell statistics ``{(segment, stage, ()): {metric: {variant: stats}}}``, and per
     (cell, breakdown value) when there are ``dims`` (the plain cells sum those).
+
+    With several ``breakdowns`` (``sums`` has a ``breakdown`` column, see
+    :class:`~segab.sums.result.Aggregates`), the plain cells are the rows of
+    breakdown 0 and each other row's key holds only its own breakdown's columns.
 
     Example:
         >>> cell_stats.__name__
@@ -95,16 +104,24 @@ def cell_stats(
     if missing:
         raise DataError(f"aggregates: missing column(s) {missing} in sums; it has {list(sums)}")
     k = len(dims)
-    for rec in zip(*(sums[c].tolist() for c in cols), strict=True):
+    names = [dim_name(d) for d in dims]  # a breakdown column named like a frame column
+    several = [tuple(b) for b in breakdowns] if len(breakdowns) > 1 else []
+    which = sums["breakdown"].tolist() if several else [None] * len(sums)
+    for rec, b in zip(zip(*(sums[c].tolist() for c in cols), strict=True), which, strict=True):
         segment, stage, variant = (str(v) for v in rec[:3])
-        dim_values: Dims = tuple(zip(dims, (_clean(v) for v in rec[3 : 3 + k]), strict=True))
+        dim_values: Dims = tuple(zip(names, (_clean(v) for v in rec[3 : 3 + k]), strict=True))
         metric = rec[3 + k]
         if metric not in kinds:
             continue
         st = stats_of(kinds[metric], *rec[4 + k :])
+        if b is not None and int(b) > 0:  # one of several breakdowns: its own columns only
+            values = dict(dim_values)
+            own: Dims = tuple((c, values[c]) for c in several[int(b) - 1])
+            by[(segment, stage, own)][metric][variant] = st
+            continue
         base = cells[(segment, stage, ())][metric]
         base[variant] = base[variant] + st if variant in base else st
-        if k:
+        if k and b is None:
             by[(segment, stage, dim_values)][metric][variant] = st
     order = {m: i for i, m in enumerate(metric_keys)}
 

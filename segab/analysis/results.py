@@ -60,6 +60,7 @@ JSON_KEYS = (
     "unknown_arms",
     "skipped",
     "notes",
+    "breakdowns",
 )
 ROW_KEYS = (
     "segment",
@@ -127,7 +128,8 @@ class ResultRow:
     """One variant against its control for one metric, in one cell or pooled scope.
 
     ``segment``/``stage`` are ``None`` when pooled over them; ``dimensions`` maps
-    each ``--by`` column to its value; ``n_segments`` counts the cells pooled in.
+    each column of the row's breakdown to its value (None: a NULL value); empty
+    for the plain cells; ``n_segments`` counts the cells pooled in.
 
     Example:
         >>> from segab.stats import MeanStats, compare
@@ -195,7 +197,7 @@ class ResultRow:
         return dict(json_ready(out))
 
     def flat(self) -> dict[str, Any]:
-        """Every field in one flat dict (``--by`` values as ``by_<name>``), for tables.
+        """Every field in one flat dict (``breakdown`` as ``a*b``, its values as ``by_<name>``).
 
         Example:
             >>> from segab.stats import ProportionStats, compare
@@ -208,6 +210,8 @@ class ResultRow:
         base = self.to_dict()
         dims = base.pop("dimensions")
         out: dict[str, Any] = {"segment": base.pop("segment"), "stage": base.pop("stage")}
+        if dims:  # which breakdown: tells a NULL value from a column outside it
+            out["breakdown"] = "*".join(dims)
         out.update({f"by_{k}": v for k, v in dims.items()})
         out.update(base)
         c = self.comparison
@@ -234,6 +238,10 @@ def _rows_frame(rows: Sequence[ResultRow], scope: str) -> pd.DataFrame:
 @dataclass(frozen=True)
 class AnalysisResult:
     """Everything ``segab analyze`` found: per-cell and pooled rows, checks and counters.
+
+    ``breakdowns`` lists each breakdown's columns (``--by a --by b`` is one,
+    ``[["a", "b"]]``; each ``--breakdown`` one more); a row's ``dimensions`` holds
+    its own breakdown's columns only, and the rows without are the plain cells.
 
     Example:
         >>> r = AnalysisResult("e", 1, "frequentist", 0.05, "holm", (), (), (), (), {})
@@ -264,6 +272,7 @@ class AnalysisResult:
     shrinkage: Mapping[str, Any] | None = None
     tailoring: Mapping[str, Any] | None = None
     caps: tuple[dict[str, Any], ...] = ()
+    breakdowns: tuple[tuple[str, ...], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document: keys :data:`JSON_KEYS`, NaN → ``None``.
@@ -294,6 +303,7 @@ class AnalysisResult:
             "unknown_arms": [dict(a) for a in self.unknown_arms],
             "skipped": [dict(k) for k in self.skipped],
             "notes": list(self.notes),
+            "breakdowns": [list(b) for b in self.breakdowns],
         }
         if self.shrinkage is not None:
             for row in results:

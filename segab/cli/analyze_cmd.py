@@ -29,6 +29,7 @@ from segab.cli.options import experiments_option
 from segab.cli.signals import deferred_signals
 from segab.errors import DataError, SegabError
 from segab.report.render import FORMATS, render, table_renderables
+from segab.sums.breakdowns import parse_breakdown
 from segab.sums.sources import open_engine
 
 __all__ = ["analyze_command"]
@@ -115,6 +116,13 @@ def _inputs(
 )
 @click.option("--by", "by", multiple=True, help="Break down by this column (repeat to cross).")
 @click.option(
+    "--breakdown",
+    "breakdown",
+    multiple=True,
+    help="One more breakdown, in the same pass: a column, or columns crossed with * "
+    "(zip_code*newbie). Repeat for several.",
+)
+@click.option(
     "--format",
     "fmt",
     type=click.Choice(FORMATS),
@@ -154,6 +162,7 @@ def analyze_command(
     db_url: str | None,
     attributes: str | None,
     by: tuple[str, ...],
+    breakdown: tuple[str, ...],
     fmt: str,
     output: str | None,
     experiments_dir: str,
@@ -176,6 +185,8 @@ def analyze_command(
       segab analyze loyalty_offer --units users.parquet --variant-column arm --by channel
       segab analyze landing --units ab.csv --variant-column group \\
           --attributes countries.csv --by country --format json
+      segab analyze mail --units users.csv --variant-column segment \\
+          --breakdown channel --breakdown newbie --breakdown 'zip_code*newbie'
       segab analyze journey_content --db postgresql+psycopg://localhost/ab --format json
       segab analyze journey_content --db sqlite:///segab.db --save
       segab analyze journey_content --exposures x.parquet --events e.parquet --engine spark
@@ -194,6 +205,7 @@ def analyze_command(
                 units=un,
                 attributes=attributes,
                 by=by,
+                breakdowns=[parse_breakdown(b) for b in breakdown],
                 variant_column=variant_column,
                 segment_column=segment_column,
                 stage_column=stage_column,

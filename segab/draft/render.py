@@ -231,9 +231,13 @@ def render_draft(draft: Draft, run: Invocation, output: str) -> str:
 def _tail(draft: Draft, run: Invocation, output: str) -> list[str]:
     lines: list[str] = []
     if draft.breakdowns:
-        lines.append("# Breakdowns: text columns with few values (post-hoc, one per call):")
+        lines.append("# Breakdowns: text columns with few values (post-hoc):")
         for name, n in draft.breakdowns:
             lines.append(f"#   {run.line(draft.key, '--by', name)}  # {n} values")
+        if len(draft.breakdowns) > 1:  # every one of them in one call and one pass
+            every = [a for name, _ in draft.breakdowns for a in ("--breakdown", name)]
+            lines.append("# or all of them in one pass:")
+            lines.append(f"#   {run.line(draft.key, *every)}")
     if draft.ignored:
         lines.append("# Not used:")
         lines += [f"#   {shown(name)}: {why}" for name, why in _first(draft.ignored, 20)]

@@ -357,7 +357,9 @@ def render_html(result: AnalysisResult) -> str:
         f"{_e(result.experiment)} · iteration {result.iteration} · {_e(result.method)} · "
         f"alpha {result.alpha:g} · correction {_e(result.correction)}"
     )
-    if result.dimensions:
+    if result.breakdowns:  # each breakdown, its columns crossed
+        sub += " · by " + "; ".join(" × ".join(_e(c) for c in b) for b in result.breakdowns)
+    elif result.dimensions:
         sub += " · by " + ", ".join(_e(d) for d in result.dimensions)
     funnel = (
         "<p class='muted'>Share of the units exposed at a stage that reach the next stage, by "

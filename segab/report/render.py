@@ -184,6 +184,9 @@ def table_renderables(result: AnalysisResult) -> list[RenderableType]:
     )
     if result.name:
         head.append(f"\n{printable(result.name)}", style="dim")
+    if result.breakdowns:
+        shown = "; ".join(" × ".join(printable(c) for c in b) for b in result.breakdowns)
+        head.append(f"\nbreakdowns: {shown}", style="dim")
     out: list[RenderableType] = [head]
     decisions = _decisions_table(result)
     if decisions is not None:

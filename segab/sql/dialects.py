@@ -49,7 +49,8 @@ class Dialect:
     equal to itself and greater than every number); ``code_point`` makes a
     string compare by code point; ``epoch_of`` reads a timestamp (or its text) as
     epoch seconds in the double type; ``param_prefix`` starts a named bound
-    parameter (``$p0`` for DuckDB, ``:p0`` through SQLAlchemy and Spark).
+    parameter (``$p0`` for DuckDB, ``:p0`` through SQLAlchemy and Spark);
+    ``grouping_sets``: ``GROUP BY GROUPING SETS`` and ``GROUPING()`` (not SQLite).
 
     Example:
         >>> get_dialect("spark").quote("a`b")
@@ -67,7 +68,7 @@ class Dialect:
     epoch_of: Callable[[str], str]
     param_prefix: str = ":"
     compiles_conditions: bool = True
-    quantile_of: Callable[[str, str], str] | None = None  # exact, numpy's linear; None: SQLite
+    grouping_sets: bool = True
 
     def param(self, name: str) -> str:
         """The placeholder of the bound parameter ``name``.
@@ -440,7 +441,6 @@ DIALECTS: dict[str, Dialect] = {
         code_point=lambda e: e,
         epoch_of=lambda e: f"epoch(CAST({e} AS TIMESTAMPTZ))",
         param_prefix="$",
-        quantile_of=lambda e, q: f"quantile_cont({e}, {q})",
     ),
     "postgresql": Dialect(
         name="postgresql",
@@ -454,7 +454,6 @@ DIALECTS: dict[str, Dialect] = {
         epoch_of=lambda e: (
             f"CAST(EXTRACT(EPOCH FROM CAST({e} AS TIMESTAMPTZ)) AS DOUBLE PRECISION)"
         ),
-        quantile_of=lambda e, q: f"percentile_cont({q}) WITHIN GROUP (ORDER BY {e})",
     ),
     "sqlite": Dialect(
         name="sqlite",
@@ -467,6 +466,7 @@ DIALECTS: dict[str, Dialect] = {
         code_point=lambda e: e,  # BINARY collation compares UTF-8 bytes: code point order
         epoch_of=_sqlite_epoch,
         compiles_conditions=False,
+        grouping_sets=False,
     ),
     "spark": Dialect(
         name="spark",
@@ -478,7 +478,6 @@ DIALECTS: dict[str, Dialect] = {
         isnan=lambda e: f"isnan({e})",
         code_point=lambda e: e,
         epoch_of=lambda e: f"CAST(CAST({e} AS TIMESTAMP) AS DOUBLE)",  # session time zone UTC
-        quantile_of=lambda e, q: f"percentile({e}, {q})",
     ),
 }
 

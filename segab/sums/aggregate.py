@@ -70,6 +70,7 @@ from segab.config.models import Experiment
 from segab.errors import DataError
 from segab.sums._fast.hashed import FastPathUnavailableError, run_hashed_event_log, usable_for
 from segab.sums.arms import match_arms
+from segab.sums.breakdowns import plan_breakdowns
 from segab.sums.caps import applied_caps, cap_spec
 from segab.sums.folds import FOLD_COLUMN, split_folds, with_fold
 from segab.sums.issues import event_log_issues
@@ -84,9 +85,11 @@ from segab.sums.result import (
     DATA_QUALITY_KEYS,
     SUM_COLUMNS,
     Aggregates,
+    dim_columns,
     given_or_duckdb,
     long_sums,
     rename_dims,
+    typed_dims,
 )
 from segab.sums.sources import Engine, Relation, Source, require_columns
 from segab.sums.specs import EventLogColumns, EventLogSpec, MetricSpec, RowPrep
@@ -165,6 +168,7 @@ def aggregate_event_log(
     engine: Engine | None = None,
     columns: EventLogColumns = EVENT_LOG_COLUMNS,
     by: Sequence[str] = (),
+    breakdowns: Sequence[Sequence[str] | str] = (),
     now: dt.datetime | None = None,
     route: str = "auto",
     attributes: Source | None = None,
@@ -177,7 +181,9 @@ def aggregate_event_log(
     DuckDB engine reads ``exposures``/``events`` as paths (CSV, Parquet) or pandas
     DataFrames for this call. With a database engine they are table names.
     ``columns`` maps the input column names (:class:`~segab.sums.specs.EventLogColumns`).
-    ``by`` names exposure columns to break down by (crossed). ``route="generic"``
+    ``by`` names exposure columns to break down by (crossed); each item of
+    ``breakdowns`` is one more breakdown (a column or a tuple of columns crossed),
+    all computed in one pass (grouping sets; :mod:`segab.sums.breakdowns`). ``route="generic"``
     makes DuckDB run the text-keyed generic route of :mod:`segab.sums.statements` instead of the
     fast path (:mod:`segab.sums._fast`); ``route="cells"`` runs the fast path one row
     per (unit, cell) only, never one row per unit (the same results; for tests and
@@ -192,7 +198,10 @@ def aggregate_event_log(
     """
     if route not in ("auto", "generic", "cells"):
         raise DataError(f"route: found {route!r}, expected auto, generic or cells")
-    dims = tuple(dict.fromkeys(by))
+    plan = plan_breakdowns(by, breakdowns)
+    if folds and plan.sets:
+        raise DataError("folds: found several breakdowns, expected at most one with folds")
+    dims = plan.columns
     specs = _event_specs(experiment)
     exposure_timestamp_column = columns.exposure_timestamp
     event_column, value_column = columns.event, columns.value
@@ -243,6 +252,7 @@ def aggregate_event_log(
             window_seconds=window_seconds(experiment.analysis.attribution_window),
             now_epoch=_epoch(now),
             drop_duplicate_events=experiment.analysis.duplicate_events == "drop",
+            sets=plan.sets,
         )
         result = None
         if usable_for(eng.dialect, route):
@@ -253,16 +263,20 @@ def aggregate_event_log(
         if result is None:
             result = _generic_event_log(eng, x_rel, e_rel, spec)
         wide, funnel, quality = result
-        wide = rename_dims(wide, dims)
+        if plan.sets:  # a NULL outside a row's breakdown may have made integers floats
+            wide = typed_dims(wide, dims, x_rel.types)
+        wide = rename_dims(wide, dims).rename(columns={"gid": "breakdown"})
+        dims = dim_columns(dims)  # the frames' names of the breakdown columns
         funnel = rename_dims(funnel, ())
         issues = event_log_issues(
             eng, eng.dialect, (x_source, x_rel), (events, e_rel), spec, quality
         )
     notes = _notes(experiment, quality, len(wide), spec)
     if len(wide):
-        matched, unknown = match_arms(
-            {"wide": wide, "funnel": funnel}, experiment, "n", source="exposures"
-        )
+        # the arms' unit counts from the plain cells' rows (each unit once)
+        plain = wide[wide["breakdown"] == 0] if plan.sets else wide
+        frames = {"plain": plain, "wide": wide, "funnel": funnel}
+        matched, unknown = match_arms(frames, experiment, "n", source="exposures")
         wide, funnel = matched["wide"], matched["funnel"]
     else:
         unknown = {}
@@ -277,20 +291,21 @@ def aggregate_event_log(
     quality["empty_ids"] = quality.pop("exposure_empty_ids") + quality.pop("event_empty_ids")
     quality["missing_variant"] = 0
     quality.update(prepared)
-    keys = ["segment", "stage", "variant", *dims]
+    keys = ["segment", "stage", "variant", *dims, *(["breakdown"] if plan.sets else [])]
     exposure_counts = wide[[*keys, "n"]].copy()
     exposure_counts["n"] = exposure_counts["n"].astype("int64")
     exposure_counts = exposure_counts.sort_values(keys, kind="stable").reset_index(drop=True)
     funnel = funnel.astype({"n_exposed": "int64", "n_reached": "int64"})
     funnel = _sort_funnel(funnel, experiment)
     agg = Aggregates(
-        sums=long_sums(wide, experiment, specs, dims, per_metric_n=False),
+        sums=long_sums(wide, experiment, specs, tuple(keys[3:]), per_metric_n=False),
         exposures=exposure_counts,
         funnel=funnel,
         data_quality={k: quality.get(k, 0) for k in DATA_QUALITY_KEYS},
         dimensions=dims,
         issues=issues,
         notes=notes,
+        breakdowns=plan.names if plan.sets else (),
         unknown_arms=tuple(unknown.items()),
         caps=applied_caps(wide, specs),
     )

@@ -8,9 +8,10 @@ and arms together, NULL outcomes left out, zeros too with ``ignore_zeros``. The
 percentile is exact and interpolates linearly between order statistics, as
 numpy's default (``h = (n − 1)·q``; ``x[⌊h⌋] + (h − ⌊h⌋)(x[⌊h⌋+1] − x[⌊h⌋])``):
 DuckDB's ``quantile_cont``, PostgreSQL's ``percentile_cont … WITHIN GROUP``,
-Spark's ``percentile``; SQLite has none, so the same formula is written with
-``ROW_NUMBER`` over the ordered values. Per group the statements also return
-``k_i`` (how many rows the cap lowered) and ``c_i`` (the cap), which
+Spark's ``percentile`` (:func:`segab.sql.dialect_values.quantile_sql`); SQLite has
+none, so the same formula is written with ``ROW_NUMBER`` over the ordered values.
+Per group the statements also return ``k_i`` (how many rows the cap lowered) and
+``c_i`` (the cap, a group key of one value), which
 :func:`applied_caps` turns into :class:`AppliedCap` per metric.
 
 Example:
@@ -27,13 +28,22 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from segab.config.models import Experiment, Metric
+from segab.sql.dialect_values import quantile_sql
 from segab.sums.arms import experiment_arm_keys
 from segab.sums.specs import CapSpec, MetricSpec, Params
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["AppliedCap", "applied_caps", "cap_columns", "cap_ctes", "cap_spec", "capped"]
+__all__ = [
+    "AppliedCap",
+    "applied_caps",
+    "cap_columns",
+    "cap_ctes",
+    "cap_keys",
+    "cap_spec",
+    "capped",
+]
 
 
 def capped(metrics: Sequence[MetricSpec]) -> list[int]:
@@ -59,8 +69,9 @@ def _percentile(source: str, y: str, cap: CapSpec, p: Params, where: str) -> str
         conds.append(where)
     cond = " AND ".join(conds)
     q = repr(float(cap.percentile or 0.0))
-    if d.quantile_of is not None:
-        return f"(SELECT {d.quantile_of(y, q)} FROM {source} WHERE {cond})"
+    exact = quantile_sql(d.name, y, q)
+    if exact is not None:
+        return f"(SELECT {exact} FROM {source} WHERE {cond})"
     # no exact percentile function (SQLite): numpy's linear interpolation by row numbers
     ranked = (
         f"SELECT {y} AS v, ROW_NUMBER() OVER (ORDER BY {y}) AS rn, COUNT(*) OVER () AS cnt "
@@ -116,14 +127,26 @@ def cap_ctes(
 
 
 def cap_columns(metrics: Sequence[MetricSpec]) -> str:
-    """The per-group cap columns: ``SUM(k_i) AS k_i, MAX(c_i) AS c_i`` per capped metric.
+    """The per-group count of capped units: ``SUM(k_i) AS k_i`` per capped metric.
 
     Example:
         >>> from segab.sums.specs import CapSpec
         >>> cap_columns([MetricSpec("r", "ratio", "v", "w", cap=CapSpec(value=1.0))])
-        ',\\n  SUM(k_0) AS k_0, MAX(c_0) AS c_0'
+        ',\\n  SUM(k_0) AS k_0'
     """
-    return "".join(f",\n  SUM(k_{i}) AS k_{i}, MAX(c_{i}) AS c_{i}" for i in capped(metrics))
+    return "".join(f",\n  SUM(k_{i}) AS k_{i}" for i in capped(metrics))
+
+
+def cap_keys(metrics: Sequence[MetricSpec]) -> list[str]:
+    """The caps ``c_i`` as group keys: one value per statement, so they split no group
+    and come back on every row (grouping sets included).
+
+    Example:
+        >>> from segab.sums.specs import CapSpec
+        >>> cap_keys([MetricSpec("r", "continuous", "v", cap=CapSpec(value=1.0))])
+        ['c_0']
+    """
+    return [f"c_{i}" for i in capped(metrics)]
 
 
 @dataclass(frozen=True)
@@ -164,7 +187,7 @@ def applied_caps(wide: pd.DataFrame, metrics: Sequence[MetricSpec]) -> tuple[App
     """The :class:`AppliedCap` of each capped metric from a wide result with ``k_i``, ``c_i``.
 
     ``wide`` has segment, stage and variant (arm keys) columns; rows of other
-    breakdowns add up.
+    breakdowns add up; with grouping sets only the plain rows (``breakdown`` 0) count.
 
     Example:
         >>> import pandas as pd
@@ -174,6 +197,8 @@ def applied_caps(wide: pd.DataFrame, metrics: Sequence[MetricSpec]) -> tuple[App
         >>> applied_caps(wide, [m])[0].by_arm(), applied_caps(wide, [m])[0].value
         ({'a': 2, 'b': 1}, 9.5)
     """
+    if "breakdown" in wide.columns:
+        wide = wide[wide["breakdown"] == 0]
     out = []
     for i in capped(metrics):
         m = metrics[i]

@@ -11,6 +11,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from segab.sql.dialects import Dialect
@@ -22,6 +23,7 @@ _TIME_TYPES = ("timestamp", "date", "datetime")  # declared time types (lower ca
 __all__ = [
     "dim",
     "epoch_col",
+    "grouped_select",
     "num_col",
     "number_col",
     "one",
@@ -242,3 +244,70 @@ def sum_columns(metrics: Sequence[MetricSpec], ratio_den: bool) -> str:
                 f"SUM(d_{i}) AS ds_{i}, SUM(d_{i} * d_{i}) AS dq_{i}, SUM(y_{i} * d_{i}) AS x_{i}"
             )
     return "".join(",\n  " + c for c in cols)
+
+
+def grouped_select(
+    d: Dialect,
+    ctes: Sequence[tuple[str, str]],
+    source: str,
+    keys: Sequence[str],
+    n_dims: int,
+    sets: Sequence[Sequence[int]],
+    aggregates: str,
+) -> str:
+    """The final GROUP BY over the CTE ``source``: by ``keys`` and every ``dim_i``, or by sets.
+
+    Without ``sets``, one grouping by ``keys`` and the ``n_dims`` dims (crossed).
+    With ``sets`` (each a breakdown: indexes of its dims), one row set per
+    breakdown plus the no-breakdown set, in the same statement: ``source`` is
+    grouped once by ``keys`` and every dim (the finest crossing, CTE ``gs_fine``;
+    one scan, as fast as one breakdown), and that small result is summed per set
+    (sums and counts add). A column ``gid`` says which set (0: no breakdown, k:
+    ``sets[k - 1]``), so that a dim outside its row's breakdown (NULL) is told from
+    a NULL value. Dialects with ``grouping_sets`` use ``GROUPING SETS`` and
+    ``GROUPING()``; the others (SQLite) a ``UNION ALL`` of the sets over
+    ``gs_fine`` computed once (``MATERIALIZED``). ``aggregates`` are the select
+    items after the keys, each ``COUNT(..) AS name`` or ``SUM(..) AS name``.
+
+    Example:
+        >>> from segab.sql.dialects import get_dialect
+        >>> sql = grouped_select(get_dialect("duckdb"), [("g", "SELECT 1")], "g",
+        ...     ["variant"], 2, [(0,), (0, 1)], "COUNT(*) AS n")
+        >>> sql.splitlines()[-1]
+        'FROM gs_fine GROUP BY GROUPING SETS ((variant), (variant, dim_0), (variant, dim_0, dim_1))'
+        >>> "UNION ALL" in grouped_select(get_dialect("sqlite"), [("g", "SELECT 1")], "g",
+        ...     ["variant"], 1, [(0,)], "COUNT(*) AS n")
+        True
+    """
+    dims = [dim(i) for i in range(n_dims)]
+    group = ", ".join([*keys, *dims])
+    if not sets:
+        return with_ctes(ctes) + f"\nSELECT {group}, {aggregates}\nFROM {source} GROUP BY {group}"
+    fine = f"SELECT {group}, {aggregates}\nFROM {source} GROUP BY {group}"
+    items = re.findall(r"(COUNT|SUM)\(.*?\)\s+AS\s+(\w+)\s*(?:,|$)", aggregates, re.S)
+    added = ", ".join(
+        f"CAST(SUM({name}) AS BIGINT) AS {name}" if f == "COUNT" else f"SUM({name}) AS {name}"
+        for f, name in items
+    )
+    every = (1 << n_dims) - 1
+    if d.grouping_sets:
+        mask = " + ".join(f"{1 << i} * GROUPING({c})" for i, c in enumerate(dims))
+        whens = " ".join(
+            f"WHEN {every ^ sum(1 << i for i in s)} THEN {k}" for k, s in enumerate(sets, 1)
+        )
+        groups = ", ".join(
+            "(" + ", ".join([*keys, *(dims[i] for i in s)]) + ")" for s in [(), *sets]
+        )
+        return with_ctes([*ctes, ("gs_fine", fine)]) + (
+            f"\nSELECT {group}, CASE ({mask}) {whens} ELSE 0 END AS gid, "
+            f"{added}\nFROM gs_fine GROUP BY GROUPING SETS ({groups})"
+        )
+    parts = []
+    for k, s in enumerate([(), *sets]):
+        shown = [c if i in s else f"NULL AS {c}" for i, c in enumerate(dims)]
+        by = ", ".join([*keys, *(dims[i] for i in s)])
+        parts.append(
+            f"SELECT {', '.join([*keys, *shown])}, {k} AS gid, {added}\nFROM gs_fine GROUP BY {by}"
+        )
+    head = with_ctes(ctes) + f",\ngs_fine AS MATERIALIZED (\n{fine}\n)"
+    return head + "\n" + "\nUNION ALL\n".join(parts)

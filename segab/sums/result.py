@@ -7,7 +7,8 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import re
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -30,6 +31,8 @@ __all__ = [
     "given_or_duckdb",
     "long_sums",
     "rename_dims",
+    "rollup_sets",
+    "typed_dims",
 ]
 
 SUM_COLUMNS = ("n", "sum", "sum_sq", "den_sum", "den_sum_sq", "cross_sum")
@@ -115,6 +118,14 @@ class Aggregates:
     ``caps``: the cap each capped metric got and the units it lowered
     (:mod:`segab.sums.caps`).
 
+    ``breakdowns`` is set with two or more breakdowns (each a tuple of columns):
+    then ``dimensions`` is the union of their columns, and ``sums`` and
+    ``exposures`` have an integer ``breakdown`` column, 0 for the plain cell rows
+    and k for the rows of ``breakdowns[k - 1]``, whose other dimension columns are
+    missing (a NULL value of a breakdown's own column is missing too: the
+    ``breakdown`` column tells them apart). With ``breakdowns`` empty, rows are
+    those of ``dimensions`` crossed (or the plain cells without dimensions).
+
     Example:
         >>> Aggregates.__dataclass_fields__["dimensions"].type
         'tuple[str, ...]'
@@ -127,6 +138,7 @@ class Aggregates:
     dimensions: tuple[str, ...]
     issues: tuple[DataIssue, ...] = ()
     notes: tuple[str, ...] = ()
+    breakdowns: tuple[tuple[str, ...], ...] = ()
     unknown_arms: tuple[tuple[str, int], ...] = ()
     folds: pd.DataFrame | None = None
     caps: tuple[AppliedCap, ...] = ()
@@ -191,15 +203,103 @@ def long_sums(
     return out.drop(columns="_order").reset_index(drop=True)[columns]
 
 
+def rollup_sets(
+    wide: pd.DataFrame, keys: Sequence[str], n_dims: int, sets: Sequence[Sequence[int]]
+) -> pd.DataFrame:
+    """The grouping sets of ``sets`` from sums grouped by ``keys`` and every ``dim_i``.
+
+    Sums add, so each breakdown's rows (and, ``gid`` 0, the plain rows) are the sums
+    of the finest crossing's rows: the frame :func:`~segab.sums.expressions.grouped_select`
+    returns, for the DuckDB fast path, which groups by every dim at once. A dim
+    outside its row's breakdown is None; a NULL value stays a group of its own.
+
+    Example:
+        >>> import pandas as pd
+        >>> wide = pd.DataFrame({"variant": ["a", "a", "a"], "dim_0": ["x", "x", None],
+        ...     "dim_1": [1, 2, 1], "n": [1, 2, 4]})
+        >>> out = rollup_sets(wide, ["variant"], 2, [(0,), (1,)])
+        >>> out[["gid", "n"]].values.tolist()
+        [[0, 7], [1, 3], [1, 4], [2, 5], [2, 2]]
+    """
+    import pandas as pd
+
+    dims = [f"dim_{i}" for i in range(n_dims)]
+    values = [c for c in wide.columns if c not in keys and c not in dims]
+    parts = []
+    for k, chosen in enumerate([(), *sets]):
+        by = [*keys, *(dims[i] for i in chosen)]
+        part = wide.groupby(by, dropna=False, sort=False)[values].sum(min_count=1).reset_index()
+        for i, c in enumerate(dims):
+            if i not in chosen:
+                part[c] = None
+        part["gid"] = k
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True)[[*keys, *dims, "gid", *values]]
+
+
+def typed_dims(wide: pd.DataFrame, dims: Sequence[str], types: Mapping[str, str]) -> pd.DataFrame:
+    """``dim_i`` columns of an integer SQL type as integers (nullable), whatever the driver gave.
+
+    With several breakdowns a dim is NULL outside its rows' breakdown, which some
+    drivers return as a float column (``0.0`` for ``0``); the value is the column's.
+
+    Example:
+        >>> import pandas as pd
+        >>> wide = pd.DataFrame({"dim_0": [0.0, None]})
+        >>> typed_dims(wide, ["newbie"], {"newbie": "BIGINT"})["dim_0"].tolist()
+        [0, <NA>]
+    """
+    for i, c in enumerate(dims):
+        col = f"dim_{i}"
+        if "int" in types.get(c, "").lower() and col in wide.columns:
+            wide[col] = wide[col].astype("Float64").astype("Int64")
+    return wide
+
+
+# the frames' own column names: a breakdown column of one of these names is renamed
+# in the frames (:func:`dim_columns`) and named back in results (:func:`dim_name`)
+_OWN = re.compile(
+    r"(segment|stage|variant|metric|breakdown|gid|f|n|n_units|sum|sum_sq|den_sum|den_sum_sq"
+    r"|cross_sum|next_stage|n_exposed|n_reached|fold|[a-z]{1,2}_[0-9]+|dim_[0-9]+)"
+)
+_BY = " (by)"
+
+
+def dim_columns(dims: Sequence[str]) -> tuple[str, ...]:
+    """The frame column of each breakdown column: its name, unless the frames use that name.
+
+    Any column can be a breakdown (``segment``, ``variant``, ``n``): such a name gets
+    the suffix ``" (by)"`` in the frames of :class:`Aggregates`, and
+    :func:`dim_name` gives it back to results.
+
+    Example:
+        >>> dim_columns(["channel", "segment", "n_0"])
+        ('channel', 'segment (by)', 'n_0 (by)')
+    """
+    return tuple(f"{d}{_BY}" if _OWN.fullmatch(d) else d for d in dims)
+
+
+def dim_name(column: str) -> str:
+    """The breakdown column a frame column of :func:`dim_columns` stands for.
+
+    Example:
+        >>> dim_name("segment (by)"), dim_name("channel"), dim_name("x (by)")
+        ('segment', 'channel', 'x (by)')
+    """
+    base = column[: -len(_BY)]
+    return base if column.endswith(_BY) and _OWN.fullmatch(base) else column
+
+
 def rename_dims(df: pd.DataFrame, dims: tuple[str, ...]) -> pd.DataFrame:
-    """``dim_i`` columns renamed to the ``--by`` names; name columns as Python objects.
+    """``dim_i`` columns renamed to the ``--by`` names (:func:`dim_columns`); name columns
+    as Python objects.
 
     Example:
         >>> import pandas as pd
         >>> list(rename_dims(pd.DataFrame({"dim_0": ["x"]}), ("channel",)).columns)
         ['channel']
     """
-    df = df.rename(columns={f"dim_{i}": d for i, d in enumerate(dims)})
+    df = df.rename(columns={f"dim_{i}": d for i, d in enumerate(dim_columns(dims))})
     for col in ("segment", "stage", "variant", "next_stage"):
         if col in df.columns:
             df[col] = df[col].astype(object)

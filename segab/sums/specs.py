@@ -116,7 +116,7 @@ class EventLogSpec:
 
     ``segments`` and ``stages`` are the names the config declares (an exposure
     elsewhere is excluded and counted; empty: any name), ``variants`` too (coded
-    first by the fast path).
+    first by the fast path). ``dims`` and ``sets``: as in :class:`UnitSpec`.
 
     Example:
         >>> EventLogSpec("e", 1, "unit_id", "user_id").event_col
@@ -139,6 +139,7 @@ class EventLogSpec:
     segments: tuple[str, ...] = ()  # the declared names (DuckDB's fast path codes them)
     variants: tuple[str, ...] = ()
     drop_duplicate_events: bool = False  # analysis.duplicate_events: drop
+    sets: tuple[tuple[int, ...], ...] = ()  # several breakdowns: each one's dims (indexes)
 
 
 @dataclass(frozen=True)
@@ -180,6 +181,9 @@ class RowPrep:
 class UnitSpec:
     """Column names of a one-row-per-unit aggregation.
 
+    ``dims`` are the breakdown columns: crossed, or with ``sets`` (several
+    breakdowns in one scan) the union of the breakdowns' columns.
+
     Example:
         >>> UnitSpec("arm", None, None, (), ()).variant
         'arm'
@@ -192,6 +196,7 @@ class UnitSpec:
     metrics: tuple[MetricSpec, ...]
     segment_sql: str | None = None
     prep: RowPrep | None = None  # the join, filter and first exposures, if any
+    sets: tuple[tuple[int, ...], ...] = ()  # several breakdowns: each one's dims (indexes)
 
 
 @dataclass(frozen=True)

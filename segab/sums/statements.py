@@ -25,6 +25,10 @@ The event-log CTEs, in order:
 - ``uv``: one row per (unit, cell) with each metric's per-unit value, from the
   events in ``[t0, t0 + window)`` (and ``<= now``).
 
+The sums group ``uv`` by cell and variant and the ``--by`` columns (crossed), or,
+with several breakdowns (``spec.sets``), by one grouping set per breakdown plus
+the plain cells, in the same statement (:func:`~segab.sums.expressions.grouped_select`).
+
 Example:
     >>> from segab.sums.specs import MetricSpec
     >>> x = Relation("x", ("u", "segment", "stage", "variant", "timestamp"), {})
@@ -40,10 +44,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from segab.sql.dialects import Dialect
-from segab.sums.caps import cap_columns, cap_ctes, capped
+from segab.sums.caps import cap_columns, cap_ctes, cap_keys, capped
 from segab.sums.expressions import (
     dim,
     epoch_col,
+    grouped_select,
     number_col,
     one,
     sum_columns,
@@ -318,17 +323,20 @@ def event_log_queries(
             prelude += p.d.temp_table(table, body, index="u")
             bodies[name] = f"SELECT * FROM {table}"
         base = list(bodies.items())
-    dcols = "".join(f", {dim(i)}" for i in range(len(spec.dims)))
     ctes, uv = [*base, ("uv", _uv_cte(spec, p))], "uv"
+    keys = ["segment", "stage", "variant"]
     if capped(spec.metrics):  # per-unit values capped before the sums (segab.sums.caps)
-        keys = ["segment", "stage", "variant", *(dim(i) for i in range(len(spec.dims))), "u"]
-        ctes, uv = ctes + cap_ctes("uv", keys, spec.metrics, p), "uvc"
-    sums = (
-        with_ctes(ctes)
-        + f"\nSELECT segment, stage, variant{dcols}, COUNT(*) AS n"
-        + sum_columns(spec.metrics, ratio_den=True)
-        + cap_columns(spec.metrics)
-        + f"\nFROM {uv} GROUP BY segment, stage, variant{dcols}"
+        cols = [*keys, *(dim(i) for i in range(len(spec.dims))), "u"]
+        ctes, uv = ctes + cap_ctes("uv", cols, spec.metrics, p), "uvc"
+        keys += cap_keys(spec.metrics)  # the caps: constants, so keys that split nothing
+    sums = grouped_select(
+        p.d,
+        ctes,
+        uv,
+        keys,
+        len(spec.dims),
+        spec.sets,
+        "COUNT(*) AS n" + sum_columns(spec.metrics, ratio_den=True) + cap_columns(spec.metrics),
     )
     funnel = _funnel(base, spec, p)
     quality = _quality(base, spec, p)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from segab.config.models import Experiment
 from segab.errors import DataError
+from segab.sums.fingerprints import fingerprint, repeats
 from segab.sums.prepare import attribute_duplicates_query, counts, prep_counts_query
 from segab.sums.result import MAX_EXAMPLES, DataIssue
 from segab.sums.row_locations import Position, csv_record_lines, positioned_source, where
@@ -27,6 +28,7 @@ from segab.sums.unit_values import BAD_BINARY, KINDS
 from segab.sums.units import (
     codes_query,
     duplicates_query,
+    id_fingerprints_query,
     locate_query,
     read_columns,
     units_query,
@@ -117,7 +119,9 @@ def _example(place: str, unit: Any, n_rows: Any, raw: Any = None, with_rows: boo
 
 
 def _flag_rows(wide: pd.DataFrame, flag: int) -> int:
-    return int(wide.loc[wide["f"] == flag, "n_units"].sum())
+    """Rows with ``flag``, each once (from the plain cells' rows when there are grouping sets)."""
+    plain = wide[wide["gid"] == 0] if "gid" in wide.columns else wide
+    return int(plain.loc[plain["f"] == flag, "n_units"].sum())
 
 
 def check_units(data: UnitInput, spec: UnitSpec, unit: str | None, exp: Experiment) -> CheckedUnits:
@@ -141,8 +145,7 @@ def check_units(data: UnitInput, spec: UnitSpec, unit: str | None, exp: Experime
     if counters["bad_values"]:
         issues += _bad_value_issues(data, spec, locator)
     if unit is not None:
-        sql, params = duplicates_query(eng.dialect, rel, spec, unit)
-        found = eng.query(sql, params).fillna(0)
+        found = _duplicates(eng, rel, spec, unit)
         dups, empty = found[found["n_var"] > 0], int(found.loc[found["n_var"] == 0, "units"].sum())
         if len(dups) or empty:
             sql, params = units_query(eng.dialect, rel, spec, unit, dedupe=len(dups) > 0)
@@ -154,6 +157,21 @@ def check_units(data: UnitInput, spec: UnitSpec, unit: str | None, exp: Experime
         counters["duplicate_units"] += int((one["n_rows"] - one["units"]).sum())
     kept = wide[wide["f"] == 0].drop(columns="f").reset_index(drop=True)
     return CheckedUnits(kept, counters, tuple(issues))
+
+
+def _duplicates(eng: Engine, rel: Relation, spec: UnitSpec, unit: str) -> pd.DataFrame:
+    """:func:`duplicates_query`'s rows (NULLs as 0): none when the ids' fingerprints
+    prove that no counted id repeats and none is empty (:mod:`segab.sums.fingerprints`)."""
+    fp = fingerprint(eng.dialect, "u")
+    if fp is not None:
+        sql, params = id_fingerprints_query(eng.dialect, rel, spec, unit, fp)
+        h = eng.query(sql, params)["h"]
+        if not h.isna().any() and repeats(h.to_numpy()) == 0:
+            import pandas as pd
+
+            return pd.DataFrame({"n_var": [], "same": [], "units": [], "n_rows": []})
+    sql, params = duplicates_query(eng.dialect, rel, spec, unit)
+    return eng.query(sql, params).fillna(0)
 
 
 def _prepared_counters(

@@ -12,15 +12,18 @@ from collections.abc import Sequence
 from segab.config.models import Experiment
 from segab.errors import DataError, SqlError
 from segab.sums.arms import match_arms
+from segab.sums.breakdowns import plan_breakdowns
 from segab.sums.caps import applied_caps, cap_spec
 from segab.sums.folds import FOLD_COLUMN, split_folds, with_fold
 from segab.sums.prepare import materialize, resolve_rows
 from segab.sums.result import (
     DATA_QUALITY_KEYS,
     Aggregates,
+    dim_columns,
     given_or_duckdb,
     long_sums,
     rename_dims,
+    typed_dims,
 )
 from segab.sums.sources import Engine, Relation, Source, is_frame, require_columns
 from segab.sums.specs import MetricSpec, UnitColumns, UnitSpec
@@ -94,6 +97,7 @@ def _check(
     texts: list[str],
     attributes: Source | None = None,
     folds: bool = False,
+    sets: tuple[tuple[int, ...], ...] = (),
 ) -> tuple[list[MetricSpec], CheckedUnits, tuple[str, ...]]:
     """Resolve the table (``texts``: columns read as text from CSV) and run its statements.
 
@@ -119,9 +123,12 @@ def _check(
     if prep is not None:
         prep = materialize(eng, rel.sql, prep)
     segment_sql = None if segment else _segment_sql(experiment, rel, eng.dialect)
-    spec = UnitSpec(columns.variant, segment, stage, dims, tuple(specs), segment_sql, prep)
+    spec = UnitSpec(columns.variant, segment, stage, dims, tuple(specs), segment_sql, prep, sets)
     data = UnitInput(eng, units, rel, tuple(texts))
-    return specs, check_units(data, spec, unit, experiment), dims
+    checked = check_units(data, spec, unit, experiment)
+    if sets:  # a NULL outside a row's breakdown may have turned an integer column into floats
+        typed_dims(checked.wide, dims, rel.types)
+    return specs, checked, dims
 
 
 def aggregate_units(
@@ -133,6 +140,7 @@ def aggregate_units(
     by: Sequence[str] = (),
     attributes: Source | None = None,
     folds: bool = False,
+    breakdowns: Sequence[Sequence[str] | str] = (),
 ) -> Aggregates:
     """Aggregate a one-row-per-unit table (variant, attributes, outcome columns).
 
@@ -155,6 +163,11 @@ def aggregate_units(
     attribute); when they cannot be (SQLite, array/version operators) every row is
     in segment ``all``. The stage comes from ``stage_column`` (or ``stage``), else ``all``.
     There is no funnel (empty) and no exposure-log counter (zeros).
+
+    ``by`` names columns to break down by, crossed (one breakdown); each item of
+    ``breakdowns`` is one more breakdown (a column, or a tuple of columns crossed).
+    Two or more breakdowns are computed in the same scan, as grouping sets
+    (:mod:`segab.sums.breakdowns`; the ``breakdown`` column of the sums).
 
     Values segab cannot use (NaN, +-infinity, text in a numeric column) keep their
     row out whole, counted in ``bad_values`` and located in ``issues``; a binary
@@ -185,14 +198,17 @@ def aggregate_units(
         >>> agg.data_quality["bad_values"], agg.issues[0].examples
         (1, ('<units DataFrame> row index 1 (unit u2)',))
     """
-    dims = tuple(dict.fromkeys(by))
+    plan = plan_breakdowns(by, breakdowns)
+    dims, sets = plan.columns, plan.sets
+    if folds and sets:
+        raise DataError("folds: found several breakdowns, expected at most one with folds")
     texts = [columns.variant, "segment", "stage", experiment.unit, "unit_id", "unit", *dims]
     if experiment.analysis.time_column is not None:
         texts.append(experiment.analysis.time_column)  # each time read by try_epoch
     with given_or_duckdb(engine) as eng:
         try:
             specs, checked, dims = _check(
-                eng, experiment, units, columns, dims, texts, attributes, folds
+                eng, experiment, units, columns, dims, texts, attributes, folds, sets
             )
         except SqlError:
             if not _is_text_file(units):
@@ -202,13 +218,17 @@ def aggregate_units(
             rel = eng.relation(units, "units", list(dict.fromkeys(texts)))
             outcomes = [c for s in _unit_specs(experiment, rel) for c in (s.source, s.den) if c]
             specs, checked, dims = _check(
-                eng, experiment, units, columns, dims, texts + outcomes, attributes, folds
+                eng, experiment, units, columns, dims, texts + outcomes, attributes, folds, sets
             )
-        wide = rename_dims(checked.wide, dims)
-    matched, unknown = match_arms({"wide": wide}, experiment, "n_units", source="units")
+        wide = rename_dims(checked.wide, dims).rename(columns={"gid": "breakdown"})
+        dims = dim_columns(dims)  # the frames' names of the breakdown columns
+    # the arms' unit counts and the missing outcomes from the plain cells' rows (each unit once)
+    frames = {"plain": wide[wide["breakdown"] == 0], "wide": wide} if sets else {"wide": wide}
+    matched, unknown = match_arms(frames, experiment, "n_units", source="units")
     wide = matched["wide"]
-    missing = sum(int((wide["n_units"] - wide[f"n_{i}"]).sum()) for i in range(len(specs)))
-    keys = ["segment", "stage", "variant", *dims]
+    plain = matched["plain"] if sets else wide
+    missing = sum(int((plain["n_units"] - plain[f"n_{i}"]).sum()) for i in range(len(specs)))
+    keys = ["segment", "stage", "variant", *dims, *(["breakdown"] if sets else [])]
     exposure_counts = wide[keys].assign(n=wide["n_units"].astype("int64"))
     quality = dict.fromkeys(DATA_QUALITY_KEYS, 0)
     quality.update(checked.counters, missing_outcomes=missing)
@@ -216,7 +236,7 @@ def aggregate_units(
     import pandas as pd
 
     agg = Aggregates(
-        sums=long_sums(wide, experiment, specs, dims, per_metric_n=True),
+        sums=long_sums(wide, experiment, specs, tuple(keys[3:]), per_metric_n=True),
         exposures=exposure_counts.sort_values(keys, kind="stable").reset_index(drop=True),
         funnel=pd.DataFrame(
             {c: [] for c in ("segment", "variant", "stage", "next_stage", "n_exposed", "n_reached")}
@@ -226,5 +246,6 @@ def aggregate_units(
         issues=checked.issues,
         unknown_arms=tuple(unknown.items()),
         caps=applied_caps(wide, specs),
+        breakdowns=plan.names if sets else (),
     )
     return split_folds(agg) if FOLD_COLUMN in dims else agg

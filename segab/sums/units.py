@@ -27,6 +27,10 @@ Example:
     ...     (MetricSpec("m", "continuous", "y"),)))
     >>> "GROUP BY segment, stage, variant, f" in sql
     True
+
+With ``spec.sets`` (several breakdowns), the final grouping is one row set per
+breakdown plus the no-breakdown set, in the same statement
+(:func:`~segab.sums.expressions.grouped_select`; column ``gid``).
 """
 
 from __future__ import annotations
@@ -34,15 +38,30 @@ from __future__ import annotations
 from typing import Any
 
 from segab.sql.dialects import Dialect
-from segab.sums.caps import cap_columns, cap_ctes, capped
-from segab.sums.expressions import dim, sum_columns, text_col, unit_col, valid_unit, with_ctes
+from segab.sums.caps import cap_columns, cap_ctes, cap_keys, capped
+from segab.sums.expressions import (
+    dim,
+    grouped_select,
+    sum_columns,
+    text_col,
+    unit_col,
+    valid_unit,
+    with_ctes,
+)
 from segab.sums.prepare import prepared_from
 from segab.sums.row_locations import POSITION
 from segab.sums.sources import Relation
 from segab.sums.specs import Params, UnitSpec
 from segab.sums.unit_values import BAD_BINARY, column_read
 
-__all__ = ["codes_query", "duplicates_query", "locate_query", "read_columns", "units_query"]
+__all__ = [
+    "codes_query",
+    "duplicates_query",
+    "id_fingerprints_query",
+    "locate_query",
+    "read_columns",
+    "units_query",
+]
 
 
 def read_columns(spec: UnitSpec) -> list[tuple[str, bool]]:
@@ -154,7 +173,8 @@ def units_query(
 ) -> tuple[str, dict[str, Any]]:
     """The GROUP BY over a one-row-per-unit table (``unit``: its id column, if any).
 
-    Columns: segment, stage, variant, dim_0.., ``f`` (see the module doc), n_units,
+    Columns: segment, stage, variant, ``f`` (see the module doc), dim_0.. (and
+    ``gid`` with ``spec.sets``), n_units,
     then per metric i ``n_i, s_i, q_i`` (and ``ds_i, dq_i, x_i`` with a denominator
     column), which count only rows with ``f = 0``. A NULL outcome (or denominator)
     leaves the unit out of that metric's ``n_i``. ``dedupe`` resolves repeated ids
@@ -195,18 +215,15 @@ def units_query(
         else:
             values.append(f"{y} AS y_{i}")
     g = "SELECT " + ", ".join([*cell, "f", *values]) + f" FROM {src}"
-    group = ", ".join([*cell, "f"])
     counts = "".join(f",\n  COUNT(y_{i}) AS n_{i}" for i in range(len(spec.metrics)))
+    aggregates = f"COUNT(*) AS n_units{counts}" + sum_columns(spec.metrics, ratio_den=True)
+    keys = ["segment", "stage", "variant", "f"]
     ctes, rows = [*ctes, ("g", g)], "g"
     if capped(spec.metrics):  # values capped before the sums (segab.sums.caps)
         ctes, rows = ctes + cap_ctes("g", [*cell, "f"], spec.metrics, p, "f = 0"), "uvc"
-    sql = (
-        with_ctes(ctes)
-        + f"\nSELECT {group}, COUNT(*) AS n_units{counts}"
-        + sum_columns(spec.metrics, ratio_den=True)
-        + cap_columns(spec.metrics)
-        + f"\nFROM {rows} GROUP BY {group}"
-    )
+        aggregates += cap_columns(spec.metrics)
+        keys += cap_keys(spec.metrics)  # the caps: constants, so keys that split nothing
+    sql = grouped_select(d, ctes, rows, keys, len(spec.dims), spec.sets, aggregates)
     return sql, p.values
 
 
@@ -228,6 +245,29 @@ def codes_query(
     codes = ", ".join(f"e_{j}" for j in range(len(read_columns(spec))))
     sql = with_ctes(_ctes(p.d, rel, spec, unit, codes=True)) + (
         f"\nSELECT {codes}, COUNT(*) AS n_rows FROM fl WHERE f = 1 GROUP BY {codes}"
+    )
+    return sql, p.values
+
+
+def id_fingerprints_query(
+    dialect: Dialect | str, rel: Relation, spec: UnitSpec, unit: str, fingerprint: str
+) -> tuple[str, dict[str, Any]]:
+    """One row per counted (``f = 0``) or empty-id (``f = 3``) row: ``h``, the fingerprint
+    of its id (NULL for an empty id), for :func:`segab.sums.fingerprints.repeats`.
+
+    ``fingerprint`` is the dialect's fingerprint of ``u``
+    (:func:`segab.sums.fingerprints.fingerprint`).
+
+    Example:
+        >>> from segab.sums.specs import MetricSpec
+        >>> rel = Relation("t", ("id", "arm", "y"), {})
+        >>> spec = UnitSpec("arm", None, None, (), (MetricSpec("m", "continuous", "y"),))
+        >>> id_fingerprints_query("duckdb", rel, spec, "id", "hash(u)")[0].splitlines()[-1]
+        'SELECT CASE WHEN f = 0 THEN hash(u) END AS h FROM fl WHERE f IN (0, 3)'
+    """
+    p = Params(dialect)
+    sql = with_ctes(_ctes(p.d, rel, spec, unit)) + (
+        f"\nSELECT CASE WHEN f = 0 THEN {fingerprint} END AS h FROM fl WHERE f IN (0, 3)"
     )
     return sql, p.values
 

@@ -263,3 +263,26 @@ def test_event_log_spark(spark: Any) -> None:  # noqa: F811
     x, e = log()
     with open_spark_engine(spark) as eng:
         check_log(aggregate_event_log(EXP_LOG, x, e, engine=eng), x, e)
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "sqlite"])
+def test_caps_with_several_breakdowns(engine: str, tmp_path: Path) -> None:
+    """Grouping sets: the cap and the units capped come from the plain cells' rows once."""
+    import sqlite3
+
+    df = units().assign(channel=lambda d: np.where(d.index % 2, "email", "web"),
+                        tier=lambda d: np.where(d.index % 3, "gold", "basic"))  # fmt: skip
+    source: Any = df
+    if engine == "sqlite":
+        con = sqlite3.connect(tmp_path / "u.db")
+        df.to_sql("units", con, index=False)
+        con.close()
+        source = "units"
+    with open_engine(None if engine == "duckdb" else f"sqlite:///{tmp_path / 'u.db'}") as eng:
+        agg = aggregate_units(exp_units(), source, engine=eng, columns=COLS,
+                              breakdowns=[("channel",), ("tier",)])  # fmt: skip
+    plain = agg.sums[agg.sums["breakdown"] == 0].drop(columns=["breakdown", "channel", "tier"])
+    check_units(Aggregates(plain, agg.exposures, agg.funnel, {}, (), caps=agg.caps), df)
+    by_channel = agg.sums[(agg.sums["breakdown"] == 1) & (agg.sums["metric"] == "rev")]
+    total = agg.sums[(agg.sums["breakdown"] == 0) & (agg.sums["metric"] == "rev")]
+    assert by_channel["sum"].sum() == pytest.approx(total["sum"].sum(), rel=1e-12)

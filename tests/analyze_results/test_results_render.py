@@ -19,7 +19,7 @@ from .conftest import aggregates, binary, make_exp, sums_frame
 TOP = [
     "experiment", "iteration", "method", "alpha", "correction", "results", "pooled",
     "heterogeneity", "srm", "data_quality", "funnel", "data_issues", "unknown_arms", "skipped",
-    "notes",
+    "notes", "breakdowns",
 ]  # fmt: skip
 ROW = [
     "segment", "stage", "dimensions", "metric", "variant", "control", "n_control", "n_variant",

@@ -20,7 +20,11 @@ times faster (10M exposures + 10M events) when those keys are integers:
 
 Each partition's statements are those of :mod:`segab.sums._fast.partition`. One
 scan of the events counts empty ids and missing values. The results and the
-data-quality counters are those of the generic route, row for row.
+data-quality counters are those of the generic route, row for row. With several
+breakdowns (``spec.sets``) the partitions group by every breakdown column at once
+(the finest crossing, the one scan) and the small summed result is added up per
+breakdown (:func:`~segab.sums.result.rollup_sets`), where the generic route uses
+``GROUPING SETS``.
 
 Example:
     >>> from segab.sums.sources import Relation
@@ -44,6 +48,7 @@ from typing import TYPE_CHECKING, Any
 from segab.sums._fast.fallback import FastPathUnavailableError
 from segab.sums._fast.partition import Partition
 from segab.sums.expressions import valid_unit, with_ctes
+from segab.sums.result import rollup_sets
 from segab.sums.sources import Relation, SqlRunner
 from segab.sums.specs import EventLogSpec, Params
 from segab.sums.statements import (
@@ -297,6 +302,8 @@ def _run(
             *(c for c in wide.columns if c[:2] in ("n", "s_", "q_", "ds", "dq", "x_")),
         ]
     ]
+    if spec.sets:  # several breakdowns: the finest crossing's sums, added up per breakdown
+        wide = rollup_sets(wide, ["segment", "stage", "variant"], len(dims), spec.sets)
     fn = _add(funnels, ["g", "v", "s"])
     stage_of = decode["stage"]
     fn["next_stage"] = fn["s"].map(lambda c: stage_of.get(int(c) + 1))

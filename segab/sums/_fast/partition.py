@@ -26,12 +26,12 @@ from typing import TYPE_CHECKING
 from segab.sums._fast.fallback import COLLISION_CLASS, FastPathUnavailableError
 from segab.sums._fast.unit_pivot import MAX_PIVOT_STAGES, PivotShape, empty_funnel, run_pivot
 from segab.sums.expressions import valid_unit, with_ctes
+from segab.sums.fingerprints import repeats
 from segab.sums.sources import Relation, SqlRunner
 from segab.sums.specs import EventLogSpec, Params
 from segab.sums.statements import event_ctes, exposure_ctes, value_event_names, window_condition
 
 if TYPE_CHECKING:
-    import numpy as np
     import pandas as pd
 
 __all__ = ["H2", "H", "Partition", "metric_values", "repeats"]
@@ -451,18 +451,3 @@ class Partition:
             scan["dup_screen"] += repeats(got["f"].to_numpy())
             scan["missing_outcomes"] += int(got["m"].sum()) if missing else 0
         return pd.DataFrame([scan])
-
-
-def repeats(values: np.ndarray) -> int:
-    """How many of ``values`` equal another one before them: rows less distinct values.
-
-    Sorts a copy (a query's result may be read-only).
-
-    Example:
-        >>> import numpy as np
-        >>> repeats(np.array([7, 3, 7, 1, 7], dtype=np.uint64)), repeats(np.array([], dtype=int))
-        (2, 0)
-    """
-    ordered = values.copy()
-    ordered.sort()
-    return int((ordered[1:] == ordered[:-1]).sum())
