@@ -10,6 +10,11 @@ Prints one table:
 * Bayesian A/A "finding" rate (chance to win beyond 0.975 or below 0.025);
 * retention with maturity (day-7 retention, window [7d, 8d) after exposure, only units
   whose window has passed at the analysis time): A/A false-positive rate and coverage.
+* capped means (``cap: {percentile: 0.99}`` over both arms, as segab computes it;
+  an absolute cap with the closed-form capped lognormal mean as the truth): A/A
+  false-positive rate and 95% coverage;
+* the non-inferiority test's type-I error with the true effect exactly at the
+  margin (absolute and relative margins), which must be at most alpha.
 
 Every simulation works on sufficient statistics of raw draws, vectorized over
 simulations through ``segab.stats.vectorized``. Run:
@@ -29,6 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import ndtr
 
 from segab.stats import (
     achieved_power,
@@ -38,6 +44,7 @@ from segab.stats import (
     compare_ratio_arrays,
     sample_size_per_arm,
 )
+from segab.stats.noninferiority import noninferiority
 
 ALPHA = 0.05
 
@@ -285,6 +292,79 @@ def retention(
     ]
 
 
+def _capped_lognormal_mean(mu: float, sigma: float, cap: float) -> float:
+    """E[min(Y, c)] of a lognormal: E[Y]·Φ((ln c − μ − σ²)/σ) + c·(1 − Φ((ln c − μ)/σ))."""
+    z = (math.log(cap) - mu) / sigma
+    return math.exp(mu + sigma**2 / 2) * float(ndtr(z - sigma)) + cap * (1 - float(ndtr(z)))
+
+
+def capped_means(rng: np.random.Generator, sims: int, n: int = 1000) -> list[Row]:
+    """Whale-heavy revenue (lognormal(1, 2)): A/A FPR and coverage with the 99th-percentile
+    cap over both arms; A/B (+10% on every value) coverage of the true capped difference
+    with an absolute cap (closed-form capped means)."""
+    mu, sigma = 1.0, 2.0
+    y = rng.lognormal(mu, sigma, (sims, 2 * n))
+    cap = np.percentile(y, 99, axis=1)[:, None]  # per experiment, all units, numpy linear
+    z = np.minimum(y, cap)
+    c, t = z[:, :n], z[:, n:]
+    full = np.full(sims, n)
+    r = compare_means_arrays(
+        full, c.sum(1), (c * c).sum(1), full, t.sum(1), (t * t).sum(1), alpha=ALPHA
+    )
+    fpr = float(np.mean(r.p_value < ALPHA))
+    cov = float(np.mean((r.abs_ci_low <= 0) & (r.abs_ci_high >= 0)))
+    fixed = 200.0
+    c = np.minimum(rng.lognormal(mu, sigma, (sims, n)), fixed)
+    t = np.minimum(rng.lognormal(mu + math.log(1.1), sigma, (sims, n)), fixed)
+    true = _capped_lognormal_mean(mu + math.log(1.1), sigma, fixed) - _capped_lognormal_mean(
+        mu, sigma, fixed
+    )
+    r = compare_means_arrays(
+        full, c.sum(1), (c * c).sum(1), full, t.sum(1), (t * t).sum(1), alpha=ALPHA
+    )
+    cov_ab = float(np.mean((r.abs_ci_low <= true) & (true <= r.abs_ci_high)))
+    return [
+        Row("A/A FPR, capped mean (p99 cap, lognormal(1,2))", sims, fpr, 0.045, 0.055,
+            f"n={n}/arm"),
+        Row("95% CI coverage, capped mean A/A", sims, cov, 0.94, 0.96),
+        Row("95% CI coverage, capped mean A/B (cap 200)", sims, cov_ab, 0.94, 0.96,
+            f"true diff {true:.4f} (closed form)"),
+    ]  # fmt: skip
+
+
+def noninferiority_at_margin(rng: np.random.Generator, sims: int, n: int = 10000) -> list[Row]:
+    """Type-I error of the non-inferiority test when the true effect is exactly the margin:
+    binary 0.10 vs 0.09 with a 1-point absolute margin, and continuous gamma(2, 10) (mean
+    20) vs mean 19 with a 5% relative margin; rejected when segab's p < alpha."""
+    full = np.full(sims, n)
+    rb = compare_proportions_arrays(
+        full, rng.binomial(n, 0.10, sims), full, rng.binomial(n, 0.09, sims), alpha=ALPHA
+    )
+    assert rb.abs_se is not None and rb.rel_se is not None
+    abs_rate = float(np.mean([
+        noninferiority(float(d), float(se), 0.01, "increase", ALPHA).passed
+        for d, se in zip(rb.abs_lift, rb.abs_se, strict=True)
+    ]))  # fmt: skip
+    m = 2000
+    draw = _gamma(2.0, 10.0)
+    s_c, ss_c = _means_sums(rng, sims, m, draw)
+    s_t, ss_t = _means_sums(rng, sims, m, lambda g, size: draw(g, size) * 0.95)
+    fm = np.full(sims, m)
+    rm = compare_means_arrays(fm, s_c, ss_c, fm, s_t, ss_t, alpha=ALPHA)
+    assert rm.rel_se is not None
+    rel_rate = float(np.mean([
+        noninferiority(float(d), float(se), 0.05, "increase", ALPHA).passed
+        for d, se in zip(rm.rel_lift, rm.rel_se, strict=True)
+    ]))  # fmt: skip
+    high = ALPHA + 3 * math.sqrt(ALPHA * (1 - ALPHA) / sims)  # at most alpha, within 3 MC se
+    return [
+        Row("NI type-I error at the margin, abs (binary)", sims, abs_rate, 0.0, high,
+            f"0.10 vs 0.09, margin 0.01, n={n}/arm"),
+        Row("NI type-I error at the margin, rel (gamma)", sims, rel_rate, 0.0, high,
+            f"-5% true, margin 5%, n={m}/arm"),
+    ]  # fmt: skip
+
+
 def run(sims: int = 4000, seed: int = 20240501, bayes_sims: int | None = None) -> list[Row]:
     """Run every study with one seeded generator and return the table rows."""
     rng = np.random.default_rng(seed)
@@ -297,6 +377,8 @@ def run(sims: int = 4000, seed: int = 20240501, bayes_sims: int | None = None) -
     rows += peeking_continuous(rng, sims)
     rows += bayesian_aa(rng, bayes_sims if bayes_sims is not None else sims)
     rows += retention(rng, sims)
+    rows += capped_means(rng, sims)
+    rows += noninferiority_at_margin(rng, sims)
     return rows
 
 

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 import yaml
 from click.testing import CliRunner, Result
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from scipy import stats as sps
 
@@ -260,6 +260,8 @@ def test_a_chosen_design_fits_or_the_split_is_observed(counts: list[int]) -> Non
 
 @settings(max_examples=80, deadline=None)
 @given(st.lists(st.text(min_size=1, max_size=12), min_size=2, max_size=5, unique=True))
+@example(["0E0", "1e5"])  # YAML 1.2 floats to segab's loader, plain text to YAML 1.1
+@example([".5", "-1E-3"])
 def test_any_labels_survive_the_yaml(labels: list[str]) -> None:
     """Keys are unique identifiers; every label comes back exactly from the written YAML."""
     from segab.config.yaml_reader import parse_yaml

@@ -62,7 +62,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from segab.analysis.caps import caps_block
 from segab.analysis.decisions import decide, guardrail_harmed
+from segab.analysis.guardrails import decision_settings, guardrail_tests
 from segab.analysis.pooling import (
     CellKey,
     Pair,
@@ -169,6 +171,10 @@ def _families(scope: str, members: list[_Pending]) -> list[tuple[list[_Pending],
     return out + [(plain + g, g) for g in groups.values()]
 
 
+def _where(p: _Pending) -> tuple[Any, ...]:
+    return (p.scope, p.segment, p.stage, p.dims, p.pair.control, p.pair.variant)
+
+
 def _c(p: _Pending) -> Comparison:
     if p.comparison is None:  # pragma: no cover - _run fills every comparison
         raise RuntimeError("comparison not computed")
@@ -208,9 +214,18 @@ def _rows(
     metrics = {m.key: m for m in experiment.metrics.all()}
     guardrails = [m.key for m in experiment.metrics.guardrail]
     harmed: dict[tuple[Any, ...], list[str]] = defaultdict(list)
+    tests, not_ni = guardrail_tests(
+        (id(p), _where(p), _c(p), metrics[p.pair.metric])
+        for p in pending
+        if p.pair.metric in guardrails
+    )
+    settings = decision_settings(experiment)  # the split power with margin guardrails
     for p in pending:
+        ni = tests.get(id(p))
+        if ni is not None and ni.passed:
+            continue  # within its margin: not harmed, whatever its p-value
         if p.pair.metric in guardrails and guardrail_harmed(_c(p), metrics[p.pair.metric]):
-            where = (p.scope, p.segment, p.stage, p.dims, p.pair.control, p.pair.variant)
+            where = _where(p)
             c = _c(p)
             lift = c.rel_lift if math.isfinite(c.rel_lift) else c.abs_lift
             shown = pct(lift) if math.isfinite(c.rel_lift) else f"{lift:+.4g}"
@@ -219,16 +234,18 @@ def _rows(
     for p in pending:
         metric = metrics[p.pair.metric]
         role = experiment.metrics.role_of(metric.key)
-        where = (p.scope, p.segment, p.stage, p.dims, p.pair.control, p.pair.variant)
+        where = _where(p)
         verdict = decide(
             _c(p),
             metric,
             role=role,
-            settings=experiment.analysis,
+            settings=settings,
             srm=p.srm,
             harmed_guardrails=harmed.get(where, []),
             control_std=_control_std(p),
             shrunk=shrunk.get(id(p)),
+            noninferiority=tests.get(id(p)),
+            not_noninferior=not_ni.get(where, []) if role == "primary" else (),
         )
         row = ResultRow(
             segment=p.segment,
@@ -245,6 +262,7 @@ def _rows(
             more_units=verdict.more_units,
             n_cells=p.pair.n_cells,
             shrunk=shrunk.get(id(p)),
+            noninferiority=tests.get(id(p)),
         )
         out.append((p, row))
     return out
@@ -463,4 +481,5 @@ def compute_results(
         if settings.wants_tailoring
         else None,
         maturity=aggregates.maturity,
+        caps=caps_block(aggregates.caps, experiment),
     )

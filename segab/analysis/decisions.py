@@ -10,7 +10,13 @@ the cell's checks. The rules, in order (the first that applies wins):
    control's mean is undefined despite data (e.g. an ROI whose control costs 0).
 3. ``investigate`` — on a guardrail row, the guardrail moved significantly in
    its bad direction. Harm uses the *unadjusted* test: a guardrail is a safety
-   check, where a false alarm costs a look and a miss costs users.
+   check, where a false alarm costs a look and a miss costs users. A guardrail
+   with a ``margin`` is judged by its non-inferiority test instead
+   (:mod:`segab.analysis.guardrails`): shown non-inferior, ``ship`` when also
+   significantly better, else ``no_effect``; not shown, ``investigate`` when it is
+   also harmed, else ``keep_running``. On a primary row that would ``ship``, a
+   guardrail of the same cell and variant not shown non-inferior makes it
+   ``keep_running`` (the primary must win *and* every margin must hold).
 4. ``rollback`` — the variant is significantly worse on this metric (in the
    metric's ``direction``; significance after the multiple-testing correction).
    Otherwise ``investigate`` on a primary row when any guardrail of the same cell
@@ -52,11 +58,13 @@ from dataclasses import dataclass
 
 from scipy import special
 
+from segab.analysis.guardrails import ni_text
 from segab.analysis.shrinkage import ShrunkLift
 from segab.config.models import AnalysisSettings, Metric
 from segab.errors import StatsError
 from segab.formatting import pct
 from segab.stats import Comparison, SrmResult, sample_size_per_arm
+from segab.stats.noninferiority import NonInferiority
 
 __all__ = ["DECISIONS", "Verdict", "decide", "guardrail_harmed", "units_needed"]
 
@@ -274,8 +282,14 @@ def decide(
     harmed_guardrails: Sequence[str] = (),
     control_std: float | None = None,
     shrunk: ShrunkLift | None = None,
+    noninferiority: NonInferiority | None = None,
+    not_noninferior: Sequence[str] = (),
 ) -> Verdict:
     """The verdict of one comparison (see the module docstring for the rules).
+
+    ``noninferiority``: a guardrail row's test against its margin;
+    ``not_noninferior``: on a primary row, the guardrails of the same cell and
+    variant not shown non-inferior (``guardrail unsub not shown non-inferior (margin 1%)``).
 
     ``role`` is ``primary``, ``secondary`` or ``guardrail``; ``harmed_guardrails``
     names the guardrails harmed in the same cell and variant (used on primary
@@ -298,6 +312,8 @@ def decide(
         )
     if _undefined(c) or min(c.n_control, c.n_treatment) < 2:
         return _undefined_verdict(c, metric)
+    if role == "guardrail" and noninferiority is not None:
+        return _ni_verdict(c, metric, noninferiority)
     if role == "guardrail" and guardrail_harmed(c, metric):
         why = f"guardrail harmed: {_effect(c, metric.key)}, {_evidence(c, adjusted=False)}"
         return Verdict("investigate", why)
@@ -320,6 +336,9 @@ def decide(
         names = "; ".join(harmed_guardrails)
         lead = f"{metric.key} wins ({_pct(c.rel_lift)})" if significant else "no clear win"
         return Verdict("investigate", f"{lead} but a guardrail is harmed: {names}")
+    if significant and role == "primary" and not_noninferior:
+        why = f"{metric.key} wins ({_pct(c.rel_lift)}) but " + "; ".join(not_noninferior)
+        return Verdict("keep_running", why)
     if significant:
         return Verdict("ship", f"significantly better: {effect}, {evidence}")
     return _not_significant(c, metric, settings, control_std, evidence if eb else None)
@@ -331,3 +350,15 @@ def _eb_effect(c: Comparison, s: ShrunkLift, key: str) -> str:
         f"{key} {_num(s.estimate)} EB (robust EB CI {_num(s.ci_low)} to {_num(s.ci_high)}; "
         f"raw {_num(c.abs_lift)})"
     )
+
+
+def _ni_verdict(c: Comparison, metric: Metric, t: NonInferiority) -> Verdict:
+    """The verdict of a guardrail row with a margin (rule 3)."""
+    shown = f"{_effect(c, metric.key)}, {ni_text(t)}"
+    if t.passed:
+        if c.significant and _better(c, metric):
+            return Verdict("ship", f"non-inferior and significantly better: {shown}")
+        return Verdict("no_effect", f"non-inferior: {shown}")
+    if guardrail_harmed(c, metric):
+        return Verdict("investigate", f"guardrail harmed, not non-inferior: {shown}")
+    return Verdict("keep_running", f"not shown non-inferior yet: {shown}")

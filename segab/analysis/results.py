@@ -25,7 +25,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from segab.analysis.guardrails import ni_keys
 from segab.analysis.shrinkage import SHRINK_KEYS, ShrunkLift
+from segab.stats.noninferiority import NonInferiority
 from segab.stats.result import Comparison, json_ready
 
 if TYPE_CHECKING:
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "JSON_KEYS",
+    "NI_KEYS",
     "OPTIONAL_JSON_KEYS",
     "ROW_KEYS",
     "SHRINK_KEYS",
@@ -87,8 +90,11 @@ ROW_KEYS = (
 BAYES_KEYS = ("chance_to_win", "expected_loss")
 # document keys present only when asked for (analysis.shrinkage: eb; the tailoring value;
 # retention windows: ``maturity``, per windowed metric its window, analysis time, and the
-# mature and not-yet-mature units per arm)
-OPTIONAL_JSON_KEYS = ("shrinkage", "tailoring", "maturity")
+# mature and not-yet-mature units per arm; ``caps``: per capped metric, the cap and the
+# units it lowered per arm)
+OPTIONAL_JSON_KEYS = ("shrinkage", "tailoring", "maturity", "caps")
+# row keys of a guardrail with a non-inferiority margin (segab.analysis.guardrails)
+NI_KEYS = ("margin", "margin_scale", "p_noninferiority", "non_inferior")
 # the columns of a compact summary (notebook HTML, history page), in ROW_KEYS order
 SUMMARY_KEYS = tuple(
     k
@@ -151,6 +157,7 @@ class ResultRow:
     more_units: int | None = None
     n_cells: int = 1
     shrunk: ShrunkLift | None = None
+    noninferiority: NonInferiority | None = None
 
     @property
     def significant(self) -> bool:
@@ -164,7 +171,8 @@ class ResultRow:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON row: exactly :data:`ROW_KEYS`, plus the Bayesian fields when Bayesian
-        and :data:`SHRINK_KEYS` when the row was part of an ``analysis.shrinkage: eb`` run.
+        and :data:`SHRINK_KEYS` when the row was part of an ``analysis.shrinkage: eb`` run,
+        and :data:`NI_KEYS` on a guardrail with a non-inferiority margin.
 
         Example:
             >>> from segab.stats import ProportionStats, compare
@@ -187,6 +195,8 @@ class ResultRow:
             out["expected_loss"] = c.expected_loss
         if self.shrunk is not None:
             out.update(self.shrunk.to_dict())
+        if self.noninferiority is not None:
+            out.update(ni_keys(self.noninferiority))
         return dict(json_ready(out))
 
     def flat(self) -> dict[str, Any]:
@@ -264,15 +274,17 @@ class AnalysisResult:
     skipped: tuple[dict[str, Any], ...] = ()
     shrinkage: Mapping[str, Any] | None = None
     tailoring: Mapping[str, Any] | None = None
+    caps: tuple[dict[str, Any], ...] = ()
     breakdowns: tuple[tuple[str, ...], ...] = ()
     maturity: tuple[Mapping[str, Any], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document: keys :data:`JSON_KEYS`, NaN → ``None``.
 
-        ``shrinkage``, ``tailoring`` and ``maturity`` (:data:`OPTIONAL_JSON_KEYS`) follow
-        when they were computed; with ``shrinkage`` every row of ``results`` has
-        :data:`SHRINK_KEYS` (``None`` for a row left out of shrinkage).
+        ``shrinkage``, ``tailoring``, ``maturity`` and ``caps`` (:data:`OPTIONAL_JSON_KEYS`)
+        follow when they were computed (``caps``: one entry per capped metric); with
+        ``shrinkage`` every row of ``results`` has :data:`SHRINK_KEYS` (``None`` for a row
+        left out of shrinkage).
 
         Example:
             >>> r = AnalysisResult("e", 1, "frequentist", 0.05, "holm", (), (), (), (), {})
@@ -307,6 +319,8 @@ class AnalysisResult:
             out["tailoring"] = dict(self.tailoring)
         if self.maturity:
             out["maturity"] = [dict(m) for m in self.maturity]
+        if self.caps:
+            out["caps"] = [dict(c) for c in self.caps]
         return dict(json_ready(out))
 
     def to_pandas(self) -> pd.DataFrame:

@@ -198,6 +198,14 @@ def plan_command(
         )
         for r in c.remedies:
             console.print(cell(f"  - {r.kind}: {r.text}"))
+    for g in plan.guardrails:  # non-inferiority guardrails: the power split over the tests
+        size = "unknown" if g.n_per_arm is None else f"{g.n_per_arm:,} per arm"
+        margin = f"{g.margin:.1%}" if g.scale == "relative" else f"{g.margin:g}"
+        console.print(cell(f"guardrail {g.metric} (non-inferiority, margin {margin}): {size}"))
+    if plan.guardrails:
+        each = 1 - (1 - plan.power) / (len(plan.guardrails) + 1)
+        console.print(cell(f"each test powered at {each:.3g} so the ship decision keeps "
+                           f"power {plan.power:g} (Schultzberg et al. 2024)"))  # fmt: skip
     for n in plan.notes:
         console.print(cell(f"note: {n}"))
 

@@ -32,6 +32,8 @@ from pydantic import (
     model_validator,
 )
 
+from segab.config.metric_options import Cap, Margin
+
 __all__ = [
     "DEFAULT_STAGES",
     "MAX_CELLS",
@@ -224,19 +226,25 @@ class Metric(_Strict):
     where: dict[str, Any] | None = None
     # retention / windowed conversion: [start, end) after the unit's first exposure
     window: MetricWindow | None = None
+    # capping (continuous and ratio) and a guardrail's non-inferiority margin
+    # (segab.config.metric_options)
+    cap: Cap | None = None
+    margin: Margin | None = None
 
     @model_validator(mode="after")
     def _needs_a_source(self) -> Metric:
         if self.event is None and self.column is None:
             raise ValueError("a metric needs an 'event' (event log) or a 'column' (unit table)")
+        if self.cap is not None and self.kind == "binary":
+            raise ValueError("'cap' applies to continuous and ratio metrics, not binary ones")
         return self
 
     @model_serializer(mode="wrap")
-    def _without_unset_event_options(self, handler: SerializerFunctionWrapHandler) -> Any:
-        # a metric without a filter or a window dumps (and fingerprints) as before
+    def _without_unset_options(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # a metric without a filter, window, cap or margin dumps (and fingerprints) as before
         data = handler(self)
         if isinstance(data, dict):
-            for name in ("where", "window"):
+            for name in ("where", "window", "cap", "margin"):
                 if data.get(name) is None:
                     data.pop(name, None)
         return data
@@ -254,6 +262,17 @@ class Metrics(_Strict):
     primary: Metric
     secondary: list[Metric] = Field(default_factory=list, max_length=MAX_METRICS)
     guardrail: list[Metric] = Field(default_factory=list, max_length=MAX_METRICS)
+
+    @model_validator(mode="after")
+    def _margins_on_guardrails(self) -> Metrics:
+        for role, metrics in (("primary", [self.primary]), ("secondary", self.secondary)):
+            for m in metrics:
+                if m.margin is not None:
+                    raise ValueError(
+                        f"{role} metric {m.key!r}: 'margin' (non-inferiority) applies to "
+                        "guardrail metrics only"
+                    )
+        return self
 
     def all(self) -> list[Metric]:
         """Every metric, primary first.

@@ -47,6 +47,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from segab.errors import ConfigError, ConfigProblem
 
 __all__ = [
+    "FLOAT_12",
     "LOADERS",
     "MAX_ALIAS_VALUES",
     "MAX_CONFIG_BYTES",
@@ -71,7 +72,7 @@ _MERGE_TAG = "tag:yaml.org,2002:merge"
 _AMBIGUOUS_TAG = "tag:segab,2025:ambiguous"
 
 # YAML 1.2 core floats; numbers YAML 1.1 already reads match earlier resolvers first
-_FLOAT_12 = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$")
+FLOAT_12 = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$")
 _AMBIGUOUS = re.compile(
     r"""^(?:[-+]?0[0-9_]+                              # 017: octal in 1.1, 17 in 1.2
         |[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?   # 1:30: base 60 in 1.1
@@ -247,7 +248,7 @@ def _configure(cls: Any) -> Any:
     for first in "-+0123456789yYnNoO":
         resolvers.setdefault(first, []).insert(0, (_AMBIGUOUS_TAG, _AMBIGUOUS))
     for first in "-+0123456789.":
-        resolvers.setdefault(first, []).append((_FLOAT_TAG, _FLOAT_12))
+        resolvers.setdefault(first, []).append((_FLOAT_TAG, FLOAT_12))
     cls.yaml_implicit_resolvers = resolvers
     cls.add_constructor(_MAP_TAG, _unique_map)
     cls.add_constructor(_AMBIGUOUS_TAG, _ambiguous)

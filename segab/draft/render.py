@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from segab.config.yaml_reader import FLOAT_12
 from segab.draft.build import Draft, DraftCell
 from segab.printable import printable
 
@@ -35,9 +36,19 @@ def _strings(value: Any) -> list[str]:
     return [value] if isinstance(value, str) else []
 
 
+class _Dumper(yaml.SafeDumper):
+    """The emitter, quoting every string segab's loader reads otherwise: YAML 1.1's
+    implicit types plus YAML 1.2's floats (``0E0``, ``1e5``: numbers to
+    :mod:`segab.config.yaml_reader`, plain text to YAML 1.1)."""
+
+
+_Dumper.add_implicit_resolver("tag:yaml.org,2002:float", FLOAT_12, list("-+.0123456789"))
+
+
 def _dump(value: Any) -> str:
-    text = yaml.safe_dump(
+    text = yaml.dump(
         value,
+        Dumper=_Dumper,
         default_flow_style=True,
         allow_unicode=not any(b in text for text in _strings(value) for b in _BREAKS),
         width=10**9,

@@ -9,7 +9,9 @@ For every (segment, stage) cell of an experiment, :func:`plan_experiment` takes
 * the baseline of the primary metric: a previous iteration's measured mean for
   the cell's control when given, else the metric's ``baseline``/``std``;
 * the MDE (the metric's ``mde``, else ``analysis.mde``, relative), ``analysis.power``
-  and ``analysis.alpha``;
+  and ``analysis.alpha``; with guardrails that declare a non-inferiority margin,
+  the power is split and the size is at least each guardrail's
+  (:mod:`segab.lifecycle.guardrail_plan`);
 
 and computes the sample size per arm with :func:`segab.stats.sample_size_per_arm`
 (the power of statsmodels' ``NormalIndPower`` with Cohen's h for binary metrics,
@@ -49,6 +51,12 @@ from segab.assignment import plan_of
 from segab.config.checks import resolve_cell_index, weight_basis_points
 from segab.config.models import Cell, Experiment, Metric
 from segab.errors import LifecycleError, StatsError
+from segab.lifecycle.guardrail_plan import (
+    GuardrailSize,
+    decision_power,
+    guardrail_floor,
+    guardrail_sizes,
+)
 from segab.lifecycle.traffic import CellKey, TrafficMix, equal_mix, traffic_mix
 from segab.stats import minimum_detectable_effect, sample_size_per_arm
 from segab.stats.power import Kind
@@ -165,6 +173,7 @@ class PowerPlan:
     days: int
     cells: tuple[CellPower, ...]
     notes: tuple[str, ...] = field(default=())
+    guardrails: tuple[GuardrailSize, ...] = ()  # margin guardrails (lifecycle/guardrail_plan)
 
     def flagged(self) -> list[CellPower]:
         """The over-segmented cells.
@@ -194,7 +203,14 @@ class PowerPlan:
             "cells": [c.to_dict() for c in self.cells],
             "over_segmented": [[c.segment, c.stage] for c in self.flagged()],
             "notes": list(self.notes),
+            **(_guardrail_keys(self) if self.guardrails else {}),
         }
+
+
+def _guardrail_keys(plan: PowerPlan) -> dict[str, Any]:
+    """``power_per_test`` (``1 − β/(G + 1)``) and each margin guardrail's size."""
+    per_test = 1.0 - (1.0 - plan.power) / (len(plan.guardrails) + 1)
+    return {"power_per_test": per_test, "guardrails": [asdict(g) for g in plan.guardrails]}
 
 
 def _in_experiment(exp: Experiment) -> float:
@@ -220,10 +236,11 @@ def _need(
         baseline=base.mean,
         mde=mde,
         alpha=exp.analysis.alpha,
-        power=exp.analysis.power,
+        power=decision_power(exp),  # 1 − β/(G + 1) with G margin guardrails
         kind=kind,
         std=base.std,
     )
+    n = max(n, guardrail_floor(exp))  # each non-inferiority test powered too
     bps = weight_basis_points([v.weight for v in cell.variants]) or (0,) * len(cell.variants)
     weights = {v.key: bp / 10_000 for v, bp in zip(cell.variants, bps, strict=True)}
     treated = [w for k, w in weights.items() if k != cell.control and w > 0]
@@ -318,7 +335,7 @@ def _remedies(
             n_per_arm=available,
             baseline=base.mean,
             alpha=exp.analysis.alpha,
-            power=exp.analysis.power,
+            power=decision_power(exp),
             kind=kind,
             std=base.std,
         )
@@ -468,5 +485,6 @@ def plan_experiment(
         daily_units=float(daily_units),
         days=days,
         cells=tuple(final),
-        notes=tuple(notes),
+        notes=(*notes, *(g.note for g in guardrail_sizes(experiment) if g.note)),
+        guardrails=guardrail_sizes(experiment),
     )

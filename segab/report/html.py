@@ -25,6 +25,7 @@ from typing import Any
 from segab.analysis.results import AnalysisResult, MetricInfo, ResultRow
 from segab.formatting import num, p_text, pct
 from segab.report.maturity_view import maturity_html, window_mark
+from segab.report.metric_options_view import caps_html, ni_html, ni_mark
 from segab.report.render import evidence
 from segab.report.shrinkage_view import eb_applied, eb_relative, shrinkage_html, tailoring_html
 from segab.report.svg import COLORS, ForestRow, forest_svg, funnel_svg
@@ -337,7 +338,7 @@ def _all_rows(result: AnalysisResult) -> str:
                     _lift(r),
                     _p(c.p_value),
                     _evidence(r),
-                    _badge(r.decision),
+                    _badge(r.decision) + (f" {_e(ni_mark(r))}" if r.noninferiority else ""),
                     _e(r.reason),
                 ]
             )
@@ -378,7 +379,7 @@ def render_html(result: AnalysisResult) -> str:
         f"<h1>{_e(title)}</h1><p class='sub'>{sub}</p>{hyp}"
         f"{_summary(result)}"
         f"<h2 id='decisions'>Decisions</h2>{_decisions(result)}{shrinkage_html(result)}"
-        f"{tailoring_html(result)}{maturity_html(result)}"
+        f"{tailoring_html(result)}{maturity_html(result)}{caps_html(result)}{ni_html(result)}"
         f"<h2 id='lift'>Lift by cell</h2>{_forests(result)}"
         f"<h2 id='funnel'>Funnel by variant</h2>{funnel}"
         "<div class='panels'>"

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from segab.errors import SqlError
 
-__all__ = ["NUMBER_TEXT"]
+__all__ = ["NUMBER_TEXT", "quantile_sql"]
 
 
 # A decimal number as text, the one grammar every engine's try_double accepts: spaces
@@ -97,3 +97,22 @@ def _pg_iso_time(text: str) -> str:
         f"({text} ~ '{_PG_TIME}' AND substr({t}, 1, 4) <> '0000' "
         f"AND (CASE WHEN {text} ~ '{_PG_TIME}' THEN {d} <= {days} ELSE FALSE END))"
     )
+
+
+_QUANTILES = {  # exact, linear interpolation between order statistics (numpy's default)
+    "duckdb": "quantile_cont({e}, {q})",
+    "postgresql": "percentile_cont({q}) WITHIN GROUP (ORDER BY {e})",
+    "spark": "percentile({e}, {q})",  # exact (not percentile_approx)
+}
+
+
+def quantile_sql(dialect: str, expr: str, q: str) -> str | None:
+    """The engine's exact quantile aggregate of ``expr`` at ``q`` (a literal), or ``None``
+    when it has none (SQLite: :mod:`segab.sums.caps` writes it with row numbers).
+
+    Example:
+        >>> quantile_sql("postgresql", "y", "0.99"), quantile_sql("sqlite", "y", "0.99")
+        ('percentile_cont(0.99) WITHIN GROUP (ORDER BY y)', None)
+    """
+    template = _QUANTILES.get(dialect)
+    return None if template is None else template.format(e=expr, q=q)

@@ -73,6 +73,7 @@ from segab.sql.dialects import get_dialect
 from segab.sums._fast.hashed import FastPathUnavailableError, run_hashed_event_log, usable_for
 from segab.sums.arms import match_arms
 from segab.sums.breakdowns import plan_breakdowns
+from segab.sums.caps import applied_caps, cap_spec
 from segab.sums.event_metrics import compile_event_filters, filter_columns, maturity_blocks
 from segab.sums.files import file_kind
 from segab.sums.folds import FOLD_COLUMN, split_folds, with_fold
@@ -145,7 +146,7 @@ def _event_specs(exp: Experiment) -> list[MetricSpec]:
         if m.window is not None:
             start, end = duration_seconds(m.window.start), duration_seconds(m.window.end)
             window = (float(start), float(end))
-        specs.append(MetricSpec(m.key, m.kind, m.event, den, window=window))
+        specs.append(MetricSpec(m.key, m.kind, m.event, den, cap=cap_spec(m, exp), window=window))
     return specs
 
 
@@ -322,6 +323,7 @@ def aggregate_event_log(
         breakdowns=plan.names if plan.sets else (),
         unknown_arms=tuple(unknown.items()),
         maturity=maturity_blocks(experiment, sums, exposure_counts, as_of, now is not None),
+        caps=applied_caps(wide, specs),
     )
     return split_folds(agg) if folds else agg
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from segab.config.models import Experiment, Metric
 from segab.errors import DataError
+from segab.sums.caps import AppliedCap
 from segab.sums.sources import Engine, open_engine
 from segab.sums.specs import MetricSpec
 
@@ -116,6 +117,8 @@ class Aggregates:
     :data:`SUM_COLUMNS`, per fold of units (the two folds add up to ``sums``).
     ``maturity``: per retention metric (:mod:`segab.sums.event_metrics`), its window,
     the analysis time and the mature and immature units per arm.
+    ``caps``: the cap each capped metric got and the units it lowered
+    (:mod:`segab.sums.caps`).
 
     ``breakdowns`` is set with two or more breakdowns (each a tuple of columns):
     then ``dimensions`` is the union of their columns, and ``sums`` and
@@ -142,6 +145,7 @@ class Aggregates:
     folds: pd.DataFrame | None = None
     # per retention metric: window, analysis time, mature/immature units per arm
     maturity: tuple[dict[str, Any], ...] = ()
+    caps: tuple[AppliedCap, ...] = ()
 
 
 def _cost(metric: Metric, variant: str) -> float:

@@ -20,6 +20,7 @@ from segab.sql.dialects import Dialect, get_dialect
 
 __all__ = [
     "Attributes",
+    "CapSpec",
     "EventLogColumns",
     "EventLogQueries",
     "EventLogSpec",
@@ -71,6 +72,25 @@ class UnitColumns:
 
 
 @dataclass(frozen=True)
+class CapSpec:
+    """A metric's cap as the statements read it (:mod:`segab.sums.caps`).
+
+    ``value`` (absolute) or ``percentile`` (of the per-unit values, zeros left out
+    with ``ignore_zeros``) over the rows whose arm label is in ``arms`` (the
+    config's labels and keys).
+
+    Example:
+        >>> CapSpec(percentile=0.99, arms=("a", "b")).value is None
+        True
+    """
+
+    value: float | None = None
+    percentile: float | None = None
+    ignore_zeros: bool = False
+    arms: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class MetricSpec:
     """What one metric reads: its kind, numerator source and denominator source.
 
@@ -93,6 +113,7 @@ class MetricSpec:
     den: str | None = None
     where_sql: str | None = None
     window: tuple[float, float] | None = None
+    cap: CapSpec | None = None
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from segab.sql.dialects import Dialect
+from segab.sums.caps import cap_columns, cap_ctes, cap_keys, capped
 from segab.sums.event_metrics import (
     filter_flags,
     flag_columns,
@@ -358,14 +359,21 @@ def event_log_queries(
         base = list(bodies.items())
     if windowed(spec):  # the analysis time windows must have passed
         base = [*base, ("hz", horizon_cte(spec, p))]
+    ctes, uv = [*base, ("uv", _uv_cte(spec, p))], "uv"
+    keys = ["segment", "stage", "variant"]
+    if capped(spec.metrics):  # per-unit values capped before the sums (segab.sums.caps)
+        mature = [f"m_{i}" for i, m in enumerate(spec.metrics) if m.window is not None]
+        cols = [*keys, *(dim(i) for i in range(len(spec.dims))), "u", *mature]
+        ctes, uv = ctes + cap_ctes("uv", cols, spec.metrics, p), "uvc"
+        keys += cap_keys(spec.metrics)  # the caps: constants, so keys that split nothing
     sums = grouped_select(
         p.d,
-        [*base, ("uv", _uv_cte(spec, p))],
-        "uv",
-        ["segment", "stage", "variant"],
+        ctes,
+        uv,
+        keys,
         len(spec.dims),
         spec.sets,
-        "COUNT(*) AS n" + windowed_sums(spec),
+        "COUNT(*) AS n" + windowed_sums(spec) + cap_columns(spec.metrics),
     )
     funnel = _funnel(base, spec, p)
     quality = _quality(base, spec, p)

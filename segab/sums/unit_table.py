@@ -13,6 +13,7 @@ from segab.config.models import Experiment
 from segab.errors import DataError, SqlError
 from segab.sums.arms import match_arms
 from segab.sums.breakdowns import plan_breakdowns
+from segab.sums.caps import applied_caps, cap_spec
 from segab.sums.folds import FOLD_COLUMN, split_folds, with_fold
 from segab.sums.prepare import materialize, resolve_rows
 from segab.sums.result import (
@@ -51,7 +52,7 @@ def _unit_specs(exp: Experiment, rel: Relation) -> list[MetricSpec]:
                 f"metric {m.key!r}: a ratio needs denominator_column or cost_per_unit "
                 "in a unit table"
             )
-        specs.append(MetricSpec(m.key, m.kind, column, den))
+        specs.append(MetricSpec(m.key, m.kind, column, den, cap=cap_spec(m, exp)))
     return specs
 
 
@@ -250,6 +251,7 @@ def aggregate_units(
         dimensions=dims,
         issues=checked.issues,
         unknown_arms=tuple(unknown.items()),
+        caps=applied_caps(wide, specs),
         breakdowns=plan.names if sets else (),
     )
     return split_folds(agg) if FOLD_COLUMN in dims else agg

@@ -38,6 +38,7 @@ from __future__ import annotations
 from typing import Any
 
 from segab.sql.dialects import Dialect
+from segab.sums.caps import cap_columns, cap_ctes, cap_keys, capped
 from segab.sums.expressions import (
     dim,
     grouped_select,
@@ -217,7 +218,12 @@ def units_query(
     counts = "".join(f",\n  COUNT(y_{i}) AS n_{i}" for i in range(len(spec.metrics)))
     aggregates = f"COUNT(*) AS n_units{counts}" + sum_columns(spec.metrics, ratio_den=True)
     keys = ["segment", "stage", "variant", "f"]
-    sql = grouped_select(d, [*ctes, ("g", g)], "g", keys, len(spec.dims), spec.sets, aggregates)
+    ctes, rows = [*ctes, ("g", g)], "g"
+    if capped(spec.metrics):  # values capped before the sums (segab.sums.caps)
+        ctes, rows = ctes + cap_ctes("g", [*cell, "f"], spec.metrics, p, "f = 0"), "uvc"
+        aggregates += cap_columns(spec.metrics)
+        keys += cap_keys(spec.metrics)  # the caps: constants, so keys that split nothing
+    sql = grouped_select(d, ctes, rows, keys, len(spec.dims), spec.sets, aggregates)
     return sql, p.values
 
 

@@ -61,3 +61,23 @@ def test_retention_with_maturity_fpr_and_coverage() -> None:
     fpr, cov, cov_ab = cal.retention(np.random.default_rng(5), SIMS, n=2000)
     assert 0.027 <= fpr.value <= 0.075
     assert 0.925 <= cov.value <= 0.975 and 0.925 <= cov_ab.value <= 0.975
+
+
+def test_capped_means_fpr_and_coverage() -> None:
+    fpr, cov, cov_ab = cal.capped_means(np.random.default_rng(5), SIMS, n=500)
+    assert 0.027 <= fpr.value <= 0.075
+    assert 0.925 <= cov.value <= 0.975 and 0.925 <= cov_ab.value <= 0.975
+
+
+def test_noninferiority_type_one_error_at_the_margin() -> None:
+    rows = cal.noninferiority_at_margin(np.random.default_rng(6), SIMS, n=4000)
+    for row in rows:  # at most alpha, within 3 Monte Carlo standard errors of 800 runs
+        assert row.value <= 0.05 + 3 * (0.05 * 0.95 / SIMS) ** 0.5
+
+
+@pytest.mark.slow
+def test_full_rows_for_caps_and_noninferiority() -> None:
+    """The full study's rows (4,000 simulations each) land in their targets."""
+    rows = cal.capped_means(np.random.default_rng(20240501), 4000)
+    rows += cal.noninferiority_at_margin(np.random.default_rng(20240502), 4000)
+    assert all(r.ok for r in rows), cal.format_table(rows)

@@ -11,6 +11,8 @@ running raises :class:`FastPathUnavailableError` with a reason:
   (handled inside the fast path, which then scans for the names and stages again);
 - ``event_filter`` / ``retention_window``: a metric has an event filter or a retention
   window, which only the generic statements compute.
+- ``capped_metric``: a metric has a ``cap`` (:mod:`segab.sums.caps`; the percentile
+  over all units is computed by the generic statements only).
 
 Example:
     >>> FastPathUnavailableError("hash_collision").reason
@@ -26,7 +28,12 @@ __all__ = ["COLLISION_CLASS", "FastPathUnavailableError", "Reason"]
 COLLISION_CLASS = 4  # the event class of an event whose unit's hash collides
 
 Reason = Literal[
-    "hash_collision", "too_many_names", "undeclared_name", "event_filter", "retention_window"
+    "hash_collision",
+    "too_many_names",
+    "undeclared_name",
+    "event_filter",
+    "retention_window",
+    "capped_metric",
 ]
 
 

@@ -161,7 +161,7 @@ def run_hashed_event_log(
     route must run instead: a unit-hash collision (``hash_collision``), or more than
     :data:`MAX_CODES` distinct segment/stage/variant names (``too_many_names``), or a
     metric with an event filter or a retention window (``event_filter``,
-    ``retention_window``).
+    ``retention_window``), or a capped metric (``capped_metric``).
     ``partitions`` defaults to one per :func:`rows_per_partition` exposure rows
     for DuckDB's ``memory_limit`` (e.g. ``"250MB"``; default: the environment's
     ``SEGAB_DUCKDB_MEMORY_LIMIT``, else 250MB). With more than one, the inputs are
@@ -183,6 +183,8 @@ def run_hashed_event_log(
         raise FastPathUnavailableError("event_filter")
     if any(m.window is not None for m in spec.metrics):
         raise FastPathUnavailableError("retention_window")
+    if any(m.cap is not None for m in spec.metrics):
+        raise FastPathUnavailableError("capped_metric")  # caps: the generic statements
     per_part = rows_per_partition(memory_limit)
     if partitions is None:
         _, count = eng.rows(f"SELECT COUNT(*) AS n FROM {x_rel.sql}", {})
