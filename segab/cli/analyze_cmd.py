@@ -114,6 +114,14 @@ def _inputs(
     help="A table joined on the unit column (one row per unit): its columns serve --by, "
     "segment rules and analysis.filter.",
 )
+@click.option(
+    "--now",
+    "now_text",
+    default=None,
+    help="Event logs: analyze as of this time (ISO 8601, e.g. 2024-06-01 or "
+    "2024-06-01T12:00:00Z; no zone means UTC): later exposures and events are ignored, "
+    "and retention windows must have passed by then.",
+)
 @click.option("--by", "by", multiple=True, help="Break down by this column (repeat to cross).")
 @click.option(
     "--breakdown",
@@ -161,6 +169,7 @@ def analyze_command(
     stage_column: str | None,
     db_url: str | None,
     attributes: str | None,
+    now_text: str | None,
     by: tuple[str, ...],
     breakdown: tuple[str, ...],
     fmt: str,
@@ -190,9 +199,11 @@ def analyze_command(
       segab analyze journey_content --db postgresql+psycopg://localhost/ab --format json
       segab analyze journey_content --db sqlite:///segab.db --save
       segab analyze journey_content --exposures x.parquet --events e.parquet --engine spark
+      segab analyze journey_content --exposures x.csv --events e.csv --now 2024-06-01
     """
     try:
         x, ev, un = _inputs(exposures, events, units, db_url)
+        now = _now(now_text, un)
         with deferred_signals():  # Ctrl-C must not land in DuckDB's or pandas' C start-up
             _preload()
             if engine != "spark" and db_url is None:
@@ -210,6 +221,7 @@ def analyze_command(
                 segment_column=segment_column,
                 stage_column=stage_column,
                 experiments=experiments_dir,
+                now=now,
                 engine=eng,
             )
         if save:
@@ -219,6 +231,27 @@ def analyze_command(
         raise click.ClickException(str(exc)) from None
     if engine != "spark":  # Spark's JVM gateway stops in an exit handler
         allow_fast_exit()
+
+
+def _now(text: str | None, units: str | None) -> Any:
+    """``--now`` as an aware datetime (no zone: UTC), or None; a located error otherwise."""
+    import datetime as dt
+
+    if text is None:
+        return None
+    if units is not None:
+        raise DataError(
+            "options: found --now with --units, expected --now with an event log (a unit "
+            "table has no times)"
+        )
+    try:
+        when = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise DataError(
+            f"--now: found {text!r}, expected an ISO 8601 time such as 2024-06-01 or "
+            "2024-06-01T12:00:00Z"
+        ) from None
+    return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
 
 
 def _write(result: Any, fmt: str, output: str | None) -> None:

@@ -222,3 +222,38 @@ def test_main_exits_at_once_only_after_a_successful_analysis(files, monkeypatch,
     with pytest.raises(SystemExit):
         main_module.main()
     assert exits == ([0] if fast else [])  # validate does not skip the teardown
+
+
+@pytest.mark.parametrize("now", ["2024-01-01T12:00:00", "2024-01-01T12:00:00Z", "2024-01-03"])
+def test_now_is_the_library_now(files, now):
+    """Oracle: segab.analyze(now=...) on the same files (no zone: UTC)."""
+    import datetime as dt
+
+    import segab
+
+    res = run(*log_args(files), "--now", now, "--format", "json")
+    assert res.exit_code == 0, res.output
+    when = dt.datetime.fromisoformat(now)
+    when = when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+    lib = segab.analyze(
+        "cli_exp",
+        exposures=str(files["exposures"]),
+        events=str(files["events"]),
+        experiments=str(files["experiments"]),
+        now=when,
+    ).to_dict()
+    doc = json.loads(res.output)
+    assert doc["results"] == lib["results"] and doc["data_quality"] == lib["data_quality"]
+    # the events (2024-01-02) are after a now of 2024-01-01 12:00: nothing converted
+    early = now.startswith("2024-01-01")
+    conv = [r for r in doc["results"] if r["metric"] == "conv"]
+    assert conv and all((r["variant_mean"] == 0.0) == early for r in conv)
+
+
+def test_now_errors_are_located(files):
+    res = run(*log_args(files), "--now", "yesterday")
+    assert res.exit_code != 0 and "--now: found 'yesterday'" in res.output
+    res = run("cli_exp", "--units", str(files["units"]), "--variant-column", "arm",
+              "--experiments", str(files["experiments"]), "--now", "2024-01-01")  # fmt: skip
+    assert res.exit_code != 0 and "--now with --units" in res.output
+    assert "Traceback" not in res.output
