@@ -89,5 +89,7 @@ def test_size_matches_statsmodels(std: float, margin: float, alpha: float, power
 @pytest.mark.parametrize("g", [0, 1, 2, 5])
 def test_power_split(g: int) -> None:
     assert corrected_power(0.8, g) == pytest.approx(1 - 0.2 / (g + 1))
-    # Bonferroni on the misses: the decision's power is at least 1 − β
-    assert 1 - (g + 1) * (1 - corrected_power(0.8, g)) == pytest.approx(0.8)
+    # the decision needs all G + 1 tests to pass: with independent tests its power is
+    # p^(G+1), which the split keeps at or above 1 − β (and within 2 points of it)
+    decision_power = corrected_power(0.8, g) ** (g + 1)
+    assert 0.8 <= decision_power < 0.82
