@@ -24,10 +24,9 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from segab.conditions import condition_fields
-from segab.errors import DataError, MissingColumnError, SqlCompileError
-from segab.sql.conditions import ColumnKind, column_kind, compile_condition_sql
+from segab.sql.conditions import ColumnKind, column_kind
 from segab.sql.dialects import Dialect
-from segab.sums.expressions import sum_columns
+from segab.sums.expressions import row_condition_sql, sum_columns
 from segab.sums.specs import EventLogSpec, MetricSpec, Params
 
 if TYPE_CHECKING:
@@ -232,29 +231,7 @@ def compile_event_filters(
             out.append(spec)
             continue
         path = f"metrics.{spec.key}.where"
-        if not d.compiles_conditions:
-            raise DataError(
-                f"{path} ({exp.key}): found an event filter with {d.name}, which segab does "
-                "not compile conditions for; expected DuckDB (files, DataFrames), PostgreSQL "
-                "or Spark (or no filter)"
-            )
-        fields = sorted(condition_fields(cond))
-        missing = [f for f in fields if not rel.has(f)]
-        if missing:
-            raise MissingColumnError(
-                f"{path} ({exp.key}): column(s) {missing} not in {rel.label}; "
-                f"it has {list(rel.columns)}"
-            )
-        unreadable = [f"{f} ({rel.types.get(f)})" for f in fields if f not in kinds]
-        if unreadable:
-            raise DataError(
-                f"{path} ({exp.key}): column(s) {unreadable} in {rel.label}: found a type "
-                "conditions cannot read; expected numbers, text or booleans"
-            )
-        try:
-            sql = compile_condition_sql(cond, d, exp.groups, kinds, path=path, two_valued=False)
-        except SqlCompileError as exc:
-            raise DataError(f"{exc} ({exp.key})") from None
+        sql = row_condition_sql(cond, path, exp, d, rel, kinds, rel.label)
         out.append(replace(spec, where_sql=sql))
     return out
 

@@ -12,11 +12,16 @@ Example:
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from segab.sql.dialects import Dialect
 from segab.sums.sources import Relation
 from segab.sums.specs import MetricSpec
+
+if TYPE_CHECKING:
+    from segab.config.models import Experiment
+    from segab.sql.conditions import ColumnKind
 
 _TIME_TYPES = ("timestamp", "date", "datetime")  # declared time types (lower case)
 
@@ -27,6 +32,7 @@ __all__ = [
     "num_col",
     "number_col",
     "one",
+    "row_condition_sql",
     "sum_columns",
     "text_col",
     "truthy",
@@ -311,3 +317,59 @@ def grouped_select(
         )
     head = with_ctes(ctes) + f",\ngs_fine AS MATERIALIZED (\n{fine}\n)"
     return head + "\n" + "\nUNION ALL\n".join(parts)
+
+
+def row_condition_sql(
+    cond: Mapping[str, Any],
+    path: str,
+    exp: Experiment,
+    d: Dialect,
+    rel: Relation,
+    kinds: Mapping[str, ColumnKind],
+    label: str,
+) -> str:
+    """A condition on the rows of ``rel`` (a filter), compiled for ``d`` by the one condition
+    compiler, with located errors: a dialect that compiles no conditions (SQLite), a
+    column ``rel`` lacks, a column type conditions cannot read (``kinds`` has the readable
+    ones), an operator without a SQL form.
+
+    ``path`` names the config field (``analysis.filter``, ``metrics.m.where``) and
+    ``label`` the input in messages.
+
+    Example:
+        >>> from segab.config import parse_experiment
+        >>> from segab.sql.dialects import get_dialect
+        >>> exp = parse_experiment({"key": "e", "unit": "id",
+        ...     "cells": [{"variants": [{"key": "a", "weight": 1.0}], "control": "a"}],
+        ...     "metrics": {"primary": {"key": "m", "kind": "binary", "column": "y"}}})
+        >>> rel = Relation("t", ("g",), {"g": "VARCHAR"})
+        >>> print(row_condition_sql({"g": "x"}, "analysis.filter", exp, get_dialect("duckdb"),
+        ...     rel, {"g": "string"}, "units"))
+        "g" = 'x'
+    """
+    from segab.conditions import condition_fields
+    from segab.errors import DataError, MissingColumnError, SqlCompileError
+    from segab.sql.conditions import compile_condition_sql
+
+    if not d.compiles_conditions:
+        raise DataError(
+            f"{path} ({exp.key}): found a filter with {d.name}, which segab does not "
+            "compile conditions for; expected DuckDB (files, DataFrames), PostgreSQL or Spark "
+            "(or no filter)"
+        )
+    fields = sorted(condition_fields(cond))
+    missing = [f for f in fields if not rel.has(f)]
+    if missing:
+        raise MissingColumnError(
+            f"{path} ({exp.key}): column(s) {missing} not in {label}; it has {list(rel.columns)}"
+        )
+    unreadable = [f"{f} ({rel.types.get(f)})" for f in fields if f not in kinds]
+    if unreadable:
+        raise DataError(
+            f"{path} ({exp.key}): column(s) {unreadable} in {label}: found a type "
+            "conditions cannot read; expected numbers, text or booleans"
+        )
+    try:
+        return compile_condition_sql(cond, d, exp.groups, kinds, path=path, two_valued=False)
+    except SqlCompileError as exc:
+        raise DataError(f"{exc} ({exp.key})") from None

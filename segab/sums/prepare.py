@@ -33,12 +33,18 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from segab.conditions import condition_fields
 from segab.config.models import Experiment
-from segab.errors import DataError, MissingColumnError, SqlCompileError
-from segab.sql.conditions import column_kind, compile_condition_sql
+from segab.errors import DataError, MissingColumnError
+from segab.sql.conditions import column_kind
 from segab.sql.dialects import Dialect, get_dialect
-from segab.sums.expressions import epoch_col, number_col, text_col, unit_col, valid_unit
+from segab.sums.expressions import (
+    epoch_col,
+    number_col,
+    row_condition_sql,
+    text_col,
+    unit_col,
+    valid_unit,
+)
 from segab.sums.sources import Engine, Relation, Source, require_columns
 from segab.sums.specs import Attributes, RowPrep
 
@@ -187,32 +193,8 @@ def _filter_sql(exp: Experiment, d: Dialect, rel: Relation, where: str) -> str |
     cond = exp.analysis.filter
     if cond is None:
         return None
-    if not d.compiles_conditions:
-        raise DataError(
-            f"analysis.filter ({exp.key}): found a filter with {d.name}, which segab does not "
-            "compile conditions for; expected DuckDB (files, DataFrames), PostgreSQL or Spark "
-            "(or no filter)"
-        )
-    fields = sorted(condition_fields(cond))
-    missing = [f for f in fields if not rel.has(f)]
-    if missing:
-        raise MissingColumnError(
-            f"analysis.filter ({exp.key}): column(s) {missing} not in {where}; "
-            f"it has {list(rel.columns)}"
-        )
     kinds = {c: k for c in rel.columns if (k := column_kind(rel.types.get(c, ""))) is not None}
-    unreadable = [f"{f} ({rel.types.get(f)})" for f in fields if f not in kinds]
-    if unreadable:
-        raise DataError(
-            f"analysis.filter ({exp.key}): column(s) {unreadable} in {where}: found a type "
-            "conditions cannot read; expected numbers, text or booleans"
-        )
-    try:
-        return compile_condition_sql(
-            cond, d, exp.groups, kinds, path="analysis.filter", two_valued=False
-        )
-    except SqlCompileError as exc:
-        raise DataError(f"{exc} ({exp.key})") from None
+    return row_condition_sql(cond, "analysis.filter", exp, d, rel, kinds, where)
 
 
 def _attributes(

@@ -109,7 +109,6 @@ def _check(
 
     Also returns the breakdowns computed (with ``folds`` and a unit id column, the fold last).
     """
-    texts = list(dict.fromkeys(texts))  # each once (DuckDB rejects a repeated name)
     rel = eng.relation(units, "units", texts)
     unit = _unit_id_column(rel, experiment)
     specs = _unit_specs(experiment, rel)
@@ -221,7 +220,7 @@ def aggregate_units(
                 raise
             # a CSV column typed as a number from a sample of its rows, holding text
             # further down: read the outcome columns as text, as any other text
-            rel = eng.relation(units, "units", list(dict.fromkeys(texts)))
+            rel = eng.relation(units, "units", texts)
             outcomes = [c for s in _unit_specs(experiment, rel) for c in (s.source, s.den) if c]
             specs, checked, dims = _check(
                 eng, experiment, units, columns, dims, texts + outcomes, attributes, folds, sets
