@@ -20,6 +20,7 @@ MAX_LINES = 500
 CORE = (
     "segab.assignment",
     "segab.assignment_types",
+    "segab.allocation_types",
     "segab.condition_values",
     "segab.conditions",
     "segab.config",
