@@ -313,6 +313,22 @@ def store_event_log(
     return exposures, events
 
 
+def _analysis_doc(
+    ran: Experiment, engine: Engine, exposures: str | None, events: str | None
+) -> tuple[dict[str, Any], int | None]:
+    """A fresh analysis of the iteration (id ``None``), else its latest saved one and its id."""
+    doc = analyze_iteration(ran, engine, exposures=exposures, events=events)
+    if doc is not None:
+        return doc, None
+    saved = list_snapshots(engine, ran.key, ran.iteration)
+    if saved:
+        return dict(saved[-1].result), saved[-1].id
+    raise LifecycleError(
+        f"{ran.key!r} iteration {ran.iteration}: no data to conclude on: expected "
+        "--exposures F --events F, exposures logged in the store, or a saved analysis"
+    )
+
+
 def _snapshot(
     ran: Experiment,
     record: ExperimentRecord,
@@ -320,19 +336,12 @@ def _snapshot(
     exposures: str | None,
     events: str | None,
 ) -> tuple[dict[str, Any], int | None]:
-    doc = analyze_iteration(ran, engine, exposures=exposures, events=events)
-    if doc is not None:
+    doc, sid = _analysis_doc(ran, engine, exposures, events)
+    if sid is None:
         sid = save_snapshot(
             engine, ran.key, ran.iteration, doc, config_fingerprint=record.config_fingerprint
         )
-        return doc, sid
-    saved = list_snapshots(engine, ran.key, ran.iteration)
-    if saved:
-        return saved[-1].result, saved[-1].id
-    raise LifecycleError(
-        f"{ran.key!r} iteration {ran.iteration}: no data to conclude on: expected "
-        "--exposures F --events F, exposures logged in the store, or a saved analysis"
-    )
+    return doc, sid
 
 
 def conclude_experiment(
@@ -428,12 +437,17 @@ def iterate_experiment(
         )
     check_running_edit(exp, engine)
     ran = recorded_experiment(record)
-    doc, sid = _snapshot(ran, record, engine, exposures, events)
+    doc, _ = _analysis_doc(ran, engine, exposures, events)
     path = Path(exp.source)
     text = path.read_text(encoding="utf-8")
     raw = _raw_yaml(path)
     rows = primary_rows(doc, ran.metrics.primary.key)
     new_raw, outcomes = next_config(raw, ran, rows)
+    # the history keeps each shipped winner's selection-adjusted estimate with the analysis
+    doc = {**doc, "shipped": [o.to_dict() for o in outcomes if o.status == "shipped"]}
+    sid = save_snapshot(
+        engine, ran.key, ran.iteration, doc, config_fingerprint=record.config_fingerprint
+    )
     header = (
         f"# Iteration {new_raw['iteration']} of {key}, written by `segab iterate` from the "
         f"decisions of iteration {ran.iteration}\n# (kept in {HISTORY_DIR}/{key}.i"

@@ -20,13 +20,34 @@ from segab.errors import LifecycleError
 from segab.lifecycle.iterate import primary_rows
 from segab.store import list_experiments, list_snapshots
 
-__all__ = ["CELL_KEYS", "history_data", "history_rows"]
+__all__ = ["ADJUSTED_KEYS", "CELL_KEYS", "history_data", "history_rows"]
 
 CELL_KEYS = tuple(  # what a snapshot's cell keeps of a result row
     k
     for k in ROW_KEYS
     if k not in {"dimensions", "metric", "significant"} and not k.startswith("abs_")
 )
+
+
+ADJUSTED_KEYS = ("adjusted_abs_lift", "adjusted_ci_low", "adjusted_ci_high", "adjustment")
+
+
+def _with_adjusted(row: dict[str, Any], shipped: list[dict[str, Any]]) -> dict[str, Any]:
+    """A cell row of the history, with the selection-adjusted estimate if it was shipped."""
+    out = {k: row.get(k) for k in CELL_KEYS}
+    for o in shipped:
+        estimate = o.get("estimate") or {}
+        if (o.get("segment"), o.get("stage"), o.get("shipped")) == (
+            row.get("segment"),
+            row.get("stage"),
+            row.get("variant"),
+        ):
+            out.update({k: estimate.get(k) for k in ADJUSTED_KEYS[:3]})
+            out["adjustment"] = estimate.get("method")
+            break
+    else:
+        out.update(dict.fromkeys(ADJUSTED_KEYS))
+    return out
 
 
 def history_data(engine: Engine, key: str) -> dict[str, Any]:
@@ -49,6 +70,7 @@ def history_data(engine: Engine, key: str) -> dict[str, Any]:
         snap = snaps[-1] if snaps else None
         metric = str(rec.config.get("metrics", {}).get("primary", {}).get("key", ""))
         rows = primary_rows(snap.result, metric) if snap else []
+        shipped = list(snap.result.get("shipped", [])) if snap else []
         iterations.append(
             {
                 "iteration": rec.iteration,
@@ -58,7 +80,8 @@ def history_data(engine: Engine, key: str) -> dict[str, Any]:
                 "metric": metric,
                 "snapshot_id": snap.id if snap else None,
                 "analysed_at": snap.created_at.isoformat() if snap else None,
-                "cells": [{k: r.get(k) for k in CELL_KEYS} for r in rows],
+                "cells": [_with_adjusted(r, shipped) for r in rows],
+                "shipped": shipped,
             }
         )
     return {"experiment": key, "iterations": iterations}

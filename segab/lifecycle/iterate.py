@@ -14,6 +14,10 @@ For every (segment, stage) cell, from the primary metric's decisions
   the control); a cell left with one variant serves it to everyone (shipped);
   coverage is kept.
 
+A shipped cell's outcome carries ``estimate``: the winner's raw lift and the
+selection-adjusted one that the history records
+(:func:`segab.lifecycle.winner_estimates.winner_estimate`).
+
 A config cell shared by several (segment, stage) pairs (``*``) keeps the outcome
 most of its pairs share; pairs with another outcome get their own exact cells.
 The iteration is bumped, the status reset to ``draft``, and the seed becomes
@@ -46,6 +50,7 @@ from typing import Any
 from segab.assignment import plan_of
 from segab.config.checks import resolve_cell_index, weight_basis_points
 from segab.config.models import Cell, Experiment
+from segab.lifecycle.winner_estimates import winner_estimate
 
 __all__ = ["CellOutcome", "cell_outcomes", "next_config", "next_seed", "primary_rows"]
 
@@ -85,6 +90,7 @@ class CellOutcome:
     shipped: str | None
     dropped: tuple[str, ...]
     status: str
+    estimate: Mapping[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (weights as fractions).
@@ -103,6 +109,7 @@ class CellOutcome:
             "shipped": self.shipped,
             "dropped": list(self.dropped),
             "status": self.status,
+            **({"estimate": dict(self.estimate)} if self.estimate is not None else {}),
         }
 
 
@@ -143,8 +150,9 @@ def _score(row: Mapping[str, Any], direction: str) -> float:
 
 
 def _outcome(
-    seg: str, stage: str, cell: Cell, rows: Mapping[str, Mapping[str, Any]], direction: str
+    seg: str, stage: str, cell: Cell, rows: Mapping[str, Mapping[str, Any]], experiment: Experiment
 ) -> CellOutcome:
+    direction = experiment.metrics.primary.direction
     old = _bps(cell)
     treatments = [v.key for v in cell.variants if v.key != cell.control]
     decision = {t: (rows[t].get("decision") if t in rows else None) for t in treatments}
@@ -153,7 +161,16 @@ def _outcome(
         best = max(winners, key=lambda t: _score(rows[t], direction))
         keep = [best] + [t for t in treatments if t != best and decision[t] in _UNDECIDED]
         dropped = tuple(k for k, _ in old if k not in keep)
-        return CellOutcome(seg, stage, cell.control, best, _equal(keep), best, dropped, "shipped")
+        estimate = winner_estimate(
+            [rows[t] for t in treatments if t in rows],
+            best,
+            kind=experiment.metrics.primary.kind,
+            direction=direction,
+            alpha=experiment.analysis.alpha,
+        )
+        return CellOutcome(
+            seg, stage, cell.control, best, _equal(keep), best, dropped, "shipped", estimate
+        )
     keep = [cell.control] + [t for t in treatments if decision[t] in _UNDECIDED]
     dropped = tuple(k for k, _ in old if k not in keep)
     if not dropped:
@@ -181,14 +198,13 @@ def cell_outcomes(experiment: Experiment, rows: Sequence[Mapping[str, Any]]) -> 
     by_pair: dict[tuple[str, str], dict[str, Mapping[str, Any]]] = {}
     for r in rows:
         by_pair.setdefault((str(r["segment"]), str(r["stage"])), {})[str(r["variant"])] = r
-    direction = experiment.metrics.primary.direction
     out = []
     for seg, stage in plan_of(experiment).cells:
         idx = resolve_cell_index(experiment.cells, seg, stage)
         if idx is None:  # pragma: no cover - plan cells always resolve
             continue
         cell = experiment.cells[idx]
-        out.append(_outcome(seg, stage, cell, by_pair.get((seg, stage), {}), direction))
+        out.append(_outcome(seg, stage, cell, by_pair.get((seg, stage), {}), experiment))
     return out
 
 
