@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from segab.config.models import Experiment
 from segab.errors import DataError
+from segab.sql.dialects import get_dialect
 from segab.sums.fingerprints import fingerprint, repeats
 from segab.sums.prepare import attribute_duplicates_query, counts, prep_counts_query
 from segab.sums.result import MAX_EXAMPLES, DataIssue
@@ -29,6 +30,7 @@ from segab.sums.units import (
     codes_query,
     duplicates_query,
     id_fingerprints_query,
+    integer_id,
     locate_query,
     read_columns,
     units_query,
@@ -162,7 +164,7 @@ def check_units(data: UnitInput, spec: UnitSpec, unit: str | None, exp: Experime
 def _duplicates(eng: Engine, rel: Relation, spec: UnitSpec, unit: str) -> pd.DataFrame:
     """:func:`duplicates_query`'s rows (NULLs as 0): none when the ids' fingerprints
     prove that no counted id repeats and none is empty (:mod:`segab.sums.fingerprints`)."""
-    fp = fingerprint(eng.dialect, "u")
+    fp = fingerprint(eng.dialect, "ui" if integer_id(get_dialect(eng.dialect), rel, unit) else "u")
     if fp is not None:
         sql, params = id_fingerprints_query(eng.dialect, rel, spec, unit, fp)
         h = eng.query(sql, params)["h"]

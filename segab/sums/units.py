@@ -58,6 +58,7 @@ __all__ = [
     "codes_query",
     "duplicates_query",
     "id_fingerprints_query",
+    "integer_id",
     "locate_query",
     "read_columns",
     "units_query",
@@ -104,6 +105,9 @@ def _ctes(
     raw = [f"{seg} AS segment", f"{stage} AS stage", f"{text_col(d, spec.variant)} AS variant"]
     raw += [f"{d.quote(c)} AS {dim(i)}" for i, c in enumerate(spec.dims)]
     raw.append(f"{u} AS u")
+    int_id = unit is not None and integer_id(d, rel, unit)
+    if int_id:  # the raw integer too: equal integers are equal ids, valid unless NULL
+        raw.append(f"{d.quote(str(unit))} AS ui")
     read, bad, bad_binary = [], [], []
     for j, (c, binary) in enumerate(cols):
         r = column_read(d, rel, c, binary, str(j))
@@ -129,9 +133,27 @@ def _ctes(
         flag += f" WHEN {' OR '.join(bad)} THEN 1"
     flag += " WHEN variant IS NULL THEN 2"
     if unit:
-        flag += f" WHEN NOT {valid_unit('u')} THEN 3"
+        flag += f" WHEN {'ui IS NULL' if int_id else 'NOT ' + valid_unit('u')} THEN 3"
     fl = f"SELECT ur{suffix}.*, CASE{flag} ELSE 0 END AS f FROM ur{suffix}"
     return [(f"ur0{suffix}", ur0), (f"ur{suffix}", ur), (f"fl{suffix}", fl)]
+
+
+def integer_id(d: Dialect, rel: Relation, unit: str) -> bool:
+    """Whether the unit column is an integer column on DuckDB, whose ids are read raw.
+
+    Its text form is canonical, so equal integers are equal ids: the repeat screen
+    fingerprints the integer itself instead of a text copy of each of millions of ids.
+
+    Example:
+        >>> from segab.sql.dialects import get_dialect
+        >>> rel = Relation("t", ("id", "s"), {"id": "bigint", "s": "varchar"})
+        >>> [integer_id(get_dialect("duckdb"), rel, c) for c in ("id", "s")]
+        [True, False]
+        >>> integer_id(get_dialect("postgresql"), rel, "id")
+        False
+    """
+    t = rel.types.get(unit, "").lower()
+    return d.name == "duckdb" and "int" in t and not t.startswith(("interval", "point"))
 
 
 def _dedupe_ctes(d: Dialect, rel: Relation, spec: UnitSpec, unit: str) -> list[tuple[str, str]]:
@@ -255,8 +277,8 @@ def id_fingerprints_query(
     """One row per counted (``f = 0``) or empty-id (``f = 3``) row: ``h``, the fingerprint
     of its id (NULL for an empty id), for :func:`segab.sums.fingerprints.repeats`.
 
-    ``fingerprint`` is the dialect's fingerprint of ``u``
-    (:func:`segab.sums.fingerprints.fingerprint`).
+    ``fingerprint`` is the dialect's fingerprint of ``u``, or of ``ui`` (the raw id)
+    where :func:`integer_id` holds (:func:`segab.sums.fingerprints.fingerprint`).
 
     Example:
         >>> from segab.sums.specs import MetricSpec

@@ -64,3 +64,33 @@ def test_screen_runs_the_exact_statement_only_when_ids_repeat_or_are_empty(
     pd.testing.assert_frame_equal(
         got.sums[["variant", "n", "sum"]], exact.sums[["variant", "n", "sum"]], check_dtype=False
     )
+
+
+@pytest.mark.parametrize("repeats, empty", [(0, 0), (3, 0), (0, 2), (4, 1)])
+def test_integer_ids_are_screened_raw_with_the_same_counts(repeats, empty, monkeypatch, tmp_path):
+    """A BIGINT id column (Parquet) is fingerprinted as integers (no text copy per id)."""
+    df = _table(500, repeats, empty)
+    df["id"] = df["id"].str[1:].astype("Int64")  # u17 -> 17, None -> <NA>
+    path = tmp_path / "units.parquet"
+    df.to_parquet(path, index=False)
+    calls, sqls = [], []
+    real, real_fp = unit_checks.duplicates_query, unit_checks.id_fingerprints_query
+    monkeypatch.setattr(
+        unit_checks, "duplicates_query", lambda *a, **k: calls.append(1) or real(*a, **k)
+    )
+    monkeypatch.setattr(
+        unit_checks,
+        "id_fingerprints_query",
+        lambda *a, **k: sqls.append(real_fp(*a, **k)[0]) or real_fp(*a, **k),
+    )
+    got = aggregate_units(EXP, str(path), columns=UnitColumns(variant="arm"))
+    assert sqls and "hash(ui)" in sqls[0] and "ui IS NULL" in sqls[0]
+    assert bool(calls) == bool(repeats or empty)
+    ids = df["id"].dropna()
+    assert got.data_quality["duplicate_units"] == int(ids.duplicated().sum())
+    assert got.data_quality["empty_ids"] == empty
+    text = aggregate_units(EXP, df.astype({"id": "string"}), columns=UnitColumns(variant="arm"))
+    assert got.data_quality == text.data_quality
+    pd.testing.assert_frame_equal(
+        got.sums[["variant", "n", "sum"]], text.sums[["variant", "n", "sum"]], check_dtype=False
+    )

@@ -93,6 +93,7 @@ def test_full_loop(env: tuple[Path, str], tmp_path: Path) -> None:
         _run("iterate", KEY, "--experiments", str(exp_dir), "--db", url, "--format", "json")
     )
     assert out["new_iteration"] == 2
+    shipped = [o for o in out["outcomes"] if o["status"] == "shipped"]
     new = yaml.safe_load((exp_dir / f"{KEY}.yaml").read_text())
     assert new["iteration"] == 2 and new["seed"] == "loyalty_offer-i2"
     assert new["status"] == "draft"
@@ -104,6 +105,8 @@ def test_full_loop(env: tuple[Path, str], tmp_path: Path) -> None:
     _run("conclude", KEY, "--experiments", str(exp_dir), "--db", url)
     data = json.loads(_run("history", KEY, "--db", url, "--format", "json"))
     assert [it["iteration"] for it in data["iterations"]] == [1, 2]
+    # iterate recorded each shipped winner's estimate with the analysis it concluded on
+    assert data["iterations"][0]["shipped"] == shipped
     assert all(it["cells"] and it["snapshot_id"] for it in data["iterations"])
     assert [it["status"] for it in data["iterations"]] == ["concluded", "concluded"]
     page = tmp_path / "h.html"
@@ -169,3 +172,59 @@ def test_stop_and_plan_table(env: tuple[Path, str], tmp_path: Path) -> None:
 )
 def test_help_has_an_example(cmd: str) -> None:
     assert "Example:" in _run(cmd, "--help")
+
+
+WINNERS = """
+key: three_arms
+name: Three arms
+unit: user_id
+status: draft
+stages: [purchase]
+segments: [{key: all, when: {}}]
+cells:
+  - control: a
+    variants:
+      - {key: a, weight: 1}
+      - {key: b, weight: 1}
+      - {key: c, weight: 1}
+metrics:
+  primary: {key: buy, kind: binary, event: buy}
+analysis: {method: frequentist}
+"""
+
+
+def test_iterate_records_the_winners_selection_adjusted_estimate(tmp_path: Path) -> None:
+    """Two treatments, both better than control: the shipped best one's recorded lift is
+    the AKM hybrid estimate, below its raw lift, in iterate's output and in the history."""
+    exp_dir = tmp_path / "experiments"
+    exp_dir.mkdir()
+    (exp_dir / "three_arms.yaml").write_text(WINNERS)
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    _run("start", "three_arms", "--experiments", str(exp_dir), "--db", url)
+    engine = open_store(url)
+    rng = pytest.importorskip("numpy").random.default_rng(7)
+    rates = {"a": 0.10, "b": 0.14, "c": 0.135}
+    rows, buys = [], []
+    for i in range(9000):
+        arm = "abc"[i % 3]
+        rows.append(ExposureRow("three_arms", 1, f"u{i}", "all", "purchase", arm))
+        if rng.random() < rates[arm]:
+            buys.append({"user_id": f"u{i}", "event": "buy", "timestamp": "2030-01-01 00:00"})
+    log_exposures(engine, rows)
+    import_events(engine, pd.DataFrame(buys), columns={"unit_id": "user_id"})
+    out = json.loads(
+        _run("iterate", "three_arms", "--experiments", str(exp_dir), "--db", url, "--format",
+             "json")
+    )  # fmt: skip
+    shipped = [o for o in out["outcomes"] if o["status"] == "shipped"]
+    assert len(shipped) == 1 and shipped[0]["shipped"] in ("b", "c")
+    est = shipped[0]["estimate"]
+    assert est["recorded"] == "hybrid" and est["treatments"] == 2
+    assert est["adjusted_abs_lift"] < est["raw_abs_lift"]
+    assert est["adjusted_ci_low"] < est["adjusted_abs_lift"] < est["adjusted_ci_high"]
+    data = json.loads(_run("history", "three_arms", "--db", url, "--format", "json"))
+    first = data["iterations"][0]
+    assert first["shipped"] == shipped
+    row = next(c for c in first["cells"] if c["variant"] == shipped[0]["shipped"])
+    assert row["adjustment"] == "akm_hybrid"
+    assert row["adjusted_abs_lift"] == est["adjusted_abs_lift"]
