@@ -174,6 +174,7 @@ class PowerPlan:
     cells: tuple[CellPower, ...]
     notes: tuple[str, ...] = field(default=())
     guardrails: tuple[GuardrailSize, ...] = ()  # margin guardrails (lifecycle/guardrail_plan)
+    shrinkage: Mapping[str, Any] | None = None  # ``--tau`` (lifecycle/shrinkage_plan)
 
     def flagged(self) -> list[CellPower]:
         """The over-segmented cells.
@@ -204,6 +205,7 @@ class PowerPlan:
             "over_segmented": [[c.segment, c.stage] for c in self.flagged()],
             "notes": list(self.notes),
             **(_guardrail_keys(self) if self.guardrails else {}),
+            **({"shrinkage": dict(self.shrinkage)} if self.shrinkage is not None else {}),
         }
 
 

@@ -39,6 +39,7 @@ if TYPE_CHECKING:  # the names, for type checkers; at run time they load on firs
     from segab.stats.bayesian import BetaPrior, NormalPrior
     from segab.stats.best_arm import BestArm, best_arm, beta_prob_greater
     from segab.stats.compare import compare, compare_many_arms
+    from segab.stats.eb_power import eb_power, eb_sample_size_per_arm
     from segab.stats.ebci import (
         ebci_critical_value,
         ebci_max_non_coverage,
@@ -114,6 +115,8 @@ _EXPORTS = {
     "compare_proportions_arrays": "segab.stats.vectorized",
     "compare_ratio_arrays": "segab.stats.vectorized",
     "constrained_weights": "segab.stats.bandit",
+    "eb_power": "segab.stats.eb_power",
+    "eb_sample_size_per_arm": "segab.stats.eb_power",
     "ebci_critical_value": "segab.stats.ebci",
     "ebci_max_non_coverage": "segab.stats.ebci",
     "ebci_parametric_critical_value": "segab.stats.ebci",
@@ -199,6 +202,8 @@ __all__ = [
     "compare_proportions_arrays",
     "compare_ratio_arrays",
     "constrained_weights",
+    "eb_power",
+    "eb_sample_size_per_arm",
     "ebci_critical_value",
     "ebci_max_non_coverage",
     "ebci_parametric_critical_value",
