@@ -39,9 +39,11 @@ EXP = parse_experiment(CONFIG)
 START = dt.datetime(2026, 1, 1)
 # the treatment's share rises from 10% to 90% (a 10% slice at 50/50 beside it) while the
 # baseline rises from 10% to 30%; the treatment is 1 point worse in both periods
+LAYOUTS = [((500, 500), (8500, 500)), ((500, 500), (500, 8500))]
 PERIODS = [
-    AllocationPeriod("simpson", 1, 0, START, (CellAllocation("x", "buy", ("a", "b"), (500, 500), (8500, 500)),)),
-    AllocationPeriod("simpson", 1, 1, START + dt.timedelta(days=7), (CellAllocation("x", "buy", ("a", "b"), (500, 500), (500, 8500)),)),
+    AllocationPeriod("simpson", 1, n, START + dt.timedelta(days=7 * n),
+                     (CellAllocation("x", "buy", ("a", "b"), sl, ad),))
+    for n, (sl, ad) in enumerate(LAYOUTS)
 ]  # fmt: skip
 RATES = {(0, "a"): 0.10, (0, "b"): 0.09, (1, "a"): 0.30, (1, "b"): 0.29}
 PREFIX = plan_of(EXP).cells[("x", "buy")].prefix
@@ -60,7 +62,8 @@ def log(n: int = 8000) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     u = pd.DataFrame(units, columns=["user_id", "segment", "period", "variant", "in_slice", "t"])
     rank = u.groupby(["segment", "period", "variant"]).cumcount()
     size = u.groupby(["segment", "period", "variant"])["user_id"].transform("size")
-    rate = [RATES[(p, v)] if s == "x" else 0.1 for s, p, v in zip(u["segment"], u["period"], u["variant"])]  # fmt: skip
+    cells = zip(u["segment"], u["period"], u["variant"], strict=True)
+    rate = [RATES[(p, v)] if s == "x" else 0.1 for s, p, v in cells]
     u["converted"] = rank < (size * pd.Series(rate)).round()  # exactly round(rate * n) per group
     x = u.assign(stage="buy", timestamp=u["t"].astype(str))[
         ["user_id", "segment", "stage", "variant", "timestamp"]
@@ -165,3 +168,30 @@ def test_periods_errors(tmp_path: Path) -> None:
     x, _, _ = log(40)
     with pytest.raises(Exception, match="expected an event log"):
         analyze(EXP, units=x, periods=PERIODS)
+
+
+def test_table_csv_and_html_show_the_estimate_used_and_the_slice(tmp_path: Path) -> None:
+    periods = ["--periods", str(tmp_path / "periods.json")]
+    res = run(tmp_path, *periods, "--format", "json")
+    row = next(r for r in json.loads(res.output)["results"] if r["segment"] == "x")
+    table = run(tmp_path, *periods)
+    assert table.exit_code == 0, table.output
+    text = " ".join(table.output.split())
+    assert "Bandit cells: the estimate each decision used" in text
+    assert "Allocation periods: 0 from 2026-01-01T00:00:00, 1 from 2026-01-08T00:00:00" in text
+    assert "x (uniform slice)" in text  # the SRM row of the bandit cell
+    csv = run(tmp_path, *periods, "--format", "csv")
+    frame = pd.read_csv(__import__("io").StringIO(csv.output))
+    x = frame[(frame["scope"] == "cell") & (frame["segment"] == "x")].iloc[0]
+    assert x["estimate_used"] == "period_stratified"
+    assert x["slice_abs_lift"] == pytest.approx(row["slice_abs_lift"], rel=1e-12)
+    assert x["naive_abs_lift"] == pytest.approx(row["naive_abs_lift"], rel=1e-12)
+    assert x["period_weights"] == "; ".join(f"{w:.6g}" for w in row["period_weights"])
+    out = tmp_path / "r.html"
+    assert run(tmp_path, *periods, "--format", "html", "--output", str(out)).exit_code == 0
+    page = out.read_text()
+    assert "<h2 id='bandit'>" in page and "<td>period-stratified</td>" in page
+    lo, hi = row["slice_abs_ci_low"], row["slice_abs_ci_high"]
+    from segab.formatting import num
+
+    assert f"[{num(lo)}, {num(hi)}]" in page and "naive pooled (not used)" in page
