@@ -89,10 +89,10 @@ class AdaptiveEstimate:
 
     Example:
         >>> from segab.stats import ProportionStats as P, compare
-        >>> naive = compare(P(1000, 100), P(1000, 120))
+        >>> naive = compare(P(1000, 100), P(1000, 200))
         >>> e = AdaptiveEstimate("uniform_slice", "why", None, naive, naive)
         >>> e.to_dict()["estimate_used"], e.to_dict()["naive_abs_lift"]
-        ('uniform_slice', 0.02)
+        ('uniform_slice', 0.1)
     """
 
     estimate_used: str
