@@ -196,3 +196,14 @@ def test_declared_period_splits_slice_and_rest_at_the_declared_weights(
 
 def test_declared_period_of_an_experiment_without_bandits_has_no_cells() -> None:
     assert declared_period(parse_experiment(_raw()), T0).cells == ()
+
+
+def test_a_ratio_or_unit_table_decision_metric_is_refused() -> None:
+    raw = _raw(allocation={"mode": "bandit", "metric": "roi"})
+    raw["metrics"]["secondary"].append(
+        {"key": "roi", "kind": "ratio", "event": "revenue", "denominator_event": "visit"}
+    )
+    assert "ratio metric 'roi'" in _problems(raw)["allocation.metric"]
+    raw = _raw(allocation={"mode": "bandit"})
+    raw["metrics"]["primary"] = {"key": "conv", "kind": "binary", "column": "converted"}
+    assert "without 'event'" in _problems(raw)["metrics.primary"]

@@ -145,10 +145,11 @@ def declared_period(exp: Experiment, started_at: datetime) -> AllocationPeriod:
     )
 
 
-def _where(i: int, cell: Cell, name: str) -> str:
+def _where(exp: Experiment, i: int, cell: Cell, name: str) -> str:
     """Where a setting comes from: the cell's own ``allocation:`` or the experiment's."""
     own = cell.allocation is not None and name in cell.allocation.model_fields_set
-    return f"cells[{i}].allocation.{name}" if own else f"allocation.{name}"
+    inherited = exp.allocation is not None and name in exp.allocation.model_fields_set
+    return f"allocation.{name}" if inherited and not own else f"cells[{i}].allocation.{name}"
 
 
 def check_allocation(exp: Experiment) -> list[Problem]:
@@ -171,10 +172,23 @@ def check_allocation(exp: Experiment) -> list[Problem]:
     for where, settings in settings_at:
         if settings is not None and settings.metric is not None and settings.metric not in keys:
             problems.append((f"{where}.metric", repr(settings.metric), f"a metric key {keys}"))
+    by_key = {m.key: m for m in exp.metrics.all()}
     for i, cell in enumerate(exp.cells):
         settings = cell_allocation(exp, cell)
         if not settings.is_bandit:
             continue
+        metric = by_key.get(settings.metric or exp.metrics.primary.key)
+        if metric is not None and (metric.kind == "ratio" or metric.event is None):
+            problems.append(
+                (
+                    _where(exp, i, cell, "metric") if settings.metric else "metrics.primary",
+                    f"{metric.kind} metric {metric.key!r}"
+                    + ("" if metric.event else " without 'event'")
+                    + f" deciding the bandit of cells[{i}]",
+                    "a binary or continuous metric of the event log (segab allocate reads the "
+                    "store's events; ratio metrics are not supported as a bandit's decision)",
+                )
+            )
         k = len(cell.variants)
         if k < 2:
             problems.append(
@@ -188,7 +202,7 @@ def check_allocation(exp: Experiment) -> list[Problem]:
         elif settings.floor * k > 1 + 1e-9:
             problems.append(
                 (
-                    _where(i, cell, "floor"),
+                    _where(exp, i, cell, "floor"),
                     f"{settings.floor} with {k} variants in cells[{i}] ({settings.floor * k:g})",
                     f"floor x variants <= 1 (at most {1 / k:.4g})",
                 )
