@@ -77,6 +77,7 @@ from segab.sums.caps import applied_caps, cap_spec
 from segab.sums.event_metrics import compile_event_filters, filter_columns, maturity_blocks
 from segab.sums.files import file_kind
 from segab.sums.folds import FOLD_COLUMN, split_folds, with_fold
+from segab.sums.issues import event_log_issues
 from segab.sums.periods import (
     PERIOD_COLUMN,
     SLICE_COLUMN,
@@ -84,7 +85,6 @@ from segab.sums.periods import (
     split_periods,
     with_periods,
 )
-from segab.sums.issues import event_log_issues
 from segab.sums.prepare import (
     attribute_duplicates_query,
     counts,

@@ -68,8 +68,9 @@ class PeriodLayout:
     time order) and each bandit cell's ``(segment, stage, hash prefix, S)``.
 
     Example:
-        >>> PeriodLayout((0,), (0.0,), (("s", "t", "k|s|t|", 1000),)).in_slice("s", "t", "u1")
-        True
+        >>> layout = PeriodLayout((0,), (0.0,), (("s", "t", "k|s|t|", 1000),))
+        >>> layout.in_slice("s", "t", "u3"), layout.in_slice("s", "t", "u4")  # buckets 744, 1001
+        (True, False)
     """
 
     numbers: tuple[int, ...]
