@@ -49,8 +49,10 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "allocate": ("segab.cli.allocate_cmd", "allocate_command"),
     **{
         name: ("segab.cli.lifecycle_cmds", "lifecycle_commands")
-        for name in ("plan", "start", "stop", "conclude", "iterate", "status", "history")
+        for name in ("plan", "start", "stop", "conclude", "iterate")
     },
+    "status": ("segab.cli.status_cmds", "status_commands"),
+    "history": ("segab.cli.status_cmds", "status_commands"),
 }
 
 

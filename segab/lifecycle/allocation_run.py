@@ -63,8 +63,8 @@ def current_periods(exp: Experiment, engine: Engine) -> list[AllocationPeriod]:
     """An iteration's periods in number order: the recorded ones, after the declared
     period 0 (:func:`segab.config.declared_period`) when it is not recorded.
 
-    Period 0 starts when the iteration was registered (no later than period 1),
-    else at the epoch: every exposure before period 1 belongs to it.
+    An unrecorded period 0 starts at the epoch (1970-01-01 UTC): every exposure
+    before period 1 belongs to it, whatever the times an application logged.
 
     Example:
         >>> from segab.config import parse_experiment
@@ -81,10 +81,7 @@ def current_periods(exp: Experiment, engine: Engine) -> list[AllocationPeriod]:
     recorded = allocation_periods(engine, exp.key, exp.iteration)
     if recorded and recorded[0].number == 0:
         return recorded
-    record = get_experiment(engine, exp.key, exp.iteration)
-    start = EPOCH if record is None else _aware(record.created_at)
-    if recorded:
-        start = min(start, _aware(recorded[0].started_at))
+    start = min([EPOCH, *(_aware(p.started_at) for p in recorded[:1])])
     return [declared_period(exp, start), *recorded]
 
 

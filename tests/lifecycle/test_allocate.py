@@ -196,3 +196,26 @@ def test_errors_are_located_without_traceback(env: tuple[Path, str], tmp_path: P
 def test_help_has_an_example() -> None:
     code, out, _ = run("allocate", "--help")
     assert code == 0 and "Example:" in out and "--dry-run" in out
+
+
+def test_status_and_history_show_the_periods(env: tuple[Path, str]) -> None:
+    exp_dir, url = env
+    assert run("start", KEY, "--db", url, "--experiments", str(exp_dir))[0] == 0
+    simulate(url, 0, 600, {"young": 0.5, "rest": 0.5}, seed=1)
+    allocate(exp_dir, url, "--now", (T0 + dt.timedelta(days=1)).isoformat())
+    code, out, _ = run("status", "--db", url, "--experiments", str(exp_dir), "--format", "json")
+    assert code == 0
+    [row] = json.loads(out)
+    [period] = row["allocation"]["periods"]
+    assert period["number"] == 1 and period["started_at"].startswith("2026-03-02T00:00:00")
+    young = next(c for c in period["cells"] if c["segment"] == "young")
+    assert set(young["weights"]) == {"a", "b"} and young["weights"]["b"] > 0.85
+    assert young["status"] == "updated" and young["slice_buckets"] == [500, 500]
+    code, out, _ = run("status", "--db", url, "--experiments", str(exp_dir))
+    assert code == 0 and "allocation periods (latest)" in out and "young" in out
+    code, out, _ = run("history", KEY, "--db", url, "--format", "json")
+    it = json.loads(out)["iterations"][0]
+    assert [p["number"] for p in it["allocation"]["periods"]] == [1]
+    assert it["allocation"]["graduated"] == []
+    code, out, _ = run("history", KEY, "--db", url)
+    assert code == 0 and "allocation periods" in out
