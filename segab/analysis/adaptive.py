@@ -36,6 +36,7 @@ Example:
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -45,6 +46,7 @@ from scipy import special
 
 from segab.allocation_types import AllocationPeriod
 from segab.analysis.pooling import Pair, stats_of
+from segab.config import bandit_cells
 from segab.config.models import AnalysisSettings, Experiment
 from segab.stats import Comparison, SrmResult, compare, srm_test
 from segab.stats.adaptive import StratifiedEstimate, period_stratified
@@ -221,9 +223,17 @@ class Adaptive:
             'of'
         """
         if not periods or sums is None:
-            return cls.none()
+            out = cls.none()
+            declared = [f"({s}, {t})" for s, t, _ in bandit_cells(experiment)]
+            if declared:
+                out.notes.append(
+                    f"cells {', '.join(declared)} are bandits in the config, but no allocation "
+                    "periods were given (--periods FILE, or --db with the store): analysed as "
+                    "fixed splits at the declared weights"
+                )
+            return out
         cells = frozenset((c.segment, c.stage) for p in periods for c in p.cells)
-        ordered = tuple(sorted(periods, key=lambda p: (p.started_at, p.number)))
+        ordered = tuple(sorted(periods, key=lambda p: (_epoch(p.started_at), p.number)))
         return cls(experiment, sums, ordered, cells)
 
     def _arm(self, segment: str, stage: str, metric: str, kind: str) -> dict[str, Any]:
@@ -398,6 +408,10 @@ class Adaptive:
             "weights": "each period's share of the cell's units over all arms",
             "pooled_rows": "bandit cells enter through their uniform-slice sums",
         }
+
+
+def _epoch(t: dt.datetime) -> float:
+    return (t if t.tzinfo is not None else t.replace(tzinfo=dt.UTC)).timestamp()
 
 
 def _roi_keys(experiment: Experiment) -> set[str]:

@@ -214,7 +214,7 @@ def analyze_command(
     try:
         x, ev, un = _inputs(exposures, events, units, db_url)
         now = _now(now_text, un)
-        periods = read_periods(periods_file) if periods_file is not None else ()
+        periods = _periods(key, experiments_dir, periods_file, db_url)
         with deferred_signals():  # Ctrl-C must not land in DuckDB's or pandas' C start-up
             _preload()
             if engine != "spark" and db_url is None:
@@ -243,6 +243,28 @@ def analyze_command(
         raise click.ClickException(str(exc)) from None
     if engine != "spark":  # Spark's JVM gateway stops in an exit handler
         allow_fast_exit()
+
+
+def _periods(key: str, experiments_dir: str, path: str | None, db_url: str | None) -> Any:
+    """``--periods FILE``; else, with ``--db`` and bandit cells in the config, the store's
+    periods (the declared period 0 first when it is not recorded); else none."""
+    if path is not None:
+        return read_periods(path)
+    if db_url is None:
+        return ()
+    from segab.analysis.api import resolve_experiment
+    from segab.config import bandit_cells
+
+    exp = resolve_experiment(key, experiments_dir)
+    if not bandit_cells(exp):
+        return ()
+    from segab.lifecycle.allocation_run import current_periods
+    from segab.store import open_store
+
+    try:
+        return current_periods(exp, open_store(db_url))
+    except SegabError as exc:
+        raise DataError(f"--db: {exc}; pass the allocation periods with --periods FILE") from None
 
 
 def _now(text: str | None, units: str | None) -> Any:

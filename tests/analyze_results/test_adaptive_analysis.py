@@ -195,3 +195,40 @@ def test_table_csv_and_html_show_the_estimate_used_and_the_slice(tmp_path: Path)
     from segab.formatting import num
 
     assert f"[{num(lo)}, {num(hi)}]" in page and "naive pooled (not used)" in page
+
+
+def test_db_reads_the_store_periods(tmp_path: Path) -> None:
+    """With --db, a config with bandit cells takes its periods from the store: the declared
+    period 0 and what ``segab allocate`` recorded; the same as the library call with them."""
+    from segab.config import load_experiments
+    from segab.lifecycle.allocation_run import current_periods
+    from segab.store import open_store
+    from tests.lifecycle.test_allocate import CONFIG as BANDIT
+    from tests.lifecycle.test_allocate import KEY, T0, allocate, simulate
+
+    exp_dir, url = tmp_path / "bandits", f"sqlite:///{tmp_path / 'segab.db'}"
+    exp_dir.mkdir()
+    (exp_dir / f"{KEY}.yaml").write_text(yaml.safe_dump(BANDIT), encoding="utf-8")
+    open_store(url, create=True)
+    simulate(url, 0, 400, {"young": 0.5, "rest": 0.5}, seed=3)
+    allocate(exp_dir, url, "--now", (T0 + dt.timedelta(days=1)).isoformat())
+    simulate(url, 1, 400, {"young": 0.9, "rest": 0.5}, seed=4)
+    args = ["analyze", KEY, "--db", url, "--experiments", str(exp_dir), "--format", "json"]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.output)
+    assert [p["number"] for p in doc["adaptive"]["periods"]] == [0, 1]
+    rows = [r for r in doc["results"] if r["segment"] in ("young", "rest")]
+    assert {r["estimate_used"] for r in rows} == {"period_stratified"}
+    exp = load_experiments(exp_dir)[KEY]
+    lib = analyze(exp, db_url=url, exposures="exposures", events="events",
+                  periods=current_periods(exp, open_store(url)))  # fmt: skip
+    assert [r.to_dict() for r in lib.results] == doc["results"]
+
+
+def test_bandit_config_without_periods_says_so() -> None:
+    x, e, _ = log(400)
+    config = {**CONFIG, "allocation": {"mode": "bandit"}}
+    r = analyze(parse_experiment(config), exposures=x, events=e)
+    assert r.adaptive is None and all(row.adaptive is None for row in r.results)
+    assert any("are bandits in the config, but no allocation periods" in n for n in r.notes)
