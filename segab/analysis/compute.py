@@ -32,6 +32,9 @@ the experiment and returns an :class:`~segab.analysis.results.AnalysisResult`:
   ranges of the compiled plan). Cells that are not declared (a unit table with
   no segment/stage columns) use the weights of the configured cells holding those
   variants when they all agree, else are skipped with a note.
+- **Bandit cells** (``periods``): decided on their period-stratified estimate, the
+  uniform slice beside it; SRM on the slice; pooled rows through the slice sums
+  (:mod:`segab.analysis.adaptive`).
 - **ROI** (a ratio metric with ``cost_per_unit``): means and absolute lifts are
   ROI, ``(revenue − cost)/cost``; the relative lift is that of revenue per unit
   of cost, ``(1 + ROI_v)/(1 + ROI_c) − 1``, defined even when ROI is negative.
