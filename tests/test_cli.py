@@ -219,7 +219,8 @@ def test_every_command_has_help_with_an_example(name: str, command: click.Comman
 
 def test_every_command_is_listed_and_loads() -> None:
     names = [name for name, _ in _commands(cli)]
-    assert len(names) == 20 and {"analyze", "assign", "db init", "init", "sql assign"} <= set(names)
+    assert len(names) == 21
+    assert {"allocate", "analyze", "assign", "db init", "init", "sql assign"} <= set(names)
 
 
 def test_python_dash_m(tmp_path: Path) -> None:

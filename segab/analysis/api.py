@@ -30,12 +30,15 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from segab.allocation_types import AllocationPeriod
 from segab.analysis.results import AnalysisResult
+from segab.assignment import plan_of
 from segab.config import load_experiments
 from segab.config.models import Experiment
 from segab.errors import DataError
 from segab.sums.aggregate import Aggregates, aggregate_event_log, aggregate_units
 from segab.sums.breakdowns import plan_breakdowns
+from segab.sums.periods import PeriodLayout
 from segab.sums.sources import Engine, Source, open_engine
 from segab.sums.specs import UnitColumns
 
@@ -78,6 +81,7 @@ def analyze(
     now: dt.datetime | None = None,
     engine: str | Engine = "auto",
     spark_master: str | None = None,
+    periods: Sequence[AllocationPeriod] = (),
 ) -> AnalysisResult:
     """Analyze an experiment from an event log or a unit table into an :class:`AnalysisResult`.
 
@@ -96,6 +100,10 @@ def analyze(
     ``auto`` (DuckDB for files and DataFrames, the database for ``db_url``) or
     ``spark`` (``spark_master``: a cluster URL, default ``local[*]``). Raises
     :class:`~segab.errors.DataError` when the inputs are missing or ambiguous.
+    ``periods``: the allocation periods of the experiment's bandit cells (from the
+    store's ``allocation_periods``, or :func:`segab.analysis.period_files.read_periods`);
+    their cells are analysed per period and uniform slice (:mod:`segab.analysis.adaptive`),
+    event logs only.
 
     Example:
         >>> analyze.__name__   # see the module docstring for a full run
@@ -118,9 +126,20 @@ def analyze(
         )
     several = len(plan_breakdowns(by, breakdowns).sets) > 0
     tailoring = exp.analysis.wants_tailoring
+    layout = None
+    if periods:
+        if units is not None:
+            raise DataError(
+                "periods: found a unit table, expected an event log (exposure times place "
+                "each unit in its allocation period)"
+            )
+        prefixes = {k: c.prefix for k, c in plan_of(exp).cells.items()}
+        layout = PeriodLayout.of(list(periods), prefixes)
     with _engine(engine, db_url, spark_master) as eng:
 
-        def sums(by: Sequence[str], breakdowns: Sequence[Any], folds: bool) -> Aggregates:
+        def sums(
+            by: Sequence[str], breakdowns: Sequence[Any], folds: bool, split: bool = True
+        ) -> Aggregates:
             if units is not None:
                 columns = UnitColumns(variant_column, segment_column, stage_column)
                 return aggregate_units(
@@ -144,12 +163,14 @@ def analyze(
                 now=now,
                 attributes=attributes,
                 folds=folds,
+                periods=layout if split else None,
             )
 
-        agg = sums(by, breakdowns, tailoring and not several)
-        if tailoring and several:  # folds ride on one crossing: a second pass for them
-            agg = replace(agg, folds=sums((), (), True).folds)
-    return _compute(exp, agg)
+        agg = sums(by, breakdowns, tailoring and not several, not several)
+        if several and (tailoring or layout is not None):  # they ride on one crossing
+            second = sums((), (), tailoring, True)  # a second pass for them
+            agg = replace(agg, folds=second.folds, periods=second.periods)
+    return _compute(exp, agg, tuple(periods))
 
 
 def _engine(
@@ -165,7 +186,9 @@ def _engine(
     return nullcontext(engine)
 
 
-def _compute(exp: Experiment, agg: Aggregates) -> AnalysisResult:
+def _compute(
+    exp: Experiment, agg: Aggregates, periods: tuple[AllocationPeriod, ...]
+) -> AnalysisResult:
     from segab.analysis.compute import compute_results  # the statistics stack, when needed
 
-    return compute_results(exp, agg)
+    return compute_results(exp, agg, periods=periods)

@@ -32,6 +32,9 @@ the experiment and returns an :class:`~segab.analysis.results.AnalysisResult`:
   ranges of the compiled plan). Cells that are not declared (a unit table with
   no segment/stage columns) use the weights of the configured cells holding those
   variants when they all agree, else are skipped with a note.
+- **Bandit cells** (``periods``): decided on their period-stratified estimate, the
+  uniform slice beside it; SRM on the slice; pooled rows through the slice sums
+  (:mod:`segab.analysis.adaptive`).
 - **ROI** (a ratio metric with ``cost_per_unit``): means and absolute lifts are
   ROI, ``(revenue − cost)/cost``; the relative lift is that of revenue per unit
   of cost, ``(1 + ROI_v)/(1 + ROI_c) − 1``, defined even when ROI is negative.
@@ -62,6 +65,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from segab.allocation_types import AllocationPeriod
+from segab.analysis.adaptive import Adaptive
 from segab.analysis.caps import caps_block
 from segab.analysis.decisions import decide, guardrail_harmed
 from segab.analysis.guardrails import decision_settings, guardrail_tests
@@ -75,10 +80,11 @@ from segab.analysis.pooling import (
 )
 from segab.analysis.results import AnalysisResult, MetricInfo, ResultRow
 from segab.analysis.shrinkage import CellLift, ShrunkLift, shrink_cells
+from segab.analysis.summaries import funnel_rows, heterogeneity_rows
 from segab.analysis.tailoring import tailoring_block
 from segab.config.models import Experiment, Metric
 from segab.formatting import pct
-from segab.stats import Comparison, SrmResult, adjust_p_values, compare_cells, heterogeneity
+from segab.stats import Comparison, SrmResult, adjust_p_values, compare_cells
 from segab.sums.aggregate import Aggregates
 from segab.sums.result import dim_name
 
@@ -113,7 +119,7 @@ class _Pending:
     comparison: Comparison | None = None
 
 
-def _run(pending: list[_Pending], experiment: Experiment) -> None:
+def _run(pending: list[_Pending], experiment: Experiment, adaptive: Adaptive) -> None:
     settings = experiment.analysis
     metrics = {m.key: m for m in experiment.metrics.all()}
     by_metric: dict[str, list[_Pending]] = defaultdict(list)
@@ -131,7 +137,7 @@ def _run(pending: list[_Pending], experiment: Experiment) -> None:
         for p, c in zip(items, out, strict=True):
             if roi:
                 c = replace(c, control_mean=c.control_mean - 1, treatment_mean=c.treatment_mean - 1)
-            p.comparison = c
+            p.comparison = adaptive.hook()(p.scope, p.segment, p.stage, p.pair, c)
     for scope in ("cell", "by", "pooled"):
         for key in metrics:
             members = [p for p in pending if p.scope == scope and p.pair.metric == key]
@@ -209,6 +215,7 @@ def _rows(
     pending: list[_Pending],
     experiment: Experiment,
     shrunk: Mapping[Any, ShrunkLift] | None = None,
+    adaptive: Adaptive | None = None,
 ) -> list[tuple[_Pending, ResultRow]]:
     shrunk = shrunk or {}
     metrics = {m.key: m for m in experiment.metrics.all()}
@@ -263,58 +270,12 @@ def _rows(
             n_cells=p.pair.n_cells,
             shrunk=shrunk.get(id(p)),
             noninferiority=tests.get(id(p)),
+            adaptive=adaptive.estimate(p.segment, p.stage, p.pair)
+            if adaptive is not None and p.scope == "cell"
+            else None,
         )
         out.append((p, row))
     return out
-
-
-def _heterogeneity(rows: Sequence[ResultRow], experiment: Experiment) -> tuple[dict[str, Any], ...]:
-    groups: dict[tuple[str | None, str, str, str], list[ResultRow]] = defaultdict(list)
-    for r in rows:
-        if not r.dimensions:
-            groups[(r.stage, r.metric, r.control, r.variant)].append(r)
-    out = []
-    for (stage, metric, control, variant), members in groups.items():
-        if len(members) < 2:
-            continue
-        ses = [r.comparison.rel_se for r in members]
-        h = heterogeneity(
-            [r.comparison.rel_lift for r in members],
-            [s * s if s is not None else math.nan for s in ses],
-            alpha=experiment.analysis.alpha,
-        )
-        entry: dict[str, Any] = {
-            "stage": stage,
-            "metric": metric,
-            "variant": variant,
-            "control": control,
-            "segments": [r.segment for r in members],
-            "scale": "relative",
-        }
-        entry.update(h.to_dict())
-        out.append(entry)
-    return tuple(out)
-
-
-def _funnel(agg: Aggregates) -> tuple[dict[str, Any], ...]:
-    f = agg.funnel
-    if f is None or f.empty:
-        return ()
-    out = []
-    for rec in f.to_dict("records"):
-        n, reached = int(rec["n_exposed"]), int(rec["n_reached"])
-        out.append(
-            {
-                "segment": rec["segment"],
-                "variant": rec["variant"],
-                "stage": rec["stage"],
-                "next_stage": rec["next_stage"],
-                "n_exposed": n,
-                "n_reached": reached,
-                "rate": reached / n if n else math.nan,
-            }
-        )
-    return tuple(out)
 
 
 def _metric_info(experiment: Experiment) -> tuple[MetricInfo, ...]:
@@ -416,9 +377,16 @@ def _order(
 
 
 def compute_results(
-    experiment: Experiment, aggregates: Aggregates, *, notes: Sequence[str] = ()
+    experiment: Experiment,
+    aggregates: Aggregates,
+    *,
+    notes: Sequence[str] = (),
+    periods: Sequence[AllocationPeriod] = (),
 ) -> AnalysisResult:
     """Turn per-cell sufficient statistics into the full analysis (rules in the module doc).
+
+    ``periods``: the allocation periods of bandit cells, whose sums per period are
+    ``aggregates.periods`` (:mod:`segab.analysis.adaptive` says what changes there).
 
     Example:
         >>> compute_results.__name__   # see the module docstring for a full run
@@ -433,6 +401,8 @@ def compute_results(
     if several:  # the plain cells' counts, each unit once
         exposures = exposures[exposures["breakdown"] == 0]
     srm, srm_rows, srm_notes = srm_checks(experiment, exposures, aggregates.dimensions)
+    adaptive = Adaptive.of(experiment, aggregates.periods, periods)
+    srm, srm_rows = adaptive.srm(srm, srm_rows)
     pending, skipped = _pending_cells(experiment, cells, srm)
     cell_notes = [_skip_note(k) for k in skipped]
     unknown_arms, arm_notes = _unknown_arms(aggregates)
@@ -440,15 +410,17 @@ def compute_results(
     pooled_pending = [
         _Pending("pooled", segment, stage, dims, pair, worst)
         for segment, stage, dims, pair, worst in pool_pairs(
-            [(p.segment, p.stage, p.dims, p.pair, p.srm) for p in pending + by_pending],
+            adaptive.pooling(
+                (p.segment, p.stage, p.dims, p.pair, p.srm) for p in pending + by_pending
+            ),
             experiment.stages,
         )
     ]
     everything = pending + by_pending + pooled_pending
     if everything:
-        _run(everything, experiment)
+        _run(everything, experiment, adaptive)
     shrunk, shrinkage = _shrinkage(pending, experiment)
-    rows = _rows(everything, experiment, shrunk)
+    rows = _rows(everything, experiment, shrunk, adaptive)
     dims = tuple(dim_name(d) for d in aggregates.dimensions)
     breakdowns = several or ((dims,) if dims else ())
     results = _order(experiment, [r for p, r in rows if p.scope != "pooled"], breakdowns)
@@ -462,18 +434,18 @@ def compute_results(
         correction=settings.correction,
         results=results,
         pooled=pooled,
-        heterogeneity=_heterogeneity(results, experiment),
+        heterogeneity=heterogeneity_rows(results, experiment),
         srm=tuple(srm_rows),
         data_quality=dict(aggregates.data_quality),
         data_issues=tuple(i.to_dict() for i in aggregates.issues),
-        funnel=_funnel(aggregates),
+        funnel=funnel_rows(aggregates),
         name=experiment.name,
         metrics=_metric_info(experiment),
         dimensions=dims,
         breakdowns=breakdowns,
         stages=tuple(experiment.stages),
         hypothesis=experiment.hypothesis.strip(),
-        notes=(*notes, *aggregates.notes, *arm_notes, *srm_notes, *cell_notes),
+        notes=(*notes, *aggregates.notes, *arm_notes, *srm_notes, *cell_notes, *adaptive.notes),
         unknown_arms=unknown_arms,
         skipped=tuple(skipped),
         shrinkage=shrinkage,
@@ -482,4 +454,5 @@ def compute_results(
         else None,
         maturity=aggregates.maturity,
         caps=caps_block(aggregates.caps, experiment),
+        adaptive=adaptive.block(),
     )

@@ -33,6 +33,8 @@ from segab.stats.result import Comparison, json_ready
 if TYPE_CHECKING:
     import pandas as pd
 
+    from segab.analysis.adaptive import AdaptiveEstimate
+
 __all__ = [
     "JSON_KEYS",
     "NI_KEYS",
@@ -92,7 +94,8 @@ BAYES_KEYS = ("chance_to_win", "expected_loss")
 # retention windows: ``maturity``, per windowed metric its window, analysis time, and the
 # mature and not-yet-mature units per arm; ``caps``: per capped metric, the cap and the
 # units it lowered per arm)
-OPTIONAL_JSON_KEYS = ("shrinkage", "tailoring", "maturity", "caps")
+# ``adaptive``: the allocation periods and bandit cells (segab.analysis.adaptive)
+OPTIONAL_JSON_KEYS = ("shrinkage", "tailoring", "maturity", "caps", "adaptive")
 # row keys of a guardrail with a non-inferiority margin (segab.analysis.guardrails)
 NI_KEYS = ("margin", "margin_scale", "p_noninferiority", "non_inferior")
 # the columns of a compact summary (notebook HTML, history page), in ROW_KEYS order
@@ -158,6 +161,7 @@ class ResultRow:
     n_cells: int = 1
     shrunk: ShrunkLift | None = None
     noninferiority: NonInferiority | None = None
+    adaptive: AdaptiveEstimate | None = None
 
     @property
     def significant(self) -> bool:
@@ -172,7 +176,8 @@ class ResultRow:
     def to_dict(self) -> dict[str, Any]:
         """The JSON row: exactly :data:`ROW_KEYS`, plus the Bayesian fields when Bayesian
         and :data:`SHRINK_KEYS` when the row was part of an ``analysis.shrinkage: eb`` run,
-        and :data:`NI_KEYS` on a guardrail with a non-inferiority margin.
+        and :data:`NI_KEYS` on a guardrail with a non-inferiority margin, and
+        :data:`segab.analysis.adaptive.ADAPTIVE_KEYS` on a bandit cell's row.
 
         Example:
             >>> from segab.stats import ProportionStats, compare
@@ -197,6 +202,8 @@ class ResultRow:
             out.update(self.shrunk.to_dict())
         if self.noninferiority is not None:
             out.update(ni_keys(self.noninferiority))
+        if self.adaptive is not None:  # a bandit cell: segab.analysis.adaptive.ADAPTIVE_KEYS
+            out.update(self.adaptive.to_dict())
         return dict(json_ready(out))
 
     def flat(self) -> dict[str, Any]:
@@ -226,6 +233,8 @@ class ResultRow:
             more_units=self.more_units,
             warnings="; ".join(c.warnings),
         )
+        if isinstance(out.get("period_weights"), list):
+            out["period_weights"] = "; ".join(f"{w:.6g}" for w in out["period_weights"])
         return out
 
 
@@ -277,6 +286,7 @@ class AnalysisResult:
     caps: tuple[dict[str, Any], ...] = ()
     breakdowns: tuple[tuple[str, ...], ...] = ()
     maturity: tuple[Mapping[str, Any], ...] = ()
+    adaptive: Mapping[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document: keys :data:`JSON_KEYS`, NaN → ``None``.
@@ -321,6 +331,8 @@ class AnalysisResult:
             out["maturity"] = [dict(m) for m in self.maturity]
         if self.caps:
             out["caps"] = [dict(c) for c in self.caps]
+        if self.adaptive is not None:
+            out["adaptive"] = dict(self.adaptive)
         return dict(json_ready(out))
 
     def to_pandas(self) -> pd.DataFrame:

@@ -23,6 +23,7 @@ import click
 from rich.console import Console
 
 from segab.analysis.api import analyze
+from segab.analysis.period_files import read_periods
 from segab.atomic import atomic_output
 from segab.cli.main import allow_fast_exit
 from segab.cli.options import experiments_option
@@ -159,6 +160,13 @@ def _inputs(
     default=None,
     help="With --engine spark: master URL (default local[*]; e.g. spark://host:7077).",
 )
+@click.option(
+    "--periods",
+    "periods_file",
+    type=click.Path(dir_okay=False),
+    help="Allocation periods of bandit cells: a JSON list (docs/statistics.md); their cells "
+    "get period-stratified and uniform-slice estimates.",
+)
 def analyze_command(
     key: str,
     exposures: str | None,
@@ -179,6 +187,7 @@ def analyze_command(
     store_url: str | None,
     engine: str,
     spark_master: str | None,
+    periods_file: str | None,
 ) -> None:
     """Analyze experiment KEY: lift per segment and stage, pooled, with decisions.
 
@@ -200,10 +209,12 @@ def analyze_command(
       segab analyze journey_content --db sqlite:///segab.db --save
       segab analyze journey_content --exposures x.parquet --events e.parquet --engine spark
       segab analyze journey_content --exposures x.csv --events e.csv --now 2024-06-01
+      segab analyze journey_content --exposures x.csv --events e.csv --periods periods.json
     """
     try:
         x, ev, un = _inputs(exposures, events, units, db_url)
         now = _now(now_text, un)
+        periods = _periods(key, experiments_dir, periods_file, db_url)
         with deferred_signals():  # Ctrl-C must not land in DuckDB's or pandas' C start-up
             _preload()
             if engine != "spark" and db_url is None:
@@ -223,6 +234,7 @@ def analyze_command(
                 experiments=experiments_dir,
                 now=now,
                 engine=eng,
+                periods=periods,
             )
         if save:
             _save(result, experiments_dir, store_url or db_url)
@@ -231,6 +243,28 @@ def analyze_command(
         raise click.ClickException(str(exc)) from None
     if engine != "spark":  # Spark's JVM gateway stops in an exit handler
         allow_fast_exit()
+
+
+def _periods(key: str, experiments_dir: str, path: str | None, db_url: str | None) -> Any:
+    """``--periods FILE``; else, with ``--db`` and bandit cells in the config, the store's
+    periods (the declared period 0 first when it is not recorded); else none."""
+    if path is not None:
+        return read_periods(path)
+    if db_url is None:
+        return ()
+    from segab.analysis.api import resolve_experiment
+    from segab.config import bandit_cells
+
+    exp = resolve_experiment(key, experiments_dir)
+    if not bandit_cells(exp):
+        return ()
+    from segab.lifecycle.allocation_run import current_periods
+    from segab.store import open_store
+
+    try:
+        return current_periods(exp, open_store(db_url))
+    except SegabError as exc:
+        raise DataError(f"--db: {exc}; pass the allocation periods with --periods FILE") from None
 
 
 def _now(text: str | None, units: str | None) -> Any:

@@ -1,11 +1,13 @@
-"""``segab plan``, ``start``, ``stop``, ``conclude``, ``iterate``, ``status`` and ``history``.
+"""``segab plan``, ``start``, ``stop``, ``conclude`` and ``iterate``.
+
+``status`` and ``history`` are in :mod:`segab.cli.status_cmds`.
 
 Thin: parse options, call :mod:`segab.lifecycle`, print. Every command but ``plan``
 works on the store (``--db URL``, else ``$SEGAB_DB``, else ``sqlite:///segab.db``).
 
 Example:
     >>> sorted(c.name for c in lifecycle_commands)[:3]
-    ['conclude', 'history', 'iterate']
+    ['conclude', 'iterate', 'plan']
 """
 
 from __future__ import annotations
@@ -17,23 +19,17 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from segab.atomic import atomic_output
 from segab.cli.options import experiments_option
 from segab.cli.plan_cmd import plan_command
 from segab.errors import SegabError
-from segab.formatting import pct
 from segab.lifecycle.commands import (
     conclude_experiment,
-    file_matches_store,
     iterate_experiment,
-    load_config,
     start_experiment,
     stop_experiment,
 )
-from segab.lifecycle.history import history_data, history_rows
-from segab.report.history import history_html
 from segab.report.terminal import cell, cells
-from segab.store import list_experiments, list_snapshots, mask_url, open_store, resolve_url
+from segab.store import open_store
 
 __all__ = ["lifecycle_commands"]
 
@@ -183,144 +179,10 @@ def iterate_command(
     click.echo(f"wrote {res.config_path}; kept {res.history_path}")
 
 
-@click.command("status")
-@click.option(
-    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
-)
-@_EXPERIMENTS
-@_DB
-def status_command(fmt: str, experiments_dir: str, db_url: str | None) -> None:
-    """List registered experiments: latest iteration, status, and whether the file matches.
-
-    \b
-    Example:
-      segab status --db sqlite:///segab.db
-    """
-    try:
-        engine = open_store(db_url)
-        latest: dict[str, Any] = {}
-        for rec in list_experiments(engine):
-            latest[rec.key] = rec
-        rows = []
-        for key, rec in sorted(latest.items()):
-            try:
-                exp = load_config(key, experiments_dir)
-                match = "yes" if file_matches_store(exp, rec) else f"no (file: i{exp.iteration})"
-            except SegabError:
-                match = "no file"
-            rows.append(
-                {
-                    "key": key,
-                    "iteration": rec.iteration,
-                    "status": rec.status,
-                    "fingerprint": rec.config_fingerprint[:12],
-                    "updated_at": rec.updated_at.isoformat(timespec="seconds"),
-                    "snapshots": len(list_snapshots(engine, key, rec.iteration)),
-                    "file_matches": match,
-                }
-            )
-    except SegabError as exc:
-        raise _fail(exc) from None
-    if fmt == "json":
-        click.echo(json.dumps(rows, indent=2))
-        return
-    if not rows:
-        click.echo(
-            f"no experiments registered in the store at {mask_url(resolve_url(db_url))}: "
-            "start one with `segab start KEY`"
-        )
-        return
-    table = Table(title="experiments")
-    for col in (
-        "key",
-        "iteration",
-        "status",
-        "fingerprint",
-        "updated_at",
-        "snapshots",
-        "file_matches",
-    ):
-        table.add_column(col)
-    for r in rows:
-        table.add_row(*cells(*(r[c] for c in r)))
-    Console().print(table)
-
-
-@click.command("history")
-@click.argument("key")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json", "html"]),
-    default="table",
-    show_default=True,
-)
-@click.option("--output", type=click.Path(dir_okay=False), help="Write to this file.")
-@_DB
-def history_command(key: str, fmt: str, output: str | None, db_url: str | None) -> None:
-    """Show KEY's estimates and decisions per cell across iterations.
-
-    \b
-    Example:
-      segab history journey_content
-      segab history journey_content --format html --output history.html
-    """
-    try:
-        data = history_data(open_store(db_url), key)
-    except SegabError as exc:
-        raise _fail(exc) from None
-    if not any(it.get("snapshot_id") for it in data.get("iterations", [])):
-        click.echo(
-            f"note: no analysis of {key} saved yet (`segab analyze {key} --save`, "
-            f"`segab conclude {key}`): the history lists its iterations only",
-            err=True,
-        )
-    if fmt == "table" and output is None:
-        table = Table(title=cell(f"{key}: history"))
-        cols = (
-            "iteration",
-            "status",
-            "segment",
-            "stage",
-            "variant",
-            "control",
-            "rel_lift",
-            "p_adjusted",
-            "decision",
-        )
-        for col in cols:
-            table.add_column(col)
-        for r in history_rows(data):
-            table.add_row(*cells(*(_fmt(c, r.get(c)) for c in cols)))
-        Console().print(table)
-        return
-    text = history_html(data) if fmt == "html" else json.dumps(data, indent=2)
-    if fmt == "table":
-        text = "\n".join(json.dumps(r) for r in history_rows(data)) + "\n"
-    if output is None:
-        click.echo(text, nl=False)
-        return
-    with atomic_output(output) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-    click.echo(f"wrote {fmt} history to {output}", err=True)
-
-
-def _fmt(col: str, value: Any) -> str:
-    if value is None:
-        return ""
-    if col == "rel_lift":
-        return pct(float(value))
-    if col == "p_adjusted":
-        return f"{float(value):.3g}"
-    return str(value)
-
-
 lifecycle_commands: list[click.Command] = [
     plan_command,
     start_command,
     stop_command,
     conclude_command,
     iterate_command,
-    status_command,
-    history_command,
 ]

@@ -46,10 +46,13 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "db": ("segab.cli.db", "db_group"),
     "events": ("segab.cli.db", "events_group"),
     "sql": ("segab.cli.sql_cmd", "sql_group"),
+    "allocate": ("segab.cli.allocate_cmd", "allocate_command"),
     **{
         name: ("segab.cli.lifecycle_cmds", "lifecycle_commands")
-        for name in ("plan", "start", "stop", "conclude", "iterate", "status", "history")
+        for name in ("plan", "start", "stop", "conclude", "iterate")
     },
+    "status": ("segab.cli.status_cmds", "status_commands"),
+    "history": ("segab.cli.status_cmds", "status_commands"),
 }
 
 

@@ -24,6 +24,7 @@ from typing import Any
 
 from segab.analysis.results import AnalysisResult, MetricInfo, ResultRow
 from segab.formatting import num, p_text, pct
+from segab.report.adaptive_view import adaptive_html
 from segab.report.maturity_view import maturity_html, window_mark
 from segab.report.metric_options_view import caps_html, ni_html, ni_mark
 from segab.report.render import evidence
@@ -263,7 +264,10 @@ def _srm(result: AnalysisResult) -> str:
             f"{_e(v)}: {n:,} <span class='muted'>({pct(w, signed=False)})</span>"
             for v, n, w in pairs
         )
-        rows.append([f"{_e(s['segment'])}<br>{_e(s['stage'])}", split, _p(s["p_value"]), flag])
+        part = "<br><span class='muted'>uniform slice</span>" if s.get("part") else ""
+        rows.append(
+            [f"{_e(s['segment'])}<br>{_e(s['stage'])}{part}", split, _p(s["p_value"]), flag]
+        )
     return _table(["cell", "observed (configured share)", "p", "check"], rows, {2})
 
 
@@ -378,7 +382,8 @@ def render_html(result: AnalysisResult) -> str:
         f"<title>segab · {_e(title)}</title><style>{CSS}</style></head><body><main>"
         f"<h1>{_e(title)}</h1><p class='sub'>{sub}</p>{hyp}"
         f"{_summary(result)}"
-        f"<h2 id='decisions'>Decisions</h2>{_decisions(result)}{shrinkage_html(result)}"
+        f"<h2 id='decisions'>Decisions</h2>{_decisions(result)}{adaptive_html(result)}"
+        f"{shrinkage_html(result)}"
         f"{tailoring_html(result)}{maturity_html(result)}{caps_html(result)}{ni_html(result)}"
         f"<h2 id='lift'>Lift by cell</h2>{_forests(result)}"
         f"<h2 id='funnel'>Funnel by variant</h2>{funnel}"

@@ -36,6 +36,7 @@ from segab.analysis.shrinkage import shrinkage_summary
 from segab.errors import DataError
 from segab.formatting import num, p_text, pct
 from segab.printable import printable
+from segab.report.adaptive_view import BANDIT_HEADER, BANDIT_TITLE, bandit_lines, bandit_rows
 from segab.report.maturity_view import maturity_line, maturity_of, window_label
 from segab.report.metric_options_view import NI_HEADER, cap_title, caps_lines, ni_mark, ni_rows
 from segab.report.shrinkage_view import eb_applied, tailoring_lines
@@ -195,6 +196,9 @@ def table_renderables(result: AnalysisResult) -> list[RenderableType]:
     decisions = _decisions_table(result)
     if decisions is not None:
         out.append(decisions)
+    if bandit := bandit_rows(result):
+        out.append(_small_table(BANDIT_TITLE, BANDIT_HEADER, bandit))
+        out.extend(cell(line, style="dim") for line in bandit_lines(result))
     if result.shrinkage:
         out.append(cell(f"EB: {shrinkage_summary(result.shrinkage)}; a cell marked EB is "
                         "decided on its robust EB interval", style="dim"))  # fmt: skip
@@ -222,7 +226,8 @@ def table_renderables(result: AnalysisResult) -> list[RenderableType]:
         out.append(_small_table("Heterogeneity across segments", header, rows_h))
     if result.srm:
         rows_s = [
-            (s["segment"], s["stage"], " / ".join(f"{n:,}" for n in s["observed"]),
+            (s["segment"] + (" (uniform slice)" if s.get("part") else ""), s["stage"],
+             " / ".join(f"{n:,}" for n in s["observed"]),
              " / ".join(pct(w, signed=False) for w in s["weights"]), _p(s["p_value"]),
              Text("SRM", style="bold red") if s["flagged"] else "ok")
             for s in result.srm
