@@ -42,8 +42,8 @@ class Assignment(NamedTuple):
     (the unit matched no segment and there is no fallback).
     ``in_experiment`` is true only for ``reason`` ``"assigned"`` and ``"sticky"``
     (the unit kept the variant it had already seen in the cell, see
-    :func:`segab.assign`): only those units are logged as exposures and analysed. ``bucket`` is the variant
-    draw in ``[0, 10000)`` (``None`` when no draw was made).
+    :func:`segab.assign`): only those units are logged as exposures and analysed.
+    ``bucket`` is the variant draw in ``[0, 10000)`` (``None`` when no draw was made).
 
     Example:
         >>> a = Assignment("e", 1, "u", "s", "awareness", "v", 7, True, Reason.ASSIGNED)
