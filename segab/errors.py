@@ -16,7 +16,8 @@ each into a one-line ``Error: ...`` message instead of a traceback::
     ├── SqlError               SQL generation or execution in an engine
     │   └── SqlCompileError    a condition that cannot be expressed in a dialect
     ├── StoreError             the persistent store (registry, exposures, history)
-    │   └── SchemaVersionError store written by an older or newer segab
+    │   ├── SchemaVersionError store written by an older or newer segab
+    │   └── AllocationConflictError  an allocation period recorded first by another writer
     └── LifecycleError         plan/start/stop/conclude/iterate
         └── UnsafeEditError    an edit that would re-bucket assigned units
 
@@ -32,6 +33,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 __all__ = [
+    "AllocationConflictError",
     "AssignmentError",
     "ConditionError",
     "ConfigError",
@@ -156,3 +158,7 @@ class LifecycleError(SegabError):
 
 class UnsafeEditError(LifecycleError):
     """An edit to a running experiment that would move assigned units."""
+
+
+class AllocationConflictError(StoreError):
+    """An allocation period that another writer recorded first (or out of order)."""

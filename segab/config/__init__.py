@@ -6,6 +6,14 @@ Example:
     'post_purchase'
 """
 
+from segab.config.allocation import AllocationSettings, GraduationSettings, merge_allocation
+from segab.config.allocation_cells import (
+    bandit_cells,
+    cell_allocation,
+    check_allocation,
+    declared_layout,
+    declared_period,
+)
 from segab.config.checks import check_experiment, resolve_cell_index, warn_experiment
 from segab.config.loader import (
     Registry,
@@ -30,9 +38,11 @@ from segab.config.models import (
 
 __all__ = [
     "DEFAULT_STAGES",
+    "AllocationSettings",
     "AnalysisSettings",
     "Cell",
     "Experiment",
+    "GraduationSettings",
     "Metric",
     "Metrics",
     "Namespace",
@@ -40,11 +50,17 @@ __all__ = [
     "SegmentDef",
     "SegmentRef",
     "Variant",
+    "bandit_cells",
+    "cell_allocation",
+    "check_allocation",
     "check_experiment",
     "config_schema",
+    "declared_layout",
+    "declared_period",
     "fingerprint",
     "load_experiment",
     "load_experiments",
+    "merge_allocation",
     "parse_experiment",
     "resolve_cell_index",
     "warn_experiment",

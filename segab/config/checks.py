@@ -22,6 +22,7 @@ from typing import Any
 
 from segab.condition_values import ARRAY, NUMBER, OBJECT, OTHER, STRING, kind
 from segab.conditions import validate_condition
+from segab.config.allocation_cells import check_allocation
 from segab.config.cells import (
     WILDCARD,
     Problem,
@@ -333,6 +334,7 @@ def check_experiment(exp: Experiment) -> list[Problem]:
         *_check_metrics(exp),
         *_check_misc(exp),
         *_check_rows_settings(exp),
+        *check_allocation(exp),
     ]
 
 

@@ -32,6 +32,7 @@ from pydantic import (
     model_validator,
 )
 
+from segab.config.allocation import AllocationSettings
 from segab.config.metric_options import Cap, Margin
 
 __all__ = [
@@ -126,6 +127,15 @@ class Cell(_Strict):
     control: str
     coverage: float = Field(default=1.0, gt=0.0, le=1.0)
     variants: list[Variant] = Field(min_length=1, max_length=MAX_VARIANTS)
+    allocation: AllocationSettings | None = None  # overrides the experiment's (bandit cells)
+
+    @model_serializer(mode="wrap")
+    def _without_allocation(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # a cell without allocation settings dumps (and fingerprints) as before
+        data = handler(self)
+        if self.allocation is None and isinstance(data, dict):
+            data.pop("allocation", None)
+        return data
 
 
 class SegmentDef(_Strict):
@@ -420,6 +430,7 @@ class Experiment(_Strict):
     metrics: Metrics
     analysis: AnalysisSettings = Field(default_factory=AnalysisSettings)
     holdout: float = Field(default=0.0, ge=0.0, lt=1.0)
+    allocation: AllocationSettings | None = None  # every cell's, unless a cell overrides
     namespace: Namespace | None = None
     forced: dict[str, str] = Field(default_factory=dict)
     exclude: list[str] = Field(default_factory=list)
@@ -442,6 +453,8 @@ class Experiment(_Strict):
         data = handler(self)
         if not self.attributes and isinstance(data, dict):
             data.pop("attributes", None)
+        if self.allocation is None and isinstance(data, dict):
+            data.pop("allocation", None)
         return data
 
     @property

@@ -10,13 +10,18 @@ Example:
     >>> from segab.store import make_engine, init_store, log_exposures, ExposureRow
     >>> engine = make_engine("sqlite://")
     >>> init_store(engine)
-    1
+    2
     >>> log_exposures(engine, [ExposureRow("e", 1, "u1", "young", "buy", "a")]).inserted
     1
 """
 
 from __future__ import annotations
 
+from segab.store.allocations import (
+    allocation_period_dict,
+    allocation_periods,
+    record_allocation_period,
+)
 from segab.store.engine import (
     DEFAULT_URL,
     ENV_VAR,
@@ -67,6 +72,8 @@ __all__ = [
     "LogResult",
     "LoggerStats",
     "SnapshotRecord",
+    "allocation_period_dict",
+    "allocation_periods",
     "canonical_json",
     "check_schema",
     "config_fingerprint",
@@ -82,6 +89,7 @@ __all__ = [
     "make_engine",
     "mask_url",
     "open_store",
+    "record_allocation_period",
     "register_checked",
     "register_experiment",
     "resolve_url",

@@ -10,12 +10,16 @@ own schema (``schema=``, validated and quoted; the connection's
 Nothing here keeps a module-global engine: callers create one with
 :func:`make_engine` and pass it in.
 
+A store of an older schema version is upgraded in place by :func:`init_store`
+(``segab db init``) when every step is in :data:`MIGRATIONS`; the other
+functions refuse it until then.
+
 Example:
     >>> engine = make_engine("sqlite://")
     >>> init_store(engine)
-    1
+    2
     >>> store_status(engine)["schema_version"]
-    1
+    2
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import re
 import sqlite3
 import time
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
@@ -33,12 +38,19 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
 from segab.errors import SchemaVersionError, StoreError
-from segab.store.models import SCHEMA_VERSION, SCHEMA_VERSION_TABLE, STORE_TABLES, utcnow
+from segab.store.models import (
+    ALLOCATION_PERIODS_TABLE,
+    SCHEMA_VERSION,
+    SCHEMA_VERSION_TABLE,
+    STORE_TABLES,
+    utcnow,
+)
 
 __all__ = [
     "DB_ERRORS",
     "DEFAULT_URL",
     "ENV_VAR",
+    "MIGRATIONS",
     "check_schema",
     "describe_error",
     "engine_schema",
@@ -263,12 +275,30 @@ def _read_version(conn: Connection, engine: Engine) -> int | None:
     return int(row[0])
 
 
+def _migrate_1_to_2(conn: Connection) -> None:
+    ALLOCATION_PERIODS_TABLE.create(conn, checkfirst=True)
+
+
+#: ``{version: step}``: the step upgrades a store of that version to the next one
+#: (in the transaction of :func:`init_store`, which then records the new version).
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _migrate_1_to_2}
+
+
+def _migratable(version: int) -> bool:
+    return all(v in MIGRATIONS for v in range(version, SCHEMA_VERSION))
+
+
 def _compare(version: int, engine: Engine) -> None:
     if version < SCHEMA_VERSION:
+        how = (
+            "Upgrade it with `segab db init --db URL` (it adds the newer tables)"
+            if _migratable(version)
+            else "Migrate it with that segab's export, or use a new store"
+        )
         raise SchemaVersionError(
             f"store at {_where(engine)} has schema version {version}, older than the "
             f"version {SCHEMA_VERSION} this segab expects: it was written by an older segab. "
-            "Migrate it with that segab's export, or use a new store; it was left unchanged."
+            f"{how}; it was left unchanged."
         )
     if version > SCHEMA_VERSION:
         raise SchemaVersionError(
@@ -281,15 +311,16 @@ def _compare(version: int, engine: Engine) -> None:
 def init_store(engine: Engine) -> int:
     """Create the store's tables (and schema) if missing; return the schema version.
 
-    Safe to call concurrently and on an existing store. Refuses, without
-    touching anything, a store whose version differs from
-    :data:`~segab.store.models.SCHEMA_VERSION` and a database that already
-    has tables with the store's names but no ``schema_version``.
+    Safe to call concurrently and on an existing store. A store of an older
+    version is upgraded by the steps of :data:`MIGRATIONS` (in one transaction);
+    refuses, without touching anything, a store of a newer version or one no
+    migration reaches, and a database that already has tables with the store's
+    names but no ``schema_version``.
 
     Example:
         >>> engine = make_engine("sqlite://")
         >>> init_store(engine), init_store(engine)
-        (1, 1)
+        (2, 2)
     """
     from segab import __version__
 
@@ -302,6 +333,15 @@ def init_store(engine: Engine) -> int:
                     quoted = engine.dialect.identifier_preparer.quote_schema(schema)
                     conn.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {quoted}")
             version = _read_version(conn, engine)
+            if version is not None and version < SCHEMA_VERSION and _migratable(version):
+                for step in range(version, SCHEMA_VERSION):
+                    MIGRATIONS[step](conn)
+                conn.execute(
+                    sa.update(SCHEMA_VERSION_TABLE).values(
+                        version=SCHEMA_VERSION, segab_version=__version__, updated_at=utcnow()
+                    )
+                )
+                return SCHEMA_VERSION
             if version is not None:
                 _compare(version, engine)
                 return version
@@ -342,8 +382,8 @@ def check_schema(engine: Engine) -> int:
         segab.errors.StoreError: no segab store at sqlite://: the schema_version table is \
 missing. Create it with `segab db init --db URL`.
         >>> init_store(engine); check_schema(engine)
-        1
-        1
+        2
+        2
     """
     try:
         with engine.connect() as conn:
@@ -371,7 +411,7 @@ def open_store(
     Example:
         >>> engine = open_store("sqlite://", create=True)
         >>> check_schema(engine)
-        1
+        2
     """
     engine = make_engine(url, schema=schema)
     if create:

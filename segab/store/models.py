@@ -1,6 +1,6 @@
 """The tables of the persistent store, as sqlmodel models.
 
-Six tables, created by :func:`segab.store.init_store`:
+Seven tables, created by :func:`segab.store.init_store`:
 
 ========================  ===================================================
 ``experiments``           registry: key, iteration, config fingerprint,
@@ -13,6 +13,9 @@ Six tables, created by :func:`segab.store.init_store`:
 ``events``                outcome events: unit, event, value, timestamp,
                           and the row key of ``events import``
 ``analysis_snapshots``    one row per ``segab analyze --save``
+``allocation_periods``    one row per allocation period of a bandit experiment
+                          iteration (``segab allocate``): start, per-cell
+                          bucket layouts and the posterior summary (JSON)
 ``schema_version``        a single row holding :data:`SCHEMA_VERSION`
 ========================  ===================================================
 
@@ -37,6 +40,7 @@ from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 __all__ = [
+    "ALLOCATION_PERIODS_TABLE",
     "ANALYSIS_SNAPSHOTS_TABLE",
     "EVENTS_TABLE",
     "EXPERIMENTS_TABLE",
@@ -45,6 +49,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "SCHEMA_VERSION_TABLE",
     "STORE_TABLES",
+    "AllocationPeriodRow",
     "AnalysisSnapshot",
     "Event",
     "ExperimentRow",
@@ -56,8 +61,9 @@ __all__ = [
 ]
 
 #: Version of the table layout written by this segab. Bump it (and add a
-#: migration) whenever a table or column changes.
-SCHEMA_VERSION = 1
+#: migration to :data:`segab.store.engine.MIGRATIONS`) whenever a table or column
+#: changes. 2: ``allocation_periods``.
+SCHEMA_VERSION = 2
 
 # A 64-bit autoincrement key that is a ROWID alias on SQLite.
 _BIGID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
@@ -91,7 +97,7 @@ class SchemaVersion(StoreModel, table=True):
 
     Example:
         >>> SchemaVersion(id=1, version=SCHEMA_VERSION, segab_version="0.1.0").version
-        1
+        2
     """
 
     __tablename__ = "schema_version"
@@ -243,6 +249,31 @@ class AnalysisSnapshot(StoreModel, table=True):
     result_json: str = Field(sa_column=sa.Column(sa.Text(), nullable=False))
 
 
+class AllocationPeriodRow(StoreModel, table=True):
+    """One allocation period of an experiment iteration (see :mod:`segab.allocation_types`).
+
+    ``cells_json`` holds each bandit cell's layout, ``summary_json`` the record of
+    what produced it (posterior summary per cell, seed, rule). The primary key
+    (experiment, iteration, number) lets exactly one of two concurrent writers
+    record a period number.
+
+    Example:
+        >>> AllocationPeriodRow(experiment="e", iteration=1, number=1, started_at=utcnow(),
+        ...                     cells_json="[]", summary_json="{}").number
+        1
+    """
+
+    __tablename__ = "allocation_periods"
+
+    experiment: str = Field(primary_key=True)
+    iteration: int = Field(primary_key=True)
+    number: int = Field(primary_key=True)
+    started_at: datetime = Field(sa_column=_ts())
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    cells_json: str = Field(sa_column=sa.Column(sa.Text(), nullable=False))
+    summary_json: str = Field(sa_column=sa.Column(sa.Text(), nullable=False))
+
+
 def _table(model: type[StoreModel]) -> sa.Table:
     return model.__table__  # type: ignore[attr-defined]
 
@@ -253,6 +284,7 @@ EXPOSURES_TABLE = _table(Exposure)
 EXPOSURE_CONFLICTS_TABLE = _table(ExposureConflict)
 EVENTS_TABLE = _table(Event)
 ANALYSIS_SNAPSHOTS_TABLE = _table(AnalysisSnapshot)
+ALLOCATION_PERIODS_TABLE = _table(AllocationPeriodRow)
 
 #: Every store table, in creation order.
 STORE_TABLES: list[sa.Table] = [
@@ -262,4 +294,5 @@ STORE_TABLES: list[sa.Table] = [
     EXPOSURE_CONFLICTS_TABLE,
     EVENTS_TABLE,
     ANALYSIS_SNAPSHOTS_TABLE,
+    ALLOCATION_PERIODS_TABLE,
 ]

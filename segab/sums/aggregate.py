@@ -77,6 +77,13 @@ from segab.sums.caps import applied_caps, cap_spec
 from segab.sums.event_metrics import compile_event_filters, filter_columns, maturity_blocks
 from segab.sums.files import file_kind
 from segab.sums.folds import FOLD_COLUMN, split_folds, with_fold
+from segab.sums.periods import (
+    PERIOD_COLUMN,
+    SLICE_COLUMN,
+    PeriodLayout,
+    split_periods,
+    with_periods,
+)
 from segab.sums.issues import event_log_issues
 from segab.sums.prepare import (
     attribute_duplicates_query,
@@ -181,6 +188,7 @@ def aggregate_event_log(
     route: str = "auto",
     attributes: Source | None = None,
     folds: bool = False,
+    periods: PeriodLayout | None = None,
 ) -> Aggregates:
     """Aggregate an exposures table and an events table into per-cell sums.
 
@@ -198,7 +206,9 @@ def aggregate_event_log(
     comparisons). ``attributes`` (a table joined to the exposures on the unit column)
     and ``analysis.filter`` (a condition on the exposure rows) prepare the exposures
     (:mod:`segab.sums.prepare`); ``analysis.dedupe`` is for unit tables only.
-    ``folds`` also returns the sums per fold of units (:mod:`segab.sums.folds`).
+    ``folds`` also returns the sums per fold of units (:mod:`segab.sums.folds`);
+    ``periods`` the bandit cells' sums per allocation period and slice
+    (:mod:`segab.sums.periods`).
 
     Example:
         >>> aggregate_event_log.__name__   # see the module docstring for a full run
@@ -209,6 +219,8 @@ def aggregate_event_log(
     plan = plan_breakdowns(by, breakdowns)
     if folds and plan.sets:
         raise DataError("folds: found several breakdowns, expected at most one with folds")
+    if periods is not None and plan.sets:
+        raise DataError("periods: found several breakdowns, expected at most one with periods")
     dims = plan.columns
     specs = _event_specs(experiment)
     exposure_timestamp_column = columns.exposure_timestamp
@@ -230,6 +242,9 @@ def aggregate_event_log(
         prepared: dict[str, int] = {}
         if prep is not None:
             x_source, x_rel, prepared = _prepared_exposures(eng, x_rel, prep)
+        if periods is not None:  # two more breakdowns, added back by split_periods
+            x_rel = with_periods(eng.dialect, x_rel, x_unit, exposure_timestamp_column, periods)
+            dims = (*dims, PERIOD_COLUMN, SLICE_COLUMN)
         if folds:  # the fold of each unit: one more breakdown, added back by split_folds
             x_rel, dims = with_fold(eng.dialect, x_rel, x_unit), (*dims, FOLD_COLUMN)
         require_columns(
@@ -325,7 +340,8 @@ def aggregate_event_log(
         maturity=maturity_blocks(experiment, sums, exposure_counts, as_of, now is not None),
         caps=applied_caps(wide, specs),
     )
-    return split_folds(agg) if folds else agg
+    agg = split_folds(agg) if folds else agg
+    return split_periods(agg, periods) if periods is not None else agg
 
 
 def _prepared_exposures(

@@ -118,7 +118,9 @@ class Aggregates:
     ``maturity``: per retention metric (:mod:`segab.sums.event_metrics`), its window,
     the analysis time and the mature and immature units per arm.
     ``caps``: the cap each capped metric got and the units it lowered
-    (:mod:`segab.sums.caps`).
+    (:mod:`segab.sums.caps`). ``periods``, when allocation periods were given
+    (:mod:`segab.sums.periods`): segment, stage, variant, period, in_slice, metric and
+    the :data:`SUM_COLUMNS` of the bandit cells (they add up to their ``sums``).
 
     ``breakdowns`` is set with two or more breakdowns (each a tuple of columns):
     then ``dimensions`` is the union of their columns, and ``sums`` and
@@ -146,6 +148,8 @@ class Aggregates:
     # per retention metric: window, analysis time, mature/immature units per arm
     maturity: tuple[dict[str, Any], ...] = ()
     caps: tuple[AppliedCap, ...] = ()
+    # bandit cells: sums per allocation period and uniform-slice flag (segab.sums.periods)
+    periods: pd.DataFrame | None = None
 
 
 def _cost(metric: Metric, variant: str) -> float:

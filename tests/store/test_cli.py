@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from segab.cli.main import cli
+from segab.store import SCHEMA_VERSION
 from tests.store.conftest import Target
 
 
@@ -25,14 +26,14 @@ def db_args(target: Target) -> list[str]:
 def test_init_then_status(empty_db: Target) -> None:
     code, out, err = run("db", "init", *db_args(empty_db))
     assert (code, err) == (0, "")
-    assert out.startswith("store ready at ") and "schema version 1" in out
+    assert out.startswith("store ready at ") and f"schema version {SCHEMA_VERSION}" in out
     code, out, _ = run("db", "status", *db_args(empty_db))
     assert code == 0
-    assert "schema version: 1 (this segab: 1)" in out
+    assert f"schema version: {SCHEMA_VERSION} (this segab: {SCHEMA_VERSION})" in out
     assert "exposures" in out and "analysis_snapshots" in out
     code, out, _ = run("db", "status", *db_args(empty_db), "--json")
     status = json.loads(out)
-    assert status["schema_version"] == 1 and status["tables"]["events"] == 0
+    assert status["schema_version"] == SCHEMA_VERSION and status["tables"]["events"] == 0
 
 
 def test_status_of_a_missing_store_is_an_error(empty_db: Target) -> None:
@@ -47,7 +48,7 @@ def test_store_from_the_future_is_refused(store: Target) -> None:
     for command in ("init", "status"):
         code, _, err = run("db", command, *db_args(store))
         assert code == 1
-        assert "schema version 99, newer than the version 1 this segab expects" in err
+        assert f"schema version 99, newer than the version {SCHEMA_VERSION} this segab" in err
 
 
 def test_db_url_from_environment(tmp_path: Path) -> None:

@@ -125,11 +125,11 @@ def _set_version(target: Target, version: int) -> None:
     [
         (
             SCHEMA_VERSION + 1,
-            "newer than the version 1 this segab expects: it was written by a newer",
+            f"newer than the version {SCHEMA_VERSION} this segab expects: it was written by a",
         ),
         (
-            SCHEMA_VERSION - 1,
-            "older than the version 1 this segab expects: it was written by an older",
+            0,  # before any migration: refused, not upgraded
+            f"older than the version {SCHEMA_VERSION} this segab expects: it was written by an",
         ),
     ],
     ids=["future", "past"],
@@ -147,6 +147,27 @@ def test_store_of_another_version_is_refused_and_left_unchanged(
         open_store(store.url, schema=store.schema, create=True)
     assert table_names(store.engine) == before
     assert store.scalar("SELECT version FROM schema_version") == version
+
+
+def test_a_version_1_store_is_refused_until_db_init_upgrades_it(store: Target) -> None:
+    # a store of schema version 1 (before allocation_periods), with data in it
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE allocation_periods")
+        conn.exec_driver_sql(
+            "INSERT INTO analysis_snapshots (experiment, iteration, created_at, result_json) "
+            "VALUES ('e', 1, CURRENT_TIMESTAMP, '{}')"
+        )
+    _set_version(store, 1)
+    store.engine.dispose()
+    for call in (check_schema, store_status):
+        with pytest.raises(SchemaVersionError, match=r"schema version 1, older .*segab db init"):
+            call(store.engine)
+    assert "allocation_periods" not in table_names(store.engine)
+    assert init_store(store.engine) == SCHEMA_VERSION
+    assert check_schema(store.engine) == SCHEMA_VERSION
+    assert "allocation_periods" in table_names(store.engine)
+    assert store.count("analysis_snapshots") == 1
+    assert init_store(store.engine) == SCHEMA_VERSION
 
 
 def test_foreign_tables_with_store_names_are_not_adopted(empty_db: Target) -> None:
