@@ -40,10 +40,11 @@ from dataclasses import dataclass
 from hashlib import md5
 from typing import Any
 
-from segab.allocation_types import AllocationPeriod
+from segab.allocation_types import AllocationPeriod, CellAllocation
 from segab.assignment_period import check_layout, check_period, layout_table
 from segab.assignment_types import Assignment, Reason
 from segab.conditions import compile_condition
+from segab.config.allocation_cells import cell_allocation, declared_layout
 from segab.config.checks import resolve_cell_index, to_basis_points, weight_basis_points
 from segab.config.models import Experiment, SegmentDef
 from segab.errors import AssignmentError, ConfigError, ConfigProblem, UnknownStageError
@@ -76,6 +77,11 @@ class CellPlan:
 
     ``table[b]`` is the variant for bucket ``b``, or ``None`` outside coverage.
     ``ranges`` lists ``(variant, start, end)``: fixed starts, ends scaled by coverage.
+    A bandit cell (``allocation: {mode: bandit}``) draws from ``layout``, its
+    declared period-0 layout (uniform slice first, then the adaptive part: see
+    :func:`segab.config.declared_period`), so that ``assign()`` without a period
+    equals ``assign(..., period=declared_period(...))``; its ``ranges`` then list
+    each variant once, with the layout's width (the weights, as everywhere else).
 
     Example:
         >>> plan = CellPlan("seg", "control", "s|seg|awareness|", (("control", 0, 5000),), ())
@@ -88,6 +94,7 @@ class CellPlan:
     prefix: str
     ranges: tuple[tuple[str, int, int], ...]
     table: tuple[str | None, ...]
+    layout: CellAllocation | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,13 +175,22 @@ def compile_plan(exp: Experiment) -> Plan:
             if bps is None:
                 raise ConfigError(f"cell ({segment}, {stage}): every weight is 0")
             keys = [v.key for v in cell.variants]
+            settings = cell_allocation(exp, cell)
+            layout = None
+            if settings.is_bandit:
+                layout = declared_layout(segment, stage, cell, settings)
+                bps = layout.buckets
             ranges = _ranges(list(zip(keys, bps, strict=True)), _bp(cell.coverage))
-            table: list[str | None] = [None] * BUCKETS
-            for key, lo, hi in ranges:
-                table[lo:hi] = [key] * (hi - lo)
+            if layout is not None:
+                table: tuple[str | None, ...] = layout_table(layout)
+            else:
+                cover: list[str | None] = [None] * BUCKETS
+                for key, lo, hi in ranges:
+                    cover[lo:hi] = [key] * (hi - lo)
+                table = tuple(cover)
             salt = "*" if exp.randomization == "journey" else stage
             prefix = SEPARATOR.join((exp.seed, segment, salt, ""))
-            cells[(segment, stage)] = CellPlan(segment, cell.control, prefix, ranges, tuple(table))
+            cells[(segment, stage)] = CellPlan(segment, cell.control, prefix, ranges, table, layout)
     namespace = None
     if exp.namespace is not None:
         ns_lo, ns_hi = exp.namespace.range

@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from scipy.stats import chisquare
 
 import segab
+import segab.config
 from segab import Reason, assign
 from segab.allocation_types import AllocationPeriod, CellAllocation
 from segab.assignment_period import layout_table
@@ -139,6 +140,19 @@ def test_layout_maps_the_same_bucket() -> None:
     # a cell the period does not lay out keeps its declared split
     other = assign(exp, "u1", {"age": 60}, "awareness", period=period)
     assert other == assign(exp, "u1", {"age": 60}, "awareness")
+
+
+def test_a_bandit_cell_without_a_period_is_in_its_declared_period() -> None:
+    exp = _exp(allocation={"mode": "bandit", "uniform_slice": 0.2})
+    declared = segab.config.declared_period(exp, datetime(2026, 1, 1))
+    layout = declared.cell("young", "awareness")
+    assert layout is not None and layout.slice_buckets == (800, 600, 600)
+    for i in range(2000):
+        plain = assign(exp, f"u{i}", {"age": 20}, "awareness")
+        assert plain == assign(exp, f"u{i}", {"age": 20}, "awareness", period=declared)
+        assert plain.variant == layout.variant_at(plain.bucket)  # type: ignore[arg-type]
+    # slice-first: bucket 900 is b's in the slice, a's in the declared contiguous split
+    assert layout.variant_at(900) == "b" and _exp().cells[0].variants[0].key == "a"
 
 
 def test_layout_table_is_variant_at() -> None:

@@ -167,9 +167,10 @@ def _per_cell(exp: Experiment, lit: _Lit, cells: dict[int, CellPlan], what: str)
         if what == "control":
             value = lit("variant", plan.control)
         else:
+            laid_out = plan.ranges if plan.layout is None else plan.layout.ranges()
             ranges = [
                 f"WHEN bucket >= {lo} AND bucket < {hi} THEN {lit('variant', key)}"
-                for key, lo, hi in plan.ranges
+                for key, lo, hi in laid_out
                 if hi > lo
             ]
             value = f"CASE {' '.join(ranges)} END" if ranges else "NULL"

@@ -27,14 +27,25 @@ from segab.allocation_types import AllocationPeriod, CellAllocation
 from segab.assignment import plan_of
 from segab.bulk import assign_file
 from segab.bulk.duckdb_engine import assign_file_sql, column_kinds
-from segab.config import Experiment, Registry
+from segab.config import Experiment, Registry, parse_experiment
 from segab.sql.assign import assignment_sql
 from segab.sticky import InMemoryStickyLookup
 from segab.store.sticky import exposures_sql
 from tests.sql.conftest import python_assignments, sort_rows, synthetic_units
 from tests.sql.test_assign_sql import _load_postgres
 
-KEYS = ("journey_content", "loyalty_offer")
+
+def cases(registry: Registry) -> list[Experiment]:
+    """A bandit experiment (journey_content with every cell adaptive, a 10% uniform slice:
+    its declared layout is slice-first) and loyalty_offer (forced, excluded, holdout,
+    namespace, coverage: the rules that come before the draw)."""
+    journey = registry["journey_content"]
+    raw = {
+        **journey.model_dump(mode="json"),
+        "key": "journey_bandit",
+        "allocation": {"mode": "bandit", "uniform_slice": 0.1},
+    }
+    return [parse_experiment(raw, journey.source), registry["loyalty_offer"]]
 
 
 def period_for(exp: Experiment, seed: int = 5) -> AllocationPeriod:
@@ -110,8 +121,8 @@ def sticky_python(exp: Experiment, units: Path) -> pa.Table:
 
 
 def test_the_oracle_exercises_every_rule(registry: Registry, units_parquet: Path) -> None:
-    for key in KEYS:
-        exp = registry[key]
+    for exp in cases(registry):
+        key = exp.key
         got, plain = sticky_python(exp, units_parquet), python_assignments(exp, units_parquet)
         reasons = got.column("reason").to_pylist()
         assert {"sticky", "assigned"} <= set(reasons)
@@ -129,8 +140,8 @@ def test_duckdb_query_matches_python(registry: Registry, units_parquet: Path) ->
     con = duckdb.connect()
     con.execute(f"CREATE VIEW units AS SELECT * FROM read_parquet('{units_parquet}')")
     schema = {str(r[0]): str(r[1]) for r in con.execute("DESCRIBE units").fetchall()}
-    for key in KEYS:
-        exp = registry[key]
+    for exp in cases(registry):
+        key = exp.key
         seen = earlier_variants(exp, units_parquet)
         con.register("seen", seen)
         sql = assignment_sql(
@@ -151,7 +162,7 @@ def test_duckdb_bulk_files_match_python(registry: Registry, tmp_path: Path) -> N
     pq.write_table(synthetic_units(20_000, seed=4), units)
     csv_in = tmp_path / "units.csv"
     pacsv.write_csv(synthetic_units(20_000, seed=4), csv_in)
-    exp = registry["journey_content"]
+    exp = cases(registry)[0]
     seen = earlier_variants(exp, units)
     lookup = InMemoryStickyLookup(
         (exp.key, exp.iteration, r["unit_id"], r["segment"], r["stage"], r["variant"])
@@ -188,8 +199,7 @@ def test_postgres_query_matches_python(
                 "unit_id TEXT NOT NULL, segment TEXT, stage TEXT NOT NULL, variant TEXT NOT NULL, "
                 "PRIMARY KEY (experiment, iteration, unit_id, stage))"
             )
-            for key in KEYS:
-                exp = registry[key]
+            for exp in cases(registry):
                 with con.cursor().copy(f"COPY {store} FROM STDIN") as copy:
                     for r in earlier_variants(exp, units_parquet).to_pylist():
                         copy.write_row(
@@ -212,8 +222,8 @@ def test_postgres_query_matches_python(
                     (name,),
                 ).fetchall()
             }
-            for key in KEYS:
-                exp = registry[key]
+            for exp in cases(registry):
+                key = exp.key
                 sql = assignment_sql(
                     exp,
                     "postgresql",
@@ -236,7 +246,7 @@ def test_postgres_query_matches_python(
 def test_spark_matches_python(
     spark: Any, registry: Registry, units_parquet: Path, tmp_path: Path
 ) -> None:
-    exp = registry["loyalty_offer"]
+    exp = cases(registry)[0]
     out = tmp_path / "sticky.parquet"
     seen = earlier_variants(exp, units_parquet)
     report = assign_file_sql(
