@@ -40,7 +40,9 @@ if TYPE_CHECKING:  # every name is imported on first use (below), so `import seg
         StoreError,
     )
     from segab.hashing import BUCKETS, HASH_VERSION
+    from segab.sticky import InMemoryStickyLookup, StickyLookup, assign_sticky
     from segab.store.logger import ExposureLogger
+    from segab.store.sticky import StoreStickyLookup
 
 _LAZY = {
     "analyze": ("segab.analysis.api", "analyze"),
@@ -50,6 +52,10 @@ _LAZY = {
     "compile_plan": ("segab.assignment", "compile_plan"),
     "Assignment": ("segab.assignment_types", "Assignment"),
     "Reason": ("segab.assignment_types", "Reason"),
+    "assign_sticky": ("segab.sticky", "assign_sticky"),
+    "InMemoryStickyLookup": ("segab.sticky", "InMemoryStickyLookup"),
+    "StickyLookup": ("segab.sticky", "StickyLookup"),
+    "StoreStickyLookup": ("segab.store.sticky", "StoreStickyLookup"),
     **{
         name: ("segab.config", name)
         for name in (
@@ -108,14 +114,18 @@ __all__ = [
     "DataError",
     "Experiment",
     "ExposureLogger",
+    "InMemoryStickyLookup",
     "Reason",
     "Registry",
     "SegabError",
     "StatsError",
+    "StickyLookup",
     "StoreError",
+    "StoreStickyLookup",
     "__version__",
     "analyze",
     "assign",
+    "assign_sticky",
     "compile_plan",
     "config_schema",
     "fingerprint",

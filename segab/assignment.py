@@ -12,6 +12,11 @@
 5. the variant draw: bucket = hash v1 of ``seed|segment|stage|unit_id``
    (``*`` instead of the stage with ``randomization: journey``); the variant
    whose fixed-start range holds the bucket, else ``outside_coverage``.
+   Two optional inputs change step 5 for adaptive (bandit) cells, see
+   :mod:`segab.assignment_period`: ``previous``, the variant the unit has already
+   seen in this cell, is kept (``sticky``) while it is one of the cell's
+   variants; else an allocation ``period`` that lays the cell out maps the same
+   bucket through its layout (uniform slice first, then the adaptive part).
 
 Only integer arithmetic is used after the digest; see :mod:`segab.hashing`.
 
@@ -35,8 +40,11 @@ from dataclasses import dataclass
 from hashlib import md5
 from typing import Any
 
+from segab.allocation_types import AllocationPeriod, CellAllocation
+from segab.assignment_period import check_layout, check_period, layout_table
 from segab.assignment_types import Assignment, Reason
 from segab.conditions import compile_condition
+from segab.config.allocation_cells import cell_allocation, declared_layout
 from segab.config.checks import resolve_cell_index, to_basis_points, weight_basis_points
 from segab.config.models import Experiment, SegmentDef
 from segab.errors import AssignmentError, ConfigError, ConfigProblem, UnknownStageError
@@ -57,6 +65,7 @@ __all__ = [
 _ASSIGNED = Reason.ASSIGNED
 _NOT_TARGETED = Reason.NOT_TARGETED
 _OUTSIDE = Reason.OUTSIDE_COVERAGE
+_STICKY = Reason.STICKY
 
 
 _tnew: Callable[[type[Assignment], tuple[Any, ...]], Assignment] = tuple.__new__
@@ -68,6 +77,11 @@ class CellPlan:
 
     ``table[b]`` is the variant for bucket ``b``, or ``None`` outside coverage.
     ``ranges`` lists ``(variant, start, end)``: fixed starts, ends scaled by coverage.
+    A bandit cell (``allocation: {mode: bandit}``) draws from ``layout``, its
+    declared period-0 layout (uniform slice first, then the adaptive part: see
+    :func:`segab.config.declared_period`), so that ``assign()`` without a period
+    equals ``assign(..., period=declared_period(...))``; its ``ranges`` then list
+    each variant once, with the layout's width (the weights, as everywhere else).
 
     Example:
         >>> plan = CellPlan("seg", "control", "s|seg|awareness|", (("control", 0, 5000),), ())
@@ -80,6 +94,7 @@ class CellPlan:
     prefix: str
     ranges: tuple[tuple[str, int, int], ...]
     table: tuple[str | None, ...]
+    layout: CellAllocation | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,13 +175,22 @@ def compile_plan(exp: Experiment) -> Plan:
             if bps is None:
                 raise ConfigError(f"cell ({segment}, {stage}): every weight is 0")
             keys = [v.key for v in cell.variants]
+            settings = cell_allocation(exp, cell)
+            layout = None
+            if settings.is_bandit:
+                layout = declared_layout(segment, stage, cell, settings)
+                bps = layout.buckets
             ranges = _ranges(list(zip(keys, bps, strict=True)), _bp(cell.coverage))
-            table: list[str | None] = [None] * BUCKETS
-            for key, lo, hi in ranges:
-                table[lo:hi] = [key] * (hi - lo)
+            if layout is not None:
+                table: tuple[str | None, ...] = layout_table(layout)
+            else:
+                cover: list[str | None] = [None] * BUCKETS
+                for key, lo, hi in ranges:
+                    cover[lo:hi] = [key] * (hi - lo)
+                table = tuple(cover)
             salt = "*" if exp.randomization == "journey" else stage
             prefix = SEPARATOR.join((exp.seed, segment, salt, ""))
-            cells[(segment, stage)] = CellPlan(segment, cell.control, prefix, ranges, tuple(table))
+            cells[(segment, stage)] = CellPlan(segment, cell.control, prefix, ranges, table, layout)
     namespace = None
     if exp.namespace is not None:
         ns_lo, ns_hi = exp.namespace.range
@@ -223,9 +247,22 @@ def _unit_str(unit_id: Any) -> str:
 
 
 def assign(
-    experiment: Experiment, unit_id: str | int, attributes: Mapping[str, Any], stage: str
+    experiment: Experiment,
+    unit_id: str | int,
+    attributes: Mapping[str, Any],
+    stage: str,
+    *,
+    period: AllocationPeriod | None = None,
+    previous: str | None = None,
 ) -> Assignment:
     """Assign one unit at one journey stage. Pure and deterministic.
+
+    ``period``: an allocation period of this experiment and iteration; a cell it
+    lays out draws from that layout (same bucket, the period's weights).
+    ``previous``: the variant the unit has already seen in this cell (e.g. its
+    stored exposure); while it is one of the cell's variants the unit keeps it,
+    with reason ``sticky`` (and ``in_experiment`` true). Forced, inactive,
+    excluded, namespace and holdout rules come first, as without them.
 
     Example:
         >>> from segab.config import parse_experiment
@@ -237,12 +274,28 @@ def assign(
         ...     "metrics": {"primary": {"key": "m", "kind": "binary", "event": "x"}}})
         >>> assign(exp, "u1", {}, "purchase") == assign(exp, "u1", {}, "purchase")
         True
+        >>> assign(exp, "u1", {}, "purchase")[5:]
+        ('b', 8966, True, <Reason.ASSIGNED: 'assigned'>)
+        >>> assign(exp, "u1", {}, "purchase", previous="a")[5:]
+        ('a', 8966, True, <Reason.STICKY: 'sticky'>)
+
+        A period that gives ``a`` the whole adaptive part (buckets 1000 to 9999),
+        after a uniform slice of 1000 buckets split 500/500:
+
+        >>> from datetime import datetime
+        >>> from segab.allocation_types import AllocationPeriod, CellAllocation
+        >>> layout = CellAllocation("all", "purchase", ("a", "b"), (500, 500), (9000, 0))
+        >>> p = AllocationPeriod("e", 1, 1, datetime(2026, 1, 1), (layout,))
+        >>> assign(exp, "u1", {}, "purchase", period=p)[5:]
+        ('a', 8966, True, <Reason.ASSIGNED: 'assigned'>)
     """
     # hot path: ~1 µs over the MD5 floor; keep attribute lookups and calls to a minimum
     private = experiment.__pydantic_private__
     plan: Plan = (private and private.get("_plan")) or plan_of(experiment)
     if type(unit_id) is not str:
         unit_id = _unit_str(unit_id)
+    if period is not None or previous is not None:
+        return _assign_adaptive(plan, unit_id, attributes, stage, period, previous)
     if stage not in plan.stages:
         raise UnknownStageError(
             f"unknown stage {stage!r} for experiment {plan.key!r}; expected one of "
@@ -275,12 +328,39 @@ def assign(
     )
 
 
+def _assign_adaptive(
+    plan: Plan,
+    unit_id: str,
+    attributes: Mapping[str, Any],
+    stage: str,
+    period: AllocationPeriod | None,
+    previous: str | None,
+) -> Assignment:
+    """:func:`assign` with a period or a previous variant (off the hot path)."""
+    if stage not in plan.stages:
+        raise UnknownStageError(
+            f"unknown stage {stage!r} for experiment {plan.key!r}; expected one of "
+            f"{sorted(plan.stages)}"
+        )
+    if period is not None:
+        check_period(period, plan.key, plan.iteration)
+    segment, by_stage = resolve_segment(plan, attributes)
+    return draw(plan, unit_id, segment, by_stage, stage, period, previous)
+
+
 def draw(
-    plan: Plan, unit_id: str, segment: str | None, by_stage: dict[str, CellPlan], stage: str
+    plan: Plan,
+    unit_id: str,
+    segment: str | None,
+    by_stage: dict[str, CellPlan],
+    stage: str,
+    period: AllocationPeriod | None = None,
+    previous: str | None = None,
 ) -> Assignment:
     """Assign a unit whose segment is already known (the part of assign() after targeting).
 
     Bulk paths resolve segments once per distinct attribute combination and call this.
+    ``period`` and ``previous`` are those of :func:`assign`.
 
     Example:
         >>> draw.__name__
@@ -302,15 +382,44 @@ def draw(
         if early is not None:
             return early
     b = int.from_bytes(md5((cell.prefix + unit_id).encode()).digest()[:4], "big") % BUCKETS
-    variant = cell.table[b]
+    if period is not None or previous is not None:
+        variant, reason = _adaptive_variant(plan, cell, segment, stage, b, period, previous)
+    else:
+        variant, reason = cell.table[b], _ASSIGNED
     if variant is None:
         return _tnew(
             Assignment,
             (plan.key, plan.iteration, unit_id, segment, stage, cell.control, b, False, _OUTSIDE),
         )
     return _tnew(
-        Assignment, (plan.key, plan.iteration, unit_id, segment, stage, variant, b, True, _ASSIGNED)
+        Assignment, (plan.key, plan.iteration, unit_id, segment, stage, variant, b, True, reason)
     )
+
+
+def _adaptive_variant(
+    plan: Plan,
+    cell: CellPlan,
+    segment: str,
+    stage: str,
+    b: int,
+    period: AllocationPeriod | None,
+    previous: str | None,
+) -> tuple[str | None, Reason]:
+    """The variant and reason of bucket ``b`` with a period and/or a previous variant.
+
+    The variant is ``None`` (outside coverage: the caller shows the control) only
+    when neither applies to the cell and the declared table leaves ``b`` uncovered.
+    """
+    variants = [key for key, _, _ in cell.ranges]
+    if previous is not None and previous in variants:
+        return previous, _STICKY
+    if period is not None:
+        check_period(period, plan.key, plan.iteration)
+        layout = period.cell(segment, stage)
+        if layout is not None:
+            check_layout(layout, variants, period.number)
+            return layout_table(layout)[b], _ASSIGNED
+    return cell.table[b], _ASSIGNED
 
 
 def resolve_segment(

@@ -30,6 +30,7 @@ class Reason(StrEnum):
     EXCLUDED = "excluded"
     OUTSIDE_NAMESPACE = "outside_namespace"
     INACTIVE = "inactive"
+    STICKY = "sticky"
 
 
 class Assignment(NamedTuple):
@@ -39,9 +40,10 @@ class Assignment(NamedTuple):
     one, or the cell's control when the unit is not in the experiment (holdout,
     outside coverage, excluded). It is ``None`` only when no cell applies
     (the unit matched no segment and there is no fallback).
-    ``in_experiment`` is true only for ``reason == "assigned"``: only those
-    units are logged as exposures and analysed. ``bucket`` is the variant
-    draw in ``[0, 10000)`` (``None`` when no draw was made).
+    ``in_experiment`` is true only for ``reason`` ``"assigned"`` and ``"sticky"``
+    (the unit kept the variant it had already seen in the cell, see
+    :func:`segab.assign`): only those units are logged as exposures and analysed.
+    ``bucket`` is the variant draw in ``[0, 10000)`` (``None`` when no draw was made).
 
     Example:
         >>> a = Assignment("e", 1, "u", "s", "awareness", "v", 7, True, Reason.ASSIGNED)

@@ -20,6 +20,8 @@ MAX_LINES = 500
 CORE = (
     "segab.assignment",
     "segab.assignment_types",
+    "segab.assignment_period",
+    "segab.sticky",
     "segab.allocation_types",
     "segab.condition_values",
     "segab.conditions",

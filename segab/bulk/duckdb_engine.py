@@ -12,6 +12,12 @@ Python. The column types of a typed input (Parquet) decide how conditions compar
   preserved.
 - ``engine="spark"``: see :mod:`segab.bulk.spark_engine` (the output is a directory).
 
+``period`` (an allocation period) and ``previous`` (earlier variants as an Arrow
+table ``unit_id, segment, stage, variant``, e.g. the store's exposures from
+:func:`segab.store.sticky.exposures_arrow`) apply the adaptive rules of
+``segab.assign(period=..., previous=...)``: the table is registered in the
+engine and joined there by :func:`segab.sql.assign.assignment_sql`.
+
 Text cells are typed one by one as :mod:`segab.text_values` says (the
 ``mixed`` column kind), or as the experiment's ``attributes`` declare, exactly
 as the Python path does. Bad rows (an empty unit id, an unknown stage, a cell
@@ -49,6 +55,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from segab.allocation_types import AllocationPeriod
 from segab.assignment_types import Reason
 from segab.bulk.files import (
     atomic_output,
@@ -107,6 +114,8 @@ def assign_file_sql(
     spark: Any = None,
     spark_master: str | None = None,
     threads: int | None = None,
+    period: AllocationPeriod | None = None,
+    previous: pa.Table | None = None,
 ) -> BulkReport:
     """Assign every row of ``input_path`` in DuckDB or Spark and write ``output_path``.
 
@@ -122,13 +131,25 @@ def assign_file_sql(
     input_path, output_path = Path(input_path), Path(output_path)
     in_format, out_format = file_format(input_path), file_format(output_path)
     check_paths(input_path, output_path)
+    adaptive = (period, previous)
     if engine == "duckdb":
-        return _duckdb(experiment, input_path, in_format, output_path, out_format, now, threads)
+        return _duckdb(
+            experiment, input_path, in_format, output_path, out_format, now, threads, adaptive
+        )
     if engine == "spark":
         from segab.bulk.spark_engine import assign_file_spark
 
         return assign_file_spark(
-            experiment, input_path, in_format, output_path, out_format, now, spark, spark_master
+            experiment,
+            input_path,
+            in_format,
+            output_path,
+            out_format,
+            now,
+            spark,
+            spark_master,
+            period=period,
+            previous=previous,
         )
     raise SqlError(f"unknown bulk engine {engine!r}; expected duckdb or spark")
 
@@ -182,15 +203,19 @@ def _duckdb(
     out_format: str,
     now: dt.datetime | None,
     threads: int | None,
+    adaptive: tuple[AllocationPeriod | None, pa.Table | None] = (None, None),
 ) -> BulkReport:
     d = get_dialect("duckdb")
+    period, previous = adaptive
     con = duckdb.connect()
     try:
         if threads is not None:
             con.execute(f"SET threads = {int(threads)}")
         con.execute("SET preserve_insertion_order = false")
         con.execute("SET enable_progress_bar = false")
-        raw, typed = (f"segab_units_{uuid.uuid4().hex[:8]}" for _ in range(2))
+        raw, typed, seen = (f"segab_units_{uuid.uuid4().hex[:8]}" for _ in range(3))
+        if previous is not None:
+            con.register(seen, previous)
         text = in_format == "csv"
         counter = None
         try:
@@ -212,7 +237,16 @@ def _duckdb(
         timestamp = ts or d.literal((now or dt.datetime.now(dt.UTC)).isoformat())
         enums = _create_enum_types(con, exp)
         kinds = {name: r.kind for name, r in reads.items()}
-        query = assignment_sql(exp, d, typed, columns=kinds, timestamp=timestamp, enum_types=enums)
+        query = assignment_sql(
+            exp,
+            d,
+            typed,
+            columns=kinds,
+            timestamp=timestamp,
+            enum_types=enums,
+            period=period,
+            previous=None if previous is None else seen,
+        )
         query = _as_enums(query, enums)
         options = "FORMAT parquet" if out_format == "parquet" else "FORMAT csv, HEADER true"
         with atomic_output(output_path) as tmp:

@@ -11,6 +11,12 @@ unknown stage, a cell that does not fit its declared type) is reported with its
 line number and counted; the run goes on. The output is written beside the
 target and renamed when complete (:func:`segab.bulk.files.atomic_output`).
 
+With an allocation ``period`` the cells it lays out draw from its layout, and
+with ``sticky`` (earlier variants, e.g. the store's exposures loaded by
+:meth:`segab.store.sticky.StoreStickyLookup.load`) a unit that has already seen
+one of its cell's variants keeps it: the rules of ``segab.assign(period=...,
+previous=...)``, row by row.
+
 Segment predicates only read the columns their conditions name, and rows with
 the same values for those columns share one evaluation (a memo per process),
 so the cost per row is dominated by the MD5 digest.
@@ -50,6 +56,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from segab.allocation_types import AllocationPeriod
 from segab.assignment import CellPlan, draw, plan_of, resolve_segment
 from segab.assignment_types import Reason
 from segab.bulk.files import (
@@ -66,6 +73,7 @@ from segab.bulk.report import BulkReport, bad_row_message, bad_value_message, lo
 from segab.config.models import Experiment
 from segab.errors import DataError
 from segab.sql.assign import ASSIGNMENT_COLUMNS
+from segab.sticky import InMemoryStickyLookup
 from segab.text_values import BadValueError, nest_attributes, text_reader
 
 __all__ = ["OUTPUT_COLUMNS", "BulkReport", "assign_file", "count_rows", "nest_attributes"]
@@ -134,10 +142,18 @@ class _BatchAssigner:
     """Assigns record batches; one per process (it keeps a memo of segment look-ups)."""
 
     def __init__(
-        self, experiment: Experiment, schema: dict[str, str], text: bool, timestamp: str
+        self,
+        experiment: Experiment,
+        schema: dict[str, str],
+        text: bool,
+        timestamp: str,
+        period: AllocationPeriod | None = None,
+        previous: dict[tuple[str, str], tuple[str | None, str]] | None = None,
     ) -> None:
         plan_of(experiment)
         self.experiment = experiment
+        self.period = period
+        self.previous = previous
         self.unit_col = experiment.unit
         header = list(schema)
         reads = column_reads(experiment, schema, experiment.source, text=text)
@@ -229,14 +245,21 @@ _WORKER: _BatchAssigner | None = None
 
 
 def _init_worker(
-    config: dict[str, Any], source: str, schema: dict[str, str], text: bool, timestamp: str
+    config: dict[str, Any],
+    source: str,
+    schema: dict[str, str],
+    text: bool,
+    timestamp: str,
+    period: AllocationPeriod | None,
+    previous: dict[tuple[str, str], tuple[str | None, str]] | None,
 ) -> None:
     global _WORKER
     from segab.config.loader import parse_experiment
 
     # Ctrl-C reaches the whole process group: the parent stops the pool, workers stay quiet
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _WORKER = _BatchAssigner(parse_experiment(config, source), schema, text, timestamp)
+    exp = parse_experiment(config, source)
+    _WORKER = _BatchAssigner(exp, schema, text, timestamp, period, previous)
 
 
 def _work(task: tuple[pa.RecordBatch, int]) -> tuple[pa.Table, BulkReport]:
@@ -253,8 +276,13 @@ def assign_file(
     progress: Callable[[int], None] | None = None,
     now: dt.datetime | None = None,
     workers: int | None = None,
+    period: AllocationPeriod | None = None,
+    sticky: InMemoryStickyLookup | None = None,
 ) -> BulkReport:
     """Assign every row of ``input_path`` and write the result to ``output_path``.
+
+    ``period`` and ``sticky`` (the earlier variants of this experiment iteration)
+    apply the rules of ``segab.assign(period=..., previous=...)`` to every row.
 
     ``progress`` is called with the number of rows done after each chunk.
     ``workers`` processes assign batches in parallel (default: one per core for
@@ -271,7 +299,10 @@ def assign_file(
     out_format = file_format(output_path)
     timestamp = (now or dt.datetime.now(dt.UTC)).isoformat()
     schema, text = _schema_of(input_path)
-    local = _BatchAssigner(experiment, schema, text, timestamp)
+    previous = None
+    if sticky is not None:
+        previous = sticky.for_iteration(experiment.key, experiment.iteration)
+    local = _BatchAssigner(experiment, schema, text, timestamp, period, previous)
     if workers is None:
         workers = min(os.cpu_count() or 1, 4) if count_rows(input_path) > 200_000 else 1
     report = BulkReport()
@@ -295,7 +326,7 @@ def assign_file(
     try:
         with (
             atomic_output(output_path) as tmp,
-            _pool(workers, experiment, schema, text, timestamp) as pool,
+            _pool(workers, experiment, (schema, text, timestamp, period, previous)) as pool,
             _writer(tmp, out_format) as write,
         ):
             results = pool.imap(_work, tasks()) if pool else (local(*t) for t in tasks())
@@ -312,17 +343,17 @@ def assign_file(
 
 
 @contextlib.contextmanager
-def _pool(
-    workers: int, experiment: Experiment, schema: dict[str, str], text: bool, timestamp: str
-) -> Iterator[Any]:
-    """Worker processes, all ended (joined) when the block ends, with or without an error."""
+def _pool(workers: int, experiment: Experiment, rest: tuple[Any, ...]) -> Iterator[Any]:
+    """Worker processes, all ended (joined) when the block ends, with or without an error.
+
+    ``rest``: the arguments of :class:`_BatchAssigner` after the experiment."""
     if workers <= 1:
         yield None
         return
     # spawn: the workers are this process's own children (no fork server outlives the run)
     ctx = multiprocessing.get_context("spawn")
     config = experiment.model_dump(mode="json")
-    args = (config, experiment.source, schema, text, timestamp)
+    args = (config, experiment.source, *rest)
     pool = ctx.Pool(workers, _init_worker, args)
     try:
         yield pool
@@ -371,7 +402,8 @@ def _assign_batch(
     out_buckets: list[int | None] = []
     out_reasons: list[str] = []
     kept: list[int] = []
-    assigned = Reason.ASSIGNED.value
+    in_experiment = {Reason.ASSIGNED.value, Reason.STICKY.value}
+    period, previous = job.period, job.previous
     for i, (unit, stage, hit) in enumerate(zip(units, stage_col, hits, strict=True)):
         if type(unit) is not str and unit is not None:
             if isinstance(unit, float) and not unit.is_integer():
@@ -385,7 +417,12 @@ def _assign_batch(
             report.add_problem(bad_value_message(unit, hit.column, hit.error), first_row + i)
             continue
         segment, by_stage = hit
-        a = draw(plan, unit, segment, by_stage, stage)
+        if previous is None and period is None:
+            a = draw(plan, unit, segment, by_stage, stage)
+        else:
+            seen = previous.get((unit, stage)) if previous is not None else None
+            earlier = seen[1] if seen is not None and seen[0] == segment else None
+            a = draw(plan, unit, segment, by_stage, stage, period, earlier)
         out_units.append(unit)
         out_segments.append(a.segment)
         out_stages.append(stage)
@@ -405,7 +442,7 @@ def _assign_batch(
         "stage": out_stages,
         "variant": out_variants,
         "bucket": out_buckets,
-        "in_experiment": [r == assigned for r in out_reasons],
+        "in_experiment": [r in in_experiment for r in out_reasons],
         "reason": out_reasons,
         "timestamp": pa.repeat(job.timestamp, n)
         if ts is None

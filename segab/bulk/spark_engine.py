@@ -31,6 +31,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from segab.allocation_types import AllocationPeriod
 from segab.bulk.files import atomic_output, column_reads, typed_source_sql
 from segab.bulk.report import BulkReport, find_bad_rows, locate
 from segab.config.models import Experiment
@@ -89,8 +90,14 @@ def assign_file_spark(
     now: dt.datetime | None,
     spark: Any = None,
     spark_master: str | None = None,
+    *,
+    period: AllocationPeriod | None = None,
+    previous: Any = None,
 ) -> BulkReport:
     """The Spark half of :func:`~segab.bulk.duckdb_engine.assign_file_sql` (a Spark directory).
+
+    ``previous`` (an Arrow table of earlier variants) becomes a temporary view the
+    assignment query joins in Spark.
 
     Example:
         >>> assign_file_spark.__name__
@@ -99,7 +106,8 @@ def assign_file_spark(
     own = spark is None and _active_session() is None
     session = spark if spark is not None else spark_session(spark_master)
     try:
-        return _assign(experiment, session, input_path, in_format, output_path, out_format, now)
+        paths = (input_path, in_format, output_path, out_format)
+        return _assign(experiment, session, paths, now, period, previous)
     finally:
         if own:
             _end_session(session)
@@ -135,15 +143,18 @@ def _end_session(session: Any) -> None:
         proc.wait()
 
 
+_PREVIOUS_SCHEMA = "unit_id string, segment string, stage string, variant string"
+
+
 def _assign(
     experiment: Experiment,
     session: Any,
-    input_path: Path,
-    in_format: str,
-    output_path: Path,
-    out_format: str,
+    paths: tuple[Path, str, Path, str],
     now: dt.datetime | None,
+    period: AllocationPeriod | None,
+    previous: Any,
 ) -> BulkReport:
+    input_path, in_format, output_path, out_format = paths
     d = get_dialect("spark")
     try:
         df = _read(session, input_path, in_format)
@@ -152,8 +163,13 @@ def _assign(
     schema = {f.name: f.dataType.simpleString() for f in df.schema.fields}
     text = in_format == "csv"
     reads = column_reads(experiment, schema, str(input_path), text=text)
-    raw, typed = (f"segab_units_{uuid.uuid4().hex[:8]}" for _ in range(2))
+    raw, typed, seen = (f"segab_units_{uuid.uuid4().hex[:8]}" for _ in range(3))
     df.createOrReplaceTempView(raw)
+    if previous is not None:
+        rows = previous.select(["unit_id", "segment", "stage", "variant"]).to_pylist()
+        session.createDataFrame(
+            [tuple(r.values()) for r in rows], _PREVIOUS_SCHEMA
+        ).createOrReplaceTempView(seen)
     if "timestamp" in schema:
         timestamp = f"CAST({d.quote('timestamp')} AS STRING)"
     else:
@@ -163,7 +179,16 @@ def _assign(
         session.sql(
             typed_source_sql(d, experiment, d.quote(raw), reads, schema, empty_is_null=text)
         ).createOrReplaceTempView(typed)
-        out = session.sql(assignment_sql(experiment, d, typed, columns=kinds, timestamp=timestamp))
+        query = assignment_sql(
+            experiment,
+            d,
+            typed,
+            columns=kinds,
+            timestamp=timestamp,
+            period=period,
+            previous=None if previous is None else seen,
+        )
+        out = session.sql(query)
         with atomic_output(output_path) as tmp:
             writer = out.write.mode("errorifexists")
             if out_format == "parquet":
@@ -190,4 +215,5 @@ def _assign(
     finally:
         session.catalog.dropTempView(typed)
         session.catalog.dropTempView(raw)
+        session.catalog.dropTempView(seen)
     return report

@@ -20,7 +20,7 @@ import os
 import signal
 from collections.abc import Callable, Iterator, Mapping
 from types import FrameType
-from typing import Any
+from typing import Any, NamedTuple
 
 import click
 
@@ -115,6 +115,22 @@ def parse_attr(text: str, declared: Mapping[str, AttributeType] | None = None) -
     default=None,
     help="Bulk: worker processes (default: one per core above 200,000 rows).",
 )
+@click.option(
+    "--db",
+    "db",
+    metavar="URL",
+    default=None,
+    help="Store URL: sticky assignment and allocation periods. A unit already exposed "
+    "(a stored exposure in its cell) keeps its variant (reason sticky); bandit cells use "
+    "the latest recorded allocation period (else their declared weights).",
+)
+@click.option(
+    "--schema",
+    metavar="NAME",
+    default=None,
+    envvar="SEGAB_DB_SCHEMA",
+    help="With --db: the PostgreSQL schema holding the store.",
+)
 def assign_command(
     key: str,
     unit_id: str | None,
@@ -128,6 +144,8 @@ def assign_command(
     engine: str,
     spark_master: str | None,
     workers: int | None,
+    db: str | None,
+    schema: str | None,
 ) -> None:
     """Assign a unit (or every row of a file) to a variant of experiment KEY.
 
@@ -137,6 +155,10 @@ def assign_command(
           --attr age=28 --attr channel=social
     Example, bulk (streams in chunks, with a progress bar; bad rows are reported and counted):
       segab assign journey_content --input users.csv --output assignments.csv
+    Example, sticky (units with a stored exposure keep their variant; bandit cells at
+    the store's latest allocation period):
+      segab assign journey_content --input users.csv --output assignments.csv \\
+          --db sqlite:///segab.db
     """
     if input_path is not None:
         if output_path is None:
@@ -145,7 +167,8 @@ def assign_command(
 
         def run() -> None:
             experiment = load_experiments(experiments_dir)[key]
-            _bulk(experiment, input_path, out, quiet, workers, engine, spark_master)
+            adaptive = _adaptive(experiment, db, schema)
+            _bulk(experiment, input_path, out, quiet, workers, engine, spark_master, adaptive)
 
         _interruptible(run)
         return
@@ -153,7 +176,17 @@ def assign_command(
     if unit_id is None or stage is None:
         raise click.UsageError("give --unit and --stage (single) or --input and --output (bulk)")
     attributes = nest_attributes(parse_attr(a, experiment.attributes) for a in attrs)
-    result = assign(experiment, unit_id, attributes, stage)
+    if db is None:
+        result = assign(experiment, unit_id, attributes, stage)
+    else:
+        from segab.sticky import assign_sticky
+        from segab.store.sticky import StoreStickyLookup
+
+        found = _adaptive(experiment, db, schema)
+        lookup = StoreStickyLookup(found.engine)
+        result = assign_sticky(
+            experiment, unit_id, attributes, stage, lookup=lookup, period=found.period
+        )
     if fmt == "json":
         click.echo(json.dumps(result.to_dict()))
         return
@@ -166,6 +199,35 @@ def assign_command(
     for name, value in result.to_dict().items():
         table.add_row(name, "" if value is None else str(value))
     Console().print(table)
+
+
+class _Adaptive(NamedTuple):
+    """What ``--db`` brings to an assignment: the store, its latest period, notes."""
+
+    engine: Any = None
+    period: Any = None
+    notes: tuple[str, ...] = ()
+
+
+def _adaptive(experiment: Any, db: str | None, schema: str | None) -> _Adaptive:
+    """Open the store of ``--db`` and find the latest recorded allocation period of the
+    experiment's iteration when it has bandit cells (none: their declared weights, which
+    is what assignment without a period does)."""
+    if db is None:
+        return _Adaptive()
+    from segab.config import bandit_cells
+    from segab.store import open_store
+    from segab.store.allocations import allocation_periods
+
+    engine = open_store(db, schema=schema)
+    if not bandit_cells(experiment):
+        return _Adaptive(engine, None, ("no bandit cells: the declared weights",))
+    periods = allocation_periods(engine, experiment.key, experiment.iteration)
+    if not periods:
+        return _Adaptive(engine, None, ("bandit cells at their declared weights (period 0)",))
+    latest = periods[-1]
+    note = f"bandit cells at allocation period {latest.number} ({latest.started_at:%Y-%m-%d %H:%M})"
+    return _Adaptive(engine, latest, (note,))
 
 
 def _choose_engine(experiment: Any, engine: str) -> str:
@@ -252,13 +314,38 @@ def _bulk(
     workers: int | None,
     engine: str,
     spark_master: str | None,
+    adaptive: _Adaptive,
 ) -> None:
     from rich.console import Console
 
     err = Console(stderr=True)
     engine = _choose_engine(experiment, engine)
+    sticky: Any = None
+    previous: Any = None
+    if adaptive.engine is not None:
+        from segab.store.sticky import StoreStickyLookup, exposures_arrow
+
+        store, key, iteration = adaptive.engine, experiment.key, experiment.iteration
+        if engine == "python":
+            sticky = StoreStickyLookup(store).load(key, iteration)
+            stored = len(sticky)
+        else:
+            previous = exposures_arrow(store, key, iteration)
+            stored = previous.num_rows
+        for note in adaptive.notes:
+            click.echo(f"note: {note}", err=True)
+        click.echo(f"note: {stored} stored exposures of iteration {iteration} (sticky)", err=True)
     if engine == "python":
-        report = _bulk_python(experiment, input_path, output_path, quiet, workers, err)
+        report = _bulk_python(
+            experiment,
+            input_path,
+            output_path,
+            quiet,
+            workers,
+            err,
+            period=adaptive.period,
+            sticky=sticky,
+        )
     else:
         from segab.bulk.duckdb_engine import assign_file_sql
 
@@ -272,6 +359,8 @@ def _bulk(
                 output_path,
                 engine=engine,  # type: ignore[arg-type]
                 spark_master=spark_master,
+                period=adaptive.period,
+                previous=previous,
             )
     for note in report.notes:
         click.echo(f"note: {note}", err=True)
@@ -287,7 +376,15 @@ def _bulk(
 
 
 def _bulk_python(
-    experiment: Any, input_path: str, output_path: str, quiet: bool, workers: int | None, err: Any
+    experiment: Any,
+    input_path: str,
+    output_path: str,
+    quiet: bool,
+    workers: int | None,
+    err: Any,
+    *,
+    period: Any = None,
+    sticky: Any = None,
 ) -> Any:
     from rich.progress import (
         BarColumn,
@@ -309,6 +406,8 @@ def _bulk_python(
             output_path,
             progress=lambda n: bar.advance(task, n),
             workers=workers,
+            period=period,
+            sticky=sticky,
         )
 
 

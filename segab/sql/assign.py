@@ -13,6 +13,14 @@ namespace and holdout; then the bucket (hash v1 of
 ``seed|segment|stage|unit_id`` with the engine's ``md5``) and the variant whose
 fixed-start range, scaled by coverage, holds it.
 
+Two options carry the adaptive rules of :func:`segab.assign`: ``period`` (an
+:class:`~segab.allocation_types.AllocationPeriod`) replaces the bucket ranges
+of the cells it lays out by the period's (uniform slice first, then the adaptive
+part), and ``previous`` (a relation with ``unit_id, segment, stage, variant``,
+at most one row per unit and stage, e.g. the store's exposures of this iteration:
+:func:`segab.store.sticky.exposures_sql`) is LEFT JOINed, so a unit that has
+already seen one of its cell's variants keeps it (reason ``sticky``).
+
 Rows that the Python bulk path reports as bad rows (an empty or NULL unit id, a
 stage that is not one of the experiment's) are **filtered out**, so the result
 has exactly the rows the Python path writes. Count them as
@@ -37,7 +45,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
+from segab.allocation_types import AllocationPeriod
 from segab.assignment import CellPlan, plan_of
+from segab.assignment_period import check_layout, check_period
 from segab.config.checks import resolve_cell_index
 from segab.config.models import Experiment, SegmentDef
 from segab.errors import SqlCompileError
@@ -157,9 +167,10 @@ def _per_cell(exp: Experiment, lit: _Lit, cells: dict[int, CellPlan], what: str)
         if what == "control":
             value = lit("variant", plan.control)
         else:
+            laid_out = plan.ranges if plan.layout is None else plan.layout.ranges()
             ranges = [
                 f"WHEN bucket >= {lo} AND bucket < {hi} THEN {lit('variant', key)}"
-                for key, lo, hi in plan.ranges
+                for key, lo, hi in laid_out
                 if hi > lo
             ]
             value = f"CASE {' '.join(ranges)} END" if ranges else "NULL"
@@ -225,6 +236,8 @@ def assignment_sql(
     columns: Mapping[str, ColumnKind] | None = None,
     timestamp: str | None = None,
     enum_types: Mapping[str, str] | None = None,
+    period: AllocationPeriod | None = None,
+    previous: str | None = None,
 ) -> str:
     """A query assigning every row of ``source``, with the columns of ``segab assign --input``.
 
@@ -235,11 +248,34 @@ def assignment_sql(
     are filtered out (the Python path reports them as bad rows). ``enum_types``
     maps ``segment``, ``variant`` and ``reason`` to SQL types their literals are
     cast to (DuckDB ENUMs in :mod:`segab.bulk.duckdb_engine`, written faster than text).
+    ``period`` and ``previous`` (a table name or a subquery in parentheses): see the
+    module docstring; the result is that of ``segab.assign(..., period=period,
+    previous=<the unit's row of previous, if its segment matches>)``.
 
     Example:
-        >>> from segab.config import load_experiments
-        >>> exp = load_experiments("experiments")["loyalty_offer"]   # doctest: +SKIP
-        >>> print(assignment_sql(exp, "spark", "units"))              # doctest: +SKIP
+        >>> import duckdb
+        >>> from datetime import datetime
+        >>> from segab.allocation_types import AllocationPeriod, CellAllocation
+        >>> from segab.config import parse_experiment
+        >>> exp = parse_experiment({
+        ...     "key": "e", "name": "E", "unit": "id", "stages": ["buy"],
+        ...     "segments": [{"key": "all", "when": {}}],
+        ...     "cells": [{"variants": [{"key": "a", "weight": 0.5}, {"key": "b", "weight": 0.5}],
+        ...                "control": "a"}],
+        ...     "metrics": {"primary": {"key": "m", "kind": "binary", "event": "x"}}})
+        >>> layout = CellAllocation("all", "buy", ("a", "b"), (500, 500), (0, 9000))
+        >>> period = AllocationPeriod("e", 1, 1, datetime(2026, 1, 1), (layout,))
+        >>> con = duckdb.connect()
+        >>> _ = con.execute("CREATE TABLE units AS SELECT * FROM (VALUES ('u1', 'buy'), "
+        ...                 "('u2', 'buy'), ('u3', 'buy')) t(id, stage)")
+        >>> _ = con.execute("CREATE TABLE seen AS SELECT 'u2' AS unit_id, 'all' AS segment, "
+        ...                 "'buy' AS stage, 'a' AS variant")
+        >>> sql = assignment_sql(exp, "duckdb", period=period, previous="seen")
+        >>> for row in con.execute(sql + " ORDER BY unit_id").fetchall():
+        ...     print(row[0], row[5:])
+        u1 ('b', 6843, True, 'assigned')
+        u2 ('a', 1076, True, 'sticky')
+        u3 ('b', 5900, True, 'assigned')
     """
     d = get_dialect(dialect)
     plan = plan_of(experiment)
@@ -263,6 +299,19 @@ def assignment_sql(
     ts_out = f", {d.quote('timestamp')}" if timestamp is not None else ""
     lit = _literals(d, enum_types)
     control = _per_cell(experiment, lit, cells, "control")
+    drawn = _per_cell(experiment, lit, cells, "variant")
+    if period is not None:
+        drawn = _period_variant(experiment, d, lit, period, drawn)
+    if previous is None:
+        s6_from, sticky = "s5", "CAST(NULL AS " + d.text_type + ")"
+    else:
+        prev = previous if previous.lstrip().startswith("(") else d.quote(previous)
+        seg_key = _by_segment(experiment, d, lambda s: s)
+        s6_from = (
+            f"s5 LEFT JOIN {prev} p ON p.unit_id = s5.unit_id AND p.stage = s5.stage "
+            f"AND p.segment = {seg_key.replace('CASE seg', 'CASE s5.seg', 1)}"
+        )
+        sticky = _sticky_variant(d, lit, cells)
     return f"""WITH s1 AS (
   SELECT {unit} AS unit_id, {d.quote("stage")} AS stage,
     {segment_sql(experiment, d, columns, as_index=True)} AS seg{ts_in}
@@ -277,25 +326,62 @@ def assignment_sql(
 ), s5 AS (
   SELECT s4.*, {d.bucket_of_word("word")} AS bucket FROM s4
 ), s6 AS (
-  SELECT s5.*, {_per_cell(experiment, lit, cells, "variant")} AS drawn_variant FROM s5
+  SELECT s5.*, {sticky} AS sticky_variant FROM {s6_from}
+), s7 AS (
+  SELECT s6.*, {drawn} AS drawn_variant FROM s6
 )
 SELECT unit_id, {d.literal(experiment.key)} AS experiment,
   CAST({experiment.iteration} AS BIGINT) AS iteration,
   {_by_segment(experiment, d, lambda s: s, lit)} AS segment, stage,
   CASE
-    WHEN early_reason IS NULL THEN COALESCE(drawn_variant, {control})
+    WHEN early_reason IS NULL THEN COALESCE(sticky_variant, drawn_variant, {control})
     WHEN early_reason = 'forced' THEN {_forced_variant(experiment, d, lit)}
     WHEN early_reason = 'not_targeted' THEN NULL
     ELSE {control}
   END AS variant,
   CAST(bucket AS BIGINT) AS bucket,
-  early_reason IS NULL AND drawn_variant IS NOT NULL AS in_experiment,
+  early_reason IS NULL AND COALESCE(sticky_variant, drawn_variant) IS NOT NULL AS in_experiment,
   COALESCE(
     early_reason,
-    CASE WHEN drawn_variant IS NULL THEN {lit("reason", "outside_coverage")}
+    CASE WHEN sticky_variant IS NOT NULL THEN {lit("reason", "sticky")}
+      WHEN drawn_variant IS NULL THEN {lit("reason", "outside_coverage")}
       ELSE {lit("reason", "assigned")} END
   ) AS reason{ts_out}
-FROM s6"""
+FROM s7"""
+
+
+def _sticky_variant(d: Dialect, lit: _Lit, cells: dict[int, CellPlan]) -> str:
+    """The joined earlier variant ``p.variant`` when it is one of the cell's variants, else NULL."""
+    whens = []
+    for idx, plan in sorted(cells.items()):
+        keys = dict.fromkeys(key for key, _, _ in plan.ranges)
+        inner = " ".join(f"WHEN {d.literal(k)} THEN {lit('variant', k)}" for k in keys)
+        whens.append(f"WHEN {idx} THEN CASE p.variant {inner} END")
+    return f"CASE cell {' '.join(whens)} END" if whens else "NULL"
+
+
+def _period_variant(
+    exp: Experiment, d: Dialect, lit: _Lit, period: AllocationPeriod, declared: str
+) -> str:
+    """The variant of ``bucket``: the period's ranges for the (segment, stage) pairs it lays
+    out, else ``declared`` (the per-cell ranges)."""
+    plan = plan_of(exp)
+    check_period(period, plan.key, plan.iteration)
+    whens = []
+    for seg, segment in enumerate(exp.segment_keys()):
+        for stage in exp.stages:
+            layout = period.cell(segment, stage)
+            cell = plan.cells.get((segment, stage))
+            if layout is None or cell is None:
+                continue
+            check_layout(layout, (key for key, _, _ in cell.ranges), period.number)
+            ranges = " ".join(
+                f"WHEN bucket < {hi} THEN {lit('variant', key)}" for key, _, hi in layout.ranges()
+            )
+            whens.append(f"WHEN seg = {seg} AND stage = {d.literal(stage)} THEN CASE {ranges} END")
+    if not whens:
+        return declared
+    return f"CASE {' '.join(whens)} ELSE {declared} END"
 
 
 def _forced_variant(exp: Experiment, d: Dialect, lit: _Lit) -> str:
