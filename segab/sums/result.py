@@ -118,7 +118,9 @@ class Aggregates:
     ``maturity``: per retention metric (:mod:`segab.sums.event_metrics`), its window,
     the analysis time and the mature and immature units per arm.
     ``caps``: the cap each capped metric got and the units it lowered
-    (:mod:`segab.sums.caps`).
+    (:mod:`segab.sums.caps`). ``quantiles``: the quantile metrics' groups (cells,
+    breakdowns, pooled pairs), each with ``n`` and its order statistics
+    (:func:`segab.sums.quantiles.quantile_frame`).
 
     ``breakdowns`` is set with two or more breakdowns (each a tuple of columns):
     then ``dimensions`` is the union of their columns, and ``sums`` and
@@ -146,6 +148,8 @@ class Aggregates:
     # per retention metric: window, analysis time, mature/immature units per arm
     maturity: tuple[dict[str, Any], ...] = ()
     caps: tuple[AppliedCap, ...] = ()
+    # quantile metrics: each group's n and order statistics (segab.sums.quantiles)
+    quantiles: pd.DataFrame | None = None
 
 
 def _cost(metric: Metric, variant: str) -> float:
