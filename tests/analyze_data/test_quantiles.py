@@ -108,7 +108,7 @@ def per_unit_log(x: pd.DataFrame, e: pd.DataFrame) -> pd.DataFrame:
 
 
 def oracle(values: pd.DataFrame) -> dict[tuple[Any, ...], tuple[int, float, float, float]]:
-    """Every group's (n, quantile, lower, upper), keyed like the rows of ``Aggregates.quantiles``."""
+    """Each group's (n, quantile, lower, upper), keyed as the rows of ``Aggregates.quantiles``."""
     groups: dict[tuple[Any, ...], list[float]] = defaultdict(list)
     arms_in = values.groupby(["segment", "stage"])["variant"].agg(lambda s: set(s))
     for rec in values.itertuples(index=False):
