@@ -375,7 +375,8 @@ def _quantile_rows(y: np.ndarray, q: float) -> list[QuantileStats]:
     n = y.shape[1]
     low, high = bound_levels(n, q)
     v, lo, hi = (np.quantile(y, level, axis=1) for level in (q, low, high))
-    return [QuantileStats(n, q, float(a), float(b), float(c)) for a, b, c in zip(v, lo, hi, strict=True)]
+    rows = zip(v, lo, hi, strict=True)
+    return [QuantileStats(n, q, float(a), float(b), float(c)) for a, b, c in rows]
 
 
 def quantiles(rng: np.random.Generator, sims: int, n: int = 1000) -> list[Row]:
