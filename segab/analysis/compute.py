@@ -73,7 +73,7 @@ from segab.analysis.pooling import (
     pool_pairs,
     srm_checks,
 )
-from segab.analysis.quantiles import QuantileIndex, aggregates_quantiles, compare_quantile_rows
+from segab.analysis.quantiles import QuantileIndex, aggregates_quantiles, compare_pending
 from segab.analysis.results import AnalysisResult, MetricInfo, ResultRow
 from segab.analysis.shrinkage import CellLift, ShrunkLift, shrink_cells
 from segab.analysis.tailoring import tailoring_block
@@ -130,9 +130,7 @@ def _run(pending: list[_Pending], experiment: Experiment, quantiles: QuantileInd
     for key, items in by_metric.items():
         out: Sequence[Comparison] | ComparisonArrays
         if metrics[key].quantile is not None:  # its own groups' order statistics
-            where = [(p.scope, p.segment, p.stage, p.dims, p.pair.control, p.pair.variant)
-                     for p in items]  # fmt: skip
-            out = compare_quantile_rows(where, key, quantiles, settings.alpha)
+            out = compare_pending(items, key, quantiles, settings.alpha)
         else:
             out = compare_cells(
                 [p.pair.control_stats for p in items],
@@ -277,6 +275,7 @@ def _rows(
             n_cells=p.pair.n_cells,
             shrunk=shrunk.get(id(p)),
             noninferiority=tests.get(id(p)),
+            quantile=metric.quantile,
         )
         out.append((p, row))
     return out
@@ -341,6 +340,7 @@ def _metric_info(experiment: Experiment) -> tuple[MetricInfo, ...]:
             direction=m.direction,
             mde=m.mde if m.mde is not None else settings.mde,
             roi=is_roi(m),
+            quantile=m.quantile,
         )
         for m in experiment.metrics.all()
     )

@@ -32,7 +32,13 @@ from segab.sums.result import Aggregates, dim_columns, dim_name
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["QuantileIndex", "aggregates_quantiles", "compare_quantile_rows", "quantile_index"]
+__all__ = [
+    "QuantileIndex",
+    "aggregates_quantiles",
+    "compare_pending",
+    "compare_quantile_rows",
+    "quantile_index",
+]
 
 QuantileIndex = dict[tuple[Any, ...], QuantileStats]
 Where = tuple[str, str | None, str | None, tuple[tuple[str, Any], ...], str, str]
@@ -144,3 +150,17 @@ def compare_quantile_rows(
             continue
         out.append(compare_quantiles(c, t, alpha))
     return out
+
+
+def compare_pending(
+    items: Sequence[Any], metric: str, index: QuantileIndex, alpha: float
+) -> list[Comparison]:
+    """:func:`compare_quantile_rows` of the analysis's pending comparisons (each with
+    ``scope``, ``segment``, ``stage``, ``dims`` and a ``pair`` with ``control``, ``variant``).
+
+    Example:
+        >>> compare_pending([], "p50", {}, 0.05)
+        []
+    """
+    rows = [(p.scope, p.segment, p.stage, p.dims, p.pair.control, p.pair.variant) for p in items]
+    return compare_quantile_rows(rows, metric, index, alpha)

@@ -111,7 +111,7 @@ class MetricInfo:
     """What the renderers need to know about a metric: role, kind, direction, MDE.
 
     ``roi`` marks a ratio metric with ``cost_per_unit``: its means are ROI,
-    ``(revenue − cost)/cost``.
+    ``(revenue − cost)/cost``; ``quantile`` a quantile metric's level.
 
     Example:
         >>> MetricInfo("conv", "primary", "binary", "increase", 0.05).role
@@ -124,6 +124,7 @@ class MetricInfo:
     direction: str
     mde: float
     roi: bool = False
+    quantile: float | None = None  # a quantile metric: the level it compares
 
 
 @dataclass(frozen=True)
@@ -158,6 +159,7 @@ class ResultRow:
     n_cells: int = 1
     shrunk: ShrunkLift | None = None
     noninferiority: NonInferiority | None = None
+    quantile: float | None = None  # a quantile metric's level (JSON key ``quantile``)
 
     @property
     def significant(self) -> bool:
@@ -172,7 +174,8 @@ class ResultRow:
     def to_dict(self) -> dict[str, Any]:
         """The JSON row: exactly :data:`ROW_KEYS`, plus the Bayesian fields when Bayesian
         and :data:`SHRINK_KEYS` when the row was part of an ``analysis.shrinkage: eb`` run,
-        and :data:`NI_KEYS` on a guardrail with a non-inferiority margin.
+        and :data:`NI_KEYS` on a guardrail with a non-inferiority margin, and
+        ``quantile`` (its level) on a quantile metric's row.
 
         Example:
             >>> from segab.stats import ProportionStats, compare
@@ -197,6 +200,8 @@ class ResultRow:
             out.update(self.shrunk.to_dict())
         if self.noninferiority is not None:
             out.update(ni_keys(self.noninferiority))
+        if self.quantile is not None:
+            out["quantile"] = self.quantile
         return dict(json_ready(out))
 
     def flat(self) -> dict[str, Any]:

@@ -126,8 +126,10 @@ class QuantileStats:
         (GrowthBook's rule; below it an end of the interval is the sample's extreme).
 
         Example:
-            >>> QuantileStats(30, 0.9, 1.0, 0.5, 1.5).defined, QuantileStats(40, 0.9, 1, 0, 2).defined
-            (False, True)
+            >>> QuantileStats(30, 0.9, 1.0, 0.5, 1.5).defined
+            False
+            >>> QuantileStats(40, 0.9, 1.0, 0.5, 1.5).defined
+            True
         """
         odds = max(self.q / (1.0 - self.q), (1.0 - self.q) / self.q)
         return self.n > Z_BOUNDS**2 * odds
