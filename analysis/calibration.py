@@ -14,7 +14,10 @@ Prints one table:
   an absolute cap with the closed-form capped lognormal mean as the truth): A/A
   false-positive rate and 95% coverage;
 * the non-inferiority test's type-I error with the true effect exactly at the
-  margin (absolute and relative margins), which must be at most alpha.
+  margin (absolute and relative margins), which must be at most alpha;
+* quantile metrics (median and 90th percentile of lognormal(1, 1) per-unit values,
+  order-statistic intervals per arm, ``segab.stats.quantile.compare_quantiles``): A/A
+  false-positive rate and 95% coverage, and A/B coverage of the true difference.
 
 Every simulation works on sufficient statistics of raw draws, vectorized over
 simulations through ``segab.stats.vectorized``. Run:
@@ -34,7 +37,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import ndtr
+from scipy.special import ndtr, ndtri
 
 from segab.stats import (
     achieved_power,
@@ -45,6 +48,7 @@ from segab.stats import (
     sample_size_per_arm,
 )
 from segab.stats.noninferiority import noninferiority
+from segab.stats.quantile import QuantileStats, bound_levels, compare_quantiles
 
 ALPHA = 0.05
 
@@ -365,6 +369,43 @@ def noninferiority_at_margin(rng: np.random.Generator, sims: int, n: int = 10000
     ]  # fmt: skip
 
 
+def _quantile_rows(y: np.ndarray, q: float) -> list[QuantileStats]:
+    """Each simulation's :class:`QuantileStats` (numpy's linear quantiles, the convention
+    segab's engines follow: tests/stats/test_quantile.py)."""
+    n = y.shape[1]
+    low, high = bound_levels(n, q)
+    v, lo, hi = (np.quantile(y, level, axis=1) for level in (q, low, high))
+    rows = zip(v, lo, hi, strict=True)
+    return [QuantileStats(n, q, float(a), float(b), float(c)) for a, b, c in rows]
+
+
+def quantiles(rng: np.random.Generator, sims: int, n: int = 1000) -> list[Row]:
+    """Median and p90 of lognormal(1, 1) per-unit values: A/A FPR and coverage of 0; A/B
+    (every value x1.1) coverage of the true difference 0.1·exp(1 + σ·z_q)."""
+    rows: list[Row] = []
+    mu = 1.0
+    for q in (0.5, 0.9):
+        name = "median" if q == 0.5 else f"p{q * 100:g}"
+        c = _quantile_rows(rng.lognormal(mu, 1.0, (sims, n)), q)
+        t = _quantile_rows(rng.lognormal(mu, 1.0, (sims, n)), q)
+        aa = [compare_quantiles(a, b, ALPHA) for a, b in zip(c, t, strict=True)]
+        fpr = float(np.mean([r.p_value < ALPHA for r in aa]))
+        cov = float(np.mean([r.abs_ci_low <= 0 <= r.abs_ci_high for r in aa]))
+        true = 0.1 * math.exp(mu + float(ndtri(q)))
+        c = _quantile_rows(rng.lognormal(mu, 1.0, (sims, n)), q)
+        t = _quantile_rows(rng.lognormal(mu, 1.0, (sims, n)) * 1.1, q)
+        ab = [compare_quantiles(a, b, ALPHA) for a, b in zip(c, t, strict=True)]
+        cov_ab = float(np.mean([r.abs_ci_low <= true <= r.abs_ci_high for r in ab]))
+        rows += [
+            Row(f"A/A FPR, quantile ({name}, lognormal(1,1))", sims, fpr, 0.045, 0.055,
+                f"n={n}/arm, order-statistic se"),
+            Row(f"95% CI coverage, quantile ({name}) A/A", sims, cov, 0.94, 0.96),
+            Row(f"95% CI coverage, quantile ({name}) A/B x1.1", sims, cov_ab, 0.94, 0.96,
+                f"true diff {true:.4f}"),
+        ]  # fmt: skip
+    return rows
+
+
 def run(sims: int = 4000, seed: int = 20240501, bayes_sims: int | None = None) -> list[Row]:
     """Run every study with one seeded generator and return the table rows."""
     rng = np.random.default_rng(seed)
@@ -379,6 +420,7 @@ def run(sims: int = 4000, seed: int = 20240501, bayes_sims: int | None = None) -
     rows += retention(rng, sims)
     rows += capped_means(rng, sims)
     rows += noninferiority_at_margin(rng, sims)
+    rows += quantiles(rng, sims)
     return rows
 
 
@@ -399,9 +441,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sims", type=int, default=4000)
     parser.add_argument("--seed", type=int, default=20240501)
+    parser.add_argument("--only", choices=["quantiles"], help="run one study's rows only")
     args = parser.parse_args()
     start = time.perf_counter()
-    rows = run(args.sims, args.seed)
+    if args.only == "quantiles":
+        rows = quantiles(np.random.default_rng(args.seed), args.sims)
+    else:
+        rows = run(args.sims, args.seed)
     print(format_table(rows))
     print(f"\nseed {args.seed}, alpha {ALPHA}, {time.perf_counter() - start:.1f} s")
 

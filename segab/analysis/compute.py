@@ -78,13 +78,20 @@ from segab.analysis.pooling import (
     pool_pairs,
     srm_checks,
 )
+from segab.analysis.quantiles import QuantileIndex, aggregates_quantiles, compare_pending
 from segab.analysis.results import AnalysisResult, MetricInfo, ResultRow
 from segab.analysis.shrinkage import CellLift, ShrunkLift, shrink_cells
 from segab.analysis.summaries import funnel_rows, heterogeneity_rows
 from segab.analysis.tailoring import tailoring_block
 from segab.config.models import Experiment, Metric
 from segab.formatting import pct
-from segab.stats import Comparison, SrmResult, adjust_p_values, compare_cells
+from segab.stats import (
+    Comparison,
+    ComparisonArrays,
+    SrmResult,
+    adjust_p_values,
+    compare_cells,
+)
 from segab.sums.aggregate import Aggregates
 from segab.sums.result import dim_name
 
@@ -119,20 +126,26 @@ class _Pending:
     comparison: Comparison | None = None
 
 
-def _run(pending: list[_Pending], experiment: Experiment, adaptive: Adaptive) -> None:
+def _run(
+    pending: list[_Pending], experiment: Experiment, adaptive: Adaptive, quantiles: QuantileIndex
+) -> None:
     settings = experiment.analysis
     metrics = {m.key: m for m in experiment.metrics.all()}
     by_metric: dict[str, list[_Pending]] = defaultdict(list)
     for p in pending:
         by_metric[p.pair.metric].append(p)
     for key, items in by_metric.items():
-        out = compare_cells(
-            [p.pair.control_stats for p in items],
-            [p.pair.variant_stats for p in items],
-            method=settings.method,
-            alpha=settings.alpha,
-            sequential_tuning=settings.sequential_tuning,
-        )
+        out: Sequence[Comparison] | ComparisonArrays
+        if metrics[key].quantile is not None:  # its own groups' order statistics
+            out = compare_pending(items, key, quantiles, settings.alpha)
+        else:
+            out = compare_cells(
+                [p.pair.control_stats for p in items],
+                [p.pair.variant_stats for p in items],
+                method=settings.method,
+                alpha=settings.alpha,
+                sequential_tuning=settings.sequential_tuning,
+            )
         roi = is_roi(metrics[key])
         for p, c in zip(items, out, strict=True):
             if roi:
@@ -273,6 +286,7 @@ def _rows(
             adaptive=adaptive.estimate(p.segment, p.stage, p.pair)
             if adaptive is not None and p.scope == "cell"
             else None,
+            quantile=metric.quantile,
         )
         out.append((p, row))
     return out
@@ -288,6 +302,7 @@ def _metric_info(experiment: Experiment) -> tuple[MetricInfo, ...]:
             direction=m.direction,
             mde=m.mde if m.mde is not None else settings.mde,
             roi=is_roi(m),
+            quantile=m.quantile,
         )
         for m in experiment.metrics.all()
     )
@@ -418,7 +433,7 @@ def compute_results(
     ]
     everything = pending + by_pending + pooled_pending
     if everything:
-        _run(everything, experiment, adaptive)
+        _run(everything, experiment, adaptive, aggregates_quantiles(aggregates))
     shrunk, shrinkage = _shrinkage(pending, experiment)
     rows = _rows(everything, experiment, shrunk, adaptive)
     dims = tuple(dim_name(d) for d in aggregates.dimensions)

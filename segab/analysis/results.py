@@ -114,7 +114,7 @@ class MetricInfo:
     """What the renderers need to know about a metric: role, kind, direction, MDE.
 
     ``roi`` marks a ratio metric with ``cost_per_unit``: its means are ROI,
-    ``(revenue − cost)/cost``.
+    ``(revenue − cost)/cost``; ``quantile`` a quantile metric's level.
 
     Example:
         >>> MetricInfo("conv", "primary", "binary", "increase", 0.05).role
@@ -127,6 +127,7 @@ class MetricInfo:
     direction: str
     mde: float
     roi: bool = False
+    quantile: float | None = None  # a quantile metric: the level it compares
 
 
 @dataclass(frozen=True)
@@ -162,6 +163,7 @@ class ResultRow:
     shrunk: ShrunkLift | None = None
     noninferiority: NonInferiority | None = None
     adaptive: AdaptiveEstimate | None = None
+    quantile: float | None = None  # a quantile metric's level (JSON key ``quantile``)
 
     @property
     def significant(self) -> bool:
@@ -178,6 +180,7 @@ class ResultRow:
         and :data:`SHRINK_KEYS` when the row was part of an ``analysis.shrinkage: eb`` run,
         and :data:`NI_KEYS` on a guardrail with a non-inferiority margin, and
         :data:`segab.analysis.adaptive.ADAPTIVE_KEYS` on a bandit cell's row.
+        ``quantile`` (its level) on a quantile metric's row.
 
         Example:
             >>> from segab.stats import ProportionStats, compare
@@ -204,6 +207,8 @@ class ResultRow:
             out.update(ni_keys(self.noninferiority))
         if self.adaptive is not None:  # a bandit cell: segab.analysis.adaptive.ADAPTIVE_KEYS
             out.update(self.adaptive.to_dict())
+        if self.quantile is not None:
+            out["quantile"] = self.quantile
         return dict(json_ready(out))
 
     def flat(self) -> dict[str, Any]:

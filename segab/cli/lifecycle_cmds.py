@@ -25,6 +25,7 @@ from segab.errors import SegabError
 from segab.lifecycle.commands import (
     conclude_experiment,
     iterate_experiment,
+    load_config,
     start_experiment,
     stop_experiment,
 )

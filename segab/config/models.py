@@ -209,7 +209,9 @@ class Metric(_Strict):
     detectable effect, relative to the control mean. ``where`` (event logs) counts
     only the events whose property columns match a condition in the syntax of
     segment rules; ``window`` (binary metrics of event logs) makes a retention or
-    windowed-conversion metric (:class:`MetricWindow`).
+    windowed-conversion metric (:class:`MetricWindow`). ``quantile`` (continuous
+    metrics, in (0, 1)) compares that quantile of the per-unit values instead of
+    their mean (docs/statistics.md, "Quantile metrics").
 
     Example:
         >>> Metric(key="conv", kind="binary", event="purchase").direction
@@ -240,6 +242,8 @@ class Metric(_Strict):
     # (segab.config.metric_options)
     cap: Cap | None = None
     margin: Margin | None = None
+    # a quantile metric (continuous only): compare this quantile of per-unit values, not the mean
+    quantile: float | None = Field(default=None, gt=0.0, lt=1.0)
 
     @model_validator(mode="after")
     def _needs_a_source(self) -> Metric:
@@ -247,6 +251,8 @@ class Metric(_Strict):
             raise ValueError("a metric needs an 'event' (event log) or a 'column' (unit table)")
         if self.cap is not None and self.kind == "binary":
             raise ValueError("'cap' applies to continuous and ratio metrics, not binary ones")
+        if self.quantile is not None and (self.kind != "continuous" or self.cap is not None):
+            raise ValueError("'quantile' applies to continuous metrics without a 'cap'")
         return self
 
     @model_serializer(mode="wrap")
@@ -254,7 +260,7 @@ class Metric(_Strict):
         # a metric without a filter, window, cap or margin dumps (and fingerprints) as before
         data = handler(self)
         if isinstance(data, dict):
-            for name in ("where", "window", "cap", "margin"):
+            for name in ("where", "window", "cap", "margin", "quantile"):
                 if data.get(name) is None:
                     data.pop(name, None)
         return data

@@ -27,6 +27,7 @@ from segab.formatting import num, p_text, pct
 from segab.report.adaptive_view import adaptive_html
 from segab.report.maturity_view import maturity_html, window_mark
 from segab.report.metric_options_view import caps_html, ni_html, ni_mark
+from segab.report.quantile_view import quantile_mark
 from segab.report.render import evidence
 from segab.report.shrinkage_view import eb_applied, eb_relative, shrinkage_html, tailoring_html
 from segab.report.svg import COLORS, ForestRow, forest_svg, funnel_svg
@@ -245,7 +246,8 @@ def _forests(result: AnalysisResult) -> str:
             "; ROI = (revenue − cost)/cost, lift of revenue per unit of cost" if info.roi else ""
         )
         parts.append(
-            f"<h3>{_e(info.key)}{window_mark(result, info.key)} <span class='muted'>"
+            f"<h3>{_e(info.key)}{window_mark(result, info.key)}{quantile_mark(result, info.key)}"
+            " <span class='muted'>"
             f"({_e(info.role)}, {_e(info.kind)}, {better}, MDE {info.mde * 100:g}%{_e(extra)})"
             "</span></h3>"
             f"<div class='chart'>{forest_svg(rows, info.mde)}</div>"
@@ -334,7 +336,7 @@ def _all_rows(result: AnalysisResult) -> str:
                 [
                     scope,
                     _e(_where(r)),
-                    _e(r.metric) + window_mark(result, r.metric),
+                    _e(r.metric) + window_mark(result, r.metric) + quantile_mark(result, r.metric),
                     f"{_e(r.variant)} <span class='muted'>vs {_e(r.control)}</span>",
                     f"{c.n_treatment:,} / {c.n_control:,}",
                     _mean(r, c.control_mean),

@@ -39,6 +39,7 @@ from segab.printable import printable
 from segab.report.adaptive_view import BANDIT_HEADER, BANDIT_TITLE, bandit_lines, bandit_rows
 from segab.report.maturity_view import maturity_line, maturity_of, window_label
 from segab.report.metric_options_view import NI_HEADER, cap_title, caps_lines, ni_mark, ni_rows
+from segab.report.quantile_view import quantile_title
 from segab.report.shrinkage_view import eb_applied, tailoring_lines
 from segab.report.terminal import cell, cells
 
@@ -131,7 +132,9 @@ def _decisions_table(result: AnalysisResult) -> Table | None:
 
 def _metric_table(result: AnalysisResult, metric: str, rows: Sequence[ResultRow]) -> Table:
     block = maturity_of(result, metric)
-    title = f"Metric: {printable(metric)}{cap_title(result, metric)}"
+    title = (
+        f"Metric: {printable(metric)}{quantile_title(result, metric)}{cap_title(result, metric)}"
+    )
     if block is not None:  # a retention metric: n counts the mature units
         title += f" ({window_label(block)}; n: units whose window has passed)"
     t = Table(title=Text(title), title_justify="left", expand=True)

@@ -92,6 +92,7 @@ from segab.sums.prepare import (
     prepared_from,
     resolve_rows,
 )
+from segab.sums.quantiles import quantile_dims, quantile_frame, quantile_positions
 from segab.sums.result import (
     DATA_QUALITY_KEYS,
     SUM_COLUMNS,
@@ -153,7 +154,8 @@ def _event_specs(exp: Experiment) -> list[MetricSpec]:
         if m.window is not None:
             start, end = duration_seconds(m.window.start), duration_seconds(m.window.end)
             window = (float(start), float(end))
-        specs.append(MetricSpec(m.key, m.kind, m.event, den, cap=cap_spec(m, exp), window=window))
+        cap = cap_spec(m, exp)
+        specs.append(MetricSpec(m.key, m.kind, m.event, den, None, window, cap, m.quantile))
     return specs
 
 
@@ -291,6 +293,9 @@ def aggregate_event_log(
         if result is None:
             result = _generic_event_log(eng, x_rel, e_rel, spec)
         wide, funnel, quality = result
+        quantiles = (
+            _quantiles(eng, x_rel, e_rel, spec, experiment) if quantile_positions(specs) else None
+        )
         if plan.sets:  # a NULL outside a row's breakdown may have made integers floats
             wide = typed_dims(wide, dims, x_rel.types)
         wide = rename_dims(wide, dims).rename(columns={"gid": "breakdown"})
@@ -339,9 +344,27 @@ def aggregate_event_log(
         unknown_arms=tuple(unknown.items()),
         maturity=maturity_blocks(experiment, sums, exposure_counts, as_of, now is not None),
         caps=applied_caps(wide, specs),
+        quantiles=quantiles,
     )
     agg = split_folds(agg) if folds else agg
     return split_periods(agg, periods) if periods is not None else agg
+
+
+def _quantiles(
+    eng: Any, x_rel: Relation, e_rel: Relation, spec: EventLogSpec, exp: Experiment
+) -> pd.DataFrame:
+    """The quantile metrics' order statistics (:mod:`segab.sums.quantiles`), by the
+    generic statements on every route (the fast path sums no quantiles)."""
+    from segab.sums.arms import experiment_arm_keys
+
+    q = event_log_queries(
+        eng.dialect, x_rel, e_rel, spec, materialize=eng.dialect in ("duckdb", "sqlite")
+    )
+    for statement in q.prelude:
+        eng.query(statement, q.params)
+    raw = eng.query(q.quantiles, q.params)
+    dims = dim_columns(spec.dims[: quantile_dims(spec.dims)])
+    return quantile_frame(raw, spec.metrics, dims, spec.sets, experiment_arm_keys(exp))
 
 
 def _prepared_exposures(

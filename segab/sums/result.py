@@ -121,6 +121,9 @@ class Aggregates:
     (:mod:`segab.sums.caps`). ``periods``, when allocation periods were given
     (:mod:`segab.sums.periods`): segment, stage, variant, period, in_slice, metric and
     the :data:`SUM_COLUMNS` of the bandit cells (they add up to their ``sums``).
+    (:mod:`segab.sums.caps`). ``quantiles``: the quantile metrics' groups (cells,
+    breakdowns, pooled pairs), each with ``n`` and its order statistics
+    (:func:`segab.sums.quantiles.quantile_frame`).
 
     ``breakdowns`` is set with two or more breakdowns (each a tuple of columns):
     then ``dimensions`` is the union of their columns, and ``sums`` and
@@ -150,6 +153,8 @@ class Aggregates:
     caps: tuple[AppliedCap, ...] = ()
     # bandit cells: sums per allocation period and uniform-slice flag (segab.sums.periods)
     periods: pd.DataFrame | None = None
+    # quantile metrics: each group's n and order statistics (segab.sums.quantiles)
+    quantiles: pd.DataFrame | None = None
 
 
 def _cost(metric: Metric, variant: str) -> float:

@@ -114,6 +114,7 @@ class MetricSpec:
     where_sql: str | None = None
     window: tuple[float, float] | None = None
     cap: CapSpec | None = None
+    quantile: float | None = None  # a quantile metric's level (segab.sums.quantiles)
 
 
 @dataclass(frozen=True)
@@ -224,6 +225,7 @@ class EventLogQueries:
     quality: str
     params: dict[str, Any] = field(default_factory=dict)
     prelude: list[str] = field(default_factory=list)
+    quantiles: str = ""  # the quantile metrics' order statistics (segab.sums.quantiles)
 
 
 class Params:

@@ -72,6 +72,7 @@ from segab.sums.expressions import (
     with_ctes,
     zero,
 )
+from segab.sums.quantiles import quantile_dims, quantile_positions, quantile_statement
 from segab.sums.sources import Relation
 from segab.sums.specs import EventLogQueries, EventLogSpec, Params
 
@@ -377,7 +378,12 @@ def event_log_queries(
     )
     funnel = _funnel(base, spec, p)
     quality = _quality(base, spec, p)
-    return EventLogQueries(sums, funnel, quality, p.values, prelude)
+    quantiles = ""
+    if quantile_positions(spec.metrics):  # their own groups' order statistics, from uv
+        n = quantile_dims(spec.dims)
+        uv_ctes = [*base, ("uv", _uv_cte(spec, p))]
+        quantiles = quantile_statement(p.d, uv_ctes, "uv", spec.metrics, n, spec.sets)
+    return EventLogQueries(sums, funnel, quality, p.values, prelude, quantiles)
 
 
 def _funnel(base: list[tuple[str, str]], spec: EventLogSpec, p: Params) -> str:

@@ -21,6 +21,7 @@ from segab.errors import DataError
 from segab.sql.dialects import get_dialect
 from segab.sums.fingerprints import fingerprint, repeats
 from segab.sums.prepare import attribute_duplicates_query, counts, prep_counts_query
+from segab.sums.quantiles import quantile_positions
 from segab.sums.result import MAX_EXAMPLES, DataIssue
 from segab.sums.row_locations import Position, csv_record_lines, positioned_source, where
 from segab.sums.sources import Engine, Relation, Source
@@ -33,6 +34,7 @@ from segab.sums.units import (
     integer_id,
     locate_query,
     read_columns,
+    unit_quantiles_query,
     units_query,
 )
 
@@ -80,6 +82,7 @@ class CheckedUnits:
     wide: pd.DataFrame
     counters: dict[str, int]
     issues: tuple[DataIssue, ...]
+    quantiles: pd.DataFrame | None = None  # the quantile statement's rows (segab.sums.quantiles)
 
 
 class _Locator:
@@ -146,10 +149,12 @@ def check_units(data: UnitInput, spec: UnitSpec, unit: str | None, exp: Experime
     counters.update(bad_values=_flag_rows(wide, 1), missing_variant=_flag_rows(wide, 2))
     if counters["bad_values"]:
         issues += _bad_value_issues(data, spec, locator)
+    read: tuple[str | None, bool] = (None, False)  # the unit column and dedupe the sums used
     if unit is not None:
         found = _duplicates(eng, rel, spec, unit)
         dups, empty = found[found["n_var"] > 0], int(found.loc[found["n_var"] == 0, "units"].sum())
         if len(dups) or empty:
+            read = (unit, len(dups) > 0)
             sql, params = units_query(eng.dialect, rel, spec, unit, dedupe=len(dups) > 0)
             wide = eng.query(sql, params)
             issues += _duplicate_issues(dups, unit, locator)
@@ -158,7 +163,11 @@ def check_units(data: UnitInput, spec: UnitSpec, unit: str | None, exp: Experime
         counters["multi_variant_units"] = int(dups.loc[dups["n_var"] == 2, "units"].sum())
         counters["duplicate_units"] += int((one["n_rows"] - one["units"]).sum())
     kept = wide[wide["f"] == 0].drop(columns="f").reset_index(drop=True)
-    return CheckedUnits(kept, counters, tuple(issues))
+    quantiles = None
+    if quantile_positions(spec.metrics):  # over the same rows as the sums
+        sql, params = unit_quantiles_query(eng.dialect, rel, spec, read[0], dedupe=read[1])
+        quantiles = eng.query(sql, params)
+    return CheckedUnits(kept, counters, tuple(issues), quantiles)
 
 
 def _duplicates(eng: Engine, rel: Relation, spec: UnitSpec, unit: str) -> pd.DataFrame:

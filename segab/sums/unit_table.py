@@ -8,6 +8,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from segab.config.models import Experiment
 from segab.errors import DataError, SqlError
@@ -28,6 +29,9 @@ from segab.sums.result import (
 from segab.sums.sources import Engine, Relation, Source, is_frame, require_columns
 from segab.sums.specs import MetricSpec, UnitColumns, UnitSpec
 from segab.sums.unit_checks import CheckedUnits, UnitInput, check_units
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["aggregate_units"]
 
@@ -52,7 +56,9 @@ def _unit_specs(exp: Experiment, rel: Relation) -> list[MetricSpec]:
                 f"metric {m.key!r}: a ratio needs denominator_column or cost_per_unit "
                 "in a unit table"
             )
-        specs.append(MetricSpec(m.key, m.kind, column, den, cap=cap_spec(m, exp)))
+        specs.append(
+            MetricSpec(m.key, m.kind, column, den, cap=cap_spec(m, exp), quantile=m.quantile)
+        )
     return specs
 
 
@@ -252,5 +258,23 @@ def aggregate_units(
         unknown_arms=tuple(unknown.items()),
         caps=applied_caps(wide, specs),
         breakdowns=plan.names if sets else (),
+        quantiles=_quantiles(checked.quantiles, specs, dims, sets, experiment),
     )
     return split_folds(agg) if FOLD_COLUMN in dims else agg
+
+
+def _quantiles(
+    raw: pd.DataFrame | None,
+    specs: Sequence[MetricSpec],
+    dims: Sequence[str],
+    sets: tuple[tuple[int, ...], ...],
+    exp: Experiment,
+) -> pd.DataFrame | None:
+    """The quantile statement's rows as ``Aggregates.quantiles`` (``dims``: the frames' names)."""
+    if raw is None:
+        return None
+    from segab.sums.arms import experiment_arm_keys
+    from segab.sums.quantiles import quantile_dims, quantile_frame
+
+    own = tuple(d for d in dims[: quantile_dims(dims)])
+    return quantile_frame(raw, specs, own, sets, experiment_arm_keys(exp))

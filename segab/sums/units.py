@@ -49,6 +49,7 @@ from segab.sums.expressions import (
     with_ctes,
 )
 from segab.sums.prepare import prepared_from
+from segab.sums.quantiles import quantile_dims, quantile_statement
 from segab.sums.row_locations import POSITION
 from segab.sums.sources import Relation
 from segab.sums.specs import Params, UnitSpec
@@ -61,6 +62,7 @@ __all__ = [
     "integer_id",
     "locate_query",
     "read_columns",
+    "unit_quantiles_query",
     "units_query",
 ]
 
@@ -212,6 +214,50 @@ def units_query(
     """
     p = Params(dialect)
     d = p.d
+    ctes = _value_ctes(p, rel, spec, unit, dedupe)
+    counts = "".join(f",\n  COUNT(y_{i}) AS n_{i}" for i in range(len(spec.metrics)))
+    aggregates = f"COUNT(*) AS n_units{counts}" + sum_columns(spec.metrics, ratio_den=True)
+    keys = ["segment", "stage", "variant", "f"]
+    cell = ["segment", "stage", "variant", *(dim(i) for i in range(len(spec.dims)))]
+    rows = "g"
+    if capped(spec.metrics):  # values capped before the sums (segab.sums.caps)
+        ctes, rows = ctes + cap_ctes("g", [*cell, "f"], spec.metrics, p, "f = 0"), "uvc"
+        aggregates += cap_columns(spec.metrics)
+        keys += cap_keys(spec.metrics)  # the caps: constants, so keys that split nothing
+    sql = grouped_select(d, ctes, rows, keys, len(spec.dims), spec.sets, aggregates)
+    return sql, p.values
+
+
+def unit_quantiles_query(
+    dialect: Dialect | str,
+    rel: Relation,
+    spec: UnitSpec,
+    unit: str | None = None,
+    *,
+    dedupe: bool = False,
+) -> tuple[str, dict[str, Any]]:
+    """The quantile metrics' order statistics over the rows :func:`units_query` counts
+    (:func:`segab.sums.quantiles.quantile_statement`).
+
+    Example:
+        >>> from segab.sums.specs import MetricSpec
+        >>> rel = Relation("t", ("arm", "y"), {})
+        >>> sql, _ = unit_quantiles_query("duckdb", rel, UnitSpec("arm", None, None, (),
+        ...     (MetricSpec("m", "continuous", "y", quantile=0.5),)))
+        >>> "WHERE y_0 IS NOT NULL AND f = 0" in sql
+        True
+    """
+    p = Params(dialect)
+    ctes = _value_ctes(p, rel, spec, unit, dedupe)
+    n = quantile_dims(spec.dims)
+    return quantile_statement(p.d, ctes, "g", spec.metrics, n, spec.sets, "f = 0"), p.values
+
+
+def _value_ctes(
+    p: Params, rel: Relation, spec: UnitSpec, unit: str | None, dedupe: bool
+) -> list[tuple[str, str]]:
+    """The CTEs up to ``g``: per row its cell, ``f`` and each metric's ``y_i`` (``d_i``)."""
+    d = p.d
     n_cols = len(read_columns(spec))
     index = {c: j for j, (c, _) in enumerate(read_columns(spec))}
     ctes = _ctes(d, rel, spec, unit)
@@ -237,16 +283,7 @@ def units_query(
         else:
             values.append(f"{y} AS y_{i}")
     g = "SELECT " + ", ".join([*cell, "f", *values]) + f" FROM {src}"
-    counts = "".join(f",\n  COUNT(y_{i}) AS n_{i}" for i in range(len(spec.metrics)))
-    aggregates = f"COUNT(*) AS n_units{counts}" + sum_columns(spec.metrics, ratio_den=True)
-    keys = ["segment", "stage", "variant", "f"]
-    ctes, rows = [*ctes, ("g", g)], "g"
-    if capped(spec.metrics):  # values capped before the sums (segab.sums.caps)
-        ctes, rows = ctes + cap_ctes("g", [*cell, "f"], spec.metrics, p, "f = 0"), "uvc"
-        aggregates += cap_columns(spec.metrics)
-        keys += cap_keys(spec.metrics)  # the caps: constants, so keys that split nothing
-    sql = grouped_select(d, ctes, rows, keys, len(spec.dims), spec.sets, aggregates)
-    return sql, p.values
+    return [*ctes, ("g", g)]
 
 
 def codes_query(

@@ -81,3 +81,10 @@ def test_full_rows_for_caps_and_noninferiority() -> None:
     rows = cal.capped_means(np.random.default_rng(20240501), 4000)
     rows += cal.noninferiority_at_margin(np.random.default_rng(20240502), 4000)
     assert all(r.ok for r in rows), cal.format_table(rows)
+
+
+def test_quantiles_fpr_and_coverage() -> None:
+    rows = cal.quantiles(np.random.default_rng(7), SIMS, n=500)
+    for fpr, cov, cov_ab in (rows[:3], rows[3:]):  # the median, then the 90th percentile
+        assert 0.027 <= fpr.value <= 0.075
+        assert 0.925 <= cov.value <= 0.975 and 0.925 <= cov_ab.value <= 0.975

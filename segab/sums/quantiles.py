@@ -1,0 +1,248 @@
+"""Quantile metrics in the engine: a few order statistics per group, never the rows.
+
+A quantile metric (``quantile: q`` on a continuous metric) has the per-unit values
+of a continuous metric (the CTE ``uv`` of an event log, ``g`` of a unit table;
+NULL outcomes left out). Quantiles do not add up over cells, so one statement
+computes every group's own: the plain cells (segment, stage, arm), each breakdown
+within the cells, and the pooled groups of :func:`segab.analysis.pooling.pool_pairs`
+(per stage over segments, over everything, over everything per breakdown value),
+each over the cells that hold *both* arms of a pair. The pairs come from the data:
+``qa`` lists the arms present per cell, ``qp`` every unordered pair of arms of a
+cell, and each value is repeated once per pair its arm is in (``k − 1`` copies
+for a cell of ``k`` arms) with the pair as a group key. All groups are stacked in
+one column set (``lvl`` says which grouping: 0 plain cells, ``k`` breakdown ``k``
+in the cells, 100 per stage, 200 everything, ``200 + k`` per value of breakdown
+``k``), ranked by ``ROW_NUMBER()`` within each group (window functions: the same
+statement in DuckDB, PostgreSQL, SQLite and Spark), and reduced by one GROUP BY to
+``n`` and the values at three levels (:mod:`segab.stats.quantile`): ``q`` and the
+interval's bound levels ``q ± z·√(q(1 − q)/n)``, each interpolated linearly between
+the order statistics at positions ``⌊h⌋`` and ``⌊h⌋ + 1`` of ``h = (n − 1)·level``
+(numpy's default). The statement picks a position's row by ``rn − 1 <= h < rn``,
+so no dialect needs ``FLOOR``.
+
+Example:
+    >>> from segab.sql.dialects import get_dialect
+    >>> from segab.sums.specs import MetricSpec
+    >>> m = MetricSpec("p50", "continuous", "spend", quantile=0.5)
+    >>> sql = quantile_statement(get_dialect("sqlite"), [("uv", "SELECT 1")], "uv", [m], 0, ())
+    >>> "ROW_NUMBER() OVER (PARTITION BY lvl" in sql, quantile_positions([m])
+    (True, [0])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from segab.sql.dialects import Dialect
+from segab.sums.expressions import dim, with_ctes
+from segab.sums.folds import FOLD_COLUMN
+from segab.sums.specs import MetricSpec
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "QUANTILE_COLUMNS",
+    "quantile_dims",
+    "quantile_frame",
+    "quantile_positions",
+    "quantile_sets",
+    "quantile_statement",
+]
+
+QUANTILE_COLUMNS = ("n", "quantile", "lower", "upper")
+_STAGE, _ALL = 100, 200  # lvl of the pooled groups (plus k: per value of breakdown k)
+
+
+def quantile_positions(metrics: Sequence[MetricSpec]) -> list[int]:
+    """The positions of the quantile metrics.
+
+    Example:
+        >>> quantile_positions([MetricSpec("m", "continuous", "y"),
+        ...     MetricSpec("p90", "continuous", "y", quantile=0.9)])
+        [1]
+    """
+    return [i for i, m in enumerate(metrics) if m.quantile is not None]
+
+
+def quantile_dims(dims: Sequence[str]) -> int:
+    """How many of the statement's ``dim_i`` the quantile groups break down by: all but the
+    fold of units (:mod:`segab.sums.folds`, last when present), which they do not read.
+
+    Example:
+        >>> quantile_dims(("channel", FOLD_COLUMN)), quantile_dims(("channel",))
+        (1, 1)
+    """
+    return len([c for c in dims if c != FOLD_COLUMN])
+
+
+def quantile_sets(n_dims: int, sets: Sequence[Sequence[int]]) -> tuple[tuple[int, ...], ...]:
+    """The breakdowns of the quantile groups: ``sets``, else the crossing of the ``n_dims``.
+
+    Example:
+        >>> quantile_sets(2, ()), quantile_sets(0, ()), quantile_sets(2, [(0,), (1,)])
+        (((0, 1),), (), ((0,), (1,)))
+    """
+    if sets:
+        return tuple(tuple(s) for s in sets)
+    return (tuple(range(n_dims)),) if n_dims else ()
+
+
+def quantile_statement(
+    d: Dialect,
+    ctes: Sequence[tuple[str, str]],
+    source: str,
+    metrics: Sequence[MetricSpec],
+    n_dims: int,
+    sets: Sequence[Sequence[int]],
+    where: str = "",
+) -> str:
+    """The statement of every group's ``n``, ``quantile``, ``lower`` and ``upper`` (module doc).
+
+    ``source`` is the CTE of ``ctes`` with segment, stage, variant, ``dim_i`` and
+    the per-unit values ``y_i``; ``where`` a condition on its rows that count
+    (``f = 0`` in a unit table). Columns: ``lvl, segment, stage, variant, pa, pb,
+    dim_0.., mi`` (the metric's position), then :data:`QUANTILE_COLUMNS`.
+
+    Example:
+        >>> from segab.sql.dialects import get_dialect
+        >>> m = MetricSpec("p90", "continuous", "y", quantile=0.9)
+        >>> sql = quantile_statement(get_dialect("postgresql"), [("g", "SELECT 1")], "g",
+        ...     [m], 1, (), "f = 0")
+        >>> "WHERE y_0 IS NOT NULL AND f = 0" in sql, sql.count("UNION ALL")
+        (True, 5)
+    """
+    from segab.stats.quantile import Z_BOUNDS  # numpy, through the stats results: on use
+
+    dims = [dim(i) for i in range(n_dims)]
+    text_null = f"CAST(NULL AS {d.text_type})"
+    cond = f" AND {where}" if where else ""
+    qs = "\nUNION ALL\n".join(
+        f"SELECT segment, stage, variant{''.join(', ' + c for c in dims)}, {i} AS mi, "
+        f"CAST({float(metrics[i].quantile or 0.0)!r} AS {d.double_type}) AS qq, "
+        f"CAST(y_{i} AS {d.double_type}) AS v FROM {source} WHERE y_{i} IS NOT NULL{cond}"
+        for i in quantile_positions(metrics)
+    )
+    qa = "SELECT DISTINCT segment, stage, variant, mi FROM qs"
+    join = (
+        "FROM qa a JOIN qa b ON a.segment = b.segment AND a.stage = b.stage "
+        "AND a.mi = b.mi AND a.variant < b.variant"
+    )
+    qp = (
+        f"SELECT a.segment, a.stage, a.mi, a.variant AS arm, a.variant AS pa, b.variant AS pb "
+        f"{join}\nUNION ALL\n"
+        f"SELECT a.segment, a.stage, a.mi, b.variant AS arm, a.variant AS pa, b.variant AS pb "
+        f"{join}"
+    )
+    qj = (
+        f"SELECT q.segment, q.stage, q.variant{''.join(', q.' + c for c in dims)}, q.mi, q.qq, "
+        "q.v, p.pa, p.pb FROM qs q JOIN qp p ON p.segment = q.segment AND p.stage = q.stage "
+        "AND p.mi = q.mi AND p.arm = q.variant"
+    )
+
+    def branch(lvl: int, src: str, cell: bool, pooled: str, own: Sequence[int]) -> str:
+        seg = "segment" if cell else text_null
+        stage = "stage" if cell or pooled == "stage" else text_null
+        pair = "pa, pb" if not cell else f"{text_null} AS pa, {text_null} AS pb"
+        shown = [
+            c if i in own else f"CASE WHEN 1 = 0 THEN {c} END AS {c}" for i, c in enumerate(dims)
+        ]
+        cols = [f"{lvl} AS lvl", f"{seg} AS segment", f"{stage} AS stage", "variant", pair]
+        return f"SELECT {', '.join([*cols, *shown])}, mi, qq, v FROM {src}"
+
+    groups = quantile_sets(n_dims, sets)
+    branches = [branch(0, "qs", True, "", ())]
+    branches += [branch(k, "qs", True, "", s) for k, s in enumerate(groups, 1)]
+    branches += [branch(_STAGE, "qj", False, "stage", ()), branch(_ALL, "qj", False, "all", ())]
+    branches += [branch(_ALL + k, "qj", False, "all", s) for k, s in enumerate(groups, 1)]
+    qx = "\nUNION ALL\n".join(branches)
+    part = ", ".join(["lvl", "segment", "stage", "variant", "pa", "pb", *dims, "mi"])
+    qr = (
+        f"SELECT qx.*, ROW_NUMBER() OVER (PARTITION BY {part} ORDER BY v) AS rn, "
+        f"COUNT(*) OVER (PARTITION BY {part}) AS cnt FROM qx"
+    )
+    half = f"{Z_BOUNDS!r} * SQRT(qq * (1.0 - qq) / cnt)"
+    lo = f"CASE WHEN qq - {half} < 0.0 THEN 0.0 ELSE qq - {half} END"
+    hi = f"CASE WHEN qq + {half} > 1.0 THEN 1.0 ELSE qq + {half} END"
+    qh = (
+        f"SELECT {part}, v, rn, cnt, (cnt - 1) * qq AS h0, (cnt - 1) * ({lo}) AS h1, "
+        f"(cnt - 1) * ({hi}) AS h2 FROM qr"
+    )
+    picks = []
+    for k in range(3):
+        at = f"rn - 1 <= h{k} AND h{k} < rn"
+        picks += [
+            f"MAX(h{k}) AS h{k}",
+            f"MAX(CASE WHEN {at} THEN rn END) AS a{k}",
+            f"MAX(CASE WHEN {at} THEN v END) AS xa{k}",
+            f"MAX(CASE WHEN rn - 2 <= h{k} AND h{k} < rn - 1 THEN v END) AS xb{k}",
+        ]
+    qg = f"SELECT {part}, MAX(cnt) AS n, {', '.join(picks)} FROM qh GROUP BY {part}"
+    values = ", ".join(
+        f"xa{k} + (h{k} - (a{k} - 1)) * (COALESCE(xb{k}, xa{k}) - xa{k}) AS {name}"
+        for k, name in enumerate(("quantile", "lower", "upper"))
+    )
+    steps = [("qs", qs), ("qa", qa), ("qp", qp), ("qj", qj), ("qx", qx), ("qr", qr)]
+    steps += [("qh", qh), ("qg", qg)]
+    return with_ctes([*ctes, *steps]) + f"\nSELECT {part}, n, {values} FROM qg"
+
+
+def _level(lvl: int, n_groups: int) -> tuple[str, int]:
+    if lvl <= n_groups:
+        return "cell", lvl
+    if lvl == _STAGE:
+        return "stage", 0
+    return "all", lvl - _ALL
+
+
+def quantile_frame(
+    raw: pd.DataFrame,
+    metrics: Sequence[MetricSpec],
+    dims: Sequence[str],
+    sets: Sequence[Sequence[int]],
+    keys: Mapping[str, str],
+) -> pd.DataFrame:
+    """The statement's rows as ``Aggregates.quantiles``: labels turned into arm keys.
+
+    Columns: ``scope`` (``cell``, ``stage`` or ``all``), ``breakdown`` (0: none, k:
+    the k-th of :func:`quantile_sets`), segment, stage, variant, ``pair`` (the two
+    arm keys of a pooled group, sorted, joined by ``|``; empty for cells), the
+    breakdown columns ``dims`` (by name), metric, q and :data:`QUANTILE_COLUMNS`.
+    Rows of arms that are not in ``keys`` (label to key) are left out.
+
+    Example:
+        >>> import pandas as pd
+        >>> raw = pd.DataFrame({"lvl": [0, 100], "segment": ["s", None], "stage": ["t", "t"],
+        ...     "variant": ["A", "b"], "pa": [None, "A"], "pb": [None, "b"], "mi": 0,
+        ...     "n": 9, "quantile": 2.0, "lower": 1.0, "upper": 3.0})
+        >>> m = [MetricSpec("p50", "continuous", "y", quantile=0.5)]
+        >>> out = quantile_frame(raw, m, (), (), {"A": "a", "b": "b"})
+        >>> out[["scope", "variant", "pair", "q"]].values.tolist()
+        [['cell', 'a', '', 0.5], ['stage', 'b', 'a|b', 0.5]]
+    """
+    import pandas as pd
+
+    n_groups = len(quantile_sets(len(dims), sets))
+    rows: list[dict[str, Any]] = []
+    for rec in raw.to_dict("records"):
+        arm = keys.get(str(rec["variant"]))
+        scope, breakdown = _level(int(rec["lvl"]), n_groups)
+        pair = ""
+        if scope != "cell":
+            a, b = keys.get(str(rec["pa"])), keys.get(str(rec["pb"]))
+            if a is None or b is None:
+                continue
+            pair = "|".join(sorted((a, b)))
+        if arm is None:
+            continue
+        m = metrics[int(rec["mi"])]
+        row = {"scope": scope, "breakdown": breakdown, "segment": rec["segment"],
+               "stage": rec["stage"], "variant": arm, "pair": pair}  # fmt: skip
+        row.update({name: rec[dim(i)] for i, name in enumerate(dims)})
+        row.update(metric=m.key, q=m.quantile, n=int(rec["n"]))
+        row.update({c: float(rec[c]) for c in QUANTILE_COLUMNS[1:]})
+        rows.append(row)
+    cols = ["scope", "breakdown", "segment", "stage", "variant", "pair", *dims, "metric", "q"]
+    rows.sort(key=lambda r: tuple(str(r[c]) for c in cols))  # one order on every engine
+    return pd.DataFrame(rows, columns=[*cols, *QUANTILE_COLUMNS])
