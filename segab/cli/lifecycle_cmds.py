@@ -304,6 +304,12 @@ def conclude_command(
 @click.option(
     "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
 )
+@click.option(
+    "--confirm",
+    is_flag=True,
+    help="Graduated bandit cells: test the leading arm against the control at a fixed split "
+    "(sized with the power plan) instead of shipping it.",
+)
 @_EXPERIMENTS
 @_DB
 def iterate_command(
@@ -311,6 +317,7 @@ def iterate_command(
     exposures: str | None,
     events: str | None,
     fmt: str,
+    confirm: bool,
     experiments_dir: str,
     db_url: str | None,
 ) -> None:
@@ -318,20 +325,25 @@ def iterate_command(
 
     Undecided cells are kept; the iteration is bumped and re-randomised with a fresh
     seed (KEY-iN). The old file is kept as history/KEY.iN.yaml and in the store.
+    Bandit cells that graduated (`segab allocate`) ship their leading arm, or with
+    --confirm start a fixed-split test of it against the control.
 
     \b
     Example:
       segab iterate journey_content --db sqlite:///segab.db
       segab iterate journey_content --exposures demo/assignments.csv --events demo/events.csv
+      segab iterate checkout_bandit --db sqlite:///segab.db --confirm
     """
     try:
+        engine = open_store(db_url)
         res = iterate_experiment(
-            key, experiments_dir, open_store(db_url), exposures=exposures, events=events
+            key, experiments_dir, engine, exposures=exposures, events=events, confirm=confirm
         )
+        plan = _confirmation(res, engine, experiments_dir)
     except SegabError as exc:
         raise _fail(exc) from None
     if fmt == "json":
-        click.echo(json.dumps(res.to_dict(), indent=2))
+        click.echo(json.dumps({**res.to_dict(), "confirmation_plan": plan}, indent=2))
         return
     table = Table(title=cell(f"{key}: iteration {res.old_iteration} -> {res.new_iteration}"))
     for col in ("segment", "stage", "status", "control", "variants", "dropped"):
@@ -349,6 +361,26 @@ def iterate_command(
         )
     Console().print(table)
     click.echo(f"wrote {res.config_path}; kept {res.history_path}")
+    for c in (plan or {}).get("cells", []):
+        size = "unknown" if c["n_per_arm"] is None else f"{c['n_per_arm']:,} per arm"
+        click.echo(f"confirm ({c['segment']}, {c['stage']}): {size}, {c['days_needed']} days")
+
+
+def _confirmation(res: Any, engine: Any, experiments_dir: str) -> dict[str, Any] | None:
+    """The power plan of the confirmatory cells iterate started (``--confirm``), if any."""
+    from segab.lifecycle.commands import recorded_experiment
+    from segab.lifecycle.graduation import bandit_phase, confirmation_plan
+    from segab.store import get_experiment
+
+    pairs = [(o.segment, o.stage) for o in res.outcomes if o.status == "confirming"]
+    old = get_experiment(engine, res.key, res.old_iteration)
+    if not pairs or old is None:
+        return None
+    daily, baselines = bandit_phase(engine, recorded_experiment(old), pairs)
+    if daily is None:
+        return None
+    new = load_config(res.key, experiments_dir)
+    return confirmation_plan(new, pairs, daily_units=daily, baselines=baselines).to_dict()
 
 
 lifecycle_commands: list[click.Command] = [

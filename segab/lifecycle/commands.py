@@ -37,11 +37,19 @@ from segab.analysis.results import AnalysisResult
 from segab.config import fingerprint, load_experiment, load_experiments, parse_experiment
 from segab.config.models import Experiment
 from segab.errors import LifecycleError, UnsafeEditError
+from segab.lifecycle.allocation_history import graduated_cells
 from segab.lifecycle.changes import Change, format_changes, refused
+from segab.lifecycle.graduation import (
+    bandit_config,
+    cell_arms,
+    close_bandit_phase,
+    graduated_rows,
+)
 from segab.lifecycle.guard import compare_configs
 from segab.lifecycle.iterate import CellOutcome, next_config, primary_rows
 from segab.store import (
     ExperimentRecord,
+    allocation_periods,
     config_fingerprint,
     get_experiment,
     list_snapshots,
@@ -408,12 +416,15 @@ def iterate_experiment(
     *,
     exposures: str | None = None,
     events: str | None = None,
+    confirm: bool = False,
 ) -> IterateResult:
     """Conclude the current iteration and write the next one's config (see module docs).
 
     The old file is kept as ``history/KEY.iN.yaml`` next to the config (and its
     config in the store); the new config replaces the file, validated before it is
-    written, and is registered as a ``draft``.
+    written, and is registered as a ``draft``. Bandit cells that graduated in
+    ``segab allocate`` ship their leading arm, or with ``confirm`` start a
+    fixed-split test of it against the control (:mod:`segab.lifecycle.graduation`).
 
     Example:
         >>> iterate_experiment.__name__
@@ -433,7 +444,10 @@ def iterate_experiment(
     text = path.read_text(encoding="utf-8")
     raw = _raw_yaml(path)
     rows = primary_rows(doc, ran.metrics.primary.key)
+    graduated = graduated_cells(allocation_periods(engine, key, ran.iteration))
+    rows = graduated_rows(rows, graduated, cell_arms(ran), confirm=confirm)
     new_raw, outcomes = next_config(raw, ran, rows)
+    new_raw, outcomes = bandit_config(new_raw, ran, outcomes, graduated, confirm=confirm)
     header = (
         f"# Iteration {new_raw['iteration']} of {key}, written by `segab iterate` from the "
         f"decisions of iteration {ran.iteration}\n# (kept in {HISTORY_DIR}/{key}.i"
@@ -453,6 +467,7 @@ def iterate_experiment(
     set_status(engine, key, record.iteration, "concluded")
     tmp.replace(path)
     register_experiment(engine, key, new_exp.iteration, "draft", new_exp.model_dump(mode="json"))
+    close_bandit_phase(engine, ran, outcomes, graduated)
     return IterateResult(
         key, ran.iteration, new_exp.iteration, sid, str(path), str(history), tuple(outcomes)
     )
