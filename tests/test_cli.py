@@ -37,7 +37,7 @@ def run(*args: str) -> tuple[int, str, str]:
 
 def test_validate_ok() -> None:
     code, out, _ = run("validate", EXPERIMENTS)
-    assert code == 0 and "3 experiment(s) valid" in out
+    assert code == 0 and "4 experiment(s) valid" in out
 
 
 def test_validate_reports_every_error(tmp_path: Path) -> None:

@@ -66,6 +66,9 @@ def _fmt(col: str, value: Any) -> str:
 @click.command("allocate")
 @click.argument("key")
 @click.option("--db", "db_url", help="Store URL (default: $SEGAB_DB or sqlite:///segab.db).")
+@click.option(
+    "--schema", default=None, envvar="SEGAB_DB_SCHEMA", help="The store's PostgreSQL schema."
+)
 @experiments_option
 @click.option(
     "--now",
@@ -87,6 +90,7 @@ def _fmt(col: str, value: Any) -> str:
 def allocate_command(
     key: str,
     db_url: str | None,
+    schema: str | None,
     experiments_dir: str,
     now_text: str | None,
     dry_run: bool,
@@ -114,9 +118,9 @@ def allocate_command(
     try:
         url = resolve_url(db_url)
         exp = load_config(key, experiments_dir)
-        run = run_allocation(
-            exp, open_store(url), url, now=_now(now_text), dry_run=dry_run, force=force
-        )
+        store = open_store(url, schema=schema)
+        now = _now(now_text)
+        run = run_allocation(exp, store, url, now=now, dry_run=dry_run, force=force, schema=schema)
     except SegabError as exc:
         raise click.ClickException(str(exc)) from None
     if fmt == "json":

@@ -182,7 +182,11 @@ def _cell_stats(
 
 
 def _period_sums(
-    exp: Experiment, db_url: str, periods: Sequence[AllocationPeriod], now: Any
+    exp: Experiment,
+    db_url: str,
+    periods: Sequence[AllocationPeriod],
+    now: Any,
+    schema: str | None,
 ) -> Any:
     from segab.sums.aggregate import aggregate_event_log  # the sums stack, when needed
     from segab.sums.periods import PeriodLayout
@@ -191,7 +195,8 @@ def _period_sums(
     prefixes = {k: c.prefix for k, c in plan_of(exp).cells.items()}
     layout = PeriodLayout.of(list(periods), prefixes)
     with open_engine(db_url) as eng:
-        agg = aggregate_event_log(exp, "exposures", "events", engine=eng, now=now, periods=layout)
+        x, e = (f"{schema}.{t}" if schema else t for t in ("exposures", "events"))
+        agg = aggregate_event_log(exp, x, e, engine=eng, now=now, periods=layout)
     return agg.periods
 
 
@@ -219,12 +224,14 @@ def run_allocation(
     now: dt.datetime | None = None,
     dry_run: bool = False,
     force: bool = False,
+    schema: str | None = None,
 ) -> AllocationRun:
     """Compute (and, unless ``dry_run``, record) the next allocation period of ``exp``.
 
     ``store`` is the store's engine and ``db_url`` its URL (the sums run in that
-    database). ``now`` (default: the current time) is the new period's start and
-    the analysis time: later exposures and events are ignored. Raises
+    database; ``schema``: the store's PostgreSQL schema). ``now`` (default: the
+    current time) is the new period's start and the analysis time: later exposures
+    and events are ignored. Raises
     :class:`LifecycleError` for an experiment without bandit cells, a stopped or
     concluded iteration, or an update inside the cadence without ``force``.
 
@@ -253,7 +260,7 @@ def run_allocation(
             f"--now {now.isoformat()} is before period {last.number}'s start "
             f"({_aware(last.started_at).isoformat()}): expected a later time"
         )
-    sums = _period_sums(exp, db_url, periods, now)
+    sums = _period_sums(exp, db_url, periods, now, schema)
     numbers = [p.number for p in periods]
     declared = {(c.segment, c.stage): c for c in declared_period(exp, now).cells}
     by_key = {m.key: m for m in exp.metrics.all()}
