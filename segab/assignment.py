@@ -294,7 +294,7 @@ def assign(
     plan: Plan = (private and private.get("_plan")) or plan_of(experiment)
     if type(unit_id) is not str:
         unit_id = _unit_str(unit_id)
-    if period is not None or previous is not None:
+    if period is not previous:  # one test for "either is given": both None, or not the same
         return _assign_adaptive(plan, unit_id, attributes, stage, period, previous)
     if stage not in plan.stages:
         raise UnknownStageError(
@@ -382,7 +382,7 @@ def draw(
         if early is not None:
             return early
     b = int.from_bytes(md5((cell.prefix + unit_id).encode()).digest()[:4], "big") % BUCKETS
-    if period is not None or previous is not None:
+    if period is not previous:  # either is given (see assign)
         variant, reason = _adaptive_variant(plan, cell, segment, stage, b, period, previous)
     else:
         variant, reason = cell.table[b], _ASSIGNED

@@ -8,6 +8,7 @@ variant, when stored for the unit's segment>)`` row by row; every bulk engine
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import datetime
 from pathlib import Path
 
@@ -141,3 +142,36 @@ def test_a_missing_store_is_an_error(tmp_path: Path) -> None:
         tmp_path, f"sqlite:///{tmp_path / 'none.db'}", "--unit", "u1", "--stage", "purchase"
     )
     assert code == 1 and stderr.startswith("Error: ") and "Traceback" not in stderr
+
+
+def test_sql_assign_joins_the_stores_exposures(setup: tuple[Path, str]) -> None:
+    import duckdb
+
+    tmp_path, url = setup
+    engine = make_engine(url)
+    exp = load_experiments(tmp_path / "exp")["bandit_cta"]
+    layout = CellAllocation("young", "purchase", ("plain", "urgent"), (500, 500), (0, 9000))
+    period = AllocationPeriod("bandit_cta", 1, 1, datetime(2026, 1, 1), (layout,))
+    record_allocation_period(engine, period)
+    log_exposures(engine, [ExposureRow("bandit_cta", 1, "u3", "young", "purchase", "plain")])
+    args = ["sql", "assign", "bandit_cta", "--dialect", "duckdb", "--experiments"]
+    args += [str(tmp_path / "exp"), "--exposures", "exposures", "--db", url]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    con = duckdb.connect()
+    with sqlite3.connect(tmp_path / "store.db") as store:  # the store's table, copied as is
+        stored = store.execute(
+            "SELECT experiment, iteration, unit_id, segment, stage, variant FROM exposures"
+        ).fetchall()
+    con.execute(
+        "CREATE TABLE exposures (experiment TEXT, iteration INTEGER, unit_id TEXT, "
+        "segment TEXT, stage TEXT, variant TEXT)"
+    )
+    con.executemany("INSERT INTO exposures VALUES (?, ?, ?, ?, ?, ?)", stored)
+    con.execute(f"CREATE TABLE units AS SELECT * FROM read_csv('{tmp_path / 'units.csv'}')")
+    got = {r[0]: (r[5], r[8]) for r in con.execute(result.output.rstrip().rstrip(";")).fetchall()}
+    for i in range(0, 3000, 13):
+        u, age = f"u{i}", 20 + i % 40
+        a = assign(exp, u, {"age": age}, "purchase", period=period)
+        assert got[u] == (a.variant, "assigned"), u
+    assert got["u3"] == ("plain", "sticky")

@@ -30,7 +30,7 @@ from segab.config import load_experiments
 from segab.errors import SegabError
 from segab.text_values import AttributeType, BadValueError, nest_attributes, read_text
 
-__all__ = ["assign_command", "parse_attr"]
+__all__ = ["AdaptiveInputs", "adaptive_inputs", "assign_command", "parse_attr"]
 
 
 def parse_attr(text: str, declared: Mapping[str, AttributeType] | None = None) -> tuple[str, Any]:
@@ -167,7 +167,7 @@ def assign_command(
 
         def run() -> None:
             experiment = load_experiments(experiments_dir)[key]
-            adaptive = _adaptive(experiment, db, schema)
+            adaptive = adaptive_inputs(experiment, db, schema)
             _bulk(experiment, input_path, out, quiet, workers, engine, spark_master, adaptive)
 
         _interruptible(run)
@@ -182,7 +182,7 @@ def assign_command(
         from segab.sticky import assign_sticky
         from segab.store.sticky import StoreStickyLookup
 
-        found = _adaptive(experiment, db, schema)
+        found = adaptive_inputs(experiment, db, schema)
         lookup = StoreStickyLookup(found.engine)
         result = assign_sticky(
             experiment, unit_id, attributes, stage, lookup=lookup, period=found.period
@@ -201,33 +201,45 @@ def assign_command(
     Console().print(table)
 
 
-class _Adaptive(NamedTuple):
-    """What ``--db`` brings to an assignment: the store, its latest period, notes."""
+class AdaptiveInputs(NamedTuple):
+    """What ``--db`` brings to an assignment: the store, its latest period, notes.
+
+    Example:
+        >>> AdaptiveInputs().period is None
+        True
+    """
 
     engine: Any = None
     period: Any = None
     notes: tuple[str, ...] = ()
 
 
-def _adaptive(experiment: Any, db: str | None, schema: str | None) -> _Adaptive:
+def adaptive_inputs(experiment: Any, db: str | None, schema: str | None) -> AdaptiveInputs:
     """Open the store of ``--db`` and find the latest recorded allocation period of the
     experiment's iteration when it has bandit cells (none: their declared weights, which
-    is what assignment without a period does)."""
+    is what assignment without a period does).
+
+    Example:
+        >>> from segab.config import load_experiments
+        >>> exp = load_experiments("experiments")["journey_content"]
+        >>> adaptive_inputs(exp, None, None)
+        AdaptiveInputs(engine=None, period=None, notes=())
+    """
     if db is None:
-        return _Adaptive()
+        return AdaptiveInputs()
     from segab.config import bandit_cells
     from segab.store import open_store
     from segab.store.allocations import allocation_periods
 
     engine = open_store(db, schema=schema)
     if not bandit_cells(experiment):
-        return _Adaptive(engine, None, ("no bandit cells: the declared weights",))
+        return AdaptiveInputs(engine, None, ("no bandit cells: the declared weights",))
     periods = allocation_periods(engine, experiment.key, experiment.iteration)
     if not periods:
-        return _Adaptive(engine, None, ("bandit cells at their declared weights (period 0)",))
+        return AdaptiveInputs(engine, None, ("bandit cells at their declared weights (period 0)",))
     latest = periods[-1]
     note = f"bandit cells at allocation period {latest.number} ({latest.started_at:%Y-%m-%d %H:%M})"
-    return _Adaptive(engine, latest, (note,))
+    return AdaptiveInputs(engine, latest, (note,))
 
 
 def _choose_engine(experiment: Any, engine: str) -> str:
@@ -314,7 +326,7 @@ def _bulk(
     workers: int | None,
     engine: str,
     spark_master: str | None,
-    adaptive: _Adaptive,
+    adaptive: AdaptiveInputs,
 ) -> None:
     from rich.console import Console
 

@@ -70,12 +70,28 @@ def sql_group() -> None:
     help="Column type NAME=KIND (number, float, string, boolean, null), repeatable. "
     "When given, columns not listed are missing attributes.",
 )
+@click.option(
+    "--exposures",
+    "exposures_table",
+    metavar="TABLE",
+    default=None,
+    help="Sticky: the store's exposures table in the same database (e.g. exposures or "
+    "ab.exposures), joined so that units already exposed in their cell keep their variant.",
+)
+@click.option(
+    "--db",
+    metavar="URL",
+    default=None,
+    help="Store URL: bandit cells at its latest allocation period (else their declared weights).",
+)
 def assign_sql_command(
     key: str,
     dialect: str,
     experiments_dir: str,
     source: str,
     columns: dict[str, ColumnKind] | None,
+    exposures_table: str | None,
+    db: str | None,
 ) -> None:
     """Print a query assigning every row of SOURCE to a variant of experiment KEY.
 
@@ -88,7 +104,23 @@ def assign_sql_command(
     Example:
       segab sql assign loyalty_offer --dialect postgres --source customers \\
           --column age=number --column channel=string
+    Example, sticky, in the database that holds the store:
+      segab sql assign journey_content --dialect postgres --source users \\
+          --exposures exposures --db postgresql://app@db.internal/ab
     """
     experiment = load_experiments(experiments_dir)[key]
     name = "postgresql" if dialect == "postgres" else dialect
-    click.echo(assignment_sql(experiment, name, source, columns=columns) + ";")
+    period = None
+    if db is not None:
+        from segab.cli.assign_cmd import adaptive_inputs
+
+        period = adaptive_inputs(experiment, db, None).period
+    previous = None
+    if exposures_table is not None:
+        from segab.store.sticky import exposures_sql
+
+        previous = exposures_sql(name, experiment.key, experiment.iteration, exposures_table)
+    query = assignment_sql(
+        experiment, name, source, columns=columns, period=period, previous=previous
+    )
+    click.echo(query + ";")
