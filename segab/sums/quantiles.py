@@ -6,10 +6,11 @@ NULL outcomes left out). Quantiles do not add up over cells, so one statement
 computes every group's own: the plain cells (segment, stage, arm), each breakdown
 within the cells, and the pooled groups of :func:`segab.analysis.pooling.pool_pairs`
 (per stage over segments, over everything, over everything per breakdown value),
-each over the cells that hold *both* arms of a pair. The pairs come from the data:
-``qa`` lists the arms present per cell, ``qp`` every unordered pair of arms of a
-cell, and each value is repeated once per pair its arm is in (``k − 1`` copies
-for a cell of ``k`` arms) with the pair as a group key. All groups are stacked in
+each over the cells (per breakdown value: the cells with that value) that hold
+*both* arms of a pair. The pairs come from the data: ``qa`` lists the arms present
+per cell, ``qp`` every unordered pair of arms of a cell, and each value is repeated
+once per pair its arm is in (``k − 1`` copies for a cell of ``k`` arms) with the
+pair as a group key. All groups are stacked in
 one column set (``lvl`` says which grouping: 0 plain cells, ``k`` breakdown ``k``
 in the cells, 100 per stage, 200 everything, ``200 + k`` per value of breakdown
 ``k``), ranked by ``ROW_NUMBER()`` within each group (window functions: the same
@@ -111,7 +112,7 @@ def quantile_statement(
         >>> sql = quantile_statement(get_dialect("postgresql"), [("g", "SELECT 1")], "g",
         ...     [m], 1, (), "f = 0")
         >>> "WHERE y_0 IS NOT NULL AND f = 0" in sql, sql.count("UNION ALL")
-        (True, 5)
+        (True, 6)
     """
     from segab.stats.quantile import Z_BOUNDS  # numpy, through the stats results: on use
 
@@ -124,22 +125,10 @@ def quantile_statement(
         f"CAST(y_{i} AS {d.double_type}) AS v FROM {source} WHERE y_{i} IS NOT NULL{cond}"
         for i in quantile_positions(metrics)
     )
-    qa = "SELECT DISTINCT segment, stage, variant, mi FROM qs"
-    join = (
-        "FROM qa a JOIN qa b ON a.segment = b.segment AND a.stage = b.stage "
-        "AND a.mi = b.mi AND a.variant < b.variant"
-    )
-    qp = (
-        f"SELECT a.segment, a.stage, a.mi, a.variant AS arm, a.variant AS pa, b.variant AS pb "
-        f"{join}\nUNION ALL\n"
-        f"SELECT a.segment, a.stage, a.mi, b.variant AS arm, a.variant AS pa, b.variant AS pb "
-        f"{join}"
-    )
-    qj = (
-        f"SELECT q.segment, q.stage, q.variant{''.join(', q.' + c for c in dims)}, q.mi, q.qq, "
-        "q.v, p.pa, p.pb FROM qs q JOIN qp p ON p.segment = q.segment AND p.stage = q.stage "
-        "AND p.mi = q.mi AND p.arm = q.variant"
-    )
+    groups = quantile_sets(n_dims, sets)
+    steps = [("qs", qs)]
+    for k, own in enumerate([(), *groups]):  # the pairs of arms per cell (and breakdown value)
+        steps += _pair_ctes(k, [dims[i] for i in own], dims)
 
     def branch(lvl: int, src: str, cell: bool, pooled: str, own: Sequence[int]) -> str:
         seg = "segment" if cell else text_null
@@ -151,11 +140,10 @@ def quantile_statement(
         cols = [f"{lvl} AS lvl", f"{seg} AS segment", f"{stage} AS stage", "variant", pair]
         return f"SELECT {', '.join([*cols, *shown])}, mi, qq, v FROM {src}"
 
-    groups = quantile_sets(n_dims, sets)
     branches = [branch(0, "qs", True, "", ())]
     branches += [branch(k, "qs", True, "", s) for k, s in enumerate(groups, 1)]
-    branches += [branch(_STAGE, "qj", False, "stage", ()), branch(_ALL, "qj", False, "all", ())]
-    branches += [branch(_ALL + k, "qj", False, "all", s) for k, s in enumerate(groups, 1)]
+    branches += [branch(_STAGE, "qj0", False, "stage", ()), branch(_ALL, "qj0", False, "all", ())]
+    branches += [branch(_ALL + k, f"qj{k}", False, "all", s) for k, s in enumerate(groups, 1)]
     qx = "\nUNION ALL\n".join(branches)
     part = ", ".join(["lvl", "segment", "stage", "variant", "pa", "pb", *dims, "mi"])
     qr = (
@@ -183,9 +171,36 @@ def quantile_statement(
         f"xa{k} + (h{k} - (a{k} - 1)) * (COALESCE(xb{k}, xa{k}) - xa{k}) AS {name}"
         for k, name in enumerate(("quantile", "lower", "upper"))
     )
-    steps = [("qs", qs), ("qa", qa), ("qp", qp), ("qj", qj), ("qx", qx), ("qr", qr)]
-    steps += [("qh", qh), ("qg", qg)]
+    steps += [("qx", qx), ("qr", qr), ("qh", qh), ("qg", qg)]
     return with_ctes([*ctes, *steps]) + f"\nSELECT {part}, n, {values} FROM qg"
+
+
+def _same(a: str, b: str, col: str) -> str:
+    """Equal values, a NULL breakdown value equal to another NULL (every dialect)."""
+    return f"({a}.{col} = {b}.{col} OR ({a}.{col} IS NULL AND {b}.{col} IS NULL))"
+
+
+def _pair_ctes(k: int, own: Sequence[str], dims: Sequence[str]) -> list[tuple[str, str]]:
+    """``qa{k}`` (the arms with values per cell and value of the breakdown's columns
+    ``own``), ``qp{k}`` (each unordered pair of them, once per arm) and ``qj{k}`` (each
+    value of ``qs`` once per pair its arm is in, there)."""
+    extra = "".join(f", {c}" for c in own)
+    qa = f"SELECT DISTINCT segment, stage, variant, mi{extra} FROM qs"
+    on = ["a.segment = b.segment", "a.stage = b.stage", "a.mi = b.mi"]
+    on += [_same("a", "b", c) for c in own]
+    join = f"FROM qa{k} a JOIN qa{k} b ON {' AND '.join(on)} AND a.variant < b.variant"
+    cols = "a.segment, a.stage, a.mi" + "".join(f", a.{c}" for c in own)
+    qp = (
+        f"SELECT {cols}, a.variant AS arm, a.variant AS pa, b.variant AS pb {join}\n"
+        f"UNION ALL\nSELECT {cols}, b.variant AS arm, a.variant AS pa, b.variant AS pb {join}"
+    )
+    on = ["p.segment = q.segment", "p.stage = q.stage", "p.mi = q.mi", "p.arm = q.variant"]
+    on += [_same("p", "q", c) for c in own]
+    qj = (
+        f"SELECT q.segment, q.stage, q.variant{''.join(', q.' + c for c in dims)}, q.mi, q.qq, "
+        f"q.v, p.pa, p.pb FROM qs q JOIN qp{k} p ON {' AND '.join(on)}"
+    )
+    return [(f"qa{k}", qa), (f"qp{k}", qp), (f"qj{k}", qj)]
 
 
 def _level(lvl: int, n_groups: int) -> tuple[str, int]:

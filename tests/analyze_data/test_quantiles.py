@@ -65,11 +65,19 @@ def units(n: int = 600) -> pd.DataFrame:
     spend = np.round(rng.lognormal(2.0, 1.0, n), 2)
     spend[rng.random(n) < 0.2] = 0.0
     spend[rng.random(n) < 0.05] = np.nan  # missing outcomes: out of n
-    return pd.DataFrame({
+    df = pd.DataFrame({
         "user_id": [f"u{i}" for i in range(n)], "segment": segment,
         "stage": rng.choice(["buy", "use"], n), "arm": _arms(rng, segment),
         "ch": rng.choice(["email", "web", "app"], n), "spend": spend,
     })  # fmt: skip
+    # a rare value: in (s1, buy) only arm a has it (no pair there); a and b in s2's cells
+    rare = [("s1", "buy", "a", 3), ("s2", "buy", "a", 4), ("s2", "buy", "B arm", 4),
+            ("s2", "use", "a", 3), ("s2", "use", "B arm", 3)]  # fmt: skip
+    for segment_, stage, arm, k in rare:
+        rows = df[(df["segment"] == segment_) & (df["stage"] == stage) & (df["arm"] == arm)
+                  & df["spend"].notna()].index[:k]  # fmt: skip
+        df.loc[rows, "ch"] = "rare"
+    return df
 
 
 def log(n: int = 500) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -110,7 +118,8 @@ def per_unit_log(x: pd.DataFrame, e: pd.DataFrame) -> pd.DataFrame:
 def oracle(values: pd.DataFrame) -> dict[tuple[Any, ...], tuple[int, float, float, float]]:
     """Each group's (n, quantile, lower, upper), keyed as the rows of ``Aggregates.quantiles``."""
     groups: dict[tuple[Any, ...], list[float]] = defaultdict(list)
-    arms_in = values.groupby(["segment", "stage"])["variant"].agg(lambda s: set(s))
+    arms_in = values.groupby(["segment", "stage"])["variant"].agg(set)
+    arms_by = values.groupby(["segment", "stage", "ch"])["variant"].agg(set)
     for rec in values.itertuples(index=False):
         groups[("cell", 0, rec.segment, rec.stage, rec.variant, "", None)].append(rec.y)
         groups[("cell", 1, rec.segment, rec.stage, rec.variant, "", rec.ch)].append(rec.y)
@@ -118,6 +127,9 @@ def oracle(values: pd.DataFrame) -> dict[tuple[Any, ...], tuple[int, float, floa
             pair = "|".join(sorted((rec.variant, other)))
             groups[("stage", 0, None, rec.stage, rec.variant, pair, None)].append(rec.y)
             groups[("all", 0, None, None, rec.variant, pair, None)].append(rec.y)
+        # per breakdown value: the cells holding both arms with that value
+        for other in arms_by[(rec.segment, rec.stage, rec.ch)] - {rec.variant}:
+            pair = "|".join(sorted((rec.variant, other)))
             groups[("all", 1, None, None, rec.variant, pair, rec.ch)].append(rec.y)
     out = {}
     for key, ys in groups.items():
@@ -232,6 +244,12 @@ def test_comparisons_read_their_own_groups() -> None:
     ctl = stats(("all", 0, None, None, "a", "a|c", None, "p50"))
     assert r.comparison.control_mean == pytest.approx(ctl.value, rel=1e-12)
     assert ctl.n < want[("all", 0, None, None, "a", "a|b", None, "p50")][0]
+    # per breakdown value: over the cells holding both arms with that value only
+    by = compute_results(exp, aggregate_units(exp, df, columns=COLS, by=["ch"]))
+    rare = next(r for r in by.pooled if r.metric == "p50" and r.dimensions == {"ch": "rare"}
+                and r.variant == "b")  # fmt: skip
+    ctl = stats(("all", 1, None, None, "a", "a|b", "rare", "p50"))
+    assert ctl.n == 7 and rare.comparison.control_mean == pytest.approx(ctl.value, rel=1e-12)
     mean = next(r for r in res.results if r.metric == "mean")
     assert mean.comparison.test != "quantile_z"
 
