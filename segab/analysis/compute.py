@@ -62,6 +62,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from segab.analysis.adjustment import adjustment_block, compare_pairs
 from segab.analysis.caps import caps_block
 from segab.analysis.decisions import decide, guardrail_harmed
 from segab.analysis.guardrails import decision_settings, guardrail_tests
@@ -78,7 +79,7 @@ from segab.analysis.shrinkage import CellLift, ShrunkLift, shrink_cells
 from segab.analysis.tailoring import tailoring_block
 from segab.config.models import Experiment, Metric
 from segab.formatting import pct
-from segab.stats import Comparison, SrmResult, adjust_p_values, compare_cells, heterogeneity
+from segab.stats import Comparison, SrmResult, adjust_p_values, heterogeneity
 from segab.sums.aggregate import Aggregates
 from segab.sums.result import dim_name
 
@@ -120,13 +121,7 @@ def _run(pending: list[_Pending], experiment: Experiment) -> None:
     for p in pending:
         by_metric[p.pair.metric].append(p)
     for key, items in by_metric.items():
-        out = compare_cells(
-            [p.pair.control_stats for p in items],
-            [p.pair.variant_stats for p in items],
-            method=settings.method,
-            alpha=settings.alpha,
-            sequential_tuning=settings.sequential_tuning,
-        )
+        out = compare_pairs([p.pair for p in items], settings)  # segab.analysis.adjustment
         roi = is_roi(metrics[key])
         for p, c in zip(items, out, strict=True):
             if roi:
@@ -482,4 +477,5 @@ def compute_results(
         else None,
         maturity=aggregates.maturity,
         caps=caps_block(aggregates.caps, experiment),
+        adjustment=adjustment_block(experiment, results),
     )

@@ -92,7 +92,7 @@ BAYES_KEYS = ("chance_to_win", "expected_loss")
 # retention windows: ``maturity``, per windowed metric its window, analysis time, and the
 # mature and not-yet-mature units per arm; ``caps``: per capped metric, the cap and the
 # units it lowered per arm)
-OPTIONAL_JSON_KEYS = ("shrinkage", "tailoring", "maturity", "caps")
+OPTIONAL_JSON_KEYS = ("shrinkage", "tailoring", "maturity", "caps", "adjustment")
 # row keys of a guardrail with a non-inferiority margin (segab.analysis.guardrails)
 NI_KEYS = ("margin", "margin_scale", "p_noninferiority", "non_inferior")
 # the columns of a compact summary (notebook HTML, history page), in ROW_KEYS order
@@ -172,7 +172,8 @@ class ResultRow:
     def to_dict(self) -> dict[str, Any]:
         """The JSON row: exactly :data:`ROW_KEYS`, plus the Bayesian fields when Bayesian
         and :data:`SHRINK_KEYS` when the row was part of an ``analysis.shrinkage: eb`` run,
-        and :data:`NI_KEYS` on a guardrail with a non-inferiority margin.
+        and :data:`NI_KEYS` on a guardrail with a non-inferiority margin, and
+        ``variance_reduction`` on a regression-adjusted or post-stratified row.
 
         Example:
             >>> from segab.stats import ProportionStats, compare
@@ -197,6 +198,8 @@ class ResultRow:
             out.update(self.shrunk.to_dict())
         if self.noninferiority is not None:
             out.update(ni_keys(self.noninferiority))
+        if c.variance_reduction is not None:  # regression-adjusted or post-stratified
+            out["variance_reduction"] = c.variance_reduction
         return dict(json_ready(out))
 
     def flat(self) -> dict[str, Any]:
@@ -277,6 +280,7 @@ class AnalysisResult:
     caps: tuple[dict[str, Any], ...] = ()
     breakdowns: tuple[tuple[str, ...], ...] = ()
     maturity: tuple[Mapping[str, Any], ...] = ()
+    adjustment: tuple[dict[str, Any], ...] = ()  # regression adjustment, post-stratification
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document: keys :data:`JSON_KEYS`, NaN → ``None``.
@@ -321,6 +325,8 @@ class AnalysisResult:
             out["maturity"] = [dict(m) for m in self.maturity]
         if self.caps:
             out["caps"] = [dict(c) for c in self.caps]
+        if self.adjustment:
+            out["adjustment"] = [dict(a) for a in self.adjustment]
         return dict(json_ready(out))
 
     def to_pandas(self) -> pd.DataFrame:

@@ -32,7 +32,7 @@ from pydantic import (
     model_validator,
 )
 
-from segab.config.metric_options import Cap, Margin
+from segab.config.metric_options import MAX_COVARIATES, Cap, Margin, check_covariates
 
 __all__ = [
     "DEFAULT_STAGES",
@@ -230,6 +230,8 @@ class Metric(_Strict):
     # (segab.config.metric_options)
     cap: Cap | None = None
     margin: Margin | None = None
+    # regression adjustment: pre-exposure / attribute columns (segab.config.metric_options)
+    covariates: list[str] | None = Field(default=None, min_length=1, max_length=MAX_COVARIATES)
 
     @model_validator(mode="after")
     def _needs_a_source(self) -> Metric:
@@ -237,6 +239,7 @@ class Metric(_Strict):
             raise ValueError("a metric needs an 'event' (event log) or a 'column' (unit table)")
         if self.cap is not None and self.kind == "binary":
             raise ValueError("'cap' applies to continuous and ratio metrics, not binary ones")
+        check_covariates(self.kind, self.column, self.covariates)
         return self
 
     @model_serializer(mode="wrap")
@@ -244,7 +247,7 @@ class Metric(_Strict):
         # a metric without a filter, window, cap or margin dumps (and fingerprints) as before
         data = handler(self)
         if isinstance(data, dict):
-            for name in ("where", "window", "cap", "margin"):
+            for name in ("where", "window", "cap", "margin", "covariates"):
                 if data.get(name) is None:
                     data.pop(name, None)
         return data
@@ -336,6 +339,8 @@ class AnalysisSettings(_Strict):
     # the cross-fitted value of tailoring (two folds by a hash of the unit id, computed in
     # the engine): ``None`` computes it exactly when ``shrinkage`` is ``eb``
     tailoring: bool | None = None
+    # pooled rows as the population-weighted average of their cells' effects (Miratrix et al.)
+    post_stratify: bool = False
 
     @model_serializer(mode="wrap")
     def _without_unset_rows_settings(self, handler: SerializerFunctionWrapHandler) -> Any:
@@ -348,6 +353,7 @@ class AnalysisSettings(_Strict):
                 ("shrinkage", "none"),
                 ("shrinkage_groups", "grid"),
                 ("tailoring", None),
+                ("post_stratify", False),
             ):
                 if data.get(name, default) == default:
                     data.pop(name, None)

@@ -80,9 +80,7 @@ def _one(e: Estimates) -> tuple[float, ...]:
     return (mc_raw, mt_raw, m_c, m_t, v_c, v_t, v, df, 0.0, left_out, kept_c, kept_t)
 
 
-def post_stratify(
-    strata: Sequence[Estimates], raw_var: Sequence[float] | None = None
-) -> Estimates:
+def post_stratify(strata: Sequence[Estimates], raw_var: Sequence[float] | None = None) -> Estimates:
     """One post-stratified estimate per item of ``strata`` (an :class:`Estimates` over its strata).
 
     ``raw_var`` (optional, one per item): the variance of the estimate without

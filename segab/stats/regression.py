@@ -177,9 +177,7 @@ class RegressionStats:
         return out
 
     @classmethod
-    def from_values(
-        cls, y: Iterable[float], x: Iterable[Sequence[float]]
-    ) -> RegressionStats:
+    def from_values(cls, y: Iterable[float], x: Iterable[Sequence[float]]) -> RegressionStats:
         """Summarise outcomes and their covariate rows (one row of ``K`` values per unit).
 
         Example:
@@ -277,8 +275,7 @@ def regression_estimates(
         )
     size = len(controls)
     cols: dict[str, list[float]] = {
-        k: []
-        for k in ("mc", "mt", "ac", "at", "vc", "vt", "df", "raw", "nc", "nt")
+        k: [] for k in ("mc", "mt", "ac", "at", "vc", "vt", "df", "raw", "nc", "nt")
     }
     warnings: list[list[str]] = [[] for _ in range(size)]
     collinear = np.zeros(size, dtype=bool)
@@ -295,8 +292,8 @@ def regression_estimates(
         collinear[i] = fc.rank_deficient or ft.rank_deficient
         few[i] = c.n >= 2 and t.n >= 2 and (fc.df <= 0 or ft.df <= 0)
         vc, vt = fc.var_intercept, ft.var_intercept
-        with np.errstate(divide="ignore", invalid="ignore"):
-            df = (vc + vt) ** 2 / (vc**2 / fc.df + vt**2 / ft.df) if fc.df > 0 < ft.df else np.nan
+        denom = vc**2 / fc.df + vt**2 / ft.df if fc.df > 0 < ft.df else math.nan
+        df = (vc + vt) ** 2 / denom if denom > 0 else math.nan
         raw = c.variance / c.n + t.variance / t.n if c.n >= 2 and t.n >= 2 else math.nan
         for key, value in (("mc", c.mean), ("mt", t.mean), ("ac", fc.intercept),
                            ("at", ft.intercept), ("vc", vc), ("vt", vt), ("df", df),

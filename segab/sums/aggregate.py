@@ -142,6 +142,11 @@ def _event_specs(exp: Experiment) -> list[MetricSpec]:
                 f"metric {m.key!r}: a ratio needs denominator_event or cost_per_unit "
                 "in the event log"
             )
+        if m.covariates:
+            raise DataError(
+                f"metric {m.key!r}: found covariates {m.covariates} on an event-log metric; "
+                "expected a unit table (covariates are columns of its rows)"
+            )
         window = None
         if m.window is not None:
             start, end = duration_seconds(m.window.start), duration_seconds(m.window.end)

@@ -114,6 +114,7 @@ class MetricSpec:
     where_sql: str | None = None
     window: tuple[float, float] | None = None
     cap: CapSpec | None = None
+    covariates: tuple[str, ...] = ()  # regression adjustment (segab.sums.covariates)
 
 
 @dataclass(frozen=True)
