@@ -17,7 +17,9 @@ What is compared (``python analysis/gbstats_poststrat.py``):
   CUPED (one θ from the covariance of both arms pooled): different estimators,
   compared for how close they are.
 
-Run: ``SEGAB_GBSTATS_PATH=/path/to/packages/stats PYTHONPATH=. python analysis/gbstats_poststrat.py``
+Run (from the repository root)::
+
+    SEGAB_GBSTATS_PATH=/path/to/packages/stats PYTHONPATH=. python analysis/gbstats_poststrat.py
 """
 
 from __future__ import annotations
@@ -78,13 +80,13 @@ def compare_post_stratified(gb: tuple[Any, Any], seed: int, binary: bool) -> dic
             [len(c) for c, _ in parts], [int(c.sum()) for c, _ in parts],
             [len(t) for _, t in parts], [int(t.sum()) for _, t in parts],
         )  # fmt: skip
-        pairs = [(stats.ProportionStatistic(n=len(c), sum=float(c.sum())),
-                  stats.ProportionStatistic(n=len(t), sum=float(t.sum()))) for c, t in parts]  # fmt: skip
+        prop = stats.ProportionStatistic
+        pairs = [(prop(n=len(c), sum=float(c.sum())), prop(n=len(t), sum=float(t.sum())))
+                 for c, t in parts]  # fmt: skip
     else:
-        est = mean_estimates(
-            [len(c) for c, _ in parts], [c.sum() for c, _ in parts], [(c * c).sum() for c, _ in parts],
-            [len(t) for _, t in parts], [t.sum() for _, t in parts], [(t * t).sum() for _, t in parts],
-        )  # fmt: skip
+        sums = [(len(a), a.sum(), (a * a).sum()) for pair in parts for a in pair]
+        est = mean_estimates(*(list(col) for col in zip(*sums[0::2], strict=True)),
+                             *(list(col) for col in zip(*sums[1::2], strict=True)))  # fmt: skip
         pairs = [(stats.SampleMeanStatistic(n=len(c), sum=float(c.sum()),
                                             sum_squares=float((c * c).sum())),
                   stats.SampleMeanStatistic(n=len(t), sum=float(t.sum()),
