@@ -14,7 +14,10 @@ Prints one table:
   an absolute cap with the closed-form capped lognormal mean as the truth): A/A
   false-positive rate and 95% coverage;
 * the non-inferiority test's type-I error with the true effect exactly at the
-  margin (absolute and relative margins), which must be at most alpha.
+  margin (absolute and relative margins), which must be at most alpha;
+* regression-adjusted (Lin 2013, two covariates) and post-stratified (Miratrix,
+  Sekhon and Yu 2013) effects: A/A false-positive rate and 95% coverage
+  (``analysis/calibration_adjusted.py``).
 
 Every simulation works on sufficient statistics of raw draws, vectorized over
 simulations through ``segab.stats.vectorized``. Run:
@@ -379,7 +382,19 @@ def run(sims: int = 4000, seed: int = 20240501, bayes_sims: int | None = None) -
     rows += retention(rng, sims)
     rows += capped_means(rng, sims)
     rows += noninferiority_at_margin(rng, sims)
+    rows += [Row(name, sims, v, lo, hi, note) for name, v, lo, hi, note in _adjusted(rng, sims)]
     return rows
+
+
+def _adjusted(rng: np.random.Generator, sims: int) -> list[tuple[str, float, float, float, str]]:
+    """The rows of analysis/calibration_adjusted.py (its sibling module)."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from calibration_adjusted import adjusted_rows
+
+    return adjusted_rows(rng, sims)
 
 
 def format_table(rows: list[Row]) -> str:
