@@ -123,8 +123,11 @@ class Margin(_Strict):
         return f"{self.size:g}"
 
 
-def check_covariates(kind: str, column: str | None, covariates: list[str] | None) -> None:
-    """Check a metric's ``covariates``: binary or continuous, distinct names, not the outcome.
+def check_covariates(
+    kind: str, column: str | None, covariates: list[str] | None, window: bool = False
+) -> None:
+    """Check a metric's ``covariates``: binary or continuous, distinct names, not the outcome,
+    no retention ``window`` (its sums count mature units only).
 
     Raises ``ValueError`` (pydantic turns it into a located config error).
 
@@ -139,6 +142,8 @@ def check_covariates(kind: str, column: str | None, covariates: list[str] | None
         return
     if kind == "ratio":
         raise ValueError("'covariates' apply to binary and continuous metrics, not ratio ones")
+    if window:
+        raise ValueError("'covariates' and a retention 'window' cannot be combined")
     for name in covariates:
         if not name.strip():
             raise ValueError("'covariates': found an empty name, expected column names")

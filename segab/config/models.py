@@ -239,7 +239,7 @@ class Metric(_Strict):
             raise ValueError("a metric needs an 'event' (event log) or a 'column' (unit table)")
         if self.cap is not None and self.kind == "binary":
             raise ValueError("'cap' applies to continuous and ratio metrics, not binary ones")
-        check_covariates(self.kind, self.column, self.covariates)
+        check_covariates(self.kind, self.column, self.covariates, self.window is not None)
         return self
 
     @model_serializer(mode="wrap")

@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from segab.sums.specs import MetricSpec
+from segab.sums.specs import MetricSpec, Params
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -34,10 +34,12 @@ if TYPE_CHECKING:
 __all__ = [
     "adjusted",
     "covariate_columns",
+    "covariate_events",
     "covariate_sums",
     "covariate_values",
     "long_columns",
     "long_covariates",
+    "pre_exposure_ctes",
 ]
 
 
@@ -148,3 +150,50 @@ def long_covariates(
         else:
             part[name] = float("nan")
     return part
+
+
+def covariate_events(metrics: Sequence[MetricSpec]) -> list[str]:
+    """The events whose pre-exposure sums are covariates (event logs), once each.
+
+    Example:
+        >>> covariate_events([MetricSpec("y", "continuous", "buy", covariates=("buy", "visit"))])
+        ['buy', 'visit']
+    """
+    return list(dict.fromkeys(c for m in metrics for c in m.covariates))
+
+
+def pre_exposure_ctes(metrics: Sequence[MetricSpec], p: Params, uv: str) -> list[tuple[str, str]]:
+    """``pre`` (per unit and cell: each covariate event's value sum before ``t0``) and
+    ``uvz`` (``uv`` with the ``z_i_j`` of every metric, 0 without such events).
+
+    Event logs: a covariate names an event, and its value for a unit is the sum of
+    that event's values (NULLs as 0) strictly before the unit's first exposure in the
+    cell, all of its history (the events table's ``ev`` rows, read for these names).
+
+    Example:
+        >>> from segab.sums.specs import Params
+        >>> m = MetricSpec("y", "continuous", "buy", covariates=("buy",))
+        >>> [name for name, _ in pre_exposure_ctes([m], Params("duckdb"), "uv")]
+        ['pre', 'uvz']
+    """
+    names = covariate_events(metrics)
+    zero = f"CAST(0 AS {p.d.double_type})"
+    sums = ", ".join(
+        f"SUM(CASE WHEN e.event = {p(n)} THEN e.value END) AS zp_{k}" for k, n in enumerate(names)
+    )
+    pre = (
+        f"SELECT c.segment, c.stage, c.u, {sums}\n"
+        "FROM cells c JOIN ev e ON e.u = c.u AND e.t < c.t0\n"
+        "GROUP BY c.segment, c.stage, c.u"
+    )
+    index = {n: k for k, n in enumerate(names)}
+    zs = ", ".join(
+        f"COALESCE(pr.zp_{index[c]}, {zero}) AS z_{i}_{j}"
+        for i in adjusted(metrics)
+        for j, c in enumerate(metrics[i].covariates)
+    )
+    uvz = (
+        f"SELECT {uv}.*, {zs} FROM {uv} LEFT JOIN pre pr ON pr.u = {uv}.u "
+        f"AND pr.segment = {uv}.segment AND pr.stage = {uv}.stage"
+    )
+    return [("pre", pre), ("uvz", uvz)]
