@@ -20,6 +20,7 @@ from typing import Any
 
 import pandas as pd
 
+from segab.analysis.adjustment import regression_stats
 from segab.assignment import plan_of
 from segab.config.models import Experiment
 from segab.errors import DataError
@@ -109,8 +110,6 @@ def cell_stats(
     names = [dim_name(d) for d in dims]  # a breakdown column named like a frame column
     several = [tuple(b) for b in breakdowns] if len(breakdowns) > 1 else []
     which = sums["breakdown"].tolist() if several else [None] * len(sums)
-    from segab.analysis.adjustment import regression_stats
-
     adjusted = regression_stats(sums, experiment)  # metrics with covariates, else None
     rows = zip(*(sums[c].tolist() for c in cols), strict=True)
     for rec, b, reg in zip(rows, which, adjusted, strict=True):
