@@ -18,6 +18,9 @@ Prints one table:
 * quantile metrics (median and 90th percentile of lognormal(1, 1) per-unit values,
   order-statistic intervals per arm, ``segab.stats.quantile.compare_quantiles``): A/A
   false-positive rate and 95% coverage, and A/B coverage of the true difference.
+* regression-adjusted (Lin 2013, two covariates) and post-stratified (Miratrix,
+  Sekhon and Yu 2013) effects: A/A false-positive rate and 95% coverage
+  (``analysis/calibration_adjusted.py``).
 
 Every simulation works on sufficient statistics of raw draws, vectorized over
 simulations through ``segab.stats.vectorized``. Run:
@@ -421,7 +424,19 @@ def run(sims: int = 4000, seed: int = 20240501, bayes_sims: int | None = None) -
     rows += capped_means(rng, sims)
     rows += noninferiority_at_margin(rng, sims)
     rows += quantiles(rng, sims)
+    rows += [Row(name, sims, v, lo, hi, note) for name, v, lo, hi, note in _adjusted(rng, sims)]
     return rows
+
+
+def _adjusted(rng: np.random.Generator, sims: int) -> list[tuple[str, float, float, float, str]]:
+    """The rows of analysis/calibration_adjusted.py (its sibling module)."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from calibration_adjusted import adjusted_rows
+
+    return adjusted_rows(rng, sims)
 
 
 def format_table(rows: list[Row]) -> str:

@@ -67,6 +67,7 @@ from typing import Any
 
 from segab.allocation_types import AllocationPeriod
 from segab.analysis.adaptive import Adaptive
+from segab.analysis.adjustment import adjustment_block, compare_pairs
 from segab.analysis.caps import caps_block
 from segab.analysis.decisions import decide, guardrail_harmed
 from segab.analysis.guardrails import decision_settings, guardrail_tests
@@ -90,7 +91,6 @@ from segab.stats import (
     ComparisonArrays,
     SrmResult,
     adjust_p_values,
-    compare_cells,
 )
 from segab.sums.aggregate import Aggregates
 from segab.sums.result import dim_name
@@ -138,14 +138,8 @@ def _run(
         out: Sequence[Comparison] | ComparisonArrays
         if metrics[key].quantile is not None:  # its own groups' order statistics
             out = compare_pending(items, key, quantiles, settings.alpha)
-        else:
-            out = compare_cells(
-                [p.pair.control_stats for p in items],
-                [p.pair.variant_stats for p in items],
-                method=settings.method,
-                alpha=settings.alpha,
-                sequential_tuning=settings.sequential_tuning,
-            )
+        else:  # regression-adjusted pairs too (segab.analysis.adjustment)
+            out = compare_pairs([p.pair for p in items], settings)
         roi = is_roi(metrics[key])
         for p, c in zip(items, out, strict=True):
             if roi:
@@ -470,4 +464,5 @@ def compute_results(
         maturity=aggregates.maturity,
         caps=caps_block(aggregates.caps, experiment),
         adaptive=adaptive.block(),
+        adjustment=adjustment_block(experiment, results),
     )

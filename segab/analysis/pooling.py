@@ -20,15 +20,17 @@ from typing import Any
 
 import pandas as pd
 
+from segab.analysis.adjustment import regression_stats
 from segab.assignment import plan_of
 from segab.config.models import Experiment
 from segab.errors import DataError
 from segab.stats import MeanStats, ProportionStats, RatioStats, SrmResult, srm_test
+from segab.stats.regression import RegressionStats
 from segab.sums.result import dim_name
 
 __all__ = ["CellKey", "Pair", "cell_stats", "control_for", "pool_pairs", "srm_checks", "stats_of"]
 
-Stats = ProportionStats | MeanStats | RatioStats
+Stats = ProportionStats | MeanStats | RatioStats | RegressionStats
 Dims = tuple[tuple[str, Any], ...]
 CellKey = tuple[str, str, Dims]
 CellMap = dict[CellKey, dict[str, dict[str, Stats]]]
@@ -51,6 +53,7 @@ class Pair:
     control_stats: Stats
     variant_stats: Stats
     n_cells: int = 1
+    parts: tuple[tuple[Stats, Stats], ...] = ()  # a pooled pair's cells (post-stratification)
 
 
 def stats_of(kind: str, n: int, s: float, sq: float, ds: float, dsq: float, x: float) -> Stats:
@@ -107,13 +110,15 @@ def cell_stats(
     names = [dim_name(d) for d in dims]  # a breakdown column named like a frame column
     several = [tuple(b) for b in breakdowns] if len(breakdowns) > 1 else []
     which = sums["breakdown"].tolist() if several else [None] * len(sums)
-    for rec, b in zip(zip(*(sums[c].tolist() for c in cols), strict=True), which, strict=True):
+    adjusted = regression_stats(sums, experiment)  # metrics with covariates, else None
+    rows = zip(*(sums[c].tolist() for c in cols), strict=True)
+    for rec, b, reg in zip(rows, which, adjusted, strict=True):
         segment, stage, variant = (str(v) for v in rec[:3])
         dim_values: Dims = tuple(zip(names, (_clean(v) for v in rec[3 : 3 + k]), strict=True))
         metric = rec[3 + k]
         if metric not in kinds:
             continue
-        st = stats_of(kinds[metric], *rec[4 + k :])
+        st = reg if reg is not None else stats_of(kinds[metric], *rec[4 + k :])
         if b is not None and int(b) > 0:  # one of several breakdowns: its own columns only
             values = dict(dim_values)
             own: Dims = tuple((c, values[c]) for c in several[int(b) - 1])
@@ -247,7 +252,8 @@ def _sum_group(members: Sequence[Item]) -> tuple[Pair, SrmResult | None]:
     for m in members[1:]:
         ctl = ctl + m[3].control_stats
         var = var + m[3].variant_stats
-    pair = replace(first, control_stats=ctl, variant_stats=var, n_cells=len(members))
+    parts = tuple((m[3].control_stats, m[3].variant_stats) for m in members)
+    pair = replace(first, control_stats=ctl, variant_stats=var, n_cells=len(members), parts=parts)
     return pair, _worst([m[4] for m in members])
 
 

@@ -96,6 +96,7 @@ BAYES_KEYS = ("chance_to_win", "expected_loss")
 # units it lowered per arm)
 # ``adaptive``: the allocation periods and bandit cells (segab.analysis.adaptive)
 OPTIONAL_JSON_KEYS = ("shrinkage", "tailoring", "maturity", "caps", "adaptive")
+OPTIONAL_JSON_KEYS = ("shrinkage", "tailoring", "maturity", "caps", "adjustment")
 # row keys of a guardrail with a non-inferiority margin (segab.analysis.guardrails)
 NI_KEYS = ("margin", "margin_scale", "p_noninferiority", "non_inferior")
 # the columns of a compact summary (notebook HTML, history page), in ROW_KEYS order
@@ -181,6 +182,7 @@ class ResultRow:
         and :data:`NI_KEYS` on a guardrail with a non-inferiority margin, and
         :data:`segab.analysis.adaptive.ADAPTIVE_KEYS` on a bandit cell's row.
         ``quantile`` (its level) on a quantile metric's row.
+        ``variance_reduction`` on a regression-adjusted or post-stratified row.
 
         Example:
             >>> from segab.stats import ProportionStats, compare
@@ -209,6 +211,8 @@ class ResultRow:
             out.update(self.adaptive.to_dict())
         if self.quantile is not None:
             out["quantile"] = self.quantile
+        if c.variance_reduction is not None:  # regression-adjusted or post-stratified
+            out["variance_reduction"] = c.variance_reduction
         return dict(json_ready(out))
 
     def flat(self) -> dict[str, Any]:
@@ -292,6 +296,7 @@ class AnalysisResult:
     breakdowns: tuple[tuple[str, ...], ...] = ()
     maturity: tuple[Mapping[str, Any], ...] = ()
     adaptive: Mapping[str, Any] | None = None
+    adjustment: tuple[dict[str, Any], ...] = ()  # regression adjustment, post-stratification
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document: keys :data:`JSON_KEYS`, NaN → ``None``.
@@ -338,6 +343,8 @@ class AnalysisResult:
             out["caps"] = [dict(c) for c in self.caps]
         if self.adaptive is not None:
             out["adaptive"] = dict(self.adaptive)
+        if self.adjustment:
+            out["adjustment"] = [dict(a) for a in self.adjustment]
         return dict(json_ready(out))
 
     def to_pandas(self) -> pd.DataFrame:

@@ -4,6 +4,9 @@
   metric (the numerator of a ratio) at an absolute ``value`` or at a ``percentile``
   of the per-unit values over the whole experiment, computed in the engine
   (docs/statistics.md, "Capping");
+- ``covariates:`` columns of pre-exposure metrics or numeric unit attributes
+  (:func:`check_covariates`); the metric's effect is then regression-adjusted
+  (docs/statistics.md, "Regression adjustment");
 - :class:`Margin` (``margin:``): the largest acceptable harm of a guardrail, in its
   bad ``direction``, ``absolute`` (in the metric's units) or ``relative`` (a share
   of the control mean); the guardrail is then tested for non-inferiority
@@ -20,7 +23,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-__all__ = ["Cap", "Margin"]
+__all__ = ["MAX_COVARIATES", "Cap", "Margin", "check_covariates"]
+
+MAX_COVARIATES = 10
 
 
 class _Strict(BaseModel):
@@ -116,3 +121,37 @@ class Margin(_Strict):
         if self.relative is not None:
             return f"{self.relative * 100:g}%"
         return f"{self.size:g}"
+
+
+def check_covariates(
+    kind: str, column: str | None, covariates: list[str] | None, window: bool = False
+) -> None:
+    """Check a metric's ``covariates``: binary or continuous, distinct names, not the outcome,
+    no retention ``window`` (its sums count mature units only).
+
+    Raises ``ValueError`` (pydantic turns it into a located config error).
+
+    Example:
+        >>> check_covariates("continuous", "spend", ["pre_spend", "age"])
+        >>> check_covariates("ratio", None, ["x"])
+        Traceback (most recent call last):
+        ...
+        ValueError: 'covariates' apply to binary and continuous metrics, not ratio ones
+    """
+    if covariates is None:
+        return
+    if kind == "ratio":
+        raise ValueError("'covariates' apply to binary and continuous metrics, not ratio ones")
+    if window:
+        raise ValueError("'covariates' and a retention 'window' cannot be combined")
+    for name in covariates:
+        if not name.strip():
+            raise ValueError("'covariates': found an empty name, expected column names")
+        if name == column:
+            raise ValueError(
+                f"'covariates': found the metric's own column {name!r}, expected pre-exposure "
+                "columns (an outcome cannot adjust itself)"
+            )
+    repeated = sorted({c for c in covariates if covariates.count(c) > 1})
+    if repeated:
+        raise ValueError(f"'covariates': found {repeated} more than once, expected each once")

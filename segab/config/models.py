@@ -33,7 +33,7 @@ from pydantic import (
 )
 
 from segab.config.allocation import AllocationSettings
-from segab.config.metric_options import Cap, Margin
+from segab.config.metric_options import MAX_COVARIATES, Cap, Margin, check_covariates
 
 __all__ = [
     "DEFAULT_STAGES",
@@ -244,6 +244,8 @@ class Metric(_Strict):
     margin: Margin | None = None
     # a quantile metric (continuous only): compare this quantile of per-unit values, not the mean
     quantile: float | None = Field(default=None, gt=0.0, lt=1.0)
+    # regression adjustment: pre-exposure / attribute columns (segab.config.metric_options)
+    covariates: list[str] | None = Field(default=None, min_length=1, max_length=MAX_COVARIATES)
 
     @model_validator(mode="after")
     def _needs_a_source(self) -> Metric:
@@ -253,6 +255,7 @@ class Metric(_Strict):
             raise ValueError("'cap' applies to continuous and ratio metrics, not binary ones")
         if self.quantile is not None and (self.kind != "continuous" or self.cap is not None):
             raise ValueError("'quantile' applies to continuous metrics without a 'cap'")
+        check_covariates(self.kind, self.column, self.covariates, self.window is not None)
         return self
 
     @model_serializer(mode="wrap")
@@ -260,7 +263,7 @@ class Metric(_Strict):
         # a metric without a filter, window, cap or margin dumps (and fingerprints) as before
         data = handler(self)
         if isinstance(data, dict):
-            for name in ("where", "window", "cap", "margin", "quantile"):
+            for name in ("where", "window", "cap", "margin", "quantile", "covariates"):
                 if data.get(name) is None:
                     data.pop(name, None)
         return data
@@ -352,6 +355,8 @@ class AnalysisSettings(_Strict):
     # the cross-fitted value of tailoring (two folds by a hash of the unit id, computed in
     # the engine): ``None`` computes it exactly when ``shrinkage`` is ``eb``
     tailoring: bool | None = None
+    # pooled rows as the population-weighted average of their cells' effects (Miratrix et al.)
+    post_stratify: bool = False
 
     @model_serializer(mode="wrap")
     def _without_unset_rows_settings(self, handler: SerializerFunctionWrapHandler) -> Any:
@@ -364,6 +369,7 @@ class AnalysisSettings(_Strict):
                 ("shrinkage", "none"),
                 ("shrinkage_groups", "grid"),
                 ("tailoring", None),
+                ("post_stratify", False),
             ):
                 if data.get(name, default) == default:
                     data.pop(name, None)

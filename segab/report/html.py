@@ -25,6 +25,7 @@ from typing import Any
 from segab.analysis.results import AnalysisResult, MetricInfo, ResultRow
 from segab.formatting import num, p_text, pct
 from segab.report.adaptive_view import adaptive_html
+from segab.report.adjustment_view import adjustment_html
 from segab.report.maturity_view import maturity_html, window_mark
 from segab.report.metric_options_view import caps_html, ni_html, ni_mark
 from segab.report.quantile_view import quantile_mark
@@ -385,8 +386,8 @@ def render_html(result: AnalysisResult) -> str:
         f"<h1>{_e(title)}</h1><p class='sub'>{sub}</p>{hyp}"
         f"{_summary(result)}"
         f"<h2 id='decisions'>Decisions</h2>{_decisions(result)}{adaptive_html(result)}"
-        f"{shrinkage_html(result)}"
-        f"{tailoring_html(result)}{maturity_html(result)}{caps_html(result)}{ni_html(result)}"
+        f"{shrinkage_html(result)}{tailoring_html(result)}{maturity_html(result)}"
+        f"{caps_html(result)}{adjustment_html(result)}{ni_html(result)}"
         f"<h2 id='lift'>Lift by cell</h2>{_forests(result)}"
         f"<h2 id='funnel'>Funnel by variant</h2>{funnel}"
         "<div class='panels'>"

@@ -37,6 +37,7 @@ from segab.errors import DataError
 from segab.formatting import num, p_text, pct
 from segab.printable import printable
 from segab.report.adaptive_view import BANDIT_HEADER, BANDIT_TITLE, bandit_lines, bandit_rows
+from segab.report.adjustment_view import adjustment_lines, adjustment_title
 from segab.report.maturity_view import maturity_line, maturity_of, window_label
 from segab.report.metric_options_view import NI_HEADER, cap_title, caps_lines, ni_mark, ni_rows
 from segab.report.quantile_view import quantile_title
@@ -135,6 +136,7 @@ def _metric_table(result: AnalysisResult, metric: str, rows: Sequence[ResultRow]
     title = (
         f"Metric: {printable(metric)}{quantile_title(result, metric)}{cap_title(result, metric)}"
     )
+    title += adjustment_title(result, metric)
     if block is not None:  # a retention metric: n counts the mature units
         title += f" ({window_label(block)}; n: units whose window has passed)"
     t = Table(title=Text(title), title_justify="left", expand=True)
@@ -209,6 +211,7 @@ def table_renderables(result: AnalysisResult) -> list[RenderableType]:
     if result.tailoring:
         out.extend(cell(f"Tailoring value: {line}") for line in tailoring_lines(result.tailoring))
     out.extend(cell(line) for line in caps_lines(result))
+    out.extend(cell(line) for line in adjustment_lines(result))
     if ni := ni_rows(result):
         out.append(_small_table("Non-inferiority guardrails", NI_HEADER, ni))
     order = [m.key for m in result.metrics] or sorted({r.metric for r in result.results})

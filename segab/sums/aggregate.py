@@ -154,8 +154,9 @@ def _event_specs(exp: Experiment) -> list[MetricSpec]:
         if m.window is not None:
             start, end = duration_seconds(m.window.start), duration_seconds(m.window.end)
             window = (float(start), float(end))
-        cap = cap_spec(m, exp)
-        specs.append(MetricSpec(m.key, m.kind, m.event, den, None, window, cap, m.quantile))
+        specs.append(MetricSpec(m.key, m.kind, m.event, den, cap=cap_spec(m, exp), window=window,
+                                quantile=m.quantile,
+                                covariates=tuple(m.covariates or ())))  # fmt: skip
     return specs
 
 
@@ -262,7 +263,7 @@ def aggregate_event_log(
             experiment, get_dialect(eng.dialect), e_rel, specs, text_file=text_file
         )
         e_unit = _unit_column(e_rel, experiment, columns.unit, "events")
-        needs_value = any(s.kind != "binary" or s.den is not None for s in specs)
+        needs_value = any(s.kind != "binary" or s.den is not None or s.covariates for s in specs)
         expected = [e_unit, event_column, timestamp_column]
         require_columns(e_rel, [*expected, value_column] if needs_value else expected, "events")
         spec = EventLogSpec(
@@ -285,7 +286,8 @@ def aggregate_event_log(
             sets=plan.sets,
         )
         result = None
-        if usable_for(eng.dialect, route):
+        # covariates (pre-exposure sums, segab.sums.covariates): the generic statements only
+        if usable_for(eng.dialect, route) and not any(s.covariates for s in specs):
             try:
                 result = run_hashed_event_log(eng, x_rel, e_rel, spec, pivot=route != "cells")
             except FastPathUnavailableError:

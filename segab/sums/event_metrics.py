@@ -93,6 +93,7 @@ def read_condition(spec: EventLogSpec, p: Params, event: str, names: str) -> str
         return f"{event} IN ({names})"
     plain = [m.source for m in spec.metrics if m.where_sql is None]
     plain += [m.den for m in spec.metrics if m.den is not None]
+    plain += [c for m in spec.metrics for c in m.covariates]  # pre-exposure covariates
     parts = [f"{event} IN ({', '.join(p(n) for n in dict.fromkeys(plain))})"] if plain else []
     parts += [
         f"({event} = {p(m.source)} AND {m.where_sql})"

@@ -105,9 +105,14 @@ def split_folds(agg: Aggregates) -> Aggregates:
     """
     dims = tuple(d for d in agg.dimensions if d != FOLD_COLUMN)
     keys = ["segment", "stage", "variant", *dims]
+    values = [
+        c
+        for c in agg.sums.columns
+        if c in SUM_COLUMNS or c.startswith(("x_sum", "xy_sum", "xx_sum"))
+    ]
     sums = agg.sums.groupby([*keys, "metric"], dropna=False, sort=False, as_index=False)[
-        list(SUM_COLUMNS)
-    ].sum()
+        values
+    ].sum(min_count=1)
     exposures = agg.exposures.groupby(keys, dropna=False, sort=True, as_index=False)[["n"]].sum()
     folds = agg.sums.groupby(
         ["segment", "stage", "variant", FOLD_COLUMN, "metric"], dropna=False, as_index=False

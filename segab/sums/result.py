@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from segab.config.models import Experiment, Metric
 from segab.errors import DataError
 from segab.sums.caps import AppliedCap
+from segab.sums.covariates import long_columns, long_covariates
 from segab.sums.sources import Engine, open_engine
 from segab.sums.specs import MetricSpec
 
@@ -205,8 +206,8 @@ def long_sums(
             part["cross_sum"] = part["sum"] * cost
         else:
             part["den_sum"] = part["den_sum_sq"] = part["cross_sum"] = 0.0
-        frames.append(part)
-    columns = [*keys, "metric", *SUM_COLUMNS]
+        frames.append(long_covariates(part, wide, i, specs))
+    columns = [*keys, "metric", *SUM_COLUMNS, *long_columns(specs)]
     import pandas as pd
 
     if not frames:

@@ -115,6 +115,7 @@ class MetricSpec:
     window: tuple[float, float] | None = None
     cap: CapSpec | None = None
     quantile: float | None = None  # a quantile metric's level (segab.sums.quantiles)
+    covariates: tuple[str, ...] = ()  # regression adjustment (segab.sums.covariates)
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,7 @@ from collections.abc import Sequence
 
 from segab.sql.dialects import Dialect
 from segab.sums.caps import cap_columns, cap_ctes, cap_keys, capped
+from segab.sums.covariates import adjusted, covariate_columns, covariate_sums, pre_exposure_ctes
 from segab.sums.event_metrics import (
     filter_flags,
     flag_columns,
@@ -171,7 +172,7 @@ def event_names(spec: EventLogSpec) -> list[str]:
     """
     names: list[str] = []
     for m in spec.metrics:
-        for name in (m.source, m.den):
+        for name in (m.source, m.den, *m.covariates):
             if name is not None and name not in names:
                 names.append(name)
     return names
@@ -189,6 +190,7 @@ def value_event_names(spec: EventLogSpec) -> list[str]:
     """
     names = [m.source for m in spec.metrics if m.kind != "binary"]
     names += [m.den for m in spec.metrics if m.den is not None]
+    names += [c for m in spec.metrics for c in m.covariates]  # pre-exposure value sums
     return list(dict.fromkeys(names))
 
 
@@ -361,9 +363,12 @@ def event_log_queries(
     if windowed(spec):  # the analysis time windows must have passed
         base = [*base, ("hz", horizon_cte(spec, p))]
     ctes, uv = [*base, ("uv", _uv_cte(spec, p))], "uv"
+    if adjusted(spec.metrics):  # covariates: pre-exposure sums (segab.sums.covariates)
+        ctes, uv = ctes + pre_exposure_ctes(spec.metrics, p, uv), "uvz"
     keys = ["segment", "stage", "variant"]
     if capped(spec.metrics):  # per-unit values capped before the sums (segab.sums.caps)
         mature = [f"m_{i}" for i, m in enumerate(spec.metrics) if m.window is not None]
+        mature += covariate_columns(spec.metrics)
         cols = [*keys, *(dim(i) for i in range(len(spec.dims))), "u", *mature]
         ctes, uv = ctes + cap_ctes("uv", cols, spec.metrics, p), "uvc"
         keys += cap_keys(spec.metrics)  # the caps: constants, so keys that split nothing
@@ -374,7 +379,10 @@ def event_log_queries(
         keys,
         len(spec.dims),
         spec.sets,
-        "COUNT(*) AS n" + windowed_sums(spec) + cap_columns(spec.metrics),
+        "COUNT(*) AS n"
+        + windowed_sums(spec)
+        + cap_columns(spec.metrics)
+        + covariate_sums(spec.metrics),
     )
     funnel = _funnel(base, spec, p)
     quality = _quality(base, spec, p)

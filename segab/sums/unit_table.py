@@ -56,8 +56,17 @@ def _unit_specs(exp: Experiment, rel: Relation) -> list[MetricSpec]:
                 f"metric {m.key!r}: a ratio needs denominator_column or cost_per_unit "
                 "in a unit table"
             )
+        covariates = tuple(m.covariates or ())
         specs.append(
-            MetricSpec(m.key, m.kind, column, den, cap=cap_spec(m, exp), quantile=m.quantile)
+            MetricSpec(
+                m.key,
+                m.kind,
+                column,
+                den,
+                cap=cap_spec(m, exp),
+                quantile=m.quantile,
+                covariates=covariates,
+            )
         )
     return specs
 
@@ -118,7 +127,7 @@ def _check(
     rel = eng.relation(units, "units", texts)
     unit = _unit_id_column(rel, experiment)
     specs = _unit_specs(experiment, rel)
-    read = [c for s in specs for c in (s.source, s.den) if c is not None]
+    read = [c for s in specs for c in (s.source, s.den, *s.covariates) if c is not None]
     # a column named segment or stage is one only when no other role uses it (it may be
     # the arm column, a breakdown or an outcome)
     taken = {columns.variant, *dims, *read}
@@ -227,7 +236,12 @@ def aggregate_units(
             # a CSV column typed as a number from a sample of its rows, holding text
             # further down: read the outcome columns as text, as any other text
             rel = eng.relation(units, "units", texts)
-            outcomes = [c for s in _unit_specs(experiment, rel) for c in (s.source, s.den) if c]
+            outcomes = [
+                c
+                for s in _unit_specs(experiment, rel)
+                for c in (s.source, s.den, *s.covariates)
+                if c
+            ]
             specs, checked, dims = _check(
                 eng, experiment, units, columns, dims, texts + outcomes, attributes, folds, sets
             )

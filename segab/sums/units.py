@@ -39,6 +39,7 @@ from typing import Any
 
 from segab.sql.dialects import Dialect
 from segab.sums.caps import cap_columns, cap_ctes, cap_keys, capped
+from segab.sums.covariates import covariate_columns, covariate_sums, covariate_values
 from segab.sums.expressions import (
     dim,
     grouped_select,
@@ -79,7 +80,7 @@ def read_columns(spec: UnitSpec) -> list[tuple[str, bool]]:
     """
     cols: dict[str, bool] = {}
     for m in spec.metrics:
-        for c in (m.source, m.den):
+        for c in (m.source, m.den, *m.covariates):
             if c is not None:
                 cols[c] = cols.get(c, False) or (m.kind == "binary" and c == m.source)
     return list(cols.items())
@@ -217,11 +218,13 @@ def units_query(
     ctes = _value_ctes(p, rel, spec, unit, dedupe)
     counts = "".join(f",\n  COUNT(y_{i}) AS n_{i}" for i in range(len(spec.metrics)))
     aggregates = f"COUNT(*) AS n_units{counts}" + sum_columns(spec.metrics, ratio_den=True)
+    aggregates += covariate_sums(spec.metrics)
     keys = ["segment", "stage", "variant", "f"]
     cell = ["segment", "stage", "variant", *(dim(i) for i in range(len(spec.dims)))]
     rows = "g"
     if capped(spec.metrics):  # values capped before the sums (segab.sums.caps)
-        ctes, rows = ctes + cap_ctes("g", [*cell, "f"], spec.metrics, p, "f = 0"), "uvc"
+        carried = [*cell, "f", *covariate_columns(spec.metrics)]
+        ctes, rows = ctes + cap_ctes("g", carried, spec.metrics, p, "f = 0"), "uvc"
         aggregates += cap_columns(spec.metrics)
         keys += cap_keys(spec.metrics)  # the caps: constants, so keys that split nothing
     sql = grouped_select(d, ctes, rows, keys, len(spec.dims), spec.sets, aggregates)
@@ -273,9 +276,11 @@ def _value_ctes(
         )
         ctes.append(("kept", rows))
         src = "kept"
-    values = []  # rows with f <> 0 are groups of their own: their sums are not read
+    values = covariate_values(spec.metrics, index)  # y_i, z_i_j (segab.sums.covariates)
     for i, m in enumerate(spec.metrics):
         y = f"x_{index[m.source]}"
+        if m.covariates:
+            continue
         if m.den:
             den = f"x_{index[m.den]}"
             values.append(f"CASE WHEN {den} IS NOT NULL THEN {y} END AS y_{i}")
