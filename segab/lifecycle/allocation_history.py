@@ -127,7 +127,7 @@ def period_rows(data: Mapping[str, Any]) -> list[dict[str, Any]]:
                         "segment": c["segment"],
                         "stage": c["stage"],
                         "status": c["status"],
-                        "weights": ", ".join(f"{v} {w:g}" for v, w in c["weights"].items()),
+                        "weights": " ".join(f"{v} {w:.3f}" for v, w in c["weights"].items()),
                         "graduated": "" if g is None else f"{g['arm']} (period {g['period']})",
                     }
                 )
