@@ -51,16 +51,13 @@ def _now(text: str | None) -> dt.datetime | None:
     return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
 
 
-def _fmt(col: str, value: Any) -> str:
-    if value is None:
-        return ""
-    if col in ("previous_weight", "weight"):
-        return f"{float(value):.4f}"
-    if col == "prob_best":
-        return f"{float(value):.4f}"
-    if col == "expected_loss":
-        return f"{float(value):.3g}"
-    return str(value)
+def _table_row(r: dict[str, Any]) -> tuple[str, ...]:
+    """A compact row (the CSV and JSON carry every column)."""
+    p_best = "" if r["prob_best"] is None else f"{float(r['prob_best']):.3f}"
+    loss = "" if r["expected_loss"] is None else f"{float(r['expected_loss']):.3g}"
+    weight = f"{float(r['previous_weight']):.3f} -> {float(r['weight']):.3f}"
+    return (f"{r['segment']}/{r['stage']}", r["status"], r["variant"], str(r["units"]), weight,
+            p_best, loss)  # fmt: skip
 
 
 @click.command("allocate")
@@ -136,10 +133,10 @@ def allocate_command(
         return
     title = f"{key}: period {run.period.number} (after period {run.previous})"
     table = Table(title=cell(title))
-    for col in _COLUMNS:
-        table.add_column(col)
+    for col in ("cell", "status", "variant", "units", "weight", "p_best", "exp_loss"):
+        table.add_column(col, no_wrap=col in ("weight", "p_best"))
     for r in rows:
-        table.add_row(*cells(*(_fmt(c, r[c]) for c in _COLUMNS)))
+        table.add_row(*cells(*_table_row(r)))
     Console().print(table)
     if run.written:
         click.echo(f"recorded period {run.period.number} of {key} iteration {run.iteration}")

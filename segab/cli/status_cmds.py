@@ -31,19 +31,22 @@ __all__ = ["status_commands"]
 
 _DB = click.option("--db", "db_url", help="Store URL (default: $SEGAB_DB or sqlite:///segab.db).")
 _EXPERIMENTS = experiments_option
-_PERIOD_COLUMNS = ("period", "started_at", "segment", "stage", "status", "weights", "graduated")
 
 
 def _fail(exc: SegabError) -> click.ClickException:
     return click.ClickException(str(exc))
 
 
-def _periods_table(title: str, rows: list[dict[str, Any]], first: tuple[str, ...]) -> Table:
+def _periods_table(title: str, rows: list[dict[str, Any]], first: str) -> Table:
+    """Allocation periods, compact: start to the minute, the cell as segment/stage."""
     table = Table(title=cell(title))
-    for col in (*first, *_PERIOD_COLUMNS):
-        table.add_column(col)
+    for col in (first, "period", "start", "cell", "status", "weights", "graduated"):
+        table.add_column(col, no_wrap=col in ("start", "cell", "status", "weights"))
     for r in rows:
-        table.add_row(*cells(*(str(r.get(c, "")) for c in (*first, *_PERIOD_COLUMNS))))
+        start = str(r["started_at"])[:16].replace("T", " ")
+        where = f"{r['segment']}/{r['stage']}"
+        values = (r[first], r["period"], start, where, r["status"], r["weights"], r["graduated"])
+        table.add_row(*cells(*("" if v is None else str(v) for v in values)))
     return table
 
 
@@ -116,7 +119,7 @@ def status_command(fmt: str, experiments_dir: str, db_url: str | None) -> None:
         ]
     Console().print(table)
     if periods:  # the current allocation of every bandit experiment
-        Console().print(_periods_table("allocation periods (latest)", periods, ("key",)))
+        Console().print(_periods_table("allocation periods (latest)", periods, "key"))
 
 
 @click.command("history")
@@ -172,7 +175,7 @@ def history_command(key: str, fmt: str, output: str | None, db_url: str | None) 
         Console().print(table)
         if period_rows(data):  # bandit cells: every allocation period
             title = f"{key}: allocation periods"
-            Console().print(_periods_table(title, period_rows(data), ("iteration",)))
+            Console().print(_periods_table(title, period_rows(data), "iteration"))
         return
     text = history_html(data) if fmt == "html" else json.dumps(data, indent=2)
     if fmt == "table":

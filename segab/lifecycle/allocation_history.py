@@ -110,7 +110,7 @@ def period_rows(data: Mapping[str, Any]) -> list[dict[str, Any]]:
         ...      {"segment": "all", "stage": "buy", "status": "updated",
         ...       "weights": {"a": 0.25, "b": 0.75}, "slice_buckets": [500, 500]}]}],
         ...     "graduated": []}}]})[0]["weights"]
-        'a 0.25, b 0.75'
+        'a 0.250 b 0.750'
     """
     out = []
     for it in data.get("iterations", []):
@@ -127,7 +127,7 @@ def period_rows(data: Mapping[str, Any]) -> list[dict[str, Any]]:
                         "segment": c["segment"],
                         "stage": c["stage"],
                         "status": c["status"],
-                        "weights": ", ".join(f"{v} {w:g}" for v, w in c["weights"].items()),
+                        "weights": " ".join(f"{v} {w:.3f}" for v, w in c["weights"].items()),
                         "graduated": "" if g is None else f"{g['arm']} (period {g['period']})",
                     }
                 )
