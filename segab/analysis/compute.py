@@ -62,6 +62,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from segab.analysis import quantiles as qm
 from segab.analysis.caps import caps_block
 from segab.analysis.decisions import decide, guardrail_harmed
 from segab.analysis.guardrails import decision_settings, guardrail_tests
@@ -73,7 +74,6 @@ from segab.analysis.pooling import (
     pool_pairs,
     srm_checks,
 )
-from segab.analysis.quantiles import QuantileIndex, aggregates_quantiles, compare_pending
 from segab.analysis.results import AnalysisResult, MetricInfo, ResultRow
 from segab.analysis.shrinkage import CellLift, ShrunkLift, shrink_cells
 from segab.analysis.tailoring import tailoring_block
@@ -121,7 +121,7 @@ class _Pending:
     comparison: Comparison | None = None
 
 
-def _run(pending: list[_Pending], experiment: Experiment, quantiles: QuantileIndex) -> None:
+def _run(pending: list[_Pending], experiment: Experiment, quantiles: qm.QuantileIndex) -> None:
     settings = experiment.analysis
     metrics = {m.key: m for m in experiment.metrics.all()}
     by_metric: dict[str, list[_Pending]] = defaultdict(list)
@@ -130,7 +130,7 @@ def _run(pending: list[_Pending], experiment: Experiment, quantiles: QuantileInd
     for key, items in by_metric.items():
         out: Sequence[Comparison] | ComparisonArrays
         if metrics[key].quantile is not None:  # its own groups' order statistics
-            out = compare_pending(items, key, quantiles, settings.alpha)
+            out = qm.compare_pending(items, key, quantiles, settings.alpha)
         else:
             out = compare_cells(
                 [p.pair.control_stats for p in items],
@@ -197,7 +197,7 @@ def _control_std(p: _Pending) -> float | None:
     stats = p.pair.control_stats
     if p.pair.kind != "continuous" or stats.n < 2:
         return None
-    var = stats.variance  # type: ignore[union-attr]
+    var = qm.unit_variance(_c(p), stats.variance)  # type: ignore[union-attr]
     return math.sqrt(var) if math.isfinite(var) and var > 0 else None
 
 
@@ -460,7 +460,7 @@ def compute_results(
     ]
     everything = pending + by_pending + pooled_pending
     if everything:
-        _run(everything, experiment, aggregates_quantiles(aggregates))
+        _run(everything, experiment, qm.aggregates_quantiles(aggregates))
     shrunk, shrinkage = _shrinkage(pending, experiment)
     rows = _rows(everything, experiment, shrunk)
     dims = tuple(dim_name(d) for d in aggregates.dimensions)

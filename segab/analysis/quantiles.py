@@ -38,6 +38,7 @@ __all__ = [
     "compare_pending",
     "compare_quantile_rows",
     "quantile_index",
+    "unit_variance",
 ]
 
 QuantileIndex = dict[tuple[Any, ...], QuantileStats]
@@ -164,3 +165,19 @@ def compare_pending(
     """
     rows = [(p.scope, p.segment, p.stage, p.dims, p.pair.control, p.pair.variant) for p in items]
     return compare_quantile_rows(rows, metric, index, alpha)
+
+
+def unit_variance(c: Comparison, variance: float) -> float:
+    """The per-unit variance a sample-size estimate reads: ``variance`` (the control's),
+    or for a quantile comparison the one its standard error implies,
+    ``se² / (1/n_c + 1/n_t)`` (the quantile's se shrinks as 1/√n).
+
+    Example:
+        >>> from segab.stats.quantile import QuantileStats, compare_quantiles
+        >>> q = QuantileStats(100, 0.5, 1.0, 0.5, 1.5)
+        >>> round(unit_variance(compare_quantiles(q, q), 9.0), 4)
+        6.5079
+    """
+    if c.test != "quantile_z" or c.abs_se is None:
+        return variance
+    return float(c.abs_se**2 / (1.0 / max(c.n_control, 1) + 1.0 / max(c.n_treatment, 1)))
