@@ -130,7 +130,7 @@ def _run(pending: list[_Pending], experiment: Experiment, quantiles: qm.Quantile
     for key, items in by_metric.items():
         out: Sequence[Comparison] | ComparisonArrays
         if metrics[key].quantile is not None:  # its own groups' order statistics
-            out = qm.compare_pending(items, key, quantiles, settings.alpha)
+            out = qm.compare_pending(items, key, quantiles, settings.alpha, settings.method)
         else:
             out = compare_cells(
                 [p.pair.control_stats for p in items],

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from segab.stats.quantile import QuantileStats, compare_quantiles
@@ -154,17 +155,24 @@ def compare_quantile_rows(
 
 
 def compare_pending(
-    items: Sequence[Any], metric: str, index: QuantileIndex, alpha: float
+    items: Sequence[Any], metric: str, index: QuantileIndex, alpha: float, method: str
 ) -> list[Comparison]:
     """:func:`compare_quantile_rows` of the analysis's pending comparisons (each with
     ``scope``, ``segment``, ``stage``, ``dims`` and a ``pair`` with ``control``, ``variant``).
 
+    The test is the fixed-horizon z-test whatever the analysis ``method``; under
+    ``bayesian`` or ``sequential`` each comparison says so in a warning.
+
     Example:
-        >>> compare_pending([], "p50", {}, 0.05)
+        >>> compare_pending([], "p50", {}, 0.05, "sequential")
         []
     """
     rows = [(p.scope, p.segment, p.stage, p.dims, p.pair.control, p.pair.variant) for p in items]
-    return compare_quantile_rows(rows, metric, index, alpha)
+    out = compare_quantile_rows(rows, metric, index, alpha)
+    if method == "frequentist":
+        return out
+    note = f"a quantile metric is tested at a fixed horizon (z-test), not by method {method!r}"
+    return [replace(c, warnings=(*c.warnings, note)) for c in out]
 
 
 def unit_variance(c: Comparison, variance: float) -> float:
