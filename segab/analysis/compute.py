@@ -66,6 +66,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from segab.allocation_types import AllocationPeriod
+from segab.analysis import quantiles as qm
 from segab.analysis.adaptive import Adaptive
 from segab.analysis.adjustment import adjustment_block, compare_pairs
 from segab.analysis.caps import caps_block
@@ -79,7 +80,6 @@ from segab.analysis.pooling import (
     pool_pairs,
     srm_checks,
 )
-from segab.analysis.quantiles import QuantileIndex, aggregates_quantiles, compare_pending
 from segab.analysis.results import AnalysisResult, MetricInfo, ResultRow
 from segab.analysis.shrinkage import CellLift, ShrunkLift, shrink_cells
 from segab.analysis.summaries import funnel_rows, heterogeneity_rows
@@ -127,7 +127,7 @@ class _Pending:
 
 
 def _run(
-    pending: list[_Pending], experiment: Experiment, adaptive: Adaptive, quantiles: QuantileIndex
+    pending: list[_Pending], experiment: Experiment, adaptive: Adaptive, quantiles: qm.QuantileIndex
 ) -> None:
     settings = experiment.analysis
     metrics = {m.key: m for m in experiment.metrics.all()}
@@ -137,7 +137,7 @@ def _run(
     for key, items in by_metric.items():
         out: Sequence[Comparison] | ComparisonArrays
         if metrics[key].quantile is not None:  # its own groups' order statistics
-            out = compare_pending(items, key, quantiles, settings.alpha)
+            out = qm.compare_pending(items, key, quantiles, settings.alpha, settings.method)
         else:  # regression-adjusted pairs too (segab.analysis.adjustment)
             out = compare_pairs([p.pair for p in items], settings)
         roi = is_roi(metrics[key])
@@ -198,7 +198,7 @@ def _control_std(p: _Pending) -> float | None:
     stats = p.pair.control_stats
     if p.pair.kind != "continuous" or stats.n < 2:
         return None
-    var = stats.variance  # type: ignore[union-attr]
+    var = qm.unit_variance(_c(p), stats.variance)  # type: ignore[union-attr]
     return math.sqrt(var) if math.isfinite(var) and var > 0 else None
 
 
@@ -427,7 +427,7 @@ def compute_results(
     ]
     everything = pending + by_pending + pooled_pending
     if everything:
-        _run(everything, experiment, adaptive, aggregates_quantiles(aggregates))
+        _run(everything, experiment, adaptive, qm.aggregates_quantiles(aggregates))
     shrunk, shrinkage = _shrinkage(pending, experiment)
     rows = _rows(everything, experiment, shrunk, adaptive)
     dims = tuple(dim_name(d) for d in aggregates.dimensions)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from segab.stats.quantile import QuantileStats, compare_quantiles
@@ -38,6 +39,7 @@ __all__ = [
     "compare_pending",
     "compare_quantile_rows",
     "quantile_index",
+    "unit_variance",
 ]
 
 QuantileIndex = dict[tuple[Any, ...], QuantileStats]
@@ -153,14 +155,37 @@ def compare_quantile_rows(
 
 
 def compare_pending(
-    items: Sequence[Any], metric: str, index: QuantileIndex, alpha: float
+    items: Sequence[Any], metric: str, index: QuantileIndex, alpha: float, method: str
 ) -> list[Comparison]:
     """:func:`compare_quantile_rows` of the analysis's pending comparisons (each with
     ``scope``, ``segment``, ``stage``, ``dims`` and a ``pair`` with ``control``, ``variant``).
 
+    The test is the fixed-horizon z-test whatever the analysis ``method``; under
+    ``bayesian`` or ``sequential`` each comparison says so in a warning.
+
     Example:
-        >>> compare_pending([], "p50", {}, 0.05)
+        >>> compare_pending([], "p50", {}, 0.05, "sequential")
         []
     """
     rows = [(p.scope, p.segment, p.stage, p.dims, p.pair.control, p.pair.variant) for p in items]
-    return compare_quantile_rows(rows, metric, index, alpha)
+    out = compare_quantile_rows(rows, metric, index, alpha)
+    if method == "frequentist":
+        return out
+    note = f"a quantile metric is tested at a fixed horizon (z-test), not by method {method!r}"
+    return [replace(c, warnings=(*c.warnings, note)) for c in out]
+
+
+def unit_variance(c: Comparison, variance: float) -> float:
+    """The per-unit variance a sample-size estimate reads: ``variance`` (the control's),
+    or for a quantile comparison the one its standard error implies,
+    ``se² / (1/n_c + 1/n_t)`` (the quantile's se shrinks as 1/√n).
+
+    Example:
+        >>> from segab.stats.quantile import QuantileStats, compare_quantiles
+        >>> q = QuantileStats(100, 0.5, 1.0, 0.5, 1.5)
+        >>> round(unit_variance(compare_quantiles(q, q), 9.0), 4)
+        6.5079
+    """
+    if c.test != "quantile_z" or c.abs_se is None:
+        return variance
+    return float(c.abs_se**2 / (1.0 / max(c.n_control, 1) + 1.0 / max(c.n_treatment, 1)))

@@ -30,7 +30,6 @@ from segab.config.allocation import AllocationSettings, merge_allocation
 from segab.config.cells import Problem, cell_resolver
 from segab.config.models import Cell, Experiment
 from segab.hashing import BUCKETS
-from segab.stats.bandit import round_to_grid
 
 __all__ = [
     "bandit_cells",
@@ -108,6 +107,8 @@ def declared_layout(
     weights = _declared_weights(cell)
     slice_total = round(settings.uniform_slice * BUCKETS)
     k = len(weights)
+    from segab.stats.bandit import round_to_grid  # numpy: loaded only for bandit cells
+
     slice_buckets = round_to_grid(weights, slice_total) if slice_total else (0,) * k
     rest = BUCKETS - slice_total
     adaptive = round_to_grid(weights, rest)

@@ -458,7 +458,10 @@ def iterate_experiment(
     new_raw, outcomes = next_config(raw, ran, rows)
     new_raw, outcomes = bandit_config(new_raw, ran, outcomes, graduated, confirm=confirm)
     # the history keeps each shipped winner's selection-adjusted estimate with the analysis
-    doc = {**doc, "shipped": [o.to_dict() for o in outcomes if o.status == "shipped"]}
+    doc = {
+        **doc,
+        "shipped": [o.to_dict() for o in outcomes if o.status in ("shipped", "graduated")],
+    }
     sid = save_snapshot(
         engine, ran.key, ran.iteration, doc, config_fingerprint=record.config_fingerprint
     )

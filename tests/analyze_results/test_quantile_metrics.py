@@ -72,3 +72,18 @@ def test_reports_label_the_quantile() -> None:
     assert "quantile" not in by_metric["spend"]
     page = render_html(result)
     assert "median_spend <span class='muted' title='p50 of per-unit values per arm'>[p50]" in page
+
+
+@pytest.mark.parametrize("method", ["sequential", "bayesian"])
+def test_other_methods_keep_the_fixed_horizon_test_and_say_so(method: str) -> None:
+    rng = np.random.default_rng(8)
+    n = 600
+    df = pd.DataFrame({"id": [f"u{i}" for i in range(n)], "arm": rng.choice(["a", "b"], n),
+                       "spend": rng.lognormal(1.0, 1.0, n)})  # fmt: skip
+    exp = parse_experiment({**RAW, "analysis": {"method": method}})
+    result = compute_results(exp, aggregate_units(exp, df, columns=UnitColumns(variant="arm")))
+    row = next(r for r in result.results if r.metric == "median_spend")
+    assert row.comparison.test == "quantile_z" and row.comparison.method == "frequentist"
+    assert any("fixed horizon" in w for w in row.comparison.warnings)
+    other = next(r for r in result.results if r.metric == "spend")
+    assert other.comparison.method == ("bayesian" if method == "bayesian" else "sequential")
