@@ -24,11 +24,12 @@ Example:
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from segab.stats.bandit import GraduationRule
+if TYPE_CHECKING:  # segab.stats.bandit loads numpy: only when a rule is asked for
+    from segab.stats.bandit import GraduationRule
 
 __all__ = ["AllocationSettings", "GraduationSettings", "merge_allocation"]
 
@@ -92,6 +93,8 @@ class AllocationSettings(_Strict):
             GraduationRule(prob_threshold=0.95, consecutive=2, loss_threshold=None, \
 relative_loss=False)
         """
+        from segab.stats.bandit import GraduationRule
+
         g = self.graduation
         return GraduationRule(
             prob_threshold=g.prob_best, consecutive=g.updates, loss_threshold=g.expected_loss

@@ -457,11 +457,8 @@ def iterate_experiment(
     rows = graduated_rows(rows, graduated, cell_arms(ran), confirm=confirm)
     new_raw, outcomes = next_config(raw, ran, rows)
     new_raw, outcomes = bandit_config(new_raw, ran, outcomes, graduated, confirm=confirm)
-    # the history keeps each shipped winner's selection-adjusted estimate with the analysis
-    doc = {
-        **doc,
-        "shipped": [o.to_dict() for o in outcomes if o.status in ("shipped", "graduated")],
-    }
+    won = [o.to_dict() for o in outcomes if o.status in ("shipped", "graduated")]
+    doc = {**doc, "shipped": won}  # each winner's selection-adjusted estimate, for the history
     sid = save_snapshot(
         engine, ran.key, ran.iteration, doc, config_fingerprint=record.config_fingerprint
     )
