@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 DEMO   ?= demo
 
-.PHONY: demo test lint typecheck pytest test-slow bench-deps clean
+.PHONY: demo test lint typecheck pytest test-slow test-peer bench-deps clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,13 @@ test: lint typecheck pytest
 
 test-slow: $(VENV)/.installed
 	$(BIN)/pytest -q -m slow
+
+# oracle tests against GrowthBook's 2026 stats engine (packages/stats of a
+# growthbook/growthbook checkout; not on PyPI): SEGAB_GBSTATS_PATH=/path/to/packages/stats
+# (one process per file: each loads its own gbstats modules, and the PyPI 0.8.0 is installed)
+test-peer: $(VENV)/.installed
+	for f in $$(grep -rl "mark.peer" tests); do \
+	  SEGAB_GBSTATS_PATH=$(SEGAB_GBSTATS_PATH) $(BIN)/pytest -q -m peer $$f || exit 1; done
 
 clean:
 	rm -rf $(VENV) $(DEMO) build *.egg-info

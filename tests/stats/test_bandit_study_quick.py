@@ -91,6 +91,7 @@ def test_world_rates_and_layout() -> None:
     assert study._layout(0.1).tolist() == [0.05, 0.05, 0.45, 0.45]
 
 
+@pytest.mark.peer  # `make test-peer` with $SEGAB_GBSTATS_PATH
 @pytest.mark.skipif(
     not os.environ.get("SEGAB_GBSTATS_PATH"),
     reason="optional peer: SEGAB_GBSTATS_PATH unset (GrowthBook's 2026 gbstats is not on PyPI)",

@@ -15,6 +15,8 @@ import pytest
 
 from analysis.gbstats_poststrat import compare_cuped, compare_post_stratified, load_gbstats
 
+pytestmark = pytest.mark.peer  # `make test-peer` with $SEGAB_GBSTATS_PATH
+
 
 @pytest.fixture(scope="module")
 def gb() -> Any:

@@ -137,6 +137,7 @@ def _gbstats() -> tuple[object, object, object]:
     return statistics.QuantileStatistic, tests.TwoSidedTTest, tests.FrequentistConfig
 
 
+@pytest.mark.peer  # `make test-peer` with $SEGAB_GBSTATS_PATH
 def test_against_growthbook() -> None:
     """GrowthBook's variance is (n*/n)(n − 1)((u − l)/2z)² per unit, so with exact order
     statistics (n* = n) its standard error is ours times √((n − 1)/n), and its test a
