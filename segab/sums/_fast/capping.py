@@ -198,23 +198,27 @@ def _percentile(
     if n == 0:
         return None
 
-    def ranked(j: int) -> float:
+    def ranked(j: int, two: bool = False) -> list[float]:
+        """``x[j]`` (and ``x[j + 1]``, ``two``: both of the table's rows) in one query."""
         if negative <= j < negative + zeros:
-            return 0.0
+            return [0.0]
         r = j if j < negative else j - zeros  # the rank among the table's rows
-        order, offset = ("ASC", r) if r < rows / 2 else ("DESC", rows - 1 - r)
+        k = 2 if two else 1
+        order, offset = ("ASC", r) if r < rows / 2 else ("DESC", rows - k - r)
         _, got = eng.rows(
-            f"SELECT {y} FROM {TABLE} WHERE {cond} ORDER BY {y} {order} LIMIT 1 OFFSET {offset}",
+            f"SELECT {y} FROM {TABLE} WHERE {cond} ORDER BY {y} {order} LIMIT {k} OFFSET {offset}",
             {},
         )
-        return float(got[0][0])
+        return sorted(float(v[0]) for v in got)
 
     h = float(n - 1) * q
     lo, hi = math.floor(h), math.ceil(h)
-    low = ranked(lo)
     if hi == lo:
-        return low
+        return ranked(lo)[0]
+    in_table = [not negative <= j < negative + zeros for j in (lo, hi)]
+    adjacent = all(in_table) and (hi < negative or lo >= negative + zeros)
+    low, high = ranked(lo, True) if adjacent else ranked(lo) + ranked(hi)
     p = Params("duckdb")
-    a, b, d = (f"CAST({p(v)} AS DOUBLE)" for v in (low, ranked(hi), h - lo))
+    a, b, d = (f"CAST({p(v)} AS DOUBLE)" for v in (low, high, h - lo))
     _, got = eng.rows(f"SELECT {a} + ({b} - {a}) * {d}", p.values)
     return float(got[0][0])

@@ -334,10 +334,7 @@ def _run(
 
 def _horizon(eng: SqlRunner, fast: Partition, workdir: str | None, parts: int) -> float | None:
     """The retention windows' analysis time (:func:`~segab.sums._fast.values.horizon`)."""
-    inputs = []
-    if workdir is None:
-        for ctes, body, p in (fast._x_rows(), fast._e_rows()):
-            inputs.append((with_ctes(ctes) + f"\nSELECT t FROM ({body}) b", p.values))
+    inputs = fast.time_inputs() if workdir is None else []
     return horizon(eng, fast.spec, workdir, parts, inputs)
 
 

@@ -21,7 +21,7 @@ Example:
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from segab.sums._fast.capping import CapStage
 from segab.sums._fast.fallback import COLLISION_CLASS, FastPathUnavailableError
@@ -215,6 +215,14 @@ class Partition:
             k = f"CASE WHEN bad > 0 AND {valid_unit('u')} THEN -bad ELSE k END AS k"
             return ctes, f"SELECT {ids}, {k}, value, t{w} FROM e0", p
         return ctes, f"SELECT {H} AS h, {H2} AS h2, k, value, t{w} FROM e0 WHERE {ok}", p
+
+    def time_inputs(self) -> list[tuple[str, dict[str, Any]]]:
+        """Statements (and parameters) of the valid exposures' and usable events' times
+        ``t``, read from the inputs (for the analysis time when nothing is staged)."""
+        return [
+            (with_ctes(ctes) + f"\nSELECT t FROM ({body}) b", p.values)
+            for ctes, body, p in (self._x_rows(), self._e_rows())
+        ]
 
     def _rows(self, name: str, part: int, parts: int) -> tuple[list[tuple[str, str]], Params]:
         """CTE ``{name}s`` with this partition's rows (staged, or hashed on the fly)."""
