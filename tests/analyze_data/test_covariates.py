@@ -19,9 +19,7 @@ import statsmodels.api as sm
 
 from segab.analysis.compute import compute_results
 from segab.config import parse_experiment
-from segab.errors import DataError
 from segab.stats.regression import RegressionStats
-from segab.sums.aggregate import aggregate_event_log
 from segab.sums.result import Aggregates
 from segab.sums.sources import open_engine
 from segab.sums.specs import UnitColumns
@@ -204,16 +202,3 @@ def test_analysis_post_stratified_pooled_row() -> None:
     assert adjusted.comparison.abs_lift == pytest.approx(want, rel=1e-12)
     assert adjusted.comparison.test == "post_stratified"
     assert r.to_dict()["pooled"][0]["variance_reduction"] is not None
-
-
-def test_event_log_metric_with_covariates_is_a_located_error() -> None:
-    exp = parse_experiment({
-        "key": "r", "unit": "id", "cells": [{"variants": ARMS, "control": "a"}],
-        "metrics": {"primary": {"key": "rev", "kind": "continuous", "event": "revenue",
-                                "covariates": ["pre"]}},
-    })  # fmt: skip
-    x = pd.DataFrame({"id": ["u1"], "segment": "all", "stage": "awareness", "variant": "a",
-                      "timestamp": "2024-01-01"})  # fmt: skip
-    e = pd.DataFrame({"id": ["u1"], "event": "revenue", "value": 1.0, "timestamp": "2024-01-02"})
-    with pytest.raises(DataError, match="metric 'rev': found covariates"):
-        aggregate_event_log(exp, x, e)

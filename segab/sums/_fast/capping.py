@@ -61,12 +61,14 @@ class CapStage:
         cell: tuple[str, str, str],
         matched: str,
         columns: dict[int, tuple[str, str | None, str | None]],
+        covariates: dict[int, tuple[str, ...]] | None = None,
     ) -> None:
         """Append the capped metrics' per-unit values of ``source`` (rows ``matched`` to a
         cell, whose codes are the expressions ``cell``) to :data:`TABLE`.
 
         ``columns`` maps a capped metric to its numerator, denominator and maturity
-        columns in ``source`` (:class:`~segab.sums._fast.values.MetricValues`).
+        columns in ``source`` (:class:`~segab.sums._fast.values.MetricValues`);
+        ``covariates`` a capped metric to its covariates' columns (kept as ``z_i_j``).
         """
         sel = [f"CAST({e} AS INTEGER) AS {n}" for e, n in zip(cell, "gsv", strict=True)]
         sel += self.dims
@@ -79,6 +81,8 @@ class CapStage:
                 nonzero.append(f"{d} <> 0")
             if m is not None:
                 sel.append(f"CAST({m} AS DOUBLE) AS m_{i}")
+            for j, z in enumerate((covariates or {}).get(i, ())):
+                sel.append(f"CAST({z} AS DOUBLE) AS z_{i}_{j}")
         body = f"SELECT {', '.join(sel)} FROM {source} WHERE {matched} AND ({' OR '.join(nonzero)})"
         if self.created:
             eng.execute(f"INSERT INTO {TABLE} {body}", {})
@@ -116,7 +120,8 @@ class CapStage:
 
         ``cells`` holds the valid cells' counts (``g, s, v``, dims, ``cells``).
         Columns: ``r`` (rows kept), and per capped metric ``s_i, q_i, k_i`` (``x_i``
-        with a denominator; ``rm_i``, the kept rows' maturity, with a window).
+        with a denominator; ``rm_i``, the kept rows' maturity, with a window;
+        ``zy_i_j`` and ``rz_i_j``, the kept rows' covariate sum, with covariates).
         """
         import pandas as pd
 
@@ -140,6 +145,8 @@ class CapStage:
             cols.append(f"SUM(CASE WHEN y_{i} > {c} THEN 1 ELSE 0 END) AS k_{i}")
             if m.den is not None:
                 cols.append(f"SUM({y} * d_{i}) AS x_{i}")
+            for j in range(len(m.covariates)):  # the zeros' share: fill()
+                cols.append(f"SUM({y} * z_{i}_{j}) AS zy_{i}_{j}, SUM(z_{i}_{j}) AS rz_{i}_{j}")
         return eng.query(
             f"SELECT {', '.join(keys)}, {', '.join(cols)} FROM {TABLE} GROUP BY ALL", p.values
         )
@@ -164,7 +171,8 @@ class CapStage:
         zeros = wide["n"] - kept
         for i in self.capped:
             m, c = self.spec.metrics[i], self.caps.get(i)
-            for col in [f"s_{i}", f"q_{i}", f"k_{i}", *([f"x_{i}"] if m.den else [])]:
+            zy = [f"zy_{i}_{j}" for j in range(len(m.covariates))]
+            for col in [f"s_{i}", f"q_{i}", f"k_{i}", *([f"x_{i}"] if m.den else []), *zy]:
                 wide[col] = wide[col].fillna(0) if col in wide else 0.0
             if c is not None and c < 0:
                 mature = zeros
@@ -173,9 +181,18 @@ class CapStage:
                 wide[f"s_{i}"] = wide[f"s_{i}"] + mature * c
                 wide[f"q_{i}"] = wide[f"q_{i}"] + mature * c * c
                 wide[f"k_{i}"] = wide[f"k_{i}"] + zeros
+                for j, col in enumerate(zy):  # the zeros, lowered to c: c times their z
+                    rest = wide[f"zs_{i}_{j}"].fillna(0) - _zero_filled(wide, f"rz_{i}_{j}")
+                    wide[col] = wide[col] + c * rest
             wide[f"c_{i}"] = float("nan") if c is None else c
         drop = ["r", *(f"rm_{i}" for i in self.capped)]
+        drop += [c for c in wide.columns if c.startswith("rz_")]
         return wide.drop(columns=[c for c in drop if c in wide.columns])
+
+
+def _zero_filled(wide: pd.DataFrame, col: str) -> pd.Series | float:
+    """``wide[col]`` with missing values as 0 (0 without the column)."""
+    return wide[col].fillna(0) if col in wide else 0.0
 
 
 def _percentile(

@@ -299,7 +299,7 @@ def _run(
     if capped is not None:  # the capped metrics' sums, from the cap stage
         wide = fast.sums.caps.fill(wide.merge(_typed(capped, wide, keys), on=keys, how="left"))
     wide = _decode(wide, decode, {"g": "segment", "s": "stage", "v": "variant"})
-    sums_cols = ("n", "n_", "s_", "q_", "ds", "dq", "x_", "k_")
+    sums_cols = ("n", "n_", "s_", "q_", "ds", "dq", "x_", "k_", "zs", "zy", "zz")
     caps = [c for c in wide.columns if c[:2] == "c_"]
     wide = wide[
         ["segment", "stage", "variant", *dims, *(c for c in wide.columns if c[:2] in sums_cols)]

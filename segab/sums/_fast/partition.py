@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from segab.sums._fast.capping import CapStage
 from segab.sums._fast.fallback import COLLISION_CLASS, FastPathUnavailableError
+from segab.sums._fast.pre_exposure import cell_pre_rows, covariate_codes
 from segab.sums._fast.unit_pivot import MAX_PIVOT_STAGES, PivotShape, empty_funnel, run_pivot
 from segab.sums._fast.values import PartSums
 from segab.sums.expressions import valid_unit, with_ctes
@@ -346,7 +347,9 @@ class Partition:
         cv = f"CAST((g * {ns} + s) * {nv} + v AS INTEGER)"
         c = f"SELECT h, {cv} AS cv, t0{dc} FROM segab_pc WHERE v = v2"
         cdc = "".join(f", c.{d}" for d in dims)
-        values = self.sums.values(p, "c.t0")
+        codes = covariate_codes(spec, self.ev_code)
+        # covariates: per-unit values over the rows `r` (the events' and the pre-exposure ones)
+        values = self.sums.values(p, "e.t0" if codes else "c.t0")
         vals = "".join(f",\n  {v}" for v in values.aggregates)
         # an event matching no cell is one row with a NULL cell; cls classifies it:
         # 1 unknown unit, 2 before the unit's first exposure, 3 other (outside the
@@ -356,12 +359,20 @@ class Partition:
             f"CASE WHEN e.h2 <> k.h2 THEN {COLLISION_CLASS} WHEN c.h IS NOT NULL THEN 0 "
             "WHEN k.h IS NULL THEN 1 WHEN e.t < k.tf THEN 2 WHEN k.hv THEN 3 ELSE 5 END"
         )
-        uv = (
-            f"SELECT c.cv{cdc}, c.h, {cls} AS cls{vals}, COUNT(*) AS ne\n"
+        join = (
             "FROM es e LEFT JOIN segab_uk k ON k.h = e.h\n"
             f"LEFT JOIN c ON e.h = c.h AND {window_condition(spec, p, 'e', 'c')}\n"
-            "GROUP BY ALL"
         )
+        uv = f"SELECT c.cv{cdc}, c.h, {cls} AS cls{vals}, COUNT(*) AS ne\n{join}GROUP BY ALL"
+        pre: list[tuple[str, str]] = []
+        if codes:
+            w = "".join(f", e.{f}" for f in self.sums.flags)
+            rows = f"SELECT c.cv{cdc}, c.h, {cls} AS cls, e.k, e.value, e.t{w}, c.t0\n{join}"
+            pre = [("r", cell_pre_rows(rows, codes, dims, self.sums.flags))]
+            uv = (
+                f"SELECT cv{dc}, h, cls{vals}, COUNT(*) FILTER (WHERE e.pk IS NULL) AS ne\n"
+                "FROM r e GROUP BY ALL"
+            )
         cols = "".join(f",\n  {col}" for col in values.sums)
 
         def final(src: str) -> str:
@@ -372,8 +383,8 @@ class Partition:
 
         cell = (f"cv // {ns * nv}", f"(cv // {nv}) % {ns}", f"cv % {nv}")
         return self.sums.run(
-            eng, [*ctes, ("c", c), ("uv", uv)], p.values, final, cell, "cv IS NOT NULL",
-            values.capped,
+            eng, [*ctes, ("c", c), *pre, ("uv", uv)], p.values, final, cell, "cv IS NOT NULL",
+            values.capped, values.covariates,
         )  # fmt: skip
 
     def event_scan(self, eng: SqlRunner) -> pd.DataFrame:

@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from segab.sums._fast.fallback import COLLISION_CLASS, FastPathUnavailableError
+from segab.sums._fast.pre_exposure import covariate_codes, pivot_pre_keys, split_pre
 from segab.sums._fast.values import MetricValues, PartSums
 from segab.sums.event_metrics import join_window
 from segab.sums.expressions import with_ctes
@@ -343,23 +344,29 @@ def sums_sql(
         names += ["t", *(f"st{c}" for c in range(ns))]
     # ov: a list, empty when no window holds the event (then its class, -cls);
     # else the first match or the class, in a list of one
+    # covariates: a covariate event's keys of the cells it precedes, plus PRE
+    codes = covariate_codes(spec, sums.ev_code)
+    pre = f", {pivot_pre_keys(codes, ns)} AS ps" if codes else ""
     j = (
         f"SELECT e.k, e.value{carried}, CASE WHEN e.h2 <> k.h2 THEN [-{COLLISION_CLASS}] "
         f"WHEN k.ov THEN list_distinct([{keys}]) "
         f"ELSE [CASE WHEN k.h IS NULL THEN -1 ELSE COALESCE({keys}, -({cls})) END] END AS ks, "
-        f"CASE WHEN k.ov THEN {cls} END AS cls\n"
+        f"CASE WHEN k.ov THEN {cls} END AS cls{pre}\n"
         "FROM es e LEFT JOIN segab_uj k ON k.h = e.h"
     )
     kept = "".join(f", {n}" for n in names)
-    f = (
-        f"SELECT k, value{kept}, UNNEST(CASE WHEN len(ks) = 0 THEN [-cls] ELSE ks END) AS key "
-        "FROM j"
-    )
+    every = "CASE WHEN len(ks) = 0 THEN [-cls] ELSE ks END"
+    if codes:
+        every = f"list_concat({every}, ps)"
+    f = f"SELECT k, value{kept}, UNNEST({every}) AS {'kk' if codes else 'key'} FROM j"
     ctes = [*e_ctes, ("j", j), ("f", f)]
     source = "f"
+    if codes:  # the cell's key, and the pre-exposure rows' k (-1) and pk
+        ctes.append(("fz", split_pre("f")))
+        source = "fz"
     if sums.times:  # the first exposure of the key's cell (its stage: key % ns)
         whens = " ".join(f"WHEN {c} THEN st{c}" for c in range(ns))
-        ctes.append(("ft", f"SELECT *, CASE key % {ns} {whens} END AS t0 FROM f"))
+        ctes.append(("ft", f"SELECT *, CASE key % {ns} {whens} END AS t0 FROM {source}"))
         source = "ft"
     values = sums.values(p, "e.t0")
     uv = (
@@ -419,7 +426,9 @@ def run_pivot(
         ctes, final, values = sums_sql(e_ctes, spec, shape, e_params, sums)
         nc, ns, nv = shape.n_cells, shape.n_stages, shape.n_variants
         cell = (f"key % {nc} // {ns} // {nv}", f"key % {nc} % {ns}", f"key % {nc} // {ns} % {nv}")
-        out = sums.run(eng, ctes, e_params.values, final, cell, "key >= 0", values.capped)
+        out = sums.run(
+            eng, ctes, e_params.values, final, cell, "key >= 0", values.capped, values.covariates
+        )
     finally:
         for table in ("segab_u", "segab_uj"):
             eng.execute(f"DROP TABLE IF EXISTS {table}", {})

@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from segab.sums._fast.capping import CapStage
+from segab.sums._fast.pre_exposure import pre_value, z_sums
+from segab.sums.covariates import covariate_events
 from segab.sums.event_metrics import join_window
 from segab.sums.expressions import with_ctes
 from segab.sums.sources import SqlRunner
@@ -54,8 +56,9 @@ __all__ = [
 
 @dataclass(frozen=True)
 class MetricValues:
-    """Per-unit aggregates (``expr AS y_j``), per-cell sums, and each capped metric's
-    columns ``i -> (y, d, m)`` (numerator, denominator or ``None``, maturity or ``None``).
+    """Per-unit aggregates (``expr AS y_j``), per-cell sums, each capped metric's
+    columns ``i -> (y, d, m)`` (numerator, denominator or ``None``, maturity or ``None``)
+    and a capped metric's covariate columns ``i -> (z, ...)`` (its ``zy`` sums need the cap).
 
     Example:
         >>> MetricValues(["MAX(1) AS y_0"], []).capped
@@ -65,6 +68,7 @@ class MetricValues:
     aggregates: list[str]
     sums: list[str]
     capped: dict[int, tuple[str, str | None, str | None]] = field(default_factory=dict)
+    covariates: dict[int, tuple[str, ...]] = field(default_factory=dict)
 
 
 def flag_names(spec: EventLogSpec) -> list[str]:
@@ -109,6 +113,9 @@ def metric_values(
     The aggregates read the event code ``e.k``, value ``e.value``, time ``e.t`` and
     flags ``e.w_i``; ``t0`` is the matched cell's first exposure, ``hz`` the
     analysis time (retention windows). A capped metric gets no ``s/q/x`` sums.
+    A metric with covariates gets their sums too (:func:`~segab.sums._fast.pre_exposure.z_sums`):
+    each covariate is the per-unit sum of its event's values on the pre-exposure
+    rows (``e.pk``, the event code of such a row, :mod:`segab.sums._fast.pre_exposure`).
 
     Example:
         >>> from segab.sums.specs import MetricSpec
@@ -133,6 +140,8 @@ def metric_values(
     own_sql = f" AND e.t < {t0} + {num(own)}" if own is not None else ""
     sums: list[str] = []
     capped: dict[int, tuple[str, str | None, str | None]] = {}
+    zs = {n: alias(pre_value(ev_code[n])) for n in covariate_events(spec.metrics)}
+    covs: dict[int, tuple[str, ...]] = {}
     for i, m in enumerate(spec.metrics):
         cond = f"e.k = {ev_code[m.source]}"
         if m.where_sql is not None:
@@ -164,8 +173,13 @@ def metric_values(
         if d is not None:
             cross = "" if m.cap is not None else f", SUM({y} * {d}) AS x_{i}"
             sums.append(f"SUM({d}) AS ds_{i}, SUM({d} * {d}) AS dq_{i}{cross}")
+        if m.covariates:
+            z = tuple(zs[c] for c in m.covariates)
+            sums += z_sums(i, z, None if m.cap is not None else y)
+            if m.cap is not None:
+                covs[i] = z
     values = [f"{expr} AS {name}" for expr, name in exprs.items()]
-    return MetricValues(values, sums, capped)
+    return MetricValues(values, sums, capped, covs)
 
 
 def mature_counts(spec: EventLogSpec, t0: str, p: Params, hz: float | None) -> str:
@@ -269,13 +283,15 @@ class PartSums:
         cell: tuple[str, str, str],
         matched: str,
         columns: dict[int, tuple[str, str | None, str | None]],
+        covariates: dict[int, tuple[str, ...]] | None = None,
     ) -> pd.DataFrame:
         """The per-cell sums ``final(source)`` over the CTE ``uv`` (the last of ``ctes``).
 
         With capped metrics (``columns``) ``uv`` becomes the temporary table
         ``segab_uv``, read by the sums and by
         :meth:`~segab.sums._fast.capping.CapStage.collect` (cell codes ``cell``,
-        rows ``matched``); else one statement.
+        rows ``matched``; ``covariates``: a capped metric's covariate columns); else one
+        statement.
         """
         if not columns:
             return eng.query(with_ctes(ctes) + "\n" + final("uv"), params)
@@ -285,7 +301,7 @@ class PartSums:
         )
         try:
             out = eng.query(final("segab_uv"), {})
-            self.caps.collect(eng, "segab_uv", cell, matched, columns)
+            self.caps.collect(eng, "segab_uv", cell, matched, columns, covariates or {})
         finally:
             eng.execute("DROP TABLE IF EXISTS segab_uv", {})
         return out
