@@ -1,24 +1,23 @@
-"""Covariates on the fast path: the pre-exposure rows of the covariate events.
+"""Covariates on the fast path: each unit's pre-exposure sums of the covariate events.
 
 A metric's covariate (:mod:`segab.sums.covariates`) names an event; a unit's value
 in a cell is the sum of that event's values (NULLs as 0) strictly before its first
-exposure ``t0`` in the cell. The fast path reads them in the same pass as the
-outcomes: besides the row(s) it already makes of each event (the cells whose
-window holds it, or its class when none does), a covariate event makes one
-**pre-exposure row** per one-variant cell of its unit whose ``t0`` is after it.
-Such a row carries ``k = -1`` (no metric reads it as an outcome) and ``pk``, the
-event's code; the outcome rows have ``pk`` NULL. The per-(unit, cell) aggregates
-then hold both the outcomes ``y`` and the covariates
-``z = COALESCE(SUM(CASE WHEN pk = code THEN value END), 0)`` (:func:`pre_value`),
-so a unit with pre-exposure events and no outcome event gets its row (``y = 0``),
-as the generic statements' ``LEFT JOIN`` gives it. Pre-exposure rows count no
-event (``ne``) and classify none.
+exposure ``t0`` in the cell. The per-cell sums are ``Σx_j``, ``Σx_j·x_l`` (over every
+unit of the cell) and ``Σx_j·y`` (``y`` the unit's outcome in the cell).
 
-- one row per unit (:mod:`segab.sums._fast.unit_pivot`): an event's list of keys
-  gets the keys of those cells plus :data:`PRE` (:func:`pivot_pre_keys`), told
-  apart after the ``UNNEST`` (:func:`split_pre`);
-- one row per (unit, cell) (:mod:`segab.sums._fast.partition`): a ``UNION ALL`` of
-  the events joined to the cells before their ``t0`` (:func:`cell_pre_rows`).
+- one row per unit (:mod:`segab.sums._fast.unit_pivot`): ``segab_uz``
+  (:func:`unit_covariates_sql`) reads each covariate event once and sums it per
+  unit, one column per stage (``t < t{c}``): no row per cell. ``Σx`` and ``Σx·x``
+  come from it per cell (:func:`unit_covariate_sums_sql`); the outcomes' per-(unit,
+  cell) rows join it for ``Σx·y`` (:func:`unit_covariate_join`), so a unit without
+  outcome events adds to ``Σx``, ``Σx·x`` and nothing to ``Σx·y`` (its ``y`` is 0);
+- one row per (unit, cell) (:mod:`segab.sums._fast.partition`): besides its outcome
+  row, a covariate event makes one **pre-exposure row** per one-variant cell of its
+  unit whose ``t0`` is after it (``k = -1``: no metric reads it as an outcome;
+  ``pk``, its event code; :func:`cell_pre_rows`), and the per-(unit, cell)
+  aggregates hold both ``y`` and ``z = COALESCE(SUM(CASE WHEN pk = code THEN value
+  END), 0)`` (:func:`pre_value`): a unit with only pre-exposure events gets its row
+  (``y = 0``), as the generic statements' ``LEFT JOIN`` gives it.
 
 Example:
     >>> pre_value(3)
@@ -35,16 +34,14 @@ from segab.sums.covariates import covariate_events
 from segab.sums.specs import EventLogSpec
 
 __all__ = [
-    "PRE",
     "cell_pre_rows",
     "covariate_codes",
-    "pivot_pre_keys",
     "pre_value",
-    "split_pre",
+    "unit_covariate_join",
+    "unit_covariate_sums_sql",
+    "unit_covariates_sql",
     "z_sums",
 ]
-
-PRE = 2**61  # added to a (unit, cell) key: the event is a pre-exposure row of that cell
 
 
 def covariate_codes(spec: EventLogSpec, ev_code: dict[str, int]) -> list[int]:
@@ -86,36 +83,6 @@ def z_sums(i: int, z: Sequence[str], y: str | None) -> list[str]:
     return cols
 
 
-def pivot_pre_keys(codes: Sequence[int], n_stages: int) -> str:
-    """The list of an event's pre-exposure keys (each plus :data:`PRE`) in the per-unit
-    join (event ``e``, unit row ``k`` of ``segab_uj``: ``t{c}``, ``kb{c}`` of a one-variant
-    cell); empty for any other event.
-
-    Example:
-        >>> pivot_pre_keys([2], 1)
-        'CASE WHEN e.k IN (2) THEN list_distinct([CASE WHEN e.t < k.t0 THEN k.kb0 + 2305843009213693952 END]) ELSE CAST([] AS BIGINT[]) END'
-    """  # noqa: E501
-    keys = ", ".join(f"CASE WHEN e.t < k.t{c} THEN k.kb{c} + {PRE} END" for c in range(n_stages))
-    listed = ", ".join(str(c) for c in codes)
-    return f"CASE WHEN e.k IN ({listed}) THEN list_distinct([{keys}]) ELSE CAST([] AS BIGINT[]) END"
-
-
-def split_pre(source: str) -> str:
-    """``source``'s rows (column ``kk``: a key, a negative class, or a pre-exposure key)
-    with ``key`` (the cell's key), ``k`` (-1 on a pre-exposure row) and ``pk``.
-
-    Example:
-        >>> "kk - 2305843009213693952 ELSE kk END AS key" in split_pre("f")
-        True
-    """
-    pre = f"kk >= {PRE}"
-    return (
-        f"SELECT * EXCLUDE (k, kk), CASE WHEN {pre} THEN CAST(-1 AS SMALLINT) ELSE k END AS k, "
-        f"CASE WHEN {pre} THEN k END AS pk, CASE WHEN {pre} THEN kk - {PRE} ELSE kk END AS key "
-        f"FROM {source}"
-    )
-
-
 def cell_pre_rows(
     outcomes: str, codes: Sequence[int], dims: Sequence[str], flags: Sequence[str]
 ) -> str:
@@ -138,3 +105,83 @@ def cell_pre_rows(
         "c.t0, e.k AS pk\n"
         f"FROM es e JOIN c ON e.h = c.h AND e.t < c.t0 WHERE e.k IN ({listed})"
     )
+
+
+def unit_covariates_sql(
+    e_ctes: Sequence[tuple[str, str]], codes: Sequence[int], n_stages: int, n_cells: int
+) -> str:
+    """``CREATE`` ``segab_uz``: per unit of the one-row-per-unit statements (``r``, its row
+    in ``segab_u``), the (unit, cell) key ``kb{c}`` of each stage's one-variant cell
+    and ``z{c}_{code}``, the sum of the values of event ``code`` before that cell's
+    first exposure: every covariate event read once, no row per cell.
+
+    Example:
+        >>> sql = unit_covariates_sql([("es", "SELECT 1")], [3], 2, 8)
+        >>> "SUM(CASE WHEN e.k = 3 AND e.t < k.t1 THEN e.value END) AS z1_3" in sql
+        True
+    """
+    kbs = ", ".join(f"k.kb{c}" for c in range(n_stages))
+    first = f"COALESCE({kbs})" if n_stages > 1 else "k.kb0"
+    cols = [f"MIN(k.kb{c}) AS kb{c}" for c in range(n_stages)]
+    cols += [
+        f"SUM(CASE WHEN e.k = {code} AND e.t < k.t{c} THEN e.value END) AS z{c}_{code}"
+        for c in range(n_stages)
+        for code in codes
+    ]
+    listed = ", ".join(str(c) for c in codes)
+    body = (
+        f"SELECT {first} // {n_cells} AS r, {', '.join(cols)}\n"
+        "FROM es e JOIN segab_uj k ON k.h = e.h\n"
+        f"WHERE e.k IN ({listed}) AND {first} IS NOT NULL GROUP BY ALL"
+    )
+    ctes = ",\n".join(f"{name} AS (\n{sql}\n)" for name, sql in e_ctes)
+    return f"CREATE OR REPLACE TEMP TABLE segab_uz AS\nWITH {ctes}\n{body}"
+
+
+def unit_covariate_join(pre: dict[int, str], source: str, n_stages: int, n_cells: int) -> str:
+    """``source``'s per-(unit, cell) rows with each covariate column ``pre[code]``: the
+    ``segab_uz`` value of the key's stage (``key % n_stages``), 0 without one.
+
+    Example:
+        >>> sql = unit_covariate_join({3: "y_5"}, "uv0", 1, 2)
+        >>> "CASE u.key % 1 WHEN 0 THEN COALESCE(z.z0_3, 0.0) END AS y_5" in sql
+        True
+    """
+    cols = []
+    for code, name in pre.items():
+        whens = " ".join(f"WHEN {c} THEN COALESCE(z.z{c}_{code}, 0.0)" for c in range(n_stages))
+        cols.append(f"CASE u.key % {n_stages} {whens} END AS {name}")
+    return (
+        f"SELECT u.*, {', '.join(cols)} FROM {source} u "
+        f"LEFT JOIN segab_uz z ON u.key >= 0 AND z.r = u.key // {n_cells}"
+    )
+
+
+def unit_covariate_sums_sql(
+    spec: EventLogSpec, ev_code: dict[str, int], n_stages: int, n_variants: int, n_cells: int
+) -> str:
+    """Per cell (``g, s, v``, ``cls`` 0): the covariate sums ``zs_i_j`` and ``zz_i_j_l``
+    of every unit of ``segab_uz`` (a unit without covariate events adds zeros).
+
+    Example:
+        >>> from segab.sums.specs import MetricSpec
+        >>> m = MetricSpec("r", "continuous", "rev", covariates=("rev",))
+        >>> sql = unit_covariate_sums_sql(EventLogSpec("e", 1, "u", "u", metrics=(m,)),
+        ...     {"rev": 0}, 1, 2, 2)
+        >>> "SUM(z0_0 * z0_0) AS zz_0_0_0" in sql
+        True
+    """
+    ns, nv, nc = n_stages, n_variants, n_cells
+    parts = []
+    for c in range(ns):
+        cols = []
+        for i, m in enumerate(spec.metrics):
+            z = tuple(f"z{c}_{ev_code[n]}" for n in m.covariates)
+            cols += [x for x in z_sums(i, z, None)]
+        cell = f"(kb{c} % {nc})"
+        parts.append(
+            f"SELECT {cell} // {ns} // {nv} AS g, {c} AS s, ({cell} // {ns}) % {nv} AS v, "
+            f"0 AS cls, 0 AS ne, {', '.join(cols)} FROM segab_uz WHERE kb{c} IS NOT NULL "
+            "GROUP BY ALL"
+        )
+    return "\nUNION ALL\n".join(parts)

@@ -41,7 +41,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from segab.sums._fast.fallback import COLLISION_CLASS, FastPathUnavailableError
-from segab.sums._fast.pre_exposure import covariate_codes, pivot_pre_keys, split_pre
+from segab.sums._fast.pre_exposure import (
+    covariate_codes,
+    unit_covariate_join,
+    unit_covariate_sums_sql,
+    unit_covariates_sql,
+)
 from segab.sums._fast.values import MetricValues, PartSums
 from segab.sums.event_metrics import join_window
 from segab.sums.expressions import with_ctes
@@ -344,37 +349,37 @@ def sums_sql(
         names += ["t", *(f"st{c}" for c in range(ns))]
     # ov: a list, empty when no window holds the event (then its class, -cls);
     # else the first match or the class, in a list of one
-    # covariates: a covariate event's keys of the cells it precedes, plus PRE
     codes = covariate_codes(spec, sums.ev_code)
-    pre = f", {pivot_pre_keys(codes, ns)} AS ps" if codes else ""
     j = (
         f"SELECT e.k, e.value{carried}, CASE WHEN e.h2 <> k.h2 THEN [-{COLLISION_CLASS}] "
         f"WHEN k.ov THEN list_distinct([{keys}]) "
         f"ELSE [CASE WHEN k.h IS NULL THEN -1 ELSE COALESCE({keys}, -({cls})) END] END AS ks, "
-        f"CASE WHEN k.ov THEN {cls} END AS cls{pre}\n"
+        f"CASE WHEN k.ov THEN {cls} END AS cls\n"
         "FROM es e LEFT JOIN segab_uj k ON k.h = e.h"
     )
     kept = "".join(f", {n}" for n in names)
-    every = "CASE WHEN len(ks) = 0 THEN [-cls] ELSE ks END"
-    if codes:
-        every = f"list_concat({every}, ps)"
-    f = f"SELECT k, value{kept}, UNNEST({every}) AS {'kk' if codes else 'key'} FROM j"
+    f = (
+        f"SELECT k, value{kept}, UNNEST(CASE WHEN len(ks) = 0 THEN [-cls] ELSE ks END) AS key "
+        "FROM j"
+    )
     ctes = [*e_ctes, ("j", j), ("f", f)]
     source = "f"
-    if codes:  # the cell's key, and the pre-exposure rows' k (-1) and pk
-        ctes.append(("fz", split_pre("f")))
-        source = "fz"
     if sums.times:  # the first exposure of the key's cell (its stage: key % ns)
         whens = " ".join(f"WHEN {c} THEN st{c}" for c in range(ns))
-        ctes.append(("ft", f"SELECT *, CASE key % {ns} {whens} END AS t0 FROM {source}"))
+        ctes.append(("ft", f"SELECT *, CASE key % {ns} {whens} END AS t0 FROM f"))
         source = "ft"
     values = sums.values(p, "e.t0")
-    uv = (
-        f"SELECT key, {', '.join(values.aggregates)}, COUNT(*) AS ne FROM {source} AS e "
-        "GROUP BY key"
-    )
+    aggregates, per_cell = values.aggregates, values.sums
+    if codes:  # covariates: per unit (segab_uz), joined to the outcomes' rows
+        zcols = set(values.pre.values())
+        aggregates = [a for a in aggregates if a.rsplit(" AS ", 1)[1] not in zcols]
+        per_cell = [c for c in per_cell if " AS zs_" not in c and " AS zz_" not in c]
+    uv = f"SELECT key, {', '.join(aggregates)}, COUNT(*) AS ne FROM {source} AS e GROUP BY key"
+    if codes:
+        ctes += [("uv0", uv)]
+        uv = unit_covariate_join(values.pre, "uv0", ns, nc)
     cell = f"(key % {nc})"
-    cols = "".join(f",\n  {col}" for col in values.sums)
+    cols = "".join(f",\n  {col}" for col in per_cell)
 
     def final(src: str) -> str:
         return (
@@ -425,12 +430,20 @@ def run_pivot(
         eng.execute(join_table_sql(spec, shape, jp), jp.values)
         ctes, final, values = sums_sql(e_ctes, spec, shape, e_params, sums)
         nc, ns, nv = shape.n_cells, shape.n_stages, shape.n_variants
+        codes = covariate_codes(spec, sums.ev_code)
+        if codes:  # the units' covariates, before the sums that join them
+            eng.execute(unit_covariates_sql(e_ctes, codes, ns, nc), e_params.values)
         cell = (f"key % {nc} // {ns} // {nv}", f"key % {nc} % {ns}", f"key % {nc} // {ns} % {nv}")
         out = sums.run(
             eng, ctes, e_params.values, final, cell, "key >= 0", values.capped, values.covariates
         )
+        if codes:  # Σx and Σx·x of every unit, rows the caller adds to the cells' sums
+            import pandas as pd
+
+            zsum = eng.query(unit_covariate_sums_sql(spec, sums.ev_code, ns, nv, nc), {})
+            out = pd.concat([out, zsum], ignore_index=True)
     finally:
-        for table in ("segab_u", "segab_uj"):
+        for table in ("segab_u", "segab_uj", "segab_uz"):
             eng.execute(f"DROP TABLE IF EXISTS {table}", {})
     if (out["cls"] == COLLISION_CLASS).any():
         raise FastPathUnavailableError("hash_collision")

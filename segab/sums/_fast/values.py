@@ -58,7 +58,8 @@ __all__ = [
 class MetricValues:
     """Per-unit aggregates (``expr AS y_j``), per-cell sums, each capped metric's
     columns ``i -> (y, d, m)`` (numerator, denominator or ``None``, maturity or ``None``)
-    and a capped metric's covariate columns ``i -> (z, ...)`` (its ``zy`` sums need the cap).
+    a capped metric's covariate columns ``i -> (z, ...)`` (its ``zy`` sums need the cap)
+    and the covariate column of each covariate event code (``pre``).
 
     Example:
         >>> MetricValues(["MAX(1) AS y_0"], []).capped
@@ -69,6 +70,7 @@ class MetricValues:
     sums: list[str]
     capped: dict[int, tuple[str, str | None, str | None]] = field(default_factory=dict)
     covariates: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    pre: dict[int, str] = field(default_factory=dict)
 
 
 def flag_names(spec: EventLogSpec) -> list[str]:
@@ -179,7 +181,8 @@ def metric_values(
             if m.cap is not None:
                 covs[i] = z
     values = [f"{expr} AS {name}" for expr, name in exprs.items()]
-    return MetricValues(values, sums, capped, covs)
+    pre = {ev_code[n]: z for n, z in zs.items()}
+    return MetricValues(values, sums, capped, covs, pre)
 
 
 def mature_counts(spec: EventLogSpec, t0: str, p: Params, hz: float | None) -> str:
