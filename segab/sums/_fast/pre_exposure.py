@@ -117,14 +117,15 @@ def unit_covariates_sql(
 
     Example:
         >>> sql = unit_covariates_sql([("es", "SELECT 1")], [3], 2, 8)
-        >>> "SUM(CASE WHEN e.k = 3 AND e.t < k.t1 THEN e.value END) AS z1_3" in sql
+        >>> "SUM(e.value) FILTER (WHERE e.k = 3 AND e.t < k.t1) AS z1_3" in sql
         True
     """
     kbs = ", ".join(f"k.kb{c}" for c in range(n_stages))
     first = f"COALESCE({kbs})" if n_stages > 1 else "k.kb0"
-    cols = [f"MIN(k.kb{c}) AS kb{c}" for c in range(n_stages)]
+    # the keys kb{c} are the unit's: grouped by, not aggregated
+    cols = [f"k.kb{c}" for c in range(n_stages)]
     cols += [
-        f"SUM(CASE WHEN e.k = {code} AND e.t < k.t{c} THEN e.value END) AS z{c}_{code}"
+        f"SUM(e.value) FILTER (WHERE e.k = {code} AND e.t < k.t{c}) AS z{c}_{code}"
         for c in range(n_stages)
         for code in codes
     ]
