@@ -34,6 +34,7 @@ Example:
     .venv/bin/python analysis/bench_analyze.py --rows 1000000
     .venv/bin/python analysis/bench_analyze.py --rows 200000   # smoke test, seconds
     .venv/bin/python analysis/bench_analyze.py --units   # the unit-table case (bench_units.py)
+    .venv/bin/python analysis/bench_analyze.py --metrics  # issue 17's metric set (bench_caps.py)
 """
 
 from __future__ import annotations
@@ -371,7 +372,21 @@ def main() -> None:
     parser.add_argument(
         "--units", action="store_true", help="the unit-table case instead (bench_units.py)"
     )
+    parser.add_argument(
+        "--metrics",
+        action="store_true",
+        help="issue 17: today's metrics against today's + a p99-capped revenue metric + a "
+        "7-day retention metric (bench_caps.py --set issue17; pass its options after it)",
+    )
     opts, rest = parser.parse_known_args()
+    if opts.metrics:  # segab analyze with issue 17's metric set against today's
+        out = OUT if opts.rows == 10_000_000 else OUT.with_name(f"bench_analyze_{opts.rows}")
+        subprocess.run([PY, __file__, "--rows", str(opts.rows), "--generate-only"], check=True)
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from bench_caps import main as caps_main
+
+        caps_main(["--set", "issue17", "--data", str(out), *rest])
+        return
     if opts.units:  # 10M units, 4 breakdowns in one call, against 4 calls and pandas
         sys.path.insert(0, str(Path(__file__).resolve().parent))
         from bench_units import main as units_main

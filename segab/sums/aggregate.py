@@ -286,8 +286,7 @@ def aggregate_event_log(
             sets=plan.sets,
         )
         result = None
-        # covariates (pre-exposure sums, segab.sums.covariates): the generic statements only
-        if usable_for(eng.dialect, route) and not any(s.covariates for s in specs):
+        if usable_for(eng.dialect, route):
             try:
                 result = run_hashed_event_log(eng, x_rel, e_rel, spec, pivot=route != "cells")
             except FastPathUnavailableError:

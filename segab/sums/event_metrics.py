@@ -1,6 +1,7 @@
 """Event filters and retention windows of event-log metrics, as SQL pieces.
 
-The generic statements (:mod:`segab.sums.statements`) read them:
+The generic statements (:mod:`segab.sums.statements`) read them (DuckDB's fast path
+its own spellings of the same rules: :mod:`segab.sums._fast.values`):
 
 - an **event filter** (``where`` of a metric) is compiled by the one condition
   compiler (:func:`segab.sql.conditions.compile_condition_sql`) over the events

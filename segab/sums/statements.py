@@ -370,7 +370,7 @@ def event_log_queries(
         mature = [f"m_{i}" for i, m in enumerate(spec.metrics) if m.window is not None]
         mature += covariate_columns(spec.metrics)
         cols = [*keys, *(dim(i) for i in range(len(spec.dims))), "u", *mature]
-        ctes, uv = ctes + cap_ctes("uv", cols, spec.metrics, p), "uvc"
+        ctes, uv = ctes + cap_ctes(uv, cols, spec.metrics, p), "uvc"  # uvz: covariates
         keys += cap_keys(spec.metrics)  # the caps: constants, so keys that split nothing
     sums = grouped_select(
         p.d,

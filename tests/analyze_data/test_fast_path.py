@@ -444,3 +444,286 @@ def test_fast_path_equals_generic_route_on_dirty_data_with_breakdown_and_now(
     assert fast.issues == slow.issues
     monkeypatch.setattr(hashed, "rows_per_partition", lambda limit=None: 100)
     assert_same(aggregate_event_log(exp, x, ev, **kwargs), slow)
+
+
+# --- issue 17's metrics on the fast path: caps, event filters, retention windows ---
+
+
+def fast_only(monkeypatch, exp, x, ev, **kwargs):
+    """``aggregate_event_log`` on the fast path, failing if the generic route runs."""
+    import segab.sums.aggregate as aggregate
+
+    def generic(*args, **kw):
+        raise AssertionError("the fast path fell back to the generic statements")
+
+    with monkeypatch.context() as m:
+        m.setattr(aggregate, "_generic_event_log", generic)
+        return aggregate_event_log(exp, x, ev, **kwargs)
+
+
+def assert_same_metrics(fast, slow) -> None:
+    """:func:`assert_same`, and the caps (value to 1e-12, units capped exactly) and the
+    retention metrics' maturity blocks."""
+    assert_same(fast, slow)
+    assert [c.metric for c in fast.caps] == [c.metric for c in slow.caps]
+    for got, want in zip(fast.caps, slow.caps, strict=True):
+        assert (got.value is None) == (want.value is None)
+        if want.value is not None:
+            assert got.value == pytest.approx(want.value, rel=1e-12)
+        assert got.units_capped == want.units_capped
+    assert fast.maturity == slow.maturity
+
+
+def metric_log(seed: int, switchers: float = 0.0, negative: bool = False):
+    """:func:`random_log` with a ``channel`` property on the events (``negative``: some
+    revenue values below zero, so that a percentile cap can fall below zero)."""
+    x, ev = random_log(seed, switchers=switchers)
+    rng = np.random.default_rng(seed + 7)
+    ev["channel"] = np.array(["email", "web", None], dtype=object)[rng.integers(0, 3, len(ev))]
+    if negative:
+        flip = rng.random(len(ev)) < 0.7
+        ev.loc[flip, "value"] = -ev.loc[flip, "value"]
+    return x, ev
+
+
+def metric_exp(exp_factory, percentile: float = 0.9, ignore_zeros: bool = False, **analysis):
+    pct = {"percentile": percentile, **({"ignore_zeros": True} if ignore_zeros else {})}
+    metrics = {
+        "primary": {"key": "conv", "kind": "binary", "event": "purchase"},
+        "secondary": [
+            {"key": "rev", "kind": "continuous", "event": "revenue"},
+            {"key": "rev_p", "kind": "continuous", "event": "revenue", "cap": pct},
+            {"key": "rev_abs", "kind": "continuous", "event": "revenue", "cap": {"value": 15.0}},
+            {"key": "rpc", "kind": "ratio", "event": "revenue", "denominator_event": "click",
+             "cap": {"percentile": 0.8}},
+            {"key": "email_rev", "kind": "continuous", "event": "revenue",
+             "where": {"channel": "email"}},
+            {"key": "email_click", "kind": "binary", "event": "click",
+             "where": {"channel": {"$ne": "web"}}},
+            {"key": "d1_3", "kind": "binary", "event": "click",
+             "window": {"start": "1d", "end": "3d"}},
+            {"key": "buy_12d", "kind": "binary", "event": "purchase",
+             "window": {"end": "12d"}, "where": {"channel": "web"}},
+        ],
+    }  # fmt: skip
+    return exp_factory(stages=STAGES, metrics=metrics, analysis={"attribution_window": "7d",
+                                                                 **analysis})  # fmt: skip
+
+
+@pytest.mark.parametrize("switchers", [0.0, 1.0])  # one row per unit; per (unit, cell)
+@pytest.mark.parametrize("ignore_zeros", [False, True])
+def test_caps_filters_and_windows_on_the_fast_path(switchers, ignore_zeros, exp_factory,
+                                                   monkeypatch):  # fmt: skip
+    exp = metric_exp(exp_factory, 0.9, ignore_zeros)
+    x, ev = metric_log(41, switchers)
+    slow = aggregate_event_log(exp, x, ev, route="generic")
+    assert all(c.value for c in slow.caps) and sum(sum(c.by_arm().values()) for c in slow.caps)
+    block = slow.maturity[1]  # buy_12d: windows still open at the data's end
+    assert block["n_immature"] > 0 and block["n_mature"] > 0
+    spy = PivotSpy(monkeypatch)
+    fast = fast_only(monkeypatch, exp, x, ev)
+    assert (spy.pivoted, spy.complex) == ((1, 0) if switchers == 0.0 else (0, 1))
+    assert_same_metrics(fast, slow)
+    assert_same_metrics(fast_only(monkeypatch, exp, x, ev, route="cells"), slow)
+    monkeypatch.setattr(hashed, "rows_per_partition", lambda limit=None: 100)  # staged parts
+    assert_same_metrics(fast_only(monkeypatch, exp, x, ev), slow)
+
+
+@pytest.mark.parametrize("by", [(), ("channel",)])
+def test_fast_path_metrics_with_now_breakdowns_and_dirty_data(by, exp_factory, monkeypatch):
+    """``now`` fixes the analysis time (more units immature); ``--by`` runs per (unit,
+    cell); duplicates dropped (a repeat matches a filter when any copy does); bad rows."""
+    exp = metric_exp(exp_factory, 0.5, duplicate_events="drop")
+    x, ev = dirty_log(42, switchers=0.0)
+    ev["channel"] = np.where(ev.index % 3 == 0, "email", "web")
+    ev = pd.concat([ev, ev.iloc[:15].assign(channel="email")], ignore_index=True)  # repeats
+    kwargs = {"now": dt.datetime(2024, 1, 12, tzinfo=dt.UTC), "by": list(by)}
+    slow = aggregate_event_log(exp, x, ev, route="generic", **kwargs)
+    dq = slow.data_quality
+    assert dq["duplicate_events"] and dq["bad_values"] and dq["exposures_after_now"]
+    assert slow.maturity[0]["as_of_source"] == "now" and slow.maturity[1]["n_immature"] > 0
+    assert_same_metrics(fast_only(monkeypatch, exp, x, ev, **kwargs), slow)
+    monkeypatch.setattr(hashed, "rows_per_partition", lambda limit=None: 100)
+    fast = fast_only(monkeypatch, exp, x, ev, **kwargs)
+    assert_same_metrics(fast, slow)
+    assert fast.issues == slow.issues
+
+
+@pytest.mark.parametrize("cap", [{"value": -1.0}, {"percentile": 0.1}])
+def test_a_cap_below_zero_lowers_the_zeros_on_the_fast_path(cap, exp_factory, monkeypatch):
+    """Most revenue is negative: the cap falls below zero, so a unit without revenue
+    (a zero, never staged) is lowered to it and counted as capped."""
+    metrics = {
+        "primary": {"key": "conv", "kind": "binary", "event": "purchase"},
+        "secondary": [
+            {"key": "rev", "kind": "continuous", "event": "revenue", "cap": cap},
+            {"key": "rev_email", "kind": "continuous", "event": "revenue", "cap": cap,
+             "where": {"channel": "email"}},
+            {"key": "rpc", "kind": "ratio", "event": "revenue", "denominator_event": "click",
+             "cap": cap},
+        ],
+    }  # fmt: skip
+    exp = exp_factory(stages=STAGES, metrics=metrics)
+    x, ev = metric_log(43, negative=True)
+    slow = aggregate_event_log(exp, x, ev, route="generic")
+    assert slow.caps[0].value is not None and slow.caps[0].value < 0
+    for route in ("auto", "cells"):
+        assert_same_metrics(fast_only(monkeypatch, exp, x, ev, route=route), slow)
+    monkeypatch.setattr(hashed, "rows_per_partition", lambda limit=None: 100)
+    assert_same_metrics(fast_only(monkeypatch, exp, x, ev), slow)
+
+
+def test_fast_path_caps_with_several_breakdowns(exp_factory, monkeypatch):
+    """Grouping sets: each breakdown's rows add up; the cap is one value on every row."""
+    exp = metric_exp(exp_factory, 0.9)
+    x, ev = metric_log(44)
+    x["tier"] = np.where(x.index % 3 == 0, "gold", "basic")
+    kwargs = {"breakdowns": ["channel", "tier"]}
+    slow = aggregate_event_log(exp, x, ev, route="generic", **kwargs)
+    fast = fast_only(monkeypatch, exp, x, ev, **kwargs)
+    # a dim outside its row's breakdown is None on one route, NaN on the other (as without
+    # these metrics): compared as one missing value
+    assert_same_metrics(*(missing_dims_as_none(a) for a in (fast, slow)))
+
+
+def missing_dims_as_none(agg):
+    import dataclasses
+
+    frames = {}
+    for name in ("sums", "exposures"):
+        df = getattr(agg, name).copy()
+        for col in ("channel", "tier"):
+            df[col] = df[col].astype(object).where(df[col].notna(), None)
+        frames[name] = df
+    return dataclasses.replace(agg, **frames)
+
+
+# --- covariates (regression adjustment) on the fast path: pre-exposure event sums ---
+
+
+def covariate_exp(exp_factory, cap: dict | None = None, **analysis):
+    """Adjusted metrics: continuous and binary, one capped (percentile or value), and a
+    plain metric beside them (its sums must not change)."""
+    cap = cap or {"percentile": 0.9}
+    metrics = {
+        "primary": {"key": "conv", "kind": "binary", "event": "purchase",
+                    "covariates": ["click"]},
+        "secondary": [
+            {"key": "rev", "kind": "continuous", "event": "revenue",
+             "covariates": ["revenue", "page_view"]},
+            {"key": "rev_cap", "kind": "continuous", "event": "revenue", "cap": cap,
+             "covariates": ["page_view", "revenue"]},
+            {"key": "email_rev", "kind": "continuous", "event": "revenue",
+             "where": {"channel": "email"}, "covariates": ["click"]},
+            {"key": "clicks", "kind": "continuous", "event": "click"},
+        ],
+    }  # fmt: skip
+    return exp_factory(stages=STAGES, metrics=metrics,
+                       analysis={"attribution_window": "7d", **analysis})  # fmt: skip
+
+
+def assert_covariates_nontrivial(agg) -> None:
+    """The logs exercise the covariates: non-zero sums and cross-products."""
+    adjusted = agg.sums[agg.sums["metric"].isin(["conv", "rev", "rev_cap", "email_rev"])]
+    assert (adjusted["x_sum_0"] > 0).any() and (adjusted["xy_sum_0"] != 0).any()
+    assert (adjusted[adjusted["metric"] == "rev"]["xx_sum_0_1"] > 0).any()
+
+
+@pytest.mark.parametrize("switchers", [0.0, 1.0])  # one row per unit; per (unit, cell)
+def test_covariates_on_the_fast_path(switchers, exp_factory, monkeypatch):
+    """Events before and after each cell's first exposure (an event of a unit can be
+    before its stage-2 exposure and after its stage-0 one), units in several cells,
+    multi-variant units, NULL values (0 in a covariate), unknown units."""
+    exp = covariate_exp(exp_factory)
+    x, ev = metric_log(45, switchers)
+    slow = aggregate_event_log(exp, x, ev, route="generic")
+    assert_covariates_nontrivial(slow)
+    assert slow.data_quality["events_before_exposure"] and slow.data_quality["missing_outcomes"]
+    spy = PivotSpy(monkeypatch)
+    fast = fast_only(monkeypatch, exp, x, ev)
+    assert (spy.pivoted, spy.complex) == ((1, 0) if switchers == 0.0 else (0, 1))
+    assert_same_metrics(fast, slow)
+    assert_same_metrics(fast_only(monkeypatch, exp, x, ev, route="cells"), slow)
+    monkeypatch.setattr(hashed, "rows_per_partition", lambda limit=None: 100)  # staged parts
+    assert_same_metrics(fast_only(monkeypatch, exp, x, ev), slow)
+
+
+@pytest.mark.parametrize("by", [(), ("channel",)])
+def test_covariates_on_the_fast_path_with_duplicates_now_and_dirty_data(
+    by, exp_factory, monkeypatch
+):
+    """Duplicates dropped (a repeated pre-exposure event counts once), ``now``, bad
+    values and times, ``--by`` (per (unit, cell))."""
+    exp = covariate_exp(exp_factory, duplicate_events="drop")
+    x, ev = dirty_log(46, switchers=0.0)
+    ev["channel"] = np.where(ev.index % 3 == 0, "email", "web")
+    ev = pd.concat([ev, ev.iloc[:40]], ignore_index=True)  # exact repeats
+    kwargs = {"now": dt.datetime(2024, 1, 14, tzinfo=dt.UTC), "by": list(by)}
+    slow = aggregate_event_log(exp, x, ev, route="generic", **kwargs)
+    dq = slow.data_quality
+    assert dq["duplicate_events"] and dq["bad_values"] and dq["exposures_after_now"]
+    assert_covariates_nontrivial(slow)
+    assert_same_metrics(fast_only(monkeypatch, exp, x, ev, **kwargs), slow)
+    assert_same_metrics(fast_only(monkeypatch, exp, x, ev, route="cells", **kwargs), slow)
+    monkeypatch.setattr(hashed, "rows_per_partition", lambda limit=None: 100)
+    fast = fast_only(monkeypatch, exp, x, ev, **kwargs)
+    assert_same_metrics(fast, slow)
+    assert fast.issues == slow.issues
+
+
+@pytest.mark.parametrize("cap", [{"value": -1.0}, {"percentile": 0.1}])
+def test_a_capped_adjusted_metric_below_zero_on_the_fast_path(cap, exp_factory, monkeypatch):
+    """A cap below zero lowers the zeros (units never staged by the cap stage): their
+    covariates then enter ``Σx·y`` times the cap."""
+    exp = covariate_exp(exp_factory, cap)
+    x, ev = metric_log(47, negative=True)
+    slow = aggregate_event_log(exp, x, ev, route="generic")
+    assert slow.caps[0].value is not None and slow.caps[0].value < 0
+    for route in ("auto", "cells"):
+        assert_same_metrics(fast_only(monkeypatch, exp, x, ev, route=route), slow)
+    monkeypatch.setattr(hashed, "rows_per_partition", lambda limit=None: 100)
+    assert_same_metrics(fast_only(monkeypatch, exp, x, ev), slow)
+
+
+def test_covariates_on_the_fast_path_with_several_breakdowns(exp_factory, monkeypatch):
+    exp = covariate_exp(exp_factory)
+    x, ev = metric_log(48)
+    x["tier"] = np.where(x.index % 3 == 0, "gold", "basic")
+    kwargs = {"breakdowns": ["channel", "tier"]}
+    slow = aggregate_event_log(exp, x, ev, route="generic", **kwargs)
+    fast = fast_only(monkeypatch, exp, x, ev, **kwargs)
+    assert_same_metrics(*(missing_dims_as_none(a) for a in (fast, slow)))
+
+
+def test_a_unit_with_only_pre_exposure_events_counts_its_covariates(exp_factory, monkeypatch):
+    """Oracle by hand: u1's revenue is all before its exposures (y = 0, z > 0), u2's
+    events fall between its stage-0 and stage-1 exposures (after one, before the other),
+    u3 has no event; a NULL value counts 0 in a covariate."""
+    exp = covariate_exp(exp_factory)
+    day = dt.timedelta(days=1)
+    base = dt.datetime(2024, 1, 10, tzinfo=dt.UTC)
+    x = pd.DataFrame({
+        "user_id": ["u1", "u2", "u2", "u3"], "experiment": "exp", "iteration": 1,
+        "segment": "young", "stage": ["awareness", "awareness", "consideration", "awareness"],
+        "variant": "a", "timestamp": [base, base, base + 3 * day, base], "in_experiment": True,
+    })  # fmt: skip
+    ev = pd.DataFrame({
+        "user_id": ["u1", "u1", "u1", "u2", "u2"],
+        "event": ["revenue", "page_view", "revenue", "revenue", "page_view"],
+        "value": [5.0, 2.0, None, 7.0, 1.0],
+        "timestamp": [base - day, base - 2 * day, base - day, base + day, base + 2 * day],
+        "channel": "web",
+    })  # fmt: skip
+    fast = fast_only(monkeypatch, exp, x, ev)
+    slow = aggregate_event_log(exp, x, ev, route="generic")
+    assert_same_metrics(fast, slow)
+    rev = fast.sums[(fast.sums["metric"] == "rev") & (fast.sums["variant"] == "a")]
+    aware = rev[rev["stage"] == "awareness"].iloc[0]
+    # awareness: u1 (y 0, z (5, 2)), u2 (y 7, z (0, 0)), u3 (0, (0, 0))
+    assert (aware["n"], aware["sum"], aware["x_sum_0"], aware["x_sum_1"]) == (3, 7.0, 5.0, 2.0)
+    assert (aware["xy_sum_0"], aware["xx_sum_0_1"], aware["xx_sum_0_0"]) == (0.0, 10.0, 25.0)
+    consider = rev[rev["stage"] == "consideration"].iloc[0]
+    # consideration: u2 (y 0: its events are before t0; z (7, 1))
+    assert (consider["n"], consider["sum"], consider["x_sum_0"], consider["x_sum_1"]) == (
+        1, 0.0, 7.0, 1.0)  # fmt: skip
+    assert consider["xx_sum_0_1"] == 7.0

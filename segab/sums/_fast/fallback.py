@@ -9,10 +9,9 @@ running raises :class:`FastPathUnavailableError` with a reason:
 - ``too_many_names``: more than ``MAX_CODES`` segment, stage and variant names;
 - ``undeclared_name``: a valid exposure shows a name the config does not declare
   (handled inside the fast path, which then scans for the names and stages again);
-- ``event_filter`` / ``retention_window``: a metric has an event filter or a retention
-  window, which only the generic statements compute.
-- ``capped_metric``: a metric has a ``cap`` (:mod:`segab.sums.caps`; the percentile
-  over all units is computed by the generic statements only).
+
+Event filters, retention windows and caps (absolute or percentile) are computed on
+the fast path (:mod:`segab.sums._fast.values`, :mod:`segab.sums._fast.capping`).
 
 Example:
     >>> FastPathUnavailableError("hash_collision").reason
@@ -31,9 +30,6 @@ Reason = Literal[
     "hash_collision",
     "too_many_names",
     "undeclared_name",
-    "event_filter",
-    "retention_window",
-    "capped_metric",
 ]
 
 

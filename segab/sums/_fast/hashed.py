@@ -45,8 +45,10 @@ import tempfile
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from segab.sums._fast.capping import TABLE as CAP_TABLE
 from segab.sums._fast.fallback import FastPathUnavailableError
 from segab.sums._fast.partition import Partition
+from segab.sums._fast.values import horizon
 from segab.sums.expressions import valid_unit, with_ctes
 from segab.sums.result import rollup_sets
 from segab.sums.sources import Relation, SqlRunner
@@ -159,9 +161,9 @@ def run_hashed_event_log(
 
     Raises :class:`~segab.sums._fast.fallback.FastPathUnavailableError` when the generic
     route must run instead: a unit-hash collision (``hash_collision``), or more than
-    :data:`MAX_CODES` distinct segment/stage/variant names (``too_many_names``), or a
-    metric with an event filter or a retention window (``event_filter``,
-    ``retention_window``), or a capped metric (``capped_metric``).
+    :data:`MAX_CODES` distinct segment/stage/variant names (``too_many_names``).
+    Event filters, retention windows and caps are computed here too
+    (:mod:`segab.sums._fast.values`, :mod:`segab.sums._fast.capping`).
     ``partitions`` defaults to one per :func:`rows_per_partition` exposure rows
     for DuckDB's ``memory_limit`` (e.g. ``"250MB"``; default: the environment's
     ``SEGAB_DUCKDB_MEMORY_LIMIT``, else 250MB). With more than one, the inputs are
@@ -179,12 +181,6 @@ def run_hashed_event_log(
         >>> run_hashed_event_log.__name__   # exercised in tests/analysis/test_fast_path.py
         'run_hashed_event_log'
     """
-    if any(m.where_sql is not None for m in spec.metrics):
-        raise FastPathUnavailableError("event_filter")
-    if any(m.window is not None for m in spec.metrics):
-        raise FastPathUnavailableError("retention_window")
-    if any(m.cap is not None for m in spec.metrics):
-        raise FastPathUnavailableError("capped_metric")  # caps: the generic statements
     per_part = rows_per_partition(memory_limit)
     if partitions is None:
         _, count = eng.rows(f"SELECT COUNT(*) AS n FROM {x_rel.sql}", {})
@@ -268,26 +264,28 @@ def _run(
                     raise FastPathUnavailableError("undeclared_name")
                 quality = {k: v for k, v in staged.items() if k != "undeclared"}
         assert quality is not None  # without staging, the caller scanned the codes
+        fast.sums.hz = _horizon(eng, fast, workdir, k_parts)
         for part in range(k_parts):
             result = fast.run(eng, part, k_parts)
             counts.append(result[0])
             sums.append(result[1])
             funnels.append(result[2])
         ev = fast.event_scan(eng).iloc[0]
+        dims = [f"dim_{i}" for i in range(len(spec.dims))]
+        cnt = _add(counts, ["g", "s", "v", "ok", *dims])
+        valid = cnt[cnt["ok"].astype(bool)] if len(cnt) else cnt
+        capped = fast.sums.caps.finish(eng, valid) if fast.sums.caps.capped else None
     finally:
-        for table in ("segab_pc", "segab_uk", "segab_u", "segab_uj"):
+        for table in ("segab_pc", "segab_uk", "segab_u", "segab_uj", "segab_uv", CAP_TABLE):
             eng.execute(f"DROP TABLE IF EXISTS {table}", {})
         if workdir is not None:
             shutil.rmtree(workdir, ignore_errors=True)
-    dims = [f"dim_{i}" for i in range(len(spec.dims))]
     decode = {
         "segment": {v: k for k, v in seg_code.items()},
         "stage": {v: k for k, v in stage_code.items()},
         "variant": {v: k for k, v in var_code.items()},
     }
-    cnt = _add(counts, ["g", "s", "v", "ok", *dims])
     quality["multi_variant_units"] = int(cnt.loc[~cnt["ok"].astype(bool), "cells"].sum())
-    valid = cnt[cnt["ok"].astype(bool)]
     quality["duplicate_exposures"] = int((valid["rows"] - valid["cells"]).sum())
     keys = ["g", "s", "v", *dims]
     sm = _add(sums, [*keys, "cls"])
@@ -295,20 +293,22 @@ def _run(
     unmatched = int(nomatch.sum())
     unknown, before, known = (int(nomatch.get(c, 0)) for c in (1, 2, 3))
     matched = sm[sm["g"].notna()].drop(columns=["cls", "ne"])
-    wide = valid[[*keys, "cells"]].rename(columns={"cells": "n"})
+    mature = [c for c in valid.columns if c.startswith("n_")]  # retention windows
+    wide = valid[[*keys, "cells", *mature]].rename(columns={"cells": "n"})
     wide = wide.merge(matched, on=keys, how="left")
+    if capped is not None:  # the capped metrics' sums, from the cap stage
+        wide = fast.sums.caps.fill(wide.merge(_typed(capped, wide, keys), on=keys, how="left"))
     wide = _decode(wide, decode, {"g": "segment", "s": "stage", "v": "variant"})
+    sums_cols = ("n", "n_", "s_", "q_", "ds", "dq", "x_", "k_", "zs", "zy", "zz")
+    caps = [c for c in wide.columns if c[:2] == "c_"]
     wide = wide[
-        [
-            "segment",
-            "stage",
-            "variant",
-            *dims,
-            *(c for c in wide.columns if c[:2] in ("n", "s_", "q_", "ds", "dq", "x_")),
-        ]
+        ["segment", "stage", "variant", *dims, *(c for c in wide.columns if c[:2] in sums_cols)]
+        + ([] if spec.sets else caps)
     ]
     if spec.sets:  # several breakdowns: the finest crossing's sums, added up per breakdown
         wide = rollup_sets(wide, ["segment", "stage", "variant"], len(dims), spec.sets)
+        for c in caps:  # one value: a constant, not a sum
+            wide[c] = fast.sums.caps.caps.get(int(c[2:]))
     fn = _add(funnels, ["g", "v", "s"])
     stage_of = decode["stage"]
     fn["next_stage"] = fn["s"].map(lambda c: stage_of.get(int(c) + 1))
@@ -327,7 +327,20 @@ def _run(
         events_known=attributed + before + known,
         events_attributed=attributed,
     )
+    if any(m.window is not None for m in spec.metrics):  # as the generic route has it
+        quality["analysis_time"] = 0 if fast.sums.hz is None else fast.sums.hz  # type: ignore[assignment]
     return wide, fn, quality
+
+
+def _horizon(eng: SqlRunner, fast: Partition, workdir: str | None, parts: int) -> float | None:
+    """The retention windows' analysis time (:func:`~segab.sums._fast.values.horizon`)."""
+    inputs = fast.time_inputs() if workdir is None else []
+    return horizon(eng, fast.spec, workdir, parts, inputs)
+
+
+def _typed(capped: pd.DataFrame, wide: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """The cap stage's frame with its cell codes of the types ``wide``'s have."""
+    return capped.astype({k: wide[k].dtype for k in keys if k in "gsv"})
 
 
 def _usable(r: dict[str, Any]) -> bool:

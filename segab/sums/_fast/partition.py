@@ -21,10 +21,13 @@ Example:
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from segab.sums._fast.capping import CapStage
 from segab.sums._fast.fallback import COLLISION_CLASS, FastPathUnavailableError
+from segab.sums._fast.pre_exposure import cell_pre_rows, covariate_codes
 from segab.sums._fast.unit_pivot import MAX_PIVOT_STAGES, PivotShape, empty_funnel, run_pivot
+from segab.sums._fast.values import PartSums
 from segab.sums.expressions import valid_unit, with_ctes
 from segab.sums.fingerprints import repeats
 from segab.sums.sources import Relation, SqlRunner
@@ -34,7 +37,7 @@ from segab.sums.statements import event_ctes, exposure_ctes, value_event_names, 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["H2", "H", "Partition", "metric_values", "repeats"]
+__all__ = ["H2", "H", "Partition", "repeats"]
 
 H = "hash(u)"
 H2 = "CAST(hash(u || chr(1)) >> 32 AS UINTEGER)"
@@ -55,38 +58,6 @@ def _case(col: str, codes: dict[str, int], p: Params) -> str:
         return "CAST(NULL AS SMALLINT)"
     whens = " ".join(f"WHEN {p(name)} THEN {code}" for name, code in codes.items())
     return f"CAST(CASE {col} {whens} END AS SMALLINT)"
-
-
-def metric_values(spec: EventLogSpec, ev_code: dict[str, int]) -> tuple[list[str], list[str]]:
-    """Per-unit value aggregates (each distinct one once) and the per-cell sums over them.
-
-    The aggregates read the event code ``e.k`` and value ``e.value``.
-
-    Example:
-        >>> from segab.sums.specs import MetricSpec
-        >>> spec = EventLogSpec("e", 1, "u", "u", metrics=(MetricSpec("c", "binary", "buy"),))
-        >>> metric_values(spec, {"buy": 0})[1]
-        ['SUM(y_0) AS s_0, SUM(y_0 * y_0) AS q_0']
-    """
-    exprs: dict[str, str] = {}
-
-    def alias(expr: str) -> str:
-        return exprs.setdefault(expr, f"y_{len(exprs)}")
-
-    def total(k: int) -> str:
-        return f"COALESCE(SUM(CASE WHEN e.k = {k} THEN e.value END), 0.0)"
-
-    sums = []
-    for i, m in enumerate(spec.metrics):
-        k = ev_code[m.source]
-        y = alias(
-            f"MAX(CASE WHEN e.k = {k} THEN 1.0 ELSE 0.0 END)" if m.kind == "binary" else total(k)
-        )
-        sums.append(f"SUM({y}) AS s_{i}, SUM({y} * {y}) AS q_{i}")
-        if m.den is not None:
-            d = alias(total(ev_code[m.den]))
-            sums.append(f"SUM({d}) AS ds_{i}, SUM({d} * {d}) AS dq_{i}, SUM({y} * {d}) AS x_{i}")
-    return [f"{expr} AS {name}" for expr, name in exprs.items()], sums
 
 
 class Partition:
@@ -119,6 +90,8 @@ class Partition:
         # one row per unit when there are no --by columns and few stages
         usable = pivot and not spec.dims and min(sizes) > 0 and sizes[1] <= MAX_PIVOT_STAGES
         self.shape = PivotShape(*sizes, tuple(self.nexts)) if usable else None
+        # the values' SQL, the analysis time (set by the caller) and the caps
+        self.sums = PartSums(spec, ev_code, CapStage(spec, var_code, self.dims))
 
     def stage(self, eng: SqlRunner, parts: int, directory: str, part_rows: int) -> dict[str, int]:
         """Write the exposures and events once, hashed and coded, split by partition.
@@ -237,11 +210,20 @@ class Partition:
         p = Params("duckdb")
         ctes = self._events(p)
         ok = f"{valid_unit('u')} AND bad = 0"
+        w = "".join(f", {f}" for f in self.sums.flags)  # event filters' flags
         if every:
             ids = f"CASE WHEN {ok} THEN {H} END AS h, CASE WHEN {ok} THEN {H2} END AS h2"
             k = f"CASE WHEN bad > 0 AND {valid_unit('u')} THEN -bad ELSE k END AS k"
-            return ctes, f"SELECT {ids}, {k}, value, t FROM e0", p
-        return ctes, f"SELECT {H} AS h, {H2} AS h2, k, value, t FROM e0 WHERE {ok}", p
+            return ctes, f"SELECT {ids}, {k}, value, t{w} FROM e0", p
+        return ctes, f"SELECT {H} AS h, {H2} AS h2, k, value, t{w} FROM e0 WHERE {ok}", p
+
+    def time_inputs(self) -> list[tuple[str, dict[str, Any]]]:
+        """Statements (and parameters) of the valid exposures' and usable events' times
+        ``t``, read from the inputs (for the analysis time when nothing is staged)."""
+        return [
+            (with_ctes(ctes) + f"\nSELECT t FROM ({body}) b", p.values)
+            for ctes, body, p in (self._x_rows(), self._e_rows())
+        ]
 
     def _rows(self, name: str, part: int, parts: int) -> tuple[list[tuple[str, str]], Params]:
         """CTE ``{name}s`` with this partition's rows (staged, or hashed on the fly)."""
@@ -274,16 +256,7 @@ class Partition:
         ctes, p = self._rows("x", part, parts)
         if self.shape is not None:
             e_ctes, e_p = self._rows("e", part, parts)
-            result = run_pivot(
-                eng,
-                ctes,
-                p,
-                e_ctes,
-                e_p,
-                self.spec,
-                self.shape,
-                lambda: metric_values(self.spec, self.ev_code),
-            )
+            result = run_pivot(eng, ctes, p, e_ctes, e_p, self.spec, self.shape, self.sums)
             if result is not None:  # None: a unit with two segments at one stage
                 return result
         return self._run_cells(eng, ctes, p, part, parts)
@@ -314,10 +287,11 @@ class Partition:
         if int(eng.query("SELECT COUNT(*) AS c FROM segab_uk WHERE coll", {})["c"].iloc[0]):
             raise FastPathUnavailableError("hash_collision")
         dcols = "".join(f", {d}" for d in dims)
+        cp = Params("duckdb")
         counts = eng.query(
-            f"SELECT g, s, v{dcols}, v = v2 AS ok, COUNT(*) AS cells, SUM(n) AS rows "
-            "FROM segab_pc GROUP BY ALL",
-            {},
+            f"SELECT g, s, v{dcols}, v = v2 AS ok, COUNT(*) AS cells, SUM(n) AS rows"
+            f"{self.sums.mature('t0', cp)} FROM segab_pc GROUP BY ALL",
+            cp.values,
         )
         funnel = self._funnel(eng, nexts)
         sums = self._sums(eng, part, parts)
@@ -353,6 +327,15 @@ class Partition:
             f"SELECT DISTINCT * FROM e_all WHERE {ok}\n"
             f"UNION ALL SELECT * FROM e_all WHERE NOT ({ok})"
         )
+        flags = self.sums.flags
+        if flags:  # a repeat counts once, matching a filter when any copy does
+            cols = "u, event, value, t, bad, k"
+            most = "".join(f", MAX({f}) AS {f}" for f in flags)
+            once = (
+                f"SELECT {cols}{most} FROM e_all WHERE {ok} GROUP BY {cols}\n"
+                f"UNION ALL SELECT {cols}{''.join(f', {f}' for f in flags)} "
+                f"FROM e_all WHERE NOT ({ok})"
+            )
         return [*ctes, ("e_all", coded), ("e0", once)]
 
     def _sums(self, eng: SqlRunner, part: int, parts: int) -> pd.DataFrame:
@@ -364,8 +347,10 @@ class Partition:
         cv = f"CAST((g * {ns} + s) * {nv} + v AS INTEGER)"
         c = f"SELECT h, {cv} AS cv, t0{dc} FROM segab_pc WHERE v = v2"
         cdc = "".join(f", c.{d}" for d in dims)
-        values, sums = metric_values(spec, self.ev_code)
-        vals = "".join(f",\n  {v}" for v in values)
+        codes = covariate_codes(spec, self.ev_code)
+        # covariates: per-unit values over the rows `r` (the events' and the pre-exposure ones)
+        values = self.sums.values(p, "e.t0" if codes else "c.t0")
+        vals = "".join(f",\n  {v}" for v in values.aggregates)
         # an event matching no cell is one row with a NULL cell; cls classifies it:
         # 1 unknown unit, 2 before the unit's first exposure, 3 other (outside the
         # window, or a cell without a time), 5 a unit whose cells were all excluded;
@@ -374,19 +359,33 @@ class Partition:
             f"CASE WHEN e.h2 <> k.h2 THEN {COLLISION_CLASS} WHEN c.h IS NOT NULL THEN 0 "
             "WHEN k.h IS NULL THEN 1 WHEN e.t < k.tf THEN 2 WHEN k.hv THEN 3 ELSE 5 END"
         )
-        uv = (
-            f"SELECT c.cv{cdc}, c.h, {cls} AS cls{vals}, COUNT(*) AS ne\n"
+        join = (
             "FROM es e LEFT JOIN segab_uk k ON k.h = e.h\n"
             f"LEFT JOIN c ON e.h = c.h AND {window_condition(spec, p, 'e', 'c')}\n"
-            "GROUP BY ALL"
         )
-        cols = "".join(f",\n  {col}" for col in sums)
-        return eng.query(
-            with_ctes([*ctes, ("c", c), ("uv", uv)])
-            + f"\nSELECT cv // {ns * nv} AS g, (cv // {nv}) % {ns} AS s, cv % {nv} AS v{dc}, "
-            f"cls, SUM(ne) AS ne{cols}\nFROM uv GROUP BY cv{dc}, cls",
-            p.values,
-        )
+        uv = f"SELECT c.cv{cdc}, c.h, {cls} AS cls{vals}, COUNT(*) AS ne\n{join}GROUP BY ALL"
+        pre: list[tuple[str, str]] = []
+        if codes:
+            w = "".join(f", e.{f}" for f in self.sums.flags)
+            rows = f"SELECT c.cv{cdc}, c.h, {cls} AS cls, e.k, e.value, e.t{w}, c.t0\n{join}"
+            pre = [("r", cell_pre_rows(rows, codes, dims, self.sums.flags))]
+            uv = (
+                f"SELECT cv{dc}, h, cls{vals}, COUNT(*) FILTER (WHERE e.pk IS NULL) AS ne\n"
+                "FROM r e GROUP BY ALL"
+            )
+        cols = "".join(f",\n  {col}" for col in values.sums)
+
+        def final(src: str) -> str:
+            return (
+                f"SELECT cv // {ns * nv} AS g, (cv // {nv}) % {ns} AS s, cv % {nv} AS v{dc}, "
+                f"cls, SUM(ne) AS ne{cols}\nFROM {src} GROUP BY cv{dc}, cls"
+            )
+
+        cell = (f"cv // {ns * nv}", f"(cv // {nv}) % {ns}", f"cv % {nv}")
+        return self.sums.run(
+            eng, [*ctes, ("c", c), *pre, ("uv", uv)], p.values, final, cell, "cv IS NOT NULL",
+            values.capped, values.covariates,
+        )  # fmt: skip
 
     def event_scan(self, eng: SqlRunner) -> pd.DataFrame:
         """Counts over the events a metric reads: empty ids, unusable values and times,

@@ -41,6 +41,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from segab.sums._fast.fallback import COLLISION_CLASS, FastPathUnavailableError
+from segab.sums._fast.pre_exposure import (
+    covariate_codes,
+    unit_covariate_join,
+    unit_covariate_sums_sql,
+    unit_covariates_sql,
+)
+from segab.sums._fast.values import MetricValues, PartSums
+from segab.sums.event_metrics import join_window
 from segab.sums.expressions import with_ctes
 from segab.sums.sources import SqlRunner
 from segab.sums.specs import EventLogSpec, Params
@@ -244,17 +252,21 @@ def overlap_sql(spec: EventLogSpec, n_stages: int, p: Params) -> str:
     pairs = [(i, j) for i in range(n_stages) for j in range(i + 1, n_stages)]
     if not pairs:
         return "FALSE"
-    if spec.window_seconds is None:
+    widest = join_window(spec)  # a retention window may reach past the attribution window
+    if widest is None:
         return " OR ".join(f"(t{i} IS NOT NULL AND t{j} IS NOT NULL)" for i, j in pairs)
-    w = p(float(spec.window_seconds))
+    w = p(float(widest))
     inside = [
         f"(t{b} >= t{a} AND t{b} < t{a} + {w})" for i, j in pairs for a, b in ((i, j), (j, i))
     ]
     return f"COALESCE({' OR '.join(inside)}, FALSE)"
 
 
-def counts_sql(shape: PivotShape) -> str:
+def counts_sql(shape: PivotShape, mature: str = "") -> str:
     """Cells and exposure rows per (segment, stage, variant, one variant or not).
+
+    ``mature``: more count columns, ``t{c}`` in them the cell's first exposure
+    (retention windows: :func:`~segab.sums._fast.values.mature_counts`).
 
     Example:
         >>> counts_sql(PivotShape(1, 2, 2, (1,))).count("UNION ALL")
@@ -263,7 +275,8 @@ def counts_sql(shape: PivotShape) -> str:
     nv = shape.n_variants
     return "\nUNION ALL\n".join(
         f"SELECT a{c} // {nv} AS g, {c} AS s, a{c} % {nv} AS v, a{c} = b{c} AS ok, "
-        f"COUNT(*) AS cells, SUM(n{c}) AS rows FROM segab_u WHERE a{c} IS NOT NULL GROUP BY ALL"
+        f"COUNT(*) AS cells, SUM(n{c}) AS rows{mature.replace('{c}', str(c))} "
+        f"FROM segab_u WHERE a{c} IS NOT NULL GROUP BY ALL"
         for c in range(shape.n_stages)
     )
 
@@ -302,19 +315,24 @@ def sums_sql(
     spec: EventLogSpec,
     shape: PivotShape,
     p: Params,
-    metric_values: Callable[[], tuple[list[str], list[str]]],
-) -> str:
+    sums: PartSums,
+) -> tuple[list[tuple[str, str]], Callable[[str], str], MetricValues]:
     """Per-cell sums of the partition's events ``es`` (and counts of the unmatched ones).
 
-    ``metric_values`` returns the per-unit value aggregates over ``e.k``/``e.value``
-    and the per-cell sums over them (see :func:`segab.sums._fast.partition.metric_values`).
+    Returns the CTEs up to ``uv`` (one row per (unit, cell) key: the per-unit values
+    of :meth:`~segab.sums._fast.values.PartSums.values`), the final ``GROUP BY`` over
+    a source holding ``uv``'s rows, and the values. With event filters each event
+    carries its flags ``w_i``; with retention windows (or a join window wider than
+    the attribution window) its time and the first exposure ``t0`` of the cell its
+    key names (``key % n_stages`` is the stage).
 
     Example:
+        >>> from segab.sums._fast.capping import CapStage
         >>> spec = EventLogSpec("e", 1, "u", "u")
-        >>> sql = sums_sql([("es", "SELECT 1")], spec, PivotShape(1, 1, 2, ()), Params("duckdb"),
-        ...                lambda: (["COUNT(*) AS y_0"], ["SUM(y_0) AS s_0"]))
-        >>> "UNNEST" in sql
-        True
+        >>> ctes, final, _ = sums_sql([("es", "SELECT 1")], spec, PivotShape(1, 1, 2, ()),
+        ...     Params("duckdb"), PartSums(spec, {}, CapStage(spec, {}, [])))
+        >>> "UNNEST" in dict(ctes)["f"], "GROUP BY ALL" in final("uv")
+        (True, True)
     """
     ns, nv, nc = shape.n_stages, shape.n_variants, shape.n_cells
     keys = ", ".join(
@@ -324,28 +342,55 @@ def sums_sql(
     # the class of an event of a known unit that matches no cell (COALESCE and
     # CASE evaluate it only for those events)
     cls = "CASE WHEN e.t < k.tf THEN 2 WHEN k.hv THEN 3 ELSE 5 END"
+    names = list(sums.flags)  # carried from j to f: flags, time, the stages' first exposures
+    carried = "".join(f", e.{w}" for w in sums.flags)
+    if sums.times:
+        carried += ", e.t" + "".join(f", k.t{c} AS st{c}" for c in range(ns))
+        names += ["t", *(f"st{c}" for c in range(ns))]
     # ov: a list, empty when no window holds the event (then its class, -cls);
     # else the first match or the class, in a list of one
+    codes = covariate_codes(spec, sums.ev_code)
     j = (
-        f"SELECT e.k, e.value, CASE WHEN e.h2 <> k.h2 THEN [-{COLLISION_CLASS}] "
+        f"SELECT e.k, e.value{carried}, CASE WHEN e.h2 <> k.h2 THEN [-{COLLISION_CLASS}] "
         f"WHEN k.ov THEN list_distinct([{keys}]) "
         f"ELSE [CASE WHEN k.h IS NULL THEN -1 ELSE COALESCE({keys}, -({cls})) END] END AS ks, "
         f"CASE WHEN k.ov THEN {cls} END AS cls\n"
         "FROM es e LEFT JOIN segab_uj k ON k.h = e.h"
     )
-    f = "SELECT k, value, UNNEST(CASE WHEN len(ks) = 0 THEN [-cls] ELSE ks END) AS key FROM j"
-    values, sums = metric_values()
-    uv = f"SELECT key, {', '.join(values)}, COUNT(*) AS ne FROM f AS e GROUP BY key"
-    cell = f"(key % {nc})"
-    cols = "".join(f",\n  {col}" for col in sums)
-    return (
-        with_ctes([*e_ctes, ("j", j), ("f", f), ("uv", uv)])
-        + f"\nSELECT CASE WHEN key >= 0 THEN {cell} // {ns} // {nv} END AS g, "
-        f"CASE WHEN key >= 0 THEN {cell} % {ns} END AS s, "
-        f"CASE WHEN key >= 0 THEN ({cell} // {ns}) % {nv} END AS v, "
-        "CASE WHEN key < 0 THEN -key ELSE 0 END AS cls, "
-        f"SUM(ne) AS ne{cols}\nFROM uv GROUP BY ALL"
+    kept = "".join(f", {n}" for n in names)
+    f = (
+        f"SELECT k, value{kept}, UNNEST(CASE WHEN len(ks) = 0 THEN [-cls] ELSE ks END) AS key "
+        "FROM j"
     )
+    ctes = [*e_ctes, ("j", j), ("f", f)]
+    source = "f"
+    if sums.times:  # the first exposure of the key's cell (its stage: key % ns)
+        whens = " ".join(f"WHEN {c} THEN st{c}" for c in range(ns))
+        ctes.append(("ft", f"SELECT *, CASE key % {ns} {whens} END AS t0 FROM f"))
+        source = "ft"
+    values = sums.values(p, "e.t0")
+    aggregates, per_cell = values.aggregates, values.sums
+    if codes:  # covariates: per unit (segab_uz), joined to the outcomes' rows
+        zcols = set(values.pre.values())
+        aggregates = [a for a in aggregates if a.rsplit(" AS ", 1)[1] not in zcols]
+        per_cell = [c for c in per_cell if " AS zs_" not in c and " AS zz_" not in c]
+    uv = f"SELECT key, {', '.join(aggregates)}, COUNT(*) AS ne FROM {source} AS e GROUP BY key"
+    if codes:
+        ctes += [("uv0", uv)]
+        uv = unit_covariate_join(values.pre, "uv0", ns, nc)
+    cell = f"(key % {nc})"
+    cols = "".join(f",\n  {col}" for col in per_cell)
+
+    def final(src: str) -> str:
+        return (
+            f"SELECT CASE WHEN key >= 0 THEN {cell} // {ns} // {nv} END AS g, "
+            f"CASE WHEN key >= 0 THEN {cell} % {ns} END AS s, "
+            f"CASE WHEN key >= 0 THEN ({cell} // {ns}) % {nv} END AS v, "
+            "CASE WHEN key < 0 THEN -key ELSE 0 END AS cls, "
+            f"SUM(ne) AS ne{cols}\nFROM {src} GROUP BY ALL"
+        )
+
+    return [*ctes, ("uv", uv)], final, values
 
 
 def run_pivot(
@@ -356,7 +401,7 @@ def run_pivot(
     e_params: Params,
     spec: EventLogSpec,
     shape: PivotShape,
-    metric_values: Callable[[], tuple[list[str], list[str]]],
+    sums: PartSums,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame] | None:
     """Run one partition per unit: ``(counts, sums, funnel)``, or ``None``.
 
@@ -377,15 +422,29 @@ def run_pivot(
             raise FastPathUnavailableError("hash_collision")
         if int(flags["complex"]):
             return None
-        counts = eng.query(counts_sql(shape), {})
+        cp = Params("duckdb")
+        counts = eng.query(counts_sql(shape, sums.mature("t{c}", cp)), cp.values)
         fsql = funnel_sql(shape)
         funnel = empty_funnel() if fsql is None else eng.query(fsql, {})
         jp = Params("duckdb")
         eng.execute(join_table_sql(spec, shape, jp), jp.values)
-        sums = eng.query(sums_sql(e_ctes, spec, shape, e_params, metric_values), e_params.values)
+        ctes, final, values = sums_sql(e_ctes, spec, shape, e_params, sums)
+        nc, ns, nv = shape.n_cells, shape.n_stages, shape.n_variants
+        codes = covariate_codes(spec, sums.ev_code)
+        if codes:  # the units' covariates, before the sums that join them
+            eng.execute(unit_covariates_sql(e_ctes, codes, ns, nc), e_params.values)
+        cell = (f"key % {nc} // {ns} // {nv}", f"key % {nc} % {ns}", f"key % {nc} // {ns} % {nv}")
+        out = sums.run(
+            eng, ctes, e_params.values, final, cell, "key >= 0", values.capped, values.covariates
+        )
+        if codes:  # Σx and Σx·x of every unit, rows the caller adds to the cells' sums
+            import pandas as pd
+
+            zsum = eng.query(unit_covariate_sums_sql(spec, sums.ev_code, ns, nv, nc), {})
+            out = pd.concat([out, zsum], ignore_index=True)
     finally:
-        for table in ("segab_u", "segab_uj"):
+        for table in ("segab_u", "segab_uj", "segab_uz"):
             eng.execute(f"DROP TABLE IF EXISTS {table}", {})
-    if (sums["cls"] == COLLISION_CLASS).any():
+    if (out["cls"] == COLLISION_CLASS).any():
         raise FastPathUnavailableError("hash_collision")
-    return counts, sums, funnel
+    return counts, out, funnel
