@@ -66,6 +66,15 @@ def period_for(exp: Experiment, seed: int = 5) -> AllocationPeriod:
     return AllocationPeriod(exp.key, exp.iteration, 3, datetime(2026, 2, 1), tuple(cells))
 
 
+@pytest.fixture(scope="module")
+def units_parquet(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """20,000 units (the shared fixture has 100,000): every rule still occurs (see
+    test_the_oracle_exercises_every_rule) and the PostgreSQL round trip stays short."""
+    path = tmp_path_factory.mktemp("sticky_units") / "units.parquet"
+    pq.write_table(synthetic_units(20_000, seed=11), path)
+    return path
+
+
 def earlier_variants(exp: Experiment, units: Path, seed: int = 9) -> pa.Table:
     """Stored exposures for 40% of the assigned units: mostly valid, some stale or moved."""
     rng = np.random.default_rng(seed)
