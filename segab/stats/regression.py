@@ -48,6 +48,7 @@ import numpy.typing as npt
 
 from segab.errors import StatsError
 from segab.stats.estimates import Estimates, add_warning, relative_delta
+from segab.stats.sufficient import _check_sum
 
 __all__ = [
     "W_COLLINEAR",
@@ -75,20 +76,6 @@ def pair_index(k: int) -> list[tuple[int, int]]:
     return [(j, m) for j in range(k) for m in range(j, k)]
 
 
-def _finite(name: str, value: object) -> float:
-    if isinstance(value, bool):
-        raise StatsError(f"RegressionStats.{name}: found {value!r}, expected a finite number")
-    try:
-        out = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise StatsError(
-            f"RegressionStats.{name}: found {value!r}, expected a finite number"
-        ) from None
-    if not math.isfinite(out):
-        raise StatsError(f"RegressionStats.{name}: found {out}, expected a finite number")
-    return out
-
-
 @dataclass(frozen=True)
 class RegressionStats:
     """An outcome ``y`` with ``K`` covariates ``x`` in one arm: additive sums.
@@ -114,10 +101,12 @@ class RegressionStats:
         if isinstance(n, bool) or not isinstance(n, int | np.integer) or int(n) < 0:
             raise StatsError(f"RegressionStats.n: found {n!r}, expected an integer count >= 0")
         object.__setattr__(self, "n", int(n))
-        object.__setattr__(self, "y_sum", _finite("y_sum", self.y_sum))
-        object.__setattr__(self, "y_sum_sq", _finite("y_sum_sq", self.y_sum_sq))
+        object.__setattr__(self, "y_sum", _check_sum("RegressionStats", "y_sum", self.y_sum))
+        object.__setattr__(
+            self, "y_sum_sq", _check_sum("RegressionStats", "y_sum_sq", self.y_sum_sq)
+        )
         for name in ("x_sum", "xy_sum", "xx_sum"):
-            values = tuple(_finite(name, v) for v in getattr(self, name))
+            values = tuple(_check_sum("RegressionStats", name, v) for v in getattr(self, name))
             object.__setattr__(self, name, values)
         k = len(self.x_sum)
         if k == 0 or len(self.xy_sum) != k or len(self.xx_sum) != k * (k + 1) // 2:
