@@ -487,7 +487,9 @@ def test_heterogeneity_property(segments: list[tuple[float, float]]) -> None:
     assert h.p_value == pytest.approx(stats.chi2.sf(h.q, k - 1), rel=TOL)
 
 
-@settings(max_examples=200, deadline=None)
+# statsmodels' multipletests takes tens of milliseconds a call: 60 families keep this test
+# at a few seconds (ties, 0 and 1 are drawn often through sampled_from)
+@settings(max_examples=60, deadline=None)
 @given(
     st.lists(
         st.one_of(st.floats(0.0, 1.0), st.sampled_from([0.0, 0.01, 0.05, 1.0])),
