@@ -77,7 +77,11 @@ SEGMENT_SHARES = {
     64: np.r_[6.0, np.linspace(2.5, 0.5, 15)] / (6.0 + 22.5),
 }
 WORLDS = ("null", "common_small", "common_moderate", "common_large", "sparse", "mixed")
-METHODS = ("holm", "uncorrected", "bh", "eb_grid", "eb_stage", "eb_grid_kinf")
+METHODS = ("holm", "uncorrected", "bh", "eb_grid", "eb_stage", "eb_grid_kinf", "eb_grid_ucb")
+BETA = ALPHA / 10  # eb_grid_ucb: mu2's upper bound at 1 - BETA, critical values at ALPHA - BETA
+# per-cell significance levels of the decision frontier (uncorrected tests at each level)
+FRONTIER_ALPHAS = np.unique(np.r_[np.geomspace(1e-5, 0.3, 61), ALPHA])
+UNIONS = ("eb_grid|holm", "eb_grid_ucb|holm")
 METRICS = {"binary": 0.01, "continuous": 1.0}
 
 
@@ -91,22 +95,25 @@ class CvaTable:
     log_m2: np.ndarray
     inv_kappa: np.ndarray
     log_cv: np.ndarray
+    alpha: float = ALPHA
 
     @classmethod
-    def build(cls, n_m2: int, n_kappa: int) -> CvaTable:
+    def build(cls, n_m2: int, n_kappa: int, alpha: float = ALPHA) -> CvaTable:
         log_m2 = np.linspace(math.log(1e-4), math.log(1e5), n_m2)
         # dense at both ends: kappa near 1 (fast change) and the kink where kappa stops binding
         inv_kappa = (1 - np.cos(np.linspace(0.0, math.pi, n_kappa))) / 2
         log_cv = np.array(
             [
                 [
-                    math.log(ebci_critical_value(math.exp(lm), 1.0 / u if u > 0 else math.inf))
+                    math.log(
+                        ebci_critical_value(math.exp(lm), 1.0 / u if u > 0 else math.inf, alpha)
+                    )
                     for u in inv_kappa
                 ]
                 for lm in log_m2
             ]
         )
-        return cls(log_m2, inv_kappa, log_cv)
+        return cls(log_m2, inv_kappa, log_cv, alpha)
 
     def __call__(self, m2: np.ndarray, kappa: float) -> np.ndarray:
         lm = np.clip(np.log(m2), self.log_m2[0], self.log_m2[-1])
@@ -125,7 +132,7 @@ class CvaTable:
         for _ in range(points):
             m2 = math.exp(rng.uniform(math.log(1e-3), math.log(1e3)))
             kappa = 1.0 / rng.uniform(0.0, 1.0)
-            exact = ebci_critical_value(m2, kappa)
+            exact = ebci_critical_value(m2, kappa, self.alpha)
             worst = max(worst, abs(float(self(np.array([m2]), kappa)[0]) / exact - 1))
         return worst
 
@@ -200,6 +207,11 @@ class Row:
     tallies: dict[str, Tally] = field(default_factory=lambda: {m: Tally() for m in METHODS})
     tailoring_covered: int = 0
     experiments: int = 0
+    # decision frontier: uncorrected tests at each of FRONTIER_ALPHAS (correct, false ships)
+    frontier_correct: np.ndarray = field(default_factory=lambda: np.zeros(FRONTIER_ALPHAS.size))
+    frontier_false: np.ndarray = field(default_factory=lambda: np.zeros(FRONTIER_ALPHAS.size))
+    # ship when either the EB robust interval or the Holm-corrected test says so
+    unions: dict[str, Tally] = field(default_factory=lambda: {u: Tally() for u in UNIONS})
 
 
 def _decide(ship: np.ndarray, rollback: np.ndarray, theta: np.ndarray, t: Tally) -> None:
@@ -229,8 +241,15 @@ def cell_estimates(
 
 
 def one_experiment(
-    metric: str, world: str, grid: Grid, table: CvaTable, rng: np.random.Generator, row: Row
+    metric: str,
+    world: str,
+    grid: Grid,
+    tables: tuple[CvaTable, CvaTable],
+    rng: np.random.Generator,
+    row: Row,
 ) -> None:
+    """One simulated grid; ``tables``: critical values at ALPHA and at ALPHA - BETA."""
+    table, table_ucb = tables
     theta = effects(world, grid, METRICS[metric], rng)
     n, sums, sums_sq, means = draw_folds(metric, grid, theta, rng)
     truth = means[:, 1] - means[:, 0]
@@ -242,6 +261,7 @@ def one_experiment(
         ("uncorrected", "none"),
         ("bh", "bh"),
     )
+    decisions: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for method, correction in corrections:
         p = np.array(adjust_p_values([float(v) for v in cmp.p_value], correction))
         sig = np.nan_to_num(p, nan=1.0) < ALPHA
@@ -250,23 +270,37 @@ def one_experiment(
         t.covered += float(np.sum(raw_cover))
         t.param_covered += float(np.sum(raw_cover))
         t.cells += grid.cells
-        _decide(sig & (lift > 0), sig & (lift < 0), truth, t)
+        decisions[method] = (sig & (lift > 0), sig & (lift < 0))
+        _decide(*decisions[method], truth, t)
+        if method == "uncorrected":
+            sig_at = np.nan_to_num(p, nan=1.0)[None, :] < FRONTIER_ALPHAS[:, None]
+            ship, back = sig_at & (lift > 0), sig_at & (lift < 0)
+            row.frontier_correct += np.sum(ship & (truth > 0), axis=1)
+            row.frontier_correct += np.sum(back & (truth < 0), axis=1)
+            row.frontier_false += np.sum(ship & (truth <= 0), axis=1)
     grid_fit = shrink(lift, se, intervals=False)
     for method, groups in (
         ("eb_grid", None),
         ("eb_stage", grid.stage.tolist()),
         ("eb_grid_kinf", None),
+        ("eb_grid_ucb", None),
     ):
-        r = grid_fit if groups is None else shrink(lift, se, groups, intervals=False)
+        if method == "eb_grid_ucb":
+            r = shrink(lift, se, intervals=False, interval="ucb", beta=BETA)
+        else:
+            r = grid_fit if groups is None else shrink(lift, se, groups, intervals=False)
         post, w = np.array(r.posterior_means), np.array(r.weights)
+        centre, w_ci = np.array(r.ci_centers), np.array(r.ci_weights)
         m2 = np.array(r.m2)
         half = np.where(w < 1, 0.0, Z * se)  # unshrunk (small) groups: normal intervals
         for g in r.groups:
             idx = np.array([lab == g.label for lab in r.group_labels])
             if g.shrunk:
                 kappa = math.inf if method == "eb_grid_kinf" else g.kappa
-                half[idx] = table(m2[idx], kappa) * w[idx] * se[idx]
-        lo, hi = post - half, post + half
+                tab = table_ucb if method == "eb_grid_ucb" else table
+                half[idx] = tab(m2[idx], kappa) * w_ci[idx] * se[idx]
+        lo, hi = centre - half, centre + half
+        decisions[method] = (lo > 0, hi < 0)
         t = row.tallies[method]
         t.sq_err += float(np.sum((post - truth) ** 2))
         t.covered += float(np.sum((lo <= truth) & (truth <= hi)))
@@ -274,6 +308,12 @@ def one_experiment(
         t.param_covered += float(np.sum((p_lo <= truth) & (truth <= p_hi)))
         t.cells += grid.cells
         _decide(lo > 0, hi < 0, truth, t)
+    for union in UNIONS:
+        eb, holm = decisions[union.split("|")[0]], decisions["holm"]
+        ship = eb[0] | holm[0]
+        t = row.unions[union]
+        t.cells += grid.cells
+        _decide(ship, (eb[1] | holm[1]) & ~ship, truth, t)
     tv = tailoring_value(n, sums, sums_sq)
     share = n.sum(axis=(1, 2)) / n.sum()
     cells = np.arange(grid.cells)
@@ -286,7 +326,10 @@ def one_experiment(
 
 
 def run(
-    experiments: int, seed: int, table: CvaTable, configs: list[tuple[int, str, str]]
+    experiments: int,
+    seed: int,
+    tables: tuple[CvaTable, CvaTable],
+    configs: list[tuple[int, str, str]],
 ) -> dict[tuple[int, str, str], Row]:
     rows = {}
     for i, (cells, metric, world) in enumerate(configs):
@@ -294,7 +337,7 @@ def run(
         grid = Grid.make(cells)
         row = Row()
         for _ in range(experiments):
-            one_experiment(metric, world, grid, table, rng, row)
+            one_experiment(metric, world, grid, tables, rng, row)
         rows[(cells, metric, world)] = row
     return rows
 
@@ -388,6 +431,58 @@ def table_markdown(rows: dict[tuple[int, str, str], Row]) -> str:
     return "\n".join(lines)
 
 
+def frontier(row: Row) -> dict[str, float]:
+    """The best uncorrected per-cell level: most correct decisions with false ships at most
+    Holm's + 1 point (an in-sample oracle over FRONTIER_ALPHAS), and the union rules.
+    """
+    cells = row.tallies["holm"].cells
+    holm = summary(row)["holm"]
+    correct, false = row.frontier_correct / cells, row.frontier_false / cells
+    ok = false <= holm["false_ship"] + 0.01
+    j = int(np.argmax(np.where(ok, correct, -1.0)))
+    out = {
+        "holm_correct": holm["correct"],
+        "holm_false": holm["false_ship"],
+        "best_alpha": float(FRONTIER_ALPHAS[j]),
+        "best_correct": float(correct[j]),
+        "best_false": float(false[j]),
+    }
+    for u, t in row.unions.items():
+        out[f"{u}_correct"] = t.correct / t.cells
+        out[f"{u}_false"] = t.false_ship / t.cells
+    return out
+
+
+def frontier_markdown(rows: dict[tuple[int, str, str], Row]) -> str:
+    """Per row: Holm; the oracle per-cell level; the union rules (ratios to Holm's correct)."""
+
+    def ratio(x: float, holm: float) -> str:
+        return f"{x / holm:.2f}x" if holm > 0 else "n/a"
+
+    lines = [
+        "| grid | metric | world | Holm correct | Holm false ship | best per-cell alpha "
+        "| correct | false ship | vs Holm | eb_grid or Holm: correct | false ship | vs Holm "
+        "| eb_grid_ucb or Holm: correct | false ship | vs Holm |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for (cells, metric, world), row in rows.items():
+        f = frontier(row)
+        hc = f["holm_correct"]
+        cols = [
+            f"{hc:.3f}",
+            f"{f['holm_false']:.4f}",
+            f"{f['best_alpha']:.2g}",
+            f"{f['best_correct']:.3f}",
+            f"{f['best_false']:.4f}",
+            ratio(f["best_correct"], hc),
+        ]
+        for u in UNIONS:
+            c = f[f"{u}_correct"]
+            cols += [f"{c:.3f}", f"{f[f'{u}_false']:.4f}", ratio(c, hc)]
+        lines.append(f"| {cells} | {metric} | {world} | " + " | ".join(cols) + " |")
+    return "\n".join(lines)
+
+
 def targets(rows: dict[tuple[int, str, str], Row], method: str = "eb_grid") -> list[str]:
     """The issue's four targets, PASS/MISS per grid and metric, with the margin."""
     out = []
@@ -462,10 +557,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     experiments = args.experiments or (100 if args.quick else 1000)
     start = time.perf_counter()
-    table = CvaTable.build(50, 21) if args.quick else CvaTable.build(100, 61)
-    err = table.max_error(np.random.default_rng(args.seed), 40 if args.quick else 200)
-    print(f"cva table built in {time.perf_counter() - start:.1f}s; max relative error {err:.2e}")
-    rows = run(experiments, args.seed, table, all_configs())
+    size = (50, 21) if args.quick else (100, 61)
+    table = CvaTable.build(*size)
+    table_ucb = CvaTable.build(*size, alpha=ALPHA - BETA)
+    points = 40 if args.quick else 200
+    err = table.max_error(np.random.default_rng(args.seed), points)
+    err_ucb = table_ucb.max_error(np.random.default_rng(args.seed), points)
+    print(
+        f"cva tables built in {time.perf_counter() - start:.1f}s; max relative error "
+        f"{err:.2e} (alpha {ALPHA}), {err_ucb:.2e} (alpha {ALPHA - BETA:.3f})"
+    )
+    rows = run(experiments, args.seed, (table, table_ucb), all_configs())
     print(f"\n{experiments} experiments per row, seed {args.seed}, ", end="")
     print(f"{time.perf_counter() - start:.0f}s in all\n")
     print(table_markdown(rows))
@@ -473,6 +575,18 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(targets(rows)))
     print("\nFor information only, the same checks for eb_grid_kinf:\n")
     print("\n".join(targets(rows, "eb_grid_kinf")))
+    print(
+        "\nThe same checks for eb_grid_ucb (the finite-sample correction, declared before its "
+        "first run, after eb_grid's results):\n"
+    )
+    print("\n".join(targets(rows, "eb_grid_ucb")))
+    print(
+        "\nDecision frontier: per-cell tests without correction at the level with the most "
+        f"correct decisions whose false-ship rate is at most Holm's + 1 point (in-sample oracle "
+        f"over {FRONTIER_ALPHAS.size} levels from {FRONTIER_ALPHAS[0]:g} to "
+        f"{FRONTIER_ALPHAS[-1]:g}); union rules ship when the EB interval or Holm says so:\n"
+    )
+    print(frontier_markdown(rows))
     if args.diagnose:
         print("\nDiagnostic: eb_grid coverage with estimated and with true moments\n")
         configs = [c for c in all_configs() if c[2] != "null"]  # true mu2 = 0: no interval
