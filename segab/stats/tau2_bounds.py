@@ -84,9 +84,7 @@ def tau2_upper_bound(
     if not 0 < beta < 1:
         raise StatsError(f"beta: found {beta}, expected a level in (0, 1)")
     if not (np.all(np.isfinite(y)) and np.all(np.isfinite(se)) and np.all(se > 0)):
-        raise StatsError(
-            "tau2_upper_bound: expected finite estimates and standard errors > 0"
-        )
+        raise StatsError("tau2_upper_bound: expected finite estimates and standard errors > 0")
     k = y.size
     if k < 2:
         return math.nan
