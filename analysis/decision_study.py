@@ -25,7 +25,11 @@ with the estimated kurtosis (segab.stats.shrink). ``eb_grid`` is the method the
 targets are assessed on, declared before the first run; ``eb_grid_kinf`` (the
 same estimates, intervals that use the second moment only, ``kappa = inf``) was
 added after the first run showed ``eb_grid`` under-covering on 16 cells, and is
-reported for information, not as a target assessment. A cell is shipped when
+reported for information, not as a target assessment; ``eb_grid_ucb`` (the same
+point estimates, the finite-sample corrected intervals of ``shrink(interval="ucb")``:
+a Q-profile upper bound for mu2 at 1 - alpha/10, critical values at alpha - alpha/10)
+was added after the diagnostic located the shortfall in the estimate of mu2, declared
+before its own first run, and gets the same target lines. A cell is shipped when
 its test is significant and the lift positive (EB: the robust interval is above
 0), rolled back when significant and negative.
 
@@ -36,6 +40,12 @@ worse one); the false-ship rate (the share of cells where a variant that is not
 better, true effect <= 0, was shipped); and per world the coverage of the
 cross-fitted tailoring value's interval (segab.stats.tailoring_value) of the
 true gain of the fold-chosen policies over the best single arm.
+
+Decision frontier (reported, not a target): per-cell tests without correction at each
+level of FRONTIER_ALPHAS; per row, the level with the most correct decisions whose
+false-ship rate is at most Holm's + 1 point, chosen in hindsight (an optimistic oracle
+for rules with one level for all cells). Union rules: ship when the EB robust interval
+or the Holm-corrected test says so (``eb_grid|holm``, ``eb_grid_ucb|holm``).
 
 The robust critical values come from a table of ``cva_0.05(m2, kappa)`` over
 ``log m2`` and ``1/kappa`` (Chebyshev-spaced), interpolated bilinearly in ``log cva``; the maximal
