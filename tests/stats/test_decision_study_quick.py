@@ -22,6 +22,7 @@ EXPERIMENTS = 80
 
 def _load() -> ModuleType:
     path = Path(__file__).resolve().parents[2] / "analysis" / "decision_study.py"
+    sys.path.insert(0, str(path.parent))  # for its sibling analysis/decision_report.py
     spec = importlib.util.spec_from_file_location("segab_decision_study", path)
     if spec is None or spec.loader is None:
         pytest.skip(f"cannot load {path}")
