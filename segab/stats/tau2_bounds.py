@@ -16,10 +16,12 @@ which is exactly ``χ²_{k−1}`` at the true ``τ²`` when the effects are norm
 and decreasing in ``τ²``. The upper bound is the ``τ²`` where ``Q`` falls to the
 ``β`` quantile of ``χ²_{k−1}`` (0 when ``Q(0)`` is already below it). With the
 effects held fixed (the view in which AKP's average coverage is stated), and
-equal errors, ``Q(μ₂)·(σ² + μ₂)/σ²`` is a non-central ``χ²_{k−1}`` with the same
-mean as the normal-effects case and a smaller variance (``2(k−1)(σ² + 2μ₂)σ²/(σ²
-+ μ₂)²`` against ``2(k−1)``), so its lower tail is no heavier: the bound does not
-rely on the effects being normal.
+equal errors ``σ²`` and ``μ₂ = Σ(θ_i − θ̄)²/(k − 1)``, ``Q(μ₂)·(σ² + μ₂)/σ²`` is a
+non-central ``χ²_{k−1}``, so ``Q(μ₂)`` has mean ``k − 1`` as in the normal-effects
+case and a smaller variance (``2(k−1)(σ² + 2μ₂)σ²/(σ² + μ₂)²`` against
+``2(k−1)``): its lower tail is lighter (approximately; no stochastic order is
+claimed, the tests check the coverage with fixed sparse effects), so the bound
+does not rely on the effects being normal.
 
 Example:
     >>> round(tau2_upper_bound([0.10, 0.02, -0.03, 0.05, 0.00], [0.03] * 5, beta=0.05), 6)
