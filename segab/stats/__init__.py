@@ -60,6 +60,7 @@ if TYPE_CHECKING:  # the names, for type checkers; at run time they load on firs
     from segab.stats.srm import srm_test
     from segab.stats.sufficient import CupedStats, MeanStats, ProportionStats, RatioStats
     from segab.stats.tailoring import TailoringResult, tailoring_value
+    from segab.stats.tau2_bounds import tau2_upper_bound
     from segab.stats.vectorized import (
         compare_cells,
         compare_cuped_arrays,
@@ -132,6 +133,7 @@ _EXPORTS = {
     "srm_test": "segab.stats.srm",
     "tailoring_value": "segab.stats.tailoring",
     "tau2_estimate": "segab.stats.shrinkage",
+    "tau2_upper_bound": "segab.stats.tau2_bounds",
     "top_two_weights": "segab.stats.bandit",
     "truncated_normal_cdf": "segab.stats.winners",
     "uniform_slice_comparison": "segab.stats.adaptive",
@@ -219,6 +221,7 @@ __all__ = [
     "srm_test",
     "tailoring_value",
     "tau2_estimate",
+    "tau2_upper_bound",
     "top_two_weights",
     "truncated_normal_cdf",
     "uniform_slice_comparison",

@@ -36,6 +36,20 @@ truncation, as AKP and their R package define it) floors ``μ₂`` at ``2Σω²�
 mean; ``"none"`` truncates at 0 and 1 (an estimate of 0 leaves the intervals
 undefined). Coverage is on average over the cells of a group, not cell by cell.
 
+**Finite-sample correction of the intervals** (``interval="ucb"``; the default
+``"plugin"`` is AKP's interval above): ``μ₂`` is replaced, for the intervals
+only, by its Q-profile upper confidence bound ``μ₂ᵁ`` at level ``1 − β``
+(:func:`segab.stats.tau2_bounds.tau2_upper_bound`, never below the estimate),
+and the critical values are taken at level ``α − β`` (``β = α/10`` by default):
+``c_i ± cva_{α−β}(σ_i²/μ₂ᵁ, κ)·wᵁ_i·σ_i`` with ``wᵁ_i = μ₂ᵁ/(μ₂ᵁ + σ_i²)`` and
+centre ``c_i = μ̂ + wᵁ_i(y_i − μ̂)``. For any fixed ``v ≥ μ₂`` the normalised
+bias of the ``v``-shrunk estimate, ``−(σ/v)(θ − μ)``, has second moment
+``σ²μ₂/v² ≤ σ²/v`` and the kurtosis of the effects, so (``r`` increasing in
+``t = b²``; scale ``t`` up to mean ``σ²/v``) its average non-coverage is at most
+``ρ(σ²/v, κ, χ)``: the interval is valid at ``α − β`` whenever ``μ₂ᵁ ≥ μ₂``, which
+fails with probability ``β``. The point estimates (``posterior_means``) stay the
+MSE-oriented ones; ``ci_centers`` and ``ci_weights`` give the intervals' own.
+
 A group with fewer than ``min_cells`` cells (default 5) is not shrunk: its
 posterior means are the raw estimates and its intervals the normal ones, with a
 warning. One cell alone is always unchanged.
@@ -60,10 +74,12 @@ from scipy import special
 from segab.errors import StatsError
 from segab.stats.ebci import ebci_critical_value, ebci_parametric_critical_value
 from segab.stats.result import json_ready
+from segab.stats.tau2_bounds import tau2_upper_bound
 
 __all__ = [
     "Center",
     "FsCorrection",
+    "IntervalMethod",
     "ShrinkageGroup",
     "ShrinkageResult",
     "Tau2Method",
@@ -73,6 +89,7 @@ __all__ = [
 ]
 
 Tau2Method = Literal["reml", "moments", "akp"]
+IntervalMethod = Literal["plugin", "ucb"]
 Center = Literal["random_effects", "inverse_variance", "simple"]
 FsCorrection = Literal["pmt", "none"]
 FloatArray = npt.NDArray[np.float64]
@@ -86,6 +103,8 @@ class ShrinkageGroup:
     correction), ``tau2_uncorrected`` the estimator's value before it (the
     moment estimators can be negative). ``kappa`` is the kurtosis used by the
     robust intervals. ``shrunk`` is False for a group left alone (too few cells).
+    ``tau2_upper`` is the ``μ₂ᵁ`` the intervals use with ``interval="ucb"``
+    (``tau2`` with ``"plugin"``).
 
     Example:
         >>> g = ShrinkageGroup("all", 5, 0.028, 0.00157, 0.00157, 1.5, 1.2, True)
@@ -101,6 +120,7 @@ class ShrinkageGroup:
     kappa: float
     kappa_uncorrected: float
     shrunk: bool
+    tau2_upper: float = math.nan
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict.
@@ -122,6 +142,10 @@ class ShrinkageResult:
     ``critical_values`` the ``cva_α(m2_i, κ)`` of the robust intervals
     ``posterior_means ± critical_values·weights·std_errors``;
     ``parametric_ci_*`` is the interval under normal effects (``± z√w σ``).
+    With ``interval_method="ucb"`` the intervals are
+    ``ci_centers ± critical_values·ci_weights·std_errors`` at level
+    ``interval_alpha = α − β``, ``m2 = σ²/μ₂ᵁ`` (with ``"plugin"``: the posterior
+    means, the weights and ``α``).
 
     Example:
         >>> r = shrink([0.1, 0.0, 0.05, 0.02, -0.01], [0.02] * 5)
@@ -146,6 +170,10 @@ class ShrinkageResult:
     fs_correction: str
     alpha: float
     warnings: tuple[str, ...] = ()
+    interval_method: str = "plugin"
+    interval_alpha: float = math.nan
+    ci_centers: tuple[float, ...] = ()
+    ci_weights: tuple[float, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (NaN → ``None``).
@@ -295,6 +323,8 @@ def shrink(
     alpha: float = 0.05,
     min_cells: int = 5,
     intervals: bool = True,
+    interval: IntervalMethod = "plugin",
+    beta: float | None = None,
 ) -> ShrinkageResult:
     """Shrink cell effects towards their group's mean; robust EB intervals for each cell.
 
@@ -302,7 +332,9 @@ def shrink(
     cells in one group (the whole grid). ``kappa=None`` estimates the kurtosis
     per group; ``math.inf`` uses the second-moment-only intervals.
     ``intervals=False`` skips the critical values (NaN), e.g. for a simulation
-    that tabulates them.
+    that tabulates them. ``interval="ucb"`` corrects the intervals for the
+    estimation of ``μ₂`` (module docstring): ``μ₂ᵁ`` at level ``1 − β``
+    (``beta=None``: ``α/10``), critical values at ``α − β``.
 
     Example:
         >>> r = shrink([0.10, 0.02, -0.03, 0.05, 0.00], [0.03] * 5,
@@ -311,6 +343,10 @@ def shrink(
         (0.635628, 0.00157)
         >>> shrink([0.1, 0.2], [0.05, 0.05]).warnings[0][:34]
         "group 'all': 2 cell(s), fewer than"
+        >>> y, se = [0.10, 0.02, -0.03, 0.05, 0.00], [0.03] * 5
+        >>> u = shrink(y, se, interval="ucb")
+        >>> u.posterior_means == shrink(y, se).posterior_means, round(u.interval_alpha, 6)
+        (True, 0.045)
     """
     y = np.asarray(estimates, dtype=np.float64)
     se = np.asarray(std_errors, dtype=np.float64)
@@ -334,6 +370,12 @@ def shrink(
         raise StatsError(
             f"center: found {center!r}, expected 'random_effects', 'inverse_variance' or 'simple'"
         )
+    if interval not in ("plugin", "ucb"):
+        raise StatsError(f"interval: found {interval!r}, expected 'plugin' or 'ucb'")
+    b = alpha / 10 if beta is None else beta
+    if interval == "ucb" and not 0 < b < alpha:
+        raise StatsError(f"beta: found {b}, expected a level in (0, alpha)")
+    a_ci = alpha - b if interval == "ucb" else alpha
     if fs_correction not in ("pmt", "none"):
         raise StatsError(f"fs_correction: found {fs_correction!r}, expected 'pmt' or 'none'")
     labels = ["all"] * y.size if groups is None else [str(g) for g in groups]
@@ -343,6 +385,7 @@ def shrink(
         )
     n = y.size
     post, w, m2, cv = y.copy(), np.ones(n), np.zeros(n), np.full(n, math.nan)
+    centers, w_ci = y.copy(), np.ones(n)
     z = float(special.ndtri(1 - alpha / 2))
     lo, hi = y - z * se, y + z * se
     p_lo, p_hi = lo.copy(), hi.copy()
@@ -362,10 +405,18 @@ def shrink(
             cv[idx] = z
             continue
         mean, mu2, raw, kap, kap_raw = _group(gy, gse, tau2_method, center, fs_correction, kappa)
-        summaries.append(ShrinkageGroup(label, k, mean, mu2, raw, kap, kap_raw, True))
+        mu2_ci = mu2
+        if interval == "ucb" and mu2 > 0:
+            mu2_ci = max(mu2, tau2_upper_bound(gy, gse, b))
+        summaries.append(
+            ShrinkageGroup(label, k, mean, mu2, raw, kap, kap_raw, True, tau2_upper=mu2_ci)
+        )
         gw = mu2 / (mu2 + gse * gse)
         w[idx] = gw
         post[idx] = mean + gw * (gy - mean)
+        gw_ci = mu2_ci / (mu2_ci + gse * gse)
+        w_ci[idx] = gw_ci
+        centers[idx] = mean + gw_ci * (gy - mean)
         if mu2 <= 0:
             warnings.append(
                 f"group {label!r}: between-cell variance estimated at 0: every cell is shrunk "
@@ -374,14 +425,15 @@ def shrink(
             m2[idx] = math.inf
             lo[idx] = hi[idx] = p_lo[idx] = p_hi[idx] = nan
             continue
+        m2[idx] = gse * gse / mu2_ci
         gm2 = gse * gse / mu2
-        m2[idx] = gm2
         half_p = np.array([ebci_parametric_critical_value(m, alpha) for m in gm2]) * gw * gse
         p_lo[idx], p_hi[idx] = post[idx] - half_p, post[idx] + half_p
         if intervals:
-            gcv = np.array([ebci_critical_value(float(m), kap, alpha) for m in gm2])
+            gcv = np.array([ebci_critical_value(float(m), kap, a_ci) for m in m2[idx]])
             cv[idx] = gcv
-            lo[idx], hi[idx] = post[idx] - gcv * gw * gse, post[idx] + gcv * gw * gse
+            half = gcv * gw_ci * gse
+            lo[idx], hi[idx] = centers[idx] - half, centers[idx] + half
         else:
             lo[idx] = hi[idx] = nan
     return ShrinkageResult(
@@ -402,4 +454,8 @@ def shrink(
         fs_correction=fs_correction,
         alpha=alpha,
         warnings=tuple(warnings),
+        interval_method=interval,
+        interval_alpha=a_ci,
+        ci_centers=tuple(centers.tolist()),
+        ci_weights=tuple(w_ci.tolist()),
     )
