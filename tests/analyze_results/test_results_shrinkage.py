@@ -51,7 +51,9 @@ def test_eb_adds_shrunk_keys_to_cell_rows_and_a_shrinkage_block():
     assert family["metric"] == "conv" and family["k"] == 6 and family["shrunk"]
     # the rows carry exactly what segab.stats.shrink gives for these lifts and errors
     res = _result("eb").results
-    r = shrink([x.comparison.abs_lift for x in res], [x.comparison.abs_se for x in res])
+    lifts, ses = [x.comparison.abs_lift for x in res], [x.comparison.abs_se for x in res]
+    r = shrink(lifts, ses, interval="ucb")  # the product corrects for estimating mu2
+    assert r.ci_low != shrink(lifts, ses).ci_low  # (which changes the intervals here)
     for row, est, lo, hi in zip(res, r.posterior_means, r.ci_low, r.ci_high, strict=True):
         assert row.shrunk is not None and row.shrunk.applied
         assert (row.shrunk.estimate, row.shrunk.ci_low, row.shrunk.ci_high) == (est, lo, hi)
