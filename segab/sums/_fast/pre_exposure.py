@@ -7,10 +7,16 @@ unit of the cell) and ``Σx_j·y`` (``y`` the unit's outcome in the cell).
 
 - one row per unit (:mod:`segab.sums._fast.unit_pivot`): ``segab_uz``
   (:func:`unit_covariates_sql`) reads each covariate event once and sums it per
-  unit, one column per stage (``t < t{c}``): no row per cell. ``Σx`` and ``Σx·x``
-  come from it per cell (:func:`unit_covariate_sums_sql`); the outcomes' per-(unit,
-  cell) rows join it for ``Σx·y`` (:func:`unit_covariate_join`), so a unit without
-  outcome events adds to ``Σx``, ``Σx·x`` and nothing to ``Σx·y`` (its ``y`` is 0);
+  unit, one column per stage (``t < t{c}``): no row per cell. It also aggregates,
+  per stage, each uncapped adjusted metric's outcome ``y`` from the same events
+  (:func:`~segab.sums._fast.values.unit_outcomes`: the events in that stage's
+  window), so ``Σx``, ``Σx·x`` and ``Σx·y`` all come from it per cell
+  (:func:`unit_covariate_sums_sql`) and the outcomes' per-(unit, cell) rows join
+  nothing; a unit without outcome events adds to ``Σx``, ``Σx·x`` and nothing to
+  ``Σx·y`` (its ``y`` is 0). Only a capped adjusted metric, whose ``Σx·y`` needs the
+  cap, has the per-(unit, cell) rows join ``segab_uz`` (:func:`unit_covariate_join`).
+  The unit's cells are grouped as one packed integer (:func:`packed_cells`) when it
+  fits (:func:`cell_radix`);
 - one row per (unit, cell) (:mod:`segab.sums._fast.partition`): besides its outcome
   row, a covariate event makes one **pre-exposure row** per one-variant cell of its
   unit whose ``t0`` is after it (``k = -1``: no metric reads it as an outcome;

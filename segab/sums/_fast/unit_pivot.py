@@ -455,7 +455,7 @@ def run_pivot(
         out = sums.run(
             eng, ctes, e_params.values, final, cell, "key >= 0", values.capped, values.covariates
         )
-        if codes:  # Σx and Σx·x of every unit, rows the caller adds to the cells' sums
+        if codes:  # Σx, Σx·x (and uncapped Σx·y) per cell: rows the caller adds up
             import pandas as pd
 
             zsql = unit_covariate_sums_sql(spec, sums.ev_code, ns, nv, nc, outcomes, radix)
