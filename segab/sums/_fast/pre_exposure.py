@@ -157,6 +157,7 @@ def unit_covariates_sql(
     outcomes: Sequence[str] = (),
     events: Sequence[int] = (),
     radix: int | None = None,
+    then: str | None = None,
 ) -> str:
     """``CREATE`` ``segab_uz``: per unit of the one-row-per-unit statements (``r``, its row
     in ``segab_u``), ``z{c}_{code}``, the sum of the values of event ``code`` before its
@@ -164,7 +165,11 @@ def unit_covariates_sql(
     (:func:`~segab.sums._fast.values.unit_outcomes`): every covariate event (and the
     ``events``, the outcomes' events) read once, no row per cell. With ``radix`` (not
     ``None``: :func:`cell_radix`), the unit's cells are its packed key ``kc``
-    (:func:`packed_cells`), else the (unit, cell) keys ``kb{c}``.
+    (:func:`packed_cells`), else the (unit, cell) keys ``kb{c}``. With ``then`` (a query
+    reading ``segab_uz``: :func:`unit_covariate_sums_sql`), that query instead, over the
+    same rows as a ``MATERIALIZED`` CTE, which DuckDB streams to the query's four stage
+    branches: no table written and read back (about 15% less time than the table and
+    the query, when nothing else reads ``segab_uz``).
 
     Example:
         >>> sql = unit_covariates_sql([("es", "SELECT 1")], [3], 2, 8)
@@ -172,6 +177,8 @@ def unit_covariates_sql(
         True
         >>> "GROUP BY k.kc" in unit_covariates_sql([("es", "SELECT 1")], [3], 2, 8, radix=9)
         True
+        >>> unit_covariates_sql([("es", "SELECT 1")], [3], 1, 2, then="SELECT 2").splitlines()[3]
+        'segab_uz AS MATERIALIZED ('
     """
     cols = [
         f"SUM(e.value) FILTER (WHERE e.k = {code} AND e.t < k.t{c}) AS z{c}_{code}"
@@ -196,6 +203,8 @@ def unit_covariates_sql(
             f"SELECT {first} // {n_cells} AS r, {', '.join(keys + cols)}\n{read}"
             f"{first} IS NOT NULL GROUP BY ALL"
         )
+    if then is not None:
+        return f"WITH {ctes},\nsegab_uz AS MATERIALIZED (\n{body}\n)\n{then}"
     return f"CREATE OR REPLACE TEMP TABLE segab_uz AS\nWITH {ctes}\n{body}"
 
 

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING
 
 from segab.sums._fast.fallback import COLLISION_CLASS, FastPathUnavailableError
@@ -449,8 +450,10 @@ def run_pivot(
                 lambda c: window_condition(spec, e_params, "e", "k", t0=f"t{c}"),
             )
             read = [sums.ev_code[spec.metrics[i].source] for i in outcomes]
-            uz = unit_covariates_sql(e_ctes, codes, ns, nc, ocols, read, radix)
-            eng.execute(uz, e_params.values)
+            uz = partial(unit_covariates_sql, e_ctes, codes, ns, nc, ocols, read, radix)
+            zsql = unit_covariate_sums_sql(spec, sums.ev_code, ns, nv, nc, outcomes, radix)
+            if values.covariates:  # the sums join segab_uz (a capped adjusted metric)
+                eng.execute(uz(), e_params.values)
         cell = (f"key % {nc} // {ns} // {nv}", f"key % {nc} % {ns}", f"key % {nc} // {ns} % {nv}")
         out = sums.run(
             eng, ctes, e_params.values, final, cell, "key >= 0", values.capped, values.covariates
@@ -458,8 +461,10 @@ def run_pivot(
         if codes:  # Σx, Σx·x (and uncapped Σx·y) per cell: rows the caller adds up
             import pandas as pd
 
-            zsql = unit_covariate_sums_sql(spec, sums.ev_code, ns, nv, nc, outcomes, radix)
-            zsum = eng.query(zsql, {})
+            if values.covariates:
+                zsum = eng.query(zsql, {})
+            else:  # segab_uz, read by nothing else: computed in the same statement
+                zsum = eng.query(uz(then=zsql), e_params.values)
             out = pd.concat([out, zsum], ignore_index=True)
     finally:
         for table in ("segab_u", "segab_uj", "segab_uz"):
