@@ -16,7 +16,8 @@ unit of the cell) and ``Σx_j·y`` (``y`` the unit's outcome in the cell).
   ``Σx·y`` (its ``y`` is 0). Only a capped adjusted metric, whose ``Σx·y`` needs the
   cap, has the per-(unit, cell) rows join ``segab_uz`` (:func:`unit_covariate_join`).
   The unit's cells are grouped as one packed integer (:func:`packed_cells`) when it
-  fits (:func:`cell_radix`);
+  fits (:func:`cell_radix`); without a capped adjusted metric ``segab_uz`` is a CTE of
+  the per-cell sums' statement, not a table;
 - one row per (unit, cell) (:mod:`segab.sums._fast.partition`): besides its outcome
   row, a covariate event makes one **pre-exposure row** per one-variant cell of its
   unit whose ``t0`` is after it (``k = -1``: no metric reads it as an outcome;
