@@ -38,16 +38,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING
 
 from segab.sums._fast.fallback import COLLISION_CLASS, FastPathUnavailableError
 from segab.sums._fast.pre_exposure import (
+    cell_radix,
     covariate_codes,
+    packed_cells,
     unit_covariate_join,
     unit_covariate_sums_sql,
     unit_covariates_sql,
 )
-from segab.sums._fast.values import MetricValues, PartSums
+from segab.sums._fast.values import MetricValues, PartSums, unit_outcomes
 from segab.sums.event_metrics import join_window
 from segab.sums.expressions import with_ctes
 from segab.sums.sources import SqlRunner
@@ -195,7 +198,7 @@ def _cells_from_bits(shape: PivotShape, words: list[list[int]]) -> str:
 
 
 def check_sql(shape: PivotShape) -> str:
-    """Units whose hashes collide, and units seen in two segments at one stage.
+    """Units whose hashes collide, units seen in two segments at one stage, and units.
 
     Example:
         >>> "a0 // 2 <> b0 // 2" in check_sql(PivotShape(2, 1, 2, ()))
@@ -205,14 +208,18 @@ def check_sql(shape: PivotShape) -> str:
     two = " OR ".join(f"a{c} // {nv} <> b{c} // {nv}" for c in range(shape.n_stages))
     return (
         "SELECT COUNT(*) FILTER (WHERE coll) AS coll, "
-        f"COUNT(*) FILTER (WHERE {two}) AS complex FROM segab_u"
+        f"COUNT(*) FILTER (WHERE {two}) AS complex, COUNT(*) AS n FROM segab_u"
     )
 
 
-def join_table_sql(spec: EventLogSpec, shape: PivotShape, p: Params) -> str:
+def join_table_sql(
+    spec: EventLogSpec, shape: PivotShape, p: Params, radix: int | None = None
+) -> str:
     """``CREATE`` ``segab_uj``, what an event needs from its unit: per stage, the first
     exposure ``t{c}`` and the (unit, cell) key ``kb{c}`` of a one-variant cell, and
-    ``ov``, whether two of those cells' windows overlap (:func:`overlap_sql`).
+    ``ov``, whether two of those cells' windows overlap (:func:`overlap_sql`); with
+    ``radix`` (covariates), the packed key ``kc`` of
+    :func:`~segab.sums._fast.pre_exposure.packed_cells` too.
 
     Example:
         >>> sql = join_table_sql(EventLogSpec("e", 1, "u", "u"), PivotShape(1, 1, 4, ()),
@@ -229,6 +236,8 @@ def join_table_sql(spec: EventLogSpec, shape: PivotShape, p: Params) -> str:
     # hv: the unit has a one-variant cell (its events are known even when that
     # cell's first exposure has no time, as in the generic route)
     hv = " OR ".join(f"a{c} = b{c}" for c in range(ns))
+    if radix is not None:
+        cols += f", {packed_cells(radix, ns)} AS kc"
     return (
         f"CREATE OR REPLACE TEMP TABLE segab_uj AS SELECT *, {overlap_sql(spec, ns, p)} AS ov "
         f"FROM (SELECT h, h2, tf, COALESCE({hv}, FALSE) AS hv, {cols} FROM segab_u)"
@@ -370,12 +379,12 @@ def sums_sql(
         source = "ft"
     values = sums.values(p, "e.t0")
     aggregates, per_cell = values.aggregates, values.sums
-    if codes:  # covariates: per unit (segab_uz), joined to the outcomes' rows
+    if codes:  # covariates: per unit (segab_uz), with Σx·y of the uncapped metrics
         zcols = set(values.pre.values())
         aggregates = [a for a in aggregates if a.rsplit(" AS ", 1)[1] not in zcols]
-        per_cell = [c for c in per_cell if " AS zs_" not in c and " AS zz_" not in c]
+        per_cell = [c for c in per_cell if not any(f" AS {z}_" in c for z in ("zs", "zy", "zz"))]
     uv = f"SELECT key, {', '.join(aggregates)}, COUNT(*) AS ne FROM {source} AS e GROUP BY key"
-    if codes:
+    if values.covariates:  # a capped metric's covariates, kept with its values for the cap
         ctes += [("uv0", uv)]
         uv = unit_covariate_join(values.pre, "uv0", ns, nc)
     cell = f"(key % {nc})"
@@ -426,21 +435,36 @@ def run_pivot(
         counts = eng.query(counts_sql(shape, sums.mature("t{c}", cp)), cp.values)
         fsql = funnel_sql(shape)
         funnel = empty_funnel() if fsql is None else eng.query(fsql, {})
-        jp = Params("duckdb")
-        eng.execute(join_table_sql(spec, shape, jp), jp.values)
-        ctes, final, values = sums_sql(e_ctes, spec, shape, e_params, sums)
         nc, ns, nv = shape.n_cells, shape.n_stages, shape.n_variants
         codes = covariate_codes(spec, sums.ev_code)
-        if codes:  # the units' covariates, before the sums that join them
-            eng.execute(unit_covariates_sql(e_ctes, codes, ns, nc), e_params.values)
+        radix = cell_radix(shape.n_groups, ns, int(flags["n"])) if codes else None
+        jp = Params("duckdb")
+        eng.execute(join_table_sql(spec, shape, jp, radix), jp.values)
+        ctes, final, values = sums_sql(e_ctes, spec, shape, e_params, sums)
+        if codes:  # the units' covariates (and adjusted outcomes), before the sums
+            ocols, outcomes = unit_outcomes(
+                spec,
+                sums.ev_code,
+                e_params,
+                ns,
+                lambda c: window_condition(spec, e_params, "e", "k", t0=f"t{c}"),
+            )
+            read = [sums.ev_code[spec.metrics[i].source] for i in outcomes]
+            uz = partial(unit_covariates_sql, e_ctes, codes, ns, nc, ocols, read, radix)
+            zsql = unit_covariate_sums_sql(spec, sums.ev_code, ns, nv, nc, outcomes, radix)
+            if values.covariates:  # the sums join segab_uz (a capped adjusted metric)
+                eng.execute(uz(), e_params.values)
         cell = (f"key % {nc} // {ns} // {nv}", f"key % {nc} % {ns}", f"key % {nc} // {ns} % {nv}")
         out = sums.run(
             eng, ctes, e_params.values, final, cell, "key >= 0", values.capped, values.covariates
         )
-        if codes:  # Σx and Σx·x of every unit, rows the caller adds to the cells' sums
+        if codes:  # Σx, Σx·x (and uncapped Σx·y) per cell: rows the caller adds up
             import pandas as pd
 
-            zsum = eng.query(unit_covariate_sums_sql(spec, sums.ev_code, ns, nv, nc), {})
+            if values.covariates:
+                zsum = eng.query(zsql, {})
+            else:  # segab_uz, read by nothing else: computed in the same statement
+                zsum = eng.query(uz(then=zsql), e_params.values)
             out = pd.concat([out, zsum], ignore_index=True)
     finally:
         for table in ("segab_u", "segab_uj", "segab_uz"):

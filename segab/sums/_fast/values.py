@@ -51,6 +51,7 @@ __all__ = [
     "mature_counts",
     "metric_values",
     "needs_times",
+    "unit_outcomes",
 ]
 
 
@@ -103,6 +104,42 @@ def needs_times(spec: EventLogSpec) -> bool:
     return _own_window(spec) is not None or any(m.window for m in spec.metrics)
 
 
+def _binder(p: Params) -> Callable[[float | None], str]:
+    """``num(value)``: ``value`` bound once in ``p`` as a DOUBLE parameter (each value once)."""
+    bound: dict[float | None, str] = {}
+
+    def num(value: float | None) -> str:
+        if value not in bound:
+            bound[value] = f"CAST({p(value)} AS DOUBLE)"
+        return bound[value]
+
+    return num
+
+
+def _condition(
+    spec: EventLogSpec,
+    i: int,
+    ev_code: dict[str, int],
+    num: Callable[[float | None], str],
+    t0: str,
+) -> str:
+    """The condition of an event (``e``) counting in metric ``i``'s per-unit value, ``t0``
+    the first exposure of the cell it joins: its event, filter flag, and its retention
+    window or the attribution window (when the join reads a wider one)."""
+    m = spec.metrics[i]
+    cond = f"e.k = {ev_code[m.source]}"
+    if m.where_sql is not None:
+        cond += f" AND e.w_{i} = 1"
+    if m.window is not None:
+        start, end = num(m.window[0]), num(m.window[1])
+        cond += f" AND e.t >= {t0} + {start} AND e.t < {t0} + {end}"
+    else:
+        own = _own_window(spec)
+        if own is not None:
+            cond += f" AND e.t < {t0} + {num(own)}"
+    return cond
+
+
 def metric_values(
     spec: EventLogSpec,
     ev_code: dict[str, int],
@@ -128,12 +165,7 @@ def metric_values(
         ['SUM(y_0 * y_1) AS s_0, SUM(y_0 * y_0 * y_1) AS q_0']
     """
     exprs: dict[str, str] = {}
-    bound: dict[float | None, str] = {}
-
-    def num(value: float | None) -> str:
-        if value not in bound:
-            bound[value] = f"CAST({p(value)} AS DOUBLE)"
-        return bound[value]
+    num = _binder(p)
 
     def alias(expr: str) -> str:
         return exprs.setdefault(expr, f"y_{len(exprs)}")
@@ -145,14 +177,7 @@ def metric_values(
     zs = {n: alias(pre_value(ev_code[n])) for n in covariate_events(spec.metrics)}
     covs: dict[int, tuple[str, ...]] = {}
     for i, m in enumerate(spec.metrics):
-        cond = f"e.k = {ev_code[m.source]}"
-        if m.where_sql is not None:
-            cond += f" AND e.w_{i} = 1"
-        if m.window is not None:
-            start, end = num(m.window[0]), num(m.window[1])
-            cond += f" AND e.t >= {t0} + {start} AND e.t < {t0} + {end}"
-        else:
-            cond += own_sql
+        cond = _condition(spec, i, ev_code, num, t0)
         if m.kind == "binary":
             y = alias(f"MAX(CASE WHEN {cond} THEN 1.0 ELSE 0.0 END)")
         else:
@@ -183,6 +208,51 @@ def metric_values(
     values = [f"{expr} AS {name}" for expr, name in exprs.items()]
     pre = {ev_code[n]: z for n, z in zs.items()}
     return MetricValues(values, sums, capped, covs, pre)
+
+
+def unit_outcomes(
+    spec: EventLogSpec,
+    ev_code: dict[str, int],
+    p: Params,
+    n_stages: int,
+    join: Callable[[int], str],
+) -> tuple[list[str], dict[int, int]]:
+    """Each uncapped adjusted metric's per-unit value at every stage, from one row per unit.
+
+    The columns ``o{c}_{j}`` aggregate a unit's events (``e``, joined to its row ``k``
+    of ``segab_uj``): the value metric ``i`` gives the unit's (unit, cell) row at stage
+    ``c`` (:func:`metric_values`, ``t0`` the stage's first exposure ``k.t{c}``), an event
+    counting when ``join(c)`` (the join's window condition at that stage) holds. An
+    event joins every stage whose window holds it, as a unit with overlapping windows
+    does; without overlap at most one window holds it, so this is its one match. Returns
+    the columns and, per metric, its ``j`` (metrics with the same value share one).
+
+    Example:
+        >>> from segab.sums.specs import MetricSpec
+        >>> m = MetricSpec("r", "continuous", "rev", covariates=("rev",))
+        >>> cols, names = unit_outcomes(EventLogSpec("e", 1, "u", "u", metrics=(m,)),
+        ...     {"rev": 0}, Params("duckdb"), 1, lambda c: f"e.t >= k.t{c}")
+        >>> cols, names
+        (['COALESCE(SUM(e.value) FILTER (WHERE e.t >= k.t0 AND e.k = 0), 0.0) AS o0_0'], {0: 0})
+    """
+    num = _binder(p)
+    found: dict[str, int] = {}
+    cols: list[str] = []
+    names: dict[int, int] = {}
+    for i, m in enumerate(spec.metrics):
+        if not m.covariates or m.cap is not None:
+            continue
+        agg = "MAX(1.0)" if m.kind == "binary" else "SUM(e.value)"
+        exprs = [
+            f"COALESCE({agg} FILTER (WHERE {join(c)} AND "
+            f"{_condition(spec, i, ev_code, num, f'k.t{c}')}), 0.0)"
+            for c in range(n_stages)
+        ]
+        if exprs[0] not in found:
+            found[exprs[0]] = len(found)
+            cols += [f"{e} AS o{c}_{found[exprs[0]]}" for c, e in enumerate(exprs)]
+        names[i] = found[exprs[0]]
+    return cols, names
 
 
 def mature_counts(spec: EventLogSpec, t0: str, p: Params, hz: float | None) -> str:
