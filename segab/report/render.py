@@ -38,6 +38,7 @@ from segab.formatting import num, p_text, pct
 from segab.printable import printable
 from segab.report.adaptive_view import BANDIT_HEADER, BANDIT_TITLE, bandit_lines, bandit_rows
 from segab.report.adjustment_view import adjustment_lines, adjustment_title
+from segab.report.formats import FORMATS
 from segab.report.maturity_view import maturity_line, maturity_of, window_label
 from segab.report.metric_options_view import NI_HEADER, cap_title, caps_lines, ni_mark, ni_rows
 from segab.report.quantile_view import quantile_title
@@ -54,7 +55,6 @@ __all__ = [
     "table_renderables",
 ]
 
-FORMATS = ("table", "json", "csv", "html")
 STYLE = {
     "ship": "bold green",
     "rollback": "bold red",

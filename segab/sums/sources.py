@@ -333,13 +333,15 @@ class SqlEngine:
             ...     eng.query("SELECT $p0 + 1 AS x", {"p0": 1})["x"].tolist()
             [2]
         """
+        if self.dialect == "duckdb":
+            cursor = self._run(sql, params)  # pandas is imported once DuckDB has run it
+            if cursor.description:
+                return self._guard(cursor.df)
+        else:
+            columns, rows = self.rows(sql, params)
         import pandas as pd
 
-        if self.dialect == "duckdb":
-            cursor = self._run(sql, params)
-            return self._guard(cursor.df) if cursor.description else pd.DataFrame()
-        columns, rows = self.rows(sql, params)
-        return pd.DataFrame(rows, columns=columns)
+        return pd.DataFrame() if self.dialect == "duckdb" else pd.DataFrame(rows, columns=columns)
 
     def execute(self, sql: str, params: dict[str, Any]) -> None:
         """Run one statement whose result is not needed (``CREATE``, ``COPY``, ``SET``).
