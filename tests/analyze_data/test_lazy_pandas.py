@@ -128,6 +128,15 @@ with open_engine() as eng:
 """
 
 
+def test_json_and_csv_output_do_not_load_rich() -> None:
+    code = (
+        "import sys, segab.report.render; "
+        "print([m for m in sys.modules if m == 'rich' or m.startswith('rich.')])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
 def test_a_duckdb_statement_runs_before_pandas_is_imported() -> None:
     out = subprocess.run([sys.executable, "-c", _STATEMENT_FIRST], capture_output=True, text=True)
     assert out.stdout.strip() == "blocked [(42,)]", out.stdout + out.stderr
