@@ -181,28 +181,27 @@ def _duplicates(eng: Engine, rel: Relation, spec: UnitSpec, unit: str) -> pd.Dat
     (:mod:`segab.sums.fingerprints`). Either screen only decides whether the exact
     statement runs, so what is counted and reported is the same.
     """
-    empty = None
     screen = _bitmap_screen(eng, rel, spec, unit)
     if screen is None:
-        int_id = integer_id(get_dialect(eng.dialect), rel, unit)
-        fp = fingerprint(eng.dialect, "ui" if int_id else "u")
-        if fp is not None:
-            sql, params = id_fingerprints_query(eng.dialect, rel, spec, unit, fp)
-            h = eng.query(sql, params)["h"]
-            if not h.isna().any() and repeats(h.to_numpy()) == 0:
-                empty = _no_repeats()
-    elif screen:
-        empty = _no_repeats()
-    if empty is not None:
-        return empty
+        screen = _fingerprint_screen(eng, rel, spec, unit)
+    if screen:
+        import pandas as pd
+
+        return pd.DataFrame({"n_var": [], "same": [], "units": [], "n_rows": []})
     sql, params = duplicates_query(eng.dialect, rel, spec, unit)
     return eng.query(sql, params).fillna(0)
 
 
-def _no_repeats() -> pd.DataFrame:
-    import pandas as pd
-
-    return pd.DataFrame({"n_var": [], "same": [], "units": [], "n_rows": []})
+def _fingerprint_screen(eng: Engine, rel: Relation, spec: UnitSpec, unit: str) -> bool:
+    """Whether the ids' fingerprints prove that no counted id repeats and none is empty
+    (False where the dialect has no fingerprint)."""
+    int_id = integer_id(get_dialect(eng.dialect), rel, unit)
+    fp = fingerprint(eng.dialect, "ui" if int_id else "u")
+    if fp is None:
+        return False
+    sql, params = id_fingerprints_query(eng.dialect, rel, spec, unit, fp)
+    h = eng.query(sql, params)["h"]
+    return not h.isna().any() and repeats(h.to_numpy()) == 0
 
 
 BITMAP_BYTES = 64 << 20  # at most this much for the bitmaps of all DuckDB's threads
