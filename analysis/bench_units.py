@@ -21,12 +21,29 @@ file read once, untimed, before):
 
 Targets: the one call at most 1.5x one breakdown's time; at least 5x faster than
 pandas (read + compute). segab also checks the unit ids for repeats (the config's
-``unit``: a GROUP BY of the 10M ids), which pandas does not; the same calls on an
-experiment whose unit column the table lacks (no such check) are timed too.
+``unit``; on these integer ids one bit per id, :mod:`segab.sums.unit_checks`), which
+pandas does not; the same calls on an experiment whose unit column the table lacks
+(no such check) are timed too.
+
+The floor, timed with the others: ``segab analyze`` on the table's first 100,000
+rows (its fixed cost: start-up, imports, config, statistics, output); ``python -c``
+importing the modules that call loads, and ``duckdb, pandas, scipy.special`` alone;
+and a bare python + DuckDB script computing the same sums in one GROUPING SETS
+statement (checked equal to pandas's too), alone and with the exact check of the
+ids for repeats. pandas's time over that script's is the most any Python tool
+built on DuckDB could reach here.
+
+segab's modules are compiled to bytecode first, as an installed package's are.
+Every command runs ``--repeat`` times (default 3), in interleaved rounds; the table
+shows the best and median wall, the best CPU time (user + system: less disturbed by
+other processes on a shared machine) and the peak RSS; the ratios use the best
+walls (and the target ratio the medians too). The load average is printed before
+and after.
 
 Example:
     .venv/bin/python analysis/bench_analyze.py --units                  # 10M rows
-    .venv/bin/python analysis/bench_units.py --rows 200000              # smoke test
+    .venv/bin/python analysis/bench_units.py --repeat 5                 # 10M rows, 5 rounds
+    .venv/bin/python analysis/bench_units.py --rows 200000 --repeat 1   # smoke test
 """
 
 from __future__ import annotations
@@ -34,18 +51,31 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
+import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_analyze import PY, ROOT, run  # the same timed runner
+from bench_analyze import PY, ROOT, warm  # the same warming of the inputs
 
 OUT = ROOT / "analysis" / "out" / "bench_units"
 BREAKDOWNS = ("channel", "zip_code", "newbie", "history_segment")
 ARMS = ("no_email", "mens_email", "womens_email")
+
+
+class Timing(NamedTuple):
+    """One timed subprocess: wall and CPU seconds, peak RSS (MB), exit code, last line."""
+
+    wall: float
+    cpu: float
+    rss: float
+    code: int
+    tail: str
+
 
 CONFIG = """
 key: mail
@@ -111,6 +141,48 @@ for d in dims:
                          float(r[(m + "_sq", "sum")])])
 json.dump(rows, open(sys.argv[2], "w"))
 print(f"read {read:.2f} s, compute {compute:.2f} s, {len(rows)} rows")
+"""
+
+
+# the floor of any Python tool on DuckDB: the same sums by one GROUPING SETS statement (the
+# finest crossing first, as segab does), nothing else; "ids" adds the exact check of the
+# unit ids for repeats (a bitmap of the id range, as segab's screen)
+BARE = """
+import json, sys, time
+import duckdb
+path, dims = sys.argv[1], sys.argv[3].split(",")
+t = time.perf_counter()
+con = duckdb.connect()
+src = f"read_parquet('{path}')"
+cols = ", ".join(dims)
+sets = ", ".join(["(arm)"] + [f"(arm, {d})" for d in dims])
+gid = " + ".join(f"GROUPING({d}) * {1 << i}" for i, d in enumerate(dims))
+rows = con.execute(f\"\"\"
+WITH fine AS (SELECT arm, {cols}, COUNT(*) AS n, SUM(conversion) AS c,
+  SUM(conversion * conversion) AS c2, SUM(spend) AS s, SUM(spend * spend) AS s2
+  FROM {src} GROUP BY ALL)
+SELECT {gid} AS gid, arm, {cols}, SUM(n), SUM(c), SUM(c2), SUM(s), SUM(s2)
+FROM fine GROUP BY GROUPING SETS ({sets})\"\"\").fetchall()
+query = time.perf_counter() - t
+out = []
+full = (1 << len(dims)) - 1
+for r in rows:
+    for k, d in enumerate(dims):
+        if r[0] == full - (1 << k):
+            n, c, c2, s, s2 = r[2 + len(dims):]
+            v = r[2 + k]
+            out.append([d, str(v), r[1], "conversion", int(n), float(c), float(c2)])
+            out.append([d, str(v), r[1], "spend", int(n), float(s), float(s2)])
+json.dump(out, open(sys.argv[2], "w"))
+ids = ""
+if sys.argv[4] == "ids":
+    t = time.perf_counter()
+    lo, hi = con.execute(f"SELECT MIN(user_id), MAX(user_id) FROM {src}").fetchone()
+    empty, repeats = con.execute(
+        f"SELECT COUNT(*) - COUNT(user_id), COUNT(user_id) - "
+        f"bit_count(bitstring_agg(user_id, {lo}, {hi})) FROM {src}").fetchone()
+    ids = f", id check {time.perf_counter() - t:.2f} s ({repeats} repeats, {empty} empty)"
+print(f"query {query:.2f} s{ids}, {len(out)} rows")
 """
 
 
@@ -181,10 +253,109 @@ def differences(segab: list[list[Any]], pandas: list[list[Any]]) -> list[str]:
     return out
 
 
+def timed(args: list[str], inputs: tuple[str, ...] = ()) -> Timing:
+    """:func:`bench_analyze.run`, with the child's CPU seconds (user + system) too."""
+    warm(*inputs)
+    t = time.perf_counter()
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=ROOT)
+    assert proc.stdout is not None
+    output = proc.stdout.read().decode(errors="replace").strip()
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t
+    tail = output.splitlines()[-1][:90] if output else ""
+    cpu = usage.ru_utime + usage.ru_stime
+    return Timing(wall, cpu, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status), tail)
+
+
+def load() -> str:
+    """The load average, as ``uptime`` prints it."""
+    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def small_table(units: str, out: Path, rows: int = 100_000) -> str:
+    """The first ``rows`` rows of the table (once): a call on it is about segab's fixed
+    cost (with fewer rows, small counts would send the tests to Fisher's, and SciPy's
+    ``scipy.stats`` would load). Written by a subprocess: pyarrow in this process would
+    count in every child's peak RSS (a forked child starts with its parent's pages)."""
+    path = out / f"units_{rows}.parquet"
+    if not path.exists():
+        code = (
+            "import sys, pyarrow.parquet as pq; "
+            "pq.write_table(pq.read_table(sys.argv[1]).slice(0, int(sys.argv[3])), sys.argv[2])"
+        )
+        subprocess.run([PY, "-c", code, units, str(path), str(rows)], check=True)
+    return str(path)
+
+
+def commands(out: Path, units: str, cfg: str) -> dict[str, tuple[list[str], tuple[str, ...]]]:
+    """Every timed command (name -> arguments, files warmed before it)."""
+    segab_bin = str(Path(PY).with_name("segab"))
+    common = ["--experiments", cfg, "--units", units, "--variant-column", "arm", "--format", "json"]
+    base = [segab_bin, "analyze", "mail", *common, "--output"]
+    no_ids = [segab_bin, "analyze", "mail_no_ids", *common, "--output"]
+    every = [a for d in BREAKDOWNS for a in ("--breakdown", d)]
+    small = small_table(units, out)
+    tiny = [segab_bin, "analyze", "mail", *common, "--output", str(out / "tiny.json"), *every]
+    tiny[tiny.index(units)] = small
+    dims = ",".join(BREAKDOWNS)
+    cmds: dict[str, tuple[list[str], tuple[str, ...]]] = {
+        "python start-up": ([PY, "-c", "pass"], ()),
+        "segab analyze, 4 breakdowns": ([*base, str(out / "four.json"), *every], (units,)),
+    }
+    for d in BREAKDOWNS:
+        cmds[f"segab analyze --by {d}"] = ([*base, str(out / f"{d}.json"), "--by", d], (units,))
+    # without the check for repeated unit ids, which pandas skips
+    cmds["  no id check: 4 breakdowns"] = ([*no_ids, str(out / "n4.json"), *every], (units,))
+    cmds["  no id check: --by channel"] = (
+        [*no_ids, str(out / "n1.json"), "--by", "channel"],
+        (units,),
+    )
+    cmds["aggregate_units, 4 breakdowns (python -c)"] = (
+        [PY, "-c", SEGAB, units, cfg, str(out / "sums_segab.json"), dims],
+        (units,),
+    )
+    cmds["pandas read + 4 groupbys"] = (
+        [PY, "-c", PANDAS, units, str(out / "sums_pandas.json"), dims],
+        (units,),
+    )
+    # the floor: what a segab call costs on 100,000 rows, what its imports cost, and the same
+    # sums in a bare python + DuckDB script (without and with the id check)
+    cmds[SMALL] = (tiny, (small,))
+    cmds["floor: import segab analyze's modules"] = ([PY, "-c", IMPORTS], ())
+    cmds["floor: import duckdb, pandas, scipy.special"] = (
+        [PY, "-c", "import duckdb, pandas, scipy.special"],
+        (),
+    )
+    cmds["floor: import duckdb"] = ([PY, "-c", "import duckdb"], ())
+    cmds["floor: python + DuckDB grouping sets"] = (
+        [PY, "-c", BARE, units, str(out / "sums_bare.json"), dims, "-"],
+        (units,),
+    )
+    cmds["floor: python + DuckDB, + id check"] = (
+        [PY, "-c", BARE, units, str(out / "sums_bare_ids.json"), dims, "ids"],
+        (units,),
+    )
+    return cmds
+
+
+SMALL = "floor: segab analyze, 100,000 rows, 4 bd"
+# what `segab analyze` on a unit table imports (its output as JSON)
+IMPORTS = (
+    "import segab.cli.main, segab.cli.analyze_cmd, segab.analysis.compute, "
+    "segab.report.render, segab.sums.unit_checks, duckdb, pandas, scipy.special"
+)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Generate, time, check and print the figures (see the module doc)."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        help="rounds of every command (interleaved); the best and median walls are shown",
+    )
     opts = parser.parse_args(argv)
     out = OUT if opts.rows == 10_000_000 else OUT.with_name(f"bench_units_{opts.rows}")
     t = time.perf_counter()
@@ -201,54 +372,70 @@ def main(argv: list[str] | None = None) -> None:
         check=True,
         cwd=ROOT,
     )
-    segab_bin = str(Path(PY).with_name("segab"))
-    common = ["--experiments", cfg, "--units", units, "--variant-column", "arm", "--format", "json"]
-    base = [segab_bin, "analyze", "mail", *common, "--output"]
-    no_ids = [segab_bin, "analyze", "mail_no_ids", *common, "--output"]
-    results: dict[str, tuple[float, float, int, str]] = {}
-    results["python start-up"] = run([PY, "-c", "pass"])
-    every = [a for d in BREAKDOWNS for a in ("--breakdown", d)]
-    results["segab analyze, 4 breakdowns"] = run([*base, str(out / "four.json"), *every], (units,))
-    for d in BREAKDOWNS:
-        by = [*base, str(out / f"{d}.json"), "--by", d]
-        results[f"segab analyze --by {d}"] = run(by, (units,))
-    # without the check for repeated unit ids (a GROUP BY of the 10M ids), which pandas skips
-    results["  no id check: 4 breakdowns"] = run([*no_ids, str(out / "n4.json"), *every], (units,))
-    results["  no id check: --by channel"] = run(
-        [*no_ids, str(out / "n1.json"), "--by", "channel"], (units,)
-    )
-    segab_sums, pandas_sums = out / "sums_segab.json", out / "sums_pandas.json"
-    dims = ",".join(BREAKDOWNS)
-    results["aggregate_units, 4 breakdowns (python -c)"] = run(
-        [PY, "-c", SEGAB, units, cfg, str(segab_sums), dims], (units,)
-    )
-    results["pandas read + 4 groupbys"] = run(
-        [PY, "-c", PANDAS, units, str(pandas_sums), dims], (units,)
-    )
-    for name, r in results.items():
-        if r[2] != 0:
-            sys.exit(f"{name} failed (exit code {r[2]}): {r[3]}")
-    found = differences(*(json.loads(p.read_text()) for p in (segab_sums, pandas_sums)))
-    if found:
-        sys.exit("segab's sums differ from pandas's:\n" + "\n".join(found[:10]))
-    print("segab's per-breakdown sums equal pandas's")
-    print(f"\n{'run':44} {'wall s':>8} {'peak RSS MB':>12}  output")
-    for name, (wall, rss, _, tail) in results.items():
-        print(f"{name:44} {wall:8.2f} {rss:12.0f}  {tail}")
-    one = results["segab analyze, 4 breakdowns"][0]
-    single = results["segab analyze --by channel"][0]
-    four = sum(results[f"segab analyze --by {d}"][0] for d in BREAKDOWNS)
-    pandas_wall = results["pandas read + 4 groupbys"][0]
-    tail = results["pandas read + 4 groupbys"][3]
-    compute = float(tail.split("compute ")[1].split(" s")[0])
+    # segab's bytecode, as an installed package has it (pip compiles it; here the
+    # environment may set PYTHONDONTWRITEBYTECODE, and each call would compile segab's
+    # modules from source: about 0.1 s of CPU)
+    where = "import os, segab; print(os.path.dirname(segab.__file__))"
+    package = subprocess.run([PY, "-c", where], capture_output=True, text=True, cwd=ROOT)
+    subprocess.run([PY, "-m", "compileall", "-q", package.stdout.strip()], check=True)
+    print(f"segab imported from {package.stdout.strip()} (bytecode compiled)")
+    cmds = commands(out, units, cfg)
+    print(f"load average before: {load()}")
+    runs: dict[str, list[Timing]] = {name: [] for name in cmds}
+    for _ in range(opts.repeat):
+        for name, (args, inputs) in cmds.items():
+            runs[name].append(timed(args, inputs))
+            if runs[name][-1].code != 0:
+                sys.exit(f"{name} failed (exit code {runs[name][-1].code}): {runs[name][-1].tail}")
+    print(f"load average after:  {load()}")
+    pandas_sums = json.loads((out / "sums_pandas.json").read_text())
+    for label, name in (("segab", "sums_segab.json"), ("bare DuckDB", "sums_bare.json")):
+        found = differences(json.loads((out / name).read_text()), pandas_sums)
+        if found:
+            sys.exit(f"{label}'s sums differ from pandas's:\n" + "\n".join(found[:10]))
+    print("segab's and the bare DuckDB script's per-breakdown sums equal pandas's")
+    report(runs)
+
+
+def report(runs: dict[str, list[Timing]]) -> None:
+    """The table (best and median wall, best CPU, peak RSS) and the ratios, from best walls."""
+    print(f"\n{'run':44} {'best s':>7} {'median':>7} {'CPU s':>6} {'RSS MB':>7}  output")
+    for name, rs in runs.items():
+        walls = [r.wall for r in rs]
+        cpu, rss = min(r.cpu for r in rs), max(r.rss for r in rs)
+        row = f"{min(walls):7.2f} {statistics.median(walls):7.2f} {cpu:6.2f} {rss:7.0f}"
+        print(f"{name:44} {row}  {rs[-1].tail}")
+    for n, rs in runs.items():
+        print(f"  every wall, {n.strip()}: {', '.join(f'{r.wall:.2f}' for r in rs)}")
+
+    def best(name: str) -> float:
+        return min(r.wall for r in runs[name])
+
+    one, single = best("segab analyze, 4 breakdowns"), best("segab analyze --by channel")
+    four = sum(best(f"segab analyze --by {d}") for d in BREAKDOWNS)
+    pandas_wall = best("pandas read + 4 groupbys")
+    compute = min(float(r.tail.split("compute ")[1].split(" s")[0]) for r in runs[
+        "pandas read + 4 groupbys"])  # fmt: skip
     print(f"\nfour separate calls (sum): {four:.2f} s; one call saves {1 - one / four:.0%}")
     print(f"one call / one breakdown: {one / single:.2f}x (target <= 1.5)")
     print(f"pandas read + compute / one call: {pandas_wall / one:.1f}x (target >= 5)")
+    med = {n: statistics.median(r.wall for r in rs) for n, rs in runs.items()}
+    ratio = med["pandas read + 4 groupbys"] / med["segab analyze, 4 breakdowns"]
+    print(f"  the same from the median walls: {ratio:.1f}x")
     print(f"pandas compute only: {compute:.2f} s ({compute / one:.2f}x the one call's wall)")
-    bare = results["  no id check: 4 breakdowns"][0]
-    bare_one = results["  no id check: --by channel"][0]
+    bare, bare_one = best("  no id check: 4 breakdowns"), best("  no id check: --by channel")
     print(f"without the id check: one call {bare:.2f} s, {bare / bare_one:.2f}x one breakdown;")
     print(f"  pandas read + compute / that call: {pandas_wall / bare:.1f}x")
+    floor, floor_ids = (
+        best("floor: python + DuckDB grouping sets"),
+        best("floor: python + DuckDB, + id check"),
+    )
+    print(
+        f"floor: bare python + DuckDB {floor:.2f} s (pandas / it: {pandas_wall / floor:.1f}x), "
+        f"with the id check {floor_ids:.2f} s ({pandas_wall / floor_ids:.1f}x); "
+        f"segab's fixed cost (100,000 rows) {best(SMALL):.2f} s"
+    )
+    print(f"5x pandas needs a call of at most {pandas_wall / 5:.2f} s")
 
 
 if __name__ == "__main__":

@@ -28,10 +28,9 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from segab.allocation_types import AllocationPeriod
-from segab.analysis.results import AnalysisResult
 from segab.assignment import plan_of
 from segab.config import load_experiments
 from segab.config.models import Experiment
@@ -41,6 +40,9 @@ from segab.sums.breakdowns import plan_breakdowns
 from segab.sums.periods import PeriodLayout
 from segab.sums.sources import Engine, Source, open_engine
 from segab.sums.specs import UnitColumns
+
+if TYPE_CHECKING:  # the results and statistics stack load after the sums (see _compute)
+    from segab.analysis.results import AnalysisResult
 
 __all__ = ["analyze", "resolve_experiment"]
 

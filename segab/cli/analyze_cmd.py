@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
 
 from segab.analysis.api import analyze
 from segab.analysis.period_files import read_periods
@@ -29,7 +28,7 @@ from segab.cli.main import allow_fast_exit
 from segab.cli.options import experiments_option
 from segab.cli.signals import deferred_signals
 from segab.errors import DataError, SegabError
-from segab.report.render import FORMATS, render, table_renderables
+from segab.report.formats import FORMATS
 from segab.sums.breakdowns import parse_breakdown
 from segab.sums.sources import open_engine
 
@@ -289,7 +288,11 @@ def _now(text: str | None, units: str | None) -> Any:
 
 
 def _write(result: Any, fmt: str, output: str | None) -> None:
+    from segab.report.render import render, table_renderables  # after the sums (SciPy, rich)
+
     if output is None and fmt == "table":
+        from rich.console import Console
+
         Console().print(*table_renderables(result))
         return
     text = render(result, fmt)

@@ -25,11 +25,7 @@ import io
 import json
 import math
 from collections.abc import Sequence
-from typing import Any
-
-from rich.console import Console, Group, RenderableType
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING, Any
 
 from segab.analysis.results import AnalysisResult, ResultRow
 from segab.analysis.shrinkage import shrinkage_summary
@@ -38,11 +34,16 @@ from segab.formatting import num, p_text, pct
 from segab.printable import printable
 from segab.report.adaptive_view import BANDIT_HEADER, BANDIT_TITLE, bandit_lines, bandit_rows
 from segab.report.adjustment_view import adjustment_lines, adjustment_title
+from segab.report.formats import FORMATS
 from segab.report.maturity_view import maturity_line, maturity_of, window_label
 from segab.report.metric_options_view import NI_HEADER, cap_title, caps_lines, ni_mark, ni_rows
 from segab.report.quantile_view import quantile_title
 from segab.report.shrinkage_view import eb_applied, tailoring_lines
-from segab.report.terminal import cell, cells
+
+if TYPE_CHECKING:  # rich loads with the table format only (JSON and CSV do without it)
+    from rich.console import RenderableType
+    from rich.table import Table
+    from rich.text import Text
 
 __all__ = [
     "FORMATS",
@@ -54,7 +55,6 @@ __all__ = [
     "table_renderables",
 ]
 
-FORMATS = ("table", "json", "csv", "html")
 STYLE = {
     "ship": "bold green",
     "rollback": "bold red",
@@ -106,6 +106,8 @@ def _where(r: ResultRow) -> str:
 
 
 def _decision(r: ResultRow) -> Text:
+    from rich.text import Text
+
     return Text(printable(r.decision), style=STYLE.get(r.decision, ""))
 
 
@@ -114,6 +116,11 @@ def _evidence_label(result: AnalysisResult) -> str:
 
 
 def _decisions_table(result: AnalysisResult) -> Table | None:
+    from rich.table import Table
+    from rich.text import Text
+
+    from segab.report.terminal import cells
+
     rows = result.decisions()
     if not rows:
         return None
@@ -132,6 +139,11 @@ def _decisions_table(result: AnalysisResult) -> Table | None:
 
 
 def _metric_table(result: AnalysisResult, metric: str, rows: Sequence[ResultRow]) -> Table:
+    from rich.table import Table
+    from rich.text import Text
+
+    from segab.report.terminal import cells
+
     block = maturity_of(result, metric)
     title = (
         f"Metric: {printable(metric)}{quantile_title(result, metric)}{cap_title(result, metric)}"
@@ -170,6 +182,11 @@ def _metric_table(result: AnalysisResult, metric: str, rows: Sequence[ResultRow]
 
 
 def _small_table(title: str, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> Table:
+    from rich.table import Table
+    from rich.text import Text
+
+    from segab.report.terminal import cells
+
     t = Table(title=Text(title), title_justify="left")
     for h in header:
         t.add_column(h, overflow="fold")
@@ -187,6 +204,10 @@ def table_renderables(result: AnalysisResult) -> list[RenderableType]:
         >>> len(table_renderables(r)) >= 1
         True
     """
+    from rich.text import Text
+
+    from segab.report.terminal import cell
+
     head = Text.assemble(
         (printable(result.experiment), "bold"),
         f" (iteration {result.iteration}) — {result.method}, alpha {result.alpha:g}, "
@@ -267,6 +288,8 @@ def render_table(result: AnalysisResult, *, width: int = 140, color: bool = Fals
         >>> render_table(r).startswith("e (iteration 1)")
         True
     """
+    from rich.console import Console, Group
+
     buf = io.StringIO()
     console = Console(file=buf, width=width, force_terminal=color, no_color=not color)
     console.print(Group(*table_renderables(result)))

@@ -333,13 +333,12 @@ class SqlEngine:
             ...     eng.query("SELECT $p0 + 1 AS x", {"p0": 1})["x"].tolist()
             [2]
         """
+        columns, rows = self.rows(sql, params) if self.dialect != "duckdb" else ([], [])
+        if self.dialect == "duckdb" and (cursor := self._run(sql, params)).description:
+            return self._guard(cursor.df)  # pandas is imported once DuckDB has run it
         import pandas as pd
 
-        if self.dialect == "duckdb":
-            cursor = self._run(sql, params)
-            return self._guard(cursor.df) if cursor.description else pd.DataFrame()
-        columns, rows = self.rows(sql, params)
-        return pd.DataFrame(rows, columns=columns)
+        return pd.DataFrame(rows, columns=columns) if columns else pd.DataFrame()
 
     def execute(self, sql: str, params: dict[str, Any]) -> None:
         """Run one statement whose result is not needed (``CREATE``, ``COPY``, ``SET``).

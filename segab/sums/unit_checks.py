@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from segab.config.models import Experiment
-from segab.errors import DataError
+from segab.errors import DataError, SqlError
 from segab.sql.dialects import get_dialect
 from segab.sums.fingerprints import fingerprint, repeats
 from segab.sums.prepare import attribute_duplicates_query, counts, prep_counts_query
@@ -30,7 +30,9 @@ from segab.sums.unit_values import BAD_BINARY, KINDS
 from segab.sums.units import (
     codes_query,
     duplicates_query,
+    id_bitmap_query,
     id_fingerprints_query,
+    id_range_query,
     integer_id,
     locate_query,
     read_columns,
@@ -171,18 +173,65 @@ def check_units(data: UnitInput, spec: UnitSpec, unit: str | None, exp: Experime
 
 
 def _duplicates(eng: Engine, rel: Relation, spec: UnitSpec, unit: str) -> pd.DataFrame:
-    """:func:`duplicates_query`'s rows (NULLs as 0): none when the ids' fingerprints
-    prove that no counted id repeats and none is empty (:mod:`segab.sums.fingerprints`)."""
-    fp = fingerprint(eng.dialect, "ui" if integer_id(get_dialect(eng.dialect), rel, unit) else "u")
-    if fp is not None:
-        sql, params = id_fingerprints_query(eng.dialect, rel, spec, unit, fp)
-        h = eng.query(sql, params)["h"]
-        if not h.isna().any() and repeats(h.to_numpy()) == 0:
-            import pandas as pd
+    """:func:`duplicates_query`'s rows (NULLs as 0): none when a screen proves that no
+    counted id repeats and none is empty.
 
-            return pd.DataFrame({"n_var": [], "same": [], "units": [], "n_rows": []})
+    On DuckDB, integer ids whose range fits a small bitmap are screened exactly
+    (:func:`_bitmap_screen`); other ids by their sorted 64-bit fingerprints
+    (:mod:`segab.sums.fingerprints`). Either screen only decides whether the exact
+    statement runs, so what is counted and reported is the same.
+    """
+    screen = _bitmap_screen(eng, rel, spec, unit)
+    if screen is None:
+        screen = _fingerprint_screen(eng, rel, spec, unit)
+    if screen:
+        import pandas as pd
+
+        return pd.DataFrame({"n_var": [], "same": [], "units": [], "n_rows": []})
     sql, params = duplicates_query(eng.dialect, rel, spec, unit)
     return eng.query(sql, params).fillna(0)
+
+
+def _fingerprint_screen(eng: Engine, rel: Relation, spec: UnitSpec, unit: str) -> bool:
+    """Whether the ids' fingerprints prove that no counted id repeats and none is empty
+    (False where the dialect has no fingerprint)."""
+    int_id = integer_id(get_dialect(eng.dialect), rel, unit)
+    fp = fingerprint(eng.dialect, "ui" if int_id else "u")
+    if fp is None:
+        return False
+    sql, params = id_fingerprints_query(eng.dialect, rel, spec, unit, fp)
+    h = eng.query(sql, params)["h"]
+    return not h.isna().any() and repeats(h.to_numpy()) == 0
+
+
+BITMAP_BYTES = 64 << 20  # at most this much for the bitmaps of all DuckDB's threads
+
+
+def _bitmap_screen(eng: Engine, rel: Relation, spec: UnitSpec, unit: str) -> bool | None:
+    """Whether no counted id repeats and none is empty, by one bit per integer id
+    (:func:`id_bitmap_query`); None where the screen does not apply.
+
+    It applies on DuckDB to an integer id column whose range (from
+    :func:`id_range_query`) needs at most a byte per row and, over DuckDB's threads,
+    :data:`BITMAP_BYTES` in all; a failed statement leaves the decision to the
+    fingerprints.
+    """
+    if not integer_id(get_dialect(eng.dialect), rel, unit):
+        return None
+    _, rows = eng.rows(id_range_query(eng.dialect, rel, unit), {})
+    lo, hi, n = rows[0]
+    if lo is None or hi is None:
+        return None
+    _, threads = eng.rows("SELECT current_setting('threads')", {})
+    bits = int(hi) - int(lo) + 1
+    if bits > 8 * int(n) + 4096 or bits * max(int(threads[0][0]), 1) > 8 * BITMAP_BYTES:
+        return None
+    try:
+        _, found = eng.rows(*id_bitmap_query(eng.dialect, rel, spec, unit, lo, hi))
+    except SqlError:  # out of memory, or an id the range missed: the other screen decides
+        return None
+    empty, repeated = found[0]
+    return repeated is not None and int(repeated) == 0 and int(empty) == 0
 
 
 def _prepared_counters(

@@ -59,7 +59,9 @@ from segab.sums.unit_values import BAD_BINARY, column_read
 __all__ = [
     "codes_query",
     "duplicates_query",
+    "id_bitmap_query",
     "id_fingerprints_query",
+    "id_range_query",
     "integer_id",
     "locate_query",
     "read_columns",
@@ -332,6 +334,49 @@ def id_fingerprints_query(
     p = Params(dialect)
     sql = with_ctes(_ctes(p.d, rel, spec, unit)) + (
         f"\nSELECT CASE WHEN f = 0 THEN {fingerprint} END AS h FROM fl WHERE f IN (0, 3)"
+    )
+    return sql, p.values
+
+
+def id_range_query(dialect: Dialect | str, rel: Relation, unit: str) -> str:
+    """``lo``, ``hi`` and ``n``: the least and greatest raw id and how many rows have one.
+
+    Read from the table as given (a Parquet file answers from its statistics), so
+    they bound the ids of every row the analysis counts, for :func:`id_bitmap_query`.
+
+    Example:
+        >>> id_range_query("duckdb", Relation("t", ("id",), {}), "id")
+        'SELECT MIN("id") AS lo, MAX("id") AS hi, COUNT("id") AS n FROM t'
+    """
+    q = Params(dialect).d.quote(unit)
+    return f"SELECT MIN({q}) AS lo, MAX({q}) AS hi, COUNT({q}) AS n FROM {rel.sql}"
+
+
+def id_bitmap_query(
+    dialect: Dialect | str, rel: Relation, spec: UnitSpec, unit: str, lo: int, hi: int
+) -> tuple[str, dict[str, Any]]:
+    """One row over every row of the table (after ``spec.prep``): ``empty``, the rows
+    without an id, and ``repeats``, the rows with one less their distinct ids, exact:
+    one bit per id in ``[lo, hi]``.
+
+    It reads the id column alone, not the flags of :func:`units_query`: the counted
+    rows are some of these, so when both are 0 no counted id repeats and none is
+    empty. DuckDB (``bitstring_agg``) where :func:`integer_id` holds; ``repeats`` is
+    NULL without rows, and an id outside ``[lo, hi]`` makes the statement fail.
+
+    Example:
+        >>> from segab.sums.specs import MetricSpec
+        >>> rel = Relation("t", ("id", "arm", "y"), {"id": "bigint"})
+        >>> spec = UnitSpec("arm", None, None, (), (MetricSpec("m", "continuous", "y"),))
+        >>> id_bitmap_query("duckdb", rel, spec, "id", 0, 9)[0].splitlines()[-1]
+        'FROM t'
+    """
+    p = Params(dialect)
+    q = p.d.quote(unit)
+    rows = rel.sql if spec.prep is None else prepared_from(p.d, rel.sql, spec.prep)
+    sql = (
+        f"SELECT COUNT(*) - COUNT({q}) AS empty, COUNT({q}) - "
+        f"bit_count(bitstring_agg({q}, {p(int(lo))}, {p(int(hi))})) AS repeats\nFROM {rows}"
     )
     return sql, p.values
 

@@ -96,9 +96,50 @@ def test_the_codes_scan_and_staging_run_without_pandas(
 
 
 def test_importing_the_analyze_command_does_not_load_pandas() -> None:
-    code = "import sys, segab.cli.analyze_cmd; print('pandas' in sys.modules)"
+    """Nor NumPy, SciPy or rich: the preload thread and the output load them later."""
+    code = (
+        "import sys, segab.cli.analyze_cmd; "
+        "print([m for m in ('pandas', 'numpy', 'scipy', 'rich') if m in sys.modules])"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert out.stdout.strip() == "False", out.stderr
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+# pandas blocked again: the DuckDB statement runs (then its result cannot become a
+# DataFrame), so DuckDB's work never waits for pandas' import
+_STATEMENT_FIRST = """
+import sys
+
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name == "pandas" or name.startswith("pandas."):
+            raise ImportError("pandas is blocked in this test")
+        return None
+
+sys.meta_path.insert(0, Block())
+from segab.errors import SqlError
+from segab.sums.sources import open_engine
+
+with open_engine() as eng:
+    try:
+        eng.query("CREATE TABLE t AS SELECT 42 AS x", {})
+    except (ImportError, SqlError):
+        print("blocked", eng.rows("SELECT x FROM t", {})[1])
+"""
+
+
+def test_json_and_csv_output_do_not_load_rich() -> None:
+    code = (
+        "import sys, segab.report.render; "
+        "print([m for m in sys.modules if m == 'rich' or m.startswith('rich.')])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_a_duckdb_statement_runs_before_pandas_is_imported() -> None:
+    out = subprocess.run([sys.executable, "-c", _STATEMENT_FIRST], capture_output=True, text=True)
+    assert out.stdout.strip() == "blocked [(42,)]", out.stdout + out.stderr
 
 
 def test_is_frame_tells_dataframes_from_paths() -> None:
