@@ -202,12 +202,15 @@ def npmle_arrays(
     max_iter: int = 1000,
     tol: float = 1e-7,
     support: FloatArray | None = None,
+    start: FloatArray | None = None,
 ) -> NpmleArrays:
     """NPMLE by EM for each row of ``(B, n)`` estimates, vectorised over rows.
 
     EM stops when every row's log-likelihood rose by less than ``tol`` in one step
     (``converged``), or after ``max_iter`` steps. ``support`` (``(B, K)``) replaces
-    the default grid of :func:`npmle_support`.
+    the default grid of :func:`npmle_support`; ``start`` (``(B, K)``) replaces the equal
+    starting weights (with ``max_iter=0`` it is the prior, and the result is the posterior
+    under that known prior).
 
     Example:
         >>> y = np.array([[0.0, 0.1, -0.2, 4.1, 3.8], [0.0, -4.0, -3.9, 0.1, 0.2]])
@@ -224,7 +227,7 @@ def npmle_arrays(
     _check(y, se, alpha, size)
     t = npmle_support(y, se, size) if support is None else np.asarray(support, dtype=np.float64)
     lik, m = _scaled_likelihood(y, se, t)
-    w = np.full(t.shape, 1.0 / t.shape[1])
+    w = np.full(t.shape, 1.0 / t.shape[1]) if start is None else np.asarray(start, np.float64)
     ll = np.sum(np.log(np.einsum("bnk,bk->bn", lik, w)) + m, axis=1)
     it, done = 0, np.zeros(y.shape[0], dtype=bool)
     while it < max_iter and not done.all():
