@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # the names, for type checkers; at run time they load on firs
         uniform_slice_comparison,
     )
     from segab.stats.aipw import AdaptiveEstimate, adaptively_weighted
+    from segab.stats.ash import ash_arrays
     from segab.stats.bandit import (
         Allocation,
         Graduation,
@@ -109,6 +110,7 @@ _EXPORTS = {
     "adjust_p_values": "segab.stats.multiple",
     "allocate": "segab.stats.bandit",
     "arm_posteriors": "segab.stats.posteriors",
+    "ash_arrays": "segab.stats.ash",
     "best_arm": "segab.stats.best_arm",
     "beta_prob_greater": "segab.stats.best_arm",
     "compare": "segab.stats.compare",
@@ -201,6 +203,7 @@ __all__ = [
     "adjust_p_values",
     "allocate",
     "arm_posteriors",
+    "ash_arrays",
     "best_arm",
     "beta_prob_greater",
     "compare",
