@@ -11,23 +11,31 @@ draws no random numbers, so the other columns are unchanged by it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from segab.stats import npmle_arrays
+from segab.stats import ash_arrays, npmle_arrays
 
-__all__ = ["CHUNK", "tally_npmle"]
+__all__ = ["CHUNK", "FITTERS", "tally_npmle"]
+
+# the declared fits: npmle_lfsr (3ec0fbb), ash_lfsr (7183f75, after npmle_lfsr's run)
+FITTERS: dict[str, Callable[..., Any]] = {"npmle_lfsr": npmle_arrays, "ash_lfsr": ash_arrays}
 
 CHUNK = 250  # experiments per EM batch (memory: chunk x cells x 301 floats per array)
 
 
 def tally_npmle(
-    inputs: list[tuple[np.ndarray, np.ndarray, np.ndarray]], tally: Any, alpha: float
+    inputs: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    tally: Any,
+    alpha: float,
+    method: str = "npmle_lfsr",
 ) -> dict[str, float]:
     """Fit every experiment's cells, add to ``tally``; returns the EM's convergence figures.
 
-    ``inputs``: per experiment ``(lift, se, truth)``, arrays over cells.
+    ``inputs``: per experiment ``(lift, se, truth)``, arrays over cells; ``method``: a key
+    of ``FITTERS`` (ash_lfsr computes no credible interval: its coverage is NaN).
     """
     iterations, converged = [], 0
     for start in range(0, len(inputs), CHUNK):
@@ -35,11 +43,12 @@ def tally_npmle(
         y = np.stack([p[0] for p in part])
         se = np.stack([p[1] for p in part])
         truth = np.stack([p[2] for p in part])
-        a = npmle_arrays(y, se, alpha=alpha)
+        a = FITTERS[method](y, se, alpha=alpha)
         iterations.append(a.iterations)
         converged += int(np.sum(a.converged))
         tally.sq_err += float(np.sum((a.posterior_means - truth) ** 2))
         cover = float(np.sum((a.ci_low <= truth) & (truth <= a.ci_high)))
+        cover = cover if np.all(np.isfinite(a.ci_low)) else float("nan")
         tally.covered += cover
         tally.param_covered += cover
         tally.cells += truth.size

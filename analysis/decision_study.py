@@ -32,7 +32,9 @@ was added after the diagnostic located the shortfall in the estimate of mu2, dec
 before its own first run, and gets the same target lines; ``npmle_lfsr`` (the NPMLE of
 the effect distribution on a 301-point grid, by EM; ship when the posterior mean is > 0 and
 ``P(θ ≤ 0 | y) < 0.05``, roll back likewise; analysis/decision_npmle.py) was declared in the
-commit that added segab/stats/npmle.py, before its first run. A cell is shipped when
+commit that added segab/stats/npmle.py, before its first run; ``ash_lfsr`` (the same
+rule with G unimodal at 0, segab.stats.ash_arrays) after npmle_lfsr's run, before its
+own. A cell is shipped when
 its test is significant and the lift positive (EB: the robust interval is above
 0), rolled back when significant and negative.
 
@@ -105,6 +107,7 @@ METHODS = (
     "eb_grid_kinf",
     "eb_grid_ucb",
     "npmle_lfsr",
+    "ash_lfsr",
 )
 BETA = ALPHA / 10  # eb_grid_ucb: mu2's upper bound at 1 - BETA, critical values at ALPHA - BETA
 # per-cell significance levels of the decision frontier (uncorrected tests at each level)
@@ -244,6 +247,7 @@ class Row:
     # npmle_lfsr: (lift, se, truth) per experiment, fitted in batches after the row
     npmle_inputs: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
     npmle_fit: dict[str, float] = field(default_factory=dict)
+    ash_fit: dict[str, float] = field(default_factory=dict)
 
 
 def _decide(ship: np.ndarray, rollback: np.ndarray, theta: np.ndarray, t: Tally) -> None:
@@ -372,6 +376,7 @@ def run(
         for _ in range(experiments):
             one_experiment(metric, world, grid, tables, rng, row)
         row.npmle_fit = tally_npmle(row.npmle_inputs, row.tallies["npmle_lfsr"], ALPHA)
+        row.ash_fit = tally_npmle(row.npmle_inputs, row.tallies["ash_lfsr"], ALPHA, "ash_lfsr")
         row.npmle_inputs = []
         rows[(cells, metric, world)] = row
     return rows
@@ -461,17 +466,18 @@ def main(argv: list[str] | None = None) -> int:
         "first run, after eb_grid's results):\n"
     )
     print("\n".join(targets(rows, "eb_grid_ucb")))
-    print(
-        "\nThe same checks for npmle_lfsr (NPMLE of G, lfsr rule at 0.05, declared before its "
-        "first run; its 'EB coverage' is the 95% credible interval's, for information):\n"
-    )
-    print("\n".join(targets(rows, "npmle_lfsr")))
-    fits = [r.npmle_fit for r in rows.values()]
-    print(
-        f"\nnpmle_lfsr EM: at most {max(f['max_iterations'] for f in fits):.0f} steps per "
-        f"batch; {sum(f['converged'] for f in fits)} of {experiments * len(rows)} fits "
-        "converged (log-likelihood step < 1e-7) within 1000 steps"
-    )
+    for method, what in (
+        ("npmle_lfsr", "NPMLE of G, lfsr rule at 0.05, declared before its first run"),
+        ("ash_lfsr", "G unimodal at 0, same rule, declared after npmle_lfsr's run"),
+    ):
+        print(f"\nThe same checks for {method} ({what}; 'EB coverage': credible interval):\n")
+        print("\n".join(targets(rows, method)))
+        fits = [r.npmle_fit if method == "npmle_lfsr" else r.ash_fit for r in rows.values()]
+        print(
+            f"\n{method} EM: at most {max(f['max_iterations'] for f in fits):.0f} steps per "
+            f"batch; {sum(f['converged'] for f in fits)} of {experiments * len(rows)} fits "
+            "converged (log-likelihood step < 1e-7) within 1000 steps"
+        )
     print(
         "\nDecision frontier: per-cell tests without correction at the level with the most "
         f"correct decisions whose false-ship rate is at most Holm's + 1 point (in-sample oracle "
