@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from segab.stats import npmle_arrays
+from segab.stats import ash_arrays, npmle_arrays
 
 EXPERIMENTS = 80
 
@@ -124,14 +124,15 @@ def test_the_npmle_column_fits_every_cell_and_shrinks(rows: dict) -> None:
         assert 0.0 <= s["npmle_lfsr"]["false_ship"] <= 1.0, key
 
 
-def test_the_npmle_tally_is_the_lfsr_rule() -> None:
+@pytest.mark.parametrize("method", ["npmle_lfsr", "ash_lfsr"])
+def test_the_npmle_tally_is_the_lfsr_rule(method: str) -> None:
     rng = np.random.default_rng(3)
     truth = np.where(rng.random((30, 16)) < 0.15, 4.0, 0.0)
     se = rng.uniform(0.5, 1.5, size=(30, 16))
     y = truth + se * rng.normal(size=truth.shape)
     tally = study.Tally()
-    study.tally_npmle(list(zip(y, se, truth, strict=True)), tally, 0.05)
-    a = npmle_arrays(y, se)
+    study.tally_npmle(list(zip(y, se, truth, strict=True)), tally, 0.05, method)
+    a = (npmle_arrays if method == "npmle_lfsr" else ash_arrays)(y, se)
     ship = (a.posterior_means > 0) & (a.prob_nonpositive < 0.05)
     back = (a.posterior_means < 0) & (a.prob_nonnegative < 0.05)
     assert tally.cells == truth.size
