@@ -122,6 +122,11 @@ def test_the_npmle_column_fits_every_cell_and_shrinks(rows: dict) -> None:
         if key[2] != "null":
             assert s["npmle_lfsr"]["mse_ratio"] < 0.9, key
         assert 0.0 <= s["npmle_lfsr"]["false_ship"] <= 1.0, key
+        # ash_lfsr (G unimodal at 0): every cell fitted; full study: MSE ratio <= 1.031 and
+        # false ships <= 0.04% of the cells in every world
+        assert row.tallies["ash_lfsr"].cells == row.tallies["holm"].cells, key
+        assert s["ash_lfsr"]["mse_ratio"] <= 1.10, key
+        assert s["ash_lfsr"]["false_ship"] <= s["holm"]["false_ship"] + 0.01, key
 
 
 @pytest.mark.parametrize("method", ["npmle_lfsr", "ash_lfsr"])
