@@ -42,7 +42,7 @@ def table_markdown(rows: Mapping[tuple[int, str, str], Any]) -> str:
         tail = row.tailoring_covered / row.experiments
         for m in row.tallies:
             v = s[m]
-            cov = f"{v['coverage']:.3f}"
+            cov = "n/a" if math.isnan(v["coverage"]) else f"{v['coverage']:.3f}"
             if m.startswith("eb"):
                 cov += f" (param. {v['param_coverage']:.3f})"
             lines.append(
@@ -119,9 +119,13 @@ def targets(rows: Mapping[tuple[int, str, str], Any], method: str = "eb_grid") -
             worst = max(sub, key=lambda w: sub[w][method]["mse_ratio"])
             r = sub[worst][method]["mse_ratio"]
             out.append(_line(r <= 1.05, f"{tag}: worst MSE ratio {r:.3f} in {worst} (<= 1.05)"))
-            low = min(sub, key=lambda w: sub[w][method]["coverage"])
+            low = min(sub, key=lambda w: np.nan_to_num(sub[w][method]["coverage"], nan=2.0))
             c = sub[low][method]["coverage"]
-            out.append(_line(c >= 0.945, f"{tag}: lowest EB coverage {c:.3f} in {low} (>= 0.945)"))
+            if math.isnan(c):
+                out.append(f"- n/a: {tag}: {method} computes no interval")
+            else:
+                cov = f"{tag}: lowest EB coverage {c:.3f} in {low} (>= 0.945)"
+                out.append(_line(c >= 0.945, cov))
             eb_c = sum(sub[w][method]["correct"] for w in sub if w != "null")
             holm_c = sum(sub[w]["holm"]["correct"] for w in sub if w != "null")
             eb_f = np.mean([sub[w][method]["false_ship"] for w in sub])

@@ -29,7 +29,12 @@ reported for information, not as a target assessment; ``eb_grid_ucb`` (the same
 point estimates, the finite-sample corrected intervals of ``shrink(interval="ucb")``:
 a Q-profile upper bound for mu2 at 1 - alpha/10, critical values at alpha - alpha/10)
 was added after the diagnostic located the shortfall in the estimate of mu2, declared
-before its own first run, and gets the same target lines. A cell is shipped when
+before its own first run, and gets the same target lines; ``npmle_lfsr`` (the NPMLE of
+the effect distribution on a 301-point grid, by EM; ship when the posterior mean is > 0 and
+``P(θ ≤ 0 | y) < 0.05``, roll back likewise; analysis/decision_npmle.py) was declared in the
+commit that added segab/stats/npmle.py, before its first run; ``ash_lfsr`` (the same
+rule with G unimodal at 0, segab.stats.ash_arrays) after npmle_lfsr's run, before its
+own. A cell is shipped when
 its test is significant and the lift positive (EB: the robust interval is above
 0), rolled back when significant and negative.
 
@@ -68,6 +73,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 # the report (tables, targets, frontier): analysis/decision_report.py, beside this file
+from decision_npmle import tally_npmle
 from decision_report import frontier, frontier_markdown, summary, table_markdown, targets
 
 from segab.stats import (
@@ -92,7 +98,17 @@ SEGMENT_SHARES = {
     64: np.r_[6.0, np.linspace(2.5, 0.5, 15)] / (6.0 + 22.5),
 }
 WORLDS = ("null", "common_small", "common_moderate", "common_large", "sparse", "mixed")
-METHODS = ("holm", "uncorrected", "bh", "eb_grid", "eb_stage", "eb_grid_kinf", "eb_grid_ucb")
+METHODS = (
+    "holm",
+    "uncorrected",
+    "bh",
+    "eb_grid",
+    "eb_stage",
+    "eb_grid_kinf",
+    "eb_grid_ucb",
+    "npmle_lfsr",
+    "ash_lfsr",
+)
 BETA = ALPHA / 10  # eb_grid_ucb: mu2's upper bound at 1 - BETA, critical values at ALPHA - BETA
 # per-cell significance levels of the decision frontier (uncorrected tests at each level)
 FRONTIER_ALPHAS = np.unique(np.r_[np.geomspace(1e-5, 0.3, 61), ALPHA])
@@ -228,6 +244,10 @@ class Row:
     frontier_false: np.ndarray = field(default_factory=lambda: np.zeros(FRONTIER_ALPHAS.size))
     # ship when either the EB robust interval or the Holm-corrected test says so
     unions: dict[str, Tally] = field(default_factory=lambda: {u: Tally() for u in UNIONS})
+    # npmle_lfsr: (lift, se, truth) per experiment, fitted in batches after the row
+    npmle_inputs: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
+    npmle_fit: dict[str, float] = field(default_factory=dict)
+    ash_fit: dict[str, float] = field(default_factory=dict)
 
 
 def _decide(ship: np.ndarray, rollback: np.ndarray, theta: np.ndarray, t: Tally) -> None:
@@ -330,6 +350,7 @@ def one_experiment(
         t = row.unions[union]
         t.cells += grid.cells
         _decide(ship, (eb[1] | holm[1]) & ~ship, truth, t)
+    row.npmle_inputs.append((lift, se, truth))
     tv = tailoring_value(n, sums, sums_sq)
     share = n.sum(axis=(1, 2)) / n.sum()
     cells = np.arange(grid.cells)
@@ -354,6 +375,9 @@ def run(
         row = Row()
         for _ in range(experiments):
             one_experiment(metric, world, grid, tables, rng, row)
+        row.npmle_fit = tally_npmle(row.npmle_inputs, row.tallies["npmle_lfsr"], ALPHA)
+        row.ash_fit = tally_npmle(row.npmle_inputs, row.tallies["ash_lfsr"], ALPHA, "ash_lfsr")
+        row.npmle_inputs = []
         rows[(cells, metric, world)] = row
     return rows
 
@@ -442,6 +466,18 @@ def main(argv: list[str] | None = None) -> int:
         "first run, after eb_grid's results):\n"
     )
     print("\n".join(targets(rows, "eb_grid_ucb")))
+    for method, what in (
+        ("npmle_lfsr", "NPMLE of G, lfsr rule at 0.05, declared before its first run"),
+        ("ash_lfsr", "G unimodal at 0, same rule, declared after npmle_lfsr's run"),
+    ):
+        print(f"\nThe same checks for {method} ({what}; 'EB coverage': credible interval):\n")
+        print("\n".join(targets(rows, method)))
+        fits = [r.npmle_fit if method == "npmle_lfsr" else r.ash_fit for r in rows.values()]
+        print(
+            f"\n{method} EM: at most {max(f['max_iterations'] for f in fits):.0f} steps per "
+            f"batch; {sum(f['converged'] for f in fits)} of {experiments * len(rows)} fits "
+            "converged (log-likelihood step < 1e-7) within 1000 steps"
+        )
     print(
         "\nDecision frontier: per-cell tests without correction at the level with the most "
         f"correct decisions whose false-ship rate is at most Holm's + 1 point (in-sample oracle "

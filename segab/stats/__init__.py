@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # the names, for type checkers; at run time they load on firs
         uniform_slice_comparison,
     )
     from segab.stats.aipw import AdaptiveEstimate, adaptively_weighted
+    from segab.stats.ash import ash_arrays
     from segab.stats.bandit import (
         Allocation,
         Graduation,
@@ -47,6 +48,7 @@ if TYPE_CHECKING:  # the names, for type checkers; at run time they load on firs
     )
     from segab.stats.heterogeneity import heterogeneity
     from segab.stats.multiple import adjust_p_values
+    from segab.stats.npmle import NpmleArrays, NpmleResult, npmle, npmle_arrays
     from segab.stats.posteriors import BetaArms, NormalArms, arm_posteriors
     from segab.stats.power import achieved_power, minimum_detectable_effect, sample_size_per_arm
     from segab.stats.result import (
@@ -93,6 +95,8 @@ _EXPORTS = {
     "MeanStats": "segab.stats.sufficient",
     "NormalArms": "segab.stats.posteriors",
     "NormalPrior": "segab.stats.bayesian",
+    "NpmleArrays": "segab.stats.npmle",
+    "NpmleResult": "segab.stats.npmle",
     "ProportionStats": "segab.stats.sufficient",
     "RatioStats": "segab.stats.sufficient",
     "ShrinkageGroup": "segab.stats.shrinkage",
@@ -106,6 +110,7 @@ _EXPORTS = {
     "adjust_p_values": "segab.stats.multiple",
     "allocate": "segab.stats.bandit",
     "arm_posteriors": "segab.stats.posteriors",
+    "ash_arrays": "segab.stats.ash",
     "best_arm": "segab.stats.best_arm",
     "beta_prob_greater": "segab.stats.best_arm",
     "compare": "segab.stats.compare",
@@ -124,6 +129,8 @@ _EXPORTS = {
     "graduation": "segab.stats.bandit",
     "heterogeneity": "segab.stats.heterogeneity",
     "minimum_detectable_effect": "segab.stats.power",
+    "npmle": "segab.stats.npmle",
+    "npmle_arrays": "segab.stats.npmle",
     "period_stratified": "segab.stats.adaptive",
     "period_weighted_arms": "segab.stats.adaptive",
     "projection_critical_value": "segab.stats.winners",
@@ -181,6 +188,8 @@ __all__ = [
     "MeanStats",
     "NormalArms",
     "NormalPrior",
+    "NpmleArrays",
+    "NpmleResult",
     "ProportionStats",
     "RatioStats",
     "ShrinkageGroup",
@@ -194,6 +203,7 @@ __all__ = [
     "adjust_p_values",
     "allocate",
     "arm_posteriors",
+    "ash_arrays",
     "best_arm",
     "beta_prob_greater",
     "compare",
@@ -212,6 +222,8 @@ __all__ = [
     "graduation",
     "heterogeneity",
     "minimum_detectable_effect",
+    "npmle",
+    "npmle_arrays",
     "period_stratified",
     "period_weighted_arms",
     "projection_critical_value",
