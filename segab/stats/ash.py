@@ -32,7 +32,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import special
 
-from segab.stats.npmle import NpmleArrays, _check
+from segab.stats.npmle import NpmleArrays, _check, posterior_arrays
 
 __all__ = ["ash_arrays", "ash_half_widths"]
 
@@ -137,18 +137,4 @@ def ash_arrays(
     mean = np.sum(r[:, :, 1 : 1 + m] * m_pos, axis=2) + np.sum(r[:, :, 1 + m :] * m_neg, axis=2)
     support = np.concatenate([np.zeros((y.shape[0], 1)), half, -half], axis=1)
     nan = np.full(y.shape, np.nan)
-    return NpmleArrays(
-        support=support,
-        weights=w,
-        log_likelihood=ll,
-        posterior_means=mean,
-        prob_nonpositive=p_le,
-        prob_nonnegative=p_ge,
-        lfsr=np.minimum(p_le, p_ge),
-        ci_low=nan,
-        ci_high=nan.copy(),
-        ship=(mean > 0) & (p_le < alpha),
-        rollback=(mean < 0) & (p_ge < alpha),
-        converged=done,
-        iterations=it,
-    )
+    return posterior_arrays(support, w, ll, mean, (p_le, p_ge), (nan, nan.copy()), alpha, done, it)

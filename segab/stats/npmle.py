@@ -55,6 +55,7 @@ __all__ = [
     "npmle",
     "npmle_arrays",
     "npmle_support",
+    "posterior_arrays",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -118,6 +119,48 @@ class NpmleResult:
     alpha: float
     iterations: int
     converged: bool
+
+
+def posterior_arrays(
+    support: FloatArray,
+    weights: FloatArray,
+    log_likelihood: FloatArray,
+    means: FloatArray,
+    sign_probs: tuple[FloatArray, FloatArray],
+    interval: tuple[FloatArray, FloatArray],
+    alpha: float,
+    converged: npt.NDArray[np.bool_],
+    iterations: int,
+) -> NpmleArrays:
+    """A fit's :class:`NpmleArrays`, with the lfsr and the declared decision rule.
+
+    ``sign_probs`` is ``(P(θ ≤ 0 | y), P(θ ≥ 0 | y))``: ship when the posterior mean
+    is positive and ``P(θ ≤ 0 | y) < alpha``, roll back in the mirror case.
+
+    Example:
+        >>> one = np.array([[0.01, 0.5]])
+        >>> a = posterior_arrays(one, one, one[:, 0], np.array([[1.0, -1.0]]),
+        ...                      (np.array([[0.01, 0.9]]), np.array([[0.99, 0.1]])),
+        ...                      (one, one), 0.05, np.array([True]), 3)
+        >>> a.ship.tolist(), a.rollback.tolist(), a.lfsr.tolist()
+        ([[True, False]], [[False, False]], [[0.01, 0.1]])
+    """
+    p_le, p_ge = sign_probs
+    return NpmleArrays(
+        support=support,
+        weights=weights,
+        log_likelihood=log_likelihood,
+        posterior_means=means,
+        prob_nonpositive=p_le,
+        prob_nonnegative=p_ge,
+        lfsr=np.minimum(p_le, p_ge),
+        ci_low=interval[0],
+        ci_high=interval[1],
+        ship=(means > 0) & (p_le < alpha),
+        rollback=(means < 0) & (p_ge < alpha),
+        converged=converged,
+        iterations=iterations,
+    )
 
 
 def npmle_support(estimates: FloatArray, std_errors: FloatArray, size: int = 300) -> FloatArray:
@@ -245,20 +288,8 @@ def npmle_arrays(
     lo_i = np.minimum(np.sum(cdf < ci_alpha / 2, axis=2), k)
     hi_i = np.minimum(np.sum(cdf < 1 - ci_alpha / 2, axis=2), k)
     rows = np.arange(t.shape[0])[:, None]
-    return NpmleArrays(
-        support=t,
-        weights=w,
-        log_likelihood=ll,
-        posterior_means=mean,
-        prob_nonpositive=p_le,
-        prob_nonnegative=p_ge,
-        lfsr=np.minimum(p_le, p_ge),
-        ci_low=t[rows, lo_i],
-        ci_high=t[rows, hi_i],
-        ship=(mean > 0) & (p_le < alpha),
-        rollback=(mean < 0) & (p_ge < alpha),
-        converged=done,
-        iterations=it,
+    return posterior_arrays(
+        t, w, ll, mean, (p_le, p_ge), (t[rows, lo_i], t[rows, hi_i]), alpha, done, it
     )
 
 
