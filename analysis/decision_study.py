@@ -60,6 +60,7 @@ Run:
     .venv/bin/python analysis/decision_study.py            # full: 1,000 experiments per row
     .venv/bin/python analysis/decision_study.py --quick    # 100 per row
     .venv/bin/python analysis/decision_study.py --diagnose # + coverage with the true moments
+    .venv/bin/python analysis/decision_study.py --oracle-only  # the oracle table (sparse) only
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ import numpy as np
 
 # the report (tables, targets, frontier): analysis/decision_report.py, beside this file
 from decision_npmle import tally_npmle
+from decision_oracle import oracle_report
 from decision_report import frontier, frontier_markdown, summary, table_markdown, targets
 
 from segab.stats import (
@@ -440,8 +442,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--diagnose", action="store_true", help="also: EB coverage with the true moments"
     )
+    parser.add_argument("--oracle-only", action="store_true", help="the oracle table only")
     args = parser.parse_args(argv)
     experiments = args.experiments or (100 if args.quick else 1000)
+    if args.oracle_only:  # the same data as the full run's sparse rows, replayed
+        print(oracle_report(sys.modules[__name__], experiments, args.seed))
+        return 0
     start = time.perf_counter()
     size = (50, 21) if args.quick else (100, 61)
     table = CvaTable.build(*size)
@@ -485,6 +491,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{FRONTIER_ALPHAS[-1]:g}); union rules ship when the EB interval or Holm says so:\n"
     )
     print(frontier_markdown(rows))
+    print(oracle_report(sys.modules[__name__], experiments, args.seed))
     if args.diagnose:
         print("\nDiagnostic: eb_grid coverage with estimated and with true moments\n")
         configs = [c for c in all_configs() if c[2] != "null"]  # true mu2 = 0: no interval
