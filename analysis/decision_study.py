@@ -49,8 +49,9 @@ true gain of the fold-chosen policies over the best single arm.
 Decision frontier (reported, not a target): per-cell tests without correction at each
 level of FRONTIER_ALPHAS; per row, the level with the most correct decisions whose
 false-ship rate is at most Holm's + 1 point, chosen in hindsight (an optimistic oracle
-for rules with one level for all cells). Union rules: ship when the EB robust interval
-or the Holm-corrected test says so (``eb_grid|holm``, ``eb_grid_ucb|holm``).
+for rules with one level for all cells; Bayes bound: analysis/decision_oracle.py, alone
+with ``--oracle-only``). Union rules: ship when the EB robust interval or the Holm-corrected
+test says so (``eb_grid|holm``, ``eb_grid_ucb|holm``).
 
 The robust critical values come from a table of ``cva_0.05(m2, kappa)`` over
 ``log m2`` and ``1/kappa`` (Chebyshev-spaced), interpolated bilinearly in ``log cva``; the maximal
@@ -60,7 +61,6 @@ Run:
     .venv/bin/python analysis/decision_study.py            # full: 1,000 experiments per row
     .venv/bin/python analysis/decision_study.py --quick    # 100 per row
     .venv/bin/python analysis/decision_study.py --diagnose # + coverage with the true moments
-    .venv/bin/python analysis/decision_study.py --oracle-only  # the oracle table (sparse) only
 """
 
 from __future__ import annotations
@@ -244,7 +244,6 @@ class Row:
     frontier_alphas: np.ndarray = field(default_factory=lambda: FRONTIER_ALPHAS.copy())
     frontier_correct: np.ndarray = field(default_factory=lambda: np.zeros(FRONTIER_ALPHAS.size))
     frontier_false: np.ndarray = field(default_factory=lambda: np.zeros(FRONTIER_ALPHAS.size))
-    # ship when either the EB robust interval or the Holm-corrected test says so
     unions: dict[str, Tally] = field(default_factory=lambda: {u: Tally() for u in UNIONS})
     # npmle_lfsr: (lift, se, truth) per experiment, fitted in batches after the row
     npmle_inputs: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
@@ -439,9 +438,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="100 experiments per row")
     parser.add_argument("--experiments", type=int, default=None)
     parser.add_argument("--seed", type=int, default=18)
-    parser.add_argument(
-        "--diagnose", action="store_true", help="also: EB coverage with the true moments"
-    )
+    parser.add_argument("--diagnose", action="store_true", help="+ EB coverage, true moments")
     parser.add_argument("--oracle-only", action="store_true", help="the oracle table only")
     args = parser.parse_args(argv)
     experiments = args.experiments or (100 if args.quick else 1000)
