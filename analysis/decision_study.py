@@ -49,8 +49,9 @@ true gain of the fold-chosen policies over the best single arm.
 Decision frontier (reported, not a target): per-cell tests without correction at each
 level of FRONTIER_ALPHAS; per row, the level with the most correct decisions whose
 false-ship rate is at most Holm's + 1 point, chosen in hindsight (an optimistic oracle
-for rules with one level for all cells). Union rules: ship when the EB robust interval
-or the Holm-corrected test says so (``eb_grid|holm``, ``eb_grid_ucb|holm``).
+for rules with one level for all cells; Bayes bound: analysis/decision_oracle.py, alone
+with ``--oracle-only``). Union rules: ship when the EB robust interval or the Holm-corrected
+test says so (``eb_grid|holm``, ``eb_grid_ucb|holm``).
 
 The robust critical values come from a table of ``cva_0.05(m2, kappa)`` over
 ``log m2`` and ``1/kappa`` (Chebyshev-spaced), interpolated bilinearly in ``log cva``; the maximal
@@ -74,6 +75,7 @@ import numpy as np
 
 # the report (tables, targets, frontier): analysis/decision_report.py, beside this file
 from decision_npmle import tally_npmle
+from decision_oracle import oracle_report
 from decision_report import frontier, frontier_markdown, summary, table_markdown, targets
 
 from segab.stats import (
@@ -242,7 +244,6 @@ class Row:
     frontier_alphas: np.ndarray = field(default_factory=lambda: FRONTIER_ALPHAS.copy())
     frontier_correct: np.ndarray = field(default_factory=lambda: np.zeros(FRONTIER_ALPHAS.size))
     frontier_false: np.ndarray = field(default_factory=lambda: np.zeros(FRONTIER_ALPHAS.size))
-    # ship when either the EB robust interval or the Holm-corrected test says so
     unions: dict[str, Tally] = field(default_factory=lambda: {u: Tally() for u in UNIONS})
     # npmle_lfsr: (lift, se, truth) per experiment, fitted in batches after the row
     npmle_inputs: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
@@ -437,11 +438,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="100 experiments per row")
     parser.add_argument("--experiments", type=int, default=None)
     parser.add_argument("--seed", type=int, default=18)
-    parser.add_argument(
-        "--diagnose", action="store_true", help="also: EB coverage with the true moments"
-    )
+    parser.add_argument("--diagnose", action="store_true", help="+ EB coverage, true moments")
+    parser.add_argument("--oracle-only", action="store_true", help="the oracle table only")
     args = parser.parse_args(argv)
     experiments = args.experiments or (100 if args.quick else 1000)
+    if args.oracle_only:  # the same data as the full run's sparse rows, replayed
+        print(oracle_report(sys.modules[__name__], experiments, args.seed))
+        return 0
     start = time.perf_counter()
     size = (50, 21) if args.quick else (100, 61)
     table = CvaTable.build(*size)
@@ -485,6 +488,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{FRONTIER_ALPHAS[-1]:g}); union rules ship when the EB interval or Holm says so:\n"
     )
     print(frontier_markdown(rows))
+    print(oracle_report(sys.modules[__name__], experiments, args.seed))
     if args.diagnose:
         print("\nDiagnostic: eb_grid coverage with estimated and with true moments\n")
         configs = [c for c in all_configs() if c[2] != "null"]  # true mu2 = 0: no interval

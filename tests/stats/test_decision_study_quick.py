@@ -145,3 +145,58 @@ def test_the_npmle_tally_is_the_lfsr_rule(method: str) -> None:
     assert tally.false_ship == np.sum(ship & (truth <= 0))
     assert tally.sq_err == pytest.approx(np.sum((a.posterior_means - truth) ** 2))
     assert tally.correct > 0
+
+
+def test_the_oracle_replays_the_studys_sparse_data_and_bounds_the_shared_level(
+    rows: dict,
+) -> None:
+    """analysis/decision_oracle.py replays the sparse rows (same streams: Holm's figures equal
+    the study's); the per-cell Bayes oracle (true prior, true se), thresholded in hindsight
+    like the shared level, keeps false ships within Holm's + 1 point and decides at least as
+    many cells correctly as the best shared per-cell level on the same data."""
+    oracle = sys.modules["decision_oracle"]
+    replay = oracle.oracle_rows(study, EXPERIMENTS, 18, cells_list=(16,))
+    for metric in ("binary", "continuous"):
+        r, holm = replay[(16, metric)], study.summary(rows[(16, metric, "sparse")])["holm"]
+        assert r["holm"][1:] == pytest.approx((holm["correct"], holm["false_ship"]), abs=1e-12)
+        f = study.frontier(rows[(16, metric, "sparse")])
+        assert r["shared_62"][1:] == pytest.approx((f["best_correct"], f["best_false"]))
+        for rule in ("shared_exact", "oracle", "oracle_est", "compound"):
+            assert r[rule][2] <= holm["false_ship"] + 0.01 + 1e-12, (metric, rule)
+        assert r["shared_exact"][1] >= r["shared_62"][1], metric
+        assert r["oracle"][1] >= r["shared_exact"][1], metric
+
+
+def test_the_compound_oracle_posterior_is_the_exact_subset_posterior() -> None:
+    """P(cell i at the effect | all cells) with exactly k of m cells at the effect, against
+    enumeration of the k-subsets."""
+    from itertools import combinations
+
+    oracle = sys.modules["decision_oracle"]
+    rng = np.random.default_rng(5)
+    llr = rng.normal(0.0, 3.0, size=(4, 7))
+    for k in (1, 2, 3):
+        got = oracle.compound_posterior(llr, k)
+        for row, p in zip(llr, got, strict=True):
+            weights = {s: np.exp(row[list(s)].sum()) for s in combinations(range(7), k)}
+            total = sum(weights.values())
+            want = [sum(w for s, w in weights.items() if i in s) / total for i in range(7)]
+            assert p == pytest.approx(want, rel=1e-9)
+            assert p.sum() == pytest.approx(k)
+
+
+def test_the_oracle_envelope_is_the_best_threshold() -> None:
+    oracle = sys.modules["decision_oracle"]
+    rng = np.random.default_rng(6)
+    truth = (rng.random(400) < 0.2).astype(float)
+    score = truth + rng.normal(size=400)
+    y = score + rng.normal(size=400)
+    t, correct, false = oracle.envelope(score, y, truth, 0.03)
+    best = 0.0
+    for c in np.unique(score):
+        ship = (score >= c) & (y > 0)
+        if np.sum(ship & (truth <= 0)) <= 0.03 * 400:
+            best = max(best, np.sum(ship & (truth > 0)) / 400)
+    assert correct == best and false <= 0.03
+    ship = (score >= t) & (y > 0)
+    assert (np.sum(ship & (truth > 0)) / 400, np.sum(ship & (truth <= 0)) / 400) == (correct, false)
