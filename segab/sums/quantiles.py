@@ -173,9 +173,12 @@ def _piece_statement(
     pair), so each group is its sorted list of pieces ``sig`` (``qsg``). Groups with
     the same pieces hold the same values (a pooled group over cells that hold every
     arm is its arm's cell; a pair's group often another pair's), so the values are
-    ranked once per distinct ``sig`` (``qu``, numbered ``sid``; ``qw`` the values
-    with their ``sid``), by a window that spills like the generic one, and only the
-    rows at ``⌊h⌋ + 1`` and ``⌊h⌋ + 2`` (``qo``) are kept (``qt``).
+    ranked once per distinct ``sig`` (``qu``, numbered ``sid``; ``qw`` each value
+    once per ``sid`` its piece is in), by a window that spills like the generic one,
+    and only the rows at ``⌊h⌋ + 1`` and ``⌊h⌋ + 2`` are kept (``qt``). The values
+    find their ``sid`` and positions in one-row maps (``qy``, ``qz``), not by joins:
+    DuckDB estimates the small steps' sizes far too high and would build a join's
+    hash table from the values.
 
     Example:
         >>> from segab.sql.dialects import get_dialect
@@ -187,10 +190,8 @@ def _piece_statement(
     from segab.stats.quantile import Z_BOUNDS  # numpy, through the stats results: on use
 
     dims = [dim(i) for i in range(n_dims)]
-    keys = ", ".join(["segment", "stage", "variant", *dims, "mi"])
-    on = " AND ".join(
-        f"q.{c} IS NOT DISTINCT FROM k.{c}" for c in ["segment", "stage", "variant", *dims, "mi"]
-    )
+    cols = ["segment", "stage", "variant", *dims, "mi"]
+    keys = ", ".join(cols)
     qk = (
         f"SELECT {keys}, qq, c, ROW_NUMBER() OVER (ORDER BY {keys}) AS pid "
         f"FROM (SELECT {keys}, qq, COUNT(*) AS c FROM qs GROUP BY {keys}, qq) t"
@@ -214,11 +215,18 @@ def _piece_statement(
     )
     at = ", ".join(f"CAST(FLOOR(h{k}) AS BIGINT) + 1 AS a{k}" for k in range(3))
     qi = f"SELECT qh.*, {at} FROM qh"
-    qw = f"SELECT m.sid, q.v FROM qs q JOIN qk k ON {on} JOIN qm m ON m.pid = k.pid"
-    qr = "SELECT sid, v, ROW_NUMBER() OVER (PARTITION BY sid ORDER BY v) AS rn FROM qw"
+    # piece -> its sids, sid -> its positions: one-row maps read per row (no hash join
+    # whose build side DuckDB could pick by its estimates: the values, beyond memory)
+    qy = (
+        "SELECT MAP(list(k ORDER BY pid), list(s ORDER BY pid)) AS m FROM (SELECT k.pid, "
+        f"ANY_VALUE({_struct('k', cols)}) AS k, list(m.sid ORDER BY m.sid) AS s "
+        "FROM qk k JOIN qm m ON m.pid = k.pid GROUP BY k.pid) t"
+    )
     wanted = ", ".join(f"a{k}, a{k} + 1" for k in range(3))
-    qo = f"SELECT DISTINCT sid, UNNEST([{wanted}]) AS rn FROM qi"
-    qt = "SELECT r.sid, r.rn, r.v FROM qr r JOIN qo o ON o.sid = r.sid AND o.rn = r.rn"
+    qz = f"SELECT MAP(list(sid ORDER BY sid), list([{wanted}] ORDER BY sid)) AS m FROM qi"
+    qw = f"SELECT UNNEST((SELECT m FROM qy)[{_struct('q', cols)}]) AS sid, q.v FROM qs q"
+    qr = "SELECT sid, v, ROW_NUMBER() OVER (PARTITION BY sid ORDER BY v) AS rn FROM qw"
+    qt = "SELECT sid, rn, v FROM qr WHERE list_contains((SELECT m FROM qz)[sid], rn)"
     picks = []
     for k in range(3):
         picks += [
@@ -231,13 +239,18 @@ def _piece_statement(
         for k, name in enumerate(("quantile", "lower", "upper"))
     )
     steps += [("qsg", qsg), ("qu", qu), ("qm", qm), ("qn", qn), ("qh", qh), ("qi", qi)]
-    steps += [("qw", qw), ("qr", qr), ("qo", qo), ("qt", qt), ("qg", qg)]
-    cols = ", ".join(f"g.{c}" for c in part.split(", "))
+    steps += [("qy", qy), ("qz", qz), ("qw", qw), ("qr", qr), ("qt", qt), ("qg", qg)]
+    shown = ", ".join(f"g.{c}" for c in part.split(", "))
     tail = (
-        f"\nSELECT {cols}, a.cnt AS n, {values} FROM qsg g JOIN qu u ON u.sig = g.sig "
+        f"\nSELECT {shown}, a.cnt AS n, {values} FROM qsg g JOIN qu u ON u.sig = g.sig "
         "JOIN qi a ON a.sid = u.sid JOIN qg x ON x.sid = u.sid"
     )
     return with_ctes([*ctes, *steps]) + tail
+
+
+def _struct(alias: str, cols: Sequence[str]) -> str:
+    """A struct of ``alias``'s columns ``cols`` (a map key; NULL fields match NULL fields)."""
+    return "{" + ", ".join(f"'f{i}': {alias}.{c}" for i, c in enumerate(cols)) + "}"
 
 
 def _values(

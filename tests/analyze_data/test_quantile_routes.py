@@ -100,3 +100,9 @@ def test_pieces_equal_sqlite(tmp_path: Path) -> None:
     con.close()
     got = got.astype({"dim_1": "float64"})
     pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=1e-13, atol=1e-13)
+
+
+def test_no_counted_rows() -> None:
+    df = rows(5).assign(f=1)
+    got = run_duckdb(df, 1, (), pieces=True)
+    assert len(got) == 0 and len(run_duckdb(df, 1, (), pieces=False)) == 0
