@@ -21,6 +21,13 @@ the order statistics at positions ``⌊h⌋`` and ``⌊h⌋ + 1`` of ``h = (n �
 (numpy's default). The statement picks a position's row by ``rn − 1 <= h < rn``,
 so no dialect needs ``FLOOR``.
 
+DuckDB runs another statement with the same numbers (:func:`_piece_statement`):
+the groups are stacked over the pieces of values (segment, stage, arm, ``dim_i``,
+metric) rather than the values, and the values of each distinct set of pieces are
+ranked once (the generic statement ranks each value once per group and pair):
+about 7 times faster on a million rows, and within DuckDB's memory limit at ten
+million (docs/statistics.md).
+
 Example:
     >>> from segab.sql.dialects import get_dialect
     >>> from segab.sums.specs import MetricSpec
