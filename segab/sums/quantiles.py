@@ -204,7 +204,7 @@ def _piece_statement(
         f"FROM (SELECT {keys}, qq, COUNT(*) AS c FROM qs GROUP BY {keys}, qq) t"
     )
     steps = [("qs", _values(d, source, metrics, dims, where)), ("qk", qk)]
-    steps += _stacked(d, quantile_sets(n_dims, sets), dims, "qk", "pid")
+    steps += _stacked(d, quantile_sets(n_dims, sets), dims, "qk", "pid", null_safe=True)
     part = ", ".join(["lvl", "segment", "stage", "variant", "pa", "pb", *dims, "mi"])
     qsg = f"SELECT {part}, list(pid ORDER BY pid) AS sig FROM qx GROUP BY {part}"
     qu = "SELECT sig, ROW_NUMBER() OVER (ORDER BY sig) AS sid FROM (SELECT DISTINCT sig FROM qsg) t"
@@ -280,6 +280,7 @@ def _stacked(
     dims: Sequence[str],
     src: str,
     value: str,
+    null_safe: bool = False,
 ) -> list[tuple[str, str]]:
     """The pairs' steps (:func:`_pair_ctes`) and ``qx``: the rows of ``src`` (with
     segment, stage, variant, ``dims``, mi, qq and ``value``) stacked once per group
@@ -288,7 +289,7 @@ def _stacked(
     text_null = f"CAST(NULL AS {d.text_type})"
     steps = []
     for k, own in enumerate([(), *groups]):  # the pairs of arms per cell (and breakdown value)
-        steps += _pair_ctes(k, [dims[i] for i in own], dims, src, value)
+        steps += _pair_ctes(k, [dims[i] for i in own], dims, src, value, null_safe)
 
     def branch(lvl: int, src: str, cell: bool, pooled: str, own: Sequence[int]) -> str:
         seg = "segment" if cell else text_null
@@ -307,13 +308,17 @@ def _stacked(
     return [*steps, ("qx", "\nUNION ALL\n".join(branches))]
 
 
-def _same(a: str, b: str, col: str) -> str:
-    """Equal values, a NULL breakdown value equal to another NULL (every dialect)."""
+def _same(a: str, b: str, col: str, null_safe: bool = False) -> str:
+    """Equal values, a NULL breakdown value equal to another NULL (every dialect; with
+    ``null_safe``, DuckDB's ``IS NOT DISTINCT FROM``, which joins by hash, not by a
+    loop over all pairs of rows)."""
+    if null_safe:
+        return f"{a}.{col} IS NOT DISTINCT FROM {b}.{col}"
     return f"({a}.{col} = {b}.{col} OR ({a}.{col} IS NULL AND {b}.{col} IS NULL))"
 
 
 def _pair_ctes(
-    k: int, own: Sequence[str], dims: Sequence[str], src: str, value: str
+    k: int, own: Sequence[str], dims: Sequence[str], src: str, value: str, null_safe: bool
 ) -> list[tuple[str, str]]:
     """``qa{k}`` (the arms with values per cell and value of the breakdown's columns
     ``own``), ``qp{k}`` (each unordered pair of them, once per arm) and ``qj{k}`` (each
@@ -321,7 +326,7 @@ def _pair_ctes(
     extra = "".join(f", {c}" for c in own)
     qa = f"SELECT DISTINCT segment, stage, variant, mi{extra} FROM {src}"
     on = ["a.segment = b.segment", "a.stage = b.stage", "a.mi = b.mi"]
-    on += [_same("a", "b", c) for c in own]
+    on += [_same("a", "b", c, null_safe) for c in own]
     join = f"FROM qa{k} a JOIN qa{k} b ON {' AND '.join(on)} AND a.variant < b.variant"
     cols = "a.segment, a.stage, a.mi" + "".join(f", a.{c}" for c in own)
     qp = (
@@ -329,7 +334,7 @@ def _pair_ctes(
         f"UNION ALL\nSELECT {cols}, b.variant AS arm, a.variant AS pa, b.variant AS pb {join}"
     )
     on = ["p.segment = q.segment", "p.stage = q.stage", "p.mi = q.mi", "p.arm = q.variant"]
-    on += [_same("p", "q", c) for c in own]
+    on += [_same("p", "q", c, null_safe) for c in own]
     qj = (
         f"SELECT q.segment, q.stage, q.variant{''.join(', q.' + c for c in dims)}, q.mi, q.qq, "
         f"q.{value}, p.pa, p.pb FROM {src} q JOIN qp{k} p ON {' AND '.join(on)}"
