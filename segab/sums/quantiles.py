@@ -183,9 +183,10 @@ def _piece_statement(
     ranked once per distinct ``sig`` (``qu``, numbered ``sid``; ``qw`` each value
     once per ``sid`` its piece is in), by a window that spills like the generic one,
     and only the rows at ``⌊h⌋ + 1`` and ``⌊h⌋ + 2`` are kept (``qt``). The values
-    find their ``sid`` and positions in one-row maps (``qy``, ``qz``), not by joins:
-    DuckDB estimates the small steps' sizes far too high and would build a join's
-    hash table from the values.
+    find their ``sid`` and positions in a one-row map (``qy``: piece to its sids and
+    their positions), not by joins: DuckDB estimates the small steps' sizes far too
+    high and would build a join's hash table from the values. The map is read by a
+    scan of its keys, so a breakdown of very many values costs more per value.
 
     Example:
         >>> from segab.sql.dialects import get_dialect
@@ -222,18 +223,21 @@ def _piece_statement(
     )
     at = ", ".join(f"CAST(FLOOR(h{k}) AS BIGINT) + 1 AS a{k}" for k in range(3))
     qi = f"SELECT qh.*, {at} FROM qh"
-    # piece -> its sids, sid -> its positions: one-row maps read per row (no hash join
-    # whose build side DuckDB could pick by its estimates: the values, beyond memory)
+    # each piece's sids and their positions: a one-row map read per value (not a hash
+    # join, whose build side DuckDB could pick by its estimates: the values)
+    sids = "{'sid': i.sid, 'a0': i.a0, 'a1': i.a1, 'a2': i.a2}"
     qy = (
         "SELECT MAP(list(k ORDER BY pid), list(s ORDER BY pid)) AS m FROM (SELECT k.pid, "
-        f"ANY_VALUE({_struct('k', cols)}) AS k, list(m.sid ORDER BY m.sid) AS s "
-        "FROM qk k JOIN qm m ON m.pid = k.pid GROUP BY k.pid) t"
+        f"ANY_VALUE({_struct('k', cols)}) AS k, list({sids} ORDER BY i.sid) AS s FROM qk k "
+        "JOIN qm m ON m.pid = k.pid JOIN qi i ON i.sid = m.sid GROUP BY k.pid) t"
     )
+    qw = (
+        "SELECT t.s.sid, t.s.a0, t.s.a1, t.s.a2, t.v FROM (SELECT "
+        f"UNNEST((SELECT m FROM qy)[{_struct('q', cols)}]) AS s, q.v FROM qs q) t"
+    )
+    qr = "SELECT sid, v, a0, a1, a2, ROW_NUMBER() OVER (PARTITION BY sid ORDER BY v) AS rn FROM qw"
     wanted = ", ".join(f"a{k}, a{k} + 1" for k in range(3))
-    qz = f"SELECT MAP(list(sid ORDER BY sid), list([{wanted}] ORDER BY sid)) AS m FROM qi"
-    qw = f"SELECT UNNEST((SELECT m FROM qy)[{_struct('q', cols)}]) AS sid, q.v FROM qs q"
-    qr = "SELECT sid, v, ROW_NUMBER() OVER (PARTITION BY sid ORDER BY v) AS rn FROM qw"
-    qt = "SELECT sid, rn, v FROM qr WHERE list_contains((SELECT m FROM qz)[sid], rn)"
+    qt = f"SELECT sid, rn, v FROM qr WHERE rn IN ({wanted})"
     picks = []
     for k in range(3):
         picks += [
@@ -246,7 +250,7 @@ def _piece_statement(
         for k, name in enumerate(("quantile", "lower", "upper"))
     )
     steps += [("qsg", qsg), ("qu", qu), ("qm", qm), ("qn", qn), ("qh", qh), ("qi", qi)]
-    steps += [("qy", qy), ("qz", qz), ("qw", qw), ("qr", qr), ("qt", qt), ("qg", qg)]
+    steps += [("qy", qy), ("qw", qw), ("qr", qr), ("qt", qt), ("qg", qg)]
     shown = ", ".join(f"g.{c}" for c in part.split(", "))
     tail = (
         f"\nSELECT {shown}, a.cnt AS n, {values} FROM qsg g JOIN qu u ON u.sig = g.sig "
