@@ -25,7 +25,7 @@ DuckDB runs another statement with the same numbers (:func:`_piece_statement`):
 the groups are stacked over the pieces of values (segment, stage, arm, ``dim_i``,
 metric) rather than the values, and the values of each distinct set of pieces are
 ranked once (the generic statement ranks each value once per group and pair):
-about 7 times faster on a million rows, and within DuckDB's memory limit at ten
+6 to 8 times faster on a million rows, and within DuckDB's memory limit at ten
 million (docs/statistics.md).
 
 Example:
