@@ -24,17 +24,13 @@ Example:
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
 from segab.hashing import SEPARATOR, bucket
 from segab.sql.dialects import Dialect, get_dialect
 from segab.sums.expressions import unit_col
-from segab.sums.result import SUM_COLUMNS, Aggregates
+from segab.sums.result import SUM_COLUMNS, Aggregates, merge_split, split_index
 from segab.sums.sources import Relation
 from segab.sums.sqlite_functions import BUCKET_FUNCTION
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 __all__ = ["FOLD_COLUMN", "FOLD_SALT", "fold_of", "fold_sql", "split_folds", "with_fold"]
 
@@ -83,10 +79,6 @@ def with_fold(dialect: Dialect | str, rel: Relation, unit_column: str) -> Relati
     return Relation(sql, (*rel.columns, FOLD_COLUMN), types, rel.label)
 
 
-def _fold_ints(values: pd.Series) -> pd.Series:
-    return values.map(lambda v: int(float(v)) if v is not None and str(v) != "nan" else -1)
-
-
 def split_folds(agg: Aggregates) -> Aggregates:
     """Sums with :data:`FOLD_COLUMN` as their last breakdown -> ordinary sums plus ``folds``.
 
@@ -103,29 +95,11 @@ def split_folds(agg: Aggregates) -> Aggregates:
         >>> agg.sums["n"].tolist(), agg.folds["fold"].tolist(), agg.dimensions
         ([7], [0, 1], ())
     """
-    dims = tuple(d for d in agg.dimensions if d != FOLD_COLUMN)
-    keys = ["segment", "stage", "variant", *dims]
-    values = [
-        c
-        for c in agg.sums.columns
-        if c in SUM_COLUMNS or c.startswith(("x_sum", "xy_sum", "xx_sum"))
-    ]
-    sums = agg.sums.groupby([*keys, "metric"], dropna=False, sort=False, as_index=False)[
-        values
-    ].sum(min_count=1)
-    exposures = agg.exposures.groupby(keys, dropna=False, sort=True, as_index=False)[["n"]].sum()
+    dims, sums, exposures = merge_split(agg, [FOLD_COLUMN])
     folds = agg.sums.groupby(
         ["segment", "stage", "variant", FOLD_COLUMN, "metric"], dropna=False, as_index=False
     )[list(SUM_COLUMNS)].sum()
     folds = folds.rename(columns={FOLD_COLUMN: "fold"})
-    folds["fold"] = _fold_ints(folds["fold"])
+    folds["fold"] = split_index(folds["fold"])
     folds = folds[folds["fold"] >= 0].reset_index(drop=True)
-    sums = sums.astype({k: agg.sums[k].dtype for k in keys})  # as an unsplit aggregation
-    exposures = exposures.astype({k: agg.exposures[k].dtype for k in keys})
-    return replace(
-        agg,
-        sums=sums.reset_index(drop=True),
-        exposures=exposures.reset_index(drop=True),
-        dimensions=dims,
-        folds=folds,
-    )
+    return replace(agg, sums=sums, exposures=exposures, dimensions=dims, folds=folds)

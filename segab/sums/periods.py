@@ -37,19 +37,15 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
 
 from segab.allocation_types import AllocationPeriod
 from segab.errors import DataError
 from segab.hashing import bucket_of_key
 from segab.sql.dialects import Dialect, get_dialect
 from segab.sums.expressions import epoch_col, text_col, unit_col
-from segab.sums.result import SUM_COLUMNS, Aggregates
+from segab.sums.result import SUM_COLUMNS, Aggregates, merge_split, split_index
 from segab.sums.sources import Relation
 from segab.sums.sqlite_functions import BUCKET_FUNCTION
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 __all__ = ["PERIOD_COLUMN", "SLICE_COLUMN", "PeriodLayout", "split_periods", "with_periods"]
 
@@ -181,10 +177,6 @@ def with_periods(
     return Relation(sql, (*rel.columns, PERIOD_COLUMN, SLICE_COLUMN), types, rel.label)
 
 
-def _ints(values: pd.Series) -> pd.Series:
-    return values.map(lambda v: int(float(v)) if v is not None and str(v) != "nan" else -1)
-
-
 def split_periods(agg: Aggregates, layout: PeriodLayout) -> Aggregates:
     """Sums with the period and slice columns -> the ordinary sums plus ``periods``.
 
@@ -207,26 +199,14 @@ def split_periods(agg: Aggregates, layout: PeriodLayout) -> Aggregates:
         ([12], [4, 7, 7], ())
     """
     cols = (PERIOD_COLUMN, SLICE_COLUMN)
-    dims = tuple(d for d in agg.dimensions if d not in cols)
-    keys = [*_KEYS, *dims]
-    sums = agg.sums.groupby([*keys, "metric"], dropna=False, sort=False, as_index=False)[
-        list(SUM_COLUMNS)
-    ].sum()
-    exposures = agg.exposures.groupby(keys, dropna=False, sort=True, as_index=False)[["n"]].sum()
+    dims, sums, exposures = merge_split(agg, cols)
     split = agg.sums.groupby([*_KEYS, *cols, "metric"], dropna=False, as_index=False)[
         list(SUM_COLUMNS)
     ].sum()
-    index = _ints(split[PERIOD_COLUMN])
+    index = split_index(split[PERIOD_COLUMN])
     split = split[(index >= 0) & (index < len(layout.numbers))].copy()
-    split["period"] = [layout.numbers[i] for i in _ints(split[PERIOD_COLUMN])]
-    split["in_slice"] = _ints(split[SLICE_COLUMN]) == 1
+    split["period"] = [layout.numbers[i] for i in split_index(split[PERIOD_COLUMN])]
+    split["in_slice"] = split_index(split[SLICE_COLUMN]) == 1
     split = split[[*_KEYS, "period", "in_slice", "metric", *SUM_COLUMNS]]
-    sums = sums.astype({k: agg.sums[k].dtype for k in keys})
-    exposures = exposures.astype({k: agg.exposures[k].dtype for k in keys})
-    return replace(
-        agg,
-        sums=sums.reset_index(drop=True),
-        exposures=exposures.reset_index(drop=True),
-        dimensions=dims,
-        periods=split.reset_index(drop=True),
-    )
+    periods = split.reset_index(drop=True)
+    return replace(agg, sums=sums, exposures=exposures, dimensions=dims, periods=periods)

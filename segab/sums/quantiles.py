@@ -155,12 +155,25 @@ def quantile_statement(
             f"MAX(CASE WHEN rn - 2 <= h{k} AND h{k} < rn - 1 THEN v END) AS xb{k}",
         ]
     qg = f"SELECT {part}, MAX(cnt) AS n, {', '.join(picks)} FROM qh GROUP BY {part}"
-    values = ", ".join(
+    values = _interpolated()
+    steps += [("qr", qr), ("qh", qh), ("qg", qg)]
+    return with_ctes([*ctes, *steps]) + f"\nSELECT {part}, n, {values} FROM qg"
+
+
+def _interpolated() -> str:
+    """The three levels' values, interpolated between positions ``a`` and ``a + 1``.
+
+    ``xa``/``xb`` are the order statistics at positions ``a`` and ``a + 1`` (``xb``
+    NULL past the group's end) and ``h`` the fractional position ``(n − 1)·level``.
+
+    Example:
+        >>> _interpolated().split(" AS ")[0]
+        'xa0 + (h0 - (a0 - 1)) * (COALESCE(xb0, xa0) - xa0)'
+    """
+    return ", ".join(
         f"xa{k} + (h{k} - (a{k} - 1)) * (COALESCE(xb{k}, xa{k}) - xa{k}) AS {name}"
         for k, name in enumerate(("quantile", "lower", "upper"))
     )
-    steps += [("qr", qr), ("qh", qh), ("qg", qg)]
-    return with_ctes([*ctes, *steps]) + f"\nSELECT {part}, n, {values} FROM qg"
 
 
 def _piece_statement(
@@ -245,10 +258,7 @@ def _piece_statement(
             f"MAX(CASE WHEN t.rn = a.a{k} + 1 THEN t.v END) AS xb{k}",
         ]
     qg = f"SELECT a.sid, {', '.join(picks)} FROM qt t JOIN qi a ON a.sid = t.sid GROUP BY a.sid"
-    values = ", ".join(
-        f"xa{k} + (h{k} - (a{k} - 1)) * (COALESCE(xb{k}, xa{k}) - xa{k}) AS {name}"
-        for k, name in enumerate(("quantile", "lower", "upper"))
-    )
+    values = _interpolated()
     steps += [("qsg", qsg), ("qu", qu), ("qm", qm), ("qn", qn), ("qh", qh), ("qi", qi)]
     steps += [("qy", qy), ("qw", qw), ("qr", qr), ("qt", qt), ("qg", qg)]
     shown = ", ".join(f"g.{c}" for c in part.split(", "))

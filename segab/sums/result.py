@@ -31,8 +31,10 @@ __all__ = [
     "DataIssue",
     "given_or_duckdb",
     "long_sums",
+    "merge_split",
     "rename_dims",
     "rollup_sets",
+    "split_index",
     "typed_dims",
 ]
 
@@ -336,3 +338,52 @@ def given_or_duckdb(engine: Engine | None) -> Iterator[Engine]:
         return
     with open_engine() as eng:
         yield eng
+
+
+def split_index(values: pd.Series) -> pd.Series:
+    """An engine's split column (a fold, period or slice number, read back as int, float or
+    text) as ints, ``-1`` where it is missing.
+
+    Example:
+        >>> import pandas as pd
+        >>> split_index(pd.Series(["1", 0.0, None, float("nan")])).tolist()
+        [1, 0, -1, -1]
+    """
+    return values.map(lambda v: int(float(v)) if v is not None and str(v) != "nan" else -1)
+
+
+def merge_split(
+    agg: Aggregates, columns: Sequence[str]
+) -> tuple[tuple[str, ...], pd.DataFrame, pd.DataFrame]:
+    """Sums split by ``columns`` (folds, periods) summed over them: dimensions, sums, exposures.
+
+    What the aggregation without the split would have given: the sums of every
+    value column (the :data:`SUM_COLUMNS` and the covariates' ``x_sum*``,
+    ``xy_sum*``, ``xx_sum*``; all-missing stays missing), the exposures, with the
+    unsplit key types.
+
+    Example:
+        >>> import pandas as pd
+        >>> sums = pd.DataFrame({"segment": "s", "stage": "t", "variant": "a",
+        ...     "f": [0, 1], "metric": "m", "n": [3, 4], "sum": [1.0, 2.0], "sum_sq": 1.0,
+        ...     "den_sum": 0.0, "den_sum_sq": 0.0, "cross_sum": 0.0})
+        >>> expo = sums[["segment", "stage", "variant", "f", "n"]]
+        >>> dims, merged, exposures = merge_split(Aggregates(sums, expo, pd.DataFrame(), {},
+        ...                                                   ("f",)), ["f"])
+        >>> dims, merged["n"].tolist(), merged["sum"].tolist(), exposures["n"].tolist()
+        ((), [7], [3.0], [7])
+    """
+    dims = tuple(d for d in agg.dimensions if d not in columns)
+    keys = ["segment", "stage", "variant", *dims]
+    values = [
+        c
+        for c in agg.sums.columns
+        if c in SUM_COLUMNS or c.startswith(("x_sum", "xy_sum", "xx_sum"))
+    ]
+    sums = agg.sums.groupby([*keys, "metric"], dropna=False, sort=False, as_index=False)[
+        values
+    ].sum(min_count=1)
+    exposures = agg.exposures.groupby(keys, dropna=False, sort=True, as_index=False)[["n"]].sum()
+    sums = sums.astype({k: agg.sums[k].dtype for k in keys})  # as an unsplit aggregation
+    exposures = exposures.astype({k: agg.exposures[k].dtype for k in keys})
+    return dims, sums.reset_index(drop=True), exposures.reset_index(drop=True)

@@ -189,3 +189,27 @@ def test_layout_errors_are_located() -> None:
         PeriodLayout.of([AllocationPeriod("band", 1, 0, START, (stray,))], PREFIXES)
     with pytest.raises(DataError, match="each number once"):
         PeriodLayout.of([PERIODS[0], PERIODS[0]], PREFIXES)
+
+
+def test_merging_periods_keeps_covariate_sums_and_missing_values() -> None:
+    """The ordinary sums of a bandit experiment are the unsplit ones, covariates included
+    (as for folds: one merge, segab.sums.result.merge_split)."""
+    from segab.sums.periods import PERIOD_COLUMN, SLICE_COLUMN, split_periods
+
+    sums = pd.DataFrame(
+        {
+            "segment": "s", "stage": "t", "variant": "a",
+            PERIOD_COLUMN: [0, 1, 1], SLICE_COLUMN: [1, 1, 0], "metric": "m",
+            "n": [3, 4, 5], "sum": [1.0, 2.0, 4.0], "sum_sq": 1.0, "den_sum": float("nan"),
+            "den_sum_sq": float("nan"), "cross_sum": float("nan"),
+            "x_sum_0": [0.5, 1.5, 2.0], "xy_sum_0": [1.0, 1.0, 1.0], "xx_sum_0_0": 2.0,
+        }
+    )  # fmt: skip
+    expo = sums[["segment", "stage", "variant", PERIOD_COLUMN, SLICE_COLUMN, "n"]]
+    layout = PeriodLayout((4, 7), (0.0, 9.0), (("s", "t", "p", 100),))
+    dims = (PERIOD_COLUMN, SLICE_COLUMN)
+    merged = split_periods(Aggregates(sums, expo, pd.DataFrame(), {}, dims), layout).sums
+    row = merged.iloc[0]
+    assert len(merged) == 1 and row["n"] == 12 and row["sum"] == 7.0
+    assert (row["x_sum_0"], row["xy_sum_0"], row["xx_sum_0_0"]) == (4.0, 3.0, 6.0)
+    assert pd.isna(row["den_sum"])  # a continuous metric's ratio sums stay missing, not 0
