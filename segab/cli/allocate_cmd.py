@@ -8,7 +8,6 @@ Example:
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 import json
 from typing import Any
@@ -17,8 +16,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from segab.cli.options import experiments_option
-from segab.errors import DataError, SegabError
+from segab.cli.options import experiments_option, parse_now
+from segab.errors import SegabError
 from segab.report.terminal import cell, cells
 
 __all__ = ["allocate_command"]
@@ -36,19 +35,6 @@ _COLUMNS = (
     "expected_loss",
     "graduated",
 )
-
-
-def _now(text: str | None) -> dt.datetime | None:
-    if text is None:
-        return None
-    try:
-        when = dt.datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise DataError(
-            f"--now: found {text!r}, expected an ISO 8601 time such as 2026-06-01 or "
-            "2026-06-01T12:00:00Z"
-        ) from None
-    return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
 
 
 def _table_row(r: dict[str, Any]) -> tuple[str, ...]:
@@ -116,7 +102,7 @@ def allocate_command(
         url = resolve_url(db_url)
         exp = load_config(key, experiments_dir)
         store = open_store(url, schema=schema)
-        now = _now(now_text)
+        now = parse_now(now_text)
         run = run_allocation(exp, store, url, now=now, dry_run=dry_run, force=force, schema=schema)
     except SegabError as exc:
         raise click.ClickException(str(exc)) from None

@@ -25,7 +25,7 @@ from segab.analysis.api import analyze
 from segab.analysis.period_files import read_periods
 from segab.atomic import atomic_output
 from segab.cli.main import allow_fast_exit
-from segab.cli.options import experiments_option
+from segab.cli.options import experiments_option, parse_now
 from segab.cli.signals import deferred_signals
 from segab.errors import DataError, SegabError
 from segab.report.formats import FORMATS
@@ -268,8 +268,6 @@ def _periods(key: str, experiments_dir: str, path: str | None, db_url: str | Non
 
 def _now(text: str | None, units: str | None) -> Any:
     """``--now`` as an aware datetime (no zone: UTC), or None; a located error otherwise."""
-    import datetime as dt
-
     if text is None:
         return None
     if units is not None:
@@ -277,14 +275,7 @@ def _now(text: str | None, units: str | None) -> Any:
             "options: found --now with --units, expected --now with an event log (a unit "
             "table has no times)"
         )
-    try:
-        when = dt.datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise DataError(
-            f"--now: found {text!r}, expected an ISO 8601 time such as 2024-06-01 or "
-            "2024-06-01T12:00:00Z"
-        ) from None
-    return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
+    return parse_now(text)
 
 
 def _write(result: Any, fmt: str, output: str | None) -> None:
