@@ -50,6 +50,7 @@ from segab.config import bandit_cells
 from segab.config.models import AnalysisSettings, Experiment
 from segab.stats import Comparison, SrmResult, compare, srm_test
 from segab.stats.adaptive import StratifiedEstimate, period_stratified
+from segab.stats.bayesian import normal_chance_to_win
 from segab.stats.result import json_ready
 from segab.sums.result import SUM_COLUMNS
 
@@ -138,10 +139,9 @@ def _as_comparison(
     warnings = list(e.warnings)
     bayes: dict[str, Any] = {"p_value": e.p_value, "method": "frequentist"}
     if settings.method == "bayesian" and e.se > 0:
-        d = e.estimate / e.se
-        loss = e.se * math.exp(-d * d / 2) / math.sqrt(2 * math.pi) - e.estimate * special.ndtr(-d)
+        ctw, loss = normal_chance_to_win(e.estimate, e.se)
         bayes = {"p_value": math.nan, "method": "bayesian"}
-        bayes.update(chance_to_win=float(special.ndtr(d)), expected_loss=float(loss))
+        bayes.update(chance_to_win=ctw, expected_loss=loss)
     elif settings.method == "sequential":
         warnings.append("bandit cell: fixed-horizon period-stratified test (not sequential)")
     return Comparison(

@@ -52,6 +52,7 @@ __all__ = [
     "beta_binomial",
     "beta_chance_to_win",
     "beta_expected_loss",
+    "normal_chance_to_win",
     "normal_posterior",
 ]
 
@@ -151,6 +152,23 @@ def _normal_summary(
         loss = loss_down + mu if alternative == "smaller" else loss_down
         q = special.ndtri(1 - alpha / 2)
     return ctw, loss, mu - q * sd, mu + q * sd
+
+
+def normal_chance_to_win(mean: float, sd: float) -> tuple[float, float]:
+    """Chance to win ``P(Δ > 0)`` and expected loss ``E[max(−Δ, 0)]`` of ``Δ ~ N(mean, sd²)``.
+
+    The closed forms of :func:`normal_posterior`'s summaries, for one effect whose
+    posterior is already normal (e.g. a period-stratified estimate under a flat prior).
+
+    Example:
+        >>> ctw, loss = normal_chance_to_win(0.0, 1.0)
+        >>> round(ctw, 6), round(loss, 6)     # 1/2 and φ(0) = 1/√(2π)
+        (0.5, 0.398942)
+    """
+    ctw, loss, _, _ = _normal_summary(
+        np.array([mean], dtype=np.float64), np.array([sd * sd], dtype=np.float64), 0.05, "two-sided"
+    )
+    return float(ctw[0]), float(loss[0])
 
 
 def _result(
