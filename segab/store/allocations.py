@@ -34,7 +34,7 @@ from segab.allocation_types import AllocationPeriod, CellAllocation
 from segab.errors import AllocationConflictError, ConfigError, StoreError
 from segab.store.engine import write_begin
 from segab.store.models import ALLOCATION_PERIODS_TABLE
-from segab.store.repository import canonical_json
+from segab.store.repository import canonical_json, wrap_db_error
 
 __all__ = ["allocation_period_dict", "allocation_periods", "record_allocation_period"]
 
@@ -157,11 +157,7 @@ expected period 1 (none is recorded yet); nothing was written
             "Re-read the periods and retry"
         ) from exc
     except sa.exc.SQLAlchemyError as exc:
-        orig = getattr(exc, "orig", None) or exc
-        first = str(orig).strip().splitlines()
-        raise StoreError(
-            f"cannot record {where}: {first[0] if first else type(orig).__name__}"
-        ) from exc
+        raise wrap_db_error(f"cannot record {where}", exc) from exc
     return dataclasses.replace(period, started_at=started)
 
 
@@ -210,9 +206,5 @@ def allocation_periods(engine: Engine, key: str, iteration: int) -> list[Allocat
         with engine.connect() as conn:
             rows = conn.execute(query).all()
     except sa.exc.SQLAlchemyError as exc:
-        orig = getattr(exc, "orig", None) or exc
-        first = str(orig).strip().splitlines()
-        raise StoreError(
-            f"cannot read allocation periods of {key}: {first[0] if first else type(orig).__name__}"
-        ) from exc
+        raise wrap_db_error(f"cannot read allocation periods of {key}", exc) from exc
     return [_period(r) for r in rows]

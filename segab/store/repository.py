@@ -43,6 +43,7 @@ __all__ = [
     "register_experiment",
     "save_snapshot",
     "set_status",
+    "wrap_db_error",
 ]
 
 _EXPERIMENTS = EXPERIMENTS_TABLE
@@ -144,7 +145,14 @@ def _check_status(status: object) -> str:
     return status
 
 
-def _wrap(action: str, exc: sa.exc.SQLAlchemyError) -> StoreError:
+def wrap_db_error(action: str, exc: sa.exc.SQLAlchemyError) -> StoreError:
+    """A database error as a :class:`StoreError`: ``action`` and the driver's first line.
+
+    Example:
+        >>> err = sa.exc.OperationalError("SELECT 1", {}, Exception(" disk full "))
+        >>> str(wrap_db_error("cannot read periods", err))
+        'cannot read periods: disk full'
+    """
     orig = getattr(exc, "orig", None) or exc
     first = str(orig).strip().splitlines()
     return StoreError(f"{action}: {first[0] if first else type(orig).__name__}")
@@ -256,7 +264,8 @@ def register_checked(
                 )
             )
     except sa.exc.SQLAlchemyError as exc:
-        raise _wrap(f"cannot register experiment {key!r} iteration {iteration}", exc) from exc
+        action = f"cannot register experiment {key!r} iteration {iteration}"
+        raise wrap_db_error(action, exc) from exc
     return fingerprint
 
 
@@ -288,7 +297,7 @@ def get_experiment(
         with engine.connect() as conn:
             return _read_record(conn, key, iteration)
     except sa.exc.SQLAlchemyError as exc:
-        raise _wrap(f"cannot read experiment {key!r}", exc) from exc
+        raise wrap_db_error(f"cannot read experiment {key!r}", exc) from exc
 
 
 def list_experiments(engine: Engine) -> list[ExperimentRecord]:
@@ -306,7 +315,7 @@ def list_experiments(engine: Engine) -> list[ExperimentRecord]:
         with engine.connect() as conn:
             return [_record(row) for row in conn.execute(query)]
     except sa.exc.SQLAlchemyError as exc:
-        raise _wrap("cannot list experiments", exc) from exc
+        raise wrap_db_error("cannot list experiments", exc) from exc
 
 
 def set_status(engine: Engine, key: str, iteration: int, status: str) -> None:
@@ -333,7 +342,7 @@ def set_status(engine: Engine, key: str, iteration: int, status: str) -> None:
         with write_begin(engine) as conn:
             count = conn.execute(stmt).rowcount
     except sa.exc.SQLAlchemyError as exc:
-        raise _wrap(f"cannot set status of {key!r} iteration {iteration}", exc) from exc
+        raise wrap_db_error(f"cannot set status of {key!r} iteration {iteration}", exc) from exc
     if count == 0:
         raise StoreError(
             f"experiment {key!r} iteration {iteration} is not registered: "
@@ -377,7 +386,7 @@ def save_snapshot(
                 sa.insert(_SNAPSHOTS).values(values).returning(_SNAPSHOTS.c.id)
             ).scalar_one()
     except sa.exc.SQLAlchemyError as exc:
-        raise _wrap(f"cannot save snapshot of {experiment!r}", exc) from exc
+        raise wrap_db_error(f"cannot save snapshot of {experiment!r}", exc) from exc
     return int(new_id)
 
 
@@ -415,7 +424,7 @@ def list_snapshots(
         with engine.connect() as conn:
             return [_snapshot(row) for row in conn.execute(query)]
     except sa.exc.SQLAlchemyError as exc:
-        raise _wrap(f"cannot list snapshots of {experiment!r}", exc) from exc
+        raise wrap_db_error(f"cannot list snapshots of {experiment!r}", exc) from exc
 
 
 def get_snapshot(engine: Engine, snapshot_id: int) -> SnapshotRecord | None:
@@ -432,5 +441,5 @@ def get_snapshot(engine: Engine, snapshot_id: int) -> SnapshotRecord | None:
         with engine.connect() as conn:
             row = conn.execute(query).first()
     except sa.exc.SQLAlchemyError as exc:
-        raise _wrap(f"cannot read snapshot {snapshot_id}", exc) from exc
+        raise wrap_db_error(f"cannot read snapshot {snapshot_id}", exc) from exc
     return None if row is None else _snapshot(row)
