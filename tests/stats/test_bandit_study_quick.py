@@ -7,30 +7,15 @@ the issue's targets; the full table is in docs/statistics.md (Bandits per cell))
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import os
-import sys
-from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import pytest
 
+from tests.stats.analysis_modules import load_analysis
 
-def _load() -> ModuleType:
-    path = Path(__file__).resolve().parents[2] / "analysis" / "bandit_study.py"
-    sys.path.insert(0, str(path.parent))  # for its sibling analysis/gbstats_bandit.py
-    spec = importlib.util.spec_from_file_location("segab_bandit_study", path)
-    if spec is None or spec.loader is None:
-        pytest.skip(f"optional peer: cannot load {path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-study = _load()
+study = load_analysis("bandit_study.py", "segab_bandit_study")
 WORLDS = {w.name: w for w in study.WORLDS}
 
 

@@ -6,29 +6,15 @@ tolerances are about ±3 Monte Carlo standard errors around the targets.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-from types import ModuleType
-
 import numpy as np
 import pytest
+
+from tests.stats.analysis_modules import load_analysis
 
 SIMS = 800
 
 
-def _load() -> ModuleType:
-    path = Path(__file__).resolve().parents[2] / "analysis" / "calibration.py"
-    spec = importlib.util.spec_from_file_location("segab_calibration", path)
-    if spec is None or spec.loader is None:
-        pytest.skip(f"cannot load {path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-cal = _load()
+cal = load_analysis("calibration.py", "segab_calibration")
 
 
 def test_binary_aa_fpr_and_coverage() -> None:

@@ -10,33 +10,19 @@ tally the declared rule, posterior means better than raw in the worlds with effe
 
 from __future__ import annotations
 
-import importlib.util
 import sys
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import numpy as np
 import pytest
 
 from segab.stats import ash_arrays, npmle_arrays
+from tests.stats.analysis_modules import load_analysis
 
 EXPERIMENTS = 80
 
 
-def _load() -> ModuleType:
-    path = Path(__file__).resolve().parents[2] / "analysis" / "decision_study.py"
-    sys.path.insert(0, str(path.parent))  # for its sibling analysis/decision_report.py
-    spec = importlib.util.spec_from_file_location("segab_decision_study", path)
-    if spec is None or spec.loader is None:
-        pytest.skip(f"cannot load {path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-study = _load()
+study = load_analysis("decision_study.py", "segab_decision_study")
 
 
 @pytest.fixture(scope="module")
