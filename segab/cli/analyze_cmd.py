@@ -24,7 +24,7 @@ import click
 from segab.analysis.api import analyze
 from segab.analysis.period_files import read_periods
 from segab.atomic import atomic_output
-from segab.cli.main import allow_fast_exit
+from segab.cli.main import allow_fast_exit, resume_gc
 from segab.cli.options import experiments_option, parse_now
 from segab.cli.signals import deferred_signals
 from segab.errors import DataError, SegabError
@@ -235,6 +235,7 @@ def analyze_command(
                 engine=eng,
                 periods=periods,
             )
+        resume_gc()  # paused by the console script through start-up and the sums
         if save:
             _save(result, experiments_dir, store_url or db_url)
         _write(result, fmt, output)
