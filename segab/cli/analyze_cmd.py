@@ -1,9 +1,10 @@
 """``segab analyze``: per-segment, per-stage lift with decisions, as a table, JSON, CSV or HTML.
 
 Thin: parse the options, call :func:`segab.analysis.api.analyze`, render, print or write.
-Two things save time on the command line: pandas and SciPy load in a background
-thread while DuckDB reads the data (:func:`_preload`), and the process ends
-without the interpreter's teardown once the output is written
+Three things save time on the command line: pandas and SciPy load in a background
+thread while DuckDB reads the data (:func:`_preload`), the cyclic garbage collector
+stays paused until the results are computed (:func:`segab.cli.main.resume_gc`), and
+the process ends without the interpreter's teardown once the output is written
 (:func:`segab.cli.main.allow_fast_exit`). ``--output`` is written atomically
 (:func:`segab.atomic.atomic_output`): after an error or Ctrl-C nothing appears there
 and an earlier file is untouched.
