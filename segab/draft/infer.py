@@ -13,7 +13,10 @@ Pure functions on plain values (:mod:`segab.draft.profile` measures; this module
   ``segab analyze`` runs, so a design chosen here does not raise a sample-ratio
   alarm); else the observed shares in whole percents;
 - :func:`classify_columns`: outcome columns (binary: only 0/1, true/false, yes/no;
-  continuous: numbers), the unit id column and candidate breakdowns (text with few values).
+  continuous: numbers, or numbers but for a few text values such as ``N/A``, which
+  ``segab analyze`` counts and leaves out), the unit id column and candidate
+  breakdowns (text with few values); a column that is 0/1/yes/no but for a few
+  values is named with them, not drafted.
 
 Example:
     >>> arm_keys([" Control", " Civic Duty", "gate_30"])
@@ -32,12 +35,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import reduce
 
-from segab.draft.profile import MAX_LEVELS, ColumnProfile, TableProfile
+from segab.draft.profile import EXAMPLES, MAX_LEVELS, ColumnProfile, TableProfile
 from segab.errors import DataError
 
 __all__ = [
     "CONTROL_WORDS",
     "ID_NAME",
+    "NEAR_MISS",
     "Columns",
     "Outcome",
     "Split",
@@ -53,6 +57,9 @@ KEY_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 CONTROL_WORDS = ("control", "ctrl", "baseline", "none", "holdout", "hold out", "control group")
 ID_NAME = re.compile(r"^(id|unit|uid|uuid|key)$|[_.\- ](id|uuid|key)$|^[a-z]+id$", re.I)
 SRM_P = 0.001  # a design is plausible when its goodness of fit has p above this
+# a column is an outcome "but for a few values" when those are at most this share of its
+# present values (N/A in a column of amounts, a stray "Y" among true/false)
+NEAR_MISS = 0.05
 # shares of the one large arm (the others share the rest equally), tried after the equal split
 _LEAD_SHARES = (0.5, 0.9, 0.8, 0.95, 0.99, 0.7, 0.6, 0.75, 0.85, 0.98, 0.4, 0.3, 0.2, 0.1, 0.05)
 
@@ -307,7 +314,42 @@ def _unit_column(profile: TableProfile, given: str | None, variant: str) -> tupl
 
 def _number_note(c: ColumnProfile) -> str:
     note = f"numbers from {c.minimum:g} to {c.maximum:g}"
-    return note + (f"; {c.unusable:,} NaN/infinite (rows kept out)" if c.unusable else "")
+    note += f"; {c.unusable:,} NaN/infinite (rows kept out)" if c.unusable else ""
+    if c.not_number:
+        verb = "is not a number" if c.not_number == 1 else "are not numbers"
+        note += (
+            f"; {_values(c.not_number, c.examples)} {verb}: segab analyze leaves those rows "
+            "out of every metric, counted in bad_values and located in data_issues"
+        )
+    return note
+
+
+def _values(n: int, examples: Sequence[str]) -> str:
+    """``3 values ('N/A', '-')``: a count and the examples, quoted."""
+    more = ", ..." if len(examples) >= EXAMPLES and n > len(examples) else ""
+    shown = f" ({', '.join(repr(e) for e in examples)}{more})"
+    return f"{n:,} value{'s' if n != 1 else ''}" + (shown if examples else "")
+
+
+def _near(bad: int, c: ColumnProfile) -> bool:
+    """Some values, but at most :data:`NEAR_MISS` of the present ones, are off."""
+    return 0 < bad <= NEAR_MISS * c.present
+
+
+def _near_binary_note(c: ColumnProfile) -> str:
+    return (
+        f"0/1, true/false or yes/no but for {_values(c.not_binary, c.examples)}: fix those "
+        "values, then add it as a binary metric (segab analyze stops at a value it cannot "
+        "read as binary, and says where)"
+    )
+
+
+def _near_number_reason(c: ColumnProfile) -> str:
+    share = c.not_number / c.present
+    return (
+        f"numbers but for {_values(c.not_number, c.examples)}, {share:.0%} of its values: "
+        "too many to leave out; read them as missing or fix them"
+    )
 
 
 def _binary_note(c: ColumnProfile) -> str:
@@ -316,6 +358,11 @@ def _binary_note(c: ColumnProfile) -> str:
     shown = ", ".join(f"{v}: {n:,}" for v, n in c.levels if v is not None)
     missing = sum(n for v, n in c.levels if v is None)
     return shown + (f", missing: {missing:,}" if missing else "")
+
+
+def _numbers(c: ColumnProfile) -> bool:
+    """Numbers, all of them or but for a few text values (:data:`NEAR_MISS`)."""
+    return c.is_number or (c.minimum is not None and _near(c.not_number, c))
 
 
 def classify_columns(
@@ -357,10 +404,14 @@ def classify_columns(
             ignored.append((c.name, "no values"))
         elif c.is_binary and c.distinct >= 1:
             outcomes.append(Outcome(c.name, "", "binary", _binary_note(c)))
-        elif c.is_number and c.minimum != c.maximum:
+        elif _numbers(c) and c.minimum != c.maximum:
             outcomes.append(Outcome(c.name, "", "continuous", _number_note(c)))
-        elif c.is_number:
+        elif _numbers(c):
             ignored.append((c.name, f"one value only ({c.minimum:g})"))
+        elif _near(c.not_binary, c) and c.examples:
+            ignored.append((c.name, _near_binary_note(c)))
+        elif c.minimum is not None and c.minimum != c.maximum and c.not_number < c.present:
+            ignored.append((c.name, _near_number_reason(c)))
         elif c.levels is not None and c.distinct <= max_levels:
             breakdowns.append((c.name, c.distinct))
         else:
@@ -374,9 +425,12 @@ def classify_columns(
                 f"numbers); the outcome columns are {names}"
             )
     if not outcomes:
+        near = "".join(
+            f"; {name!r}: {why}" for name, why in ignored if why.startswith(("0/1", "numbers"))
+        )
         raise DataError(
             f"{profile.label}: no outcome column (0/1, true/false, yes/no or numbers) besides "
-            f"the arm column {variant!r}; it has {list(profile.names)}"
+            f"the arm column {variant!r}; it has {list(profile.names)}{near}"
         )
     lead = primary or next(
         (o.column for o in outcomes if re.search(r"conver|purchase|bought|order", o.column, re.I)),

@@ -11,8 +11,10 @@ or DataFrame, a database table, a Spark table); only their small results come ba
    ``UNION ALL`` of ``GROUP BY`` statements;
 3. the text columns read through their values: the listed values (and a sample of
    the distinct values of the others) read by one small statement over quoted
-   literals; only a text column whose sampled values all read as numbers or as
-   0/1/yes/no is read on every row (a fourth statement).
+   literals; only a text column whose sampled values read as numbers or as
+   0/1/yes/no, but for a few (:data:`FEW_TEXT`: ``N/A`` in a column of amounts, say),
+   is read on every row (a fourth statement). A few values of a text column that are
+   neither are kept as ``examples``.
 
 Every value is read exactly as ``segab analyze`` reads an outcome
 (:func:`segab.sums.unit_values.column_read`), so a column classified binary here
@@ -41,6 +43,8 @@ from segab.sums.sources import Engine, Relation, Source
 from segab.sums.unit_values import BAD_BINARY, INFINITE, NAN, NOT_A_NUMBER, column_read
 
 __all__ = [
+    "EXAMPLES",
+    "FEW_TEXT",
     "MAX_LEVELS",
     "ColumnProfile",
     "TableProfile",
@@ -52,6 +56,12 @@ __all__ = [
 ]
 
 MAX_LEVELS = 50  # a column with at most this many distinct values has its values listed
+# a sampled text column is read on every row when at most this share of its sampled
+# distinct values (and at least 3 of them) are neither numbers nor 0/1/yes/no
+FEW_TEXT = 0.05
+EXAMPLES = 3  # values kept per column that are neither numbers nor 0/1/yes/no
+# literals per statement reading values (SQLite allows 500 terms in a compound SELECT)
+VALUES_PER_STATEMENT = 400
 SAMPLE = 200  # distinct values of a text column with many values read first
 
 
@@ -64,7 +74,9 @@ class ColumnProfile:
     ``not_number``: present values that are not numbers (text); ``unusable``: NaN
     or +-infinity; ``minimum``/``maximum``: of the numbers (None without any);
     ``levels``: ``(value as text, count)`` sorted by value, when listed (a NULL
-    value is ``None``, listed last).
+    value is ``None``, listed last); ``examples``: up to :data:`EXAMPLES` present
+    values that are neither numbers nor 0/1/true/false/yes/no (from the listed values
+    or from a sample of the distinct values).
 
     Example:
         >>> c = ColumnProfile("y", "bigint", 10, 2, 0, 0, 0, 0.0, 1.0, None)
@@ -82,6 +94,7 @@ class ColumnProfile:
     minimum: float | None
     maximum: float | None
     levels: tuple[tuple[str | None, int], ...] | None
+    examples: tuple[str, ...] = ()
 
     @property
     def is_binary(self) -> bool:
@@ -187,13 +200,16 @@ def _reads(d: Dialect, rel: Relation, name: str, i: int) -> tuple[list[str], lis
     return inner, middle
 
 
-def _code_sums(i: int) -> list[str]:
+def _code_sums(d: Dialect, i: int) -> list[str]:
+    text = f"b_{i} = {BAD_BINARY} AND e_{i} = {NOT_A_NUMBER}"  # neither number nor 0/1/yes/no
     return [
         f"SUM(CASE WHEN b_{i} = {BAD_BINARY} THEN 1 ELSE 0 END) AS nb_{i}",
         f"SUM(CASE WHEN e_{i} = {NOT_A_NUMBER} THEN 1 ELSE 0 END) AS nn_{i}",
         f"SUM(CASE WHEN e_{i} IN ({NAN}, {INFINITE}) THEN 1 ELSE 0 END) AS u_{i}",
         f"MIN(CASE WHEN e_{i} = 0 THEN v_{i} END) AS lo_{i}",
         f"MAX(CASE WHEN e_{i} = 0 THEN v_{i} END) AS hi_{i}",
+        f"MIN(CASE WHEN {text} THEN {d.text(f'r_{i}')} END) AS xa_{i}",
+        f"MAX(CASE WHEN {text} THEN {d.text(f'r_{i}')} END) AS xb_{i}",
     ]
 
 
@@ -216,7 +232,7 @@ def _stats_sql(eng: Engine, rel: Relation, read: set[str], counted: bool = True)
             pre, codes = _reads(d, rel, name, i)
             inner += pre
             middle += codes
-            outer += _code_sums(i)
+            outer += _code_sums(d, i)
     return (
         f"SELECT {', '.join(outer)} FROM (SELECT {', '.join(middle)} FROM "
         f"(SELECT {', '.join(inner)} FROM {rel.sql}) AS a) AS b"
@@ -259,22 +275,24 @@ def _value_codes(
 ) -> list[tuple[int, str, int, int, float | None]]:
     """(column, text, binary code, number code, number) of each text value, read by the engine
     exactly as a column holding it is read (the values travel as quoted literals)."""
-    if not values:
-        return []
     d = get_dialect(eng.dialect)
     tiny = Relation("t", ("r",), {"r": "varchar"})
     pre, codes = _reads(d, tiny, "r", 0)
-    rows = " UNION ALL ".join(
-        f"SELECT {col} AS col, {d.text(d.literal(v))} AS r" for col, v in values
-    )
-    sql = (
-        f"SELECT col, r, b_0, e_0, v_0 FROM (SELECT col, r, {', '.join(codes)} FROM "
-        f"(SELECT col, r, {', '.join(pre)} FROM ({rows}) AS l) AS a) AS b"
-    )
-    return [
-        (int(c), str(r), to_int(b), to_int(e), to_float(v))
-        for c, r, b, e, v in eng.rows(sql, {})[1]
-    ]
+    out = []
+    for start in range(0, len(values), VALUES_PER_STATEMENT):
+        rows = " UNION ALL ".join(
+            f"SELECT {col} AS col, {d.text(d.literal(v))} AS r"
+            for col, v in values[start : start + VALUES_PER_STATEMENT]
+        )
+        sql = (
+            f"SELECT col, r, b_0, e_0, v_0 FROM (SELECT col, r, {', '.join(codes)} FROM "
+            f"(SELECT col, r, {', '.join(pre)} FROM ({rows}) AS l) AS a) AS b"
+        )
+        out += [
+            (int(c), str(r), to_int(b), to_int(e), to_float(v))
+            for c, r, b, e, v in eng.rows(sql, {})[1]
+        ]
+    return out
 
 
 def _sorted_levels(pairs: Iterable[tuple[Any, Any]]) -> tuple[tuple[str | None, int], ...]:
@@ -361,7 +379,12 @@ def profile_relation(
     codes = {(c, r): (b, e, v) for c, r, b, e, v in _value_codes(eng, values)}
     for i in few:
         got.update(_from_levels(i, listed[i], codes))
-    plain = {c for (c, _), (b, e, _) in codes.items() if b == BAD_BINARY and e == NOT_A_NUMBER}
+    texts: dict[int, list[str]] = {}
+    for (c, r), (b, e, _) in codes.items():
+        if b == BAD_BINARY and e == NOT_A_NUMBER:
+            texts.setdefault(c, []).append(r)
+    sampled = {i: sum(1 for c, v in samples if int(c) == i and not missing(v)) for i in many}
+    plain = {i for i in many if len(texts.get(i, ())) > max(3, FEW_TEXT * sampled[i])}
     full = {rel.columns[i] for i in many if i not in plain}
     if full:
         names, (row,) = eng.rows(_stats_sql(eng, rel, full, counted=False), {})
@@ -386,10 +409,23 @@ def profile_relation(
             minimum=to_float(got[f"lo_{i}"]),
             maximum=to_float(got[f"hi_{i}"]),
             levels=listed.get(i),
+            examples=_examples(
+                {*texts.get(i, ()), *(str(got[k]) for k in (f"xa_{i}", f"xb_{i}") if got.get(k))},
+                listed.get(i),
+            ),
         )
         for i, name in enumerate(rel.columns)
     )
     return TableProfile(rel.label, to_int(got["n_rows"]), columns)
+
+
+def _examples(
+    texts: Iterable[str], levels: tuple[tuple[str | None, int], ...] | None
+) -> tuple[str, ...]:
+    """Up to :data:`EXAMPLES` of ``texts``: the most frequent first when the values are
+    listed with their counts, else in sorted order."""
+    count = {v: n for v, n in levels or () if v is not None}
+    return tuple(sorted(set(texts), key=lambda v: (-count.get(v, 0), v))[:EXAMPLES])
 
 
 def profile_table(

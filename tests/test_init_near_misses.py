@@ -1,0 +1,87 @@
+"""`segab init` then `segab analyze` on a table whose amounts hold a few ``N/A``.
+
+The draft keeps the column as a continuous outcome and says how many values are not
+numbers, with examples; a true/false column with one stray ``Y`` is named in the
+draft's "Not used" with that value (not drafted as a breakdown); ``segab analyze``
+then leaves the rows with text out of every metric and counts them in ``bad_values``.
+Oracle: ``scipy.stats.ttest_ind(equal_var=False)`` (Welch, as segab) and
+``statsmodels``' pooled two-proportion z-test on the rows whose amount is a number.
+A third of ``N/A`` is too many: no outcome column, and the error says why.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from click.testing import CliRunner
+from scipy import stats as sps
+from statsmodels.stats.proportion import proportions_ztest
+
+from segab.cli import cli
+
+N = 2000
+
+
+def _table(rng: np.random.Generator, text_share: float) -> pd.DataFrame:
+    arm = rng.choice(["Control", "New offer"], N)
+    bought = rng.random(N) < np.where(arm == "Control", 0.10, 0.14)
+    spend = np.where(bought, rng.gamma(2.0, 30.0, N), 0.0).round(2).astype(str).astype(object)
+    bad = rng.choice(N, int(text_share * N), replace=False)
+    spend[bad] = rng.choice(["N/A", "-", "$12.00"], len(bad))
+    flag = np.where(rng.random(N) < 0.3, "TRUE", "FALSE").astype(object)
+    flag[5] = "Y"
+    return pd.DataFrame(
+        {"customer_id": np.arange(N), "arm": arm, "bought": bought.astype(int), "spend": spend,
+         "newsletter": flag}
+    )  # fmt: skip
+
+
+def _init(tmp_path: Path, data: pd.DataFrame) -> tuple[CliRunner, list[str]]:
+    path = tmp_path / "t.csv"
+    data.to_csv(path, index=False)
+    exps = str(tmp_path / "experiments")
+    return CliRunner(), ["--units", str(path), "--variant-column", "arm", "--experiments", exps]
+
+
+def test_a_few_text_amounts_are_drafted_counted_and_left_out(tmp_path: Path) -> None:
+    data = _table(np.random.default_rng(3), 0.01)
+    runner, args = _init(tmp_path, data)
+    result = runner.invoke(cli, ["init", "t", *args])
+    assert result.exit_code == 0, result.output
+    text = (tmp_path / "experiments" / "t.yaml").read_text()
+    config = yaml.safe_load(text)
+    metrics = [config["metrics"]["primary"], *config["metrics"]["secondary"]]
+    assert {m["column"]: m["kind"] for m in metrics} == {"bought": "binary", "spend": "continuous"}
+    assert "20 values (" in text and "are not numbers" in text
+    assert "\"newsletter\": 0/1, true/false or yes/no but for 1 value ('Y')" in text
+    result = runner.invoke(cli, ["analyze", "t", *args, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["data_quality"]["bad_values"] == 20
+    assert sum(i["count"] for i in doc["data_issues"]) == 20
+    kept = data[pd.to_numeric(data["spend"], errors="coerce").notna()]
+    ctl, new = kept[kept["arm"] == "Control"], kept[kept["arm"] == "New offer"]
+    rows = {r["metric"]: r for r in doc["results"]}
+    x, y = new["spend"].astype(float), ctl["spend"].astype(float)
+    assert rows["spend"]["p_value"] == pytest.approx(
+        sps.ttest_ind(x, y, equal_var=False).pvalue, rel=1e-6
+    )
+    counts = [int(new["bought"].sum()), int(ctl["bought"].sum())]
+    _, p = proportions_ztest(counts, [len(new), len(ctl)])
+    assert rows["bought"]["p_value"] == pytest.approx(p, rel=1e-6)
+    assert (rows["bought"]["n_control"], rows["bought"]["n_variant"]) == (len(ctl), len(new))
+
+
+def test_a_third_of_text_is_not_an_outcome_and_the_error_says_why(tmp_path: Path) -> None:
+    data = _table(np.random.default_rng(4), 0.33).drop(columns=["bought"])
+    runner, args = _init(tmp_path, data)
+    result = runner.invoke(cli, ["init", "t", *args])
+    assert result.exit_code == 1
+    assert "no outcome column" in result.output
+    assert "'spend': numbers but for 660 values" in result.output and "33%" in result.output
+    assert "'newsletter': 0/1, true/false or yes/no but for 1 value ('Y')" in result.output
