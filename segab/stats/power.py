@@ -289,7 +289,8 @@ def quantile_variance_factor(q: float) -> float:
         raise StatsError(f"quantile: found q = {q!r}, expected a number in (0, 1)")
     z = float(special.ndtri(q))
     density = math.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
-    factor = q * (1.0 - q) / (density * density) if density > 0 else math.inf
+    squared = density * density
+    factor = q * (1.0 - q) / squared if squared > 0 else math.inf
     if not math.isfinite(factor):
         raise StatsError(f"quantile: found q = {q!r}, too far in the tail for a normal model")
     return factor
