@@ -102,7 +102,7 @@ def _size(m: Metric, exp: Experiment, power: float) -> GuardrailSize:
     if m.quantile is not None:
         note = (
             f"guardrail {m.key!r} sized as the {m.quantile:g}-quantile of normal values: "
-            f"std {std:g} × {factor:.4g}; skewed data need more units"
+            f"std {std:g} × {factor:.4g}; skewed data may need more units"
         )
     return GuardrailSize(m.key, margin.size, margin.scale, base, std, n, note)
 

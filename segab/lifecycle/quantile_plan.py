@@ -9,7 +9,8 @@ per-unit values, for which that variance is ``σ²·q(1 − q)/φ(z_q)²``
 merges and reachable MDE, a margin guardrail, ``--tau``) therefore uses the
 metric's ``std`` times ``√factor`` (:func:`sizing_std`), with the same relative
 MDE on the metric's ``baseline`` (the baseline *quantile*). Skewed data have less
-density at the quantile than a normal with the same ``std`` and need more units.
+density at an upper quantile than a normal with the same ``std`` and need more
+units (``analysis/quantile_plan_study.py --lognormal``).
 
 Example:
     >>> from segab.config.models import Metric
@@ -93,11 +94,11 @@ def sizing_text(metric: str, block: Mapping[str, Any]) -> str:
         >>> import textwrap
         >>> print(textwrap.fill(text, 80))
         p50 sized as the 0.5-quantile of normal values: the sample quantile's variance
-        q(1 − q)/φ(z_q)² is 1.571 × the mean's (std × 1.253); skewed data need more
+        q(1 − q)/φ(z_q)² is 1.571 × the mean's (std × 1.253); skewed data may need more
         units
     """
     return (
         f"{metric} sized as the {block['quantile']:g}-quantile of normal values: the sample "
         f"quantile's variance q(1 − q)/φ(z_q)² is {block['variance_factor']:.4g} × the mean's "
-        f"(std × {block['std_factor']:.4g}); skewed data need more units"
+        f"(std × {block['std_factor']:.4g}); skewed data may need more units"
     )
