@@ -25,6 +25,7 @@ from segab.cli.options import experiments_option
 from segab.errors import LifecycleError, SegabError, StoreError
 from segab.lifecycle.commands import load_config
 from segab.lifecycle.plan import Baseline, PowerPlan, plan_experiment
+from segab.lifecycle.quantile_plan import sizing_text
 from segab.lifecycle.shrinkage_plan import shrinkage_sizes
 from segab.lifecycle.traffic import equal_mix, traffic_mix
 from segab.report.terminal import cell, cells
@@ -194,6 +195,8 @@ def plan_command(
         return
     console = Console()
     console.print(_plan_table(plan))
+    if plan.sizing is not None:  # a quantile metric: sized with the sample quantile's variance
+        console.print(cell(f"sizing: {sizing_text(plan.metric, plan.sizing)}"))
     for c in plan.flagged():
         console.print(
             cell("over-segmented", style="red"),

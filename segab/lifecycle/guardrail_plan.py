@@ -18,7 +18,10 @@ on the misses). segab plan therefore sizes each cell at the largest of
   binary guardrail at its ``baseline``).
 
 The guardrails' baselines come from the config (``baseline``, ``std``); a guardrail
-without them is listed with a note and does not size the cells.
+without them is listed with a note and does not size the cells. A quantile
+guardrail (``quantile: q``; its margin is on the quantile's scale) is sized with
+``σ`` its ``std`` times ``√(q(1 − q))/φ(z_q)``, the sample quantile's standard
+deviation for normal data (:mod:`segab.lifecycle.quantile_plan`), and says so in its note.
 
 Example:
     >>> from segab.config import parse_experiment
@@ -38,6 +41,7 @@ import math
 from dataclasses import dataclass
 
 from segab.config.models import Experiment, Metric
+from segab.lifecycle.quantile_plan import std_factor
 from segab.stats.noninferiority import corrected_power, noninferiority_size_per_arm
 
 __all__ = ["GuardrailSize", "decision_power", "guardrail_floor", "guardrail_sizes"]
@@ -92,8 +96,15 @@ def _size(m: Metric, exp: Experiment, power: float) -> GuardrailSize:
         need = "baseline" if m.kind == "binary" else "baseline and std"
         note = f"set metrics.guardrail {m.key!r} {need} to size its non-inferiority test"
         return GuardrailSize(m.key, margin.size, margin.scale, base, std, None, note)
-    n = noninferiority_size_per_arm(std, absolute, exp.analysis.alpha, power)
-    return GuardrailSize(m.key, margin.size, margin.scale, base, std, n)
+    factor = std_factor(m)  # a quantile's √(q(1 − q))/φ(z_q), else 1
+    n = noninferiority_size_per_arm(std * factor, absolute, exp.analysis.alpha, power)
+    note = ""
+    if m.quantile is not None:
+        note = (
+            f"guardrail {m.key!r} sized as the {m.quantile:g}-quantile of normal values: "
+            f"std {std:g} × {factor:.4g}; skewed data may need more units"
+        )
+    return GuardrailSize(m.key, margin.size, margin.scale, base, std, n, note)
 
 
 def guardrail_sizes(exp: Experiment) -> tuple[GuardrailSize, ...]:

@@ -15,8 +15,10 @@ For every (segment, stage) cell of an experiment, :func:`plan_experiment` takes
 
 and computes the sample size per arm with :func:`segab.stats.sample_size_per_arm`
 (the power of statsmodels' ``NormalIndPower`` with Cohen's h for binary metrics,
-``TTestIndPower`` with Cohen's d for continuous ones) and the days needed: the size over the daily
-units of the smallest arm of the comparison (control or a treatment), rounded up.
+``TTestIndPower`` with Cohen's d for continuous ones; a quantile metric's ``std`` times
+``√(q(1 − q))/φ(z_q)``, :mod:`segab.lifecycle.quantile_plan`) and the days needed: the
+size over the daily units of the smallest arm of the comparison (control or a
+treatment), rounded up.
 Alpha is per comparison: the analysis' Holm/BH correction over many cells makes
 the real power somewhat lower, so treat the days as a lower bound.
 
@@ -57,6 +59,7 @@ from segab.lifecycle.guardrail_plan import (
     guardrail_floor,
     guardrail_sizes,
 )
+from segab.lifecycle.quantile_plan import quantile_sizing, sizing_std
 from segab.lifecycle.traffic import CellKey, TrafficMix, equal_mix, traffic_mix
 from segab.stats import minimum_detectable_effect, sample_size_per_arm
 from segab.stats.power import Kind
@@ -175,6 +178,7 @@ class PowerPlan:
     notes: tuple[str, ...] = field(default=())
     guardrails: tuple[GuardrailSize, ...] = ()  # margin guardrails (lifecycle/guardrail_plan)
     shrinkage: Mapping[str, Any] | None = None  # ``--tau`` (lifecycle/shrinkage_plan)
+    sizing: Mapping[str, Any] | None = None  # a quantile metric's (lifecycle/quantile_plan)
 
     def flagged(self) -> list[CellPower]:
         """The over-segmented cells.
@@ -206,6 +210,7 @@ class PowerPlan:
             "notes": list(self.notes),
             **(_guardrail_keys(self) if self.guardrails else {}),
             **({"shrinkage": dict(self.shrinkage)} if self.shrinkage is not None else {}),
+            **({"sizing": dict(self.sizing)} if self.sizing is not None else {}),
         }
 
 
@@ -240,7 +245,7 @@ def _need(
         alpha=exp.analysis.alpha,
         power=decision_power(exp),  # 1 − β/(G + 1) with G margin guardrails
         kind=kind,
-        std=base.std,
+        std=sizing_std(metric, base.std),  # a quantile's: std·√(q(1 − q))/φ(z_q)
     )
     n = max(n, guardrail_floor(exp))  # each non-inferiority test powered too
     bps = weight_basis_points([v.weight for v in cell.variants]) or (0,) * len(cell.variants)
@@ -339,7 +344,7 @@ def _remedies(
             alpha=exp.analysis.alpha,
             power=decision_power(exp),
             kind=kind,
-            std=base.std,
+            std=sizing_std(metric, base.std),  # a quantile's: std·√(q(1 − q))/φ(z_q)
         )
         out.append(
             Remedy(
@@ -489,4 +494,5 @@ def plan_experiment(
         cells=tuple(final),
         notes=(*notes, *(g.note for g in guardrail_sizes(experiment) if g.note)),
         guardrails=guardrail_sizes(experiment),
+        sizing=quantile_sizing(metric),
     )

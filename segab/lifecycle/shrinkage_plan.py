@@ -4,7 +4,8 @@ With ``analysis.shrinkage: eb`` each cell borrows strength from the others, so a
 cell whose effect is like the others' needs fewer units. For every planned cell
 (:class:`~segab.lifecycle.plan.CellPower` with a size) this module sizes it with
 :func:`segab.stats.eb_sample_size_per_arm`: the effect ``δ = mde × baseline``,
-the per-unit standard deviation (``√(p(1 − p))`` for a binary metric), the
+the per-unit standard deviation (``√(p(1 − p))`` for a binary metric; a quantile
+metric's ``std`` times ``√(q(1 − q))/φ(z_q)``, :mod:`segab.lifecycle.quantile_plan`), the
 expected spread ``τ`` of the true cell effects (absolute, in the metric's
 units: e.g. the ``tau2`` an earlier iteration's shrinkage block reports), the
 ``K`` cells planned, and the same power as the plain plan. The days needed follow
@@ -38,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from segab.errors import LifecycleError, StatsError
 from segab.lifecycle.guardrail_plan import decision_power
+from segab.lifecycle.quantile_plan import sizing_std
 from segab.stats.eb_power import eb_sample_size_per_arm
 
 if TYPE_CHECKING:
@@ -63,6 +65,7 @@ def shrinkage_sizes(
     for c in sized:
         base = float(c.baseline)  # type: ignore[arg-type]
         std = math.sqrt(base * (1 - base)) if plan.kind == "binary" else c.std
+        std = sizing_std(experiment.metrics.primary, std)  # a quantile's: std·√(q(1 − q))/φ(z_q)
         if std is None or std <= 0:
             continue
         try:

@@ -50,7 +50,12 @@ if TYPE_CHECKING:  # the names, for type checkers; at run time they load on firs
     from segab.stats.multiple import adjust_p_values
     from segab.stats.npmle import NpmleArrays, NpmleResult, npmle, npmle_arrays
     from segab.stats.posteriors import BetaArms, NormalArms, arm_posteriors
-    from segab.stats.power import achieved_power, minimum_detectable_effect, sample_size_per_arm
+    from segab.stats.power import (
+        achieved_power,
+        minimum_detectable_effect,
+        quantile_variance_factor,
+        sample_size_per_arm,
+    )
     from segab.stats.result import (
         ArmsTest,
         Comparison,
@@ -134,6 +139,7 @@ _EXPORTS = {
     "period_stratified": "segab.stats.adaptive",
     "period_weighted_arms": "segab.stats.adaptive",
     "projection_critical_value": "segab.stats.winners",
+    "quantile_variance_factor": "segab.stats.power",
     "round_to_grid": "segab.stats.bandit",
     "sample_size_per_arm": "segab.stats.power",
     "shrink": "segab.stats.shrinkage",
@@ -227,6 +233,7 @@ __all__ = [
     "period_stratified",
     "period_weighted_arms",
     "projection_critical_value",
+    "quantile_variance_factor",
     "round_to_grid",
     "sample_size_per_arm",
     "shrink",

@@ -21,6 +21,13 @@ found by bracketing and bisection to machine precision (no ``scipy.stats`` or
 ``relative=True``, else absolute. Sample sizes are rounded up, and are at
 least 2 per arm.
 
+A quantile metric is sized as a mean with a larger per-unit variance
+(:func:`quantile_variance_factor`): the sample ``q``-quantile of ``n`` values has
+the asymptotic variance ``q(1 − q)/(n·f(ξ_q)²)`` (``f`` the density at the
+quantile ``ξ_q``; Serfling, *Approximation Theorems of Mathematical Statistics*,
+1980, section 2.3.3), which for a normal distribution is ``σ²·q(1 − q)/φ(z_q)²/n``
+with ``z_q = Φ⁻¹(q)``: the mean's ``σ²/n`` times the factor.
+
 Example:
     >>> sample_size_per_arm(baseline=0.10, mde=0.10)
     14745
@@ -37,7 +44,13 @@ from scipy import special
 from segab.errors import StatsError
 from segab.stats.frequentist import check_alpha
 
-__all__ = ["Kind", "achieved_power", "minimum_detectable_effect", "sample_size_per_arm"]
+__all__ = [
+    "Kind",
+    "achieved_power",
+    "minimum_detectable_effect",
+    "quantile_variance_factor",
+    "sample_size_per_arm",
+]
 
 Kind = Literal["binary", "continuous"]
 
@@ -257,3 +270,27 @@ def minimum_detectable_effect(
             raise StatsError("baseline: found 0, expected non-zero for a relative MDE")
         return delta / abs(baseline)
     return delta
+
+
+def quantile_variance_factor(q: float) -> float:
+    """Variance of the sample ``q``-quantile over the mean's, for normal data: ``q(1 − q)/φ(z_q)²``.
+
+    ``z_q = Φ⁻¹(q)`` and ``φ`` is the standard normal density, so the sample
+    quantile of ``n`` normal values has the asymptotic variance ``factor·σ²/n``
+    (module doc). The median's factor is ``π/2``; the factor grows towards the tails.
+
+    Example:
+        >>> round(quantile_variance_factor(0.5), 6), round(math.pi / 2, 6)
+        (1.570796, 1.570796)
+        >>> round(quantile_variance_factor(0.9), 3)
+        2.922
+    """
+    if not (isinstance(q, (int, float)) and 0.0 < q < 1.0):
+        raise StatsError(f"quantile: found q = {q!r}, expected a number in (0, 1)")
+    z = float(special.ndtri(q))
+    density = math.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
+    squared = density * density
+    factor = q * (1.0 - q) / squared if squared > 0 else math.inf
+    if not math.isfinite(factor):
+        raise StatsError(f"quantile: found q = {q!r}, too far in the tail for a normal model")
+    return factor
