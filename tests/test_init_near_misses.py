@@ -85,3 +85,39 @@ def test_a_third_of_text_is_not_an_outcome_and_the_error_says_why(tmp_path: Path
     assert "no outcome column" in result.output
     assert "'spend': numbers but for 660 values" in result.output and "33%" in result.output
     assert "'newsletter': 0/1, true/false or yes/no but for 1 value ('Y')" in result.output
+
+
+def test_a_time_column_is_named_as_the_time_to_keep_each_units_earliest_row(
+    tmp_path: Path,
+) -> None:
+    rng = np.random.default_rng(5)
+    n = 1500
+    data = pd.DataFrame(
+        {
+            "customer_id": rng.integers(0, 1000, n),  # about a third repeated
+            "seen_at": pd.Timestamp("2024-03-01") + pd.to_timedelta(rng.permutation(n), "min"),
+            "converted": (rng.random(n) < 0.2).astype(int),
+        }
+    )
+    data["arm"] = np.where(data["customer_id"] % 2 == 0, "Control", "New offer")
+    runner, args = _init(tmp_path, data)
+    result = runner.invoke(cli, ["init", "t", *args])
+    assert result.exit_code == 0, result.output
+    path = tmp_path / "experiments" / "t.yaml"
+    text = path.read_text()
+    hint = "`analysis: {dedupe: first, time_column: seen_at}`"
+    assert f'"seen_at": times (timestamp, {n:,} distinct): with repeated units, {hint}' in text
+    assert "seen_at" not in text.split("# Not used:")[0]  # not a metric, not a breakdown
+    path.write_text(text + "analysis: {dedupe: first, time_column: seen_at}\n")
+    result = runner.invoke(cli, ["analyze", "t", *args, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    first = data.sort_values("seen_at").groupby("customer_id").head(1)
+    ctl, new = first[first["arm"] == "Control"], first[first["arm"] == "New offer"]
+    doc = json.loads(result.stdout)
+    assert doc["data_quality"]["duplicate_units"] == n - len(first)
+    (row,) = doc["results"]
+    _, p = proportions_ztest(
+        [int(new["converted"].sum()), int(ctl["converted"].sum())], [len(new), len(ctl)]
+    )
+    assert (row["n_control"], row["n_variant"]) == (len(ctl), len(new))
+    assert row["p_value"] == pytest.approx(p, rel=1e-6)

@@ -16,7 +16,8 @@ Pure functions on plain values (:mod:`segab.draft.profile` measures; this module
   continuous: numbers, or numbers but for a few text values such as ``N/A``, which
   ``segab analyze`` counts and leaves out), the unit id column and candidate
   breakdowns (text with few values); a column that is 0/1/yes/no but for a few
-  values is named with them, not drafted.
+  values is named with them, not drafted; a column of times is named as the
+  ``analysis.time_column`` that keeps each repeated unit's earliest row.
 
 Example:
     >>> arm_keys([" Control", " Civic Duty", "gate_30"])
@@ -360,6 +361,13 @@ def _binary_note(c: ColumnProfile) -> str:
     return shown + (f", missing: {missing:,}" if missing else "")
 
 
+def _time_reason(c: ColumnProfile) -> str:
+    return (
+        f"times ({c.sql_type}, {c.distinct:,} distinct): with repeated units, "
+        f"`analysis: {{dedupe: first, time_column: {c.name}}}` keeps each unit's earliest row"
+    )
+
+
 def _numbers(c: ColumnProfile) -> bool:
     """Numbers, all of them or but for a few text values (:data:`NEAR_MISS`)."""
     return c.is_number or (c.minimum is not None and _near(c.not_number, c))
@@ -412,6 +420,10 @@ def classify_columns(
             ignored.append((c.name, _near_binary_note(c)))
         elif c.minimum is not None and c.minimum != c.maximum and c.not_number < c.present:
             ignored.append((c.name, _near_number_reason(c)))
+        elif c.sql_type.lower().startswith("time") or (
+            c.sql_type.lower().startswith("date") and c.distinct > max_levels
+        ):  # times (a date with few values may be a breakdown: the day)
+            ignored.append((c.name, _time_reason(c)))
         elif c.levels is not None and c.distinct <= max_levels:
             breakdowns.append((c.name, c.distinct))
         else:
