@@ -22,10 +22,11 @@ from rich.console import Console
 from rich.table import Table
 
 from segab.cli.options import experiments_option
+from segab.config.models import Metric
 from segab.errors import LifecycleError, SegabError, StoreError
 from segab.lifecycle.commands import load_config
 from segab.lifecycle.plan import Baseline, PowerPlan, plan_experiment
-from segab.lifecycle.quantile_plan import sizing_text
+from segab.lifecycle.quantile_plan import measured_quantile_sd, sizing_text
 from segab.lifecycle.shrinkage_plan import shrinkage_sizes
 from segab.lifecycle.traffic import equal_mix, traffic_mix
 from segab.report.terminal import cell, cells
@@ -47,9 +48,10 @@ def _read_traffic(path: str) -> pd.DataFrame:
 
 
 def _measured(
-    db_url: str | None, key: str, iteration: int, control_of: dict[Any, str], metric: str
+    db_url: str | None, key: str, iteration: int, control_of: dict[Any, str], metric: Metric
 ) -> tuple[dict[tuple[str, str], Baseline], list[str]]:
-    """Baselines from the latest snapshot of an earlier iteration, when a store has one."""
+    """Baselines from the latest snapshot of an earlier iteration, when a store has one
+    (a quantile metric's also with the sample quantile's measured standard deviation)."""
     url = resolve_url(db_url)
     try:
         engine = open_store(url)
@@ -60,16 +62,22 @@ def _measured(
         return {}, []
     snap = earlier[-1]
     out: dict[tuple[str, str], Baseline] = {}
+    frequentist = snap.result.get("method", "frequentist") == "frequentist"
     for r in snap.result.get("results", []):
-        if r.get("metric") != metric or r.get("dimensions") or r.get("segment") is None:
+        if r.get("metric") != metric.key or r.get("dimensions") or r.get("segment") is None:
             continue
         pair = (r["segment"], r["stage"])
         control = control_of.get(pair)
-        src = f"iteration {snap.iteration}"
+        sd = None
+        if metric.quantile is not None and frequentist:  # the row's interval, both arms
+            ci = (r.get("abs_ci_low"), r.get("abs_ci_high"))
+            alpha = float(snap.result.get("alpha", 0.05))
+            sd = measured_quantile_sd(*ci, r.get("n_control"), r.get("n_variant"), alpha)
+        src = f"iteration {snap.iteration}" + (", quantile sd measured" if sd else "")
         if r.get("variant") == control and r.get("variant_mean") is not None:
-            out[pair] = Baseline(float(r["variant_mean"]), None, src)
+            out[pair] = Baseline(float(r["variant_mean"]), None, src, sd)
         elif r.get("control") == control and r.get("control_mean") is not None:
-            out.setdefault(pair, Baseline(float(r["control_mean"]), None, src))
+            out.setdefault(pair, Baseline(float(r["control_mean"]), None, src, sd))
     note = f"baselines measured in iteration {snap.iteration} (snapshot {snap.id})"
     return out, [note] if out else []
 
@@ -182,7 +190,7 @@ def plan_command(
         if daily is None:
             raise LifecycleError("expected --daily-units N (or a --traffic file with timestamps)")
         plan_cells = {p: c.control for p, c in _cells(exp).items()}
-        measured, more = _measured(db_url, key, exp.iteration, plan_cells, exp.metrics.primary.key)
+        measured, more = _measured(db_url, key, exp.iteration, plan_cells, exp.metrics.primary)
         plan = plan_experiment(
             exp, mix.shares, daily_units=daily, days=days, measured=measured, notes=notes + more
         )

@@ -14,13 +14,11 @@ For every (segment, stage) cell of an experiment, :func:`plan_experiment` takes
   (:mod:`segab.lifecycle.guardrail_plan`);
 
 and computes the sample size per arm with :func:`segab.stats.sample_size_per_arm`
-(the power of statsmodels' ``NormalIndPower`` with Cohen's h for binary metrics,
-``TTestIndPower`` with Cohen's d for continuous ones; a quantile metric's ``std`` times
-``√(q(1 − q))/φ(z_q)``, :mod:`segab.lifecycle.quantile_plan`) and the days needed: the
-size over the daily units of the smallest arm of the comparison (control or a
-treatment), rounded up.
-Alpha is per comparison: the analysis' Holm/BH correction over many cells makes
-the real power somewhat lower, so treat the days as a lower bound.
+(statsmodels' ``NormalIndPower``, Cohen's h, for binary metrics, ``TTestIndPower``,
+Cohen's d, for continuous ones; quantiles: :mod:`segab.lifecycle.quantile_plan`) and
+the days needed: the size over the daily units of the smallest arm of the comparison,
+rounded up. Alpha is per comparison: the analysis' Holm/BH correction over many cells
+makes the real power somewhat lower, so treat the days as a lower bound.
 
 A cell is *over-segmented* when it needs more days than planned. Remedies, each
 recomputed: merge the segment into its nearest sibling at the same stage (the
@@ -80,6 +78,9 @@ __all__ = [
 class Baseline:
     """A cell's primary-metric baseline: mean, standard deviation and where it came from.
 
+    ``quantile_sd``: a quantile metric's measured per-unit standard deviation of the
+    sample quantile (:func:`segab.lifecycle.quantile_plan.measured_quantile_sd`).
+
     Example:
         >>> Baseline(0.1, None, "config").mean
         0.1
@@ -88,6 +89,7 @@ class Baseline:
     mean: float
     std: float | None
     source: str
+    quantile_sd: float | None = None
 
 
 @dataclass(frozen=True)
@@ -221,11 +223,8 @@ def _guardrail_keys(plan: PowerPlan) -> dict[str, Any]:
 
 
 def _in_experiment(exp: Experiment) -> float:
-    frac = 1.0 - exp.holdout
-    if exp.namespace is not None:
-        lo, hi = exp.namespace.range
-        frac *= hi - lo
-    return frac
+    lo, hi = exp.namespace.range if exp.namespace is not None else (0.0, 1.0)
+    return (1.0 - exp.holdout) * (hi - lo)
 
 
 @dataclass(frozen=True)
@@ -245,7 +244,7 @@ def _need(
         alpha=exp.analysis.alpha,
         power=decision_power(exp),  # 1 − β/(G + 1) with G margin guardrails
         kind=kind,
-        std=sizing_std(metric, base.std),  # a quantile's: std·√(q(1 − q))/φ(z_q)
+        std=sizing_std(metric, base.std, base.quantile_sd),  # quantile_plan
     )
     n = max(n, guardrail_floor(exp))  # each non-inferiority test powered too
     bps = weight_basis_points([v.weight for v in cell.variants]) or (0,) * len(cell.variants)
@@ -264,8 +263,8 @@ def _baseline(
         b = measured[key]
         if metric.kind == "binary" or b.std is not None:
             return b
-        if metric.std is not None:
-            return Baseline(b.mean, metric.std, b.source)
+        if metric.std is not None or b.quantile_sd is not None:
+            return Baseline(b.mean, metric.std, b.source, b.quantile_sd)
     if metric.baseline is None:
         return None
     if metric.kind != "binary" and metric.std is None:
@@ -292,11 +291,12 @@ def _remedies(
     rows: Sequence[CellPower],
     cells: Mapping[CellKey, Cell],
     days: int,
+    quantile_sd: float | None = None,  # measured (quantile_plan); merged cells: normal model
 ) -> tuple[Remedy, ...]:
     out: list[Remedy] = []
     if row.baseline is None:
         return ()
-    base = Baseline(row.baseline, row.std, row.baseline_source)
+    base = Baseline(row.baseline, row.std, row.baseline_source, quantile_sd)
     scale = max(abs(base.mean), 1e-12)
     siblings = sorted(
         (
@@ -344,7 +344,7 @@ def _remedies(
             alpha=exp.analysis.alpha,
             power=decision_power(exp),
             kind=kind,
-            std=sizing_std(metric, base.std),  # a quantile's: std·√(q(1 − q))/φ(z_q)
+            std=sizing_std(metric, base.std, base.quantile_sd),  # quantile_plan
         )
         out.append(
             Remedy(
@@ -477,9 +477,9 @@ def plan_experiment(
     final = []
     for row in rows:
         if row.status == "over_segmented":
-            fixes = _remedies(
-                experiment, metric, row, cells[(row.segment, row.stage)], rows, cells, days
-            )
+            sd = getattr(measured.get((row.segment, row.stage)), "quantile_sd", None)
+            cell = cells[(row.segment, row.stage)]
+            fixes = _remedies(experiment, metric, row, cell, rows, cells, days, sd)
             row = CellPower(**{**row.__dict__, "remedies": fixes})
         final.append(row)
     return PowerPlan(
@@ -494,5 +494,5 @@ def plan_experiment(
         cells=tuple(final),
         notes=(*notes, *(g.note for g in guardrail_sizes(experiment) if g.note)),
         guardrails=guardrail_sizes(experiment),
-        sizing=quantile_sizing(metric),
+        sizing=quantile_sizing(metric, sum(b.quantile_sd is not None for b in measured.values())),
     )

@@ -10,7 +10,11 @@ merges and reachable MDE, a margin guardrail, ``--tau``) therefore uses the
 metric's ``std`` times ``√factor`` (:func:`sizing_std`), with the same relative
 MDE on the metric's ``baseline`` (the baseline *quantile*). Skewed data have less
 density at an upper quantile than a normal with the same ``std`` and need more
-units (``analysis/quantile_plan_study.py --lognormal``).
+units (``analysis/quantile_plan_study.py --lognormal``). So when an earlier
+iteration's snapshot holds the cell's comparison, the plan reads the sample
+quantile's per-unit standard deviation off its interval instead
+(:func:`measured_quantile_sd`: the order-statistic standard error the analysis
+measured, no normal model), and uses it for that cell.
 
 Example:
     >>> from segab.config.models import Metric
@@ -25,12 +29,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from statistics import NormalDist
 from typing import Any
 
 from segab.config.models import Metric
 from segab.stats.power import quantile_variance_factor
 
-__all__ = ["quantile_sizing", "sizing_std", "sizing_text", "std_factor"]
+__all__ = [
+    "measured_quantile_sd",
+    "quantile_sizing",
+    "sizing_std",
+    "sizing_text",
+    "std_factor",
+]
 
 
 def std_factor(metric: Metric) -> float:
@@ -48,24 +59,62 @@ def std_factor(metric: Metric) -> float:
     return math.sqrt(quantile_variance_factor(metric.quantile))
 
 
-def sizing_std(metric: Metric, std: float | None) -> float | None:
+def sizing_std(metric: Metric, std: float | None, measured: float | None = None) -> float | None:
     """The per-unit standard deviation a size reads: ``std``, times ``√factor`` for a quantile.
+
+    ``measured``: a quantile metric's per-unit standard deviation of the sample
+    quantile, measured in an earlier iteration (:func:`measured_quantile_sd`); it
+    replaces the normal model.
 
     Example:
         >>> from segab.config.models import Metric
         >>> sizing_std(Metric(key="m", kind="continuous", column="v"), 3.0)
         3.0
         >>> q = Metric(key="p90", kind="continuous", column="v", quantile=0.9)
-        >>> round(sizing_std(q, 1.0) ** 2, 3)
-        2.922
+        >>> round(sizing_std(q, 1.0) ** 2, 3), sizing_std(q, 1.0, measured=2.5)
+        (2.922, 2.5)
     """
+    if metric.quantile is not None and measured is not None:
+        return measured
     if std is None or metric.quantile is None:
         return std
     return std * std_factor(metric)
 
 
-def quantile_sizing(metric: Metric) -> dict[str, Any] | None:
+def measured_quantile_sd(
+    ci_low: float | None,
+    ci_high: float | None,
+    n_control: int | None,
+    n_variant: int | None,
+    alpha: float,
+) -> float | None:
+    """The per-unit standard deviation of a sample quantile, from a comparison's interval.
+
+    A quantile comparison's interval is ``diff ± z_{1−α/2}·se`` with ``se² = se_c² +
+    se_t²`` (:func:`segab.stats.quantile.compare_quantiles`); with one per-unit
+    variance ``v`` for both arms, ``se² = v(1/n_c + 1/n_t)``, so ``√v = se/√(1/n_c +
+    1/n_t)``. ``None`` when the interval is missing, one-sided or empty.
+
+    Example:
+        >>> z = NormalDist().inv_cdf(0.975)
+        >>> round(measured_quantile_sd(-z, z, 100, 100, 0.05), 6)   # se 1: √v = 1/√(2/100)
+        7.071068
+        >>> measured_quantile_sd(-1.0, math.inf, 100, 100, 0.05) is None
+        True
+    """
+    if ci_low is None or ci_high is None or not n_control or not n_variant:
+        return None
+    if not (math.isfinite(ci_low) and math.isfinite(ci_high)) or ci_high <= ci_low:
+        return None
+    z = NormalDist().inv_cdf(1.0 - alpha / 2.0)
+    return (ci_high - ci_low) / (2.0 * z) / math.sqrt(1.0 / n_control + 1.0 / n_variant)
+
+
+def quantile_sizing(metric: Metric, measured_cells: int = 0) -> dict[str, Any] | None:
     """The plan's ``sizing`` block for a quantile metric (``None`` for any other).
+
+    ``measured_cells``: the cells sized with a quantile standard deviation measured
+    in an earlier iteration (the others: the normal model).
 
     Example:
         >>> from segab.config.models import Metric
@@ -73,6 +122,8 @@ def quantile_sizing(metric: Metric) -> dict[str, Any] | None:
         ...                                quantile=0.5))
         >>> block["quantile"], round(block["variance_factor"], 4), round(block["std_factor"], 4)
         (0.5, 1.5708, 1.2533)
+        >>> block["measured_cells"]
+        0
     """
     if metric.quantile is None:
         return None
@@ -82,6 +133,7 @@ def quantile_sizing(metric: Metric) -> dict[str, Any] | None:
         "quantile": metric.quantile,
         "variance_factor": factor,
         "std_factor": math.sqrt(factor),
+        "measured_cells": measured_cells,
     }
 
 
@@ -97,8 +149,15 @@ def sizing_text(metric: str, block: Mapping[str, Any]) -> str:
         q(1 − q)/φ(z_q)² is 1.571 × the mean's (std × 1.253); skewed data may need more
         units
     """
-    return (
-        f"{metric} sized as the {block['quantile']:g}-quantile of normal values: the sample "
+    measured = block.get("measured_cells", 0)
+    lead = (
+        f"{metric}: {measured} cell{'s' if measured != 1 else ''} sized with the sample "
+        "quantile's standard deviation measured in an earlier iteration; the others "
+        if measured
+        else f"{metric} "
+    )
+    return lead + (
+        f"sized as the {block['quantile']:g}-quantile of normal values: the sample "
         f"quantile's variance q(1 − q)/φ(z_q)² is {block['variance_factor']:.4g} × the mean's "
         f"(std × {block['std_factor']:.4g}); skewed data may need more units"
     )

@@ -116,6 +116,7 @@ def test_plan_sizes_the_quantile_as_a_mean_with_the_inflated_std(q: float) -> No
         "quantile": q,
         "variance_factor": factor,
         "std_factor": math.sqrt(factor),
+        "measured_cells": 0,
     }
     assert "sizing" not in mean.to_dict()
 
@@ -239,12 +240,14 @@ def test_cli_measured_quantile_baseline_from_a_snapshot(tmp_path: Path) -> None:
     args = write(tmp_path, {**raw(0.5), "iteration": 2})
     out = CliRunner().invoke(cli, [*args, "--db", url, "--format", "json"])
     assert out.exit_code == 0, out.output
-    cell = json.loads(out.output)["cells"][0]
+    doc = json.loads(out.output)
+    cell = doc["cells"][0]
     median = float(np.median(spend[arm == "a"]))
     assert cell["baseline"] == pytest.approx(median, rel=1e-12)
-    assert (cell["baseline_source"], cell["std"]) == ("iteration 1", 20.0)
-    d = 0.05 * median / (20.0 * math.sqrt(math.pi / 2))
-    assert cell["n_per_arm"] == ttest_n(d)
+    # the snapshot's interval gives the median's own sd (tests/lifecycle/
+    # test_plan_quantile_measured.py); the config's std is still shown as given
+    assert (cell["baseline_source"], cell["std"]) == ("iteration 1, quantile sd measured", 20.0)
+    assert doc["sizing"]["measured_cells"] == 1
 
 
 # --- calibration --------------------------------------------------------------------------

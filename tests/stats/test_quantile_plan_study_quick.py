@@ -29,3 +29,13 @@ def test_skewed_values_at_an_upper_quantile_fall_short_of_the_normal_model() -> 
     # at their 0.9-quantile than the normal model assumes
     row = study.study_row(np.random.default_rng(3), "lognormal", 0.9, SIMS)
     assert row.empirical < row.planned - 0.1, row
+
+
+def test_sizing_from_a_pilot_reaches_the_planned_power_on_skewed_values() -> None:
+    # the measured sd (segab plan --db) has no normal model: the lognormal's p90 reaches
+    # about the plan's power, where the normal model's size falls short (test above)
+    row = study.pilot_row(np.random.default_rng(4), "lognormal", 0.9, SIMS, 4000)
+    assert abs(row.empirical - 0.8) <= 0.06, row
+    normal_model = study.study_row(np.random.default_rng(5), "lognormal", 0.9, SIMS)
+    assert row.empirical > normal_model.empirical + 0.1, (row, normal_model)
+    assert row.n_median > normal_model.n  # it needs more units than the normal model says
