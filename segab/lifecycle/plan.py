@@ -316,6 +316,8 @@ def _remedies(
             (m.daily_units, Baseline(m.baseline or 0.0, m.std, "")) for m in merged
         ]
         pooled = _pool(parts)
+        if pooled.std is None and metric.kind != "binary":
+            break  # no std for a merged cell (a quantile's measured sd is per cell)
         target = cells[(merged[0].segment, row.stage)]
         daily = row.daily_units + sum(m.daily_units for m in merged)
         need = _need(metric, pooled, row.mde, exp, target, daily)

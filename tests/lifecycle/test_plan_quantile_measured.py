@@ -162,3 +162,23 @@ def test_on_skewed_values_the_measured_size_has_the_power_of_the_true_sd(tmp_pat
     sims = 2000  # standard error √(0.8·0.2/2000) ≈ 0.009
     assert power(n_measured, q, shift, sims, seed=23) == pytest.approx(expected, abs=0.04)
     assert power(n_normal, q, shift, sims, seed=24) < 0.7  # the normal model's size: short
+
+
+def test_cells_sized_only_by_a_measured_sd_are_not_merged_but_have_the_other_remedies() -> None:
+    # no config std: a merged cell has no sd to be sized with, so no merge remedy
+    primary = {"key": "pq", "kind": "continuous", "column": "spend", "quantile": 0.9, "mde": 0.05}
+    base = doc(0.9, 20.0, 100.0)
+    segments = [{"key": k, "when": {"s": k}} for k in ("big", "mid", "tiny")]
+    exp = parse_experiment({**base, "segments": segments, "metrics": {"primary": primary}})
+    measured = {
+        (k, "buy"): Baseline(120.0, None, "iteration 1", 30.0) for k in ("big", "mid", "tiny")
+    }
+    shares = {("big", "buy"): 0.8, ("mid", "buy"): 0.15, ("tiny", "buy"): 0.05}
+    plan = plan_experiment(exp, shares, daily_units=200, days=14, measured=measured)
+    tiny = next(c for c in plan.cells if c.segment == "tiny")
+    assert tiny.status == "over_segmented"
+    assert [r.kind for r in tiny.remedies] == ["reachable_mde", "extend", "drop"]
+    mde = next(r.mde for r in tiny.remedies if r.kind == "reachable_mde")
+    n = tiny.smallest_arm_daily * 14  # the units reachable in the planned days, per arm
+    d = TTestIndPower().solve_power(nobs1=n, alpha=0.05, power=0.8)
+    assert mde == pytest.approx(d * 30.0 / 120.0, rel=1e-3)  # sized with the measured sd
