@@ -121,3 +121,37 @@ def test_a_time_column_is_named_as_the_time_to_keep_each_units_earliest_row(
     )
     assert (row["n_control"], row["n_variant"]) == (len(ctl), len(new))
     assert row["p_value"] == pytest.approx(p, rel=1e-6)
+
+
+def test_numbers_with_a_decimal_comma_are_named_as_such_not_taken_for_text(
+    tmp_path: Path,
+) -> None:
+    # a semicolon file from a spreadsheet set to a decimal comma: the amounts are text to
+    # segab (read as numbers they would all be bad values), and the draft says why
+    rng = np.random.default_rng(6)
+    n = 400
+    amounts = [f"{x:.2f}".replace(".", ",") for x in rng.gamma(2.0, 30.0, n)]
+    prices = rng.choice(["9,99", "19,99", "1.299,00"], n)  # few values: not a breakdown
+    bought = (rng.random(n) < 0.2).astype(int)
+    arm = rng.choice(["Kontrolle", "Neu"], n)
+    path = tmp_path / "t.csv"
+    lines = ["kunden_id;gruppe;umsatz;preis;gekauft"]
+    lines += [f"{i};{arm[i]};{amounts[i]};{prices[i]};{bought[i]}" for i in range(n)]
+    path.write_text("\n".join(lines) + "\n")
+    exps = str(tmp_path / "experiments")
+    args = ["--units", str(path), "--variant-column", "gruppe", "--experiments", exps]
+    result = CliRunner().invoke(cli, ["init", "t", *args, "--control", "Kontrolle"])
+    assert result.exit_code == 0, result.output
+    text = (tmp_path / "experiments" / "t.yaml").read_text()
+    config = yaml.safe_load(text)
+    assert config["metrics"] == {
+        "primary": {"key": "gekauft", "kind": "binary", "column": "gekauft"}
+    }
+    for column in ("umsatz", "preis"):
+        assert f'"{column}": numbers with a decimal comma (' in text
+    assert "--by preis" not in text
+    # nothing else to draft: the error names the decimal comma
+    path.write_text("\n".join(line.rsplit(";", 1)[0] for line in lines) + "\n")
+    result = CliRunner().invoke(cli, ["init", "u", *args, "--control", "Kontrolle"])
+    assert result.exit_code == 1
+    assert "'umsatz': numbers with a decimal comma" in result.output

@@ -17,7 +17,8 @@ Pure functions on plain values (:mod:`segab.draft.profile` measures; this module
   ``segab analyze`` counts and leaves out), the unit id column and candidate
   breakdowns (text with few values); a column that is 0/1/yes/no but for a few
   values is named with them, not drafted; a column of times is named as the
-  ``analysis.time_column`` that keeps each repeated unit's earliest row.
+  ``analysis.time_column`` that keeps each repeated unit's earliest row; a column of
+  numbers written with a decimal comma (``12,5``) is named as such, not drafted.
 
 Example:
     >>> arm_keys([" Control", " Civic Duty", "gate_30"])
@@ -41,6 +42,7 @@ from segab.errors import DataError
 
 __all__ = [
     "CONTROL_WORDS",
+    "DECIMAL_COMMA",
     "ID_NAME",
     "NEAR_MISS",
     "Columns",
@@ -61,6 +63,8 @@ SRM_P = 0.001  # a design is plausible when its goodness of fit has p above this
 # a column is an outcome "but for a few values" when those are at most this share of its
 # present values (N/A in a column of amounts, a stray "Y" among true/false)
 NEAR_MISS = 0.05
+# a number written with a decimal comma (12,5; 1.234,5): text to segab
+DECIMAL_COMMA = re.compile(r"^\s*[+-]?(\d{1,3}(\.\d{3})+|\d+),\d+\s*$")
 # shares of the one large arm (the others share the rest equally), tried after the equal split
 _LEAD_SHARES = (0.5, 0.9, 0.8, 0.95, 0.99, 0.7, 0.6, 0.75, 0.85, 0.98, 0.4, 0.3, 0.2, 0.1, 0.05)
 
@@ -361,6 +365,14 @@ def _binary_note(c: ColumnProfile) -> str:
     return shown + (f", missing: {missing:,}" if missing else "")
 
 
+def _decimal_comma_reason(c: ColumnProfile) -> str:
+    shown = ", ".join(repr(e) for e in c.examples)
+    return (
+        f"numbers with a decimal comma ({shown}, ...): segab reads numbers with a decimal "
+        "point only; export the file with '.' as the decimal separator, then draft again"
+    )
+
+
 def _time_reason(c: ColumnProfile) -> str:
     return (
         f"times ({c.sql_type}, {c.distinct:,} distinct): with repeated units, "
@@ -420,6 +432,8 @@ def classify_columns(
             ignored.append((c.name, _near_binary_note(c)))
         elif c.minimum is not None and c.minimum != c.maximum and c.not_number < c.present:
             ignored.append((c.name, _near_number_reason(c)))
+        elif c.examples and all(DECIMAL_COMMA.match(e) for e in c.examples):
+            ignored.append((c.name, _decimal_comma_reason(c)))
         elif c.sql_type.lower().startswith("time") or (
             c.sql_type.lower().startswith("date") and c.distinct > max_levels
         ):  # times (a date with few values may be a breakdown: the day)
