@@ -46,6 +46,7 @@ import numpy as np
 import numpy.typing as npt
 
 from segab.errors import StatsError
+from segab.stats.cell_inputs import checked_cells
 
 __all__ = [
     "NpmleArrays",
@@ -223,13 +224,9 @@ def em_step(lik: FloatArray, weights: FloatArray) -> FloatArray:
 
 
 def _check(y: FloatArray, se: FloatArray, alpha: float, size: int) -> None:
-    if y.ndim != 2 or y.shape != se.shape or y.shape[1] < 1:
-        raise StatsError(
-            f"npmle: found estimates of shape {y.shape} and standard errors of shape "
-            f"{se.shape}, expected one standard error per estimate"
-        )
-    if not (np.all(np.isfinite(y)) and np.all(np.isfinite(se)) and np.all(se > 0)):
-        raise StatsError("npmle: expected finite estimates and standard errors > 0")
+    checked_cells(y, se, "npmle", ndim=2)
+    if y.shape[1] < 1:
+        raise StatsError(f"npmle: found estimates of shape {y.shape}, expected a cell or more")
     if not 0 < alpha < 1:
         raise StatsError(f"alpha: found {alpha}, expected a level in (0, 1)")
     if size < 1:

@@ -72,6 +72,7 @@ import numpy.typing as npt
 from scipy import special
 
 from segab.errors import StatsError
+from segab.stats.cell_inputs import checked_cells
 from segab.stats.ebci import ebci_critical_value, ebci_parametric_critical_value
 from segab.stats.result import json_ready
 from segab.stats.tau2_bounds import tau2_upper_bound
@@ -348,20 +349,7 @@ def shrink(
         >>> u.posterior_means == shrink(y, se).posterior_means, round(u.interval_alpha, 6)
         (True, 0.045)
     """
-    y = np.asarray(estimates, dtype=np.float64)
-    se = np.asarray(std_errors, dtype=np.float64)
-    if y.ndim != 1 or y.shape != se.shape:
-        raise StatsError(
-            f"shrink: found {y.size} estimates and {se.size} standard errors, "
-            "expected one standard error per estimate"
-        )
-    bad = ~(np.isfinite(y) & np.isfinite(se) & (se > 0))
-    if np.any(bad):
-        i = int(np.argmax(bad))
-        raise StatsError(
-            f"shrink: cell {i} has estimate {y[i]} and standard error {se[i]}, "
-            "expected a finite estimate and a standard error > 0"
-        )
+    y, se = checked_cells(estimates, std_errors, "shrink")
     if not 0 < alpha < 1:
         raise StatsError(f"alpha: found {alpha}, expected a level in (0, 1)")
     if kappa is not None and not kappa >= 1:

@@ -38,6 +38,7 @@ import numpy.typing as npt
 from scipy import optimize, special
 
 from segab.errors import StatsError
+from segab.stats.cell_inputs import checked_cells
 
 __all__ = ["generalized_q", "tau2_upper_bound"]
 
@@ -76,17 +77,9 @@ def tau2_upper_bound(
         >>> tau2_upper_bound(y, se, 0.005) > tau2_upper_bound(y, se, 0.05)
         True
     """
-    y = np.asarray(estimates, dtype=np.float64)
-    se = np.asarray(std_errors, dtype=np.float64)
-    if y.ndim != 1 or y.shape != se.shape:
-        raise StatsError(
-            f"tau2_upper_bound: found {y.size} estimates and {se.size} standard errors, "
-            "expected one standard error per estimate"
-        )
+    y, se = checked_cells(estimates, std_errors, "tau2_upper_bound")
     if not 0 < beta < 1:
         raise StatsError(f"beta: found {beta}, expected a level in (0, 1)")
-    if not (np.all(np.isfinite(y)) and np.all(np.isfinite(se)) and np.all(se > 0)):
-        raise StatsError("tau2_upper_bound: expected finite estimates and standard errors > 0")
     k = y.size
     if k < 2:
         return math.nan
