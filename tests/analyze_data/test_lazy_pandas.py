@@ -15,10 +15,8 @@ import pandas as pd
 
 from segab.sums.sources import is_frame, open_engine
 
-# pandas blocked: any import of it raises. The partitions (which return DataFrames)
-# are replaced by a sentinel, so reaching them proves the statements before them
-# (describe, codes scan, staging) ran without pandas.
-_NO_PANDAS = """
+# the start of a subprocess in which any import of pandas raises
+_BLOCK_PANDAS = """
 import sys
 
 class Block:
@@ -28,7 +26,14 @@ class Block:
         return None
 
 sys.meta_path.insert(0, Block())
+"""
 
+# pandas blocked: any import of it raises. The partitions (which return DataFrames)
+# are replaced by a sentinel, so reaching them proves the statements before them
+# (describe, codes scan, staging) ran without pandas.
+_NO_PANDAS = (
+    _BLOCK_PANDAS
+    + """
 import segab.sums._fast.hashed as hashed
 import segab.sums._fast.partition as partition
 from segab.sums.aggregate import aggregate_event_log
@@ -51,6 +56,7 @@ try:
 except Reached as exc:
     print("reached", exc.args[0], "pandas" in sys.modules)
 """
+)
 
 _CONFIG = """
 key: exp
@@ -107,17 +113,9 @@ def test_importing_the_analyze_command_does_not_load_pandas() -> None:
 
 # pandas blocked again: the DuckDB statement runs (then its result cannot become a
 # DataFrame), so DuckDB's work never waits for pandas' import
-_STATEMENT_FIRST = """
-import sys
-
-class Block:
-    def find_spec(self, name, path=None, target=None):
-        if name == "pandas" or name.startswith("pandas."):
-            raise ImportError("pandas is blocked in this test")
-        return None
-
-sys.meta_path.insert(0, Block())
-from segab.errors import SqlError
+_STATEMENT_FIRST = (
+    _BLOCK_PANDAS
+    + """from segab.errors import SqlError
 from segab.sums.sources import open_engine
 
 with open_engine() as eng:
@@ -126,6 +124,7 @@ with open_engine() as eng:
     except (ImportError, SqlError):
         print("blocked", eng.rows("SELECT x FROM t", {})[1])
 """
+)
 
 
 def test_json_and_csv_output_do_not_load_rich() -> None:

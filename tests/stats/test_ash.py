@@ -49,13 +49,8 @@ def test_penalised_objective_rises_with_steps_and_null_mass_dominates_for_nulls(
     assert NULL_WEIGHT == 10.0
 
 
-def test_sparse_truth_few_false_ships() -> None:
-    rng = np.random.default_rng(11)
-    k = 300
-    theta = np.zeros(k)
-    theta[rng.choice(k, 30, replace=False)] = 4.0
-    se = rng.uniform(0.6, 1.2, size=k)
-    y = theta + se * rng.normal(size=k)
+def test_sparse_truth_few_false_ships(sparse_cells: tuple[np.ndarray, ...]) -> None:
+    theta, se, y = sparse_cells
     a = ash_arrays(y[None], se[None])
     assert a.weights[0, 0] == pytest.approx(0.9, abs=0.06)
     assert np.mean((a.posterior_means[0] - theta) ** 2) < 0.5 * np.mean((y - theta) ** 2)

@@ -110,13 +110,8 @@ def test_the_npmle_likelihood_is_at_least_the_normal_models(seed: int, truth: st
     assert math.isfinite(fit.log_likelihood)
 
 
-def test_a_sparse_truth_is_recovered_roughly() -> None:
-    rng = np.random.default_rng(11)
-    k = 300
-    theta = np.zeros(k)
-    theta[rng.choice(k, 30, replace=False)] = 4.0
-    se = rng.uniform(0.6, 1.2, size=k)
-    y = theta + se * rng.normal(size=k)
+def test_a_sparse_truth_is_recovered_roughly(sparse_cells: tuple[np.ndarray, ...]) -> None:
+    theta, se, y = sparse_cells
     r = npmle(y, se)
     t, w = np.array(r.support), np.array(r.weights)
     assert w[np.abs(t) <= 0.75].sum() == pytest.approx(0.9, abs=0.06)
