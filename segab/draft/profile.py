@@ -32,6 +32,7 @@ Example:
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -383,7 +384,7 @@ def profile_relation(
     for (c, r), (b, e, _) in codes.items():
         if b == BAD_BINARY and e == NOT_A_NUMBER:
             texts.setdefault(c, []).append(r)
-    sampled = {i: sum(1 for c, v in samples if int(c) == i and not missing(v)) for i in many}
+    sampled = Counter(int(c) for c, v in samples if not missing(v))  # per column
     plain = {i for i in many if len(texts.get(i, ())) > max(3, FEW_TEXT * sampled[i])}
     full = {rel.columns[i] for i in many if i not in plain}
     if full:
